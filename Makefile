@@ -1,0 +1,77 @@
+# specrej - Speculative Rejection and Best-of-N on a CPU.
+#
+#   make              build bin/specrej (and build/libspecrej.a)
+#   make test         build and run the cmocka suite
+#   make test-sanitize  the suite under AddressSanitizer + UBSan
+#   make bench        performance benchmark (prints numbers and ratios)
+#   make experiments  regenerate every CSV and figure (long)
+#   make checkpoints  retrain the shipped models from Debian/npm data (hours)
+#
+# Dependencies are found with pkg-config; override PKG_DEPS_CFLAGS /
+# PKG_DEPS_LIBS / OPENMP_FLAGS on systems without it (see README, macOS).
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+DEPS := openblas libpcre2-8 libcjson
+PKG_DEPS_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
+PKG_DEPS_LIBS ?= $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null)
+CMOCKA_LIBS ?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+OPENMP_FLAGS ?= -fopenmp
+OPT ?= -O2
+SAN ?=
+
+CFLAGS ?=
+CFLAGS += -std=c11 -Wall -Wextra $(OPT) $(OPENMP_FLAGS) $(PKG_DEPS_CFLAGS) $(SAN) -Isrc
+LDLIBS += $(PKG_DEPS_LIBS) $(OPENMP_FLAGS) -lm
+
+BUILD ?= build
+SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libspecrej.a
+BIN ?= bin/specrej
+TEST_SRCS := $(wildcard tests/test_*.c)
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test test-sanitize bench experiments experiments-quick checkpoints clean
+
+all: $(BIN)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/main.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) $(CMOCKA_LIBS)
+
+# Every test binary runs from the repository root (fixtures live in tests/).
+test: $(BIN) $(TEST_BINS)
+	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
+
+test-sanitize:
+	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: $(BIN)
+	sh experiments/bench.sh
+
+experiments: $(BIN)
+	sh experiments/run_all.sh full
+
+experiments-quick: $(BIN)
+	sh experiments/run_all.sh quick
+
+checkpoints:
+	sh tools/make_checkpoints.sh
+
+clean:
+	rm -rf build build-san bin

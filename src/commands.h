@@ -1,0 +1,20 @@
+/* commands.h - the CLI subcommands. Each lives in its own src/cmd_NAME.c,
+ * parses its own flags, and returns 0 or -1 with err filled; main() prints
+ * the error as "specrej: ..." and exits 1. Output goes to stdout. */
+#ifndef SPECREJ_COMMANDS_H
+#define SPECREJ_COMMANDS_H
+
+#include "error.h"
+
+typedef int (*CommandFn)(int argc, char **argv, SrError *err);
+
+int cmd_info(int argc, char **argv, SrError *err);
+int cmd_forward(int argc, char **argv, SrError *err);
+int cmd_tokenize(int argc, char **argv, SrError *err);
+int cmd_detokenize(int argc, char **argv, SrError *err);
+int cmd_gold(int argc, char **argv, SrError *err);
+int cmd_generate(int argc, char **argv, SrError *err);
+int cmd_bon(int argc, char **argv, SrError *err);
+int cmd_spr(int argc, char **argv, SrError *err);
+
+#endif

@@ -1,0 +1,57 @@
+/* kvcache.h - per-sequence key/value cache under an explicit byte budget.
+ *
+ * A KVCache holds up to max_slots sequences ("slots") of one model. Each live
+ * slot stores, for every position it has seen, the keys and values of every
+ * layer. Memory is accounted logically: a slot of length L uses
+ * L * kv_bytes_per_token bytes, and the sum over all caches that share one
+ * KVBudget may never exceed budget->limit. Growing past it is an error
+ * reported to the caller, never a silent overflow. The generator's and the
+ * reward model's caches share one KVBudget, as the algorithm requires.
+ */
+#ifndef SPECREJ_KVCACHE_H
+#define SPECREJ_KVCACHE_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "model.h"
+
+typedef struct KVBudget {
+    size_t limit;   /* bytes; SIZE_MAX for unlimited */
+    size_t used;    /* bytes in use by all caches sharing this budget */
+    size_t peak;    /* highest value 'used' ever reached */
+} KVBudget;
+
+typedef struct KVCache KVCache;
+
+/* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
+size_t kv_bytes_per_token(const ModelConfig *cfg);
+
+int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget,
+              KVCache **out, SrError *err);
+void kv_free(KVCache *kv);
+
+/* Returns a free slot id (length 0) or -1 with err filled when all are taken. */
+int kv_alloc_slot(KVCache *kv, SrError *err);
+/* Frees the slot's memory and returns its bytes to the budget. */
+void kv_release(KVCache *kv, int slot);
+int kv_len(const KVCache *kv, int slot);
+/* Makes dst (a freshly allocated slot) a copy of src's first len positions,
+ * e.g. to start many candidates from one prefilled prompt. Budget-checked. */
+int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* Forgets positions >= len (used to undo a scratch step). */
+void kv_truncate(KVCache *kv, int slot, int len);
+/* Reserves room for 'extra' more positions in slot; fails if the budget or
+ * max_seq_len would be exceeded. model_forward calls this. */
+int kv_reserve(KVCache *kv, int slot, int extra, SrError *err);
+size_t kv_bytes_in_use(const KVCache *kv);
+int kv_max_slots(const KVCache *kv);
+
+/* Raw access for the forward pass: pointer to the key (value) vector of
+ * layer l at position pos of slot; kv_dim floats each. */
+float *kv_key(KVCache *kv, int slot, int layer, int pos);
+float *kv_value(KVCache *kv, int slot, int layer, int pos);
+/* Marks one more position of slot as written (after kv_reserve). */
+void kv_advance(KVCache *kv, int slot);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs specrej's build and test dependencies from Debian when any is
+# missing (needs root or sudo; a no-op when everything is there).
+set -e
+PKGS="build-essential pkg-config libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev gnuplot-nox"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install_deps: not a Debian system; install the equivalent of:$missing" >&2
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+echo "install_deps: installing$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
