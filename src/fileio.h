@@ -1,0 +1,33 @@
+/* fileio.h - whole-file reads with a size cap, and output files that appear
+ * atomically (written to a temporary name, renamed on success), so an
+ * interrupted run never leaves a half-written file that looks complete. */
+#ifndef SPECREJ_FILEIO_H
+#define SPECREJ_FILEIO_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+#include "error.h"
+
+/* Reads all of path into a malloc'd, NUL-terminated buffer. Files larger
+ * than max_bytes are refused (hostile inputs stay cheap). */
+int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len,
+                  SrError *err);
+
+/* Size of a regular file, or -1 with err filled. */
+long long file_size(const char *path, SrError *err);
+
+typedef struct AtomicFile {
+    FILE *fp;
+    char *final_path;
+    char *tmp_path;
+} AtomicFile;
+
+/* Opens "<path>.tmp.<pid>" for writing. "-" means stdout (no rename). */
+int atomic_open(AtomicFile *af, const char *path, SrError *err);
+/* Flushes, closes and renames onto the final path. */
+int atomic_commit(AtomicFile *af, SrError *err);
+/* Closes and deletes the temporary file (use on every error path). */
+void atomic_abort(AtomicFile *af);
+
+#endif
