@@ -28,6 +28,11 @@ int intvec_extend(IntVec *v, const int *xs, int n, SrError *err);
 void intvec_free(IntVec *v);
 
 int tokenizer_load(const char *path, int vocab_size, Tokenizer **out, SrError *err);
+/* Like tokenizer_load; for a tokenizer.bin with vocab_size <= 0 the size is
+ * read from the header of the llama2.c model file model_path (may be NULL).
+ * For a tokenizer.json model_path is not used. */
+int tokenizer_load_for_model(const char *path, const char *model_path, int vocab_size,
+                             Tokenizer **out, SrError *err);
 void tokenizer_free(Tokenizer *t);
 
 /* Appends the ids of text[0..len) to out. No BOS/EOS is added; special
