@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -20,7 +21,7 @@ int args_parse_int(const char *flag, const char *s, long long min, long long max
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (end == s || *end != 0 || errno == ERANGE)
+    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE)
         return sr_fail(err, "%s: '%s' is not an integer", flag, s);
     if (v < min || v > max)
         return sr_fail(err, "%s: %lld is outside [%lld, %lld]", flag, v, min, max);
@@ -33,7 +34,7 @@ int args_parse_double(const char *flag, const char *s, double min, double max,
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || *end != 0 || errno == ERANGE || !isfinite(v))
+    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE || !isfinite(v))
         return sr_fail(err, "%s: '%s' is not a finite number", flag, s);
     if (v < min || v > max || (!max_inclusive && v == max))
         return sr_fail(err, "%s: %s is outside [%g, %g%c", flag, s, min, max,
@@ -45,7 +46,8 @@ int args_parse_double(const char *flag, const char *s, double min, double max,
 int args_parse_bytes(const char *flag, const char *s, size_t *out, SrError *err) {
     char *end = NULL;
     errno = 0;
-    if (*s == '-') return sr_fail(err, "%s: '%s' is not a byte size", flag, s);
+    /* strtoull would skip spaces and negate "-1" into a huge size */
+    if (!isdigit((unsigned char)*s)) return sr_fail(err, "%s: '%s' is not a byte size", flag, s);
     unsigned long long v = strtoull(s, &end, 10);
     if (end == s || errno == ERANGE) return sr_fail(err, "%s: '%s' is not a byte size", flag, s);
     unsigned long long mult = 1;

@@ -289,17 +289,27 @@ static int parse_vocab(Bpe *b, const char *path, const cJSON *vocab, SrError *er
         if (id + 1 > b->vocab_size) b->vocab_size = id + 1;
     }
     b->vocab_arena = sr_malloc_array(total, 1, err);
-    if (!b->vocab_arena || strmap_init(&b->vocab, count, err) != 0) return -1;
+    /* two tokens sharing an id would make decoding ambiguous */
+    unsigned char *seen = sr_calloc((size_t)b->vocab_size, 1, err);
+    if (!b->vocab_arena || !seen || strmap_init(&b->vocab, count, err) != 0) {
+        free(seen);
+        return -1;
+    }
     char *p = b->vocab_arena;
-    for (const cJSON *e = vocab->child; e; e = e->next) {
+    int rc = 0;
+    for (const cJSON *e = vocab->child; e && rc == 0; e = e->next) {
         size_t n = strlen(e->string);
+        int id = (int)e->valuedouble;
         memcpy(p, e->string, n + 1);
-        int r = strmap_put(&b->vocab, p, n, (int)e->valuedouble, err);
-        if (r < 0) return -1;
-        if (r == 0) return sr_fail(err, "%s: vocab token '%.40s' appears twice", path, p);
+        int r = strmap_put(&b->vocab, p, n, id, err);
+        if (r < 0) rc = -1;
+        else if (r == 0) rc = sr_fail(err, "%s: vocab token '%.40s' appears twice", path, p);
+        else if (seen[id]) rc = sr_fail(err, "%s: vocab id %d is given to two tokens", path, id);
+        seen[id] = 1;
         p += n + 1;
     }
-    return 0;
+    free(seen);
+    return rc;
 }
 
 /* Splits one merges entry into its two token strings (copied into a, b). */

@@ -1,8 +1,7 @@
-/* TEMPORARY placeholder: replaced by the real implementation. */
+/* specrej bon: Best-of-N, in waves when N does not fit the KV budget. */
 #include "commands.h"
+#include "search_cli.h"
 
 int cmd_bon(int argc, char **argv, SrError *err) {
-    (void)argc;
-    (void)argv;
-    return sr_fail(err, "bon: not implemented yet");
+    return search_cli_main(SEARCH_CLI_BON, argc, argv, err);
 }

@@ -1,8 +1,8 @@
-/* TEMPORARY placeholder: replaced by the real implementation. */
+/* specrej generate: one sampled continuation (candidate 0 of the seed, so it
+ * equals Best-of-N's candidate 0 token for token). */
 #include "commands.h"
+#include "search_cli.h"
 
 int cmd_generate(int argc, char **argv, SrError *err) {
-    (void)argc;
-    (void)argv;
-    return sr_fail(err, "generate: not implemented yet");
+    return search_cli_main(SEARCH_CLI_GENERATE, argc, argv, err);
 }

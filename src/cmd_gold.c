@@ -1,8 +1,28 @@
-/* TEMPORARY placeholder: replaced by the real implementation. */
+/* cmd_gold.c - `specrej gold --text STRING [--lexicon PATH]`: prints the
+ * gold judge's score of the text (an integer). */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
 #include "commands.h"
+#include "gold.h"
 
 int cmd_gold(int argc, char **argv, SrError *err) {
-    (void)argc;
-    (void)argv;
-    return sr_fail(err, "gold: not implemented yet");
+    const char *text = NULL, *lexicon = GOLD_DEFAULT_LEXICON;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = args_take_value(argc, argv, &i, "--text", NULL, &text, err)) != 0 ||
+            (r = args_take_value(argc, argv, &i, "--lexicon", NULL, &lexicon, err)) != 0) {
+            if (r < 0) return -1;
+            continue;
+        }
+        return sr_fail(err, "gold: unknown argument '%s' (usage: gold --text STRING "
+                            "[--lexicon PATH])", argv[i]);
+    }
+    if (!text) return sr_fail(err, "gold: --text is required");
+    GoldJudge *g = NULL;
+    if (gold_load(lexicon, &g, err) != 0) return -1;
+    printf("%.0f\n", gold_score(g, text, strlen(text)));
+    gold_free(g);
+    return 0;
 }

@@ -1,8 +1,7 @@
-/* TEMPORARY placeholder: replaced by the real implementation. */
+/* specrej spr: Speculative Rejection under a KV budget. */
 #include "commands.h"
+#include "search_cli.h"
 
 int cmd_spr(int argc, char **argv, SrError *err) {
-    (void)argc;
-    (void)argv;
-    return sr_fail(err, "spr: not implemented yet");
+    return search_cli_main(SEARCH_CLI_SPR, argc, argv, err);
 }

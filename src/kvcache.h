@@ -7,6 +7,21 @@
  * KVBudget may never exceed budget->limit. Growing past it is an error
  * reported to the caller, never a silent overflow. The generator's and the
  * reward model's caches share one KVBudget, as the algorithm requires.
+ *
+ * Accounting: a slot is charged for max(length, reserved) positions, where
+ * kv_reserve() (called by model_forward before it writes) raises 'reserved'.
+ * After a forward pass reserved == length, so bytes in use are exactly
+ * sum(length) * kv_bytes_per_token. A failed reserve/copy changes nothing.
+ *
+ * Layout (paged): each slot owns a list of blocks of KV_BLOCK positions;
+ * a block is laid out [layer][k|v][KV_BLOCK][kv_dim], so the keys of one
+ * layer at consecutive positions inside a block are contiguous (stride
+ * kv_dim floats), which is what the attention loop walks. Real memory stays
+ * within KV_BLOCK - 1 positions per slot of the logical charge, a slot grows
+ * without copying, and released slots give their blocks back at once, so
+ * there is nothing to compact: surviving slots are simply kept and the
+ * others released. kv_copy_prefix() copies blocks (no sharing), so each copy
+ * is charged in full, as the budget assumes.
  */
 #ifndef SPECREJ_KVCACHE_H
 #define SPECREJ_KVCACHE_H
@@ -24,9 +39,14 @@ typedef struct KVBudget {
 
 typedef struct KVCache KVCache;
 
+#define KV_BLOCK 16
+
+void kv_budget_init(KVBudget *b, size_t limit);
+
 /* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
 size_t kv_bytes_per_token(const ModelConfig *cfg);
 
+/* budget may be NULL: the cache then has its own unlimited budget. */
 int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget,
               KVCache **out, SrError *err);
 void kv_free(KVCache *kv);
@@ -35,7 +55,9 @@ void kv_free(KVCache *kv);
 int kv_alloc_slot(KVCache *kv, SrError *err);
 /* Frees the slot's memory and returns its bytes to the budget. */
 void kv_release(KVCache *kv, int slot);
+/* Length of a live slot; -1 for a slot id that is not allocated. */
 int kv_len(const KVCache *kv, int slot);
+int kv_slot_live(const KVCache *kv, int slot);
 /* Makes dst (a freshly allocated slot) a copy of src's first len positions,
  * e.g. to start many candidates from one prefilled prompt. Budget-checked. */
 int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
@@ -44,11 +66,20 @@ void kv_truncate(KVCache *kv, int slot, int len);
 /* Reserves room for 'extra' more positions in slot; fails if the budget or
  * max_seq_len would be exceeded. model_forward calls this. */
 int kv_reserve(KVCache *kv, int slot, int extra, SrError *err);
+/* All-or-nothing reserve for several slots (slot ids distinct): checks the
+ * combined growth against the budget before reserving anything. */
+int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrError *err);
 size_t kv_bytes_in_use(const KVCache *kv);
+/* Bytes actually allocated for blocks (>= in use, by < KV_BLOCK positions a slot). */
+size_t kv_bytes_allocated(const KVCache *kv);
 int kv_max_slots(const KVCache *kv);
+/* Whether the cache was created for cfg's shape (layers, kv width, positions). */
+int kv_matches(const KVCache *kv, const ModelConfig *cfg);
 
 /* Raw access for the forward pass: pointer to the key (value) vector of
- * layer l at position pos of slot; kv_dim floats each. */
+ * layer l at position pos (< reserved) of slot; kv_dim floats each. Within a
+ * block (pos = t0 + u, t0 a multiple of KV_BLOCK, u < KV_BLOCK) the vector
+ * of position t0 + u is kv_key(kv, slot, l, t0) + u * kv_dim. */
 float *kv_key(KVCache *kv, int slot, int layer, int pos);
 float *kv_value(KVCache *kv, int slot, int layer, int pos);
 /* Marks one more position of slot as written (after kv_reserve). */

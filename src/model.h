@@ -55,7 +55,13 @@ typedef struct ModelConfig {
     /* rope_type llama3 frequency scaling (factor == 0: none) */
     float rope_factor, rope_low_freq_factor, rope_high_freq_factor;
     int rope_original_max_pos;
+    /* The checkpoint's declared dtype (config.json "dtype"/"torch_dtype"):
+     * MODEL_DTYPE_F32, _BF16 or _F16. transformers keeps RoPE's inv_freq as a
+     * buffer in that dtype, so the frequencies are rounded to it to match. */
+    int rope_freq_dtype;
 } ModelConfig;
+
+enum { MODEL_DTYPE_F32 = 0, MODEL_DTYPE_BF16 = 1, MODEL_DTYPE_F16 = 2 };
 
 typedef struct Model Model;
 

@@ -1,0 +1,698 @@
+#define _POSIX_C_SOURCE 200809L
+#include "model.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "hfconfig.h"
+#include "kvcache.h"
+#include "llama2c.h"
+#include "safetensors.h"
+
+/* Weights of one layer. Q, K and V are fused into one [qkv_dim, dim] matrix
+ * and gate/up into one [2 * hidden, dim] matrix so that each takes a single
+ * sgemm over the batch. */
+typedef struct Layer {
+    float *attn_norm; /* [dim] */
+    float *wqkv;      /* [(n_heads + 2 n_kv_heads) * hd, dim] */
+    float *bqkv;      /* [qkv_dim] or NULL */
+    float *q_norm;    /* [hd] or NULL (Qwen3) */
+    float *k_norm;
+    float *wo;        /* [dim, n_heads * hd] */
+    float *ffn_norm;  /* [dim] */
+    float *w_gate_up; /* [2 * hidden, dim]: gate rows, then up rows */
+    float *w_down;    /* [dim, hidden] */
+} Layer;
+
+/* Per-call buffers, grown on demand and kept between calls. */
+typedef struct Scratch {
+    int cap_n;
+    float *x, *xb, *qkv, *att, *hb, *hb2; /* [rows][...] activations */
+    float *logits;    /* [rows][out_dim] when out cannot take the padded rows */
+    int *pos;
+    int cap_slots;
+    int *slot_count;  /* tokens per slot in this call, indexed by slot id */
+    int *uniq_slots, *uniq_extra;
+    size_t cap_scores;
+    float *scores;    /* per thread: one attention row */
+} Scratch;
+
+struct Model {
+    ModelConfig cfg;
+    int out_dim;
+    int q_dim, kv_dim, qkv_dim;
+    float *embed;      /* [vocab, dim] */
+    Layer *layers;
+    float *final_norm; /* [dim] */
+    float *head;       /* [out_dim, dim]; == embed when tied */
+    float *inv_freq;   /* [hd / 2] after llama3 scaling */
+    int rope_len;      /* positions in the tables */
+    float *rope_cos, *rope_sin; /* [rope_len][hd / 2] */
+    Scratch s;
+};
+
+const ModelConfig *model_config(const Model *m) { return &m->cfg; }
+int model_output_dim(const Model *m) { return m->out_dim; }
+
+static int output_dim(const ModelConfig *c) {
+    return c->kind == MODEL_KIND_RM ? c->num_labels : c->vocab_size;
+}
+
+uint64_t model_param_count(const Model *m) {
+    const ModelConfig *c = &m->cfg;
+    uint64_t D = (uint64_t)c->dim;
+    uint64_t per_layer = 2 * D + (uint64_t)m->qkv_dim * D + D * m->q_dim +
+                         3 * D * (uint64_t)c->hidden_dim;
+    if (c->has_qkv_bias) per_layer += (uint64_t)m->qkv_dim;
+    if (c->has_qk_norm) per_layer += 2 * (uint64_t)c->head_dim;
+    uint64_t total = (uint64_t)c->vocab_size * D + c->n_layers * per_layer + D;
+    if (m->head != m->embed) total += (uint64_t)m->out_dim * D;
+    return total;
+}
+
+double model_flops_per_token(const ModelConfig *c, int pos) {
+    double D = c->dim, hd = c->head_dim;
+    double q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    double proj = D * (q_dim + 2 * kv_dim) + q_dim * D + 3.0 * D * c->hidden_dim;
+    double attn = 2.0 * c->n_heads * hd * (pos + 1.0); /* q.k and p.v */
+    return 2.0 * (c->n_layers * (proj + attn) + D * output_dim(c));
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static void free_layers(Model *m) {
+    if (!m->layers) return;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        Layer *L = &m->layers[l];
+        float *p[] = {L->attn_norm, L->wqkv, L->bqkv, L->q_norm, L->k_norm,
+                      L->wo, L->ffn_norm, L->w_gate_up, L->w_down};
+        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+    }
+    free(m->layers);
+}
+
+void model_free(Model *m) {
+    if (!m) return;
+    free_layers(m);
+    if (m->head != m->embed) free(m->head);
+    free(m->embed);
+    free(m->final_norm);
+    free(m->inv_freq);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    Scratch *s = &m->s;
+    float *f[] = {s->x, s->xb, s->qkv, s->att, s->hb, s->hb2, s->logits, s->scores};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
+    free(s->pos);
+    free(s->slot_count);
+    free(s->uniq_slots);
+    free(s->uniq_extra);
+    free(m);
+}
+
+static float *alloc_floats(size_t n, SrError *err) {
+    return sr_malloc_array(n, sizeof(float), err);
+}
+
+/* Allocates every weight buffer for cfg (biases/norms only when used). */
+static int alloc_weights(Model *m, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    size_t D = (size_t)c->dim, F = (size_t)c->hidden_dim;
+    m->layers = sr_calloc((size_t)c->n_layers, sizeof *m->layers, err);
+    if (!m->layers) return -1;
+    for (int l = 0; l < c->n_layers; l++) {
+        Layer *L = &m->layers[l];
+        if (!(L->attn_norm = alloc_floats(D, err)) ||
+            !(L->wqkv = alloc_floats((size_t)m->qkv_dim * D, err)) ||
+            !(L->wo = alloc_floats(D * m->q_dim, err)) || !(L->ffn_norm = alloc_floats(D, err)) ||
+            !(L->w_gate_up = alloc_floats(2 * F * D, err)) ||
+            !(L->w_down = alloc_floats(D * F, err)))
+            return -1;
+        if (c->has_qkv_bias && !(L->bqkv = alloc_floats((size_t)m->qkv_dim, err))) return -1;
+        if (c->has_qk_norm && (!(L->q_norm = alloc_floats((size_t)c->head_dim, err)) ||
+                               !(L->k_norm = alloc_floats((size_t)c->head_dim, err))))
+            return -1;
+    }
+    if (!(m->embed = alloc_floats((size_t)c->vocab_size * D, err)) ||
+        !(m->final_norm = alloc_floats(D, err)))
+        return -1;
+    if (c->kind == MODEL_KIND_LM && c->tie_embeddings) m->head = m->embed;
+    else if (!(m->head = alloc_floats((size_t)m->out_dim * D, err))) return -1;
+    return 0;
+}
+
+static void set_dims(Model *m) {
+    const ModelConfig *c = &m->cfg;
+    m->q_dim = c->n_heads * c->head_dim;
+    m->kv_dim = c->n_kv_heads * c->head_dim;
+    m->qkv_dim = m->q_dim + 2 * m->kv_dim;
+    m->out_dim = output_dim(c);
+}
+
+/* Reads tensor 'name' of shape [rows, cols] (cols == 0: 1-D [rows]) into dst. */
+static int load_tensor(const SafeTensors *st, const char *where, const char *name, float *dst,
+                       int64_t rows, int64_t cols, SrError *err) {
+    const StTensor *t = st_find(st, name);
+    if (!t) return sr_fail(err, "%s: missing tensor '%s'", where, name);
+    int want_rank = cols ? 2 : 1;
+    if (t->rank != want_rank || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
+        char got[128] = "";
+        size_t off = 0;
+        for (int d = 0; d < t->rank && off < sizeof got - 24; d++)
+            off += (size_t)snprintf(got + off, sizeof got - off, "%s%lld", d ? ", " : "",
+                                    (long long)t->shape[d]);
+        if (cols)
+            return sr_fail(err, "%s: tensor '%s' has shape [%s], config implies [%lld, %lld]",
+                           where, name, got, (long long)rows, (long long)cols);
+        return sr_fail(err, "%s: tensor '%s' has shape [%s], config implies [%lld]", where, name,
+                       got, (long long)rows);
+    }
+    return st_read_f32(st, t, dst, err);
+}
+
+static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int l,
+                         SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    Layer *L = &m->layers[l];
+    int64_t D = c->dim, F = c->hidden_dim, hd = c->head_dim;
+    char name[160];
+#define LOAD(suffix, dst, rows, cols)                                                  \
+    do {                                                                               \
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix);                 \
+        if (load_tensor(st, where, name, dst, rows, cols, err) != 0) return -1;        \
+    } while (0)
+    LOAD("input_layernorm.weight", L->attn_norm, D, 0);
+    LOAD("self_attn.q_proj.weight", L->wqkv, m->q_dim, D);
+    LOAD("self_attn.k_proj.weight", L->wqkv + (size_t)m->q_dim * D, m->kv_dim, D);
+    LOAD("self_attn.v_proj.weight", L->wqkv + (size_t)(m->q_dim + m->kv_dim) * D, m->kv_dim, D);
+    if (L->bqkv) {
+        LOAD("self_attn.q_proj.bias", L->bqkv, m->q_dim, 0);
+        LOAD("self_attn.k_proj.bias", L->bqkv + m->q_dim, m->kv_dim, 0);
+        LOAD("self_attn.v_proj.bias", L->bqkv + m->q_dim + m->kv_dim, m->kv_dim, 0);
+    }
+    if (L->q_norm) {
+        LOAD("self_attn.q_norm.weight", L->q_norm, hd, 0);
+        LOAD("self_attn.k_norm.weight", L->k_norm, hd, 0);
+    }
+    LOAD("self_attn.o_proj.weight", L->wo, D, m->q_dim);
+    LOAD("post_attention_layernorm.weight", L->ffn_norm, D, 0);
+    LOAD("mlp.gate_proj.weight", L->w_gate_up, F, D);
+    LOAD("mlp.up_proj.weight", L->w_gate_up + (size_t)F * D, F, D);
+    LOAD("mlp.down_proj.weight", L->w_down, D, F);
+#undef LOAD
+    return 0;
+}
+
+static int load_safetensors(Model *m, const SafeTensors *st, const char *where, SrError *err) {
+    ModelConfig *c = &m->cfg;
+    /* "use a bias whenever the file has one" */
+    if (st_find(st, "model.layers.0.self_attn.q_proj.bias")) c->has_qkv_bias = 1;
+    if (alloc_weights(m, err) != 0) return -1;
+    if (load_tensor(st, where, "model.embed_tokens.weight", m->embed, c->vocab_size, c->dim,
+                    err) != 0)
+        return -1;
+    for (int l = 0; l < c->n_layers; l++)
+        if (load_layer_st(m, st, where, l, err) != 0) return -1;
+    if (load_tensor(st, where, "model.norm.weight", m->final_norm, c->dim, 0, err) != 0)
+        return -1;
+    if (c->kind == MODEL_KIND_RM)
+        return load_tensor(st, where, "score.weight", m->head, c->num_labels, c->dim, err);
+    if (m->head != m->embed)
+        return load_tensor(st, where, "lm_head.weight", m->head, c->vocab_size, c->dim, err);
+    return 0;
+}
+
+static int load_llama2c(Model *m, const char *path, SrError *err) {
+    Llama2cWeights w;
+    if (llama2c_load(path, &m->cfg, &w, err) != 0) return -1;
+    set_dims(m);
+    int rc = alloc_weights(m, err);
+    const ModelConfig *c = &m->cfg;
+    size_t D = (size_t)c->dim, F = (size_t)c->hidden_dim, Q = (size_t)m->q_dim,
+           KV = (size_t)m->kv_dim;
+    for (int l = 0; rc == 0 && l < c->n_layers; l++) {
+        Layer *L = &m->layers[l];
+        memcpy(L->attn_norm, w.rms_att + l * D, D * sizeof(float));
+        memcpy(L->wqkv, w.wq + l * Q * D, Q * D * sizeof(float));
+        memcpy(L->wqkv + Q * D, w.wk + l * KV * D, KV * D * sizeof(float));
+        memcpy(L->wqkv + (Q + KV) * D, w.wv + l * KV * D, KV * D * sizeof(float));
+        memcpy(L->wo, w.wo + l * D * Q, D * Q * sizeof(float));
+        memcpy(L->ffn_norm, w.rms_ffn + l * D, D * sizeof(float));
+        memcpy(L->w_gate_up, w.w1 + l * F * D, F * D * sizeof(float));
+        memcpy(L->w_gate_up + F * D, w.w3 + l * F * D, F * D * sizeof(float));
+        memcpy(L->w_down, w.w2 + l * D * F, D * F * sizeof(float));
+    }
+    if (rc == 0) {
+        memcpy(m->embed, w.embed, (size_t)c->vocab_size * D * sizeof(float));
+        memcpy(m->final_norm, w.rms_final, D * sizeof(float));
+        if (m->head != m->embed)
+            memcpy(m->head, w.wcls, (size_t)c->vocab_size * D * sizeof(float));
+    }
+    llama2c_free(&w);
+    return rc;
+}
+
+/* Rounds to the nearest bf16 or fp16 value (ties to even), as a cast of
+ * transformers' fp32 inv_freq buffer to the model dtype does. */
+static float round_to_dtype(float f, int dtype) {
+    if (dtype == MODEL_DTYPE_BF16) {
+        uint32_t b;
+        memcpy(&b, &f, sizeof b);
+        b = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+        memcpy(&f, &b, sizeof f);
+    } else if (dtype == MODEL_DTYPE_F16 && f != 0) {
+        /* keep 11 significant bits; below 2^-14 the grid is 2^-24 (subnormals) */
+        int e;
+        frexpf(f, &e);
+        int shift = e - 1 < -14 ? -24 : e - 11;
+        f = ldexpf(nearbyintf(ldexpf(f, -shift)), shift);
+    }
+    return f;
+}
+
+/* inv_freq_j = theta^(-2j/hd), then the llama3 rescaling (formats.md). */
+static int init_rope(Model *m, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    int half = c->head_dim / 2;
+    m->inv_freq = alloc_floats((size_t)half, err);
+    if (!m->inv_freq) return -1;
+    for (int j = 0; j < half; j++) {
+        double f = pow((double)c->rope_theta, -2.0 * j / c->head_dim);
+        if (c->rope_factor > 0) {
+            double L = c->rope_original_max_pos, w = 2.0 * 3.14159265358979323846 / f;
+            double lo = c->rope_low_freq_factor, hi = c->rope_high_freq_factor;
+            if (w > L / lo) {
+                f = f / c->rope_factor;
+            } else if (w >= L / hi) {
+                double s = (L / w - lo) / (hi - lo);
+                f = (1 - s) * f / c->rope_factor + s * f;
+            }
+        }
+        m->inv_freq[j] = round_to_dtype((float)f, c->rope_freq_dtype);
+    }
+    return 0;
+}
+
+/* Extends the cos/sin tables to cover positions < need (geometric growth,
+ * so a long max_position_embeddings costs nothing until it is used). */
+static int grow_rope(Model *m, int need, SrError *err) {
+    if (need <= m->rope_len) return 0;
+    int len = m->rope_len ? m->rope_len : 64;
+    while (len < need && len < m->cfg.max_seq_len)
+        len = len > m->cfg.max_seq_len / 2 ? m->cfg.max_seq_len : len * 2;
+    if (len < need) len = need;
+    int half = m->cfg.head_dim / 2;
+    float *cs = realloc(m->rope_cos, (size_t)len * half * sizeof(float));
+    if (cs) m->rope_cos = cs;
+    float *sn = realloc(m->rope_sin, (size_t)len * half * sizeof(float));
+    if (sn) m->rope_sin = sn;
+    if (!cs || !sn) return sr_fail(err, "out of memory for RoPE tables");
+    for (int p = m->rope_len; p < len; p++)
+        for (int j = 0; j < half; j++) {
+            double a = (double)p * (double)m->inv_freq[j];
+            m->rope_cos[(size_t)p * half + j] = (float)cos(a);
+            m->rope_sin[(size_t)p * half + j] = (float)sin(a);
+        }
+    m->rope_len = len;
+    return 0;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* A Hugging Face model: dir holds config.json; weights is the .safetensors
+ * file or index to read (NULL: look in dir). */
+static int load_hf(Model *m, const char *dir, const char *weights, SrError *err) {
+    char cfg_path[4096], w_path[4096];
+    if (snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir) >= (int)sizeof cfg_path)
+        return sr_fail(err, "%s: path too long", dir);
+    if (hfconfig_load(cfg_path, &m->cfg, err) != 0) return -1;
+    set_dims(m);
+    if (weights) {
+        snprintf(w_path, sizeof w_path, "%s", weights);
+    } else {
+        snprintf(w_path, sizeof w_path, "%s/model.safetensors", dir);
+        if (!file_exists(w_path))
+            snprintf(w_path, sizeof w_path, "%s/model.safetensors.index.json", dir);
+        if (!file_exists(w_path))
+            return sr_fail(err, "%s: no model.safetensors or model.safetensors.index.json", dir);
+    }
+    SafeTensors st;
+    if (st_open(w_path, &st, err) != 0) return -1;
+    int rc = load_safetensors(m, &st, w_path, err);
+    st_close(&st);
+    return rc;
+}
+
+/* Directory part of path ("." when there is none). */
+static void dir_of(const char *path, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(out, cap, ".");
+    else if (slash == path) snprintf(out, cap, "/");
+    else snprintf(out, cap, "%.*s", (int)(slash - path), path);
+}
+
+int model_load(const char *path, Model **out, SrError *err) {
+    *out = NULL;
+    Model *m = sr_calloc(1, sizeof *m, err);
+    if (!m) return -1;
+    char dir[4096];
+    int rc;
+    if (is_dir(path)) {
+        rc = load_hf(m, path, NULL, err);
+    } else if (ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json")) {
+        dir_of(path, dir, sizeof dir);
+        rc = load_hf(m, dir, path, err);
+    } else if (ends_with(path, ".json")) {
+        dir_of(path, dir, sizeof dir);
+        rc = load_hf(m, dir, NULL, err);
+    } else if (file_exists(path)) {
+        rc = load_llama2c(m, path, err);
+    } else {
+        rc = sr_fail(err, "%s: no such model file or directory", path);
+    }
+    if (rc == 0) rc = init_rope(m, err);
+    if (rc == 0) rc = grow_rope(m, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
+    if (rc != 0) {
+        model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* Batch invariance. Every output row must be bit-identical whatever else is
+ * in the batch (the decoders promise the same tokens for the same seed at
+ * any batch composition). Each row of a BLAS sgemm is an independent dot
+ * product, but OpenBLAS picks different kernels by shape: its "small matrix"
+ * kernels (used when rows * out <= 1200 on SkylakeX-class cores) and, in
+ * newer versions, gemv for a single row, sum in a different order than the
+ * blocked kernel. So every sgemm is given at least gemm_rows() rows (zero
+ * padding), which keeps it on the blocked kernel, whose per-element order
+ * does not depend on the row count or the thread count. tests/test_model.c
+ * checks the invariance bit for bit. */
+#define GEMM_MIN_CELLS 1201
+#define GEMM_MIN_ROWS 2
+
+static int gemm_rows(int n, int out) {
+    int need = (GEMM_MIN_CELLS + out - 1) / out;
+    if (need < GEMM_MIN_ROWS) need = GEMM_MIN_ROWS;
+    return n > need ? n : need;
+}
+
+/* Rows every activation buffer needs for a batch of n (padding included). */
+static int padded_rows(const Model *m, int n) {
+    const ModelConfig *c = &m->cfg;
+    int outs[] = {m->qkv_dim, c->dim, 2 * c->hidden_dim, m->out_dim};
+    int rows = n;
+    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
+        if (gemm_rows(n, outs[i]) > rows) rows = gemm_rows(n, outs[i]);
+    return rows;
+}
+
+/* Grows *p to n floats; the new part is zeroed so padding rows are finite. */
+static int grow_buf(float **p, size_t old, size_t n, SrError *err) {
+    float *q = realloc(*p, (n ? n : 1) * sizeof(float));
+    if (!q) return sr_fail(err, "out of memory for activations (%zu floats)", n);
+    if (n > old) memset(q + old, 0, (n - old) * sizeof(float));
+    *p = q;
+    return 0;
+}
+
+static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *err) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int rows = padded_rows(m, n);
+    if (rows > s->cap_n) {
+        size_t N = (size_t)rows, O = (size_t)s->cap_n;
+        if (grow_buf(&s->x, O * c->dim, N * c->dim, err) ||
+            grow_buf(&s->xb, O * c->dim, N * c->dim, err) ||
+            grow_buf(&s->qkv, O * m->qkv_dim, N * m->qkv_dim, err) ||
+            grow_buf(&s->att, O * m->q_dim, N * m->q_dim, err) ||
+            grow_buf(&s->hb, O * 2 * c->hidden_dim, N * 2 * c->hidden_dim, err) ||
+            grow_buf(&s->hb2, O * c->hidden_dim, N * c->hidden_dim, err) ||
+            grow_buf(&s->logits, O * m->out_dim, N * m->out_dim, err))
+            return -1;
+    int *pos = realloc(s->pos, N * sizeof *pos);
+        if (!pos) return sr_fail(err, "out of memory");
+        s->pos = pos;
+        s->cap_n = rows;
+    }
+    if (n_slots > s->cap_slots) {
+        int *a = realloc(s->slot_count, (size_t)n_slots * sizeof *a);
+        if (a) s->slot_count = a;
+        int *b = realloc(s->uniq_slots, (size_t)n_slots * sizeof *b);
+        if (b) s->uniq_slots = b;
+        int *e = realloc(s->uniq_extra, (size_t)n_slots * sizeof *e);
+        if (e) s->uniq_extra = e;
+        if (!a || !b || !e) return sr_fail(err, "out of memory");
+        memset(s->slot_count, 0, (size_t)n_slots * sizeof *a);
+        s->cap_slots = n_slots;
+    }
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    size_t need = (size_t)threads * (size_t)(max_pos + 1);
+    if (need > s->cap_scores) {
+        if (grow_buf(&s->scores, 0, need, err)) return -1;
+        s->cap_scores = need;
+    }
+    return grow_rope(m, max_pos + 1, err);
+}
+
+/* Checks tokens and slots, assigns each token its position and reserves the
+ * cache for all slots at once. Nothing changes when it fails. */
+static int plan_batch(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
+                      int *max_pos, SrError *err) {
+    Scratch *s = &m->s;
+    int n_uniq = 0;
+    *max_pos = 0;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size)
+            return sr_fail(err, "token id %d is outside the vocabulary [0, %d)", tokens[i],
+                           m->cfg.vocab_size);
+        if (!kv_slot_live(kv, slots[i]))
+            return sr_fail(err, "KV slot %d is not allocated", slots[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        int c = s->slot_count[slots[i]]++;
+        if (c == 0) s->uniq_slots[n_uniq++] = slots[i];
+        s->pos[i] = kv_len(kv, slots[i]) + c;
+        if (s->pos[i] > *max_pos) *max_pos = s->pos[i];
+    }
+    for (int u = 0; u < n_uniq; u++) s->uniq_extra[u] = s->slot_count[s->uniq_slots[u]];
+    for (int u = 0; u < n_uniq; u++) s->slot_count[s->uniq_slots[u]] = 0;
+    return kv_reserve_many(kv, n_uniq, s->uniq_slots, s->uniq_extra, err);
+}
+
+/* o = x / sqrt(mean(x^2) + eps) * w (o may equal x) */
+static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) {
+    double ss = 0;
+    for (int j = 0; j < d; j++) ss += (double)x[j] * x[j];
+    float inv = (float)(1.0 / sqrt(ss / d + eps));
+    for (int j = 0; j < d; j++) o[j] = x[j] * inv * w[j];
+}
+
+static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int d, float eps) {
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int r = 0; r < n; r++) rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
+}
+
+/* C[n, out] = X[n, in] * W[out, in]^T + beta * C, over gemm_rows(n, out)
+ * rows: X and C must have that many (padding rows hold zeros/finite junk). */
+static void matmul(float *C, const float *X, const float *W, int n, int in, int out,
+                   float beta) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, gemm_rows(n, out), out, in, 1.0f, X,
+                in, W, in, beta, C, out);
+}
+
+/* The reward head has a handful of rows: plain dot products, no BLAS. */
+static void small_head(float *out, const float *X, const float *W, int n, int in, int labels) {
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < labels; c++) {
+            const float *x = X + (size_t)i * in, *w = W + (size_t)c * in;
+            float acc = 0;
+            for (int j = 0; j < in; j++) acc += x[j] * w[j];
+            out[(size_t)i * labels + c] = acc;
+        }
+}
+
+/* Zeroes rows n..rows-1 of a [rows][width] buffer. */
+static void zero_tail(float *buf, int n, int rows, int width) {
+    if (rows > n) memset(buf + (size_t)n * width, 0, (size_t)(rows - n) * width * sizeof *buf);
+}
+
+static void rope_head(float *v, const float *cs, const float *sn, int half) {
+    for (int j = 0; j < half; j++) {
+        float a = v[j], b = v[j + half];
+        v[j] = a * cs[j] - b * sn[j];
+        v[j + half] = b * cs[j] + a * sn[j];
+    }
+}
+
+/* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
+static void qkv_post(Model *m, KVCache *kv, int l, int n, const int *slots) {
+    const ModelConfig *c = &m->cfg;
+    const Layer *L = &m->layers[l];
+    int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
+    const int *pos = m->s.pos;
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int i = 0; i < n; i++) {
+        float *row = m->s.qkv + (size_t)i * m->qkv_dim;
+        if (L->bqkv)
+            for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
+        const float *cs = m->rope_cos + (size_t)pos[i] * half;
+        const float *sn = m->rope_sin + (size_t)pos[i] * half;
+        for (int h = 0; h < heads; h++) { /* q heads then k heads */
+            float *v = row + (size_t)h * hd;
+            if (L->q_norm) rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
+            rope_head(v, cs, sn, half);
+        }
+        memcpy(kv_key(kv, slots[i], l, pos[i]), row + m->q_dim, m->kv_dim * sizeof(float));
+        memcpy(kv_value(kv, slots[i], l, pos[i]), row + m->q_dim + m->kv_dim,
+               m->kv_dim * sizeof(float));
+    }
+}
+
+/* Dot product with 8 partial sums combined in a fixed order: vectorizable,
+ * and the same bits whichever thread runs it. */
+static float dot8(const float *a, const float *b, int n) {
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int u = 0; u < 8; u++) acc[u] += a[j + u] * b[j + u];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+/* One (token, head) pair: softmax(q.K / sqrt(hd)) V over positions <= pos. */
+static void attend(Model *m, KVCache *kv, int l, int slot, int pos, const float *q, int kvh,
+                   float *scores, float *out) {
+    int hd = m->cfg.head_dim, kv_dim = m->kv_dim;
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY;
+    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
+        const float *kb = kv_key(kv, slot, l, t0) + (size_t)kvh * hd;
+        int cnt = pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
+        for (int u = 0; u < cnt; u++) {
+            scores[t0 + u] = dot8(q, kb + (size_t)u * kv_dim, hd) * scale;
+            if (scores[t0 + u] > mx) mx = scores[t0 + u];
+        }
+    }
+    float sum = 0;
+    for (int t = 0; t <= pos; t++) {
+        scores[t] = expf(scores[t] - mx);
+        sum += scores[t];
+    }
+    float inv = 1.0f / sum;
+    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
+        const float *vb = kv_value(kv, slot, l, t0) + (size_t)kvh * hd;
+        int cnt = pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
+        for (int u = 0; u < cnt; u++) {
+            const float *v = vb + (size_t)u * kv_dim;
+            float p = scores[t0 + u] * inv;
+            for (int j = 0; j < hd; j++) out[j] += p * v[j];
+        }
+    }
+}
+
+static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    long pairs = (long)n * c->n_heads;
+    size_t stride = (size_t)max_pos + 1;
+#pragma omp parallel for schedule(dynamic, 1) if (pairs > 1)
+    for (long ph = 0; ph < pairs; ph++) {
+        int i = (int)(ph / c->n_heads), h = (int)(ph % c->n_heads);
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        const float *q = m->s.qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
+        attend(m, kv, l, slots[i], m->s.pos[i], q, h / group, m->s.scores + tid * stride,
+               m->s.att + (size_t)i * m->q_dim + (size_t)h * hd);
+    }
+}
+
+static void swiglu(Model *m, int n) {
+    int F = m->cfg.hidden_dim;
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int i = 0; i < n; i++) {
+        const float *g = m->s.hb + (size_t)i * 2 * F, *u = g + F;
+        float *o = m->s.hb2 + (size_t)i * F;
+        for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+    }
+}
+
+int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
+                  float *out, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    if (n < 1) return sr_fail(err, "model_forward: no tokens");
+    if (!kv_matches(kv, c))
+        return sr_fail(err, "model_forward: the KV cache was made for a different model");
+    int max_pos;
+    for (int i = 0; i < n; i++)
+        if (slots[i] < 0 || slots[i] >= kv_max_slots(kv))
+            return sr_fail(err, "KV slot %d is outside [0, %d)", slots[i], kv_max_slots(kv));
+    if (ensure_scratch(m, n, kv_max_slots(kv), 0, err) != 0) return -1;
+    if (plan_batch(m, kv, n, slots, tokens, &max_pos, err) != 0) return -1;
+    if (ensure_scratch(m, n, kv_max_slots(kv), max_pos, err) != 0) {
+        for (int i = 0; i < n; i++) kv_truncate(kv, slots[i], kv_len(kv, slots[i]));
+        return -1;
+    }
+    Scratch *s = &m->s;
+    int D = c->dim, F = c->hidden_dim, rows = padded_rows(m, n);
+    /* padding rows: x feeds every later matmul, att and hb2 are never
+     * written for them */
+    zero_tail(s->x, n, rows, D);
+    zero_tail(s->att, n, rows, m->q_dim);
+    zero_tail(s->hb2, n, rows, F);
+    for (int i = 0; i < n; i++)
+        memcpy(s->x + (size_t)i * D, m->embed + (size_t)tokens[i] * D, D * sizeof(float));
+    for (int l = 0; l < c->n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        rmsnorm_rows(s->xb, s->x, L->attn_norm, n, D, c->rms_eps);
+        matmul(s->qkv, s->xb, L->wqkv, n, D, m->qkv_dim, 0.0f);
+        qkv_post(m, kv, l, n, slots);
+        attention(m, kv, l, n, slots, max_pos);
+        matmul(s->x, s->att, L->wo, n, m->q_dim, D, 1.0f); /* residual via beta = 1 */
+        rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, D, c->rms_eps);
+        matmul(s->hb, s->xb, L->w_gate_up, n, D, 2 * F, 0.0f);
+        swiglu(m, n);
+        matmul(s->x, s->hb2, L->w_down, n, F, D, 1.0f);
+    }
+    rmsnorm_rows(s->xb, s->x, m->final_norm, n, D, c->rms_eps);
+    if (c->kind == MODEL_KIND_RM) {
+        small_head(out, s->xb, m->head, n, D, m->out_dim);
+    } else if (gemm_rows(n, m->out_dim) == n) {
+        matmul(out, s->xb, m->head, n, D, m->out_dim, 0.0f);
+    } else {
+        matmul(s->logits, s->xb, m->head, n, D, m->out_dim, 0.0f);
+        memcpy(out, s->logits, (size_t)n * m->out_dim * sizeof *out);
+    }
+    for (int i = 0; i < n; i++) kv_advance(kv, slots[i]);
+    return 0;
+}

@@ -1,0 +1,385 @@
+#define _POSIX_C_SOURCE 200809L
+#include "search_cli.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "gold.h"
+#include "model.h"
+#include "policy.h"
+#include "reward.h"
+#include "search.h"
+#include "search_output.h"
+#include "template.h"
+#include "tokenizer.h"
+
+static const char *const METHOD_NAMES[] = {"generate", "bon", "spr"};
+
+typedef struct Opts {
+    SearchCliMethod method;
+    const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
+    const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
+    const char *template_name, *reward_template, *lexicon, *json, *trace, *policy, *schedule;
+    long long n, max_batch, first_decision, max_new, seed, top_k;
+    double alpha, temperature, top_p;
+    size_t kv_budget;
+    int print_ids, alpha_given, help;
+} Opts;
+
+static void usage(SearchCliMethod m) {
+    const char *name = METHOD_NAMES[m];
+    printf("usage: specrej %s --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [flags]\n", name);
+    if (m == SEARCH_CLI_BON) printf("  -N N                  candidates (required)\n");
+    if (m == SEARCH_CLI_SPR) {
+        printf("  --alpha A             rejection rate in [0, 1) (required)\n"
+               "  --policy NAME         %s (default quantile)\n"
+               "  --schedule 8,16,...   decision lengths for --policy schedule\n"
+               "  --first-decision T    the initial batch fits T new tokens (default 8)\n",
+               policy_names());
+    }
+    if (m != SEARCH_CLI_GENERATE)
+        printf("  --reward PATH         reward-model checkpoint\n"
+               "  --reward-source S     %s (default model)\n"
+               "  --reward-tokenizer P  the reward model's tokenizer if not in its folder\n"
+               "  --reward-template T   the reward model's template (default auto)\n"
+               "  --kv-budget BYTES     generator + reward KV cache bytes (default: what holds\n"
+               "                        32 candidates at full length), e.g. 64M\n"
+               "  --max-batch B         cap on candidates at once (default 1000)\n"
+               "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
+               "  --json [PATH|-]       one JSON object with the answer and costs\n"
+               "  --trace FILE          JSON lines, one per decision point\n"
+               "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
+               "                        model (default its eos id; 'none' for none)\n",
+               reward_names());
+    printf("  -n, --max-new N       response cap (default 128)\n"
+           "  --temperature T       default 1 (0 = greedy)\n"
+           "  --top-k K             default 50 (0 = off)\n"
+           "  --top-p P             default 1 (off)\n"
+           "  --seed S              default 1\n"
+           "  --template NAME       plain, chatml, llama3, auto (default auto)\n"
+           "  --tokenizer PATH      if not in the model folder\n"
+           "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n");
+    if (m == SEARCH_CLI_GENERATE) printf("  --print-ids           print the generated ids\n");
+}
+
+static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
+    const char *v = NULL;
+    int r;
+#define STR(flag, alias, field) \
+    if ((r = args_take_value(argc, argv, i, flag, alias, &v, err)) != 0) \
+        return r < 0 ? -1 : (o->field = v, 0);
+#define INT(flag, alias, field, lo, hi) \
+    if ((r = args_take_value(argc, argv, i, flag, alias, &v, err)) != 0) \
+        return r < 0 ? -1 : args_parse_int(flag, v, lo, hi, &o->field, err);
+#define DBL(flag, field, lo, hi, incl) \
+    if ((r = args_take_value(argc, argv, i, flag, NULL, &v, err)) != 0) \
+        return r < 0 ? -1 : args_parse_double(flag, v, lo, hi, incl, &o->field, err);
+    STR("--model", "-m", model)
+    STR("--tokenizer", NULL, tokenizer)
+    STR("--prompt", "-p", prompt)
+    STR("--prompt-ids", NULL, prompt_ids)
+    STR("--stop-ids", NULL, stop_ids)
+    STR("--template", NULL, template_name)
+    INT("--max-new", "-n", max_new, 1, 1 << 20)
+    INT("--seed", NULL, seed, 0, INT64_MAX)
+    INT("--top-k", NULL, top_k, 0, INT32_MAX)
+    DBL("--temperature", temperature, 0, 1e6, 1)
+    DBL("--top-p", top_p, 1e-9, 1, 1)
+    if (o->method == SEARCH_CLI_GENERATE) {
+        if (strcmp(argv[*i], "--print-ids") == 0) return o->print_ids = 1, 0;
+    } else {
+        STR("--reward", NULL, reward)
+        STR("--reward-tokenizer", NULL, reward_tokenizer)
+        STR("--reward-source", NULL, reward_source)
+        STR("--reward-template", NULL, reward_template)
+        STR("--closing-ids", NULL, closing_ids)
+        STR("--lexicon", NULL, lexicon)
+        STR("--trace", NULL, trace)
+        INT("--max-batch", NULL, max_batch, 1, 1 << 20)
+        if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
+            return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
+        if (strcmp(argv[*i], "--json") == 0) {
+            /* Optional value: a path, "-", or nothing (stdout). */
+            if (*i + 1 < argc && argv[*i + 1][0] != '-') o->json = argv[++*i];
+            else if (*i + 1 < argc && strcmp(argv[*i + 1], "-") == 0) o->json = argv[++*i];
+            else o->json = "-";
+            return 0;
+        }
+    }
+    if (o->method == SEARCH_CLI_BON) INT("-N", NULL, n, 1, 1 << 24)
+    if (o->method == SEARCH_CLI_SPR) {
+        if ((r = args_take_value(argc, argv, i, "--alpha", NULL, &v, err)) != 0) {
+            o->alpha_given = 1;
+            return r < 0 ? -1 : args_parse_double("--alpha", v, 0, 1, 0, &o->alpha, err);
+        }
+        STR("--policy", NULL, policy)
+        STR("--schedule", NULL, schedule)
+        INT("--first-decision", NULL, first_decision, 1, 1 << 20)
+    }
+    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) return o->help = 1, 0;
+#undef STR
+#undef INT
+#undef DBL
+    return sr_fail(err, "%s: unknown flag '%s' (see specrej %s --help)", METHOD_NAMES[o->method],
+                   argv[*i], METHOD_NAMES[o->method]);
+}
+
+static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
+    o->max_new = 128, o->seed = 1, o->top_k = 50, o->temperature = 1, o->top_p = 1;
+    o->max_batch = 1000, o->first_decision = 8;
+    o->template_name = "auto", o->reward_template = "auto";
+    for (int i = 1; i < argc; i++)
+        if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
+    if (o->help) return 0;
+    if (!o->model) return sr_fail(err, "--model: required");
+    if (!o->prompt == !o->prompt_ids)
+        return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
+    if (o->method == SEARCH_CLI_BON && o->n < 1) return sr_fail(err, "-N: required (>= 1)");
+    if (o->method == SEARCH_CLI_SPR && !o->alpha_given)
+        return sr_fail(err, "--alpha: required (a rejection rate in [0, 1))");
+    if (o->method != SEARCH_CLI_GENERATE && !o->reward_source)
+        o->reward_source = "model";
+    if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
+        return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
+    return 0;
+}
+
+/* Everything a run holds; freed in one place. */
+typedef struct Session {
+    Model *gen;
+    Tokenizer *tok;
+    RewardSource *rs;
+    GoldJudge *gold;
+    IntVec prompt, stops;
+    int *list, n_list, *closing, n_closing, *schedule, n_schedule;
+    SearchResult res;
+    TraceWriter trace;
+    char *response;
+    size_t response_len;
+} Session;
+
+static void session_free(Session *s) {
+    search_result_free(&s->res);
+    trace_abort(&s->trace);
+    reward_close(s->rs);
+    gold_free(s->gold);
+    tokenizer_free(s->tok);
+    model_free(s->gen);
+    intvec_free(&s->prompt);
+    intvec_free(&s->stops);
+    free(s->list), free(s->closing), free(s->schedule), free(s->response);
+}
+
+static int load_prompt(Session *s, const Opts *o, SrError *err) {
+    const ModelConfig *cfg = model_config(s->gen);
+    SrError tok_err = {{0}};
+    const char *tp = o->tokenizer ? o->tokenizer : o->model;
+    if (tokenizer_load(tp, cfg->vocab_size, &s->tok, &tok_err) != 0) {
+        s->tok = NULL;
+        if (o->prompt || o->tokenizer) return sr_fail(err, "%s", tok_err.msg);
+    }
+    if (o->prompt_ids) {
+        if (args_parse_int_list("--prompt-ids", o->prompt_ids, 0, cfg->vocab_size - 1, &s->list,
+                                &s->n_list, err) != 0)
+            return -1;
+        if (intvec_extend(&s->prompt, s->list, s->n_list, err) != 0) return -1;
+    } else {
+        TemplateKind k;
+        if (template_parse(o->template_name, s->tok, &k, err) != 0) return -1;
+        if (template_prompt_ids(s->tok, k, o->prompt, &s->prompt, err) != 0) return -1;
+    }
+    if (s->prompt.len >= cfg->max_seq_len)
+        return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
+                       s->prompt.len, cfg->max_seq_len);
+    if (o->stop_ids) {
+        int *ids, n;
+        if (args_parse_int_list("--stop-ids", o->stop_ids, 0, cfg->vocab_size - 1, &ids, &n,
+                                err) != 0)
+            return -1;
+        int rc = intvec_extend(&s->stops, ids, n, err);
+        free(ids);
+        return rc;
+    }
+    if (s->tok) {
+        for (int id = 0; id < tokenizer_vocab_size(s->tok) && id < cfg->vocab_size; id++)
+            if (tokenizer_is_stop(s->tok, id) && intvec_push(&s->stops, id, err) != 0) return -1;
+        return 0;
+    }
+    for (int i = 0; i < cfg->n_eos_ids; i++)
+        if (intvec_push(&s->stops, cfg->eos_ids[i], err) != 0) return -1;
+    if (cfg->n_eos_ids == 0 && cfg->eos_id >= 0) return intvec_push(&s->stops, cfg->eos_id, err);
+    return 0;
+}
+
+static int open_reward(Session *s, const Opts *o, SrError *err) {
+    RewardContext ctx = {0};
+    ctx.path = o->reward;
+    ctx.tokenizer_path = o->reward_tokenizer;
+    ctx.lexicon = o->lexicon;
+    ctx.template_name = o->reward_template;
+    ctx.prompt_text = o->prompt_ids ? NULL : o->prompt;
+    ctx.prompt_ids = s->prompt.data;
+    ctx.n_prompt = s->prompt.len;
+    ctx.gen_tok = s->tok;
+    ctx.gen_vocab = model_config(s->gen)->vocab_size;
+    if (o->closing_ids) {
+        ctx.closing_given = 1;
+        if (strcmp(o->closing_ids, "none") != 0 &&
+            args_parse_int_list("--closing-ids", o->closing_ids, 0, INT32_MAX, &s->closing,
+                                &s->n_closing, err) != 0)
+            return -1;
+        ctx.closing_ids = s->closing;
+        ctx.n_closing = s->n_closing;
+    }
+    const char *src = o->method == SEARCH_CLI_GENERATE ? "selflik" : o->reward_source;
+    return reward_open(src, &ctx, &s->rs, err);
+}
+
+static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err) {
+    memset(p, 0, sizeof *p);
+    p->max_new = (int)o->max_new;
+    p->seed = (uint64_t)o->seed;
+    p->sampling.temperature = o->temperature;
+    p->sampling.top_k = (int)o->top_k;
+    p->sampling.top_p = o->top_p;
+    p->stop_ids = s->stops.data;
+    p->n_stop = s->stops.len;
+    p->max_batch = (int)o->max_batch;
+    p->kv_budget = o->kv_budget;
+    p->label = METHOD_NAMES[o->method];
+    p->progress = o->method != SEARCH_CLI_GENERATE && isatty(STDERR_FILENO);
+    p->policy_params.alpha = o->alpha;
+    p->policy_params.first_decision = (int)o->first_decision;
+    const char *policy = "none";
+    if (o->method == SEARCH_CLI_GENERATE) p->n = 1, p->kv_budget = SIZE_MAX;
+    if (o->method == SEARCH_CLI_BON) p->n = (int)o->n;
+    if (o->method == SEARCH_CLI_SPR) {
+        policy = o->policy ? o->policy : (o->schedule ? "schedule" : "quantile");
+        if (o->schedule &&
+            args_parse_int_list("--schedule", o->schedule, 1, 1 << 20, &s->schedule,
+                                &s->n_schedule, err) != 0)
+            return -1;
+        p->policy_params.schedule = s->schedule;
+        p->policy_params.n_schedule = s->n_schedule;
+    }
+    if (!(p->policy = policy_find(policy, err))) return -1;
+    return 0;
+}
+
+static int decode_response(Session *s, const SearchCandidate *c, SrError *err) {
+    if (!s->tok) return 0;
+    return tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &s->response,
+                            &s->response_len, err);
+}
+
+static void print_ids(const SearchCandidate *c) {
+    for (int i = 0; i < c->tokens.len; i++) printf(i ? " %d" : "%d", c->tokens.data[i]);
+    printf("\n");
+}
+
+static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrError *err) {
+    const SearchCandidate *c = &s->res.cands[s->res.best];
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "method", METHOD_NAMES[o->method]);
+    if (o->prompt) cJSON_AddStringToObject(j, "prompt", o->prompt);
+    else cJSON_AddNullToObject(j, "prompt");
+    cJSON_AddItemToObject(j, "prompt_ids", cJSON_CreateIntArray(s->prompt.data, s->prompt.len));
+    if (s->response) cJSON_AddStringToObject(j, "response", s->response);
+    else cJSON_AddNullToObject(j, "response");
+    cJSON_AddItemToObject(j, "response_ids", cJSON_CreateIntArray(c->tokens.data, c->tokens.len));
+    cJSON_AddStringToObject(j, "stop", c->stop_id >= 0 ? "stop_id" : "max_new");
+    cJSON_AddNumberToObject(j, "reward", c->score);
+    cJSON_AddStringToObject(j, "reward_source", s->rs->name);
+    cJSON_AddStringToObject(j, "reward_detail", s->rs->detail);
+    if (has_gold) cJSON_AddNumberToObject(j, "gold", gold);
+    else cJSON_AddNullToObject(j, "gold");
+    cJSON_AddNumberToObject(j, "candidate", c->index);
+    if (o->method == SEARCH_CLI_SPR) {
+        cJSON_AddNumberToObject(j, "alpha", o->alpha);
+        cJSON_AddStringToObject(j, "policy", o->policy ? o->policy : (o->schedule ? "schedule" : "quantile"));
+    }
+    if (o->method == SEARCH_CLI_BON) cJSON_AddNumberToObject(j, "N", (double)o->n);
+    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
+    cJSON *st = search_stats_json(&s->res.stats);
+    if (st) cJSON_AddItemToObject(j, "stats", st);
+    int rc = json_write_file(o->json, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void print_text(Session *s, const Opts *o, double gold, int has_gold) {
+    const SearchCandidate *c = &s->res.cands[s->res.best];
+    const SearchStats *st = &s->res.stats;
+    if (s->response) {
+        fwrite(s->response, 1, s->response_len, stdout);
+        printf("\n");
+    } else {
+        print_ids(c);
+    }
+    if (o->method == SEARCH_CLI_GENERATE) return;
+    printf("reward: %.6f (%s, candidate %d of %d)\n", c->score, s->rs->name, c->index, s->res.n);
+    if (has_gold) printf("gold: %.3f\n", gold);
+    printf("cost: generator %.4g FLOPs, reward %.4g FLOPs, %lld tokens generated, %lld scored, "
+           "%d decision points, peak KV %zu of %zu bytes\n",
+           st->gen_flops, st->rm_flops, st->tokens_generated, st->tokens_scored,
+           st->decision_points, st->peak_kv_bytes, st->kv_budget);
+    printf("time: generation %.3fs, scoring %.3fs, other %.3fs\n", st->seconds_generation,
+           st->seconds_scoring, st->seconds_other);
+}
+
+static int finish(Session *s, const Opts *o, SrError *err) {
+    if (s->res.best < 0) return sr_fail(err, "%s: no candidate finished", METHOD_NAMES[o->method]);
+    const SearchCandidate *c = &s->res.cands[s->res.best];
+    if (decode_response(s, c, err) != 0) return -1;
+    if (o->method == SEARCH_CLI_GENERATE && o->print_ids) {
+        print_ids(c);
+        return 0;
+    }
+    double gold = 0;
+    int has_gold = 0;
+    if (s->response && o->method != SEARCH_CLI_GENERATE) {
+        SrError gerr = {{0}};
+        if (gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold, &gerr) == 0) {
+            gold = gold_score(s->gold, s->response, s->response_len);
+            has_gold = 1;
+        } else if (o->lexicon) {
+            return sr_fail(err, "%s", gerr.msg);
+        }
+    }
+    if (o->json) return write_json(s, o, gold, has_gold, err);
+    print_text(s, o, gold, has_gold);
+    return 0;
+}
+
+int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
+    Opts o = {0};
+    o.method = method;
+    if (parse_opts(&o, argc, argv, err) != 0) return -1;
+    if (o.help) {
+        usage(method);
+        return 0;
+    }
+    Session s = {0};
+    SearchParams p;
+    int rc = -1;
+    if (model_load(o.model, &s.gen, err) != 0) goto done;
+    if (load_prompt(&s, &o, err) != 0) goto done;
+    if (open_reward(&s, &o, err) != 0) goto done;
+    if (fill_params(&s, &o, &p, err) != 0) goto done;
+    if (o.trace) {
+        if (trace_open(&s.trace, o.trace, err) != 0) goto done;
+        p.on_decision = trace_decision;
+        p.user = &s.trace;
+    }
+    if (search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0) goto done;
+    if (o.trace && trace_finish(&s.trace, &s.res, err) != 0) goto done;
+    rc = finish(&s, &o, err);
+done:
+    session_free(&s);
+    return rc;
+}

@@ -1,0 +1,250 @@
+/* test_kvcache.c - byte budget, slots, copy_prefix, truncate, release, and
+ * that a forward pass through copied/truncated slots matches the fixtures. */
+#include "test_util.h"
+
+#include <math.h>
+
+#include "kvcache.h"
+#include "model.h"
+#include "refs.h"
+
+static ModelConfig tiny_config(void) {
+    ModelConfig c;
+    memset(&c, 0, sizeof c);
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 8;
+    c.dim = 32;
+    c.max_seq_len = 100;
+    return c;
+}
+
+static void test_bytes_per_token(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    assert_int_equal(kv_bytes_per_token(&c), 2 * 2 * 2 * 8 * 4);
+}
+
+/* Budget: exceeding it is an error and leaves the cache unchanged; release
+ * returns the bytes; peak remembers the maximum. */
+static void test_budget(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    size_t bpt = kv_bytes_per_token(&c);
+    KVBudget budget;
+    kv_budget_init(&budget, 10 * bpt);
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(&c, 3, &budget, &kv, &err), 0);
+    int a = kv_alloc_slot(kv, &err), b = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_reserve(kv, a, 6, &err), 0);
+    assert_int_equal(budget.used, 6 * bpt);
+    assert_int_equal(kv_reserve(kv, b, 5, &err), -1); /* 6 + 5 > 10 */
+    assert_non_null(strstr(err.msg, "budget"));
+    assert_int_equal(budget.used, 6 * bpt);
+    assert_int_equal(kv_len(kv, b), 0);
+    assert_int_equal(kv_reserve(kv, b, 4, &err), 0);
+    assert_int_equal(budget.used, 10 * bpt);
+    assert_int_equal(kv_bytes_in_use(kv), 10 * bpt);
+    /* all-or-nothing across slots */
+    kv_truncate(kv, a, 0);
+    kv_truncate(kv, b, 0);
+    assert_int_equal(budget.used, 0);
+    int slots[2] = {a, b}, extra_bad[2] = {5, 6}, extra_ok[2] = {5, 5};
+    assert_int_equal(kv_reserve_many(kv, 2, slots, extra_bad, &err), -1);
+    assert_int_equal(budget.used, 0);
+    assert_int_equal(kv_reserve_many(kv, 2, slots, extra_ok, &err), 0);
+    assert_int_equal(budget.used, 10 * bpt);
+    for (int i = 0; i < 5; i++) kv_advance(kv, a);
+    kv_release(kv, b);
+    assert_int_equal(budget.used, 5 * bpt);
+    assert_int_equal(budget.peak, 10 * bpt);
+    assert_int_equal(kv_len(kv, b), -1);
+    /* max_seq_len is a hard limit too */
+    assert_int_equal(kv_reserve(kv, a, 96, &err), -1);
+    kv_free(kv);
+    assert_int_equal(budget.used, 0); /* kv_free returns everything */
+}
+
+/* Two caches (generator + reward model) share one budget. */
+static void test_shared_budget(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config(), c2 = tiny_config();
+    c2.n_layers = 1;
+    size_t b1 = kv_bytes_per_token(&c), b2 = kv_bytes_per_token(&c2);
+    KVBudget budget;
+    kv_budget_init(&budget, 4 * b1 + 4 * b2);
+    KVCache *g = NULL, *r = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(&c, 1, &budget, &g, &err), 0);
+    assert_int_equal(kv_create(&c2, 1, &budget, &r, &err), 0);
+    int sg = kv_alloc_slot(g, &err), sr = kv_alloc_slot(r, &err);
+    assert_int_equal(kv_reserve(g, sg, 4, &err), 0);
+    assert_int_equal(kv_reserve(r, sr, 5, &err), -1);
+    assert_int_equal(kv_reserve(r, sr, 4, &err), 0);
+    assert_int_equal(budget.used, 4 * b1 + 4 * b2);
+    assert_int_equal(kv_bytes_in_use(g), 4 * b1);
+    kv_free(g);
+    assert_int_equal(budget.used, 4 * b2);
+    kv_free(r);
+    assert_int_equal(budget.used, 0);
+}
+
+static void test_slots(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(&c, 2, NULL, &kv, &err), 0);
+    assert_int_equal(kv_max_slots(kv), 2);
+    assert_int_equal(kv_alloc_slot(kv, &err), 0);
+    assert_int_equal(kv_alloc_slot(kv, &err), 1);
+    assert_int_equal(kv_alloc_slot(kv, &err), -1);
+    assert_non_null(strstr(err.msg, "slots"));
+    kv_release(kv, 0);
+    kv_release(kv, 0); /* twice is harmless */
+    kv_release(kv, 7); /* out of range is harmless */
+    assert_int_equal(kv_alloc_slot(kv, &err), 0);
+    assert_int_equal(kv_reserve(kv, 5, 1, &err), -1);
+    kv_free(kv);
+    assert_int_equal(kv_create(&c, 0, NULL, &kv, &err), -1);
+}
+
+/* Contents: copy_prefix copies exactly the first len positions; truncate
+ * forgets the rest; blocks beyond a slot's length are given back. */
+static void test_copy_truncate(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    size_t bpt = kv_bytes_per_token(&c);
+    int kv_dim = c.n_kv_heads * c.head_dim, n = 2 * KV_BLOCK + 3;
+    KVBudget budget;
+    kv_budget_init(&budget, SIZE_MAX);
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(&c, 3, &budget, &kv, &err), 0);
+    int src = kv_alloc_slot(kv, &err), dst = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_reserve(kv, src, n, &err), 0);
+    for (int p = 0; p < n; p++) {
+        for (int l = 0; l < c.n_layers; l++)
+            for (int j = 0; j < kv_dim; j++) {
+                kv_key(kv, src, l, p)[j] = (float)(p * 1000 + l * 100 + j);
+                kv_value(kv, src, l, p)[j] = -(float)(p * 1000 + l * 100 + j);
+            }
+        kv_advance(kv, src);
+    }
+    assert_int_equal(kv_len(kv, src), n);
+    /* the block layout promised in kvcache.h */
+    assert_ptr_equal(kv_key(kv, src, 1, KV_BLOCK + 2), kv_key(kv, src, 1, KV_BLOCK) + 2 * kv_dim);
+    int len = KV_BLOCK + 5;
+    assert_int_equal(kv_copy_prefix(kv, dst, src, len, &err), 0);
+    assert_int_equal(kv_len(kv, dst), len);
+    assert_int_equal(budget.used, (size_t)(n + len) * bpt);
+    for (int p = 0; p < len; p++)
+        for (int l = 0; l < c.n_layers; l++) {
+            assert_true(kv_key(kv, dst, l, p)[3] == (float)(p * 1000 + l * 100 + 3));
+            assert_true(kv_value(kv, dst, l, p)[5] == -(float)(p * 1000 + l * 100 + 5));
+        }
+    assert_int_equal(kv_copy_prefix(kv, dst, src, n + 1, &err), -1);
+    size_t alloc_before = kv_bytes_allocated(kv);
+    kv_truncate(kv, src, 3);
+    assert_int_equal(kv_len(kv, src), 3);
+    assert_int_equal(budget.used, (size_t)(3 + len) * bpt);
+    assert_true(kv_bytes_allocated(kv) < alloc_before);
+    assert_true(kv_bytes_allocated(kv) >= kv_bytes_in_use(kv));
+    assert_true(kv_key(kv, src, 0, 2)[0] == 2000.0f);
+    kv_truncate(kv, src, 10); /* cannot grow */
+    assert_int_equal(kv_len(kv, src), 3);
+    /* copy over a longer slot shrinks it */
+    assert_int_equal(kv_copy_prefix(kv, dst, src, 2, &err), 0);
+    assert_int_equal(kv_len(kv, dst), 2);
+    assert_int_equal(budget.used, (size_t)(3 + 2) * bpt);
+    /* a copy refused by the budget changes nothing */
+    budget.limit = budget.used;
+    int third = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_copy_prefix(kv, third, src, 3, &err), -1);
+    assert_int_equal(kv_len(kv, third), 0);
+    assert_int_equal(budget.used, (size_t)5 * bpt);
+    kv_free(kv);
+    assert_int_equal(budget.used, 0);
+    assert_int_equal(budget.peak, (size_t)(n + len) * bpt);
+}
+
+static int argmax(const float *v, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best]) best = i;
+    return best;
+}
+
+/* Model-level: prefill a prompt once, copy it into many candidates, decode
+ * greedily in one batch: every candidate follows the reference greedy ids.
+ * A scratch step undone with kv_truncate leaves no trace. The budget stops
+ * model_forward cleanly. */
+static void test_forward_with_copies(void **state) {
+    (void)state;
+    Model *m = NULL;
+    SrError err = {{0}};
+    assert_int_equal(model_load("tests/fixtures/llama_gqa", &m, &err), 0);
+    Refs refs;
+    char why[256];
+    assert_int_equal(refs_load("tests/fixtures/llama_gqa/refs.txt", &refs, why), 0);
+    const RefGreedy *g = &refs.greedy[0];
+    const ModelConfig *cfg = model_config(m);
+    int V = cfg->vocab_size, N = 5;
+    size_t bpt = kv_bytes_per_token(cfg);
+    KVBudget budget;
+    kv_budget_init(&budget, (size_t)(g->n_prompt + N * (g->n_prompt + 3)) * bpt);
+    KVCache *kv = NULL;
+    assert_int_equal(kv_create(cfg, N + 1, &budget, &kv, &err), 0);
+    int p = kv_alloc_slot(kv, &err);
+    int *slots = calloc((size_t)g->n_prompt, sizeof *slots);
+    float *out = malloc((size_t)(g->n_prompt + N) * V * sizeof *out);
+    for (int i = 0; i < g->n_prompt; i++) slots[i] = p;
+    assert_int_equal(model_forward(m, kv, g->n_prompt, slots, g->prompt, out, &err), 0);
+    int first = argmax(out + (size_t)(g->n_prompt - 1) * V, V);
+    assert_int_equal(first, g->gen[0]);
+    int cand[5], tok[5];
+    for (int k = 0; k < N; k++) {
+        cand[k] = kv_alloc_slot(kv, &err);
+        assert_int_equal(kv_copy_prefix(kv, cand[k], p, g->n_prompt, &err), 0);
+        tok[k] = first;
+    }
+    kv_release(kv, p);
+    /* scratch step on candidate 0, undone */
+    int junk = 7;
+    assert_int_equal(model_forward(m, kv, 1, &cand[0], &junk, out, &err), 0);
+    kv_truncate(kv, cand[0], g->n_prompt);
+    for (int t = 1; t < 3; t++) {
+        assert_int_equal(model_forward(m, kv, N, cand, tok, out, &err), 0);
+        for (int k = 0; k < N; k++) {
+            tok[k] = argmax(out + (size_t)k * V, V);
+            assert_int_equal(tok[k], g->gen[t]);
+        }
+    }
+    /* budget: N * (prompt + 2) used; leave room for N more positions: N+1 fail */
+    assert_int_equal(budget.used, (size_t)N * (g->n_prompt + 2) * bpt);
+    budget.limit = budget.used + (size_t)N * bpt;
+    int two[2] = {cand[0], cand[0]}, tt[2] = {1, 2};
+    int big_slots[6] = {cand[0], cand[1], cand[2], cand[3], cand[4], cand[4]};
+    int big_toks[6] = {1, 1, 1, 1, 1, 1};
+    assert_int_equal(model_forward(m, kv, 6, big_slots, big_toks, out, &err), -1);
+    assert_non_null(strstr(err.msg, "budget"));
+    assert_int_equal(budget.used, (size_t)N * (g->n_prompt + 2) * bpt);
+    for (int k = 0; k < N; k++) assert_int_equal(kv_len(kv, cand[k]), g->n_prompt + 2);
+    assert_int_equal(model_forward(m, kv, 2, two, tt, out, &err), 0);
+    free(slots);
+    free(out);
+    kv_free(kv);
+    refs_free(&refs);
+    model_free(m);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_copy_truncate),   cmocka_unit_test(test_forward_with_copies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

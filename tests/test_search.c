@@ -1,0 +1,465 @@
+/* Best-of-N and Speculative Rejection on the fixture models (id prompts). */
+#include "test_util.h"
+
+#include <math.h>
+#include <omp.h>
+
+#include "kvcache.h"
+#include "model.h"
+#include "policy.h"
+#include "reward.h"
+#include "search.h"
+
+#define LM "tests/fixtures/llama_gqa"
+#define RM "tests/fixtures/llama_rm"
+
+static const int PROMPT[] = {1, 5, 7, 9};
+enum { NP = 4 };
+static const int STOP[] = {2};
+static const int MANY_STOPS[] = {2, 3, 4, 5, 6};
+
+static Model *load(const char *path) {
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load(path, &m, &err) != 0) fail_msg("%s", err.msg);
+    return m;
+}
+
+static RewardSource *open_source(const char *name) {
+    RewardContext ctx = {0};
+    ctx.path = RM;
+    ctx.prompt_ids = PROMPT;
+    ctx.n_prompt = NP;
+    ctx.gen_vocab = 96;
+    RewardSource *rs = NULL;
+    SrError err = {{0}};
+    if (reward_open(name, &ctx, &rs, &err) != 0) fail_msg("%s", err.msg);
+    return rs;
+}
+
+static SearchParams params(const char *policy, int n, int max_new) {
+    SearchParams p = {0};
+    SrError err;
+    p.n = n;
+    p.max_new = max_new;
+    p.seed = 7;
+    p.sampling = (SamplerParams){1.0, 50, 1.0};
+    p.stop_ids = STOP;
+    p.n_stop = 1;
+    p.policy = policy_find(policy, &err);
+    p.policy_params.alpha = 0.5;
+    p.policy_params.first_decision = 8;
+    p.kv_budget = 8 << 20;
+    return p;
+}
+
+/* Runs a search with a fresh reward source of the given kind. */
+static void run(Model *lm, const char *source, const SearchParams *p, SearchResult *res) {
+    RewardSource *rs = open_source(source);
+    SrError err = {{0}};
+    if (search_run(lm, rs, PROMPT, NP, p, res, &err) != 0) fail_msg("%s", err.msg);
+    reward_close(rs);
+}
+
+typedef struct {
+    int n, steps[64], ranked[64], keep[64], wave[64], forced[64];
+    size_t kv[64], peak[64], limit;
+} Trace;
+
+static int record(void *user, const DecisionRecord *r, SrError *err) {
+    (void)err;
+    Trace *t = user;
+    if (t->n < 64) {
+        t->steps[t->n] = r->step, t->ranked[t->n] = r->n_ranked, t->keep[t->n] = r->n_keep;
+        t->forced[t->n] = r->n_forced;
+        t->wave[t->n] = r->wave, t->kv[t->n] = r->kv_bytes, t->peak[t->n] = r->stats->peak_kv_bytes;
+        t->limit = r->kv_limit;
+        /* ranked[] is in rank order: scores non-increasing, ties by index. */
+        for (int i = 1; i < r->n_ranked; i++) {
+            const SearchCandidate *a = r->ranked[i - 1], *b = r->ranked[i];
+            assert_true(a->score > b->score || (a->score == b->score && a->index < b->index));
+        }
+        t->n++;
+    }
+    return 0;
+}
+
+/* A budget that holds `k` candidates at full length. */
+static size_t budget_for(Model *lm, int k, int max_new) {
+    RewardSource *rs = open_source("model");
+    SearchPlan plan;
+    SrError err;
+    PolicyParams pp = {0.5, 8, NULL, 0};
+    assert_int_equal(search_plan(lm, rs, NP, max_new, policy_find("none", &err), &pp, &plan, &err), 0);
+    reward_close(rs);
+    return plan.fixed + (size_t)k * plan.per_cand_full;
+}
+
+static void spr_alpha0_equals_bon(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams pb = params("none", 8, 30);
+    SearchParams ps = params("quantile", 0, 30);
+    ps.policy_params.alpha = 0;
+    ps.max_batch = 8;
+    SearchResult b, s;
+    run(lm, "model", &pb, &b);
+    run(lm, "model", &ps, &s);
+    assert_int_equal(s.n, 8);
+    assert_int_equal(b.n, 8);
+    assert_int_equal(s.best, b.best);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(s.cands[i].tokens.len, b.cands[i].tokens.len);
+        assert_memory_equal(s.cands[i].tokens.data, b.cands[i].tokens.data,
+                            sizeof(int) * b.cands[i].tokens.len);
+        assert_int_equal(s.cands[i].stop_id, b.cands[i].stop_id);
+        assert_true(fabs(s.cands[i].score - b.cands[i].score) < 1e-5);
+    }
+    search_result_free(&b);
+    search_result_free(&s);
+    model_free(lm);
+}
+
+static void spr_candidates_are_prefixes_of_bon(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams ps = params("quantile", 0, 36);
+    ps.kv_budget = budget_for(lm, 4, 36);
+    Trace t = {0};
+    ps.on_decision = record;
+    ps.user = &t;
+    SearchResult s, b;
+    run(lm, "model", &ps, &s);
+    assert_true(s.n > 4);
+    assert_true(t.n >= 2);
+    SearchParams pb = params("none", s.n, 36);
+    run(lm, "model", &pb, &b);
+    int rejected = 0;
+    for (int i = 0; i < s.n; i++) {
+        const SearchCandidate *x = &s.cands[i], *y = &b.cands[i];
+        assert_int_equal(x->index, i);
+        assert_true(x->tokens.len <= y->tokens.len);
+        assert_memory_equal(x->tokens.data, y->tokens.data, sizeof(int) * x->tokens.len);
+        if (x->finished) { /* finished in both: same response, same score */
+            assert_int_equal(x->tokens.len, y->tokens.len);
+            assert_int_equal(x->stop_id, y->stop_id);
+            if (fabs(x->score - y->score) >= 1e-5)
+                fail_msg("candidate %d (len %d): spr %.7f bon %.7f", i, x->tokens.len, x->score,
+                         y->score);
+        } else {
+            assert_true(x->rejected_at > 0);
+            rejected++;
+        }
+    }
+    assert_true(rejected > 0);
+    /* Decision points strictly increasing, the budget never exceeded. */
+    for (int i = 0; i < t.n; i++) {
+        if (i > 0) assert_true(t.steps[i] > t.steps[i - 1]);
+        assert_true(t.kv[i] <= t.limit);
+        assert_true(t.peak[i] <= t.limit);
+        assert_int_equal(t.keep[i], policy_keep_alpha(0.5, t.ranked[i]));
+    }
+    assert_true(s.stats.peak_kv_bytes <= s.stats.kv_budget);
+    assert_int_equal(s.stats.decision_points, t.n);
+    search_result_free(&s);
+    search_result_free(&b);
+    model_free(lm);
+}
+
+/* alpha = 0 keeps everyone, so a full budget must force drops: the budget
+ * still holds and the run still finishes. */
+static void memory_forces_drops_when_alpha_keeps_all(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams ps = params("quantile", 0, 30);
+    ps.policy_params.alpha = 0;
+    ps.kv_budget = budget_for(lm, 4, 30);
+    Trace t = {0};
+    ps.on_decision = record;
+    ps.user = &t;
+    SearchResult s;
+    run(lm, "model", &ps, &s);
+    int forced = 0;
+    for (int i = 0; i < t.n; i++) {
+        forced += t.forced[i];
+        assert_int_equal(t.keep[i], t.ranked[i]);
+        assert_true(t.peak[i] <= t.limit);
+        if (i > 0) assert_true(t.steps[i] > t.steps[i - 1]);
+    }
+    assert_true(forced > 0);
+    assert_true(s.best >= 0);
+    assert_true(s.stats.peak_kv_bytes <= s.stats.kv_budget);
+    search_result_free(&s);
+    model_free(lm);
+}
+
+static void finished_candidates_are_never_lost(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams ps = params("quantile", 0, 40);
+    ps.stop_ids = MANY_STOPS;
+    ps.n_stop = 5;
+    ps.kv_budget = budget_for(lm, 3, 40);
+    SearchResult s;
+    run(lm, "model", &ps, &s);
+    int finished = 0, cut_finished = 0;
+    double best = -INFINITY;
+    for (int i = 0; i < s.n; i++) {
+        const SearchCandidate *c = &s.cands[i];
+        if (!c->finished) continue;
+        finished++;
+        assert_true(c->scored);
+        assert_int_equal(c->rejected_at, 0);
+        cut_finished += !c->in_batch;
+        if (c->score > best) best = c->score;
+    }
+    assert_true(finished > 3);
+    assert_true(cut_finished > 0); /* some were ranked out of the batch ... */
+    assert_true(s.best >= 0);      /* ... yet the answer is the best of all of them */
+    assert_true(s.cands[s.best].finished);
+    assert_true(s.cands[s.best].score == best);
+    search_result_free(&s);
+    model_free(lm);
+}
+
+/* Reads the token ids and per-position scores of "case 3" from refs.txt. */
+static int read_rm_case(int *ids, double *scores) {
+    FILE *f = fopen(RM "/refs.txt", "r");
+    if (!f) return -1;
+    char line[256];
+    int n = 0, m = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "case 3 40", 9) == 0)
+            for (n = 0; n < 40; n++) (void)!fscanf(f, "%d", &ids[n]);
+        if (strncmp(line, "scores 3 40", 11) == 0)
+            for (m = 0; m < 40; m++) (void)!fscanf(f, "%lf", &scores[m]);
+    }
+    fclose(f);
+    return n == 40 && m == 40 ? 0 : -1;
+}
+
+static RewardSource *open_rm_with(const int *prefix, int np, const int *closing, int nc) {
+    RewardContext ctx = {0};
+    ctx.path = RM;
+    ctx.prompt_ids = prefix;
+    ctx.n_prompt = np;
+    ctx.gen_vocab = 96;
+    ctx.closing_given = 1;
+    ctx.closing_ids = closing;
+    ctx.n_closing = nc;
+    RewardSource *rs = NULL;
+    SrError err = {{0}};
+    if (reward_open("model", &ctx, &rs, &err) != 0) fail_msg("%s", err.msg);
+    return rs;
+}
+
+static double score_at(RewardSource *rs, RewardCand *c, const int *resp, int len) {
+    SrError err = {{0}};
+    double s;
+    RewardCand *cp = c;
+    c->tokens = resp;
+    c->len = len;
+    if (rs->ops->score(rs, 1, &cp, &s, &err) != 0) fail_msg("%s", err.msg);
+    return s;
+}
+
+static void incremental_reward_matches_reference_and_scratch(void **state) {
+    (void)state;
+    int ids[40];
+    double ref[40];
+    assert_int_equal(read_rm_case(ids, ref), 0);
+    const int np = 5, *resp = ids + np, lens[] = {3, 10, 35};
+    KVBudget budget;
+    kv_budget_init(&budget, SIZE_MAX);
+    SrError err = {{0}};
+    /* No closing ids: the score is the head at the last response token,
+     * which refs.txt gives for every prefix (transformers, float64). */
+    RewardSource *rs = open_rm_with(ids, np, NULL, 0);
+    assert_int_equal(rs->ops->begin(rs, &budget, 1, &err), 0);
+    RewardCand c = {0};
+    assert_int_equal(rs->ops->attach(rs, &c, &err), 0);
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(score_at(rs, &c, resp, lens[k]) - ref[np + lens[k] - 1]) < 1e-4);
+    rs->ops->detach(rs, &c);
+    rs->ops->end(rs);
+    reward_close(rs);
+    /* With a closing id: incremental scoring equals scoring from scratch. */
+    const int close[] = {2};
+    KVBudget b2;
+    kv_budget_init(&b2, SIZE_MAX);
+    rs = open_rm_with(ids, np, close, 1);
+    assert_int_equal(rs->ops->begin(rs, &b2, 4, &err), 0);
+    RewardCand inc = {0};
+    assert_int_equal(rs->ops->attach(rs, &inc, &err), 0);
+    for (int k = 0; k < 3; k++) {
+        double a = score_at(rs, &inc, resp, lens[k]);
+        RewardCand fresh = {0};
+        assert_int_equal(rs->ops->attach(rs, &fresh, &err), 0);
+        double b = score_at(rs, &fresh, resp, lens[k]);
+        rs->ops->detach(rs, &fresh);
+        assert_true(fabs(a - b) < 1e-4);
+        /* The scratch closing step left the cache at prefix + response. */
+        assert_int_equal(budget.used, 0);
+    }
+    size_t before = b2.used;
+    rs->ops->detach(rs, &inc);
+    assert_true(b2.used < before);
+    rs->ops->end(rs);
+    reward_close(rs);
+}
+
+static void selflik_is_minus_exp_mean_nll(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams p = params("none", 3, 20);
+    SearchResult r;
+    run(lm, "selflik", &p, &r);
+    const ModelConfig *cfg = model_config(lm);
+    for (int i = 0; i < r.n; i++) {
+        const SearchCandidate *c = &r.cands[i];
+        int n = c->tokens.len + (c->stop_id >= 0), total = NP + n;
+        int *seq = malloc(sizeof(int) * total), *slots = calloc(total, sizeof(int));
+        memcpy(seq, PROMPT, sizeof PROMPT);
+        memcpy(seq + NP, c->tokens.data, sizeof(int) * c->tokens.len);
+        if (c->stop_id >= 0) seq[total - 1] = c->stop_id;
+        float *out = malloc(sizeof(float) * total * cfg->vocab_size);
+        KVCache *kv;
+        SrError err;
+        assert_int_equal(kv_create(cfg, 1, NULL, &kv, &err), 0);
+        assert_int_equal(kv_alloc_slot(kv, &err), 0);
+        assert_int_equal(model_forward(lm, kv, total, slots, seq, out, &err), 0);
+        double nll = 0;
+        for (int t = 0; t < n; t++) {
+            const float *row = out + (size_t)(NP - 1 + t) * cfg->vocab_size;
+            double z = 0;
+            for (int v = 0; v < cfg->vocab_size; v++) z += exp((double)row[v]);
+            nll -= (double)row[seq[NP + t]] - log(z);
+        }
+        double want = -exp(nll / n);
+        assert_true(fabs(c->score - want) < 1e-4 * fabs(want));
+        kv_free(kv);
+        free(seq), free(slots), free(out);
+    }
+    search_result_free(&r);
+    model_free(lm);
+}
+
+static void costs_are_counted_exactly(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    RewardSource *rm = open_source("model"); /* for the config only */
+    reward_close(rm);
+    Model *rmm = load(RM);
+    const ModelConfig *g = model_config(lm), *m = model_config(rmm);
+    SearchParams p = params("none", 3, 20);
+    p.n_stop = 0; /* everyone runs to max_new */
+    SearchResult r;
+    run(lm, "model", &p, &r);
+    double gf = 0, mf = 0;
+    for (int pos = 0; pos < NP; pos++) gf += model_flops_per_token(g, pos);
+    for (int t = 1; t < 20; t++) gf += 3 * model_flops_per_token(g, NP + t - 1);
+    for (int pos = 0; pos < NP; pos++) mf += model_flops_per_token(m, pos);
+    for (int pos = NP; pos <= NP + 20; pos++) mf += 3 * model_flops_per_token(m, pos);
+    assert_true(fabs(r.stats.gen_flops - gf) <= 1e-9 * gf);
+    assert_true(fabs(r.stats.rm_flops - mf) <= 1e-9 * mf);
+    assert_int_equal(r.stats.tokens_generated, 60);
+    assert_int_equal(r.stats.gen_tokens, NP + 3 * 19);
+    assert_int_equal(r.stats.tokens_scored, NP + 3 * 21);
+    assert_int_equal(r.stats.decision_points, 0);
+    /* Peak: prompt slots + 3 full candidates (generator and reward model). */
+    size_t b = kv_bytes_per_token(g);
+    /* Peak: prompt slots + 3 candidates at their longest while generating
+     * (generator NP + 19, reward model still at its prefix), above the final
+     * scoring (generator slots released, reward model NP + 20 + closing). */
+    size_t gen_peak = b * (NP + 3 * (NP + 19) + NP + 3 * NP);
+    size_t score_peak = b * (NP + NP + 3 * (NP + 20 + 1));
+    assert_int_equal(r.stats.peak_kv_bytes, gen_peak > score_peak ? gen_peak : score_peak);
+    search_result_free(&r);
+    model_free(rmm);
+    model_free(lm);
+}
+
+static void bon_waves_match_one_wave(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams one = params("none", 10, 24), waves = params("none", 10, 24);
+    waves.kv_budget = budget_for(lm, 3, 24);
+    SearchResult a, b;
+    run(lm, "model", &one, &a);
+    run(lm, "model", &waves, &b);
+    assert_int_equal(a.stats.waves, 1);
+    assert_int_equal(b.stats.waves, 4);
+    assert_true(b.stats.peak_kv_bytes <= b.stats.kv_budget);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(a.cands[i].tokens.len, b.cands[i].tokens.len);
+        assert_memory_equal(a.cands[i].tokens.data, b.cands[i].tokens.data,
+                            sizeof(int) * a.cands[i].tokens.len);
+        assert_true(fabs(a.cands[i].score - b.cands[i].score) < 1e-5);
+    }
+    assert_int_equal(a.best, b.best);
+    search_result_free(&a);
+    search_result_free(&b);
+    model_free(lm);
+}
+
+static void same_result_for_any_thread_count(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams p = params("quantile", 0, 30);
+    p.kv_budget = budget_for(lm, 4, 30);
+    SearchResult r[2];
+    for (int t = 0; t < 2; t++) {
+        omp_set_num_threads(t + 1);
+        run(lm, "model", &p, &r[t]);
+    }
+    omp_set_num_threads(2);
+    assert_int_equal(r[0].n, r[1].n);
+    assert_int_equal(r[0].best, r[1].best);
+    for (int i = 0; i < r[0].n; i++) {
+        assert_int_equal(r[0].cands[i].tokens.len, r[1].cands[i].tokens.len);
+        assert_memory_equal(r[0].cands[i].tokens.data, r[1].cands[i].tokens.data,
+                            sizeof(int) * r[0].cands[i].tokens.len);
+        assert_true(r[0].cands[i].score == r[1].cands[i].score);
+    }
+    search_result_free(&r[0]);
+    search_result_free(&r[1]);
+    model_free(lm);
+}
+
+static void budget_errors_are_clear(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    RewardSource *rs = open_source("model");
+    SearchParams p = params("quantile", 0, 30);
+    p.kv_budget = 4096;
+    SearchResult r;
+    SrError err = {{0}};
+    assert_int_equal(search_run(lm, rs, PROMPT, NP, &p, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "--kv-budget: 4096 bytes cannot hold one candidate"));
+    int longp[64];
+    for (int i = 0; i < 64; i++) longp[i] = 3;
+    p.kv_budget = 0;
+    assert_int_equal(search_run(lm, rs, longp, 64, &p, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "context"));
+    p.policy_params.alpha = 1;
+    assert_int_equal(search_run(lm, rs, PROMPT, NP, &p, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "--alpha"));
+    reward_close(rs);
+    model_free(lm);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(spr_alpha0_equals_bon),
+        cmocka_unit_test(spr_candidates_are_prefixes_of_bon),
+        cmocka_unit_test(finished_candidates_are_never_lost),
+        cmocka_unit_test(memory_forces_drops_when_alpha_keeps_all),
+        cmocka_unit_test(incremental_reward_matches_reference_and_scratch),
+        cmocka_unit_test(selflik_is_minus_exp_mean_nll),
+        cmocka_unit_test(costs_are_counted_exactly),
+        cmocka_unit_test(bon_waves_match_one_wave),
+        cmocka_unit_test(same_result_for_any_thread_count),
+        cmocka_unit_test(budget_errors_are_clear),
+    };
+    return cmocka_run_group_tests_name("search", tests, NULL, NULL);
+}
