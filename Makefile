@@ -3,6 +3,7 @@
 #   make              build bin/specrej (and build/libspecrej.a)
 #   make test         build and run the cmocka suite
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
+#   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
 #   make bench        performance benchmark (prints numbers and ratios)
 #   make experiments  regenerate every CSV and figure (long)
 #   make checkpoints  retrain the shipped models from Debian/npm data (hours)
@@ -32,7 +33,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-sanitize bench experiments experiments-quick checkpoints clean
+.PHONY: all test test-sanitize demo fuzz bench experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -53,6 +54,9 @@ $(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) $(CMOCKA_LIBS)
 
+# The fuzz regression test includes the libFuzzer targets' bodies.
+$(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
+
 # Every test binary runs from the repository root (fixtures live in tests/).
 test: $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
@@ -61,8 +65,21 @@ test-sanitize:
 	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-bench: $(BIN)
-	sh experiments/bench.sh
+# The main job: Speculative Rejection on a held-out prompt with the shipped models.
+demo: $(BIN)
+	$(BIN) spr --model data/austen-lm --reward data/austen-rm --alpha 0.5 --seed 1 \
+	    --prompt "$$(head -n 1 data/prompts-dev.txt)"
+
+# libFuzzer targets (clang): see fuzz/Makefile for corpus and run rules.
+fuzz:
+	$(MAKE) -f fuzz/Makefile
+
+$(BUILD)/bench: experiments/bench/bench.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+
+bench: $(BIN) $(BUILD)/bench
+	BENCH=$(BUILD)/bench BIN=$(BIN) sh experiments/bench.sh
 
 experiments: $(BIN)
 	sh experiments/run_all.sh full
