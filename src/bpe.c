@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fileio.h"
 #include "strmap.h"
 
 #define BPE_MAX_ID (1 << 24) /* ids above this are refused (hostile files stay cheap) */
@@ -425,7 +426,7 @@ static int parse_added(Bpe *b, const char *path, const cJSON *list, SrError *err
 }
 
 /* Decoded bytes of every id, and the id of each byte's one-symbol token. */
-static int build_tables(Bpe *b, SrError *err) {
+static int build_tables(Bpe *b, const char *path, SrError *err) {
     int byte_of_cp[324];
     byte_alphabet(b->cp_of_byte);
     memset(byte_of_cp, 0xff, sizeof byte_of_cp);
@@ -460,8 +461,13 @@ static int build_tables(Bpe *b, SrError *err) {
         b->dec_len[s->value] = (size_t)(p - b->dec[s->value]);
     }
     for (int i = 0; i < b->n_added; i++) {
-        b->dec[b->added[i].id] = b->added[i].text;
-        b->dec_len[b->added[i].id] = b->added[i].len;
+        const AddedToken *a = &b->added[i];
+        /* an id decodes to one text: another token's id is refused */
+        if (b->dec[a->id] && (b->dec_len[a->id] != a->len || memcmp(b->dec[a->id], a->text, a->len)))
+            return sr_fail(err, "%s: added token '%.40s' takes id %d, which another token has",
+                           path, a->text, a->id);
+        b->dec[a->id] = a->text;
+        b->dec_len[a->id] = a->len;
     }
     return 0;
 }
@@ -475,7 +481,7 @@ static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *
         parse_added(b, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err) != 0 ||
         parse_pre_tokenizer(b, path, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
                             err) != 0 ||
-        build_tables(b, err) != 0)
+        build_tables(b, path, err) != 0)
         return -1;
     b->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
     b->unk_id = -1;
@@ -490,6 +496,8 @@ static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *
 }
 
 int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError *err) {
+    if (json_count_values(json, len) > JSON_MAX_VALUES)
+        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();

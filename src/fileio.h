@@ -14,6 +14,13 @@
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len,
                   SrError *err);
 
+/* Hostile JSON stays cheap: a parser allocates one node (~64 bytes) per
+ * value, so 100 MB of "[0,0,0,..." would cost about 4 GB. This counts, without
+ * parsing, an upper bound of the values in text (commas and containers
+ * outside strings, plus one); loaders refuse text above JSON_MAX_VALUES. */
+#define JSON_MAX_VALUES (1u << 24)
+size_t json_count_values(const char *text, size_t len);
+
 /* Size of a regular file, or -1 with err filled. */
 long long file_size(const char *path, SrError *err);
 

@@ -263,6 +263,8 @@ int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *
     ModelConfig c;
     memset(&c, 0, sizeof c);
     c.bos_id = c.eos_id = c.pad_id = -1;
+    if (json_count_values(json, len) > JSON_MAX_VALUES)
+        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) return sr_fail(err, "%s: not valid JSON", path);
     int rc = -1;

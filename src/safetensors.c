@@ -71,10 +71,31 @@ void st_close(SafeTensors *st) {
     memset(st, 0, sizeof *st);
 }
 
+/* st->tensors is kept sorted by name (see sort_and_check_names). */
 const StTensor *st_find(const SafeTensors *st, const char *name) {
-    for (int i = 0; i < st->n_tensors; i++)
-        if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
+    int lo = 0, hi = st->n_tensors - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(st->tensors[mid].name, name);
+        if (c == 0) return &st->tensors[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
     return NULL;
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
+}
+
+/* Sorts every tensor so far by name, which makes st_find a binary search
+ * and a repeated name (in one header or across shards) adjacent: a linear
+ * search per tensor made a header of many empty tensors take hours. */
+static int sort_and_check_names(SafeTensors *st, const char *path, SrError *err) {
+    qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_tensor_name);
+    for (int i = 1; i < st->n_tensors; i++)
+        if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
+            return sr_fail(err, "%s: tensor '%s' appears twice", path, st->tensors[i].name);
+    return 0;
 }
 
 static char *dup_str(const char *s) {
@@ -154,11 +175,14 @@ static int cmp_span(const void *a, const void *b) {
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* The n tensors at t all belong to one file: check that none overlap. */
-static int check_overlaps(const char *path, const StTensor *t, int n, SrError *err) {
-    Span *s = sr_malloc_array((size_t)n, sizeof *s, err);
+/* Checks that no two tensors of one file overlap. */
+static int check_overlaps(const char *path, const SafeTensors *st, int file, SrError *err) {
+    const StTensor *t = st->tensors;
+    Span *s = sr_malloc_array((size_t)st->n_tensors, sizeof *s, err);
     if (!s) return -1;
-    for (int i = 0; i < n; i++) s[i] = (Span){t[i].begin, t[i].end, i};
+    int n = 0;
+    for (int i = 0; i < st->n_tensors; i++)
+        if (t[i].file == file) s[n++] = (Span){t[i].begin, t[i].end, i};
     qsort(s, (size_t)n, sizeof *s, cmp_span);
     int rc = 0;
     uint64_t reach = 0; /* furthest end so far */
@@ -184,6 +208,8 @@ static int read_exact(FILE *fp, uint64_t off, void *buf, size_t n) {
 
 static int parse_header(SafeTensors *st, int file, const char *json, size_t len, SrError *err) {
     const char *path = st->files[file].path;
+    if (json_count_values(json, len) > JSON_MAX_VALUES)
+        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) return sr_fail(err, "%s: header is not valid JSON", path);
     if (!cJSON_IsObject(root)) {
@@ -201,13 +227,9 @@ static int parse_header(SafeTensors *st, int file, const char *json, size_t len,
         return sr_fail(err, "%s: out of memory", path);
     }
     st->tensors = grown;
-    int first = st->n_tensors, rc = 0;
+    int rc = 0;
     for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
         if (strcmp(it->string, "__metadata__") == 0) continue;
-        if (st_find(st, it->string)) {
-            rc = sr_fail(err, "%s: tensor '%s' appears twice", path, it->string);
-            break;
-        }
         StTensor *t = &st->tensors[st->n_tensors];
         memset(t, 0, sizeof *t);
         t->file = file;
@@ -219,7 +241,8 @@ static int parse_header(SafeTensors *st, int file, const char *json, size_t len,
         }
     }
     cJSON_Delete(root);
-    if (rc == 0) rc = check_overlaps(path, st->tensors + first, st->n_tensors - first, err);
+    if (rc == 0) rc = sort_and_check_names(st, path, err);
+    if (rc == 0) rc = check_overlaps(path, st, file, err);
     return rc;
 }
 
@@ -285,6 +308,10 @@ static int open_index(const char *path, SafeTensors *st, SrError *err) {
     char *text = NULL;
     size_t len = 0;
     if (file_read_all(path, ST_MAX_INDEX_BYTES, &text, &len, err) != 0) return -1;
+    if (json_count_values(text, len) > JSON_MAX_VALUES) {
+        free(text);
+        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
+    }
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!root) return sr_fail(err, "%s: not valid JSON", path);

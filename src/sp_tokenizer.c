@@ -55,6 +55,10 @@ static int parse(SpTokenizer *t, const char *path, size_t size, SrError *err) {
                        "tokenizer.bin?)", path, mtl);
     t->max_token_length = (int)mtl;
     int n = t->vocab_size;
+    /* each token takes at least 8 bytes: refuse before allocating for n */
+    if ((size - 4) / 8 < (size_t)n)
+        return sr_fail(err, "%s: truncated: %zu bytes cannot hold %d tokens (the model's "
+                       "vocab_size)", path, size, n);
     t->piece = sr_calloc((size_t)n, sizeof *t->piece, err);
     t->piece_len = sr_calloc((size_t)n, sizeof *t->piece_len, err);
     t->score = sr_calloc((size_t)n, sizeof *t->score, err);

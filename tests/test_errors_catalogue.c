@@ -1,0 +1,517 @@
+/* test_errors_catalogue.c - the catalogue of documented errors: for each bad
+ * input given to bin/specrej, the exact output (one line "specrej: <msg>")
+ * and the exit status. The bad files are written here into a scratch
+ * directory; "%D" in a case stands for it. Each file carries one defect, so
+ * the message must name that defect. */
+#include "test_util.h"
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[64];
+
+typedef struct {
+    const char *args;   /* after "specrej " */
+    const char *expect; /* the whole output, without the final newline */
+    int status;
+} Case;
+
+/* Replaces every %D in s by the scratch directory. */
+static void expand(const char *s, char *out, size_t cap) {
+    size_t o = 0, dl = strlen(g_dir);
+    for (; *s && o + dl + 1 < cap; s++) {
+        if (s[0] == '%' && s[1] == 'D') {
+            memcpy(out + o, g_dir, dl);
+            o += dl;
+            s++;
+        } else {
+            out[o++] = *s;
+        }
+    }
+    out[o] = 0;
+}
+
+static void put(const char *name, const void *data, size_t len) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    mkdir(path, 0700);
+    *slash = '/';
+    assert_int_equal(test_write_file(path, data, len), 0);
+}
+
+static void put_str(const char *name, const char *text) { put(name, text, strlen(text)); }
+
+/* A .safetensors file: 8-byte header length, the JSON, data_len bytes. */
+static void put_st(const char *name, const char *json, size_t data_len) {
+    size_t n = strlen(json);
+    unsigned char *buf = calloc(1, 8 + n + data_len);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)n >> (8 * i));
+    memcpy(buf + 8, json, n);
+    put(name, buf, 8 + n + data_len);
+    free(buf);
+}
+
+static void put_header(const char *name, uint64_t hlen, const char *rest) {
+    unsigned char buf[256];
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)(hlen >> (8 * i));
+    size_t n = strlen(rest);
+    memcpy(buf + 8, rest, n);
+    put(name, buf, 8 + n);
+}
+
+/* A llama2.c legacy file: the 7-int header and n_floats zero floats. */
+static void put_l2c(const char *name, const int32_t h[7], size_t n_floats) {
+    size_t len = 28 + 4 * n_floats;
+    unsigned char *buf = calloc(1, len);
+    assert_non_null(buf);
+    memcpy(buf, h, 28); /* little-endian host, as the loaders assume */
+    put(name, buf, len);
+    free(buf);
+}
+
+static const char GOOD_CONFIG[] =
+    "{%s\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
+    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16}";
+
+/* The config above with extra fields first (cJSON keeps the first of two
+ * equal keys, so an extra field overrides the default). */
+static void put_config(const char *dir, const char *extra) {
+    char text[1024], name[128];
+    snprintf(text, sizeof text, GOOD_CONFIG, extra);
+    snprintf(name, sizeof name, "%s/config.json", dir);
+    put_str(name, text);
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/specrej_catalogue_XXXXXX");
+    if (!mkdtemp(g_dir)) return -1;
+    /* safetensors: the config is fine, the weights file is not */
+    put_config("st", "");
+    put("st/short.safetensors", "\x05\0\0", 3);
+    put_header("st/huge_header.safetensors", 1ULL << 40, "{}");
+    put_header("st/past_eof.safetensors", 1000, "{}");
+    put_st("st/not_json.safetensors", "{\"a\": ", 0);
+    put_st("st/not_object.safetensors", "[1, 2]", 0);
+    put_st("st/backwards.safetensors",
+           "{\"x\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 4]}}", 8);
+    put_st("st/past_data.safetensors",
+           "{\"x\": {\"dtype\": \"F32\", \"shape\": [100], \"data_offsets\": [0, 400]}}", 4);
+    put_st("st/size.safetensors",
+           "{\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4);
+    put_st("st/overlap.safetensors",
+           "{\"x\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+           " \"y\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12);
+    put_st("st/dtype.safetensors",
+           "{\"x\": {\"dtype\": \"Q4_K\", \"shape\": [2], \"data_offsets\": [0, 1]}}", 1);
+    put_st("st/rank.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1,1,1,1,1,1,1,1,1], "
+           "\"data_offsets\": [0, 1]}}", 1);
+    put_st("st/overflow.safetensors",
+           "{\"x\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 16],"
+           " \"data_offsets\": [0, 4]}}", 4);
+    put_st("st/twice.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]},"
+           " \"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}", 2);
+    put_st("st/missing.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_st("st/shape.safetensors",
+           "{\"model.embed_tokens.weight\": {\"dtype\": \"F32\", \"shape\": [10, 4],"
+           " \"data_offsets\": [0, 160]}}", 160);
+    /* shard index */
+    put_config("idx", "");
+    put_str("idx/escape.safetensors.index.json",
+            "{\"weight_map\": {\"x\": \"../st/missing.safetensors\"}}");
+    put_str("idx/absent.safetensors.index.json", "{\"weight_map\": {\"x\": \"nowhere.safetensors\"}}");
+    put_str("idx/nomap.safetensors.index.json", "{\"metadata\": {}}");
+    put_str("idx/empty.safetensors.index.json", "{\"weight_map\": {}}");
+    put_st("idx/a.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_str("idx/wrong.safetensors.index.json", "{\"weight_map\": {\"y\": \"a.safetensors\"}}");
+    /* config.json: one bad field each */
+    put_str("c_json/config.json", "{\"architectures\": ");
+    put_str("c_arch/config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}");
+    put_str("c_noarch/config.json", "{\"hidden_size\": 8}");
+    put_config("c_act", "\"hidden_act\": \"gelu\", ");
+    put_config("c_vocab", "\"vocab_size\": 100000000, ");
+    put_config("c_layers", "\"num_hidden_layers\": 0, ");
+    put_config("c_heads", "\"num_attention_heads\": 3, \"num_key_value_heads\": 2, \"head_dim\": 4, ");
+    put_config("c_kv", "\"num_key_value_heads\": 3, \"num_attention_heads\": 4, ");
+    put_config("c_seq", "\"max_position_embeddings\": 2.5, ");
+    put_config("c_rope", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}, ");
+    put_config("c_bias", "\"mlp_bias\": true, ");
+    put_config("c_eps", "\"rms_norm_eps\": 0, ");
+    put_str("c_missing/config.json", "{\"architectures\": [\"LlamaForCausalLM\"]}");
+    put_config("c_noweights", "");
+    /* llama2.c */
+    int32_t ok[7] = {8, 16, 1, 2, 2, 10, 4};
+    put_l2c("l2c/size.bin", ok, 3);
+    int32_t v1[7] = {0x616b3432, 1, 8, 16, 1, 2, 2};
+    put_l2c("l2c/v1.bin", v1, 64);
+    put("l2c/short.bin", "\x08\0\0\0\x10\0\0", 7);
+    int32_t zero[7] = {0, 16, 1, 2, 2, 10, 4};
+    put_l2c("l2c/zero.bin", zero, 0);
+    int32_t big[7] = {8, 16, 1, 2, 2, 100000000, 4};
+    put_l2c("l2c/vocab.bin", big, 0);
+    int32_t odd[7] = {9, 16, 1, 2, 2, 10, 4};
+    put_l2c("l2c/heads.bin", odd, 0);
+    /* tokenizers */
+    put_str("tok/bad.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
+    put_str("tok/wordpiece.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}");
+    put_str("tok/novocab.json", "{\"model\": {\"type\": \"BPE\", \"merges\": []}}");
+    put_str("tok/merge.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1},"
+            " \"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("tok/regex.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+            " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
+            "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"},"
+            "{\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
+    /* 2^24 + 1 values in 32 MB: cJSON would need about 1 GB of nodes */
+    size_t n_vals = (1u << 24) + 1, n = 2 * n_vals + 1;
+    char *arr = malloc(n);
+    assert_non_null(arr);
+    arr[0] = '[';
+    for (size_t i = 0; i < n_vals; i++) arr[1 + 2 * i] = '0', arr[2 + 2 * i] = ',';
+    arr[n - 1] = ']';
+    put("tok/values.json", arr, n);
+    free(arr);
+    put_str("tok/dup_id.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 0},"
+            " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("tok/added_id.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1},"
+            " \"merges\": []}, \"added_tokens\": [{\"id\": 1, \"content\": \"<x>\"}],"
+            " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put("tok/mtl.bin", "\xff\xff\xff\x7f", 4);
+    put("tok/trunc.bin", "\x04\0\0\0\0\0\0\0\x02\0\0\0ab", 14);
+    put("tok/cut.bin", "\x04\0\0\0\0\0\0\0\x01\0\0\0a\0\0\0\0\x04\0\0\0ab", 23);
+    put("tok/len.bin", "\x04\0\0\0\0\0\0\0\x09\0\0\0abcdefghi", 21);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void run_cases(const Case *cases, size_t n) {
+    int failures = 0;
+    for (size_t i = 0; i < n; i++) {
+        char args[2048], cmd[4096], want[2048];
+        expand(cases[i].args, args, sizeof args);
+        expand(cases[i].expect, want, sizeof want);
+        snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
+        char *out = NULL;
+        int st = test_run(cmd, &out);
+        size_t len = strlen(out);
+        if (len && out[len - 1] == '\n') out[--len] = 0;
+        if (st != cases[i].status || strcmp(out, want) != 0) {
+            print_error("case: specrej %s\n  want [%d] %s\n  got  [%d] %s\n", args,
+                        cases[i].status, want, st, out);
+            failures++;
+        }
+        free(out);
+    }
+    print_message("%zu cases, %d failed\n", n, failures);
+    assert_int_equal(failures, 0);
+}
+
+#define RUN(cases) run_cases(cases, sizeof cases / sizeof cases[0])
+
+/* ---- usage and number parsing ---- */
+static const Case USAGE_CASES[] = {
+    {"frobnicate", "specrej: unknown command 'frobnicate' (try specrej --help)", 2},
+    {"tokenize --text x", "specrej: tokenize: --tokenizer and --text are required", 1},
+    {"tokenize --tokenizer", "specrej: --tokenizer: missing value", 1},
+    {"tokenize --tokenizer x --text y --frob", "specrej: tokenize: unknown argument '--frob' "
+     "(usage: tokenize --tokenizer PATH --text STRING [--model MODEL.bin | --vocab-size N])", 1},
+    {"tokenize --tokenizer x --text y --vocab-size 12abc",
+     "specrej: --vocab-size: '12abc' is not an integer", 1},
+    {"tokenize --tokenizer x --text y --vocab-size ' 12'",
+     "specrej: --vocab-size: ' 12' is not an integer", 1},
+    {"tokenize --tokenizer x --text y --vocab-size 0",
+     "specrej: --vocab-size: 0 is outside [1, 2147483647]", 1},
+    {"tokenize --tokenizer x --text y --vocab-size 99999999999999999999",
+     "specrej: --vocab-size: '99999999999999999999' is not an integer", 1},
+    {"detokenize --tokenizer x --ids 1,,2", "specrej: --ids: bad list '1,,2' (expected e.g. 5,17,3)", 1},
+    {"detokenize --tokenizer x --ids 1,-2", "specrej: --ids: -2 is outside [0, 2147483647]", 1},
+    {"detokenize --tokenizer x --ids 1,2,", "specrej: --ids: bad list '1,2,' (expected e.g. 5,17,3)", 1},
+    {"detokenize --tokenizer x --ids \"$(printf '1\\n2')\"",
+     "specrej: --ids: '1?2' is not an integer", 1},
+};
+
+static void test_usage_and_numbers(void **state) {
+    (void)state;
+    RUN(USAGE_CASES);
+}
+
+/* ---- checkpoints ---- */
+static const Case MODEL_CASES[] = {
+    {"info --model %D/nothing", "specrej: %D/nothing: no such model file or directory", 1},
+    {"info --model %D/st/short.safetensors",
+     "specrej: %D/st/short.safetensors: truncated (no 8-byte header length)", 1},
+    {"info --model %D/st/huge_header.safetensors",
+     "specrej: %D/st/huge_header.safetensors: header length 1099511627776 exceeds the "
+     "104857600-byte limit", 1},
+    {"info --model %D/st/past_eof.safetensors",
+     "specrej: %D/st/past_eof.safetensors: header length 1000 runs past the end of the file "
+     "(10 bytes)", 1},
+    {"info --model %D/st/not_json.safetensors",
+     "specrej: %D/st/not_json.safetensors: header is not valid JSON", 1},
+    {"info --model %D/st/not_object.safetensors",
+     "specrej: %D/st/not_object.safetensors: header is not a JSON object", 1},
+    {"info --model %D/st/backwards.safetensors",
+     "specrej: %D/st/backwards.safetensors: tensor 'x' data_offsets [8, 4] end before begin", 1},
+    {"info --model %D/st/past_data.safetensors",
+     "specrej: %D/st/past_data.safetensors: tensor 'x' data_offsets [0, 400] past the end of "
+     "the data (4 bytes)", 1},
+    {"info --model %D/st/size.safetensors",
+     "specrej: %D/st/size.safetensors: tensor 'x' has 4 bytes but its shape needs 8", 1},
+    {"info --model %D/st/overlap.safetensors",
+     "specrej: %D/st/overlap.safetensors: tensors 'x' and 'y' overlap in the data buffer", 1},
+    {"info --model %D/st/dtype.safetensors",
+     "specrej: %D/st/dtype.safetensors: tensor 'x' has unknown dtype 'Q4_K'", 1},
+    {"info --model %D/st/rank.safetensors",
+     "specrej: %D/st/rank.safetensors: tensor 'x' has rank 9 (max 8)", 1},
+    {"info --model %D/st/overflow.safetensors",
+     "specrej: %D/st/overflow.safetensors: tensor 'x' shape overflows", 1},
+    {"info --model %D/st/twice.safetensors",
+     "specrej: %D/st/twice.safetensors: tensor 'x' appears twice", 1},
+    {"info --model %D/st/missing.safetensors",
+     "specrej: %D/st/missing.safetensors: missing tensor 'model.embed_tokens.weight'", 1},
+    {"info --model %D/st/shape.safetensors",
+     "specrej: %D/st/shape.safetensors: tensor 'model.embed_tokens.weight' has shape [10, 4], "
+     "config implies [10, 8]", 1},
+    {"info --model %D/idx/escape.safetensors.index.json",
+     "specrej: %D/idx/escape.safetensors.index.json: bad shard name for tensor 'x'", 1},
+    {"info --model %D/idx/absent.safetensors.index.json",
+     "specrej: %D/idx/nowhere.safetensors: No such file or directory", 1},
+    {"info --model %D/idx/nomap.safetensors.index.json",
+     "specrej: %D/idx/nomap.safetensors.index.json: no \"weight_map\" object", 1},
+    {"info --model %D/idx/empty.safetensors.index.json",
+     "specrej: %D/idx/empty.safetensors.index.json: weight_map is empty", 1},
+    {"info --model %D/idx/wrong.safetensors.index.json",
+     "specrej: %D/idx/wrong.safetensors.index.json: tensor 'y' is not in its shard a.safetensors", 1},
+    {"info --model %D/c_json", "specrej: %D/c_json/config.json: not valid JSON", 1},
+    {"info --model %D/c_arch",
+     "specrej: %D/c_arch/config.json: architecture 'GPT2LMHeadModel' is not supported (Llama, "
+     "Qwen2, Qwen3, Mistral causal LMs and their ForSequenceClassification reward models are)", 1},
+    {"info --model %D/c_noarch",
+     "specrej: %D/c_noarch/config.json: no \"architectures\" list naming the model class", 1},
+    {"info --model %D/c_act",
+     "specrej: %D/c_act/config.json: hidden_act 'gelu' is not supported (only silu)", 1},
+    {"info --model %D/c_vocab",
+     "specrej: %D/c_vocab/config.json: vocab_size = 100000000 is outside [1, 1048576]", 1},
+    {"info --model %D/c_layers",
+     "specrej: %D/c_layers/config.json: \"num_hidden_layers\" must be an integer in [1, "
+     "1073741824]", 1},
+    {"info --model %D/c_heads",
+     "specrej: %D/c_heads/config.json: 3 attention heads are not a multiple of 2 kv heads", 1},
+    {"info --model %D/c_kv",
+     "specrej: %D/c_kv/config.json: 4 attention heads are not a multiple of 3 kv heads", 1},
+    {"info --model %D/c_seq",
+     "specrej: %D/c_seq/config.json: \"max_position_embeddings\" must be an integer in [1, "
+     "1073741824]", 1},
+    {"info --model %D/c_rope",
+     "specrej: %D/c_rope/config.json: rope_type 'yarn' is not supported (default and llama3 "
+     "are)", 1},
+    {"info --model %D/c_bias", "specrej: %D/c_bias/config.json: mlp_bias true is not supported", 1},
+    {"info --model %D/c_eps",
+     "specrej: %D/c_eps/config.json: \"rms_norm_eps\" must be a number in [1e-30, 1]", 1},
+    {"info --model %D/c_missing", "specrej: %D/c_missing/config.json: \"hidden_size\" is missing", 1},
+    {"info --model %D/c_noweights",
+     "specrej: %D/c_noweights: no model.safetensors or model.safetensors.index.json", 1},
+    {"info --model %D/l2c/size.bin",
+     "specrej: %D/l2c/size.bin: file is 40 bytes but its llama2.c header (dim 8, layers 1, "
+     "vocab 10, seq_len 4) implies 3068", 1},
+    {"info --model %D/l2c/v1.bin",
+     "specrej: %D/l2c/v1.bin: llama2.c version 1 checkpoint (magic 0x616b3432) is not "
+     "supported; export it as legacy version 0", 1},
+    {"info --model %D/l2c/short.bin",
+     "specrej: %D/l2c/short.bin: truncated llama2.c header (7 bytes)", 1},
+    {"info --model %D/l2c/zero.bin",
+     "specrej: %D/l2c/zero.bin: hidden_size = 0 is outside [1, 65536]", 1},
+    {"info --model %D/l2c/vocab.bin",
+     "specrej: %D/l2c/vocab.bin: vocab_size = 100000000 is outside [1, 1048576]", 1},
+    {"info --model %D/l2c/heads.bin",
+     "specrej: %D/l2c/heads.bin: dim 9 is not a multiple of 2 heads", 1},
+};
+
+static void test_checkpoints(void **state) {
+    (void)state;
+    RUN(MODEL_CASES);
+}
+
+/* ---- tokenizers ---- */
+static const Case TOKENIZER_CASES[] = {
+    {"tokenize --tokenizer %D/tok/none.json --text a",
+     "specrej: %D/tok/none.json: No such file or directory", 1},
+    {"tokenize --tokenizer %D/tok --text a",
+     "specrej: %D/tok: no tokenizer.json in this directory", 1},
+    {"tokenize --tokenizer %D/tok/bad.json --text a",
+     "specrej: %D/tok/bad.json: invalid JSON near byte 34", 1},
+    {"tokenize --tokenizer %D/tok/wordpiece.json --text a",
+     "specrej: %D/tok/wordpiece.json: model type 'WordPiece' is not supported (only byte-level "
+     "BPE)", 1},
+    {"tokenize --tokenizer %D/tok/novocab.json --text a",
+     "specrej: %D/tok/novocab.json: model.vocab is missing or empty", 1},
+    {"tokenize --tokenizer %D/tok/merge.json --text a",
+     "specrej: %D/tok/merge.json: merge 0 ('a' + 'b') makes a token not in the vocab", 1},
+    {"tokenize --tokenizer %D/tok/regex.json --text a",
+     "specrej: %D/tok/regex.json: pre_tokenizer regex does not compile at offset 2: missing "
+     "closing parenthesis", 1},
+    {"tokenize --tokenizer %D/tok/dup_id.json --text a",
+     "specrej: %D/tok/dup_id.json: vocab id 0 is given to two tokens", 1},
+    {"tokenize --tokenizer %D/tok/added_id.json --text a",
+     "specrej: %D/tok/added_id.json: added token '<x>' takes id 1, which another token has", 1},
+    {"tokenize --tokenizer %D/tok/values.json --text a",
+     "specrej: %D/tok/values.json: JSON has more than 16777216 values (a limit against hostile "
+     "files)", 1},
+    {"tokenize --tokenizer %D/tok/mtl.bin --text a --vocab-size 4",
+     "specrej: %D/tok/mtl.bin: max_token_length 2147483647 is not plausible (not a llama2.c "
+     "tokenizer.bin?)", 1},
+    {"tokenize --tokenizer %D/tok/trunc.bin --text a",
+     "specrej: %D/tok/trunc.bin: a llama2.c tokenizer.bin needs the model's vocabulary size "
+     "(give --model MODEL.bin or --vocab-size N)", 1},
+    {"tokenize --tokenizer %D/tok/trunc.bin --text a --vocab-size 2",
+     "specrej: %D/tok/trunc.bin: truncated: 14 bytes cannot hold 2 tokens (the model's "
+     "vocab_size)", 1},
+    {"tokenize --tokenizer %D/tok/trunc.bin --text a --vocab-size 2147483647",
+     "specrej: %D/tok/trunc.bin: truncated: 14 bytes cannot hold 2147483647 tokens (the "
+     "model's vocab_size)", 1},
+    {"tokenize --tokenizer %D/tok/cut.bin --text a --vocab-size 2",
+     "specrej: %D/tok/cut.bin: truncated in token 1 of 2 (the model's vocab_size)", 1},
+    {"tokenize --tokenizer %D/tok/len.bin --text a --vocab-size 1",
+     "specrej: %D/tok/len.bin: token 0 has length 9 (max_token_length 4)", 1},
+    {"tokenize --tokenizer %D/tok/trunc.bin --text a --model %D/l2c/vocab.bin",
+     "specrej: %D/l2c/vocab.bin: implausible vocab_size 100000000 in the llama2.c header", 1},
+    {"detokenize --tokenizer tests/fixtures/tok_gpt2_bytelevel --ids 5,600000",
+     "specrej: decode: id 600000 is not a token of the tokenizer (vocabulary 600)", 1},
+};
+
+static void test_tokenizers(void **state) {
+    (void)state;
+    RUN(TOKENIZER_CASES);
+}
+
+/* ---- decoders (generate, bon, spr) and the gold judge ---- */
+#define LM "--model data/austen-lm "
+#define RM "--reward data/austen-rm "
+static const Case DECODER_CASES[] = {
+    {"spr " LM RM "--prompt x", "specrej: --alpha: required (a rejection rate in [0, 1))", 1},
+    {"spr " LM RM "--prompt x --alpha 1", "specrej: --alpha: 1 is outside [0, 1)", 1},
+    {"spr " LM RM "--prompt x --alpha 1.5", "specrej: --alpha: 1.5 is outside [0, 1)", 1},
+    {"spr " LM RM "--prompt x --alpha nan", "specrej: --alpha: 'nan' is not a finite number", 1},
+    {"spr " LM RM "--prompt x --alpha ' 0.5'", "specrej: --alpha: ' 0.5' is not a finite number", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --max-new 0",
+     "specrej: --max-new: 0 is outside [1, 1048576]", 1},
+    {"generate " LM "--prompt x --max-new 2000000",
+     "specrej: --max-new: 2000000 is outside [1, 1048576]", 1},
+    {"bon " LM RM "--prompt x", "specrej: -N: required (>= 1)", 1},
+    {"bon " LM RM "--prompt x -N 0", "specrej: -N: 0 is outside [1, 16777216]", 1},
+    {"bon " LM RM "--prompt x -N 99999999", "specrej: -N: 99999999 is outside [1, 16777216]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget -1",
+     "specrej: --kv-budget: '-1' is not a byte size", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget ' 64M'",
+     "specrej: --kv-budget: ' 64M' is not a byte size", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 64Q",
+     "specrej: --kv-budget: '64Q' is not a byte size (use e.g. 64M)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 99999999999G",
+     "specrej: --kv-budget: '99999999999G' is too large", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --max-new 16 --kv-budget 1K",
+     "specrej: --kv-budget: 1024 bytes cannot hold one candidate at full length (16 tokens): "
+     "need at least 20480 bytes", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --prompt-ids 5",
+     "specrej: give exactly one of --prompt TEXT and --prompt-ids IDS", 1},
+    {"spr " LM RM "--prompt-ids 5,99999 --alpha 0.5",
+     "specrej: --prompt-ids: 99999 is outside [0, 1024]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --stop-ids 5000",
+     "specrej: --stop-ids: 5000 is outside [0, 1024]", 1},
+    {"spr " LM RM "--prompt \"$(printf 'word %.0s' $(seq 600))\" --alpha 0.5",
+     "specrej: prompt: 603 tokens leave no room in the generator's context of 512", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --policy bogus",
+     "specrej: --policy: unknown policy 'bogus' (known: quantile, schedule, none)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --policy schedule --schedule 8,0",
+     "specrej: --schedule: 0 is outside [1, 1048576]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
+     "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 1},
+    {"spr " LM "--prompt x --alpha 0.5", "specrej: --reward: required (or --reward-source "
+     "selflik|gold)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus",
+     "specrej: --reward-source: unknown source 'bogus' (known: model, selflik, gold)", 1},
+    {"spr " LM "--reward %D/nothing --prompt x --alpha 0.5",
+     "specrej: %D/nothing: no such model file or directory", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --max-batch 0",
+     "specrej: --max-batch: 0 is outside [1, 1048576]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --top-p 0", "specrej: --top-p: 0 is outside [1e-09, 1]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --temperature -1",
+     "specrej: --temperature: -1 is outside [0, 1e+06]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --seed -1",
+     "specrej: --seed: -1 is outside [0, 9223372036854775807]", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --json %D/nodir/x.json",
+     "specrej: %D/nodir/x.json: cannot write: No such file or directory", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --trace %D/nodir/x.jsonl",
+     "specrej: %D/nodir/x.jsonl: cannot write: No such file or directory", 1},
+    {"gold", "specrej: gold: --text is required", 1},
+    {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
+};
+
+static void test_decoders(void **state) {
+    (void)state;
+    RUN(DECODER_CASES);
+}
+
+/* Lists the entries of %D/out (one per line) into buf. */
+static void list_out(char *buf, size_t cap) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ls -A '%s/out'", g_dir);
+    char *out = NULL;
+    test_run(cmd, &out);
+    snprintf(buf, cap, "%s", out);
+    free(out);
+}
+
+/* --json and --trace files appear (renamed from a temporary name) only when
+ * the whole run succeeds: a run that fails late leaves nothing behind. */
+static void test_outputs_are_atomic(void **state) {
+    (void)state;
+    char dir[128], listing[1024];
+    snprintf(dir, sizeof dir, "%s/out", g_dir);
+    mkdir(dir, 0700);
+    static const Case late_failure[] = {
+        {"spr " LM RM "--prompt 'It is' --alpha 0.5 --max-new 8 --max-batch 4 "
+         "--first-decision 4 --json %D/out/a.json --trace %D/out/a.jsonl "
+         "--lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
+        {"bon " LM RM "--prompt 'It is' -N 2 --max-new 4 --json %D/out/b.json "
+         "--lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
+    };
+    RUN(late_failure);
+    list_out(listing, sizeof listing);
+    assert_string_equal(listing, "");
+    char args[1024], cmd[2048];
+    expand("spr " LM RM "--prompt 'It is' --alpha 0.5 --max-new 8 --max-batch 4 "
+           "--first-decision 4 --json %D/out/a.json --trace %D/out/a.jsonl", args, sizeof args);
+    snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
+    assert_int_equal(test_run(cmd, NULL), 0);
+    list_out(listing, sizeof listing);
+    assert_string_equal(listing, "a.json\na.jsonl\n");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage_and_numbers),
+        cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_tokenizers),
+        cmocka_unit_test(test_decoders),
+        cmocka_unit_test(test_outputs_are_atomic),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
