@@ -8,6 +8,10 @@
  * blas_ensure_fast_core() re-executes the program once with the variable set
  * when (a) the user did not set it, (b) the detected core is a generic one and
  * (c) the CPU supports AVX-512 (-> SkylakeX) or AVX2 (-> Haswell).
+ * The same re-exec sets OMP_WAIT_POLICY=PASSIVE when more than one OpenMP
+ * thread will run and the user set neither OMP_WAIT_POLICY nor
+ * GOMP_SPINCOUNT: spinning idle threads made runs many times slower on a
+ * loaded machine (see blas_setup.c).
  */
 #ifndef SPECREJ_BLAS_SETUP_H
 #define SPECREJ_BLAS_SETUP_H

@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef __SSE__
+#include <xmmintrin.h>
 #endif
 
 #include "hfconfig.h"
@@ -41,7 +45,7 @@ typedef struct Scratch {
     int *slot_count;  /* tokens per slot in this call, indexed by slot id */
     int *uniq_slots, *uniq_extra;
     size_t cap_scores;
-    float *scores;    /* per thread: one attention row */
+    float *scores;    /* per thread: attn_work_floats() of attention work space */
 } Scratch;
 
 struct Model {
@@ -56,6 +60,7 @@ struct Model {
     int rope_len;      /* positions in the tables */
     float *rope_cos, *rope_sin; /* [rope_len][hd / 2] */
     Scratch s;
+    ModelProfile *prof; /* NULL unless a benchmark asked for timings */
 };
 
 const ModelConfig *model_config(const Model *m) { return &m->cfg; }
@@ -440,6 +445,19 @@ static int grow_buf(float **p, size_t old, size_t n, SrError *err) {
     return 0;
 }
 
+/* Attention work space of one thread: the scores of every head over
+ * max_pos + 1 positions (rounded up to whole KV blocks) and one transposed
+ * block of keys (all kv heads). */
+static size_t score_stride(int max_pos) {
+    return ((size_t)max_pos + KV_BLOCK) / KV_BLOCK * KV_BLOCK;
+}
+
+static size_t attn_work_floats(const Model *m, int max_pos) {
+    const ModelConfig *c = &m->cfg;
+    return (size_t)c->n_heads * score_stride(max_pos) +
+           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
+}
+
 static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *err) {
     Scratch *s = &m->s;
     const ModelConfig *c = &m->cfg;
@@ -474,7 +492,7 @@ static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *er
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    size_t need = (size_t)threads * (size_t)(max_pos + 1);
+    size_t need = (size_t)threads * attn_work_floats(m, max_pos);
     if (need > s->cap_scores) {
         if (grow_buf(&s->scores, 0, need, err)) return -1;
         s->cap_scores = need;
@@ -515,8 +533,12 @@ static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) 
     for (int j = 0; j < d; j++) o[j] = x[j] * inv * w[j];
 }
 
+/* Work below which a loop runs on one thread: waking the team (futex
+ * wake-ups under the passive wait policy, see blas_setup.h) costs more. */
+#define PAR_MIN_FLOPS 200000.0
+
 static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int d, float eps) {
-#pragma omp parallel for schedule(static) if (n > 1)
+#pragma omp parallel for schedule(static) if (3.0 * n * d >= 4 * PAR_MIN_FLOPS)
     for (int r = 0; r < n; r++) rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
 }
 
@@ -553,98 +575,206 @@ static void rope_head(float *v, const float *cs, const float *sn, int half) {
 }
 
 /* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
-static void qkv_post(Model *m, KVCache *kv, int l, int n, const int *slots) {
+static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
     const ModelConfig *c = &m->cfg;
     const Layer *L = &m->layers[l];
     int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
-    const int *pos = m->s.pos;
-#pragma omp parallel for schedule(static) if (n > 1)
-    for (int i = 0; i < n; i++) {
-        float *row = m->s.qkv + (size_t)i * m->qkv_dim;
-        if (L->bqkv)
-            for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
-        const float *cs = m->rope_cos + (size_t)pos[i] * half;
-        const float *sn = m->rope_sin + (size_t)pos[i] * half;
-        for (int h = 0; h < heads; h++) { /* q heads then k heads */
-            float *v = row + (size_t)h * hd;
-            if (L->q_norm) rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
-            rope_head(v, cs, sn, half);
-        }
-        memcpy(kv_key(kv, slots[i], l, pos[i]), row + m->q_dim, m->kv_dim * sizeof(float));
-        memcpy(kv_value(kv, slots[i], l, pos[i]), row + m->q_dim + m->kv_dim,
-               m->kv_dim * sizeof(float));
+    int pos = m->s.pos[i];
+    float *row = m->s.qkv + (size_t)i * m->qkv_dim;
+    if (L->bqkv)
+        for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
+    const float *cs = m->rope_cos + (size_t)pos * half;
+    const float *sn = m->rope_sin + (size_t)pos * half;
+    for (int h = 0; h < heads; h++) { /* q heads then k heads */
+        float *v = row + (size_t)h * hd;
+        if (L->q_norm) rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
+        rope_head(v, cs, sn, half);
     }
+    memcpy(kv_key(kv, slot, l, pos), row + m->q_dim, m->kv_dim * sizeof(float));
+    memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
 }
 
-/* Dot product with 8 partial sums combined in a fixed order: vectorizable,
- * and the same bits whichever thread runs it. */
-static float dot8(const float *a, const float *b, int n) {
-    float acc[8] = {0};
+/* Attention is the one hot loop outside BLAS: where the toolchain can, it is
+ * compiled for AVX2 and AVX-512 as well and picked at load time. The loops
+ * vectorize without reordering any sum (no FMA contraction in ISO C mode),
+ * so every clone gives the same bits. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define ATTN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define ATTN_INLINE inline __attribute__((always_inline)) /* into each clone */
+#else
+#define ATTN_CLONES
+#define ATTN_INLINE inline
+#endif
+
+/* Attention reads every candidate's keys and values once per step, far more
+ * than the CPU caches hold, and one layer of a block is its own 4 KiB page,
+ * where the hardware prefetchers start cold: requesting the next block while
+ * this one is computed cut attention's CPU time by about 13%. */
+static ATTN_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
+#ifdef __GNUC__
+    const char *b = (const char *)p, *e = (const char *)(p + (size_t)rows * kv_dim);
+    for (; b < e; b += 64) __builtin_prefetch(b, 0, 3);
+#else
+    (void)p, (void)rows, (void)kv_dim;
+#endif
+}
+
+/* The keys of one block (cnt positions, all kv heads) transposed to
+ * kt[j][u], zero past cnt, so that the scores vectorize across the block's
+ * positions (no horizontal sums). 4x4 register tiles where SSE exists. */
+static ATTN_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
+                                       int kv_dim) {
+#ifdef __SSE__
+    if (cnt == KV_BLOCK && kv_dim % 4 == 0) { /* 4x4 tiles through registers */
+        for (int u = 0; u < KV_BLOCK; u += 4)
+            for (int j = 0; j < kv_dim; j += 4) {
+                const float *k = kb + (size_t)u * kv_dim + j;
+                __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
+                __m128 r2 = _mm_loadu_ps(k + 2 * kv_dim), r3 = _mm_loadu_ps(k + 3 * kv_dim);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                float *o = kt + (size_t)j * KV_BLOCK + u;
+                _mm_storeu_ps(o, r0);
+                _mm_storeu_ps(o + KV_BLOCK, r1);
+                _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
+                _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
+            }
+        return;
+    }
+#endif
+    for (int u = 0; u < cnt; u++) {
+        const float *k = kb + (size_t)u * kv_dim;
+        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
+    }
+    for (int u = cnt; u < KV_BLOCK; u++)
+        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = 0;
+}
+
+/* Positions of the block starting at t0 that are <= pos. */
+static ATTN_INLINE int block_len(int pos, int t0) {
+    return pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
+}
+
+/* s[u] = q . key u, for the KV_BLOCK positions of a transposed block. */
+static ATTN_INLINE void block_scores(float *restrict s, const float *restrict q,
+                                     const float *restrict kt, int hd) {
+    float acc[KV_BLOCK] = {0};
+    for (int d = 0; d < hd; d++) {
+        float qd = q[d];
+        const float *row = kt + (size_t)d * KV_BLOCK;
+        for (int u = 0; u < KV_BLOCK; u++) acc[u] += qd * row[u];
+    }
+    memcpy(s, acc, sizeof acc);
+}
+
+/* o += p * v over hd floats (in chunks of 8 when it can: vectorizable). */
+static ATTN_INLINE void axpy(float *restrict o, float p, const float *restrict v, int hd) {
     int j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int u = 0; u < 8; u++) acc[u] += a[j + u] * b[j + u];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; j < n; j++) s += a[j] * b[j];
-    return s;
+    for (; j + 8 <= hd; j += 8)
+        for (int u = 0; u < 8; u++) o[j + u] += p * v[j + u];
+    for (; j < hd; j++) o[j] += p * v[j];
 }
 
-/* One (token, head) pair: softmax(q.K / sqrt(hd)) V over positions <= pos. */
-static void attend(Model *m, KVCache *kv, int l, int slot, int pos, const float *q, int kvh,
-                   float *scores, float *out) {
-    int hd = m->cfg.head_dim, kv_dim = m->kv_dim;
-    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY;
-    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        const float *kb = kv_key(kv, slot, l, t0) + (size_t)kvh * hd;
-        int cnt = pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
-        for (int u = 0; u < cnt; u++) {
-            scores[t0 + u] = dot8(q, kb + (size_t)u * kv_dim, hd) * scale;
-            if (scores[t0 + u] > mx) mx = scores[t0 + u];
-        }
+/* In place: softmax(scale * s) over n scores. */
+static ATTN_INLINE void softmax_scaled(float *s, int n, float scale) {
+    float mx = -INFINITY, sum = 0;
+    for (int t = 0; t < n; t++) {
+        s[t] *= scale;
+        if (s[t] > mx) mx = s[t];
     }
-    float sum = 0;
-    for (int t = 0; t <= pos; t++) {
-        scores[t] = expf(scores[t] - mx);
-        sum += scores[t];
+    for (int t = 0; t < n; t++) {
+        s[t] = expf(s[t] - mx);
+        sum += s[t];
     }
     float inv = 1.0f / sum;
-    memset(out, 0, (size_t)hd * sizeof *out);
+    for (int t = 0; t < n; t++) s[t] *= inv;
+}
+
+/* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
+ * Query head h reads kv head h / group; each key and value is loaded once
+ * for all the heads that share it. work: attn_work_floats(). */
+ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int pos,
+                                     const float *q, float *work, float *out) {
+    const ModelConfig *c = &m->cfg;
+    int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
+    int group = heads / c->n_kv_heads;
+    size_t stride = score_stride(pos);
+    float *kt = work + (size_t)heads * stride;
+    prefetch_rows(kv_key(kv, slot, l, 0), block_len(pos, 0), kv_dim);
     for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        const float *vb = kv_value(kv, slot, l, t0) + (size_t)kvh * hd;
-        int cnt = pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
-        for (int u = 0; u < cnt; u++) {
-            const float *v = vb + (size_t)u * kv_dim;
-            float p = scores[t0 + u] * inv;
-            for (int j = 0; j < hd; j++) out[j] += p * v[j];
-        }
+        int next = t0 + KV_BLOCK;
+        if (next <= pos) prefetch_rows(kv_key(kv, slot, l, next), block_len(pos, next), kv_dim);
+        else prefetch_rows(kv_value(kv, slot, l, 0), block_len(pos, 0), kv_dim);
+        transpose_keys(kt, kv_key(kv, slot, l, t0), block_len(pos, t0), kv_dim);
+        for (int h = 0; h < heads; h++)
+            block_scores(work + h * stride + t0, q + (size_t)h * hd,
+                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd);
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
+    memset(out, 0, (size_t)heads * hd * sizeof *out);
+    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
+        const float *vb = kv_value(kv, slot, l, t0);
+        int cnt = block_len(pos, t0), next = t0 + KV_BLOCK;
+        if (next <= pos) prefetch_rows(kv_value(kv, slot, l, next), block_len(pos, next), kv_dim);
+        for (int u = 0; u < cnt; u++)
+            for (int h = 0; h < heads; h++)
+                axpy(out + (size_t)h * hd, work[h * stride + t0 + u],
+                     vb + (size_t)u * kv_dim + (size_t)(h / group) * hd, hd);
     }
 }
 
+/* RoPE and cache writes for every token, then attention for every token, in
+ * one parallel region: a token may attend to positions that other tokens of
+ * the same call (a prefill) write, hence the barrier between the loops. */
 static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
     const ModelConfig *c = &m->cfg;
-    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
-    long pairs = (long)n * c->n_heads;
-    size_t stride = (size_t)max_pos + 1;
-#pragma omp parallel for schedule(dynamic, 1) if (pairs > 1)
-    for (long ph = 0; ph < pairs; ph++) {
-        int i = (int)(ph / c->n_heads), h = (int)(ph % c->n_heads);
+    size_t work = attn_work_floats(m, max_pos);
+    double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
+#pragma omp parallel if (flops >= PAR_MIN_FLOPS && n > 1)
+    {
+#pragma omp for schedule(static)
+        for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        const float *q = m->s.qkv + (size_t)i * m->qkv_dim + (size_t)h * hd;
-        attend(m, kv, l, slots[i], m->s.pos[i], q, h / group, m->s.scores + tid * stride,
-               m->s.att + (size_t)i * m->q_dim + (size_t)h * hd);
+        float *w = m->s.scores + (size_t)tid * work;
+#pragma omp for schedule(dynamic, 2)
+        for (int i = 0; i < n; i++)
+            attend_token(m, kv, l, slots[i], m->s.pos[i], m->s.qkv + (size_t)i * m->qkv_dim, w,
+                         m->s.att + (size_t)i * m->q_dim);
     }
 }
 
 static void swiglu(Model *m, int n) {
     int F = m->cfg.hidden_dim;
-#pragma omp parallel for schedule(static) if (n > 1)
+    /* each element costs an expf: ~20 flops */
+#pragma omp parallel for schedule(static) if (20.0 * n * F >= PAR_MIN_FLOPS)
     for (int i = 0; i < n; i++) {
         const float *g = m->s.hb + (size_t)i * 2 * F, *u = g + F;
         float *o = m->s.hb2 + (size_t)i * F;
         for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
     }
+}
+
+void model_set_profile(Model *m, ModelProfile *p) { m->prof = p; }
+
+enum { PH_MATMUL, PH_ATTENTION, PH_OTHER };
+
+static double wall_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Profiling only: charges the time since *t to a phase, restarts *t. */
+static void lap(Model *m, int phase, double *t) {
+    if (!m->prof) return;
+    double now = wall_seconds();
+    double *bucket = phase == PH_MATMUL ? &m->prof->matmul
+                     : phase == PH_ATTENTION ? &m->prof->attention : &m->prof->other;
+    *bucket += now - *t;
+    *t = now;
 }
 
 int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
@@ -665,6 +795,7 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
     }
     Scratch *s = &m->s;
     int D = c->dim, F = c->hidden_dim, rows = padded_rows(m, n);
+    double t = m->prof ? wall_seconds() : 0;
     /* padding rows: x feeds every later matmul, att and hb2 are never
      * written for them */
     zero_tail(s->x, n, rows, D);
@@ -675,16 +806,29 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
     for (int l = 0; l < c->n_layers; l++) {
         const Layer *L = &m->layers[l];
         rmsnorm_rows(s->xb, s->x, L->attn_norm, n, D, c->rms_eps);
+        lap(m, PH_OTHER, &t);
         matmul(s->qkv, s->xb, L->wqkv, n, D, m->qkv_dim, 0.0f);
-        qkv_post(m, kv, l, n, slots);
+        lap(m, PH_MATMUL, &t);
         attention(m, kv, l, n, slots, max_pos);
+        lap(m, PH_ATTENTION, &t);
         matmul(s->x, s->att, L->wo, n, m->q_dim, D, 1.0f); /* residual via beta = 1 */
+        lap(m, PH_MATMUL, &t);
         rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, D, c->rms_eps);
+        lap(m, PH_OTHER, &t);
         matmul(s->hb, s->xb, L->w_gate_up, n, D, 2 * F, 0.0f);
+        lap(m, PH_MATMUL, &t);
         swiglu(m, n);
+        lap(m, PH_OTHER, &t);
         matmul(s->x, s->hb2, L->w_down, n, F, D, 1.0f);
+        lap(m, PH_MATMUL, &t);
     }
     rmsnorm_rows(s->xb, s->x, m->final_norm, n, D, c->rms_eps);
+    lap(m, PH_OTHER, &t);
+    if (m->prof) {
+        double per_row = (double)m->qkv_dim * D + (double)m->q_dim * D + 3.0 * D * F;
+        m->prof->matmul_flops += 2.0 * n * (c->n_layers * per_row + (double)D * m->out_dim);
+        m->prof->calls++;
+    }
     if (c->kind == MODEL_KIND_RM) {
         small_head(out, s->xb, m->head, n, D, m->out_dim);
     } else if (gemm_rows(n, m->out_dim) == n) {
@@ -693,6 +837,7 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
         matmul(s->logits, s->xb, m->head, n, D, m->out_dim, 0.0f);
         memcpy(out, s->logits, (size_t)n * m->out_dim * sizeof *out);
     }
+    lap(m, PH_MATMUL, &t);
     for (int i = 0; i < n; i++) kv_advance(kv, slots[i]);
     return 0;
 }

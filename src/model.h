@@ -87,4 +87,15 @@ double model_flops_per_token(const ModelConfig *cfg, int pos);
 int model_forward(Model *m, struct KVCache *kv, int n, const int *slots,
                   const int *tokens, float *out, SrError *err);
 
+/* Optional phase timing for benchmarks: while set, every model_forward adds
+ * its wall seconds to the matmuls (projections and output head), attention
+ * (RoPE, KV writes, softmax(qK)V) and the rest (norms, SwiGLU, embedding),
+ * and the analytic FLOPs of its matmuls. NULL (the default) turns it off. */
+typedef struct ModelProfile {
+    double matmul, attention, other;
+    double matmul_flops;
+    long long calls;
+} ModelProfile;
+void model_set_profile(Model *m, ModelProfile *p);
+
 #endif

@@ -74,7 +74,7 @@ typedef struct Run {
     RewardCand **rw;
     double *scores;
     SearchResult *res;
-    double t_gen, t_score;
+    double t_gen, t_score, t_sample;
     double rm_flops0;        /* the source's counters at the start */
     long long rm_tokens0;
     int decision_no, wave;
@@ -154,6 +154,7 @@ static void fill_stats(Run *R) {
     st->peak_kv_bytes = R->budget.peak;
     st->seconds_generation = R->t_gen;
     st->seconds_scoring = R->t_score;
+    st->seconds_sampling = R->t_sample;
 }
 
 static void cut(Run *R, SearchCandidate *c) {
@@ -216,7 +217,10 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
     const SearchParams *p = R->p;
     double t0 = now_seconds();
     int n = R->n_live, vocab = R->vocab;
-#pragma omp parallel for schedule(static) num_threads(R->n_threads) if ((long)n * vocab >= (1L << 18))
+    /* a row costs ~10 us (top-k and a log-softmax over the vocabulary): worth
+     * a thread team from a few dozen rows on */
+#pragma omp parallel for schedule(static) num_threads(R->n_threads) \
+    if ((long)n * vocab >= (1L << 15))
     for (int j = 0; j < n; j++) {
         SearchCandidate *c = R->live[j];
         const float *lg = c->row < 0 ? R->prompt_logits : R->logits + (size_t)c->row * vocab;
@@ -229,6 +233,7 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         R->picked[j] = tok;
         R->logp[j] = sampler_logprob(lg, vocab, tok);
     }
+    R->t_sample += now_seconds() - t0;
     *n_finished = 0;
     for (int j = 0; j < n; j++) {
         SearchCandidate *c = R->live[j];
@@ -392,7 +397,9 @@ static void free_run(Run *R) {
 static int size_waves(Run *R, int *n_total, SrError *err) {
     const SearchParams *p = R->p;
     SearchPlan *pl = &R->plan;
-    size_t unit = pl->fixed + (size_t)SEARCH_DEFAULT_BUDGET_CANDIDATES * pl->per_cand_full;
+    size_t k = p->budget_candidates > 0 ? (size_t)p->budget_candidates
+                                        : (size_t)SEARCH_DEFAULT_BUDGET_CANDIDATES;
+    size_t unit = pl->fixed + k * pl->per_cand_full;
     size_t limit = p->kv_budget ? p->kv_budget : unit;
     if (limit < pl->fixed + pl->per_cand_full)
         return sr_fail(err, "--kv-budget: %zu bytes cannot hold one candidate at full length "
@@ -446,6 +453,8 @@ int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
     res->cands = sr_calloc((size_t)n_total, sizeof *res->cands, err);
     int rc = -1;
     if (!res->cands) goto done;
+    res->wave_stats = sr_calloc((size_t)((n_total + R.cap - 1) / R.cap), sizeof *res->wave_stats, err);
+    if (!res->wave_stats) goto done;
     for (int i = 0; i < n_total; i++) res->cands[i].gslot = res->cands[i].rw.slot = -1;
     if (alloc_run(&R, err) != 0) goto done;
     if (kv_create(R.cfg, R.cap + 1, &R.budget, &R.kv, err) != 0) goto done;
@@ -455,6 +464,10 @@ int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
         int count = n_total - first < R.cap ? n_total - first : R.cap;
         if (run_wave(&R, first, count, err) != 0) goto done;
         res->stats.waves++;
+        fill_stats(&R);
+        SearchStats *ws = &res->wave_stats[R.wave];
+        *ws = res->stats;
+        ws->seconds_other = now_seconds() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
     if (p->progress) fprintf(stderr, "\n");
     pick_best(res);
@@ -471,6 +484,8 @@ done:
 }
 
 void search_result_free(SearchResult *r) {
+    free(r->wave_stats);
+    r->wave_stats = NULL;
     if (!r->cands) return;
     for (int i = 0; i < r->n; i++) intvec_free(&r->cands[i].tokens);
     free(r->cands);

@@ -49,6 +49,7 @@ typedef struct SearchStats {
     int max_new;                  /* effective response cap (context-limited) */
     size_t kv_budget, peak_kv_bytes;
     double seconds_generation, seconds_scoring, seconds_other;
+    double seconds_sampling;      /* the part of seconds_generation spent sampling */
 } SearchStats;
 
 typedef struct SearchCandidate {
@@ -91,6 +92,8 @@ typedef struct SearchParams {
     const Policy *policy;
     PolicyParams policy_params;
     size_t kv_budget;      /* 0 = default: 32 candidates at full length */
+    int budget_candidates; /* kv_budget == 0: the budget holds this many candidates at
+                              full length (0 = SEARCH_DEFAULT_BUDGET_CANDIDATES) */
     int progress;          /* a progress line on stderr */
     const char *label;     /* for the progress line */
     DecisionFn on_decision;
@@ -102,6 +105,9 @@ typedef struct SearchResult {
     int n;
     int best;              /* index into cands of the answer, -1 if none finished */
     SearchStats stats;
+    /* Cumulative stats at the end of each wave (stats.waves entries), so that
+     * one Best-of-(k * wave) run also gives the cost of every smaller k. */
+    SearchStats *wave_stats;
 } SearchResult;
 
 /* Default budget unit: this many candidates at full length. */

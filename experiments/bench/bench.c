@@ -1,0 +1,777 @@
+/* bench.c - specrej's performance benchmark (`make bench`).
+ *
+ * Everything is measured in the same run and printed side by side, as
+ * medians over repeats, with the ratios the performance issue asks for:
+ * the sgemm ceiling at the model's shapes, batched decode of the generator
+ * and the reward model, one batch against sequential single-sequence runs,
+ * Speculative Rejection against Best-of-N, thread scaling and determinism,
+ * and peak memory against the KV budget plus weights.
+ *
+ * usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats R] [--quick]
+ */
+#define _DEFAULT_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "blas_setup.h"
+#include "kvcache.h"
+#include "model.h"
+#include "policy.h"
+#include "reward.h"
+#include "rng.h"
+#include "sampler.h"
+#include "search.h"
+#include "template.h"
+#include "tokenizer.h"
+
+enum { MAX_REPEATS = 15, N_BATCHES = 5, PROMPT_LEN = 32 };
+static const int BATCHES[N_BATCHES] = {1, 8, 32, 128, 512};
+
+typedef struct Opts {
+    const char *lm, *rm, *prompts, *only, *bin;
+    int repeats, steps, max_new, n_prompts, quick;
+} Opts;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void die(const char *what, const SrError *err) {
+    fprintf(stderr, "bench: %s: %s\n", what, err ? err->msg : "failed");
+    exit(1);
+}
+
+static void set_threads(int t) {
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* ------------------------------------------------------------ machine */
+
+static void print_machine(void) {
+    char line[512], cpu[256] = "unknown";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) snprintf(cpu, sizeof cpu, "%s", c + 2);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    if (f) fclose(f);
+    double load[3] = {0};
+    f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
+        fclose(f);
+    }
+    printf("machine: %s, %ld online CPUs, load average %.2f (1 min) at start\n", cpu,
+           sysconf(_SC_NPROCESSORS_ONLN), load[0]);
+    printf("blas: OpenBLAS core %s%s; %s\n", blas_core_name(),
+           blas_core_was_overridden() ? " (set by specrej's re-exec)" : "", blas_config_string());
+    const char *vars[] = {"OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT",
+                          "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+                          "SPECREJ_BLAS_CORE_SET" /* set by specrej's re-exec */};
+    printf("threads: %d (OpenMP default);", max_threads());
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        printf(" %s=%s", vars[i], v ? v : "(unset)");
+    }
+    printf("\n");
+}
+
+/* -------------------------------------------------------- sgemm ceiling */
+
+typedef struct Shape {
+    const char *name;
+    int out, in;
+} Shape;
+
+/* The generator's matmuls for one token: projections of every layer and the
+ * output head, as model.c calls them (X[n, in] * W[out, in]^T). */
+static int model_shapes(const ModelConfig *c, Shape *s) {
+    int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    s[0] = (Shape){"qkv", q + 2 * kv, c->dim};
+    s[1] = (Shape){"o", c->dim, q};
+    s[2] = (Shape){"gate_up", 2 * c->hidden_dim, c->dim};
+    s[3] = (Shape){"down", c->dim, c->hidden_dim};
+    s[4] = (Shape){"head", c->kind == MODEL_KIND_RM ? c->num_labels : c->vocab_size, c->dim};
+    return 5;
+}
+
+static float *rand_floats(size_t n, uint64_t seed) {
+    float *p = malloc(n * sizeof *p);
+    Rng r = rng_stream(seed, 0);
+    for (size_t i = 0; p && i < n; i++) p[i] = (float)(rng_uniform(&r) - 0.5);
+    return p;
+}
+
+/* GFLOP/s of the model's own matmul sequence at n rows: every layer's
+ * projections with its own weight matrices (so the weights stream from
+ * memory as in the forward pass), then the output head, and nothing else.
+ * Median of repeats. */
+static double sgemm_ceiling(const ModelConfig *c, int n, int repeats) {
+    Shape sh[5];
+    int ns = model_shapes(c, sh), L = c->n_layers;
+    size_t big = 0;
+    for (int i = 0; i < ns; i++) {
+        size_t a = (size_t)n * (size_t)(sh[i].in > sh[i].out ? sh[i].in : sh[i].out);
+        if (a > big) big = a;
+    }
+    float *W[64][5] = {{0}};
+    if (L > 64) L = 64;
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < ns; i++)
+            if (i < 4 || l == 0) W[l][i] = rand_floats((size_t)sh[i].out * sh[i].in, 1 + l * 5 + i);
+    float *X = rand_floats(big, 2), *C = calloc(big, sizeof *C);
+    if (!X || !C) die("sgemm ceiling", NULL);
+    double flops = 0;
+    for (int i = 0; i < ns; i++) flops += 2.0 * n * sh[i].out * sh[i].in * (i == 4 ? 1 : L);
+    int inner = n >= 128 ? 2 : n >= 32 ? 8 : 32;
+    double t[MAX_REPEATS];
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now();
+        for (int k = 0; k < inner; k++)
+            for (int l = 0; l < L; l++)
+                for (int i = 0; i < ns; i++) {
+                    if (!W[l][i]) continue;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, sh[i].out, sh[i].in,
+                                1.0f, X, sh[i].in, W[l][i], sh[i].in, 0.0f, C, sh[i].out);
+                }
+        t[r] = (now() - t0) / inner;
+    }
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < ns; i++) free(W[l][i]);
+    free(X), free(C);
+    return flops / median(t, repeats) * 1e-9;
+}
+
+static double sgemm_square(int n, int repeats) {
+    size_t sz = (size_t)n * n;
+    float *A = rand_floats(sz, 3), *B = rand_floats(sz, 4), *C = calloc(sz, sizeof *C);
+    if (!A || !B || !C) die("sgemm", NULL);
+    double t[MAX_REPEATS];
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C,
+                    n);
+        t[r] = now() - t0;
+    }
+    free(A), free(B), free(C);
+    return 2.0 * n * n * (double)n / median(t, repeats) * 1e-9;
+}
+
+/* ------------------------------------------------------- batched decode */
+
+typedef struct Decode {
+    double tok_s, gflops;      /* forward + sampling; forward FLOPs over that time */
+    double mm_gflops;          /* inside the forward: matmul FLOPs / matmul seconds */
+    double share_mm, share_att, share_other, share_sample; /* of forward + sampling */
+    double seconds;            /* median wall of the timed steps */
+    double ceiling, speedup;   /* filled by decode_table: sgemm ceiling, x batch 1 */
+} Decode;
+
+/* n slots share a PROMPT_LEN prompt, then decode `steps` tokens together,
+ * sampling top-k 50 per row (LM) as the search does. Timed: the steps. */
+static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
+    const ModelConfig *c = model_config(m);
+    int out_dim = model_output_dim(m), vocab = c->vocab_size;
+    SrError err;
+    KVCache *kv;
+    if (kv_create(c, n + 1, NULL, &kv, &err) != 0) die("kv_create", &err);
+    float *out = malloc((size_t)n * out_dim * sizeof *out);
+    float *pl = malloc((size_t)PROMPT_LEN * out_dim * sizeof *pl);
+    int *slots = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *slots);
+    int *toks = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *toks);
+    int nt = max_threads();
+    SamplerScratch *sc = calloc((size_t)nt, sizeof *sc);
+    if (!out || !pl || !slots || !toks || !sc) die("decode buffers", NULL);
+    for (int i = 0; i < nt; i++)
+        if (sampler_scratch_init(&sc[i], vocab, &err) != 0) die("sampler", &err);
+    SamplerParams sp = {1.0, 50, 1.0};
+    int ps = kv_alloc_slot(kv, &err);
+    for (int i = 0; i < PROMPT_LEN; i++) slots[i] = ps, toks[i] = (i * 37 + 11) % vocab;
+    if (model_forward(m, kv, PROMPT_LEN, slots, toks, pl, &err) != 0) die("prefill", &err);
+    double t[MAX_REPEATS], tm[MAX_REPEATS], ta[MAX_REPEATS], to[MAX_REPEATS], ts[MAX_REPEATS];
+    double mmf[MAX_REPEATS], flops = 0;
+    for (int r = 0; r < repeats; r++) {
+        for (int i = 0; i < n; i++) {
+            slots[i] = kv_alloc_slot(kv, &err);
+            if (slots[i] < 0 || kv_copy_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
+                die("kv", &err);
+            toks[i] = (i * 13 + 5) % vocab;
+        }
+        ModelProfile prof = {0};
+        double t_sample = 0;
+        flops = 0;
+        double t0 = now();
+        for (int s = 0; s < steps; s++) {
+            if (s == 1) { /* step 0 is warm-up (buffers grow) */
+                memset(&prof, 0, sizeof prof);
+                t_sample = 0, flops = 0;
+                t0 = now();
+                model_set_profile(m, &prof);
+            }
+            for (int i = 0; i < n; i++) flops += model_flops_per_token(c, PROMPT_LEN + s);
+            if (model_forward(m, kv, n, slots, toks, out, &err) != 0) die("forward", &err);
+            double ts0 = now();
+            /* as search.c's sample_step: a team from 2^15 logits on */
+#pragma omp parallel for schedule(static) if (sample && (long)n * vocab >= (1L << 15))
+            for (int i = 0; i < (sample ? n : 0); i++) {
+                const float *row = out + (size_t)i * out_dim;
+                Rng rng = rng_stream(7, (uint64_t)(r * steps + s) * (uint64_t)n + (uint64_t)i);
+                int tid = 0;
+#ifdef _OPENMP
+                tid = omp_get_thread_num();
+#endif
+                toks[i] = sampler_pick(&sp, row, vocab, rng_uniform(&rng), &sc[tid]);
+                (void)sampler_logprob(row, vocab, toks[i]);
+            }
+            t_sample += now() - ts0;
+        }
+        t[r] = now() - t0;
+        model_set_profile(m, NULL);
+        tm[r] = prof.matmul, ta[r] = prof.attention, to[r] = prof.other, ts[r] = t_sample;
+        mmf[r] = prof.matmul_flops;
+        for (int i = 0; i < n; i++) kv_release(kv, slots[i]);
+    }
+    double mm_flops = mmf[0];
+    Decode d;
+    d.seconds = median(t, repeats);
+    double T = d.seconds;
+    d.tok_s = (double)n * (steps - 1) / T;
+    d.gflops = flops / T * 1e-9;
+    double mmt = median(tm, repeats);
+    d.mm_gflops = mm_flops / mmt * 1e-9;
+    d.share_mm = mmt / T;
+    d.share_att = median(ta, repeats) / T;
+    d.share_other = median(to, repeats) / T;
+    d.share_sample = median(ts, repeats) / T;
+    for (int i = 0; i < nt; i++) sampler_scratch_free(&sc[i]);
+    free(sc), free(out), free(pl), free(slots), free(toks);
+    kv_free(kv);
+    return d;
+}
+
+/* Ceiling and decode at batch n, their repeats interleaved so that a change
+ * of machine load hits both alike; medians field by field. */
+static Decode measure_batch(Model *m, int n, const Opts *o, int sample, double *ceiling) {
+    Decode runs[MAX_REPEATS];
+    double ceil_gf[MAX_REPEATS];
+    int R = o->repeats;
+    for (int r = 0; r < R; r++) {
+        ceil_gf[r] = sgemm_ceiling(model_config(m), n, 1);
+        runs[r] = run_decode(m, n, o->steps, 1, sample);
+    }
+    *ceiling = median(ceil_gf, R);
+    Decode d = {0};
+    double v[MAX_REPEATS];
+#define MEDIAN_OF(field)                                   \
+    do {                                                   \
+        for (int r = 0; r < R; r++) v[r] = runs[r].field;  \
+        d.field = median(v, R);                            \
+    } while (0)
+    MEDIAN_OF(tok_s);
+    MEDIAN_OF(gflops);
+    MEDIAN_OF(mm_gflops);
+    MEDIAN_OF(share_mm);
+    MEDIAN_OF(share_att);
+    MEDIAN_OF(share_other);
+    MEDIAN_OF(share_sample);
+    MEDIAN_OF(seconds);
+#undef MEDIAN_OF
+    return d;
+}
+
+static void decode_table(const char *title, Model *m, const Opts *o, int sample,
+                         Decode *keep128) {
+    const ModelConfig *c = model_config(m);
+    printf("\n## %s (dim %d, %d layers, %d heads / %d kv, hidden %d, out %d), %d-token context, "
+           "%d steps, median of %d\n",
+           title, c->dim, c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim,
+           model_output_dim(m), PROMPT_LEN, o->steps - 1, o->repeats);
+    printf("%6s %10s %8s %8s %9s %8s %9s %7s %6s %6s %6s\n", "batch", "tokens/s", "x b=1",
+           "GFLOP/s", "ceiling", "ratio", "mm GF/s", "mm rat", "mm%", "attn%",
+           sample ? "samp%" : "-");
+    double base = 0;
+    for (int b = 0; b < N_BATCHES; b++) {
+        int n = BATCHES[b];
+        if (o->quick && n > 128) continue;
+        double ceil_gf;
+        Decode d = measure_batch(m, n, o, sample, &ceil_gf);
+        if (n == 1) base = d.tok_s;
+        d.ceiling = ceil_gf, d.speedup = d.tok_s / base;
+        if (n == 128 && keep128) *keep128 = d;
+        printf("%6d %10.0f %8.1f %8.1f %9.1f %7.0f%% %9.1f %6.0f%% %5.0f%% %5.0f%% %5.0f%%\n", n,
+               d.tok_s, d.tok_s / base, d.gflops, ceil_gf, 100 * d.gflops / ceil_gf,
+               d.mm_gflops, 100 * d.mm_gflops / ceil_gf, 100 * d.share_mm, 100 * d.share_att,
+               100 * d.share_sample);
+    }
+}
+
+/* ------------------------------------------- one batch vs N sequential */
+
+static void batch_vs_sequential(Model *m, const Opts *o) {
+    int N = o->quick ? 16 : 32, steps = o->max_new;
+    double tb[MAX_REPEATS], tsq[MAX_REPEATS];
+    int reps = o->repeats < 3 ? o->repeats : 3;
+    for (int r = 0; r < reps; r++) {
+        tb[r] = run_decode(m, N, steps, 1, 1).seconds;
+        double total = 0;
+        for (int i = 0; i < N; i++) total += run_decode(m, 1, steps, 1, 1).seconds;
+        tsq[r] = total;
+    }
+    double b = median(tb, reps), s = median(tsq, reps);
+    printf("\n## %d candidates x %d tokens: one batch vs %d sequential single-sequence runs "
+           "(median of %d)\n",
+           N, steps - 1, N, reps);
+    printf("one batch: %.3f s, sequential: %.3f s, speed-up %.1fx\n", b, s, s / b);
+}
+
+/* --------------------------------------------------- SpR against BoN */
+
+typedef struct Method {
+    const char *label;
+    const char *policy;
+    int n;
+    double alpha;
+} Method;
+
+typedef struct RunOut {
+    double wall, flops, reward;
+    SearchStats st;
+    long long expect_gen, expect_rm, closing_calls;
+    int ok_gen, ok_rm;
+    uint64_t digest;
+} RunOut;
+
+/* Counts the candidates each score call feeds (closing tokens once each). */
+typedef struct CountingSource {
+    RewardOps ops;
+    const RewardOps *inner;
+    long long calls;
+} CountingSource;
+static CountingSource g_count; /* the bench's one wrapped source */
+
+static int counting_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                          SrError *err) {
+    for (int i = 0; i < n; i++) {
+        const RewardCand *c = cands[i];
+        if (c->has_score && c->fed == c->len) continue;
+        if (c->len == 0 && rs->closing_len == 0) continue;
+        g_count.calls++;
+    }
+    return g_count.inner->score(rs, n, cands, scores, err);
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+typedef struct Prompt {
+    char text[1024];
+    IntVec ids;
+} Prompt;
+
+static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const Prompt *pr,
+                         const Method *me, const IntVec *stops) {
+    SrError err;
+    RewardContext ctx = {0};
+    ctx.path = o->rm;
+    ctx.template_name = "auto";
+    ctx.prompt_text = pr->text;
+    ctx.prompt_ids = pr->ids.data;
+    ctx.n_prompt = pr->ids.len;
+    ctx.gen_tok = tok;
+    ctx.gen_vocab = model_config(gen)->vocab_size;
+    RewardSource *rs;
+    if (reward_open("model", &ctx, &rs, &err) != 0) die(o->rm, &err);
+    g_count.inner = rs->ops;
+    g_count.ops = *rs->ops;
+    g_count.ops.score = counting_score;
+    g_count.calls = 0;
+    rs->ops = &g_count.ops;
+    SrError perr;
+    SearchParams p = {0};
+    p.n = me->n;
+    p.max_batch = 1000;
+    p.max_new = o->max_new;
+    p.seed = 1;
+    p.sampling = (SamplerParams){1.0, 50, 1.0};
+    p.stop_ids = stops->data;
+    p.n_stop = stops->len;
+    p.policy = policy_find(me->policy, &perr);
+    p.policy_params.alpha = me->alpha;
+    p.policy_params.first_decision = 8;
+    SearchResult res;
+    double t0 = now();
+    if (search_run(gen, rs, pr->ids.data, pr->ids.len, &p, &res, &err) != 0) die("search", &err);
+    RunOut ro = {0};
+    ro.wall = now() - t0;
+    ro.st = res.stats;
+    ro.flops = res.stats.gen_flops + res.stats.rm_flops;
+    ro.reward = res.best >= 0 ? res.cands[res.best].score : NAN;
+    /* Each candidate's last sampled token is never fed (it stopped, hit
+     * max_new, or was cut right after sampling). */
+    ro.expect_gen = pr->ids.len + res.stats.tokens_generated - res.stats.candidates;
+    long long fed = 0;
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < res.n; i++) {
+        const SearchCandidate *c = &res.cands[i];
+        fed += c->tokens.len;
+        h = fnv(h, c->tokens.data, (size_t)c->tokens.len * sizeof(int));
+        h = fnv(h, &c->score, sizeof c->score);
+        h = fnv(h, &c->rejected_at, sizeof c->rejected_at);
+    }
+    h = fnv(h, &res.best, sizeof res.best);
+    ro.digest = h;
+    ro.closing_calls = g_count.calls;
+    ro.expect_rm = rs->prefix_len + fed + (long long)rs->closing_len * g_count.calls;
+    ro.ok_gen = ro.expect_gen == res.stats.gen_tokens;
+    ro.ok_rm = ro.expect_rm == res.stats.tokens_scored;
+    search_result_free(&res);
+    rs->ops = g_count.inner;
+    reward_close(rs);
+    return ro;
+}
+
+static int load_prompts(const Opts *o, const Tokenizer *tok, Prompt *pr, int max) {
+    FILE *f = fopen(o->prompts, "r");
+    if (!f) {
+        fprintf(stderr, "bench: %s: cannot open\n", o->prompts);
+        exit(1);
+    }
+    SrError err;
+    TemplateKind k;
+    if (template_parse("auto", tok, &k, &err) != 0) die("template", &err);
+    int n = 0;
+    while (n < max && fgets(pr[n].text, sizeof pr[n].text, f)) {
+        pr[n].text[strcspn(pr[n].text, "\r\n")] = 0;
+        if (!pr[n].text[0]) continue;
+        memset(&pr[n].ids, 0, sizeof pr[n].ids);
+        if (template_prompt_ids(tok, k, pr[n].text, &pr[n].ids, &err) != 0) die("prompt", &err);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+typedef struct Totals {
+    double wall, flops, reward, t_gen, t_score, t_sample, t_other;
+    long long gen_tokens, rm_tokens, candidates;
+    int ok;
+} Totals;
+
+static void add_run(Totals *t, const RunOut *r, const char *label, int prompt) {
+    t->wall += r->wall, t->flops += r->flops, t->reward += r->reward;
+    t->t_gen += r->st.seconds_generation - r->st.seconds_sampling;
+    t->t_sample += r->st.seconds_sampling, t->t_score += r->st.seconds_scoring;
+    t->t_other += r->st.seconds_other;
+    t->gen_tokens += r->st.gen_tokens, t->rm_tokens += r->st.tokens_scored;
+    t->candidates += r->st.candidates;
+    t->ok &= r->ok_gen && r->ok_rm;
+    if (!(r->ok_gen && r->ok_rm))
+        printf("  !! %s prompt %d: generator %lld tokens (expected %lld), RM %lld (expected "
+               "%lld)\n", label, prompt, r->st.gen_tokens, r->expect_gen, r->st.tokens_scored,
+               r->expect_rm);
+}
+
+static void print_totals(const char *label, const Totals *t, int np) {
+    double tt = t->t_gen + t->t_sample + t->t_score + t->t_other;
+    printf("%-10s %6lld %8.3f %9.2f %8.3f %5.0f%% %5.0f%% %5.0f%% %5.0f%% %9lld %9lld %6s\n",
+           label, t->candidates, t->wall, t->flops * 1e-9, t->reward / np, 100 * t->t_gen / tt,
+           100 * t->t_score / tt, 100 * t->t_sample / tt, 100 * t->t_other / tt, t->gen_tokens,
+           t->rm_tokens, t->ok ? "ok" : "FAIL");
+}
+
+/* SpR runs one budget-sized wave (the default budget: 32 candidates at full
+ * length); BoN then runs the same number of candidates, in waves of what the
+ * same budget holds, which is the reward SpR aims to match. */
+static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const IntVec *stops) {
+    Prompt pr[8];
+    int np = load_prompts(o, tok, pr, o->n_prompts);
+    printf("\n## Speculative Rejection (alpha 0.5, first decision at 8 tokens, one wave under "
+           "the default KV budget) vs Best-of-N with as many candidates; max_new %d, %d dev "
+           "prompts, sums over prompts\n", o->max_new, np);
+    printf("%-10s %6s %8s %9s %8s %6s %6s %6s %6s %9s %9s %6s\n", "method", "cands", "wall s",
+           "GFLOP", "reward", "gen%", "score%", "samp%", "other%", "gen tok", "RM tok",
+           "checks");
+    Totals spr = {.ok = 1}, bon = {.ok = 1};
+    for (int i = 0; i < np; i++) {
+        Method ms = {"SpR", "quantile", 0, 0.5};
+        RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
+        add_run(&spr, &r, "SpR", i);
+        Method mb = {"BoN", "none", r.st.candidates, 0};
+        RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
+        add_run(&bon, &b, "BoN", i);
+    }
+    print_totals("BoN", &bon, np);
+    print_totals("SpR a=0.5", &spr, np);
+    printf("SpR / BoN: wall %.2fx, FLOPs %.2fx; mean best reward %.3f vs %.3f\n",
+           spr.wall / bon.wall, spr.flops / bon.flops, spr.reward / np, bon.reward / np);
+    printf("checks: generator tokens == prompt + sampled - candidates (the last sampled token "
+           "of each is never fed); RM tokens == prefix + each response token once + closing "
+           "ids per scoring\n");
+    for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
+}
+
+/* ------------------------------------------- threads and determinism */
+
+/* Microseconds per empty parallel region of 2 threads (fork + join), under
+ * whatever wait policy this process runs with; median of 5 x 2000. */
+static double region_us(void) {
+    double t[5];
+    volatile int sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        for (int k = 0; k < 2000; k++) {
+#pragma omp parallel num_threads(2)
+            sink++;
+        }
+        t[r] = (now() - t0) / 2000 * 1e6;
+    }
+    (void)sink;
+    return median(t, 5);
+}
+
+static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, const IntVec *stops,
+                           int threads0) {
+    printf("\n## Threads: 1 vs %d (decode batch 128 median of %d; SpR run digests)\n", 2,
+           o->repeats);
+    Prompt pr[1];
+    load_prompts(o, tok, pr, 1);
+    Method me = {"SpR", "quantile", 0, 0.5};
+    double tok_s[2];
+    uint64_t dig[2];
+    double wall[2];
+    for (int t = 1; t <= 2; t++) {
+        set_threads(t);
+        tok_s[t - 1] = run_decode(gen, 128, o->steps, o->repeats, 1).tok_s;
+        RunOut r = run_method(gen, tok, o, &pr[0], &me, stops);
+        dig[t - 1] = r.digest;
+        wall[t - 1] = r.wall;
+    }
+    set_threads(threads0);
+    const char *wp = getenv("OMP_WAIT_POLICY");
+    printf("an empty 2-thread parallel region costs %.1f us (OMP_WAIT_POLICY=%s)\n", region_us(),
+           wp ? wp : "(unset)");
+    printf("decode b=128: 1 thread %.0f tok/s, 2 threads %.0f tok/s, scaling %.2fx\n", tok_s[0],
+           tok_s[1], tok_s[1] / tok_s[0]);
+    printf("SpR run: 1 thread %.3f s, 2 threads %.3f s, scaling %.2fx\n", wall[0], wall[1],
+           wall[0] / wall[1]);
+    printf("results 1 vs 2 threads: %s (digest %016llx vs %016llx over every candidate's "
+           "tokens, score bits, rejection point)\n",
+           dig[0] == dig[1] ? "byte-identical" : "DIFFERENT", (unsigned long long)dig[0],
+           (unsigned long long)dig[1]);
+    intvec_free(&pr[0].ids);
+}
+
+/* --------------------------------------------------------- peak memory */
+
+/* Runs argv (the CLI) as a fresh process; returns its peak RSS in KiB.
+ * posix_spawn starts it without a copy of this process's memory, so the
+ * figure is the command's own. */
+static long spawn_peak_kb(char *const *argv) {
+    extern char **environ;
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    return ru.ru_maxrss;
+}
+
+/* The number after "key": in a JSON text (0 if absent). */
+static double json_number(const char *text, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *p = strstr(text, pat);
+    return p ? strtod(p + strlen(pat), NULL) : 0;
+}
+
+typedef struct MemRun {
+    long peak_kb, base_kb;   /* spr and info, or -1 */
+    char json[65536];
+} MemRun;
+
+/* Runs the CLI before this process has loaded anything: a spawned child's
+ * peak RSS includes what its parent held at the exec, so the benchmark's
+ * own buffers would otherwise be counted. */
+static void measure_memory(const Opts *o, MemRun *mr) {
+    mr->peak_kb = mr->base_kb = -1;
+    mr->json[0] = 0;
+    char text[1024], json[] = "/tmp/specrej-bench-XXXXXX";
+    FILE *f = fopen(o->prompts, "r");
+    if (!f || !fgets(text, sizeof text, f)) die(o->prompts, NULL);
+    fclose(f);
+    text[strcspn(text, "\r\n")] = 0;
+    int fd = mkstemp(json);
+    if (fd < 0) return;
+    close(fd);
+    char maxnew[16];
+    snprintf(maxnew, sizeof maxnew, "%d", o->max_new);
+    char *spr[] = {(char *)o->bin, "spr", "--model", (char *)o->lm, "--reward", (char *)o->rm,
+                   "--prompt", text, "--alpha", "0.5", "-n", maxnew, "--json", json, NULL};
+    char *info[] = {(char *)o->bin, "info", "--model", (char *)o->lm, NULL};
+    mr->peak_kb = spawn_peak_kb(spr);
+    mr->base_kb = spawn_peak_kb(info);
+    f = fopen(json, "r");
+    size_t got = f ? fread(mr->json, 1, sizeof mr->json - 1, f) : 0;
+    mr->json[got] = 0;
+    if (f) fclose(f);
+    remove(json);
+}
+
+static void peak_memory(Model *gen, const Opts *o, const MemRun *mr) {
+    if (mr->peak_kb < 0 || mr->base_kb < 0 || !mr->json[0]) {
+        printf("\n## Peak memory: %s could not be run\n", o->bin);
+        return;
+    }
+    SrError err;
+    Model *rm;
+    if (model_load(o->rm, &rm, &err) != 0) die(o->rm, &err);
+    double w_gen = 4.0 * (double)model_param_count(gen), w_rm = 4.0 * (double)model_param_count(rm);
+    model_free(rm);
+    double mib = 1.0 / (1024 * 1024), kv = json_number(mr->json, "kv_budget");
+    double peak_kv = json_number(mr->json, "peak_kv_bytes"), peak = mr->peak_kb / 1024.0;
+    printf("\n## Peak memory: `specrej spr --alpha 0.5 -n %d` (one budget-sized wave of %.0f) on "
+           "one dev prompt\n", o->max_new, json_number(mr->json, "initial_batch"));
+    printf("peak RSS %.1f MiB = KV budget %.1f MiB (peak in use %.1f) + weights %.1f MiB "
+           "(generator %.1f, RM %.1f) + %.1f MiB rest; `specrej info` (generator only) "
+           "peaks at %.1f MiB\n",
+           peak, kv * mib, peak_kv * mib, (w_gen + w_rm) * mib, w_gen * mib, w_rm * mib,
+           peak - (kv + w_gen + w_rm) * mib, mr->base_kb / 1024.0);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static void parse(Opts *o, int argc, char **argv) {
+    *o = (Opts){"data/austen-lm", "data/austen-rm", "data/prompts-dev.txt", NULL, "bin/specrej",
+                5, 33, 64, 3, 0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--quick") == 0) { o->quick = 1, o->repeats = 3; continue; }
+        if (!v) goto bad;
+        if (strcmp(a, "--lm") == 0) o->lm = v;
+        else if (strcmp(a, "--rm") == 0) o->rm = v;
+        else if (strcmp(a, "--prompts") == 0) o->prompts = v;
+        else if (strcmp(a, "--only") == 0) o->only = v;
+        else if (strcmp(a, "--bin") == 0) o->bin = v;
+        else if (strcmp(a, "--repeats") == 0) o->repeats = atoi(v);
+        else goto bad;
+        i++;
+    }
+    if (o->repeats < 1 || o->repeats > MAX_REPEATS) goto bad;
+    return;
+bad:
+    fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
+                    "[--quick] [--bin PATH] [--only lm|rm|seq|spr|threads|mem]\n", MAX_REPEATS);
+    exit(2);
+}
+
+int main(int argc, char **argv) {
+    blas_ensure_fast_core(argc, argv);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    Opts o;
+    parse(&o, argc, argv);
+    if (o.quick) o.max_new = 32, o.n_prompts = 2;
+    double t_start = now();
+    MemRun *mr = calloc(1, sizeof *mr);
+    if (!mr) die("memory", NULL);
+    if (!o.only || strcmp(o.only, "mem") == 0) measure_memory(&o, mr);
+    SrError err;
+    Model *gen, *rm;
+    Tokenizer *tok;
+    if (model_load(o.lm, &gen, &err) != 0) die(o.lm, &err);
+    if (model_load(o.rm, &rm, &err) != 0) die(o.rm, &err);
+    if (tokenizer_load(o.lm, model_config(gen)->vocab_size, &tok, &err) != 0) die(o.lm, &err);
+    IntVec stops = {0};
+    for (int id = 0; id < model_config(gen)->vocab_size; id++)
+        if (tokenizer_is_stop(tok, id) && intvec_push(&stops, id, &err) != 0) die("stops", &err);
+    int threads0 = max_threads();
+#define WANT(name) (!o.only || strcmp(o.only, name) == 0)
+    printf("# specrej benchmark: %s + %s\n", o.lm, o.rm);
+    print_machine();
+    if (WANT("lm") || WANT("rm")) {
+        printf("sgemm 1024^3 (reference peak): %.1f GFLOP/s\n", sgemm_square(1024, o.repeats));
+        printf("ceiling = the model's own matmuls (every layer's weights, then the head) alone "
+               "through cblas_sgemm at that batch; mm = the same matmuls inside the forward "
+               "pass; mm%%/attn%%/samp%% = shares of decode time\n");
+    }
+    if (WANT("lm")) {
+        Decode d = {0};
+        decode_table("Generator decode (forward + top-k 50 sampling)", gen, &o, 1, &d);
+        printf("batch 128: matmuls %.0f%%, attention (RoPE, KV writes, softmax(qK)V) %.0f%%, "
+               "sampling %.0f%%, norms/SwiGLU/rest %.0f%% of decode time\n",
+               100 * d.share_mm, 100 * d.share_att, 100 * d.share_sample,
+               100 * (1 - d.share_mm - d.share_att - d.share_sample));
+        printf("targets at batch 128: matmuls at >= 50%% of the ceiling: %.0f%% %s; tokens/s "
+               ">= 10x batch 1: %.1fx %s; attention + sampling (+ bookkeeping, none in this "
+               "loop) < 20%% of decode: %.0f%% %s\n",
+               100 * d.mm_gflops / d.ceiling, d.mm_gflops >= 0.5 * d.ceiling ? "met" : "MISSED",
+               d.speedup, d.speedup >= 10 ? "met" : "MISSED",
+               100 * (d.share_att + d.share_sample),
+               d.share_att + d.share_sample < 0.2 ? "met" : "MISSED");
+    }
+    if (WANT("rm"))
+        decode_table("Reward model scoring (one new token per candidate per call)", rm, &o, 0,
+                     NULL);
+    if (WANT("seq")) batch_vs_sequential(gen, &o);
+    if (WANT("spr")) spr_vs_bon(gen, tok, &o, &stops);
+    if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);
+    if (WANT("mem")) peak_memory(gen, &o, mr);
+    free(mr);
+#undef WANT
+    printf("\nbench: %.0f s in all\n", now() - t_start);
+    intvec_free(&stops);
+    tokenizer_free(tok);
+    model_free(rm);
+    model_free(gen);
+    return 0;
+}
