@@ -35,7 +35,7 @@ static int fill_entries(GoldJudge *g, const cJSON *root, const char *path, SrErr
     size_t count = 0, bytes = 0;
     for (const cJSON *c = root->child; c; c = c->next) {
         if (!valid_valence(c))
-            return sr_fail(err, "%s: entry '%s' is not an integer valence", path, c->string);
+            return sr_fail(err, "%s: entry '%s' is not an integer valence in [-100, 100]", path, c->string);
         count++;
         bytes += strlen(c->string) + 1;
     }
@@ -103,6 +103,11 @@ static size_t apostrophe_before(const unsigned char *s, size_t begin, size_t end
     return 0;
 }
 
+/* Bytes of the letter or apostrophe at s[i], 0 when it ends a word. */
+static size_t word_unit(const unsigned char *s, size_t i, size_t len) {
+    return is_letter(s[i]) ? 1 : apostrophe_len(s, i, len);
+}
+
 static int lower_eq(unsigned char c, char want) {
     return (c | 0x20) == (unsigned char)want && is_letter(c);
 }
@@ -148,9 +153,8 @@ double gold_score(const GoldJudge *g, const char *text, size_t len) {
     int negate = 0;
     size_t i = 0;
     while (i < len) {
-        size_t b = i;
-        for (size_t ap; i < len && (is_letter(s[i]) || (ap = apostrophe_len(s, i, len)));)
-            i += is_letter(s[i]) ? 1 : ap;
+        size_t b = i, unit;
+        while (i < len && (unit = word_unit(s, i, len)) > 0) i += unit;
         if (i == b) {
             i++;
             continue;
