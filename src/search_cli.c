@@ -25,7 +25,7 @@ typedef struct Opts {
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace, *policy, *schedule;
-    long long n, max_batch, first_decision, max_new, seed, top_k;
+    long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
     double alpha, temperature, top_p;
     size_t kv_budget;
     int print_ids, alpha_given, help;
@@ -49,6 +49,8 @@ static void usage(SearchCliMethod m) {
                "  --reward-template T   the reward model's template (default auto)\n"
                "  --kv-budget BYTES     generator + reward KV cache bytes (default: what holds\n"
                "                        32 candidates at full length), e.g. 64M\n"
+               "  --kv-budget-candidates K  the budget that holds K candidates at full\n"
+               "                        length (the paper's unit: one GPU = Best-of-K)\n"
                "  --max-batch B         cap on candidates at once (default 1000)\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --json [PATH|-]       one JSON object with the answer and costs\n"
@@ -101,6 +103,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--lexicon", NULL, lexicon)
         STR("--trace", NULL, trace)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
+        INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
             return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
         if (strcmp(argv[*i], "--json") == 0) {
@@ -251,6 +254,9 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     p->n_stop = s->stops.len;
     p->max_batch = (int)o->max_batch;
     p->kv_budget = o->kv_budget;
+    p->budget_candidates = (int)o->budget_candidates;
+    if (o->kv_budget && o->budget_candidates)
+        return sr_fail(err, "give at most one of --kv-budget and --kv-budget-candidates");
     p->label = METHOD_NAMES[o->method];
     p->progress = o->method != SEARCH_CLI_GENERATE && isatty(STDERR_FILENO);
     p->policy_params.alpha = o->alpha;
@@ -282,6 +288,62 @@ static void print_ids(const SearchCandidate *c) {
     printf("\n");
 }
 
+/* Every candidate's outcome (the experiments compare methods candidate by
+ * candidate): final or last partial score, where it was cut, its NLL, and its
+ * gold score when the judge is loaded. NULL on allocation failure. */
+static cJSON *candidates_json(Session *s, SrError *err) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; arr && i < s->res.n; i++) {
+        const SearchCandidate *c = &s->res.cands[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "i", c->index);
+        cJSON_AddNumberToObject(e, "len", c->tokens.len);
+        cJSON_AddBoolToObject(e, "stop", c->stop_id >= 0);
+        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddBoolToObject(e, "scored", c->scored);
+        cJSON_AddNumberToObject(e, "score", c->score);
+        cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
+        cJSON_AddNumberToObject(e, "nll", c->nll_sum);
+        cJSON_AddNumberToObject(e, "n_sampled", c->tokens.len + (c->stop_id >= 0));
+        char *text = NULL;
+        size_t len = 0;
+        if (s->gold && s->tok) {
+            if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, err) != 0) {
+                cJSON_Delete(e);
+                cJSON_Delete(arr);
+                return NULL;
+            }
+            cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
+            free(text);
+        } else {
+            cJSON_AddNullToObject(e, "gold");
+        }
+        cJSON_AddItemToArray(arr, e);
+    }
+    if (!arr) sr_fail(err, "--json: out of memory");
+    return arr;
+}
+
+static cJSON *wave_costs_json(const SearchResult *r) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int w = 0; arr && r->wave_stats && w < r->stats.waves; w++) {
+        const SearchStats *st = &r->wave_stats[w];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "wave", w + 1);
+        cJSON_AddNumberToObject(e, "candidates", st->candidates);
+        cJSON_AddNumberToObject(e, "gen_flops", st->gen_flops);
+        cJSON_AddNumberToObject(e, "rm_flops", st->rm_flops);
+        cJSON_AddNumberToObject(e, "tokens_generated", (double)st->tokens_generated);
+        cJSON_AddNumberToObject(e, "tokens_scored", (double)st->tokens_scored);
+        cJSON_AddNumberToObject(e, "seconds_generation", st->seconds_generation);
+        cJSON_AddNumberToObject(e, "seconds_scoring", st->seconds_scoring);
+        cJSON_AddNumberToObject(e, "seconds_total",
+                                st->seconds_generation + st->seconds_scoring + st->seconds_other);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
 static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrError *err) {
     const SearchCandidate *c = &s->res.cands[s->res.best];
     cJSON *j = cJSON_CreateObject();
@@ -307,6 +369,13 @@ static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrEr
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
     cJSON *st = search_stats_json(&s->res.stats);
     if (st) cJSON_AddItemToObject(j, "stats", st);
+    if (st) cJSON_AddItemToObject(st, "wave_costs", wave_costs_json(&s->res));
+    cJSON *cands = candidates_json(s, err);
+    if (!cands) {
+        cJSON_Delete(j);
+        return -1;
+    }
+    cJSON_AddItemToObject(j, "candidates", cands);
     int rc = json_write_file(o->json, j, err);
     cJSON_Delete(j);
     return rc;
@@ -371,14 +440,21 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
     if (load_prompt(&s, &o, err) != 0) goto done;
     if (open_reward(&s, &o, err) != 0) goto done;
     if (fill_params(&s, &o, &p, err) != 0) goto done;
+    if (o.json && strcmp(o.json, "-") != 0) { /* an unwritable path fails now, not after the run */
+        AtomicFile probe;
+        if (atomic_open(&probe, o.json, err) != 0) goto done;
+        atomic_abort(&probe);
+    }
     if (o.trace) {
         if (trace_open(&s.trace, o.trace, err) != 0) goto done;
         p.on_decision = trace_decision;
         p.user = &s.trace;
     }
     if (search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0) goto done;
+    if (finish(&s, &o, err) != 0) goto done;
+    /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */
     if (o.trace && trace_finish(&s.trace, &s.res, err) != 0) goto done;
-    rc = finish(&s, &o, err);
+    rc = 0;
 done:
     session_free(&s);
     return rc;
