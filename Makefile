@@ -67,7 +67,8 @@ test-sanitize:
 
 # The main job: Speculative Rejection on a held-out prompt with the shipped models.
 demo: $(BIN)
-	$(BIN) spr --model data/austen-lm --reward data/austen-rm --alpha 0.5 --seed 1 \
+	@printf 'prompt: %s\nresponse: ' "$$(head -n 1 data/prompts-dev.txt)"
+	@$(BIN) spr --model data/austen-lm --reward data/austen-rm --alpha 0.5 --seed 1 \
 	    --prompt "$$(head -n 1 data/prompts-dev.txt)"
 
 # libFuzzer targets (clang): see fuzz/Makefile for corpus and run rules.

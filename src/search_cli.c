@@ -114,7 +114,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
             return 0;
         }
     }
-    if (o->method == SEARCH_CLI_BON) INT("-N", NULL, n, 1, 1 << 24)
+    if (o->method == SEARCH_CLI_BON) INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
     if (o->method == SEARCH_CLI_SPR) {
         if ((r = args_take_value(argc, argv, i, "--alpha", NULL, &v, err)) != 0) {
             o->alpha_given = 1;
