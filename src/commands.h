@@ -1,4 +1,5 @@
-/* commands.h - the CLI subcommands. Each lives in its own src/cmd_NAME.c,
+/* commands.h - the CLI subcommands. Each lives in src/cmd_NAME.c (tokenize
+ * and detokenize share src/cmd_tokenize.c, as they share their flags),
  * parses its own flags, and returns 0 or -1 with err filled; main() prints
  * the error as "specrej: ..." and exits 1. Output goes to stdout. */
 #ifndef SPECREJ_COMMANDS_H
