@@ -25,3 +25,17 @@ int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, 
 void reward_close(RewardSource *rs) {
     if (rs) rs->ops->close(rs);
 }
+
+int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
+    (void)rs, (void)budget, (void)max_cands, (void)err;
+    return 0;
+}
+
+int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err) {
+    (void)rs, (void)c, (void)err;
+    return 0;
+}
+
+void reward_stateless_detach(RewardSource *rs, RewardCand *c) { (void)rs, (void)c; }
+
+void reward_stateless_end(RewardSource *rs) { (void)rs; }

@@ -71,6 +71,14 @@ typedef struct RewardOps {
     void (*close)(RewardSource *rs);
 } RewardOps;
 
+/* Ready-made begin/attach/detach/end for sources that keep no per-candidate
+ * state and no cache (gold judge, self-likelihood): a new stateless source
+ * only writes score and close. */
+int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err);
+int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err);
+void reward_stateless_detach(RewardSource *rs, RewardCand *c);
+void reward_stateless_end(RewardSource *rs);
+
 struct RewardSource {
     const RewardOps *ops;
     void *self;

@@ -7,16 +7,6 @@
 
 #include "reward.h"
 
-static int begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
-    (void)rs, (void)budget, (void)max_cands, (void)err;
-    return 0;
-}
-
-static int attach(RewardSource *rs, RewardCand *c, SrError *err) {
-    (void)rs, (void)c, (void)err;
-    return 0;
-}
-
 static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
                  SrError *err) {
     (void)rs, (void)err;
@@ -28,13 +18,10 @@ static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scor
     return 0;
 }
 
-static void detach(RewardSource *rs, RewardCand *c) { (void)rs, (void)c; }
-
-static void end(RewardSource *rs) { (void)rs; }
-
 static void close_source(RewardSource *rs) { free(rs); }
 
-static const RewardOps OPS = {begin, attach, score, detach, end, close_source};
+static const RewardOps OPS = {reward_stateless_begin, reward_stateless_attach, score,
+                               reward_stateless_detach, reward_stateless_end, close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     (void)ctx;

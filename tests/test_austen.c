@@ -123,29 +123,6 @@ static void rm_matches_refs(void **state) {
     model_free(m);
 }
 
-static int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static size_t unescape(char *s) {
-    size_t n = 0;
-    for (size_t i = 0; s[i]; i++) {
-        if (s[i] != '\\') {
-            s[n++] = s[i];
-            continue;
-        }
-        char c = s[++i];
-        if (c == 'n') s[n++] = '\n';
-        else if (c == 't') s[n++] = '\t';
-        else if (c == '\\') s[n++] = '\\';
-        else if (c == 'x' && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            s[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else fail_msg("bad escape \\%c", c);
-    }
-    return n;
-}
-
 /* tests/data/austen_tokens.txt: ids from tools/bpe.py, the encoder that
  * tokenized the training data; the C tokenizer must agree and round-trip. */
 static void tokenizer_matches_training_encoder(void **state) {
@@ -165,7 +142,7 @@ static void tokenizer_matches_training_encoder(void **state) {
         char *tab = strchr(line, '\t');
         assert_non_null(tab);
         *tab = 0;
-        size_t len = unescape(tab + 1);
+        size_t len = test_unescape(tab + 1);
         IntVec ids = {0};
         assert_int_equal(tokenizer_encode(t, tab + 1, len, &ids, &err), 0);
         char *p = line;

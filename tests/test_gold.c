@@ -13,34 +13,6 @@ static GoldJudge *load_default(void) {
     return g;
 }
 
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-/* Undoes tools/gold.py's escape() in place; returns the length. */
-static size_t unescape(char *s) {
-    size_t n = 0;
-    for (size_t i = 0; s[i]; i++) {
-        if (s[i] != '\\') {
-            s[n++] = s[i];
-            continue;
-        }
-        char c = s[++i];
-        if (c == 'n') s[n++] = '\n';
-        else if (c == 't') s[n++] = '\t';
-        else if (c == '\\') s[n++] = '\\';
-        else if (c == 'x') {
-            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
-            assert_true(hi >= 0 && lo >= 0);
-            s[n++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else fail_msg("bad escape \\%c in " CASES, c);
-    }
-    return n;
-}
-
 static void agrees_with_python_cases(void **state) {
     (void)state;
     GoldJudge *g = load_default();
@@ -53,7 +25,7 @@ static void agrees_with_python_cases(void **state) {
         assert_non_null(tab);
         *tab = 0;
         long want = strtol(line, NULL, 10);
-        size_t len = unescape(tab + 1);
+        size_t len = test_unescape(tab + 1);
         double got = gold_score(g, tab + 1, len);
         if (got != (double)want) fail_msg("case '%s': C %g, Python %ld", tab + 1, got, want);
         checked++;

@@ -66,4 +66,33 @@ static inline int test_run(const char *cmd, char **out) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Undoes the escaping of tools/ text fixtures (\n, \t, \\, \xHH) in place and
+ * returns the length; a bad escape fails the test. */
+static inline int test_hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static inline size_t test_unescape(char *s) {
+    size_t n = 0;
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] != '\\') {
+            s[n++] = s[i];
+            continue;
+        }
+        char c = s[++i];
+        if (c == 'n') s[n++] = '\n';
+        else if (c == 't') s[n++] = '\t';
+        else if (c == '\\') s[n++] = '\\';
+        else if (c == 'x') {
+            int hi = test_hexval(s[i + 1]), lo = hi >= 0 ? test_hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0) fail_msg("bad escape \\x%.2s", s + i + 1);
+            s[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else fail_msg("bad escape \\%c", c);
+    }
+    return n;
+}
+
 #endif
