@@ -90,7 +90,10 @@ def main():
     for name in ("llama_gqa", "llama_rm"):
         err = max_error(os.path.join(root, name))
         print(f"{name}: max |tools/llama.py - transformers| = {err:.3e}")
-        ok &= err < 1e-6
+        # transformers' RMSNorm computes in float32 even in a float64 model,
+        # so its "float64" references sit about 3e-6 from a true float64
+        # pass; 1e-4 is tests/fixtures/README.md's tolerance.
+        ok &= err < 1e-4
     for d in sys.argv[2:]:  # exported models: their own refs.txt
         err = max_error(d)
         print(f"{d}: max |reloaded safetensors - refs.txt| = {err:.3e}")

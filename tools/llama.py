@@ -9,6 +9,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def pick_device(name="auto"):
+    """"auto" = the GPU when torch sees one (the training scripts then take
+    minutes instead of hours), else the CPU. TF32 matmuls on the GPU: these
+    scripts train; the float64 references are always computed on the CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return torch.device(name)
+
+
 class Config:
     def __init__(self, dim=128, n_layers=6, n_heads=4, n_kv_heads=2, hidden=384,
                  vocab=1025, max_pos=1024, theta=10000.0, eps=1e-5, dropout=0.0,
@@ -36,7 +48,8 @@ class RMSNorm(nn.Module):
 
 def rope_tables(cfg, positions, dtype):
     hd = cfg.head_dim
-    inv = 1.0 / (cfg.theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    inv = 1.0 / (cfg.theta ** (torch.arange(0, hd, 2, dtype=torch.float64,
+                                            device=positions.device) / hd))
     ang = positions.to(torch.float64)[..., None] * inv
     ang = torch.cat([ang, ang], dim=-1)
     return ang.cos().to(dtype), ang.sin().to(dtype)
@@ -76,7 +89,7 @@ class Attention(nn.Module):
         v = v.repeat_interleave(rep, dim=1)
         att = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
         S = k.shape[2]
-        causal = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+        causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
         if mask is not None:  # [B, S] True = may attend (left padding)
             causal = causal[None, None] & mask[:, None, None, :]
         att = att.masked_fill(~causal, float("-inf")).softmax(-1)
@@ -142,7 +155,7 @@ class Llama(nn.Module):
         x = self.model.embed_tokens(ids)
         x = F.dropout(x, self.cfg.dropout, self.training)
         if positions is None:
-            positions = torch.arange(start, start + ids.shape[1])
+            positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         cos, sin = rope_tables(self.cfg, positions, x.dtype)
         if positions.dim() == 2:  # per-row positions [B, T]
             cos, sin = cos[:, None], sin[:, None]

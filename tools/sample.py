@@ -21,35 +21,39 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import gold  # noqa: E402
 from export import load_checkpoint  # noqa: E402
+from llama import pick_device  # noqa: E402
 
 
 @torch.no_grad()
 def generate(model, prompt_ids, n, max_new, top_k, gen):
     """prompt_ids: [B, P] (equal lengths). Returns per-row response ids
-    (without the stop token) and whether each row stopped by itself."""
+    (without the stop token) and whether each row stopped by itself.
+    Every row draws a token at every step (rows that ended draw too, and
+    their draws are cut off afterwards), so the random stream does not
+    depend on when rows end; the loop looks for "all ended" every 8 steps
+    only, since on a GPU each look waits for the device."""
     eot = model.cfg.vocab - 1
+    dev = next(model.parameters()).device
     caches = [{} for _ in model.model.layers]
-    x = torch.tensor(prompt_ids)
+    x = torch.tensor(prompt_ids, device=dev)
     logits = model(x, caches, start=0)[:, -1]
     pos = x.shape[1]
-    out = [[] for _ in range(n)]
-    done = [False] * n
-    for _ in range(max_new):
+    drawn = []
+    ended = torch.zeros(n, dtype=torch.bool, device=dev)
+    for step in range(max_new):
         v, i = torch.topk(logits, top_k, dim=-1)
         pick = torch.multinomial(torch.softmax(v, dim=-1), 1, generator=gen)
         nxt = i.gather(1, pick)
-        for r in range(n):
-            if not done[r]:
-                t = int(nxt[r, 0])
-                if t == eot:
-                    done[r] = True
-                else:
-                    out[r].append(t)
-        if all(done):
+        drawn.append(nxt[:, 0])
+        ended |= nxt[:, 0] == eot
+        if step % 8 == 7 and bool(ended.all()):
             break
-        logits = model(nxt, caches, start=pos)[:, -1]
-        pos += 1
-    return out, done
+        if step + 1 < max_new:
+            logits = model(nxt, caches, start=pos)[:, -1]
+            pos += 1
+    rows = torch.stack(drawn, dim=1).cpu().tolist()
+    out = [r[:r.index(eot)] if eot in r else r for r in rows]
+    return out, [eot in r for r in rows]
 
 
 def main():
@@ -66,11 +70,14 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--shard", default="0/1", help="I/N: every N-th prompt from the I-th")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    gen = torch.Generator().manual_seed(a.seed)
+    dev = pick_device(a.device)
+    gen = torch.Generator(device=dev).manual_seed(a.seed)
     model, cfg, _ = load_checkpoint(a.ckpt)
+    model.to(dev)
     tok = bpe.Tokenizer.load(a.tokenizer)
     lex = gold.load(a.lexicon)
     with open(a.prompts, encoding="utf-8") as f:

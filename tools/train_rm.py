@@ -29,7 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import gold  # noqa: E402
-from llama import Config, Llama  # noqa: E402
+from llama import Config, Llama, pick_device  # noqa: E402
 
 MAX_NEW = 128
 
@@ -59,7 +59,7 @@ def encode_rows(rows, tok):
 
 
 @torch.no_grad()
-def score_all(model, seqs, batch=64):
+def score_all(model, seqs, batch=128):
     model.eval()
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     out = [0.0] * len(seqs)
@@ -78,7 +78,9 @@ def forward_last(model, seqs):
     x = torch.zeros(len(seqs), T, dtype=torch.long)
     for i, s in enumerate(seqs):
         x[i, :len(s)] = torch.tensor(s)
-    last = torch.tensor([len(s) - 1 for s in seqs])
+    dev = next(model.parameters()).device
+    x = x.to(dev)
+    last = torch.tensor([len(s) - 1 for s in seqs], device=dev)
     return model(x).gather(1, last[:, None])[:, 0]
 
 
@@ -187,11 +189,14 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    ap.add_argument("--metrics", help="default: WORK/rm_metrics.json")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default="tools/work/rm_best.pt")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    dev = pick_device(a.device)
     rng = random.Random(a.seed)
     tok = bpe.Tokenizer.load(a.tokenizer)
     lex = gold.load(a.lexicon)
@@ -204,11 +209,12 @@ def main():
     valid = [r for r in rows if held_out(r["prompt"])]
     valid_lm = [r for r in valid if r["source"] == "lm"]
     xtrain, xvalid = encode_rows(train, tok), encode_rows(valid, tok)
-    ytrain = torch.tensor([float(r["gold"]) for r in train])
+    ytrain = torch.tensor([float(r["gold"]) for r in train], device=dev)
     sd = float(ytrain.std())
     print(f"train {len(train)} valid {len(valid)} (lm {len(valid_lm)}); gold mean "
           f"{float(ytrain.mean()):.2f} sd {sd:.2f}", flush=True)
     model, cfg = build_model(a.lm, a.layers, a.dropout)
+    model.to(dev)
     print(f"params {sum(p.numel() for p in model.parameters())}", flush=True)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     other = [p for p in model.parameters() if p.dim() < 2]
@@ -219,7 +225,8 @@ def main():
     t0, budget = time.time(), 60 * a.minutes
     best, step = -2.0, 0
     evals = max(1, steps_per_epoch // 2)
-    while step < total:
+    out_of_time = False
+    while step < total and not out_of_time:
         # Batches of similar length (less padding), in random order.
         order = list(range(len(train)))
         rng.shuffle(order)
@@ -229,8 +236,8 @@ def main():
         rng.shuffle(batches)
         for b in batches:
             p = max(step / total, (time.time() - t0) / budget)
-            if p >= 1:
-                step = total
+            if p >= 1:  # the wall-clock cap; the step count stays true
+                out_of_time = True
                 break
             lr = a.lr * min(1.0, (step + 1) / 30) * (0.1 + 0.45 * (1 + math.cos(math.pi * p)))
             for g in opt.param_groups:
@@ -250,8 +257,10 @@ def main():
     best = evaluate(model, cfg, xvalid, valid, valid_lm, step, best, a.out, t0)
     ck = torch.load(a.out, map_location="cpu")
     model.load_state_dict(ck["state"])
+    model.to(dev)
     report = {"params": sum(p.numel() for p in model.parameters()), "layers": a.layers,
-              "train_rows": len(train), "gold_sd": sd, "train_seconds": time.time() - t0,
+              "train_rows": len(train), "austen_rows": a.austen, "lr": a.lr,
+              "batch": a.batch, "epochs": a.epochs, "device": str(dev), "gold_sd": sd, "train_seconds": time.time() - t0,
               "step": ck["step"], "valid": ck["valid"]}
     if a.test:
         with open(a.test, encoding="utf-8") as f:
@@ -259,7 +268,7 @@ def main():
         report["test_prompts"] = metrics(test, score_all(model, encode_rows(test, tok)))
     if os.path.isdir(a.sentiment):
         report["sentiment"] = sentiment_eval(model, tok, lex, a.sentiment)
-    with open(os.path.join(a.work, "rm_metrics.json"), "w") as f:
+    with open(a.metrics or os.path.join(a.work, "rm_metrics.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(json.dumps(report, indent=1), flush=True)
 
@@ -272,7 +281,8 @@ def evaluate(model, cfg, xvalid, valid, valid_lm, step, best, path, t0):
     mark = ""
     if s > best:
         best = s
-        torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "step": step,
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        torch.save({"config": cfg.to_dict(), "state": state, "step": step,
                     "valid": m}, path + ".tmp")
         os.replace(path + ".tmp", path)
         mark = " (best, saved)"
