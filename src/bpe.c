@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "fileio.h"
+#include "heap.h"
 #include "strmap.h"
 
 #define BPE_MAX_ID (1 << 24) /* ids above this are refused (hostile files stay cheap) */
@@ -573,34 +574,12 @@ static int cand_less(const Cand *x, const Cand *y) {
     return x->rank != y->rank ? x->rank < y->rank : x->pos < y->pos;
 }
 
-static void heap_push(Cand *h, int *n, Cand c) {
-    int i = (*n)++;
-    while (i > 0 && cand_less(&c, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = c;
-}
-
-static Cand heap_pop(Cand *h, int *n) {
-    Cand top = h[0], last = h[--*n];
-    int i = 0;
-    for (;;) {
-        int k = 2 * i + 1;
-        if (k >= *n) break;
-        if (k + 1 < *n && cand_less(&h[k + 1], &h[k])) k++;
-        if (!cand_less(&h[k], &last)) break;
-        h[i] = h[k];
-        i = k;
-    }
-    h[i] = last;
-    return top;
-}
+DEFINE_HEAP(cand_heap, Cand, cand_less)
 
 static void push_pair(const Bpe *b, Cand *h, int *n, const Sym *sym, int pos) {
     if (pos < 0 || sym[pos].next < 0) return;
     const PairSlot *p = pair_find(b, pair_key(sym[pos].id, sym[sym[pos].next].id));
-    if (p->rank >= 0) heap_push(h, n, (Cand){p->rank, pos, p->new_id});
+    if (p->rank >= 0) cand_heap_push(h, n, (Cand){p->rank, pos, p->new_id});
 }
 
 /* Merges symbols by lowest rank, leftmost first (as tokenizers' Word does),
@@ -620,7 +599,7 @@ static int merge_piece(Ctx *c, const unsigned char *s, size_t n) {
     int nh = 0;
     for (int i = 0; i + 1 < ns; i++) push_pair(b, c->heap, &nh, c->sym, i);
     while (nh > 0) {
-        Cand top = heap_pop(c->heap, &nh);
+        Cand top = cand_heap_pop(c->heap, &nh);
         Sym *l = &c->sym[top.pos];
         if (l->id < 0 || l->next < 0) continue;
         Sym *r = &c->sym[l->next];

@@ -161,7 +161,8 @@ static void set_dims(Model *m) {
     m->out_dim = output_dim(c);
 }
 
-/* Reads tensor 'name' of shape [rows, cols] (cols == 0: 1-D [rows]) into dst. */
+/* Checks that tensor 'name' exists with shape [rows, cols] (cols == 0: 1-D
+ * [rows]) and reads it into dst; dst NULL only checks. */
 static int load_tensor(const SafeTensors *st, const char *where, const char *name, float *dst,
                        int64_t rows, int64_t cols, SrError *err) {
     const StTensor *t = st_find(st, name);
@@ -179,30 +180,33 @@ static int load_tensor(const SafeTensors *st, const char *where, const char *nam
         return sr_fail(err, "%s: tensor '%s' has shape [%s], config implies [%lld]", where, name,
                        got, (long long)rows);
     }
-    return st_read_f32(st, t, dst, err);
+    return dst ? st_read_f32(st, t, dst, err) : 0;
 }
 
-static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int l,
+/* dry: check names and shapes only; 'dst' is then never evaluated (the
+ * buffers do not exist yet). */
+static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int l, int dry,
                          SrError *err) {
     const ModelConfig *c = &m->cfg;
-    Layer *L = &m->layers[l];
+    Layer *L = dry ? NULL : &m->layers[l];
     int64_t D = c->dim, F = c->hidden_dim, hd = c->head_dim;
     char name[160];
-#define LOAD(suffix, dst, rows, cols)                                                  \
-    do {                                                                               \
-        snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix);                 \
-        if (load_tensor(st, where, name, dst, rows, cols, err) != 0) return -1;        \
+#define LOAD(suffix, dst, rows, cols)                                                   \
+    do {                                                                                \
+        snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix);                  \
+        if (load_tensor(st, where, name, dry ? NULL : (dst), rows, cols, err) != 0)     \
+            return -1;                                                                  \
     } while (0)
     LOAD("input_layernorm.weight", L->attn_norm, D, 0);
     LOAD("self_attn.q_proj.weight", L->wqkv, m->q_dim, D);
     LOAD("self_attn.k_proj.weight", L->wqkv + (size_t)m->q_dim * D, m->kv_dim, D);
     LOAD("self_attn.v_proj.weight", L->wqkv + (size_t)(m->q_dim + m->kv_dim) * D, m->kv_dim, D);
-    if (L->bqkv) {
+    if (c->has_qkv_bias) {
         LOAD("self_attn.q_proj.bias", L->bqkv, m->q_dim, 0);
         LOAD("self_attn.k_proj.bias", L->bqkv + m->q_dim, m->kv_dim, 0);
         LOAD("self_attn.v_proj.bias", L->bqkv + m->q_dim + m->kv_dim, m->kv_dim, 0);
     }
-    if (L->q_norm) {
+    if (c->has_qk_norm) {
         LOAD("self_attn.q_norm.weight", L->q_norm, hd, 0);
         LOAD("self_attn.k_norm.weight", L->k_norm, hd, 0);
     }
@@ -215,23 +219,36 @@ static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int
     return 0;
 }
 
-static int load_safetensors(Model *m, const SafeTensors *st, const char *where, SrError *err) {
-    ModelConfig *c = &m->cfg;
-    /* "use a bias whenever the file has one" */
-    if (st_find(st, "model.layers.0.self_attn.q_proj.bias")) c->has_qkv_bias = 1;
-    if (alloc_weights(m, err) != 0) return -1;
-    if (load_tensor(st, where, "model.embed_tokens.weight", m->embed, c->vocab_size, c->dim,
-                    err) != 0)
+/* Visits every tensor the config implies; see load_layer_st for 'dry'. */
+static int visit_tensors(Model *m, const SafeTensors *st, const char *where, int dry,
+                         SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    if (load_tensor(st, where, "model.embed_tokens.weight", dry ? NULL : m->embed,
+                    c->vocab_size, c->dim, err) != 0)
         return -1;
     for (int l = 0; l < c->n_layers; l++)
-        if (load_layer_st(m, st, where, l, err) != 0) return -1;
-    if (load_tensor(st, where, "model.norm.weight", m->final_norm, c->dim, 0, err) != 0)
+        if (load_layer_st(m, st, where, l, dry, err) != 0) return -1;
+    if (load_tensor(st, where, "model.norm.weight", dry ? NULL : m->final_norm, c->dim, 0,
+                    err) != 0)
         return -1;
     if (c->kind == MODEL_KIND_RM)
-        return load_tensor(st, where, "score.weight", m->head, c->num_labels, c->dim, err);
-    if (m->head != m->embed)
-        return load_tensor(st, where, "lm_head.weight", m->head, c->vocab_size, c->dim, err);
+        return load_tensor(st, where, "score.weight", dry ? NULL : m->head, c->num_labels,
+                           c->dim, err);
+    if (!c->tie_embeddings)
+        return load_tensor(st, where, "lm_head.weight", dry ? NULL : m->head, c->vocab_size,
+                           c->dim, err);
     return 0;
+}
+
+/* Checks every name and shape before allocating anything: config.json alone
+ * can imply gigabytes of weights, and a checkpoint that does not match it
+ * should be refused as such, not as "out of memory". */
+static int load_safetensors(Model *m, const SafeTensors *st, const char *where, SrError *err) {
+    /* "use a bias whenever the file has one" */
+    if (st_find(st, "model.layers.0.self_attn.q_proj.bias")) m->cfg.has_qkv_bias = 1;
+    if (visit_tensors(m, st, where, 1, err) != 0) return -1;
+    if (alloc_weights(m, err) != 0) return -1;
+    return visit_tensors(m, st, where, 0, err);
 }
 
 static int load_llama2c(Model *m, const char *path, SrError *err) {

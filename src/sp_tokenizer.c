@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "heap.h"
 #include "strmap.h"
 
 #define SP_MAX_FILE (256u << 20)
@@ -118,29 +119,7 @@ static int cand_before(const Cand *x, const Cand *y) {
     return x->score != y->score ? x->score > y->score : x->pos < y->pos;
 }
 
-static void heap_push(Cand *h, int *n, Cand c) {
-    int i = (*n)++;
-    while (i > 0 && cand_before(&c, &h[(i - 1) / 2])) {
-        h[i] = h[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h[i] = c;
-}
-
-static Cand heap_pop(Cand *h, int *n) {
-    Cand top = h[0], last = h[--*n];
-    int i = 0;
-    for (;;) {
-        int k = 2 * i + 1;
-        if (k >= *n) break;
-        if (k + 1 < *n && cand_before(&h[k + 1], &h[k])) k++;
-        if (!cand_before(&h[k], &last)) break;
-        h[i] = h[k];
-        i = k;
-    }
-    h[i] = last;
-    return top;
-}
+DEFINE_HEAP(cand_heap, Cand, cand_before)
 
 /* Offers the pair (pos, next of pos) if its concatenation is a piece whose
  * score run.c would accept (> -1e10). buf holds 2 * max_token_length. */
@@ -152,7 +131,7 @@ static void offer_pair(const SpTokenizer *t, const Sym *sym, int pos, char *buf,
     memcpy(buf + t->piece_len[a], t->piece[b], (size_t)t->piece_len[b]);
     int id = strmap_get(&t->map, buf, (size_t)(t->piece_len[a] + t->piece_len[b]));
     if (id >= 0 && t->score[id] > -1e10f)
-        heap_push(h, nh, (Cand){t->score[id], pos, r, a, b, id});
+        cand_heap_push(h, nh, (Cand){t->score[id], pos, r, a, b, id});
 }
 
 static int merge_all(const SpTokenizer *t, Sym *sym, int ns, IntVec *out, SrError *err) {
@@ -166,7 +145,7 @@ static int merge_all(const SpTokenizer *t, Sym *sym, int ns, IntVec *out, SrErro
     int nh = 0;
     for (int i = 0; i + 1 < ns; i++) offer_pair(t, sym, i, buf, heap, &nh);
     while (nh > 0) {
-        Cand c = heap_pop(heap, &nh);
+        Cand c = cand_heap_pop(heap, &nh);
         Sym *l = &sym[c.pos];
         if (l->id != c.left_id || l->next != c.right || sym[c.right].id != c.right_id) continue;
         Sym *r = &sym[c.right];

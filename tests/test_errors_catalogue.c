@@ -148,6 +148,12 @@ static int setup(void **state) {
     put_config("c_eps", "\"rms_norm_eps\": 0, ");
     put_str("c_missing/config.json", "{\"architectures\": [\"LlamaForCausalLM\"]}");
     put_config("c_noweights", "");
+    /* config.json implies 2 TiB of weights; the file holds none of them */
+    put_config("c_huge", "\"hidden_size\": 65536, \"num_attention_heads\": 64, "
+                         "\"intermediate_size\": 1048576, "
+                         "\"num_hidden_layers\": 1024, ");
+    put_st("c_huge/model.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
     /* llama2.c */
     int32_t ok[7] = {8, 16, 1, 2, 2, 10, 4};
     put_l2c("l2c/size.bin", ok, 3);
@@ -327,6 +333,8 @@ static const Case MODEL_CASES[] = {
     {"info --model %D/c_eps",
      "specrej: %D/c_eps/config.json: \"rms_norm_eps\" must be a number in [1e-30, 1]", 1},
     {"info --model %D/c_missing", "specrej: %D/c_missing/config.json: \"hidden_size\" is missing", 1},
+    {"info --model %D/c_huge",
+     "specrej: %D/c_huge/model.safetensors: missing tensor 'model.embed_tokens.weight'", 1},
     {"info --model %D/c_noweights",
      "specrej: %D/c_noweights: no model.safetensors or model.safetensors.index.json", 1},
     {"info --model %D/l2c/size.bin",
