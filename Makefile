@@ -6,7 +6,7 @@
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
 #   make bench        performance benchmark (prints numbers and ratios)
 #   make experiments  regenerate every CSV and figure (long)
-#   make checkpoints  retrain the shipped models from Debian/npm data (hours)
+#   make checkpoints  retrain the shipped models from Debian/npm data (7 min on a GPU, ~10 h on 2 cores)
 #
 # Dependencies are found with pkg-config; override PKG_DEPS_CFLAGS /
 # PKG_DEPS_LIBS / OPENMP_FLAGS on systems without it (see README, macOS).
