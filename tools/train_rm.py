@@ -260,7 +260,8 @@ def main():
     model.to(dev)
     report = {"params": sum(p.numel() for p in model.parameters()), "layers": a.layers,
               "train_rows": len(train), "austen_rows": a.austen, "lr": a.lr,
-              "batch": a.batch, "epochs": a.epochs, "device": str(dev), "gold_sd": sd, "train_seconds": time.time() - t0,
+              "batch": a.batch, "epochs": a.epochs, "device": str(dev), "gold_sd": sd,
+              "train_seconds": time.time() - t0,
               "step": ck["step"], "valid": ck["valid"]}
     if a.test:
         with open(a.test, encoding="utf-8") as f:
