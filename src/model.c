@@ -15,6 +15,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "gemm.h"
 #include "hfconfig.h"
 #include "kvcache.h"
 #include "llama2c.h"
@@ -22,7 +23,9 @@
 
 /* Weights of one layer. Q, K and V are fused into one [qkv_dim, dim] matrix
  * and gate/up into one [2 * hidden, dim] matrix so that each takes a single
- * sgemm over the batch. */
+ * matrix product over the batch. The four matrices are read into row-major
+ * buffers, then packed for gemm_packed() and the row-major copies freed;
+ * they exist again only under the legacy BLAS scheme (model_set_legacy_blas). */
 typedef struct Layer {
     float *attn_norm; /* [dim] */
     float *wqkv;      /* [(n_heads + 2 n_kv_heads) * hd, dim] */
@@ -33,6 +36,7 @@ typedef struct Layer {
     float *ffn_norm;  /* [dim] */
     float *w_gate_up; /* [2 * hidden, dim]: gate rows, then up rows */
     float *w_down;    /* [dim, hidden] */
+    PackedMatrix pqkv, po, pgate_up, pdown;
 } Layer;
 
 /* Per-call buffers, grown on demand and kept between calls. */
@@ -52,10 +56,12 @@ struct Model {
     ModelConfig cfg;
     int out_dim;
     int q_dim, kv_dim, qkv_dim;
-    float *embed;      /* [vocab, dim] */
+    float *embed;      /* [vocab, dim]; NULL when tied (rows come from phead) */
     Layer *layers;
     float *final_norm; /* [dim] */
-    float *head;       /* [out_dim, dim]; == embed when tied */
+    float *head;       /* [out_dim, dim]; == embed when tied; NULL once packed (LM) */
+    PackedMatrix phead; /* language models: the output head, packed */
+    int legacy_blas;   /* benchmarks only: OpenBLAS sgemm on row-major weights */
     float *inv_freq;   /* [hd / 2] after llama3 scaling */
     int rope_len;      /* positions in the tables */
     float *rope_cos, *rope_sin; /* [rope_len][hd / 2] */
@@ -99,6 +105,8 @@ static void free_layers(Model *m) {
         float *p[] = {L->attn_norm, L->wqkv, L->bqkv, L->q_norm, L->k_norm,
                       L->wo, L->ffn_norm, L->w_gate_up, L->w_down};
         for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) free(p[i]);
+        PackedMatrix *q[] = {&L->pqkv, &L->po, &L->pgate_up, &L->pdown};
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) gemm_free(q[i]);
     }
     free(m->layers);
 }
@@ -108,6 +116,7 @@ void model_free(Model *m) {
     free_layers(m);
     if (m->head != m->embed) free(m->head);
     free(m->embed);
+    gemm_free(&m->phead);
     free(m->final_norm);
     free(m->inv_freq);
     free(m->rope_cos);
@@ -385,6 +394,58 @@ static int load_hf(Model *m, const char *dir, const char *weights, SrError *err)
     return rc;
 }
 
+/* Packs one row-major matrix for gemm_packed() and frees the original. */
+static int pack_and_free(PackedMatrix *pm, float **w, int rows, int cols, SrError *err) {
+    if (gemm_pack(pm, *w, rows, cols, err) != 0) return -1;
+    free(*w);
+    *w = NULL;
+    return 0;
+}
+
+/* The projections and a language model's head, packed once at load time
+ * (see Layer). A tied head shares its rows with the embedding, which is then
+ * read back from the packed copy, so the weights are held once. */
+static int pack_weights(Model *m, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    int D = c->dim, F = c->hidden_dim;
+    for (int l = 0; l < c->n_layers; l++) {
+        Layer *L = &m->layers[l];
+        if (pack_and_free(&L->pqkv, &L->wqkv, m->qkv_dim, D, err) ||
+            pack_and_free(&L->po, &L->wo, D, m->q_dim, err) ||
+            pack_and_free(&L->pgate_up, &L->w_gate_up, 2 * F, D, err) ||
+            pack_and_free(&L->pdown, &L->w_down, D, F, err))
+            return -1;
+    }
+    if (c->kind != MODEL_KIND_LM) return 0;
+    if (m->head == m->embed) m->embed = NULL; /* freed below as the head */
+    return pack_and_free(&m->phead, &m->head, m->out_dim, D, err);
+}
+
+/* Unpacks a matrix into a new row-major buffer. */
+static int unpack_copy(const PackedMatrix *pm, float **w, SrError *err) {
+    if (*w) return 0;
+    *w = alloc_floats((size_t)pm->rows * pm->cols, err);
+    if (!*w) return -1;
+    gemm_unpack(pm, *w);
+    return 0;
+}
+
+int model_set_legacy_blas(Model *m, int on, SrError *err) {
+    if (on) {
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            Layer *L = &m->layers[l];
+            if (unpack_copy(&L->pqkv, &L->wqkv, err) || unpack_copy(&L->po, &L->wo, err) ||
+                unpack_copy(&L->pgate_up, &L->w_gate_up, err) ||
+                unpack_copy(&L->pdown, &L->w_down, err))
+                return -1;
+        }
+        if (m->cfg.kind == MODEL_KIND_LM && unpack_copy(&m->phead, &m->head, err)) return -1;
+        m->s.cap_n = 0; /* the padded activations are grown afresh */
+    }
+    m->legacy_blas = on;
+    return 0;
+}
+
 /* Directory part of path ("." when there is none). */
 static void dir_of(const char *path, char *out, size_t cap) {
     const char *slash = strrchr(path, '/');
@@ -412,6 +473,7 @@ int model_load(const char *path, Model **out, SrError *err) {
     } else {
         rc = sr_fail(err, "%s: no such model file or directory", path);
     }
+    if (rc == 0) rc = pack_weights(m, err);
     if (rc == 0) rc = init_rope(m, err);
     if (rc == 0) rc = grow_rope(m, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
     if (rc != 0) {
@@ -425,31 +487,34 @@ int model_load(const char *path, Model **out, SrError *err) {
 /* ---------------------------------------------------------------- forward */
 
 /* Batch invariance. Every output row must be bit-identical whatever else is
- * in the batch (the decoders promise the same tokens for the same seed at
- * any batch composition). Each row of a BLAS sgemm is an independent dot
- * product, but OpenBLAS picks different kernels by shape: its "small matrix"
- * kernels (used when rows * out <= 1200 on SkylakeX-class cores) and, in
- * newer versions, gemv for a single row, sum in a different order than the
- * blocked kernel. So every sgemm is given at least gemm_rows() rows (zero
- * padding), which keeps it on the blocked kernel, whose per-element order
- * does not depend on the row count or the thread count. tests/test_model.c
- * checks the invariance bit for bit. */
-#define GEMM_MIN_CELLS 1201
-#define GEMM_MIN_ROWS 2
+ * in the batch and however many threads run: the decoders promise the same
+ * tokens for the same seed at any batch composition. Attention, norms and
+ * sampling work row by row in a fixed order; the projections go through
+ * gemm_packed(), whose per-element order is fixed by the shapes alone
+ * (gemm.h). tests/test_model.c checks it bit for bit.
+ *
+ * The legacy scheme (benchmarks only, model_set_legacy_blas) is the one
+ * specrej used before: OpenBLAS sgemm with every call given at least
+ * LEGACY_MIN_CELLS / out rows of zero padding, which kept SkylakeX-class
+ * kernels off their small-matrix path but did not hold on Haswell, Zen or
+ * Prescott kernels, nor across thread counts. */
+#define LEGACY_MIN_CELLS 1201
+#define LEGACY_MIN_ROWS 2
 
-static int gemm_rows(int n, int out) {
-    int need = (GEMM_MIN_CELLS + out - 1) / out;
-    if (need < GEMM_MIN_ROWS) need = GEMM_MIN_ROWS;
+static int legacy_rows(int n, int out) {
+    int need = (LEGACY_MIN_CELLS + out - 1) / out;
+    if (need < LEGACY_MIN_ROWS) need = LEGACY_MIN_ROWS;
     return n > need ? n : need;
 }
 
 /* Rows every activation buffer needs for a batch of n (padding included). */
 static int padded_rows(const Model *m, int n) {
+    if (!m->legacy_blas) return n;
     const ModelConfig *c = &m->cfg;
     int outs[] = {m->qkv_dim, c->dim, 2 * c->hidden_dim, m->out_dim};
     int rows = n;
     for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
-        if (gemm_rows(n, outs[i]) > rows) rows = gemm_rows(n, outs[i]);
+        if (legacy_rows(n, outs[i]) > rows) rows = legacy_rows(n, outs[i]);
     return rows;
 }
 
@@ -559,12 +624,18 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int 
     for (int r = 0; r < n; r++) rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
 }
 
-/* C[n, out] = X[n, in] * W[out, in]^T + beta * C, over gemm_rows(n, out)
- * rows: X and C must have that many (padding rows hold zeros/finite junk). */
-static void matmul(float *C, const float *X, const float *W, int n, int in, int out,
-                   float beta) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, gemm_rows(n, out), out, in, 1.0f, X,
-                in, W, in, beta, C, out);
+/* C[n, W.rows] = X[n, W.cols] * W^T (+ C when accumulate). Under the legacy
+ * scheme, X and C must have padded_rows(n) rows (padding holds zeros or
+ * finite junk). */
+static void project(const Model *m, float *C, const float *X, const PackedMatrix *W,
+                    const float *row_major, int n, int accumulate) {
+    if (!m->legacy_blas) {
+        gemm_packed(C, X, W, n, accumulate);
+        return;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, legacy_rows(n, W->rows), W->rows,
+                W->cols, 1.0f, X, W->cols, row_major, W->cols, accumulate ? 1.0f : 0.0f, C,
+                W->rows);
 }
 
 /* The reward head has a handful of rows: plain dot products, no BLAS. */
@@ -818,25 +889,29 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
     zero_tail(s->x, n, rows, D);
     zero_tail(s->att, n, rows, m->q_dim);
     zero_tail(s->hb2, n, rows, F);
-    for (int i = 0; i < n; i++)
-        memcpy(s->x + (size_t)i * D, m->embed + (size_t)tokens[i] * D, D * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        if (m->embed)
+            memcpy(s->x + (size_t)i * D, m->embed + (size_t)tokens[i] * D, D * sizeof(float));
+        else /* tied: the embedding lives in the packed head */
+            gemm_row(&m->phead, tokens[i], s->x + (size_t)i * D);
+    }
     for (int l = 0; l < c->n_layers; l++) {
         const Layer *L = &m->layers[l];
         rmsnorm_rows(s->xb, s->x, L->attn_norm, n, D, c->rms_eps);
         lap(m, PH_OTHER, &t);
-        matmul(s->qkv, s->xb, L->wqkv, n, D, m->qkv_dim, 0.0f);
+        project(m, s->qkv, s->xb, &L->pqkv, L->wqkv, n, 0);
         lap(m, PH_MATMUL, &t);
         attention(m, kv, l, n, slots, max_pos);
         lap(m, PH_ATTENTION, &t);
-        matmul(s->x, s->att, L->wo, n, m->q_dim, D, 1.0f); /* residual via beta = 1 */
+        project(m, s->x, s->att, &L->po, L->wo, n, 1); /* the residual: accumulate */
         lap(m, PH_MATMUL, &t);
         rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, D, c->rms_eps);
         lap(m, PH_OTHER, &t);
-        matmul(s->hb, s->xb, L->w_gate_up, n, D, 2 * F, 0.0f);
+        project(m, s->hb, s->xb, &L->pgate_up, L->w_gate_up, n, 0);
         lap(m, PH_MATMUL, &t);
         swiglu(m, n);
         lap(m, PH_OTHER, &t);
-        matmul(s->x, s->hb2, L->w_down, n, F, D, 1.0f);
+        project(m, s->x, s->hb2, &L->pdown, L->w_down, n, 1);
         lap(m, PH_MATMUL, &t);
     }
     rmsnorm_rows(s->xb, s->x, m->final_norm, n, D, c->rms_eps);
@@ -848,10 +923,10 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
     }
     if (c->kind == MODEL_KIND_RM) {
         small_head(out, s->xb, m->head, n, D, m->out_dim);
-    } else if (gemm_rows(n, m->out_dim) == n) {
-        matmul(out, s->xb, m->head, n, D, m->out_dim, 0.0f);
+    } else if (padded_rows(m, n) == n) {
+        project(m, out, s->xb, &m->phead, m->head, n, 0);
     } else {
-        matmul(s->logits, s->xb, m->head, n, D, m->out_dim, 0.0f);
+        project(m, s->logits, s->xb, &m->phead, m->head, n, 0);
         memcpy(out, s->logits, (size_t)n * m->out_dim * sizeof *out);
     }
     lap(m, PH_MATMUL, &t);

@@ -14,9 +14,11 @@
  *    its own slot's cache up to and including itself. Output row i is the
  *    logits (language model: vocab floats) or the score head (reward model:
  *    num_labels floats) for token i.
- *  - Projections and the output head are single sgemm calls over all n tokens;
- *    attention runs in an OpenMP loop over (token, head) that makes no BLAS
- *    calls. Results do not depend on the thread count or on batch composition.
+ *  - Projections and the output head are one gemm_packed() call each over
+ *    all n tokens (gemm.h: a summation order fixed by the shapes alone);
+ *    attention runs in an OpenMP loop over tokens, each summed in position
+ *    order. So an output row's bits do not depend on the thread count, on
+ *    the other tokens of the call or on the row's place among them.
  */
 #ifndef SPECREJ_MODEL_H
 #define SPECREJ_MODEL_H
@@ -86,6 +88,12 @@ double model_flops_per_token(const ModelConfig *cfg, int pos);
  * budget. */
 int model_forward(Model *m, struct KVCache *kv, int n, const int *slots,
                   const int *tokens, float *out, SrError *err);
+
+/* Benchmarks only: on, the projections run as OpenBLAS sgemm calls on
+ * row-major copies of the weights (the scheme before gemm_packed, which is
+ * not batch-invariant on every kernel); off, the default. Costs a second
+ * copy of the weights while on. */
+int model_set_legacy_blas(Model *m, int on, SrError *err);
 
 /* Optional phase timing for benchmarks: while set, every model_forward adds
  * its wall seconds to the matmuls (projections and output head), attention
