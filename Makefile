@@ -14,6 +14,17 @@
 CC ?= cc
 PKG_CONFIG ?= pkg-config
 DEPS := openblas libpcre2-8 libcjson
+# Goals that need no compiler flags (and so no dependencies).
+NO_DEPS_GOALS := clean checkpoints
+ifeq ($(origin PKG_DEPS_CFLAGS)$(origin PKG_DEPS_LIBS),undefinedundefined)
+ifneq ($(filter-out $(NO_DEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+# Compiling against whatever other cblas.h the system has would build a
+# binary that crashes (see the flags stamp below), so stop here instead.
+ifneq ($(shell $(PKG_CONFIG) --exists $(DEPS) 2>/dev/null && echo ok),ok)
+$(error pkg-config cannot find $(DEPS) (or pkg-config itself): run 'sh tools/install_deps.sh' first, or set PKG_DEPS_CFLAGS and PKG_DEPS_LIBS)
+endif
+endif
+endif
 PKG_DEPS_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags $(DEPS) 2>/dev/null)
 PKG_DEPS_LIBS ?= $(shell $(PKG_CONFIG) --libs $(DEPS) 2>/dev/null)
 CMOCKA_LIBS ?= $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -22,7 +33,9 @@ OPT ?= -O2
 SAN ?=
 
 CFLAGS ?=
-CFLAGS += -std=c11 -Wall -Wextra $(OPT) $(OPENMP_FLAGS) $(PKG_DEPS_CFLAGS) $(SAN) -Isrc
+CFLAGS += -std=c11 -Wall -Wextra -Werror=implicit-function-declaration -ffp-contract=off $(OPT) \
+    $(OPENMP_FLAGS) \
+    $(PKG_DEPS_CFLAGS) $(SAN) -Isrc
 LDLIBS += $(PKG_DEPS_LIBS) $(OPENMP_FLAGS) -lm
 
 BUILD ?= build
@@ -37,7 +50,15 @@ TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 all: $(BIN)
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+# The flags stamp: every object depends on a file that holds the compiler,
+# the flags and the libraries, rewritten only when they change, so a build
+# made with other flags (another compiler, dependencies found or not, a
+# sanitizer) is rebuilt rather than linked with the new one.
+FLAGS_STAMP := $(BUILD)/flags.stamp
+FLAGS_NOW := $(CC) | $(CFLAGS) | $(LDLIBS) | $(CMOCKA_LIBS)
+$(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_STAMP) ] && [ "$$(cat $(FLAGS_STAMP))" = '$(FLAGS_NOW)' ] || printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -50,7 +71,7 @@ $(BIN): $(BUILD)/obj/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB)
+$(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) $(CMOCKA_LIBS)
 
@@ -58,8 +79,10 @@ $(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB)
 $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # Every test binary runs from the repository root (fixtures live in tests/).
+# Then the determinism guarantee under every OpenBLAS core and thread count.
 test: $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
+	@SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 
 test-sanitize:
 	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" \
@@ -75,7 +98,7 @@ demo: $(BIN)
 fuzz:
 	$(MAKE) -f fuzz/Makefile
 
-$(BUILD)/bench: experiments/bench/bench.c $(LIB)
+$(BUILD)/bench: experiments/bench/bench.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 

@@ -144,6 +144,65 @@ AVX2_INLINE void tile_avx2(const int mr, const int np, const float *x, int ldx, 
         }
 }
 
+/* AVX-512: one register holds a whole panel row, so a tile of mr rows and
+ * np panels keeps mr * np chains; up to 12 in flight of the 32 registers. */
+#define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
+#define AVX512_FN __attribute__((target("avx512f")))
+
+AVX512_INLINE void tile_avx512(const int mr, const int np, const float *x, int ldx,
+                               const float *p, size_t pstride, int K, const TileOut *o) {
+    __m512 acc[TILE_ROWS][8];
+#pragma GCC unroll 6
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+        for (int q = 0; q < np; q++) acc[r][q] = _mm512_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m512 w[8];
+#pragma GCC unroll 8
+        for (int q = 0; q < np; q++) w[q] = _mm512_loadu_ps(p + q * pstride + (size_t)k * GEMM_PANEL);
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+            __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + k]);
+#pragma GCC unroll 8
+            for (int q = 0; q < np; q++) acc[r][q] = _mm512_fmadd_ps(xb, w[q], acc[r][q]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < mr; r++)
+#pragma GCC unroll 8
+        for (int q = 0; q < np; q++) {
+            float *c = o->c + (size_t)r * o->ldc + q * GEMM_PANEL;
+            __m512 v = acc[r][q];
+            if (valid_cols(o, q) == GEMM_PANEL) {
+                if (o->accumulate) v = _mm512_add_ps(_mm512_loadu_ps(c), v);
+                _mm512_storeu_ps(c, v);
+            } else {
+                float tmp[GEMM_PANEL];
+                _mm512_storeu_ps(tmp, v);
+                store_partial(c, tmp, valid_cols(o, q), o->accumulate);
+            }
+        }
+}
+
+AVX512_FN static void tile_avx512_any(int mr, int np, const float *x, int ldx, const float *p,
+                                      size_t pstride, int K, const TileOut *o) {
+    switch (mr * 16 + np) {
+    case 6 * 16 + 2: tile_avx512(6, 2, x, ldx, p, pstride, K, o); break;
+    case 5 * 16 + 2: tile_avx512(5, 2, x, ldx, p, pstride, K, o); break;
+    case 4 * 16 + 2: tile_avx512(4, 2, x, ldx, p, pstride, K, o); break;
+    case 3 * 16 + 4: tile_avx512(3, 4, x, ldx, p, pstride, K, o); break;
+    case 2 * 16 + 6: tile_avx512(2, 6, x, ldx, p, pstride, K, o); break;
+    case 1 * 16 + 8: tile_avx512(1, 8, x, ldx, p, pstride, K, o); break;
+    case 6 * 16 + 1: tile_avx512(6, 1, x, ldx, p, pstride, K, o); break;
+    case 5 * 16 + 1: tile_avx512(5, 1, x, ldx, p, pstride, K, o); break;
+    case 4 * 16 + 1: tile_avx512(4, 1, x, ldx, p, pstride, K, o); break;
+    case 3 * 16 + 1: tile_avx512(3, 1, x, ldx, p, pstride, K, o); break;
+    case 2 * 16 + 1: tile_avx512(2, 1, x, ldx, p, pstride, K, o); break;
+    case 1 * 16 + 1: tile_avx512(1, 1, x, ldx, p, pstride, K, o); break;
+    default: tile_portable(mr, np, x, ldx, p, pstride, K, o);
+    }
+}
+
 /* Few rows reuse each panel load little, so they take several panels at
  * once to keep enough independent FMA chains in flight. */
 AVX2_FN static void tile_avx2_any(int mr, int np, const float *x, int ldx, const float *p,
@@ -163,45 +222,68 @@ AVX2_FN static void tile_avx2_any(int mr, int np, const float *x, int ldx, const
 }
 #endif
 
-static int use_avx2(void) {
+/* The kernel `want` resolves to on this CPU: the asked one if the CPU runs
+ * it, else the best it runs below that. */
+static GemmKernel resolve(GemmKernel want) {
+    GemmKernel best = GEMM_PORTABLE;
 #ifdef GEMM_HAVE_AVX2
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = GEMM_AVX2;
+    if (best == GEMM_AVX2 && __builtin_cpu_supports("avx512f")) best = GEMM_AVX512;
 #endif
+    return want == GEMM_AUTO || want > best ? best : want;
 }
 
-const char *gemm_kernel_name(void) { return use_avx2() ? "avx2-fma" : "portable"; }
+const char *gemm_kernel_name(GemmKernel kernel) {
+    switch (resolve(kernel)) {
+    case GEMM_AVX512: return "avx512f";
+    case GEMM_AVX2: return "avx2-fma";
+    default: return "portable";
+    }
+}
 
-/* Panels a tile of mr rows takes at once (see tile_avx2_any). */
-static int panels_per_tile(int mr) { return mr >= 4 ? 1 : mr == 3 ? 2 : mr == 2 ? 3 : 4; }
+/* Panels a tile of mr rows takes at once: enough chains in flight to cover
+ * the FMA latency (see tile_avx2_any, tile_avx512_any). */
+static int panels_per_tile(int mr, GemmKernel k) {
+    if (k == GEMM_AVX512) return mr >= 4 ? 2 : mr == 3 ? 4 : mr == 2 ? 6 : 8;
+    return mr >= 4 ? 1 : mr == 3 ? 2 : mr == 2 ? 3 : 4;
+}
+
+static void run_tile(GemmKernel k, int mr, int np, const float *x, int ldx, const float *p,
+                     size_t pstride, int K, const TileOut *o) {
+#ifdef GEMM_HAVE_AVX2
+    if (k == GEMM_AVX512) return tile_avx512_any(mr, np, x, ldx, p, pstride, K, o);
+    if (k == GEMM_AVX2) return tile_avx2_any(mr, np, x, ldx, p, pstride, K, o);
+#else
+    (void)k;
+#endif
+    tile_portable(mr, np, x, ldx, p, pstride, K, o);
+}
 
 /* One work item: rows [r0, r1) of X against panels [p0, p1) of W. */
 static void gemm_block(float *C, const float *X, const PackedMatrix *W, int r0, int r1, int p0,
-                       int p1, int accumulate, int avx2) {
+                       int p1, int accumulate, GemmKernel k) {
     size_t pstride = (size_t)W->cols * GEMM_PANEL;
     for (int r = r0; r < r1; r += TILE_ROWS) {
         int mr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        int want = panels_per_tile(mr);
+        int want = panels_per_tile(mr, k);
         for (int p = p0; p < p1;) {
             int np = p1 - p >= want ? want : 1;
             TileOut o = {C + (size_t)r * W->rows + (size_t)p * GEMM_PANEL, W->rows,
                          p * GEMM_PANEL, W->rows, accumulate};
-            const float *x = X + (size_t)r * W->cols, *pp = W->data + (size_t)p * pstride;
-#ifdef GEMM_HAVE_AVX2
-            if (avx2) tile_avx2_any(mr, np, x, W->cols, pp, pstride, W->cols, &o);
-            else tile_portable(mr, np, x, W->cols, pp, pstride, W->cols, &o);
-#else
-            (void)avx2;
-            tile_portable(mr, np, x, W->cols, pp, pstride, W->cols, &o);
-#endif
+            run_tile(k, mr, np, X + (size_t)r * W->cols, W->cols,
+                     W->data + (size_t)p * pstride, pstride, W->cols, &o);
             p += np;
         }
     }
 }
 
 void gemm_packed(float *C, const float *X, const PackedMatrix *W, int n, int accumulate) {
-    int avx2 = use_avx2();
+    gemm_packed_with(GEMM_AUTO, C, X, W, n, accumulate);
+}
+
+void gemm_packed_with(GemmKernel kernel, float *C, const float *X, const PackedMatrix *W, int n,
+                      int accumulate) {
+    GemmKernel k = resolve(kernel);
     int row_blocks = (n + ROW_BLOCK - 1) / ROW_BLOCK;
     int panel_blocks = (W->panels + PANEL_BLOCK - 1) / PANEL_BLOCK;
     int items = row_blocks * panel_blocks;
@@ -214,6 +296,6 @@ void gemm_packed(float *C, const float *X, const PackedMatrix *W, int n, int acc
         int r0 = rb * ROW_BLOCK, p0 = pb * PANEL_BLOCK;
         int r1 = r0 + ROW_BLOCK < n ? r0 + ROW_BLOCK : n;
         int p1 = p0 + PANEL_BLOCK < W->panels ? p0 + PANEL_BLOCK : W->panels;
-        gemm_block(C, X, W, r0, r1, p0, p1, accumulate, avx2);
+        gemm_block(C, X, W, r0, r1, p0, p1, accumulate, k);
     }
 }

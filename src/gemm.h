@@ -12,8 +12,8 @@
  *    started from zero, then (accumulate) added to C with one rounding:
  *        acc = 0; for k: acc = fma(X[i][k], W[j][k], acc); C[i][j] (+)= acc
  *    That order does not depend on n, on a row's position in X, on the
- *    thread count, on the instruction set the kernel runs with (AVX2+FMA
- *    or the portable fmaf() loop) or on the BLAS library, so a row's bits
+ *    thread count, on the instruction set the kernel runs with (AVX-512,
+ *    AVX2+FMA or the portable fmaf() loop) or on the BLAS library, so a row's bits
  *    are the same whatever else is in the batch, on every CPU.
  *  - No allocation and no failure inside gemm_packed(); packing can fail
  *    only for lack of memory.
@@ -46,7 +46,14 @@ void gemm_unpack(const PackedMatrix *pm, float *dst);
  * Runs on the OpenMP team when the product is big enough to pay for it. */
 void gemm_packed(float *C, const float *X, const PackedMatrix *W, int n, int accumulate);
 
-/* Which kernel gemm_packed() runs on this CPU: "avx2-fma" or "portable". */
-const char *gemm_kernel_name(void);
+/* The kernels, in order of speed: GEMM_AUTO is the fastest this CPU runs
+ * (what gemm_packed uses); tests and benchmarks name one to show that they
+ * all agree bit for bit. One the CPU cannot run falls back to the best one
+ * below it. */
+typedef enum { GEMM_AUTO = 0, GEMM_PORTABLE = 1, GEMM_AVX2 = 2, GEMM_AVX512 = 3 } GemmKernel;
+void gemm_packed_with(GemmKernel kernel, float *C, const float *X, const PackedMatrix *W, int n,
+                      int accumulate);
+/* What a kernel resolves to on this CPU: "avx512f", "avx2-fma" or "portable". */
+const char *gemm_kernel_name(GemmKernel kernel);
 
 #endif

@@ -216,7 +216,8 @@ static void prompt_files_are_well_formed(void **state) {
     free(all[1]);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lm_safetensors_matches_refs),
         cmocka_unit_test(lm_llama2c_matches_refs),

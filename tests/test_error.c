@@ -25,7 +25,8 @@ static void unknown_command_exits_nonzero(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fail_formats_and_returns_minus_one),
         cmocka_unit_test(overflowing_allocation_is_refused),

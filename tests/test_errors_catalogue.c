@@ -515,7 +515,8 @@ static void test_outputs_are_atomic(void **state) {
     assert_string_equal(listing, "a.json\na.jsonl\n");
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_and_numbers),
         cmocka_unit_test(test_checkpoints),

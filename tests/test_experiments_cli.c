@@ -148,7 +148,8 @@ static void test_spr_rejections_match_trace(void **state) {
     unlink(path), unlink(trace);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bon_waves_and_candidates),
         cmocka_unit_test(test_budget_candidates_unit),

@@ -132,7 +132,8 @@ static void test_statistics_selftest(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statistics_selftest),
         cmocka_unit_test(test_merged_shards_equal_single_run),

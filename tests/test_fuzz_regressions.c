@@ -70,7 +70,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz_args),
         cmocka_unit_test(test_fuzz_hfconfig),

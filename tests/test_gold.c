@@ -93,7 +93,8 @@ static void cli_prints_integer(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(agrees_with_python_cases),
         cmocka_unit_test(hand_computed),

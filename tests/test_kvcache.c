@@ -240,7 +240,8 @@ static void test_forward_with_copies(void **state) {
     model_free(m);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
         cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),

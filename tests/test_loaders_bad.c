@@ -489,7 +489,8 @@ static void test_cli_errors(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_tiny_model),
         cmocka_unit_test(test_missing_and_misshaped_tensors),

@@ -286,7 +286,7 @@ static void test_batch_invariance(void **state) {
     check_batch_invariance("llama_rm", BATCH_TOL);
 }
 
-/* Results are identical with 1 and 2 OpenMP threads. */
+/* Results are identical with 1, 2 and 3 OpenMP threads. */
 static void test_thread_count(void **state) {
     (void)state;
 #ifdef _OPENMP
@@ -302,15 +302,16 @@ static void test_thread_count(void **state) {
         float **one = run_mixed_batch(m, &refs);
         omp_set_num_threads(2);
         float **two = run_mixed_batch(m, &refs);
+        omp_set_num_threads(3);
+        float **three = run_mixed_batch(m, &refs);
         omp_set_num_threads(saved);
         for (int k = 0; k < refs.n_cases; k++) {
-            assert_memory_equal(one[k], two[k],
-                                (size_t)refs.cases[k].len * model_output_dim(m) * sizeof(float));
-            free(one[k]);
-            free(two[k]);
+            size_t bytes = (size_t)refs.cases[k].len * model_output_dim(m) * sizeof(float);
+            assert_memory_equal(one[k], two[k], bytes);
+            assert_memory_equal(one[k], three[k], bytes);
+            free(one[k]), free(two[k]), free(three[k]);
         }
-        free(one);
-        free(two);
+        free(one), free(two), free(three);
         refs_free(&refs);
         model_free(m);
     }
@@ -369,7 +370,8 @@ static void test_flops(void **state) {
     model_free(m);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_llama_gqa),
         cmocka_unit_test(test_llama_gqa_config_path),

@@ -114,7 +114,8 @@ static void test_cli_errors(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_last), cmocka_unit_test(test_forward_all),
         cmocka_unit_test(test_forward_rm),   cmocka_unit_test(test_info),

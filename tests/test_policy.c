@@ -75,7 +75,8 @@ static void none_never_rejects(void **state) {
     assert_int_equal(n->plan_length(&p, 128), 128);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(keep_rule_edges),
         cmocka_unit_test(registry_finds_and_refuses),

@@ -151,7 +151,8 @@ static void bad_parameters_are_refused(void **state) {
     assert_non_null(strstr(err.msg, "--top-k"));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matches_reference_sampler),
         cmocka_unit_test(greedy_and_ties_pick_lowest_id),

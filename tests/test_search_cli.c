@@ -382,7 +382,8 @@ static void different_tokenizers_are_bridged(void **state) {
     free(out);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(traces_match_golden),
         cmocka_unit_test(golden_trace_respects_budget_and_order),

@@ -177,7 +177,8 @@ static int teardown(void **state) {
     return rmdir(tmpdir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(chatml_ids),
         cmocka_unit_test(llama3_ids),

@@ -396,7 +396,8 @@ static int teardown(void **state) {
     return rmdir(tmpdir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_match_reference),
         cmocka_unit_test(merges_as_strings_match),

@@ -223,7 +223,8 @@ static int teardown(void **state) {
     return rmdir(tmpdir);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(merges_follow_scores),
         cmocka_unit_test(code_points_and_byte_fallback),

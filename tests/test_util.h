@@ -18,6 +18,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "blas_setup.h"
+
+/* Every test program starts as bin/specrej does, so the suite runs the BLAS
+ * core and OpenMP wait policy that users get (blas_setup.h): call first in
+ * main(). */
+static inline void test_blas_setup(int argc, char **argv) { blas_ensure_fast_core(argc, argv); }
+
 /* Path of the specrej binary for tests that run the CLI. */
 static inline const char *test_specrej_bin(void) {
     const char *b = getenv("SPECREJ_BIN");

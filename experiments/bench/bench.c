@@ -29,6 +29,7 @@
 #endif
 
 #include "blas_setup.h"
+#include "gemm.h"
 #include "kvcache.h"
 #include "model.h"
 #include "policy.h"
@@ -345,6 +346,37 @@ static void decode_table(const char *title, Model *m, const Opts *o, int sample,
                d.mm_gflops, 100 * d.mm_gflops / ceil_gf, 100 * d.share_mm, 100 * d.share_att,
                100 * d.share_sample);
     }
+}
+
+/* ------------------------------------------------ projection schemes */
+
+/* The cost of batch invariance: generator decode with the projections on
+ * gemm_packed (the default: one FMA chain per element, batch- and
+ * thread-invariant on every CPU) and on the legacy scheme (OpenBLAS sgemm
+ * with row padding, invariant only on some kernels), same run, repeats
+ * interleaved, at one thread and at all threads. */
+static void scheme_table(Model *m, Model *legacy, const Opts *o, int threads0) {
+    printf("\n## Projection schemes: packed kernel (%s, invariant by construction) vs legacy "
+           "OpenBLAS sgemm + padding (core %s); generator decode + top-k 50 sampling, %d steps, "
+           "median of %d\n", gemm_kernel_name(GEMM_AUTO), blas_core_name(), o->steps - 1, o->repeats);
+    printf("%7s %6s %13s %13s %7s\n", "threads", "batch", "packed tok/s", "legacy tok/s",
+           "ratio");
+    int counts[2] = {1, threads0};
+    for (int tc = 0; tc < (threads0 > 1 ? 2 : 1); tc++) {
+        set_threads(counts[tc]);
+        for (int b = 0; b < N_BATCHES; b++) {
+            int n = BATCHES[b];
+            if (o->quick && n > 128) continue;
+            double a[MAX_REPEATS], l[MAX_REPEATS];
+            for (int r = 0; r < o->repeats; r++) {
+                a[r] = run_decode(m, n, o->steps, 1, 1).tok_s;
+                l[r] = run_decode(legacy, n, o->steps, 1, 1).tok_s;
+            }
+            double ma = median(a, o->repeats), ml = median(l, o->repeats);
+            printf("%7d %6d %13.0f %13.0f %6.2fx\n", counts[tc], n, ma, ml, ma / ml);
+        }
+    }
+    set_threads(threads0);
 }
 
 /* ------------------------------------------- one batch vs N sequential */
@@ -711,7 +743,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|seq|spr|threads|mem]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|mem]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -762,6 +794,13 @@ int main(int argc, char **argv) {
     if (WANT("rm"))
         decode_table("Reward model scoring (one new token per candidate per call)", rm, &o, 0,
                      NULL);
+    if (WANT("schemes")) {
+        Model *legacy;
+        if (model_load(o.lm, &legacy, &err) != 0 || model_set_legacy_blas(legacy, 1, &err) != 0)
+            die(o.lm, &err);
+        scheme_table(gen, legacy, &o, threads0);
+        model_free(legacy);
+    }
     if (WANT("seq")) batch_vs_sequential(gen, &o);
     if (WANT("spr")) spr_vs_bon(gen, tok, &o, &stops);
     if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);

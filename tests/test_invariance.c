@@ -1,0 +1,210 @@
+/* Batch and thread invariance by construction: the projection kernel
+ * against independent references, and the shipped models' rows, bit for
+ * bit, whatever the batch around them, their place in it, the prefill
+ * chunking and the thread count.
+ *
+ * tests/invariance.sh runs this binary (and the CLI comparisons) under every
+ * OpenBLAS core the CPU can execute and at 1, 2 and 3 threads. */
+#include "test_util.h"
+
+#include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gemm.h"
+#include "kvcache.h"
+#include "model.h"
+
+static void set_threads(int t) {
+#ifdef _OPENMP
+    omp_set_num_threads(t);
+#else
+    (void)t;
+#endif
+}
+
+static float uniform(uint64_t *s) {
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) / (double)(1 << 24)) - 0.5f;
+}
+
+/* Products of every shape class (one panel or many, partial panels, tiles
+ * of 1..6 rows and their remainders) agree with: a float64 dot product
+ * within float rounding; the documented FMA chain exactly; each other
+ * across kernels, thread counts and batch sizes exactly. */
+static void gemm_matches_references(void **state) {
+    (void)state;
+    print_message("kernels this CPU runs: %s, %s, %s\n", gemm_kernel_name(GEMM_PORTABLE),
+                  gemm_kernel_name(GEMM_AVX2), gemm_kernel_name(GEMM_AVX512));
+    static const int shapes[][2] = {{1, 7}, {17, 5}, {33, 192}, {1025, 192}, {320, 64}, {48, 513}};
+    static const int ns[] = {1, 2, 3, 4, 5, 6, 7, 11, 13, 31, 50, 97};
+    uint64_t seed = 7;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int rows = shapes[s][0], cols = shapes[s][1], nmax = 97;
+        float *W = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * nmax * cols);
+        float *C = malloc(sizeof(float) * nmax * rows), *chain = malloc(sizeof(float) * nmax * rows);
+        float *base = malloc(sizeof(float) * nmax * rows);
+        for (int i = 0; i < rows * cols; i++) W[i] = uniform(&seed);
+        for (int i = 0; i < nmax * cols; i++) X[i] = uniform(&seed);
+        for (int i = 0; i < nmax * rows; i++) base[i] = uniform(&seed);
+        PackedMatrix pm;
+        SrError err = {{0}};
+        assert_int_equal(gemm_pack(&pm, W, rows, cols, &err), 0);
+        for (int i = 0; i < nmax; i++)
+            for (int j = 0; j < rows; j++) {
+                float acc = 0;
+                double ref = 0, mag = 0;
+                for (int k = 0; k < cols; k++) {
+                    acc = fmaf(X[i * cols + k], W[j * cols + k], acc);
+                    ref += (double)X[i * cols + k] * W[j * cols + k];
+                    mag += fabs((double)X[i * cols + k] * W[j * cols + k]);
+                }
+                chain[i * rows + j] = acc;
+                if (fabs(acc - ref) > 1e-6 * mag + 1e-30)
+                    fail_msg("%dx%d row %d col %d: %.9g vs float64 %.9g", rows, cols, i, j, acc, ref);
+            }
+        for (size_t q = 0; q < sizeof ns / sizeof ns[0]; q++) {
+            int n = ns[q];
+            for (int kernel = GEMM_PORTABLE; kernel <= GEMM_AVX512; kernel++)
+                for (int t = 1; t <= 3; t++) {
+                    set_threads(t);
+                    memset(C, 0xff, sizeof(float) * n * rows); /* NaN: every cell must be written */
+                    gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 0);
+                    if (memcmp(C, chain, sizeof(float) * n * rows) != 0)
+                        fail_msg("%dx%d n=%d kernel %s, %d threads: differs from the FMA chain",
+                                 rows, cols, n, gemm_kernel_name((GemmKernel)kernel), t);
+                    memcpy(C, base, sizeof(float) * n * rows);
+                    gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 1);
+                    for (int e = 0; e < n * rows; e++)
+                        if (C[e] != base[e] + chain[e])
+                            fail_msg("%dx%d n=%d accumulate: cell %d", rows, cols, n, e);
+                }
+        }
+        float *row = malloc(sizeof(float) * cols), *back = malloc(sizeof(float) * rows * cols);
+        gemm_row(&pm, rows - 1, row);
+        assert_memory_equal(row, W + (size_t)(rows - 1) * cols, sizeof(float) * cols);
+        gemm_unpack(&pm, back);
+        assert_memory_equal(back, W, sizeof(float) * rows * cols);
+        free(row), free(back);
+        gemm_free(&pm);
+        free(W), free(X), free(C), free(chain), free(base);
+    }
+    set_threads(1);
+}
+
+enum { N_SEQ = 24, MAX_LEN = 40 };
+
+typedef struct Seqs {
+    int len[N_SEQ];
+    int ids[N_SEQ][MAX_LEN];
+} Seqs;
+
+/* Every sequence alone, one token at a time, on one thread: [seq][pos][V]. */
+static float *run_alone(Model *m, const Seqs *q) {
+    int V = model_output_dim(m);
+    float *out = malloc(sizeof(float) * N_SEQ * MAX_LEN * V);
+    set_threads(1);
+    for (int s = 0; s < N_SEQ; s++) {
+        KVCache *kv = NULL;
+        SrError err = {{0}};
+        assert_int_equal(kv_create(model_config(m), 1, NULL, &kv, &err), 0);
+        int slot = kv_alloc_slot(kv, &err);
+        for (int t = 0; t < q->len[s]; t++)
+            if (model_forward(m, kv, 1, &slot, &q->ids[s][t],
+                              out + ((size_t)s * MAX_LEN + t) * V, &err) != 0)
+                fail_msg("%s", err.msg);
+        kv_free(kv);
+    }
+    return out;
+}
+
+/* All sequences through one cache in random batches: each call takes a
+ * random subset of the unfinished sequences in random order, each with a
+ * chunk of 1-3 tokens, on 1, 2 or 3 threads. Every row must equal alone. */
+static void check_random_batches(Model *m, const Seqs *q, const float *alone, uint64_t seed) {
+    int V = model_output_dim(m), done[N_SEQ] = {0}, slot_of[N_SEQ];
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(model_config(m), N_SEQ + 4, NULL, &kv, &err), 0);
+    for (int s = 0; s < N_SEQ; s++) {
+        if (s % 7 == 0) kv_alloc_slot(kv, &err); /* idle slots: slot ids != sequence ids */
+        slot_of[s] = kv_alloc_slot(kv, &err);
+    }
+    int slots[N_SEQ * 3], toks[N_SEQ * 3], owner[N_SEQ * 3], pos[N_SEQ * 3];
+    float *out = malloc(sizeof(float) * N_SEQ * 3 * V);
+    for (int call = 0;; call++) {
+        int order[N_SEQ], n = 0, live = 0;
+        for (int s = 0; s < N_SEQ; s++)
+            if (done[s] < q->len[s]) order[live++] = s;
+        if (!live) break;
+        for (int a = live - 1; a > 0; a--) { /* shuffle */
+            int b = (int)((uniform(&seed) + 0.5f) * (a + 1)) % (a + 1), t = order[a];
+            order[a] = order[b], order[b] = t;
+        }
+        int take = 1 + (int)((uniform(&seed) + 0.5f) * live) % live;
+        for (int u = 0; u < take; u++) {
+            int s = order[u], chunk = 1 + (int)((uniform(&seed) + 0.5f) * 3) % 3;
+            for (int c = 0; c < chunk && done[s] < q->len[s]; c++, n++) {
+                slots[n] = slot_of[s], toks[n] = q->ids[s][done[s]];
+                owner[n] = s, pos[n] = done[s]++;
+            }
+        }
+        set_threads(1 + call % 3);
+        if (model_forward(m, kv, n, slots, toks, out, &err) != 0) fail_msg("%s", err.msg);
+        for (int i = 0; i < n; i++)
+            if (memcmp(out + (size_t)i * V, alone + ((size_t)owner[i] * MAX_LEN + pos[i]) * V,
+                       sizeof(float) * V) != 0)
+                fail_msg("call %d (batch of %d, %d threads): sequence %d position %d differs "
+                         "from the sequence decoded alone", call, n, 1 + call % 3, owner[i],
+                         pos[i]);
+    }
+    free(out);
+    kv_free(kv);
+    set_threads(1);
+}
+
+static void check_model(const char *path) {
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load(path, &m, &err) != 0) fail_msg("%s", err.msg);
+    Seqs q;
+    uint64_t seed = 11;
+    int vocab = model_config(m)->vocab_size;
+    for (int s = 0; s < N_SEQ; s++) {
+        q.len[s] = 5 + (int)((uniform(&seed) + 0.5f) * (MAX_LEN - 5)) % (MAX_LEN - 5);
+        for (int t = 0; t < q.len[s]; t++)
+            q.ids[s][t] = (int)((uniform(&seed) + 0.5f) * vocab) % vocab;
+    }
+    float *alone = run_alone(m, &q);
+    for (uint64_t trial = 1; trial <= 3; trial++) check_random_batches(m, &q, alone, trial);
+    free(alone);
+    model_free(m);
+}
+
+static void shipped_lm_rows_same_in_any_batch(void **state) {
+    (void)state;
+    check_model("data/austen-lm");
+}
+
+static void shipped_rm_rows_same_in_any_batch(void **state) {
+    (void)state;
+    check_model("data/austen-rm");
+}
+
+static void fixture_models_rows_same_in_any_batch(void **state) {
+    (void)state;
+    check_model("tests/fixtures/qwen2_bias_tied");
+    check_model("tests/fixtures/qwen3_headdim");
+}
+
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(gemm_matches_references),
+        cmocka_unit_test(shipped_lm_rows_same_in_any_batch),
+        cmocka_unit_test(shipped_rm_rows_same_in_any_batch),
+        cmocka_unit_test(fixture_models_rows_same_in_any_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
