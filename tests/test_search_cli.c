@@ -270,6 +270,41 @@ static void same_output_for_one_or_two_threads(void **state) {
     remove(a), remove(b);
 }
 
+/* Candidate i of Speculative Rejection is candidate i of Best-of-N: a
+ * candidate that survives to the end has the same tokens and the same score
+ * bits, although SpR scored it in chunks at decision points inside a
+ * shrinking batch and Best-of-N in one batch of all N (batch invariance,
+ * end to end, on the shipped models). */
+static void spr_survivors_equal_bon_candidates(void **state) {
+    (void)state;
+    char cmd[1024];
+    const char *common = "--model data/austen-lm --reward data/austen-rm --prompt 'It is a "
+                         "truth universally acknowledged' --seed 4 -n 48 --json -";
+    snprintf(cmd, sizeof cmd, "%s spr %s --alpha 0.5", test_specrej_bin(), common);
+    char *spr = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, "%s bon %s -N 40", test_specrej_bin(), common);
+    char *bon = run_ok(cmd);
+    cJSON *a = cJSON_Parse(spr), *b = cJSON_Parse(bon), *c;
+    assert_non_null(a);
+    assert_non_null(b);
+    int compared = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(a, "candidates")) {
+        int i = cJSON_GetObjectItem(c, "i")->valueint;
+        if (!cJSON_IsTrue(cJSON_GetObjectItem(c, "finished")) || i >= 40) continue;
+        cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "candidates"), i);
+        assert_int_equal(cJSON_GetObjectItem(d, "i")->valueint, i);
+        assert_int_equal(cJSON_GetObjectItem(c, "len")->valueint,
+                         cJSON_GetObjectItem(d, "len")->valueint);
+        double x = cJSON_GetObjectItem(c, "score")->valuedouble;
+        double y = cJSON_GetObjectItem(d, "score")->valuedouble;
+        if (x != y) fail_msg("candidate %d: spr score %.17g, bon %.17g", i, x, y);
+        compared++;
+    }
+    assert_true(compared >= 3);
+    cJSON_Delete(a), cJSON_Delete(b);
+    free(spr), free(bon);
+}
+
 static void generate_is_candidate_zero(void **state) {
     (void)state;
     char cmd[1024];
@@ -388,6 +423,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(traces_match_golden),
         cmocka_unit_test(golden_trace_respects_budget_and_order),
         cmocka_unit_test(same_output_for_one_or_two_threads),
+        cmocka_unit_test(spr_survivors_equal_bon_candidates),
         cmocka_unit_test(generate_is_candidate_zero),
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(austen_text_run),
