@@ -15,6 +15,7 @@
 #include <xmmintrin.h>
 #endif
 
+#include "fastexp.h"
 #include "gemm.h"
 #include "hfconfig.h"
 #include "kvcache.h"
@@ -737,21 +738,24 @@ static ATTN_INLINE void transpose_keys(float *restrict kt, const float *restrict
         for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = 0;
 }
 
-/* Positions of the block starting at t0 that are <= pos. */
-static ATTN_INLINE int block_len(int pos, int t0) {
-    return pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
+/* The run of contiguous cached positions that starts at t, cut at pos:
+ * its length and where its keys and values are (kv_span). */
+static ATTN_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, const float **k,
+                                 const float **v) {
+    int n = kv_span(kv, slot, l, t, k, v);
+    return n < pos + 1 - t ? n : pos + 1 - t;
 }
 
-/* s[u] = q . key u, for the KV_BLOCK positions of a transposed block. */
+/* s[u] = q . key u, for the first cnt positions of a transposed block. */
 static ATTN_INLINE void block_scores(float *restrict s, const float *restrict q,
-                                     const float *restrict kt, int hd) {
+                                     const float *restrict kt, int hd, int cnt) {
     float acc[KV_BLOCK] = {0};
     for (int d = 0; d < hd; d++) {
         float qd = q[d];
         const float *row = kt + (size_t)d * KV_BLOCK;
         for (int u = 0; u < KV_BLOCK; u++) acc[u] += qd * row[u];
     }
-    memcpy(s, acc, sizeof acc);
+    memcpy(s, acc, (size_t)cnt * sizeof *acc);
 }
 
 /* o += p * v over hd floats (in chunks of 8 when it can: vectorizable). */
@@ -762,17 +766,17 @@ static ATTN_INLINE void axpy(float *restrict o, float p, const float *restrict v
     for (; j < hd; j++) o[j] += p * v[j];
 }
 
-/* In place: softmax(scale * s) over n scores. */
+/* In place: softmax(scale * s) over n scores. The exponentials are
+ * elementwise (vectorized); the max and the sum run in position order. */
 static ATTN_INLINE void softmax_scaled(float *s, int n, float scale) {
     float mx = -INFINITY, sum = 0;
     for (int t = 0; t < n; t++) {
         s[t] *= scale;
         if (s[t] > mx) mx = s[t];
     }
-    for (int t = 0; t < n; t++) {
-        s[t] = expf(s[t] - mx);
-        sum += s[t];
-    }
+#pragma omp simd
+    for (int t = 0; t < n; t++) s[t] = sr_expf(s[t] - mx);
+    for (int t = 0; t < n; t++) sum += s[t];
     float inv = 1.0f / sum;
     for (int t = 0; t < n; t++) s[t] *= inv;
 }
@@ -787,26 +791,38 @@ ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int
     int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
-    prefetch_rows(kv_key(kv, slot, l, 0), block_len(pos, 0), kv_dim);
-    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        int next = t0 + KV_BLOCK;
-        if (next <= pos) prefetch_rows(kv_key(kv, slot, l, next), block_len(pos, next), kv_dim);
-        else prefetch_rows(kv_value(kv, slot, l, 0), block_len(pos, 0), kv_dim);
-        transpose_keys(kt, kv_key(kv, slot, l, t0), block_len(pos, t0), kv_dim);
+    const float *kb, *vb, *nk, *nv;
+    /* Positions come in runs (kv_span: a block, or the end of a shared
+     * prompt); every score and every product is summed in the same order
+     * whatever the runs, so where they break changes no bit. */
+    int cnt = span_upto(kv, slot, l, 0, pos, &kb, &vb);
+    prefetch_rows(kb, cnt, kv_dim);
+    for (int t = 0; t <= pos; t += cnt) {
+        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
+        if (t + cnt <= pos) {
+            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
+            prefetch_rows(nk, nc, kv_dim);
+        } else {
+            int nc = span_upto(kv, slot, l, 0, pos, &nk, &nv);
+            prefetch_rows(nv, nc, kv_dim);
+        }
+        transpose_keys(kt, kb, cnt, kv_dim);
         for (int h = 0; h < heads; h++)
-            block_scores(work + h * stride + t0, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd);
+            block_scores(work + h * stride + t, q + (size_t)h * hd,
+                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd, cnt);
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
     memset(out, 0, (size_t)heads * hd * sizeof *out);
-    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        const float *vb = kv_value(kv, slot, l, t0);
-        int cnt = block_len(pos, t0), next = t0 + KV_BLOCK;
-        if (next <= pos) prefetch_rows(kv_value(kv, slot, l, next), block_len(pos, next), kv_dim);
+    for (int t = 0; t <= pos; t += cnt) {
+        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
+        if (t + cnt <= pos) {
+            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
+            prefetch_rows(nv, nc, kv_dim);
+        }
         for (int u = 0; u < cnt; u++)
             for (int h = 0; h < heads; h++)
-                axpy(out + (size_t)h * hd, work[h * stride + t0 + u],
+                axpy(out + (size_t)h * hd, work[h * stride + t + u],
                      vb + (size_t)u * kv_dim + (size_t)(h / group) * hd, hd);
     }
 }
@@ -834,14 +850,20 @@ static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int
     }
 }
 
+/* o = silu(g) * u, elementwise: every clone gives the same bits. */
+ATTN_CLONES static void swiglu_row(float *restrict o, const float *restrict g,
+                                   const float *restrict u, int F) {
+#pragma omp simd
+    for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + sr_expf(-g[j])) * u[j];
+}
+
 static void swiglu(Model *m, int n) {
     int F = m->cfg.hidden_dim;
-    /* each element costs an expf: ~20 flops */
+    /* each element costs an exponential: ~20 flops */
 #pragma omp parallel for schedule(static) if (20.0 * n * F >= PAR_MIN_FLOPS)
     for (int i = 0; i < n; i++) {
-        const float *g = m->s.hb + (size_t)i * 2 * F, *u = g + F;
-        float *o = m->s.hb2 + (size_t)i * F;
-        for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+        const float *g = m->s.hb + (size_t)i * 2 * F;
+        swiglu_row(m->s.hb2 + (size_t)i * F, g, g + F, F);
     }
 }
 

@@ -25,6 +25,7 @@ typedef struct Opts {
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace, *policy, *schedule;
+    const char *prompt_kv;
     long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
     double alpha, temperature, top_p;
     size_t kv_budget;
@@ -52,6 +53,9 @@ static void usage(SearchCliMethod m) {
                "  --kv-budget-candidates K  the budget that holds K candidates at full\n"
                "                        length (the paper's unit: one GPU = Best-of-K)\n"
                "  --max-batch B         cap on candidates at once (default 1000)\n"
+               "  --prompt-kv MODE      shared (default): the prompt's KV is stored once and\n"
+               "                        charged once; per-candidate: every candidate copies\n"
+               "                        it and is charged for it, as the authors' code does\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --json [PATH|-]       one JSON object with the answer and costs\n"
                "  --trace FILE          JSON lines, one per decision point\n"
@@ -102,6 +106,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--closing-ids", NULL, closing_ids)
         STR("--lexicon", NULL, lexicon)
         STR("--trace", NULL, trace)
+        STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
@@ -257,6 +262,10 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     p->budget_candidates = (int)o->budget_candidates;
     if (o->kv_budget && o->budget_candidates)
         return sr_fail(err, "give at most one of --kv-budget and --kv-budget-candidates");
+    if (o->prompt_kv && strcmp(o->prompt_kv, "shared") != 0 &&
+        strcmp(o->prompt_kv, "per-candidate") != 0)
+        return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
+    p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
     p->progress = o->method != SEARCH_CLI_GENERATE && isatty(STDERR_FILENO);
     p->policy_params.alpha = o->alpha;
