@@ -758,12 +758,25 @@ static ATTN_INLINE void block_scores(float *restrict s, const float *restrict q,
     memcpy(s, acc, (size_t)cnt * sizeof *acc);
 }
 
-/* o += p * v over hd floats (in chunks of 8 when it can: vectorizable). */
-static ATTN_INLINE void axpy(float *restrict o, float p, const float *restrict v, int hd) {
-    int j = 0;
-    for (; j + 8 <= hd; j += 8)
-        for (int u = 0; u < 8; u++) o[j + u] += p * v[j + u];
-    for (; j < hd; j++) o[j] += p * v[j];
+/* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
+ * j < hd: one head's share of a run of positions. Columns go 32 at a time
+ * through a local accumulator that stays in registers across the run (the
+ * earlier position-outer loop stored every head's output back to memory at
+ * every position); each element still adds its terms in position order. */
+static ATTN_INLINE void weighted_values(float *restrict o, const float *restrict p,
+                                        const float *restrict v, int stride, int cnt, int hd) {
+    int j0 = 0;
+    for (; j0 + 32 <= hd; j0 += 32) {
+        float acc[32];
+        memcpy(acc, o + j0, sizeof acc);
+        for (int u = 0; u < cnt; u++) {
+            const float *vu = v + (size_t)u * stride + j0;
+            for (int j = 0; j < 32; j++) acc[j] += p[u] * vu[j];
+        }
+        memcpy(o + j0, acc, sizeof acc);
+    }
+    for (int u = 0; u < cnt; u++)
+        for (int j = j0; j < hd; j++) o[j] += p[u] * v[(size_t)u * stride + j];
 }
 
 /* In place: softmax(scale * s) over n scores. The exponentials are
@@ -820,10 +833,9 @@ ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int
             int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
             prefetch_rows(nv, nc, kv_dim);
         }
-        for (int u = 0; u < cnt; u++)
-            for (int h = 0; h < heads; h++)
-                axpy(out + (size_t)h * hd, work[h * stride + t + u],
-                     vb + (size_t)u * kv_dim + (size_t)(h / group) * hd, hd);
+        for (int h = 0; h < heads; h++)
+            weighted_values(out + (size_t)h * hd, work + h * stride + t,
+                            vb + (size_t)(h / group) * hd, kv_dim, cnt, hd);
     }
 }
 

@@ -210,8 +210,9 @@ typedef struct Decode {
     double ceiling, speedup;   /* filled by decode_table: sgemm ceiling, x batch 1 */
 } Decode;
 
-/* n slots share a PROMPT_LEN prompt, then decode `steps` tokens together,
- * sampling top-k 50 per row (LM) as the search does. Timed: the steps. */
+/* n slots share a PROMPT_LEN prompt (its KV blocks, as the search does), then
+ * decode `steps` tokens together, sampling top-k 50 per row (LM) as the
+ * search does. Timed: the steps. */
 static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     const ModelConfig *c = model_config(m);
     int out_dim = model_output_dim(m), vocab = c->vocab_size;
@@ -236,7 +237,7 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < n; i++) {
             slots[i] = kv_alloc_slot(kv, &err);
-            if (slots[i] < 0 || kv_copy_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
+            if (slots[i] < 0 || kv_share_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
                 die("kv", &err);
             toks[i] = (i * 13 + 5) % vocab;
         }
