@@ -292,7 +292,11 @@ void gemm_packed_with(GemmKernel kernel, float *C, const float *X, const PackedM
      * element never depends on which thread runs it. */
 #pragma omp parallel for schedule(static) if (macs >= GEMM_PAR_MIN_MACS && items > 1)
     for (int it = 0; it < items; it++) {
-        int rb = it / panel_blocks, pb = it % panel_blocks;
+        /* Row blocks vary fastest: a thread's items cover consecutive panel
+         * blocks, so each weight panel comes from memory once per call and is
+         * reused from cache by every row block (with rows outermost, a
+         * 49k-row head streamed from DRAM once per 48 rows). */
+        int pb = it / row_blocks, rb = it % row_blocks;
         int r0 = rb * ROW_BLOCK, p0 = pb * PANEL_BLOCK;
         int r1 = r0 + ROW_BLOCK < n ? r0 + ROW_BLOCK : n;
         int p1 = p0 + PANEL_BLOCK < W->panels ? p0 + PANEL_BLOCK : W->panels;
