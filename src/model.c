@@ -683,10 +683,14 @@ static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
     memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
 }
 
-/* Attention is the one hot loop outside BLAS: where the toolchain can, it is
- * compiled for AVX2 and AVX-512 as well and picked at load time. The loops
- * vectorize without reordering any sum (no FMA contraction in ISO C mode),
- * so every clone gives the same bits. */
+/* Attention is the one hot loop outside the projections: where the
+ * toolchain can, it is compiled for AVX2 and AVX-512 as well and picked at
+ * load time. Its sums are multiplies and adds in position (or dimension)
+ * order, never contracted (-ffp-contract=off) nor reordered: the loops run
+ * across independent sums, 8 lanes at a time in GCC vector types that the
+ * compiler maps to whatever registers the clone has, so every clone gives
+ * the same bits. */
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define ATTN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #define ATTN_INLINE inline __attribute__((always_inline)) /* into each clone */
@@ -694,6 +698,11 @@ static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
 #define ATTN_CLONES
 #define ATTN_INLINE inline
 #endif
+
+typedef float v8f __attribute__((vector_size(32)));
+/* Unaligned load of 8 floats into a v8f lvalue (a macro: a function
+ * returning a vector would depend on the clone's ABI). */
+#define LOAD8(dst, src) memcpy(&(dst), (src), sizeof(v8f))
 
 /* Attention reads every candidate's keys and values once per step, far more
  * than the CPU caches hold, and one layer of a block is its own 4 KiB page,
@@ -708,14 +717,19 @@ static ATTN_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
 #endif
 }
 
-/* The keys of one block (cnt positions, all kv heads) transposed to
- * kt[j][u], zero past cnt, so that the scores vectorize across the block's
- * positions (no horizontal sums). 4x4 register tiles where SSE exists. */
+/* The keys of a run of cnt <= KV_BLOCK positions (all kv heads) transposed
+ * to kt[j][u], so that the scores vectorize across positions (no horizontal
+ * sums): 4x4 register tiles where SSE exists, then the odd positions one by
+ * one. Columns u >= cnt keep whatever an earlier run left there (finite
+ * values from the same buffer): the scores computed from them are never
+ * read (block_scores copies out cnt), and not zeroing them saved most of
+ * this function's time for the partly filled last block. */
 static ATTN_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
                                        int kv_dim) {
+    int u = 0;
 #ifdef __SSE__
-    if (cnt == KV_BLOCK && kv_dim % 4 == 0) { /* 4x4 tiles through registers */
-        for (int u = 0; u < KV_BLOCK; u += 4)
+    if (kv_dim % 4 == 0)
+        for (; u + 4 <= cnt; u += 4)
             for (int j = 0; j < kv_dim; j += 4) {
                 const float *k = kb + (size_t)u * kv_dim + j;
                 __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
@@ -727,15 +741,11 @@ static ATTN_INLINE void transpose_keys(float *restrict kt, const float *restrict
                 _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
                 _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
             }
-        return;
-    }
 #endif
-    for (int u = 0; u < cnt; u++) {
+    for (; u < cnt; u++) {
         const float *k = kb + (size_t)u * kv_dim;
         for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
     }
-    for (int u = cnt; u < KV_BLOCK; u++)
-        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = 0;
 }
 
 /* The run of contiguous cached positions that starts at t, cut at pos:
@@ -749,31 +759,38 @@ static ATTN_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, c
 /* s[u] = q . key u, for the first cnt positions of a transposed block. */
 static ATTN_INLINE void block_scores(float *restrict s, const float *restrict q,
                                      const float *restrict kt, int hd, int cnt) {
-    float acc[KV_BLOCK] = {0};
+    v8f lo = {0}, hi = {0}, r0, r1;
     for (int d = 0; d < hd; d++) {
-        float qd = q[d];
         const float *row = kt + (size_t)d * KV_BLOCK;
-        for (int u = 0; u < KV_BLOCK; u++) acc[u] += qd * row[u];
+        LOAD8(r0, row), LOAD8(r1, row + 8);
+        lo += q[d] * r0, hi += q[d] * r1;
     }
+    float acc[KV_BLOCK];
+    memcpy(acc, &lo, sizeof lo);
+    memcpy(acc + 8, &hi, sizeof hi);
     memcpy(s, acc, (size_t)cnt * sizeof *acc);
 }
 
 /* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
  * j < hd: one head's share of a run of positions. Columns go 32 at a time
- * through a local accumulator that stays in registers across the run (the
- * earlier position-outer loop stored every head's output back to memory at
- * every position); each element still adds its terms in position order. */
+ * through four vector accumulators that stay in registers across the run
+ * (the earlier position-outer loop stored every head's output back to
+ * memory at every position); each element still adds its terms in position
+ * order. */
 static ATTN_INLINE void weighted_values(float *restrict o, const float *restrict p,
                                         const float *restrict v, int stride, int cnt, int hd) {
     int j0 = 0;
     for (; j0 + 32 <= hd; j0 += 32) {
-        float acc[32];
-        memcpy(acc, o + j0, sizeof acc);
+        v8f a0, a1, a2, a3, v0, v1, v2, v3;
+        LOAD8(a0, o + j0), LOAD8(a1, o + j0 + 8), LOAD8(a2, o + j0 + 16);
+        LOAD8(a3, o + j0 + 24);
         for (int u = 0; u < cnt; u++) {
             const float *vu = v + (size_t)u * stride + j0;
-            for (int j = 0; j < 32; j++) acc[j] += p[u] * vu[j];
+            LOAD8(v0, vu), LOAD8(v1, vu + 8), LOAD8(v2, vu + 16), LOAD8(v3, vu + 24);
+            a0 += p[u] * v0, a1 += p[u] * v1, a2 += p[u] * v2, a3 += p[u] * v3;
         }
-        memcpy(o + j0, acc, sizeof acc);
+        memcpy(o + j0, &a0, sizeof a0), memcpy(o + j0 + 8, &a1, sizeof a1);
+        memcpy(o + j0 + 16, &a2, sizeof a2), memcpy(o + j0 + 24, &a3, sizeof a3);
     }
     for (int u = 0; u < cnt; u++)
         for (int j = j0; j < hd; j++) o[j] += p[u] * v[(size_t)u * stride + j];
