@@ -310,6 +310,16 @@ int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
     return 0;
 }
 
+int kv_shared_len(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s ? s->shared : 0;
+}
+
+const void *kv_prefix_id(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s && s->n_shared ? (const void *)s->blocks[0] : NULL;
+}
+
 size_t kv_bytes_in_use(const KVCache *kv) { return kv->used; }
 size_t kv_bytes_allocated(const KVCache *kv) { return kv->allocated; }
 int kv_max_slots(const KVCache *kv) { return kv->max_slots; }

@@ -72,6 +72,12 @@ int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
  * writes a copy (copy on write). Whatever dst held before is released
  * first. len must be src's length or fall on one of src's block limits. */
 int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* The leading positions slot borrows from another slot (0: none), and an
+ * identity of the borrowed blocks: slots with equal identity and length
+ * read the very same prefix (the forward pass attends to it for all of
+ * them at once). */
+int kv_shared_len(const KVCache *kv, int slot);
+const void *kv_prefix_id(const KVCache *kv, int slot);
 /* Forgets positions >= len (used to undo a scratch step); never below the
  * shared prefix. */
 void kv_truncate(KVCache *kv, int slot, int len);

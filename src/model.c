@@ -51,6 +51,17 @@ typedef struct Scratch {
     int *uniq_slots, *uniq_extra;
     size_t cap_scores;
     float *scores;    /* per thread: attn_work_floats() of attention work space */
+    /* Shared-prefix attention (see prefix_plan): per token its family (the
+     * tokens whose slots borrow the same prefix) or -1, its index in it;
+     * per family the prefix length, size, first token and buffer offset. */
+    int *fam_of, *fam_k;
+    int n_fam, *fam_len, *fam_n, *fam_first, *fam_tok;
+    size_t *fam_off;
+    size_t cap_prefix, cap_gather;
+    float *pscore;    /* per family [kv_heads][n][group][len]: scores, then probabilities */
+    float *gather;    /* queries or outputs of one family and kv head; keys or values */
+    float *gather2;
+    PackedMatrix pkeys, pvalues;
 } Scratch;
 
 struct Model {
@@ -129,6 +140,11 @@ void model_free(Model *m) {
     free(s->slot_count);
     free(s->uniq_slots);
     free(s->uniq_extra);
+    int *ints[] = {s->fam_of, s->fam_k, s->fam_len, s->fam_n, s->fam_first, s->fam_tok};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
+    free(s->fam_off);
+    free(s->pscore), free(s->gather), free(s->gather2);
+    gemm_free(&s->pkeys), gemm_free(&s->pvalues);
     free(m);
 }
 
@@ -608,6 +624,160 @@ static int plan_batch(Model *m, KVCache *kv, int n, const int *slots, const int 
     return kv_reserve_many(kv, n_uniq, s->uniq_slots, s->uniq_extra, err);
 }
 
+/* ---- attention over a shared prefix --------------------------------------
+ *
+ * Candidates that borrow one prompt's KV (kv_share_prefix) all attend to the
+ * same keys and values. Their scores against that prefix, and the prefix's
+ * share of their weighted values, are matrix products over all of them at
+ * once (gemm_packed: queries of one kv head x the prefix's keys; then
+ * probabilities x the prefix's values), instead of one pass over the
+ * prefix per candidate and head. Each element is still one FMA chain in a
+ * fixed order, and a token takes this path whenever its slot borrows a
+ * prefix, whatever else is in the batch, so rows stay batch-invariant: a
+ * token's output is (own positions' weighted values, summed in position
+ * order) + (prefix's, from the product), its softmax over all positions in
+ * position order. */
+
+/* Sorts the tokens of this call into families by borrowed prefix and sizes
+ * the buffers; nothing is allocated later in the forward pass. */
+static int prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+        int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
+        if (!a) return sr_fail(err, "out of memory");
+        *arrs[i] = a;
+    }
+    size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
+    if (!off) return sr_fail(err, "out of memory");
+    s->fam_off = off;
+    s->n_fam = 0;
+    size_t total = 0, gather = 0;
+    int max_len = 0;
+    for (int i = 0; i < n; i++) {
+        int len = kv_shared_len(kv, slots[i]);
+        s->fam_of[i] = -1;
+        if (len == 0) continue;
+        const void *id = kv_prefix_id(kv, slots[i]);
+        int f = 0;
+        while (f < s->n_fam && !(s->fam_len[f] == len &&
+                                 kv_prefix_id(kv, slots[s->fam_first[f]]) == id))
+            f++;
+        if (f == s->n_fam) s->fam_len[f] = len, s->fam_n[f] = 0, s->fam_first[f] = i, s->n_fam++;
+        s->fam_of[i] = f;
+        s->fam_k[i] = s->fam_n[f]++;
+    }
+    for (int f = 0; f < s->n_fam; f++) {
+        s->fam_off[f] = total;
+        total += (size_t)s->fam_n[f] * c->n_heads * s->fam_len[f];
+        size_t q = (size_t)s->fam_n[f] * group * hd, kvb = (size_t)s->fam_len[f] * hd;
+        if (q > gather) gather = q;
+        if (kvb > gather) gather = kvb;
+        if (s->fam_len[f] > max_len) max_len = s->fam_len[f];
+    }
+    /* From here fam_first[f] is where family f's tokens start in fam_tok
+     * (above, it was the batch index of its first token), in batch order. */
+    for (int f = 0, at = 0; f < s->n_fam; f++) {
+        s->fam_first[f] = at;
+        at += s->fam_n[f];
+    }
+    for (int i = 0; i < n; i++)
+        if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
+    if (total > s->cap_prefix) {
+        if (grow_buf(&s->pscore, 0, total, err)) return -1;
+        s->cap_prefix = total;
+    }
+    if (gather > s->cap_gather) {
+        if (grow_buf(&s->gather, 0, gather, err) || grow_buf(&s->gather2, 0, gather, err))
+            return -1;
+        s->cap_gather = gather;
+    }
+    /* the packed prefix keys [len][hd] and values^T [hd][len], at their largest */
+    size_t kcap = (size_t)((max_len + GEMM_PANEL - 1) / GEMM_PANEL) * hd * GEMM_PANEL;
+    size_t vcap = (size_t)((hd + GEMM_PANEL - 1) / GEMM_PANEL) * max_len * GEMM_PANEL;
+    PackedMatrix *pm[2] = {&s->pkeys, &s->pvalues};
+    size_t caps[2] = {kcap, vcap};
+    for (int i = 0; i < 2; i++)
+        if (caps[i] > pm[i]->cap) {
+            float *d = sr_calloc(caps[i], sizeof(float), err);
+            if (!d) return -1;
+            free(pm[i]->data);
+            pm[i]->data = d, pm[i]->cap = caps[i];
+        }
+    return 0;
+}
+
+/* Row of family f's score buffer for its k-th token and query head h. */
+static float *prefix_row(const Model *m, int f, int k, int h) {
+    const Scratch *s = &m->s;
+    int group = m->cfg.n_heads / m->cfg.n_kv_heads, nf = s->fam_n[f];
+    size_t row = ((size_t)(h / group) * nf + k) * group + h % group;
+    return s->pscore + s->fam_off[f] + row * s->fam_len[f];
+}
+
+/* Copies kv head g of positions [0, len) of slot's keys (values) into
+ * dst, row-major [len][hd] (transposed: [hd][len]). */
+static void gather_prefix(KVCache *kv, int slot, int l, int g, int len, int hd, int kv_dim,
+                          int values, float *dst) {
+    for (int t = 0; t < len;) {
+        const float *k, *v;
+        int cnt = kv_span(kv, slot, l, t, &k, &v);
+        if (cnt > len - t) cnt = len - t;
+        const float *src = (values ? v : k) + (size_t)g * hd;
+        for (int u = 0; u < cnt; u++)
+            for (int j = 0; j < hd; j++) {
+                float x = src[(size_t)u * kv_dim + j];
+                if (values) dst[(size_t)j * len + t + u] = x;
+                else dst[(size_t)(t + u) * hd + j] = x;
+            }
+        t += cnt;
+    }
+}
+
+/* Scores of every family's queries against its prefix, into pscore. */
+static void prefix_scores(Model *m, KVCache *kv, int l, const int *slots) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    for (int f = 0; f < s->n_fam; f++) {
+        int len = s->fam_len[f], nf = s->fam_n[f];
+        const int *tok = s->fam_tok + s->fam_first[f];
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 0, s->gather2);
+            gemm_repack(&s->pkeys, s->gather2, len, hd, NULL); /* fits: prefix_plan */
+            for (int k = 0; k < nf; k++)
+                memcpy(s->gather + (size_t)k * group * hd,
+                       s->qkv + (size_t)tok[k] * m->qkv_dim + (size_t)g * group * hd,
+                       (size_t)group * hd * sizeof(float));
+            gemm_packed(prefix_row(m, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
+        }
+    }
+}
+
+/* Adds the prefix's share of the weighted values (probabilities now in
+ * pscore) to every family token's attention output. */
+static void prefix_values(Model *m, KVCache *kv, int l, const int *slots) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    for (int f = 0; f < s->n_fam; f++) {
+        int len = s->fam_len[f], nf = s->fam_n[f];
+        const int *tok = s->fam_tok + s->fam_first[f];
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 1, s->gather2);
+            gemm_repack(&s->pvalues, s->gather2, hd, len, NULL); /* fits: prefix_plan */
+            gemm_packed(s->gather, prefix_row(m, f, 0, g * group), &s->pvalues, nf * group, 0);
+            for (int k = 0; k < nf; k++) {
+                float *o = s->att + (size_t)tok[k] * m->q_dim + (size_t)g * group * hd;
+                const float *p = s->gather + (size_t)k * group * hd;
+                for (int j = 0; j < group * hd; j++) o[j] += p[j];
+            }
+        }
+    }
+}
+
 /* o = x / sqrt(mean(x^2) + eps) * w (o may equal x) */
 static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) {
     double ss = 0;
@@ -814,7 +984,7 @@ static ATTN_INLINE void softmax_scaled(float *s, int n, float scale) {
 /* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
  * Query head h reads kv head h / group; each key and value is loaded once
  * for all the heads that share it. work: attn_work_floats(). */
-ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int pos,
+ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int slot, int pos,
                                      const float *q, float *work, float *out) {
     const ModelConfig *c = &m->cfg;
     int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
@@ -822,18 +992,23 @@ ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
     const float *kb, *vb, *nk, *nv;
+    /* A borrowed prefix's scores come from prefix_scores(); its values are
+     * added by prefix_values() once the probabilities are back in place. */
+    int f = m->s.fam_of[i], from = f >= 0 ? m->s.fam_len[f] : 0;
+    for (int h = 0; f >= 0 && h < heads; h++)
+        memcpy(work + h * stride, prefix_row(m, f, m->s.fam_k[i], h), (size_t)from * sizeof *work);
     /* Positions come in runs (kv_span: a block, or the end of a shared
      * prompt); every score and every product is summed in the same order
      * whatever the runs, so where they break changes no bit. */
-    int cnt = span_upto(kv, slot, l, 0, pos, &kb, &vb);
+    int cnt = span_upto(kv, slot, l, from, pos, &kb, &vb);
     prefetch_rows(kb, cnt, kv_dim);
-    for (int t = 0; t <= pos; t += cnt) {
+    for (int t = from; t <= pos; t += cnt) {
         cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
         if (t + cnt <= pos) {
             int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
             prefetch_rows(nk, nc, kv_dim);
         } else {
-            int nc = span_upto(kv, slot, l, 0, pos, &nk, &nv);
+            int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
             prefetch_rows(nv, nc, kv_dim);
         }
         transpose_keys(kt, kb, cnt, kv_dim);
@@ -843,8 +1018,10 @@ ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
+    for (int h = 0; f >= 0 && h < heads; h++)
+        memcpy(prefix_row(m, f, m->s.fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
     memset(out, 0, (size_t)heads * hd * sizeof *out);
-    for (int t = 0; t <= pos; t += cnt) {
+    for (int t = from; t <= pos; t += cnt) {
         cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
         if (t + cnt <= pos) {
             int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
@@ -856,17 +1033,20 @@ ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int
     }
 }
 
-/* RoPE and cache writes for every token, then attention for every token, in
- * one parallel region: a token may attend to positions that other tokens of
- * the same call (a prefill) write, hence the barrier between the loops. */
+/* RoPE and cache writes for every token, then the borrowed prefixes' scores,
+ * then attention for every token over its own positions, then the
+ * prefixes' values: a token may attend to positions that other tokens of
+ * the same call (a prefill) write, hence the cache writes first. */
 static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
     const ModelConfig *c = &m->cfg;
     size_t work = attn_work_floats(m, max_pos);
     double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
-#pragma omp parallel if (flops >= PAR_MIN_FLOPS && n > 1)
+    int par = flops >= PAR_MIN_FLOPS && n > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
+    prefix_scores(m, kv, l, slots);
+#pragma omp parallel if (par)
     {
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
@@ -874,9 +1054,10 @@ static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int
         float *w = m->s.scores + (size_t)tid * work;
 #pragma omp for schedule(dynamic, 2)
         for (int i = 0; i < n; i++)
-            attend_token(m, kv, l, slots[i], m->s.pos[i], m->s.qkv + (size_t)i * m->qkv_dim, w,
-                         m->s.att + (size_t)i * m->q_dim);
+            attend_token(m, kv, l, i, slots[i], m->s.pos[i],
+                         m->s.qkv + (size_t)i * m->qkv_dim, w, m->s.att + (size_t)i * m->q_dim);
     }
+    prefix_values(m, kv, l, slots);
 }
 
 /* o = silu(g) * u, elementwise: every clone gives the same bits. */
@@ -928,7 +1109,8 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
             return sr_fail(err, "KV slot %d is outside [0, %d)", slots[i], kv_max_slots(kv));
     if (ensure_scratch(m, n, kv_max_slots(kv), 0, err) != 0) return -1;
     if (plan_batch(m, kv, n, slots, tokens, &max_pos, err) != 0) return -1;
-    if (ensure_scratch(m, n, kv_max_slots(kv), max_pos, err) != 0) {
+    if (ensure_scratch(m, n, kv_max_slots(kv), max_pos, err) != 0 ||
+        prefix_plan(m, kv, n, slots, err) != 0) {
         for (int i = 0; i < n; i++) kv_truncate(kv, slots[i], kv_len(kv, slots[i]));
         return -1;
     }

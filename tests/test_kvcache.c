@@ -270,10 +270,11 @@ static float *decode_from_prompt(Model *m, KVCache *kv, int p, int n_prompt, int
 }
 
 /* Shared prompt KV: the candidates read the prompt's blocks instead of
- * copies and get the same logits bit for bit; the budget charges the shared
- * full blocks once (to the prompt) and each candidate only the partial
- * block's positions and its own; blocks live until their last holder lets
- * go, even when the prompt slot goes first. */
+ * copies and get the same logits within float rounding (attention over a
+ * borrowed prefix runs as matrix products, model.c: other FMA order; that
+ * it is batch-invariant is tests/test_invariance.c's); the budget charges
+ * the prompt once and each candidate only its own positions; blocks live
+ * until their last holder lets go, even when the prompt slot goes first. */
 static void test_share_prefix(void **state) {
     (void)state;
     Model *m = NULL;
@@ -314,7 +315,9 @@ static void test_share_prefix(void **state) {
         assert_int_equal(kv_bytes_allocated(kv), 0);
         kv_free(kv);
     }
-    assert_memory_equal(res[0], res[1], (size_t)steps * N * V * sizeof(float));
+    for (size_t e = 0; e < (size_t)steps * N * V; e++)
+        if (!(fabs(res[0][e] - res[1][e]) <= 1e-4 * (1 + fabs(res[0][e]))))
+            fail_msg("logit %zu: copied %g, shared %g", e, res[0][e], res[1][e]);
     free(res[0]), free(res[1]);
     model_free(m);
 }
