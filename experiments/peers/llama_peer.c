@@ -56,8 +56,14 @@ static void die(const char *msg) {
 }
 
 static int verbose_log = 0;
+/* What --fa auto resolved to, from llama.cpp's log ("Flash Attention
+ * enabled" / "... not supported, set to disabled"); the explicit settings
+ * log nothing. */
+static const char *fa_resolved = NULL;
 static void log_cb(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
+    if (strstr(text, "Flash Attention enabled")) fa_resolved = "on";
+    else if (strstr(text, "Flash Attention not supported")) fa_resolved = "off";
     if (verbose_log || level >= GGML_LOG_LEVEL_WARN) fputs(text, stderr);
 }
 
@@ -231,7 +237,11 @@ static int cmd_bench(const Opts *o) {
     int P = o->prompt_len, S = o->steps;
     for (int bi = 0; bi < nb; bi++) {
         int B = batches[bi];
-        Ctx c = make_ctx(m, o, B, B * (P + S + 1), unified);
+        /* streams: each sequence gets n_ctx / B cells (llama.cpp pads a
+         * stream to 256); unified: all sequences in one buffer */
+        int per = unified ? P + S + 1 : (P + S + 1 + 255) / 256 * 256;
+        fa_resolved = NULL;
+        Ctx c = make_ctx(m, o, B, B * per, unified);
         struct llama_batch b = llama_batch_init(B > P ? B : P, 0, 1);
         struct llama_sampler **smp = malloc((size_t)B * sizeof *smp);
         llama_token *tok = malloc((size_t)B * sizeof *tok);
@@ -269,9 +279,10 @@ static int cmd_bench(const Opts *o) {
                         B, r, t_all[r], t_dec[r]);
         }
         double ta = median(t_all, o->repeats), td = median(t_dec, o->repeats);
-        printf("batch %d tok_s %.1f decode_tok_s %.1f threads %d kv %s n_ctx %u\n", B,
-               (double)B * (S - 1) / ta, (double)B * (S - 1) / td, o->threads, o->kv,
-               llama_n_ctx(c.ctx));
+        const char *fa = strcmp(o->fa, "auto") ? o->fa : fa_resolved ? fa_resolved : "?";
+        printf("batch %d tok_s %.1f decode_tok_s %.1f threads %d kv %s flash_attn %s%s n_ctx %u\n",
+               B, (double)B * (S - 1) / ta, (double)B * (S - 1) / td, o->threads, o->kv,
+               strcmp(o->fa, "auto") ? "" : "auto->", fa, llama_n_ctx(c.ctx));
         fflush(stdout);
         free(smp), free(tok);
         llama_batch_free(b);
