@@ -11,7 +11,8 @@
 #     libllama/ggml (headers from the package's llama.cpp source bundle);
 #  4. checks that llama.cpp's greedy continuations of a few dev prompts equal
 #     `specrej generate --temperature 0` (same token ids in, no tokenizer in
-#     between) and that the logits along prompt + continuation agree with
+#     between; through llama_peer and through the package's own JavaScript
+#     API, experiments/peers/greedy.mjs) and that the logits along prompt + continuation agree with
 #     `specrej forward --all` (max |diff| printed; fails above 1e-3);
 #  5. measures decode tokens/s at batch 1/8/32/128 (one token per sequence
 #     per step, sequences sharing a 32-token prompt, top-k 50 sampling, F32
@@ -129,12 +130,14 @@ while IFS= read -r prompt <&3; do
     [ -n "$bos" ] && ids="$bos,$ids"
     s=$(OMP_NUM_THREADS=1 "$BIN" generate --model "$LM" --prompt-ids "$ids" --temperature 0 -n "$NEW" --print-ids | tr -s ' \n' ' ' | sed 's/ $//')
     l=$(peer greedy --model "$GGUF" --ids "$ids" -n "$NEW" --fa off | tr -s ' \n' ' ' | sed 's/ $//')
+    j=$(node "$PEERS/greedy.mjs" "$GGUF" "$ids" "$NEW" 2>"$tmp/node.err" | tr -s ' \n' ' ' | sed 's/ $//') ||
+        j="FAILED: $(tail -n 1 "$tmp/node.err")"
     all=$ids
     [ -n "$s" ] && all="$ids,$(printf '%s' "$s" | tr ' ' ',')"
     OMP_NUM_THREADS=1 "$BIN" forward --model "$LM" --ids "$all" --all >"$tmp/s.txt"
     peer logits --model "$GGUF" --ids "$all" --fa off >"$tmp/l_off.txt"
     peer logits --model "$GGUF" --ids "$all" --fa on >"$tmp/l_on.txt"
-    python3 - "$tmp/s.txt" "$tmp/l_off.txt" "$tmp/l_on.txt" "$s" "$l" "$(printf '%s' "$prompt" | cut -c1-40)" <<'EOF' || echo x >>"$tmp/fail"
+    python3 - "$tmp/s.txt" "$tmp/l_off.txt" "$tmp/l_on.txt" "$s" "$l" "$(printf '%s' "$prompt" | cut -c1-40)" "$j" <<'EOF' || echo x >>"$tmp/fail"
 import sys
 def rows(p):
     return [[float(x) for x in line.split()] for line in open(p) if line.strip()]
@@ -150,7 +153,11 @@ d_off, d_on = maxdiff(s, off), maxdiff(s, on)
 print("%-42s greedy %s (%d vs %d tokens%s); logits max |diff| over %d positions: %.2e "
       "(flash attention on: %.2e)" % ('"' + sys.argv[6] + '..."', "IDENTICAL" if same else "DIFFERENT",
       len(a), len(b), "" if same else ", first difference at %d" % first, len(s), d_off, d_on))
-sys.exit(0 if same and d_off <= 1e-3 else 1)
+js = sys.argv[7]
+js_ok = js.split() == a
+print("%-42s node-llama-cpp's JavaScript API (evaluate, temperature 0): %s"
+      % ("", "IDENTICAL" if js_ok else "DIFFERENT: " + js[:200]))
+sys.exit(0 if same and js_ok and d_off <= 1e-3 else 1)
 EOF
 done 3<"$tmp/prompts"
 if [ -s "$tmp/fail" ]; then
