@@ -32,8 +32,14 @@
 #                            library's default, prompt copied; unified = one
 #                            buffer, prompt cells shared; flash attention
 #                            off|on|auto); the ratio uses the fastest
+#   POLL=P                   llama.cpp's threadpool polling level 0..100
+#                            (default: ggml's own, 50)
 #   LM=DIR                   the generator (default data/austen-lm)
 #   BENCH=, BIN=             build/bench and bin/specrej (the Makefile sets them)
+#   PEERS_WORK=DIR           GGUF, headers, harness, report (default build/peers)
+#
+# The report (stdout) is also written to $PEERS_WORK/bench_peers.txt;
+# progress goes to stderr. Exit status 1 if greedy or logits disagree.
 set -eu
 
 BENCH=${BENCH:-build/bench}
@@ -54,6 +60,19 @@ WORK=${PEERS_WORK:-build/peers}
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'bench_peers: %s\n' "$*" >&2; exit 1; }
+note() { printf 'bench_peers: %s\n' "$*" >&2; }
+
+if [ -z "${BENCH_PEERS_INNER:-}" ]; then
+    mkdir -p "$WORK"
+    rcf=$(mktemp "${TMPDIR:-/tmp}/specrej-peers-rc.XXXXXX")
+    { BENCH_PEERS_INNER=1 sh "$0" "$@" && echo 0 >"$rcf" || echo $? >"$rcf"; } |
+        tee "$WORK/bench_peers.txt.tmp"
+    mv "$WORK/bench_peers.txt.tmp" "$WORK/bench_peers.txt"
+    rc=$(cat "$rcf")
+    rm -f "$rcf"
+    note "wrote $WORK/bench_peers.txt"
+    exit "${rc:-1}"
+fi
 
 for f in "$BENCH" "$BIN"; do
     [ -x "$f" ] || die "$f is missing (run make bench-peers)"
@@ -168,7 +187,7 @@ fi
 # ------------------------------------------------------------- 5. tokens/s
 say
 say "## Decode tokens/s: batch sequences share a 32-token prompt, then 32 steps of one token each (the first is warm-up), top-k 50 sampling included, F32 weights and KV"
-say "specrej: $BENCH --only lm --repeats $REPEATS; llama.cpp: $LP bench --repeats $REPEATS (llama_decode + llama_sampler top-k 50, dist), configs $PEER_CONFIGS; $ROUNDS rounds, specrej and llama.cpp interleaved, median of the rounds' medians"
+say "specrej: $BENCH --only lm --repeats $REPEATS; llama.cpp: $LP bench --repeats $REPEATS (llama_decode + llama_sampler top-k 50, dist), configs $PEER_CONFIGS${POLL:+, poll $POLL}; $ROUNDS rounds, specrej and llama.cpp interleaved, median of the rounds' medians"
 res=$tmp/results.txt
 : >"$res"
 : >"$tmp/fa.txt"
@@ -176,6 +195,7 @@ for t in $THREADS; do
     cores=$(seq -s, 0 $((t - 1)))
     r=1
     while [ "$r" -le "$ROUNDS" ]; do
+        note "$t thread(s) on cores $cores, round $r/$ROUNDS (load average $(cut -d' ' -f1 /proc/loadavg))"
         OMP_NUM_THREADS=$t taskset -c "$cores" "$BENCH" --lm "$LM" --rm "$RM" --prompts "$PROMPTS" \
             --bin "$BIN" --only lm --repeats "$REPEATS" >"$tmp/bench.out" || die "$BENCH failed"
         awk -v t="$t" '/^## Generator decode/ {on = 1; next}
@@ -184,7 +204,7 @@ for t in $THREADS; do
         for cfg in $PEER_CONFIGS; do
             kv=${cfg%%:*} fa=${cfg#*:}
             taskset -c "$cores" "$LP" bench --libdir "$LIBDIR" --model "$GGUF" --threads "$t" \
-                --batch "$BATCHES" --kv "$kv" --fa "$fa" --repeats "$REPEATS" >"$tmp/peer.out" 2>"$tmp/peer.err" ||
+                --batch "$BATCHES" --kv "$kv" --fa "$fa" --repeats "$REPEATS" ${POLL:+--poll "$POLL"} >"$tmp/peer.out" 2>"$tmp/peer.err" ||
                 { cat "$tmp/peer.err" >&2; die "llama_peer bench failed ($cfg, $t threads)"; }
             awk -v t="$t" -v c="$cfg" '$1 == "batch" {print "llama:" c, t, $2, $4}' "$tmp/peer.out" >>"$res"
             awk -v c="$cfg" '$1 == "batch" {print "  llama.cpp " c ": flash attention " $12 " at batch " $2}' \

@@ -13,7 +13,7 @@
  *       the logits at every position, one line of vocab values each
  *   llama_peer bench   --model F.gguf --batch 1,8,32,128 [--threads T]
  *                      [--prompt-len 32] [--steps 32] [--repeats 3]
- *                      [--kv streams|unified]
+ *                      [--kv streams|unified] [--fa off|on|auto] [--poll P]
  *       the decode loop of specrej's build/bench: B sequences share a
  *       prompt of prompt-len tokens (decoded once, then llama_memory_seq_cp
  *       to every sequence), then decode `steps` tokens together, one token
@@ -25,7 +25,10 @@
  *       --kv streams: one KV stream per sequence (kv_unified = false, the
  *       library's default); unified: one shared buffer (kv_unified = true;
  *       the prompt's cells are then shared, not copied, but every token
- *       attends over the whole buffer under a mask).
+ *       attends over the whole buffer under a mask). --fa: flash attention
+ *       (auto: llama.cpp decides; on the CPU it rounds through F16).
+ *       --poll: the ggml threadpool's polling level, 0 (sleep) to 100
+ *       (spin); default ggml's (50).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -41,7 +44,7 @@ enum { MAX_REPEATS = 15, MAX_BATCHES = 16 };
 
 typedef struct Opts {
     const char *model, *ids, *batches, *kv, *libdir, *fa;
-    int n_new, threads, prompt_len, steps, repeats, verbose;
+    int n_new, threads, prompt_len, steps, repeats, verbose, poll;
 } Opts;
 
 static double now(void) {
@@ -144,6 +147,7 @@ static Ctx make_ctx(struct llama_model *m, const Opts *o, int n_seq, int n_ctx, 
         reg, "ggml_threadpool_free");
     if (tp_new) {
         struct ggml_threadpool_params tpp = ggml_threadpool_params_default(o->threads);
+        if (o->poll >= 0) tpp.poll = (uint32_t)o->poll;
         c.tp = tp_new(&tpp);
         if (c.tp) llama_attach_threadpool(c.ctx, c.tp, NULL);
     }
@@ -299,7 +303,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     Opts o = {.batches = "1,8,32,128", .kv = "streams", .fa = "auto", .n_new = 64, .threads = 1,
-              .prompt_len = 32, .steps = 32, .repeats = 3};
+              .prompt_len = 32, .steps = 32, .repeats = 3, .poll = -1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (strcmp(a, name) == 0 && v && (i++, 1))
@@ -314,6 +318,7 @@ int main(int argc, char **argv) {
         else if (OPT("--prompt-len")) o.prompt_len = atoi(v);
         else if (OPT("--steps")) o.steps = atoi(v);
         else if (OPT("--repeats")) o.repeats = atoi(v);
+        else if (OPT("--poll")) o.poll = atoi(v);
         else if (strcmp(a, "-v") == 0) o.verbose = 1;
         else {
             fprintf(stderr, "llama_peer: unknown or incomplete flag %s\n", a);
