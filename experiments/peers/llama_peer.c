@@ -63,8 +63,15 @@ static int verbose_log = 0;
  * enabled" / "... not supported, set to disabled"); the explicit settings
  * log nothing. */
 static const char *fa_resolved = NULL;
+static char cpu_variant[128] = "?"; /* which libggml-cpu-*.so ggml loaded */
 static void log_cb(enum ggml_log_level level, const char *text, void *ud) {
     (void)ud;
+    const char *lb = strstr(text, "loaded CPU backend from ");
+    if (lb) {
+        const char *base = strrchr(lb, '/');
+        snprintf(cpu_variant, sizeof cpu_variant, "%s", base ? base + 1 : lb + 24);
+        cpu_variant[strcspn(cpu_variant, "\n")] = 0;
+    }
     if (strstr(text, "Flash Attention enabled")) fa_resolved = "on";
     else if (strstr(text, "Flash Attention not supported")) fa_resolved = "off";
     if (verbose_log || level >= GGML_LOG_LEVEL_WARN) fputs(text, stderr);
@@ -184,7 +191,8 @@ static int cmd_info(const Opts *o) {
     ggml_backend_dev_t dev = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU);
     printf("model: %s, %.2f M params, vocab %d\n", desc, llama_model_n_params(m) / 1e6,
            llama_vocab_n_tokens(llama_model_get_vocab(m)));
-    printf("CPU backend: %s (%s)\n", ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
+    printf("CPU backend: %s (%s), variant %s\n", ggml_backend_dev_name(dev),
+           ggml_backend_dev_description(dev), cpu_variant);
     printf("system: %s\n", llama_print_system_info());
     llama_model_free(m);
     return 0;
