@@ -170,6 +170,17 @@ static void set_dims(Model *m) {
     m->out_dim = output_dim(c);
 }
 
+/* A NaN or an infinity in a weight turns every logit or score it reaches
+ * into NaN, which nothing downstream could rank: refused once, at load. */
+static int check_finite(const float *w, size_t n, const char *where, const char *name,
+                        SrError *err) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return sr_fail(err, "%s: tensor '%s' holds a non-finite value (%s) at element %zu",
+                           where, name, sr_nonfinite_name(w[i]), i);
+    return 0;
+}
+
 /* Checks that tensor 'name' exists with shape [rows, cols] (cols == 0: 1-D
  * [rows]) and reads it into dst; dst NULL only checks. */
 static int load_tensor(const SafeTensors *st, const char *where, const char *name, float *dst,
@@ -189,7 +200,9 @@ static int load_tensor(const SafeTensors *st, const char *where, const char *nam
         return sr_fail(err, "%s: tensor '%s' has shape [%s], config implies [%lld]", where, name,
                        got, (long long)rows);
     }
-    return dst ? st_read_f32(st, t, dst, err) : 0;
+    if (!dst) return 0;
+    if (st_read_f32(st, t, dst, err) != 0) return -1;
+    return check_finite(dst, (size_t)t->numel, where, name, err);
 }
 
 /* dry: check names and shapes only; 'dst' is then never evaluated (the

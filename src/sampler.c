@@ -1,7 +1,9 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 int sampler_check(const SamplerParams *p, SrError *err) {
     if (!(p->temperature >= 0) || !isfinite(p->temperature))
@@ -34,6 +36,16 @@ void sampler_scratch_free(SamplerScratch *s) {
     s->idx = NULL;
     s->val = NULL;
     s->prob = NULL;
+}
+
+int sampler_all_finite(const float *x, int n) {
+    uint32_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u); /* exponent all ones */
+    }
+    return !bad;
 }
 
 /* Total order "a ranks before b": higher logit, then lower id. */

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "search.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -125,6 +126,13 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
         R->rw[i] = &c->rw;
     }
     int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
+    /* a NaN cannot be ranked (every comparison is false) */
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!isfinite(R->scores[i]))
+            rc = sr_fail(err, "reward: candidate %d after %d response tokens scored %s (not a "
+                              "finite number): the %s reward source overflows",
+                         list[i]->index, list[i]->tokens.len, sr_nonfinite_name(R->scores[i]),
+                         R->rs->name);
     for (int i = 0; rc == 0 && i < n; i++) list[i]->score = R->scores[i], list[i]->scored = 1;
     R->t_score += now_seconds() - t0;
     return rc;
@@ -229,11 +237,20 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         t = omp_get_thread_num();
 #endif
         double u = rng_uniform(&c->rng);
+        if (!sampler_all_finite(lg, vocab)) { /* nothing to rank: the run fails below */
+            R->picked[j] = -1;
+            continue;
+        }
         int tok = sampler_pick(&p->sampling, lg, vocab, u, &R->scratch[t]);
         R->picked[j] = tok;
         R->logp[j] = sampler_logprob(lg, vocab, tok);
     }
     R->t_sample += now_seconds() - t0;
+    for (int j = 0; j < n; j++)
+        if (R->picked[j] < 0)
+            return sr_fail(err, "generator: the logits of candidate %d after %d response tokens "
+                                "are not finite (NaN or infinity): the model overflows",
+                           R->live[j]->index, R->live[j]->tokens.len);
     *n_finished = 0;
     for (int j = 0; j < n; j++) {
         SearchCandidate *c = R->live[j];
@@ -422,7 +439,7 @@ static void pick_best(SearchResult *res) {
     res->best = -1;
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
-        if (!c->finished || !c->scored) continue;
+        if (!c->finished || !c->scored || !isfinite(c->score)) continue; /* see score_list */
         if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
     }
 }

@@ -5,9 +5,12 @@
  * the message must name that defect. */
 #include "test_util.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "safetensors.h"
 
 static char g_dir[64];
 
@@ -85,6 +88,45 @@ static void put_config(const char *dir, const char *extra) {
     snprintf(text, sizeof text, GOOD_CONFIG, extra);
     snprintf(name, sizeof name, "%s/config.json", dir);
     put_str(name, text);
+}
+
+/* Non-finite numbers: a llama2.c file with an infinity in its embedding, one
+ * whose every weight is 3e38 (finite, but the logits overflow), and a copy
+ * of the llama_rm fixture whose score head is 3e38 (the scores overflow). */
+static void put_nonfinite_models(void) {
+    int32_t h[7] = {8, 16, 1, 2, 2, 10, 4};
+    size_t n = 760; /* floats the header implies */
+    float *w = calloc(n, sizeof *w);
+    assert_non_null(w);
+    w[0] = INFINITY;
+    unsigned char *buf = malloc(28 + 4 * n);
+    assert_non_null(buf);
+    memcpy(buf, h, 28);
+    memcpy(buf + 28, w, 4 * n);
+    put("l2c/inf.bin", buf, 28 + 4 * n);
+    for (size_t i = 0; i < n; i++) w[i] = 3e38f;
+    memcpy(buf + 28, w, 4 * n);
+    put("l2c/huge.bin", buf, 28 + 4 * n);
+    free(buf);
+    free(w);
+    size_t len = 0;
+    char *st_bytes = test_read_file("tests/fixtures/llama_rm/model.safetensors", &len);
+    char *cfg = test_read_file("tests/fixtures/llama_rm/config.json", NULL);
+    assert_non_null(st_bytes);
+    assert_non_null(cfg);
+    SafeTensors st;
+    SrError err = {{0}};
+    assert_int_equal(st_open("tests/fixtures/llama_rm/model.safetensors", &st, &err), 0);
+    const StTensor *t = st_find(&st, "score.weight");
+    assert_non_null(t);
+    float big = 3e38f;
+    for (uint64_t k = 0; k < t->numel; k++)
+        memcpy(st_bytes + st.files[0].data_start + t->begin + 4 * k, &big, 4);
+    st_close(&st);
+    put("rm_huge/model.safetensors", st_bytes, len);
+    put_str("rm_huge/config.json", cfg);
+    free(st_bytes);
+    free(cfg);
 }
 
 static int setup(void **state) {
@@ -166,6 +208,7 @@ static int setup(void **state) {
     put_l2c("l2c/vocab.bin", big, 0);
     int32_t odd[7] = {9, 16, 1, 2, 2, 10, 4};
     put_l2c("l2c/heads.bin", odd, 0);
+    put_nonfinite_models();
     /* tokenizers */
     put_str("tok/bad.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
     put_str("tok/wordpiece.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}");
@@ -351,6 +394,8 @@ static const Case MODEL_CASES[] = {
      "specrej: %D/l2c/vocab.bin: vocab_size = 100000000 is outside [1, 1048576]", 1},
     {"info --model %D/l2c/heads.bin",
      "specrej: %D/l2c/heads.bin: dim 9 is not a multiple of 2 heads", 1},
+    {"info --model %D/l2c/inf.bin",
+     "specrej: %D/l2c/inf.bin: token_embedding holds a non-finite value (inf) at element 0", 1},
 };
 
 static void test_checkpoints(void **state) {
@@ -470,6 +515,13 @@ static const Case DECODER_CASES[] = {
      "specrej: %D/nodir/x.json: cannot write: No such file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --trace %D/nodir/x.jsonl",
      "specrej: %D/nodir/x.jsonl: cannot write: No such file or directory", 1},
+    /* non-finite numbers are an error, never ranked */
+    {"generate --model %D/l2c/huge.bin --prompt-ids 1 -n 2",
+     "specrej: generator: the logits of candidate 0 after 0 response tokens are not finite "
+     "(NaN or infinity): the model overflows", 1},
+    {"bon --model tests/fixtures/llama_gqa --reward %D/rm_huge --prompt-ids 1,5 -N 2 -n 2",
+     "specrej: reward: candidate 0 after 2 response tokens scored NaN (not a finite number): "
+     "the model reward source overflows", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
 };

