@@ -67,6 +67,10 @@ typedef struct Run {
     double *logp;
     SamplerScratch *scratch;
     int n_threads;
+    /* p->sampleable: ids >= n_sample are never sampled, nor the n_masked ids
+     * in masked[] below it (their logits become -inf in masked_row) */
+    int n_sample, n_masked, *masked;
+    float *masked_row;       /* n_threads x vocab */
     SearchCandidate **batch; /* candidates of the wave still in the batch */
     int n_batch;
     SearchCandidate **live;  /* in-batch, not finished */
@@ -241,9 +245,15 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
             R->picked[j] = -1;
             continue;
         }
-        int tok = sampler_pick(&p->sampling, lg, vocab, u, &R->scratch[t]);
+        if (R->n_masked > 0) { /* a copy: the prompt's row serves every candidate */
+            float *row = R->masked_row + (size_t)t * vocab;
+            memcpy(row, lg, (size_t)R->n_sample * sizeof *row);
+            for (int k = 0; k < R->n_masked; k++) row[R->masked[k]] = -INFINITY;
+            lg = row;
+        }
+        int tok = sampler_pick(&p->sampling, lg, R->n_sample, u, &R->scratch[t]);
         R->picked[j] = tok;
-        R->logp[j] = sampler_logprob(lg, vocab, tok);
+        R->logp[j] = sampler_logprob(lg, R->n_sample, tok);
     }
     R->t_sample += now_seconds() - t0;
     for (int j = 0; j < n; j++)
@@ -372,6 +382,25 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     return rc;
 }
 
+/* The sampleable ids (SearchParams.sampleable): a padded tail is cut off
+ * (the sampler never looks at it), holes below it are masked to -inf. */
+static int plan_mask(Run *R, SrError *err) {
+    const unsigned char *ok = R->p->sampleable;
+    R->n_sample = R->vocab;
+    if (!ok) return 0;
+    while (R->n_sample > 0 && !ok[R->n_sample - 1]) R->n_sample--;
+    if (R->n_sample == 0)
+        return sr_fail(err, "generator: its tokenizer decodes none of its %d ids", R->vocab);
+    for (int id = 0; id < R->n_sample; id++) R->n_masked += !ok[id];
+    if (R->n_masked == 0) return 0;
+    R->masked = sr_malloc_array((size_t)R->n_masked, sizeof *R->masked, err);
+    R->masked_row = sr_malloc_array((size_t)R->n_threads * (size_t)R->vocab, sizeof(float), err);
+    if (!R->masked || !R->masked_row) return -1;
+    for (int id = 0, k = 0; id < R->n_sample; id++)
+        if (!ok[id]) R->masked[k++] = id;
+    return 0;
+}
+
 static int alloc_run(Run *R, SrError *err) {
     size_t cap = (size_t)R->cap, v = (size_t)R->vocab;
 #ifdef _OPENMP
@@ -396,7 +425,7 @@ static int alloc_run(Run *R, SrError *err) {
         return -1;
     for (int t = 0; t < R->n_threads; t++)
         if (sampler_scratch_init(&R->scratch[t], R->vocab, err) != 0) return -1;
-    return 0;
+    return plan_mask(R, err);
 }
 
 static void free_run(Run *R) {
@@ -405,7 +434,7 @@ static void free_run(Run *R) {
     free(R->scratch);
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
     free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
-    free(R->ranked), free(R->rw);
+    free(R->ranked), free(R->rw), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
 }

@@ -164,6 +164,7 @@ typedef struct Session {
     TraceWriter trace;
     char *response;
     size_t response_len;
+    unsigned char *sampleable; /* NULL when the tokenizer decodes every id */
 } Session;
 
 static void session_free(Session *s) {
@@ -175,7 +176,7 @@ static void session_free(Session *s) {
     model_free(s->gen);
     intvec_free(&s->prompt);
     intvec_free(&s->stops);
-    free(s->list), free(s->closing), free(s->schedule), free(s->response);
+    free(s->list), free(s->closing), free(s->schedule), free(s->response), free(s->sampleable);
 }
 
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
@@ -243,6 +244,26 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
     return reward_open(src, &ctx, &s->rs, err);
 }
 
+/* With a tokenizer, only ids it can decode are sampled: a model's rows may
+ * outnumber its tokens (padded vocabularies), and an undecodable id would
+ * lose the whole run when the answer is printed. */
+static int mask_undecodable(Session *s, SearchParams *p, SrError *err) {
+    int vocab = model_config(s->gen)->vocab_size, missing = 0;
+    if (!s->tok) return 0;
+    s->sampleable = sr_malloc_array((size_t)vocab, 1, err);
+    if (!s->sampleable) return -1;
+    for (int id = 0; id < vocab; id++) {
+        s->sampleable[id] = (unsigned char)tokenizer_can_decode(s->tok, id);
+        missing += !s->sampleable[id];
+    }
+    if (missing == 0) {
+        free(s->sampleable);
+        s->sampleable = NULL;
+    }
+    p->sampleable = s->sampleable;
+    return 0;
+}
+
 static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err) {
     memset(p, 0, sizeof *p);
     p->max_new = (int)o->max_new;
@@ -274,7 +295,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         p->policy_params.n_schedule = s->n_schedule;
     }
     if (!(p->policy = policy_find(policy, err))) return -1;
-    return 0;
+    return mask_undecodable(s, p, err);
 }
 
 static int decode_response(Session *s, const SearchCandidate *c, SrError *err) {
@@ -308,12 +329,11 @@ static cJSON *candidates_json(Session *s, SrError *err) {
         char *text = NULL;
         size_t len = 0;
         if (s->gold && s->tok) {
-            if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, err) != 0) {
-                cJSON_Delete(e);
-                cJSON_Delete(arr);
-                return NULL;
-            }
-            cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
+            SrError derr;
+            if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, &derr) == 0)
+                cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
+            else /* not decodable: no text to judge, but the run is kept */
+                cJSON_AddNullToObject(e, "gold");
             free(text);
         } else {
             cJSON_AddNullToObject(e, "gold");
@@ -404,7 +424,13 @@ static void print_text(Session *s, const Opts *o, double gold, int has_gold) {
 static int finish(Session *s, const Opts *o, SrError *err) {
     if (s->res.best < 0) return sr_fail(err, "%s: no candidate finished", METHOD_NAMES[o->method]);
     const SearchCandidate *c = &s->res.cands[s->res.best];
-    if (decode_response(s, c, err) != 0) return -1;
+    SrError derr = {{0}};
+    if (decode_response(s, c, &derr) != 0) {
+        /* the run is done: give its ids rather than lose it (the sampling
+         * mask above makes this unreachable with the run's own tokenizer) */
+        fprintf(stderr, "specrej: warning: %s; the response is given as ids\n", derr.msg);
+        s->response = NULL;
+    }
     if (o->method == SEARCH_CLI_GENERATE && o->print_ids) {
         print_ids(c);
         return 0;

@@ -316,6 +316,13 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out, size
 /* ---- queries ---- */
 
 int tokenizer_vocab_size(const Tokenizer *t) { return t->vocab_size; }
+
+int tokenizer_can_decode(const Tokenizer *t, int id) {
+    char byte_buf[1];
+    const char *b;
+    size_t len;
+    return id >= 0 && id < t->vocab_size && token_bytes(t, -1, id, byte_buf, &b, &len) == 0;
+}
 int tokenizer_bos_id(const Tokenizer *t) { return t->bos; }
 int tokenizer_eos_id(const Tokenizer *t) { return t->eos; }
 int tokenizer_pad_id(const Tokenizer *t) { return t->pad; }

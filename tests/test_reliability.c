@@ -302,12 +302,94 @@ static void nonfinite_scores_stop_the_run(void **state) {
     model_free(lm);
 }
 
+/* ================================================ 2. padded vocabularies */
+
+/* The residual stream is the embedding (every projection is zero), whose
+ * dimension 0 is 1: the padded rows 6..9 of the head get logit ~14, the
+ * tokenizer's six tokens get 0. Before the fix every run sampled a padded id
+ * and was lost when the answer was decoded. */
+static float padded_value(const char *name, size_t k) {
+    if (strcmp(name, "model.embed_tokens.weight") == 0) return k % 8 == 0 ? 1.0f : 0.0f;
+    if (strcmp(name, "model.norm.weight") == 0 || strstr(name, "layernorm"))
+        return k == 0 ? 1.0f : 0.0f;
+    if (strcmp(name, "lm_head.weight") == 0) return k / 8 >= 6 && k % 8 == 0 ? 5.0f : 0.0f;
+    return 0.0f;
+}
+
+static const char *write_padded_model(void) {
+    StSpec s = tiny_spec();
+    s.value = padded_value;
+    const char *d = write_model("padded", "", &s);
+    const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
+                      " \"d\": 3, \"e\": 4, \"f\": 5}, \"merges\": []},"
+                      " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
+    char path[600];
+    snprintf(path, sizeof path, "%s/tokenizer.json", d);
+    assert_int_equal(test_write_file(path, tok, strlen(tok)), 0);
+    return d;
+}
+
+static char *run_cli(const char *args, int want_status) {
+    const char *bin = test_specrej_bin();
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s", bin, args);
+    int st = test_run(cmd, &out);
+    if (st != want_status) fail_msg("'%s' exited %d, expected %d:\n%s", cmd, st, want_status, out);
+    return out;
+}
+
+static void padded_ids_are_never_sampled(void **state) {
+    (void)state;
+    if (access(test_specrej_bin(), X_OK) != 0) skip();
+    const char *d = write_padded_model();
+    char args[1024];
+    /* greedy: the best decodable id (0, "a"), not the padded ids' larger logits */
+    snprintf(args, sizeof args, "generate --model %s --prompt-ids 0 -n 5 --temperature 0", d);
+    char *out = run_cli(args, 0);
+    assert_string_equal(out, "aaaaa\n");
+    free(out);
+    /* sampled: only a..f, whatever the seed; Best-of-N keeps its answer */
+    for (int seed = 1; seed <= 3; seed++) {
+        snprintf(args, sizeof args,
+                 "bon --model %s --reward-source selflik --prompt a -N 4 -n 12 --seed %d --json -",
+                 d, seed);
+        out = run_cli(args, 0);
+        const char *r = strstr(out, "\"response\":");
+        assert_non_null(r);
+        r += strlen("\"response\":");
+        while (*r == ' ' || *r == '\t') r++;
+        assert_true(*r == '"');
+        int n = 0;
+        for (r++; *r != '"'; r++, n++) assert_true(*r >= 'a' && *r <= 'f');
+        assert_int_equal(n, 12);
+        free(out);
+    }
+    /* the sampler itself: ids past n are never looked at */
+    Model *lm = load_ok(d);
+    FakeSource fs = fake_source(constant_score);
+    unsigned char ok[10] = {1, 1, 0, 1, 1, 1, 0, 0, 0, 0}; /* id 2: a hole */
+    SearchParams p = bon_params(8, 6, NULL, 0);
+    p.sampleable = ok;
+    int prompt[] = {0};
+    SearchResult res;
+    SrError err = {{0}};
+    if (search_run(lm, &fs.rs, prompt, 1, &p, &res, &err) != 0) fail_msg("%s", err.msg);
+    for (int i = 0; i < res.n; i++)
+        for (int k = 0; k < res.cands[i].tokens.len; k++) {
+            int id = res.cands[i].tokens.data[k];
+            assert_true(id >= 0 && id < 6 && id != 2);
+        }
+    search_result_free(&res);
+    model_free(lm);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(nonfinite_weights_are_refused_at_load),
         cmocka_unit_test(nonfinite_logits_stop_the_run),
         cmocka_unit_test(nonfinite_scores_stop_the_run),
+        cmocka_unit_test(padded_ids_are_never_sampled),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
