@@ -13,6 +13,7 @@
  * model's, and scores prefix + response + closing from scratch in a
  * temporary slot. Every call then re-processes the whole response, and the
  * re-encoding can split differently at the cut-off point. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -272,6 +273,35 @@ static int setup_ids(ModelSource *s, const RewardContext *ctx, SrError *err) {
     return template_closing_ids(tok, k, &s->closing, err);
 }
 
+/* The longest response the bridge can always score, so that the run is
+ * capped before it starts (as the shared case is) instead of failing
+ * mid-run: r generator tokens decode to at most r * (longest token) bytes,
+ * and re-encoding n bytes gives at most n tokens (byte-level BPE: every
+ * token covers at least one byte) or n + 1 (llama2.c: the dummy prefix). */
+static int bridge_max_response(const ModelSource *s, const RewardContext *ctx, int room,
+                               int *out, SrError *err) {
+    size_t longest = 1;
+    int n = tokenizer_vocab_size(ctx->gen_tok);
+    if (n > ctx->gen_vocab) n = ctx->gen_vocab; /* the generator has no rows beyond */
+    for (int id = 0; id < n; id++) {
+        char *text = NULL;
+        size_t len = 0;
+        SrError ignored;
+        if (!tokenizer_can_decode(ctx->gen_tok, id)) continue; /* never sampled */
+        if (tokenizer_decode(ctx->gen_tok, &id, 1, &text, &len, &ignored) == 0 && len > longest)
+            longest = len;
+        free(text);
+    }
+    int extra = strcmp(tokenizer_kind(s->own_tok), "llama2c") == 0;
+    long r = ((long)room - extra) / (long)longest;
+    if (r < 1)
+        return sr_fail(err, "%s: the reward model's context of %d leaves %d positions for a "
+                            "response, too few for one generator token re-encoded (up to %zu "
+                            "bytes)", ctx->path, s->cfg->max_seq_len, room, longest);
+    *out = (int)r;
+    return 0;
+}
+
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     if (!ctx->path) return sr_fail(err, "--reward: required with --reward-source model");
     RewardSource *rs = sr_calloc(1, sizeof *rs, err);
@@ -296,6 +326,11 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         if (tokenizer_load(tp, s->cfg->vocab_size, &s->own_tok, &ignored) != 0)
             s->own_tok = NULL;
     }
+    if (s->own_tok && tokenizer_vocab_size(s->own_tok) > s->cfg->vocab_size) {
+        sr_fail(err, "%s: its tokenizer has %d tokens, more than the model's %d rows", ctx->path,
+                tokenizer_vocab_size(s->own_tok), s->cfg->vocab_size);
+        goto fail;
+    }
     if (setup_ids(s, ctx, err) != 0) goto fail;
     if (s->prefix.len < 1) {
         sr_fail(err, "%s: the reward model's prompt is empty", ctx->path);
@@ -314,7 +349,7 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         /* Nothing grows with the response; one temporary slot at a time. */
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
         rs->reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
-        rs->max_response = 1 << 30;
+        if (bridge_max_response(s, ctx, room, &rs->max_response, err) != 0) goto fail;
     } else {
         rs->detail = "shared tokenizer: own KV cache, incremental";
         rs->kv_bytes_per_token = m;

@@ -125,6 +125,23 @@ static void put_nonfinite_models(void) {
     st_close(&st);
     put("rm_huge/model.safetensors", st_bytes, len);
     put_str("rm_huge/config.json", cfg);
+    /* the same reward model with a context of 4 and a tokenizer of its own
+     * (95 one-character tokens): behind the text bridge */
+    char *ctx = strstr(cfg, "\"max_position_embeddings\": 64");
+    assert_non_null(ctx);
+    memcpy(ctx, "\"max_position_embeddings\":  4", strlen("\"max_position_embeddings\":  4"));
+    put_str("rm_ctx/config.json", cfg);
+    char *orig = test_read_file("tests/fixtures/llama_rm/model.safetensors", &len);
+    put("rm_ctx/model.safetensors", orig, len);
+    free(orig);
+    char tok[4096] = "{\"model\": {\"type\": \"BPE\", \"merges\": [], \"vocab\": {\"\xc4\xa0\": 0";
+    for (int c = '!'; c <= '~'; c++) {
+        char e[16];
+        snprintf(e, sizeof e, c == '"' || c == '\\' ? ", \"\\%c\": %d" : ", \"%c\": %d", c, c - ' ');
+        strcat(tok, e);
+    }
+    strcat(tok, "}}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("rm_ctx/tokenizer.json", tok);
     free(st_bytes);
     free(cfg);
 }
@@ -522,6 +539,14 @@ static const Case DECODER_CASES[] = {
     {"bon --model tests/fixtures/llama_gqa --reward %D/rm_huge --prompt-ids 1,5 -N 2 -n 2",
      "specrej: reward: candidate 0 after 2 response tokens scored NaN (not a finite number): "
      "the model reward source overflows", 1},
+    /* the reward model's context is checked before the run */
+    {"bon --model tests/fixtures/llama_gqa --tokenizer tests/fixtures/tok_gpt2_bytelevel "
+     "--reward %D/rm_ctx --prompt x -N 1",
+     "specrej: %D/rm_ctx: the reward model's context of 4 leaves 1 positions for a "
+     "response, too few for one generator token re-encoded (up to 13 bytes)", 1},
+    {"bon " LM "--reward tests/fixtures/llama_rm --reward-tokenizer data/austen-lm --prompt x -N 1",
+     "specrej: tests/fixtures/llama_rm: its tokenizer has 1025 tokens, more than the model's 96 "
+     "rows", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
 };

@@ -5,6 +5,7 @@
  * written into a fresh temporary directory. */
 #include "test_util.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -383,6 +384,58 @@ static void padded_ids_are_never_sampled(void **state) {
     model_free(lm);
 }
 
+/* ================================================ 3. the reward bridge's context */
+
+/* A reward model with its own tokenizer (11 tokens, so not the generator's:
+ * bridged through text) and a context of 16: a prompt of one token leaves
+ * 15 for the response, while the generator (context 16) could write 16. */
+static const char *write_bridged_rm(void) {
+    StSpec s = tiny_spec();
+    s.t[0].rows = 12; /* 11 tokens: every one of the generator's, and "k" */
+    s.t[N_TINY - 1] = (TSpec){"score.weight", 1, 8};
+    const char *d = model_dir("rm_bridge");
+    char path[600];
+    const char *cfg = "{\"architectures\": [\"LlamaForSequenceClassification\"], \"hidden_size\": 8,"
+                      " \"intermediate_size\": 16, \"num_hidden_layers\": 1,"
+                      " \"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"vocab_size\": 12,"
+                      " \"max_position_embeddings\": 16, \"num_labels\": 1}";
+    snprintf(path, sizeof path, "%s/config.json", d);
+    assert_int_equal(test_write_file(path, cfg, strlen(cfg)), 0);
+    snprintf(path, sizeof path, "%s/model.safetensors", d);
+    write_st(path, &s);
+    const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
+                      " \"d\": 3, \"e\": 4, \"f\": 5, \"g\": 6, \"h\": 7, \"i\": 8, \"j\": 9,"
+                      " \"k\": 10}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
+    snprintf(path, sizeof path, "%s/tokenizer.json", d);
+    assert_int_equal(test_write_file(path, tok, strlen(tok)), 0);
+    return d;
+}
+
+static void bridge_context_is_checked_before_the_run(void **state) {
+    (void)state;
+    if (access(test_specrej_bin(), X_OK) != 0) skip();
+    StSpec s = tiny_spec();
+    const char *lm = write_model("lm_bridge", "", &s), *rm = write_bridged_rm();
+    const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
+                      " \"d\": 3, \"e\": 4, \"f\": 5, \"g\": 6, \"h\": 7, \"i\": 8, \"j\": 9},"
+                      " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
+    char path[600];
+    snprintf(path, sizeof path, "%s/tokenizer.json", lm);
+    assert_int_equal(test_write_file(path, tok, strlen(tok)), 0);
+    char args[1024];
+    snprintf(args, sizeof args,
+             "bon --model %s --reward %s --prompt a -N 2 -n 20 --json - --seed 2", lm, rm);
+    char *out = run_cli(args, 0); /* before: "response re-encoded to 16 tokens exceeds its context" */
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "reward_detail")->valuestring,
+                        "different tokenizer: bridged through text, rescored from scratch");
+    /* capped up front to what the reward model can always read */
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "max_new")->valueint, 15);
+    cJSON_Delete(j);
+    free(out);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -390,6 +443,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(nonfinite_logits_stop_the_run),
         cmocka_unit_test(nonfinite_scores_stop_the_run),
         cmocka_unit_test(padded_ids_are_never_sampled),
+        cmocka_unit_test(bridge_context_is_checked_before_the_run),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
