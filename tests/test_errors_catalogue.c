@@ -90,6 +90,55 @@ static void put_config(const char *dir, const char *extra) {
     put_str(name, text);
 }
 
+/* The config above's tensors in one .safetensors file (zeros), with one
+ * more tensor (extra, rows x cols; NULL: none), lm_head with head_rows rows
+ * (0: none) and the float bits `poke` at byte `at` of the data (at < 0:
+ * none). */
+static void put_tiny(const char *name, const char *extra, long rows, long cols, long head_rows,
+                     long at, float poke) {
+    static const struct { const char *n; long r, c; } T[] = {
+        {"model.embed_tokens.weight", 10, 8},
+        {"model.layers.0.input_layernorm.weight", 8, 0},
+        {"model.layers.0.self_attn.q_proj.weight", 8, 8},
+        {"model.layers.0.self_attn.k_proj.weight", 4, 8},
+        {"model.layers.0.self_attn.v_proj.weight", 4, 8},
+        {"model.layers.0.self_attn.o_proj.weight", 8, 8},
+        {"model.layers.0.post_attention_layernorm.weight", 8, 0},
+        {"model.layers.0.mlp.gate_proj.weight", 16, 8},
+        {"model.layers.0.mlp.up_proj.weight", 16, 8},
+        {"model.layers.0.mlp.down_proj.weight", 8, 16},
+        {"model.norm.weight", 8, 0},
+        {"lm_head.weight", 10, 8},
+        {"extra", 0, 0},
+    };
+    char json[4096] = "{";
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        const char *n = T[i].n;
+        long r = T[i].r, c = T[i].c;
+        if (strcmp(n, "lm_head.weight") == 0) r = head_rows;
+        if (strcmp(n, "extra") == 0) n = extra, r = rows, c = cols;
+        if (!n || r == 0) continue;
+        char e[256], shape[64];
+        if (c) snprintf(shape, sizeof shape, "[%ld, %ld]", r, c);
+        else snprintf(shape, sizeof shape, "[%ld]", r);
+        size_t bytes = 4 * (size_t)r * (size_t)(c ? c : 1);
+        snprintf(e, sizeof e, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
+                 off ? ", " : "", n, shape, off, off + bytes);
+        strcat(json, e);
+        off += bytes;
+    }
+    strcat(json, "}");
+    size_t hl = strlen(json);
+    unsigned char *buf = calloc(1, 8 + hl + off);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, json, hl);
+    if (at >= 0) memcpy(buf + 8 + hl + at, &poke, 4);
+    put(name, buf, 8 + hl + off);
+    free(buf);
+}
+
 /* Non-finite numbers: a llama2.c file with an infinity in its embedding, one
  * whose every weight is 3e38 (finite, but the logits overflow), and a copy
  * of the llama_rm fixture whose score head is 3e38 (the scores overflow). */
@@ -226,6 +275,15 @@ static int setup(void **state) {
     int32_t odd[7] = {9, 16, 1, 2, 2, 10, 4};
     put_l2c("l2c/heads.bin", odd, 0);
     put_nonfinite_models();
+    /* tensors the model does not use, and a tied head */
+    put_config("extra", "");
+    put_tiny("extra/model.safetensors", "model.layers.0.self_attn.o_proj.bias", 8, 0, 10, -1, 0);
+    put_config("tied", "\"tie_word_embeddings\": true, ");
+    put_tiny("tied/model.safetensors", NULL, 0, 0, 10, 4 * (80 + 8 + 64 + 32 + 32 + 64 + 8 + 384 + 8 + 3), 1.0f);
+    put_config("tied_shape", "\"tie_word_embeddings\": true, ");
+    put_tiny("tied_shape/model.safetensors", NULL, 0, 0, 9, -1, 0);
+    put_config("st_nan", "");
+    put_tiny("st_nan/model.safetensors", NULL, 0, 0, 10, 4 * 80, NAN);
     /* tokenizers */
     put_str("tok/bad.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
     put_str("tok/wordpiece.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}");
@@ -411,6 +469,18 @@ static const Case MODEL_CASES[] = {
      "specrej: %D/l2c/vocab.bin: vocab_size = 100000000 is outside [1, 1048576]", 1},
     {"info --model %D/l2c/heads.bin",
      "specrej: %D/l2c/heads.bin: dim 9 is not a multiple of 2 heads", 1},
+    {"info --model %D/st_nan",
+     "specrej: %D/st_nan/model.safetensors: tensor 'model.layers.0.input_layernorm.weight' holds "
+     "a non-finite value (NaN) at element 0", 1},
+    {"info --model %D/extra",
+     "specrej: %D/extra/model.safetensors: tensor 'model.layers.0.self_attn.o_proj.bias' is not "
+     "used by this model (LlamaForCausalLM config); refused rather than ignored", 1},
+    {"info --model %D/tied",
+     "specrej: %D/tied/model.safetensors: tensor 'lm_head.weight' differs from the embedding "
+     "(element 3), but tie_word_embeddings is true: the model would ignore it", 1},
+    {"info --model %D/tied_shape",
+     "specrej: %D/tied_shape/model.safetensors: tensor 'lm_head.weight' does not have the "
+     "embedding's shape, but tie_word_embeddings is true", 1},
     {"info --model %D/l2c/inf.bin",
      "specrej: %D/l2c/inf.bin: token_embedding holds a non-finite value (inf) at element 0", 1},
 };

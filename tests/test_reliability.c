@@ -91,6 +91,11 @@ static StSpec tiny_spec(void) {
     return s;
 }
 
+static void add_tensor(StSpec *s, const char *name, long rows, long cols) {
+    assert_true(s->n < MAX_T);
+    s->t[s->n++] = (TSpec){name, rows, cols};
+}
+
 static float default_value(size_t k) { return (float)((int)(k * 7919 % 97) - 48) / 97.0f; }
 
 static void write_st(const char *path, const StSpec *s) {
@@ -436,6 +441,83 @@ static void bridge_context_is_checked_before_the_run(void **state) {
     free(out);
 }
 
+/* ================================================ 4. unused tensors */
+
+static float head_differs(const char *name, size_t k) {
+    return strcmp(name, "lm_head.weight") == 0 && k == 17 ? 0.25f : default_value(k);
+}
+
+static void unused_tensors_are_refused(void **state) {
+    (void)state;
+    /* attention_bias: Llama's o_proj bias, which the model does not apply */
+    StSpec s = tiny_spec();
+    add_tensor(&s, "model.layers.0.self_attn.q_proj.bias", 8, 0);
+    add_tensor(&s, "model.layers.0.self_attn.k_proj.bias", 4, 0);
+    add_tensor(&s, "model.layers.0.self_attn.v_proj.bias", 4, 0);
+    model_free(load_ok(write_model("qkv_bias", ", \"attention_bias\": true", &s)));
+    add_tensor(&s, "model.layers.0.self_attn.o_proj.bias", 8, 0);
+    expect_load_error(write_model("o_bias", ", \"attention_bias\": true", &s),
+                      "tensor 'model.layers.0.self_attn.o_proj.bias' is not used by this model "
+                      "(LlamaForCausalLM config); refused rather than ignored");
+    /* MLP biases without mlp_bias in the config, a k bias without a q bias */
+    const char *extras[][2] = {
+        {"model.layers.0.mlp.gate_proj.bias", "16"},
+        {"model.layers.0.mlp.down_proj.bias", "8"},
+        {"model.layers.0.self_attn.k_proj.bias", "4"},
+        {"model.layers.1.self_attn.rotary_emb.inv_freq", "2"}, /* there is no layer 1 */
+        {"model.layers.0.self_attn.rotary_emb.inv_freq.x", "2"},
+        {"score.weight", "8"},
+    };
+    for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++) {
+        s = tiny_spec();
+        add_tensor(&s, extras[i][0], atol(extras[i][1]), 0);
+        char want[160];
+        snprintf(want, sizeof want, "tensor '%s' is not used by this model", extras[i][0]);
+        expect_load_error(write_model("extra", "", &s), want);
+    }
+    /* a reward model has no lm_head */
+    s = tiny_spec();
+    add_tensor(&s, "score.weight", 1, 8);
+    const char *d = write_model("rm_head", ", \"num_labels\": 1", &s);
+    char path[600], cfg[1024], *arch;
+    snprintf(cfg, sizeof cfg, TINY_CONFIG, ", \"num_labels\": 1");
+    arch = strstr(cfg, "CausalLM");
+    memmove(arch + strlen("SequenceClassification"), arch + strlen("CausalLM"),
+            strlen(arch + strlen("CausalLM")) + 1);
+    memcpy(arch, "SequenceClassification", strlen("SequenceClassification"));
+    snprintf(path, sizeof path, "%s/config.json", d);
+    assert_int_equal(test_write_file(path, cfg, strlen(cfg)), 0);
+    expect_load_error(d,
+                      "tensor 'lm_head.weight' is not used by this model "
+                      "(LlamaForSequenceClassification config)");
+}
+
+static void known_harmless_extras_load(void **state) {
+    (void)state;
+    /* older checkpoints' RoPE buffers (recomputed from the config) */
+    StSpec s = tiny_spec();
+    add_tensor(&s, "model.layers.0.self_attn.rotary_emb.inv_freq", 2, 0);
+    add_tensor(&s, "model.rotary_emb.inv_freq", 2, 0);
+    model_free(load_ok(write_model("inv_freq", "", &s)));
+    /* tied embeddings with lm_head.weight saved too: fine when equal (the
+     * default weights of both [10, 8] tensors are the same) */
+    s = tiny_spec();
+    Model *m = load_ok(write_model("tied_same", ", \"tie_word_embeddings\": true", &s));
+    assert_true(model_config(m)->tie_embeddings);
+    model_free(m);
+    s.skip_lm_head = 1;
+    model_free(load_ok(write_model("tied_none", ", \"tie_word_embeddings\": true", &s)));
+    s.skip_lm_head = 0;
+    s.value = head_differs;
+    expect_load_error(write_model("tied_differs", ", \"tie_word_embeddings\": true", &s),
+                      "tensor 'lm_head.weight' differs from the embedding (element 17), but "
+                      "tie_word_embeddings is true: the model would ignore it");
+    s = tiny_spec();
+    s.t[N_TINY - 1].rows = 9;
+    expect_load_error(write_model("tied_shape", ", \"tie_word_embeddings\": true", &s),
+                      "tensor 'lm_head.weight' does not have the embedding's shape");
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -444,6 +526,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(nonfinite_scores_stop_the_run),
         cmocka_unit_test(padded_ids_are_never_sampled),
         cmocka_unit_test(bridge_context_is_checked_before_the_run),
+        cmocka_unit_test(unused_tensors_are_refused),
+        cmocka_unit_test(known_harmless_extras_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
