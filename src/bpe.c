@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "fileio.h"
+#include "json.h"
 #include "heap.h"
 #include "strmap.h"
 
@@ -497,14 +498,8 @@ static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *
 }
 
 int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError *err) {
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = (at && at >= json && at <= json + len) ? (size_t)(at - json) : 0;
-        return sr_fail(err, "%s: invalid JSON near byte %zu", path, off);
-    }
+    cJSON *root;
+    if (sr_json_parse(json, len, path, NULL, &root, err) != 0) return -1;
     Bpe *b = sr_calloc(1, sizeof *b, err);
     int rc = -1;
     if (b) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "json.h"
 
 #define CFG_MAX_BYTES (16u * 1024u * 1024u)
 
@@ -263,10 +264,8 @@ int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *
     ModelConfig c;
     memset(&c, 0, sizeof c);
     c.bos_id = c.eos_id = c.pad_id = -1;
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return sr_fail(err, "%s: not valid JSON", path);
+    cJSON *root;
+    if (sr_json_parse(json, len, path, "not valid JSON", &root, err) != 0) return -1;
     int rc = -1;
     if (!cJSON_IsObject(root)) sr_fail(err, "%s: not a JSON object", path);
     else if (parse_arch(root, &c, path, err) == 0 && parse_dims(root, &c, path, err) == 0 &&

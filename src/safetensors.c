@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "fileio.h"
+#include "json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -208,10 +209,8 @@ static int read_exact(FILE *fp, uint64_t off, void *buf, size_t n) {
 
 static int parse_header(SafeTensors *st, int file, const char *json, size_t len, SrError *err) {
     const char *path = st->files[file].path;
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return sr_fail(err, "%s: header is not valid JSON", path);
+    cJSON *root;
+    if (sr_json_parse(json, len, path, "header is not valid JSON", &root, err) != 0) return -1;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return sr_fail(err, "%s: header is not a JSON object", path);
@@ -308,13 +307,10 @@ static int open_index(const char *path, SafeTensors *st, SrError *err) {
     char *text = NULL;
     size_t len = 0;
     if (file_read_all(path, ST_MAX_INDEX_BYTES, &text, &len, err) != 0) return -1;
-    if (json_count_values(text, len) > JSON_MAX_VALUES) {
-        free(text);
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root;
+    int parsed = sr_json_parse(text, len, path, "not valid JSON", &root, err);
     free(text);
-    if (!root) return sr_fail(err, "%s: not valid JSON", path);
+    if (parsed != 0) return -1;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     int rc = 0;
     if (!cJSON_IsObject(map)) rc = sr_fail(err, "%s: no \"weight_map\" object", path);

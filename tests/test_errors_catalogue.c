@@ -77,15 +77,15 @@ static void put_l2c(const char *name, const int32_t h[7], size_t n_floats) {
 }
 
 static const char GOOD_CONFIG[] =
-    "{%s\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
     " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
     " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16}";
 
-/* The config above with extra fields first (cJSON keeps the first of two
- * equal keys, so an extra field overrides the default). */
+/* The config above with extra fields set (replacing a default: duplicate
+ * keys are refused). */
 static void put_config(const char *dir, const char *extra) {
     char text[1024], name[128];
-    snprintf(text, sizeof text, GOOD_CONFIG, extra);
+    test_json_set(GOOD_CONFIG, extra, text, sizeof text);
     snprintf(name, sizeof name, "%s/config.json", dir);
     put_str(name, text);
 }
@@ -296,8 +296,8 @@ static int setup(void **state) {
             " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
             "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"},"
             "{\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
-    /* 2^24 + 1 values in 32 MB: cJSON would need about 1 GB of nodes */
-    size_t n_vals = (1u << 24) + 1, n = 2 * n_vals + 1;
+    /* 2^22 + 1 values in 8 MB: cJSON would need about 340 MB of nodes */
+    size_t n_vals = (1u << 22) + 1, n = 2 * n_vals + 1;
     char *arr = malloc(n);
     assert_non_null(arr);
     arr[0] = '[';
@@ -312,6 +312,12 @@ static int setup(void **state) {
             "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1},"
             " \"merges\": []}, \"added_tokens\": [{\"id\": 1, \"content\": \"<x>\"}],"
             " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+ put_str("tok/dup_key.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1},"
+            " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("dup_lexicon.json", "{\"good\": 3, \"good\": -3}");
+    put_str("c_dup/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"rope_theta\": 1,"
+            " \"rope_theta\": 2}");
     put("tok/mtl.bin", "\xff\xff\xff\x7f", 4);
     put("tok/trunc.bin", "\x04\0\0\0\0\0\0\0\x02\0\0\0ab", 14);
     put("tok/cut.bin", "\x04\0\0\0\0\0\0\0\x01\0\0\0a\0\0\0\0\x04\0\0\0ab", 23);
@@ -408,7 +414,11 @@ static const Case MODEL_CASES[] = {
     {"info --model %D/st/overflow.safetensors",
      "specrej: %D/st/overflow.safetensors: tensor 'x' shape overflows", 1},
     {"info --model %D/st/twice.safetensors",
-     "specrej: %D/st/twice.safetensors: tensor 'x' appears twice", 1},
+     "specrej: %D/st/twice.safetensors: key \"x\" appears twice in one JSON object (refused: "
+     "JSON readers disagree on which one counts)", 1},
+    {"info --model %D/c_dup",
+     "specrej: %D/c_dup/config.json: key \"rope_theta\" appears twice in one JSON object "
+     "(refused: JSON readers disagree on which one counts)", 1},
     {"info --model %D/st/missing.safetensors",
      "specrej: %D/st/missing.safetensors: missing tensor 'model.embed_tokens.weight'", 1},
     {"info --model %D/st/shape.safetensors",
@@ -513,8 +523,11 @@ static const Case TOKENIZER_CASES[] = {
     {"tokenize --tokenizer %D/tok/added_id.json --text a",
      "specrej: %D/tok/added_id.json: added token '<x>' takes id 1, which another token has", 1},
     {"tokenize --tokenizer %D/tok/values.json --text a",
-     "specrej: %D/tok/values.json: JSON has more than 16777216 values (a limit against hostile "
+     "specrej: %D/tok/values.json: JSON has more than 4194304 values (a limit against hostile "
      "files)", 1},
+    {"tokenize --tokenizer %D/tok/dup_key.json --text a",
+     "specrej: %D/tok/dup_key.json: key \"a\" appears twice in one JSON object (refused: JSON "
+     "readers disagree on which one counts)", 1},
     {"tokenize --tokenizer %D/tok/mtl.bin --text a --vocab-size 4",
      "specrej: %D/tok/mtl.bin: max_token_length 2147483647 is not plausible (not a llama2.c "
      "tokenizer.bin?)", 1},
@@ -619,6 +632,9 @@ static const Case DECODER_CASES[] = {
      "rows", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
+    {"gold --text x --lexicon %D/dup_lexicon.json",
+     "specrej: %D/dup_lexicon.json: key \"good\" appears twice in one JSON object (refused: JSON "
+     "readers disagree on which one counts)", 1},
 };
 
 static void test_decoders(void **state) {

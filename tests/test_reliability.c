@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gold.h"
 #include "kvcache.h"
 #include "llama2c.h"
 #include "model.h"
@@ -19,6 +20,7 @@
 #include "reward.h"
 #include "safetensors.h"
 #include "search.h"
+#include "tokenizer.h"
 
 static char g_dir[256];
 
@@ -518,6 +520,122 @@ static void known_harmless_extras_load(void **state) {
                       "tensor 'lm_head.weight' does not have the embedding's shape");
 }
 
+/* ================================================ 5. duplicate JSON keys */
+
+static void write_text(const char *path, const char *text) {
+    assert_int_equal(test_write_file(path, text, strlen(text)), 0);
+}
+
+static void expect_err(int rc, const SrError *err, const char *want) {
+    assert_int_equal(rc, -1);
+    if (!strstr(err->msg, want)) fail_msg("error '%s' lacks '%s'", err->msg, want);
+    print_message("  ok: %s\n", err->msg);
+}
+
+static const char *TOK_JSON =
+    "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2%s},"
+    " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}%s}";
+
+static void duplicate_keys_are_refused_in_every_json(void **state) {
+    (void)state;
+    char text[2048], path[600];
+    SrError err = {{0}};
+    Model *m = NULL;
+    /* config.json: transformers would run rope_theta 500000, cJSON kept 10000 */
+    StSpec s = tiny_spec();
+    const char *d = write_model("dup_cfg", ", \"rope_theta\": 10000.0, \"rope_theta\": 500000.0", &s);
+    snprintf(path, sizeof path, "%s/config.json", d);
+    expect_err(model_load(d, &m, &err), &err,
+               "config.json: key \"rope_theta\" appears twice in one JSON object");
+    d = write_model("dup_nested", ", \"rope_scaling\": {\"type\": \"default\", \"type\": \"yarn\"}", &s);
+    expect_err(model_load(d, &m, &err), &err, "key \"type\" appears twice");
+    /* a safetensors header and a shard index */
+    const char *hdr = "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1],"
+                      " \"shape\": [1]}}";
+    unsigned char buf[512] = {0};
+    size_t hl = strlen(hdr);
+    buf[0] = (unsigned char)hl;
+    memcpy(buf + 8, hdr, hl);
+    snprintf(path, sizeof path, "%s/a.safetensors", g_dir);
+    assert_int_equal(test_write_file(path, buf, 8 + hl + 1), 0);
+    SafeTensors st;
+    expect_err(st_open(path, &st, &err), &err, "key \"shape\" appears twice");
+    snprintf(path, sizeof path, "%s/dup.safetensors.index.json", g_dir);
+    write_text(path, "{\"weight_map\": {\"x\": \"a.safetensors\", \"x\": \"b.safetensors\"}}");
+    expect_err(st_open(path, &st, &err), &err, "key \"x\" appears twice");
+    /* tokenizer.json (a vocab of many keys: the sorted path) */
+    char many[1200] = "";
+    for (int i = 0; i < 40; i++) {
+        char e[32];
+        snprintf(e, sizeof e, ", \"t%d\": %d", i, 3 + i);
+        strcat(many, e);
+    }
+    strcat(many, ", \"t7\": 99");
+    d = model_dir("dup_tok");
+    snprintf(path, sizeof path, "%s/tokenizer.json", d);
+    snprintf(text, sizeof text, TOK_JSON, many, "");
+    write_text(path, text);
+    Tokenizer *tok = NULL;
+    expect_err(tokenizer_load(path, 0, &tok, &err), &err, "key \"t7\" appears twice");
+    snprintf(text, sizeof text, TOK_JSON, "", ", \"normalizer\": null, \"normalizer\": {\"type\": \"NFKC\"}");
+    write_text(path, text);
+    expect_err(tokenizer_load(path, 0, &tok, &err), &err, "key \"normalizer\" appears twice");
+    /* the files next to it */
+    snprintf(text, sizeof text, TOK_JSON, "", "");
+    write_text(path, text);
+    const char *side[][2] = {
+        {"tokenizer_config.json", "{\"eos_token\": \"a\", \"eos_token\": \"b\"}"},
+        {"config.json", "{\"eos_token_id\": 1, \"eos_token_id\": 2}"},
+        {"generation_config.json", "{\"eos_token_id\": 1, \"eos_token_id\": [2]}"},
+    };
+    for (int i = 0; i < 3; i++) {
+        char sp[700], want[200];
+        snprintf(sp, sizeof sp, "%s/%s", d, side[i][0]);
+        write_text(sp, side[i][1]);
+        snprintf(want, sizeof want, "%s: key \"%s\" appears twice", side[i][0],
+                 i == 0 ? "eos_token" : "eos_token_id");
+        expect_err(tokenizer_load(path, 0, &tok, &err), &err, want);
+        unlink(sp);
+    }
+    assert_int_equal(tokenizer_load(path, 0, &tok, &err), 0);
+    tokenizer_free(tok);
+    /* the gold lexicon */
+    snprintf(path, sizeof path, "%s/lexicon.json", g_dir);
+    write_text(path, "{\"good\": 3, \"bad\": -3, \"good\": -3}");
+    GoldJudge *g = NULL;
+    expect_err(gold_load(path, &g, &err), &err, "key \"good\" appears twice");
+}
+
+/* The value cap holds for the readers that had none (tokenizer_config.json,
+ * the lexicon): 2^22 + 1 values in 8 MiB would cost cJSON about 340 MB. */
+static void every_json_read_has_the_value_cap(void **state) {
+    (void)state;
+    size_t n_vals = (1u << 22) + 1, n = 2 * n_vals + 1;
+    char *arr = malloc(n + 1);
+    assert_non_null(arr);
+    arr[0] = '[';
+    for (size_t i = 0; i < n_vals; i++) arr[1 + 2 * i] = '0', arr[2 + 2 * i] = ',';
+    arr[n - 1] = ']';
+    arr[n] = 0;
+    const char *d = model_dir("cap");
+    char path[600], tp[600];
+    snprintf(tp, sizeof tp, "%s/tokenizer.json", d);
+    char text[1024];
+    snprintf(text, sizeof text, TOK_JSON, "", "");
+    write_text(tp, text);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", d);
+    assert_int_equal(test_write_file(path, arr, n), 0);
+    SrError err = {{0}};
+    Tokenizer *tok = NULL;
+    expect_err(tokenizer_load(tp, 0, &tok, &err), &err,
+               "tokenizer_config.json: JSON has more than 4194304 values");
+    snprintf(path, sizeof path, "%s/lexicon.json", g_dir);
+    assert_int_equal(test_write_file(path, arr, n), 0);
+    GoldJudge *g = NULL;
+    expect_err(gold_load(path, &g, &err), &err, "lexicon.json: JSON has more than 4194304 values");
+    free(arr);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -528,6 +646,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(bridge_context_is_checked_before_the_run),
         cmocka_unit_test(unused_tensors_are_refused),
         cmocka_unit_test(known_harmless_extras_load),
+        cmocka_unit_test(duplicate_keys_are_refused_in_every_json),
+        cmocka_unit_test(every_json_read_has_the_value_cap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
