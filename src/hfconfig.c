@@ -259,6 +259,18 @@ static int parse_switches(const cJSON *root, ModelConfig *c, const char *path, S
     return 0;
 }
 
+/* bos and eos ids must name rows of the model (pad is never fed). */
+static int check_special_ids(const ModelConfig *c, const char *path, SrError *err) {
+    if (c->bos_id >= c->vocab_size)
+        return sr_fail(err, "%s: bos_token_id %d is outside the vocabulary [0, %d)", path,
+                       c->bos_id, c->vocab_size);
+    for (int i = 0; i < c->n_eos_ids; i++)
+        if (c->eos_ids[i] >= c->vocab_size)
+            return sr_fail(err, "%s: eos_token_id %d is outside the vocabulary [0, %d)", path,
+                           c->eos_ids[i], c->vocab_size);
+    return 0;
+}
+
 int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *cfg,
                    SrError *err) {
     ModelConfig c;
@@ -273,7 +285,7 @@ int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *
              parse_dtype(root, &c, path, err) == 0 &&
              parse_token_ids(root, &c, path, err) == 0 &&
              apply_sliding_window(root, &c, path, err) == 0 &&
-             config_check_dims(&c, path, err) == 0)
+             config_check_dims(&c, path, err) == 0 && check_special_ids(&c, path, err) == 0)
         rc = 0;
     cJSON_Delete(root);
     if (rc == 0) *cfg = c;

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -527,6 +528,17 @@ int model_set_legacy_blas(Model *m, int on, SrError *err) {
     return 0;
 }
 
+/* Why path names no model: it does not exist, it cannot be examined (say
+ * EACCES), or it is neither a directory nor a regular file (/dev/null). */
+static int model_path_error(const char *path, SrError *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) return sr_fail(err, "%s: no such model file or directory", path);
+        return sr_fail(err, "%s: cannot access: %s", path, strerror(errno));
+    }
+    return sr_fail(err, "%s: not a model (neither a directory nor a regular file)", path);
+}
+
 /* Directory part of path ("." when there is none). */
 static void dir_of(const char *path, char *out, size_t cap) {
     const char *slash = strrchr(path, '/');
@@ -552,7 +564,7 @@ int model_load(const char *path, Model **out, SrError *err) {
     } else if (file_exists(path)) {
         rc = load_llama2c(m, path, err);
     } else {
-        rc = sr_fail(err, "%s: no such model file or directory", path);
+        rc = model_path_error(path, err);
     }
     if (rc == 0) rc = pack_weights(m, err);
     if (rc == 0) rc = init_rope(m, err);

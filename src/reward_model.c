@@ -13,9 +13,11 @@
  * model's, and scores prefix + response + closing from scratch in a
  * temporary slot. Every call then re-processes the whole response, and the
  * re-encoding can split differently at the cut-off point. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "reward.h"
@@ -321,10 +323,26 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         goto fail;
     }
     if (ctx->prompt_text) {
-        SrError ignored;
+        /* --reward-tokenizer, or the model directory's tokenizer.json when it
+         * has one: a tokenizer that is named or present but does not load is
+         * an error (only a model without any falls back to the generator's) */
+        SrError tok_err;
         const char *tp = ctx->tokenizer_path ? ctx->tokenizer_path : ctx->path;
-        if (tokenizer_load(tp, s->cfg->vocab_size, &s->own_tok, &ignored) != 0)
+        char own[4200];
+        struct stat sb;
+        snprintf(own, sizeof own, "%s/tokenizer.json", ctx->path);
+        int named = ctx->tokenizer_path || (stat(ctx->path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+                                            stat(own, &sb) == 0);
+        if (tokenizer_load(tp, s->cfg->vocab_size, &s->own_tok, &tok_err) != 0) {
             s->own_tok = NULL;
+            if (named) {
+                sr_fail(err, "%s", tok_err.msg);
+                goto fail;
+            }
+        }
+    } else if (ctx->tokenizer_path) {
+        sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids (--prompt-ids)");
+        goto fail;
     }
     if (s->own_tok && tokenizer_vocab_size(s->own_tok) > s->cfg->vocab_size) {
         sr_fail(err, "%s: its tokenizer has %d tokens, more than the model's %d rows", ctx->path,
@@ -332,6 +350,12 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         goto fail;
     }
     if (setup_ids(s, ctx, err) != 0) goto fail;
+    for (int i = 0; i < s->closing.len; i++)
+        if (s->closing.data[i] < 0 || s->closing.data[i] >= s->cfg->vocab_size) {
+            sr_fail(err, "--closing-ids: %d is outside the reward model's vocabulary [0, %d)",
+                    s->closing.data[i], s->cfg->vocab_size);
+            goto fail;
+        }
     if (s->prefix.len < 1) {
         sr_fail(err, "%s: the reward model's prompt is empty", ctx->path);
         goto fail;

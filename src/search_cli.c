@@ -28,7 +28,7 @@ typedef struct Opts {
     long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
     double alpha, temperature, top_p;
     size_t kv_budget;
-    int print_ids, alpha_given, help;
+    int print_ids, alpha_given, first_decision_given, help;
 } Opts;
 
 static void usage(SearchCliMethod m) {
@@ -122,6 +122,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         }
         STR("--policy", NULL, policy)
         STR("--schedule", NULL, schedule)
+        if (strcmp(argv[*i], "--first-decision") == 0) o->first_decision_given = 1;
         INT("--first-decision", NULL, first_decision, 1, 1 << 20)
     }
     if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) return o->help = 1, 0;
@@ -130,6 +131,23 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 #undef DBL
     return sr_fail(err, "%s: unknown flag '%s' (see specrej %s --help)", METHOD_NAMES[o->method],
                    argv[*i], METHOD_NAMES[o->method]);
+}
+
+/* A flag that would have no effect in this run is refused, so that nobody
+ * believes a setting was used. */
+static int check_no_effect(const Opts *o, SrError *err) {
+    if (o->method == SEARCH_CLI_SPR && o->schedule && o->policy && strcmp(o->policy, "schedule") != 0)
+        return sr_fail(err, "--schedule: has no effect with --policy %s (only with --policy "
+                            "schedule)", o->policy);
+    if (o->method == SEARCH_CLI_GENERATE || strcmp(o->reward_source, "model") == 0) return 0;
+    const char *flag = o->reward ? "--reward"
+                       : o->reward_tokenizer ? "--reward-tokenizer"
+                       : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
+                       : o->closing_ids ? "--closing-ids" : NULL;
+    if (flag)
+        return sr_fail(err, "%s: has no effect with --reward-source %s (only with a reward "
+                            "model)", flag, o->reward_source);
+    return 0;
 }
 
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
@@ -464,7 +482,8 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
     int rc = -1;
     if (model_load(o.model, &s.gen, err) != 0) goto done;
     if (load_prompt(&s, &o, err) != 0) goto done;
-    if (open_reward(&s, &o, err) != 0) goto done;
+    if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
+    if (check_no_effect(&o, err) != 0) goto done;
     if (fill_params(&s, &o, &p, err) != 0) goto done;
     if (o.json && strcmp(o.json, "-") != 0) { /* an unwritable path fails now, not after the run */
         AtomicFile probe;
@@ -476,6 +495,10 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         p.on_decision = trace_decision;
         p.user = &s.trace;
     }
+    if (o.first_decision_given && strcmp(p.policy->name, "quantile") != 0)
+        fprintf(stderr, "specrej: warning: --first-decision has no effect with --policy %s "
+                        "(the initial batch is sized for its first decision length)\n",
+                p.policy->name);
     if (search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0) goto done;
     if (finish(&s, &o, err) != 0) goto done;
     /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */

@@ -254,6 +254,8 @@ static int setup(void **state) {
     put_config("c_rope", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}, ");
     put_config("c_bias", "\"mlp_bias\": true, ");
     put_config("c_eps", "\"rms_norm_eps\": 0, ");
+    put_config("c_eos", "\"eos_token_id\": [2, 10], ");
+    put_config("c_bos", "\"bos_token_id\": 12, ");
     put_str("c_missing/config.json", "{\"architectures\": [\"LlamaForCausalLM\"]}");
     put_config("c_noweights", "");
     /* config.json implies 2 TiB of weights; the file holds none of them */
@@ -386,6 +388,12 @@ static void test_usage_and_numbers(void **state) {
 /* ---- checkpoints ---- */
 static const Case MODEL_CASES[] = {
     {"info --model %D/nothing", "specrej: %D/nothing: no such model file or directory", 1},
+    {"info --model /dev/null",
+     "specrej: /dev/null: not a model (neither a directory nor a regular file)", 1},
+    {"info --model %D/c_eos",
+     "specrej: %D/c_eos/config.json: eos_token_id 10 is outside the vocabulary [0, 10)", 1},
+    {"info --model %D/c_bos",
+     "specrej: %D/c_bos/config.json: bos_token_id 12 is outside the vocabulary [0, 10)", 1},
     {"info --model %D/st/short.safetensors",
      "specrej: %D/st/short.safetensors: truncated (no 8-byte header length)", 1},
     {"info --model %D/st/huge_header.safetensors",
@@ -630,6 +638,21 @@ static const Case DECODER_CASES[] = {
     {"bon " LM "--reward tests/fixtures/llama_rm --reward-tokenizer data/austen-lm --prompt x -N 1",
      "specrej: tests/fixtures/llama_rm: its tokenizer has 1025 tokens, more than the model's 96 "
      "rows", 1},
+    /* flags and names that would have no effect, or an effect only later */
+    {"spr " LM RM "--prompt x --alpha 0.5 --policy quantile --schedule 4,8",
+     "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --reward-source selflik",
+     "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 1},
+    {"bon " LM "--reward-source gold --reward-tokenizer data/austen-rm --prompt x -N 1",
+     "specrej: --reward-tokenizer: has no effect with --reward-source gold (only with a reward "
+     "model)", 1},
+    {"bon " LM RM "--reward-tokenizer %D/none.json --prompt x -N 1",
+     "specrej: %D/none.json: No such file or directory", 1},
+    {"bon " LM RM "--reward-tokenizer data/austen-rm --prompt-ids 5 -N 1",
+     "specrej: --reward-tokenizer: has no effect in a run given as ids (--prompt-ids)", 1},
+    {"bon --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 -N 1 "
+     "--closing-ids 2,500",
+     "specrej: --closing-ids: 500 is outside the reward model's vocabulary [0, 96)", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
     {"gold --text x --lexicon %D/dup_lexicon.json",

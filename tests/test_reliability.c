@@ -3,12 +3,15 @@
  * bridge's context, unused tensors, duplicate JSON keys, signals. Each test
  * failed on the code before its fix. Checkpoints are tiny safetensors files
  * written into a fresh temporary directory. */
+#define _DEFAULT_SOURCE /* mknod, makedev, usleep, symlink */
 #include "test_util.h"
 
 #include <cJSON.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -636,6 +639,43 @@ static void every_json_read_has_the_value_cap(void **state) {
     free(arr);
 }
 
+/* ================================================ 6. messages */
+
+static void messages_name_the_real_problem(void **state) {
+    (void)state;
+    if (access(test_specrej_bin(), X_OK) != 0) skip();
+    char cmd[1024], *out = NULL;
+    /* a failed write to stdout is reported (before: status 1, no word) */
+    snprintf(cmd, sizeof cmd, "{ %s gold --text good > /dev/full; }", test_specrej_bin());
+    assert_int_equal(test_run(cmd, &out), 1);
+    assert_string_equal(out, "specrej: stdout: write failed: No space left on device\n");
+    free(out);
+    /* an existing non-regular file is not "no such model" */
+    out = run_cli("info --model /dev/null", 1);
+    assert_string_equal(out, "specrej: /dev/null: not a model (neither a directory nor a regular "
+                             "file)\n");
+    free(out);
+    /* a flag without effect: warned about when experiments rely on passing it */
+    out = run_cli("spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm "
+                  "--prompt-ids 1,5 --alpha 0.5 -n 4 --policy schedule --schedule 2 "
+                  "--first-decision 3 --json -", 0);
+    assert_non_null(strstr(out, "specrej: warning: --first-decision has no effect with --policy "
+                                "schedule"));
+    free(out);
+    /* a reward model's own tokenizer that is present but broken is not
+     * silently replaced by the generator's */
+    const char *d = model_dir("rm_broken_tok");
+    char path[600];
+    snprintf(cmd, sizeof cmd, "cp tests/fixtures/llama_rm/* '%s'", d);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/tokenizer.json", d);
+    write_text(path, "{\"model\": ");
+    snprintf(cmd, sizeof cmd, "bon --model data/austen-lm --reward %s --prompt x -N 1 -n 2", d);
+    out = run_cli(cmd, 1);
+    assert_non_null(strstr(out, "tokenizer.json: invalid JSON near byte"));
+    free(out);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -648,6 +688,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(known_harmless_extras_load),
         cmocka_unit_test(duplicate_keys_are_refused_in_every_json),
         cmocka_unit_test(every_json_read_has_the_value_cap),
+        cmocka_unit_test(messages_name_the_real_problem),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
