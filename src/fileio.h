@@ -30,14 +30,26 @@ long long file_size(const char *path, SrError *err);
 typedef struct AtomicFile {
     FILE *fp;
     char *final_path;
-    char *tmp_path;
+    char *tmp_path; /* NULL when written in place (not a regular file) or stdout */
+    int slot;       /* its entry in the signal cleanup list, -1 for none */
 } AtomicFile;
 
-/* Opens "<path>.tmp.<pid>" for writing. "-" means stdout (no rename). */
+/* Opens path for writing. "-" means stdout. A regular file (or a new one) is
+ * written to "<path>.tmp.<pid>" (created exclusively: never over another
+ * writer's) and renamed onto path by atomic_commit; through a symbolic link,
+ * the file it points to is the one replaced. Anything else (a device such as
+ * /dev/null or /dev/full, a FIFO, /dev/stdout on a pipe) is written in place:
+ * renaming over it would replace the device node by a regular file.
+ * While a temporary file exists, SIGINT, SIGTERM and SIGHUP remove it before
+ * the process dies as the signal says (see fileio.c). */
 int atomic_open(AtomicFile *af, const char *path, SrError *err);
 /* Flushes, closes and renames onto the final path. */
 int atomic_commit(AtomicFile *af, SrError *err);
 /* Closes and deletes the temporary file (use on every error path). */
 void atomic_abort(AtomicFile *af);
+/* Whether atomic_open(path) would succeed, without creating anything that
+ * outlives the call and without opening a FIFO (which would wait for a
+ * reader): for checking output paths before a long run. */
+int atomic_probe(const char *path, SrError *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,6 +470,13 @@ static int finish(Session *s, const Opts *o, SrError *err) {
     return 0;
 }
 
+/* The same name, or two names of one existing file. */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    if (strcmp(a, b) == 0) return 1;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
@@ -485,10 +493,11 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
     if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
     if (check_no_effect(&o, err) != 0) goto done;
     if (fill_params(&s, &o, &p, err) != 0) goto done;
-    if (o.json && strcmp(o.json, "-") != 0) { /* an unwritable path fails now, not after the run */
-        AtomicFile probe;
-        if (atomic_open(&probe, o.json, err) != 0) goto done;
-        atomic_abort(&probe);
+    /* an unwritable path fails now, not after the run */
+    if (o.json && atomic_probe(o.json, err) != 0) goto done;
+    if (o.json && o.trace && same_file(o.json, o.trace)) {
+        sr_fail(err, "--trace: %s is also the --json file (each needs its own)", o.trace);
+        goto done;
     }
     if (o.trace) {
         if (trace_open(&s.trace, o.trace, err) != 0) goto done;

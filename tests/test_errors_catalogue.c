@@ -653,6 +653,8 @@ static const Case DECODER_CASES[] = {
     {"bon --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 -N 1 "
      "--closing-ids 2,500",
      "specrej: --closing-ids: 500 is outside the reward model's vocabulary [0, 96)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --json %D/same.json --trace %D/same.json",
+     "specrej: --trace: %D/same.json is also the --json file (each needs its own)", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
     {"gold --text x --lexicon %D/dup_lexicon.json",

@@ -676,6 +676,142 @@ static void messages_name_the_real_problem(void **state) {
     free(out);
 }
 
+/* ================================================ 6. output files and signals */
+
+#define SPR_ARGS "spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm " \
+                 "--prompt-ids 1,5 --alpha 0.5 -n 4"
+
+static int file_type(const char *path) {
+    struct stat sb;
+    return lstat(path, &sb) == 0 ? (int)(sb.st_mode & S_IFMT) : -1;
+}
+
+/* Atomic replace is for regular files: a device or a FIFO is written in
+ * place (before, as root, the rename turned a device node into a regular
+ * file, and /dev/full "succeeded"). Devices are made here with mknod, never
+ * the system's own. */
+static void outputs_that_are_not_regular_files(void **state) {
+    (void)state;
+    if (access(test_specrej_bin(), X_OK) != 0) skip();
+    char args[1024], *out;
+    const char *null = tmp_path("null"), *full = tmp_path("full"), *fifo = tmp_path("fifo");
+    if (geteuid() == 0) {
+        assert_int_equal(mknod(null, S_IFCHR | 0666, makedev(1, 3)), 0);
+        assert_int_equal(mknod(full, S_IFCHR | 0666, makedev(1, 7)), 0);
+        snprintf(args, sizeof args, SPR_ARGS " --json %s --trace %s", null, null);
+        out = run_cli(args, 1); /* one file for both: refused */
+        assert_non_null(strstr(out, "is also the --json file"));
+        free(out);
+        snprintf(args, sizeof args, SPR_ARGS " --json %s", null);
+        free(run_cli(args, 0));
+        assert_int_equal(file_type(null), S_IFCHR);
+        snprintf(args, sizeof args, SPR_ARGS " --trace %s", full);
+        out = run_cli(args, 1);
+        assert_non_null(strstr(out, "write failed: No space left on device"));
+        free(out);
+        assert_int_equal(file_type(full), S_IFCHR);
+    }
+    /* --json and --trace naming one file: each would clobber the other */
+    const char *same = tmp_path("same.json");
+    snprintf(args, sizeof args, SPR_ARGS " --json %s --trace %s", same, same);
+    out = run_cli(args, 1);
+    assert_non_null(strstr(out, "is also the --json file (each needs its own)"));
+    free(out);
+    /* a FIFO: written in place, read by cat */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cat '%s' > '%s.got' & %s " SPR_ARGS " --json '%s' && wait",
+             fifo, fifo, test_specrej_bin(), fifo);
+    assert_int_equal(test_run(cmd, NULL), 0);
+    assert_int_equal(file_type(fifo), S_IFIFO);
+    char got[600];
+    snprintf(got, sizeof got, "%s.got", fifo);
+    char *text = test_read_file(got, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"method\":"));
+    free(text);
+    /* a link to stdout (a pipe here), as /dev/stdout is */
+    const char *link = tmp_path("stdout");
+    assert_int_equal(symlink("/proc/self/fd/1", link), 0);
+    snprintf(args, sizeof args, SPR_ARGS " --json %s | head -c 200", link);
+    out = run_cli(args, 0);
+    assert_non_null(strstr(out, "\"method\":"));
+    assert_int_equal(file_type(link), S_IFLNK);
+    free(out);
+    /* a temporary name already taken (a killed run's, say) is never reused */
+    const char *taken = tmp_path("taken.json");
+    snprintf(cmd, sizeof cmd, "sh -c 'touch %s.tmp.$$ && exec %s " SPR_ARGS " --trace %s'",
+             taken, test_specrej_bin(), taken);
+    assert_int_equal(test_run(cmd, &out), 1);
+    assert_non_null(strstr(out, ".tmp."));
+    assert_non_null(strstr(out, "is in use (another output of this run?)"));
+    free(out);
+    /* and a regular file behind a link is replaced where it lives */
+    const char *real = tmp_path("real.json"), *to_real = tmp_path("to_real.json");
+    write_text(real, "old");
+    assert_int_equal(symlink(real, to_real), 0);
+    snprintf(args, sizeof args, SPR_ARGS " --json %s", to_real);
+    free(run_cli(args, 0));
+    assert_int_equal(file_type(to_real), S_IFLNK);
+    text = test_read_file(real, NULL);
+    assert_non_null(strstr(text, "\"method\":"));
+    free(text);
+}
+
+/* Counts directory entries of g_dir/sig whose names start with prefix. */
+static int count_prefix(const char *dir, const char *prefix) {
+    char cmd[800], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c '^%s' || true", dir, prefix);
+    test_run(cmd, &out);
+    int n = atoi(out);
+    free(out);
+    return n;
+}
+
+/* SIGINT, SIGTERM and SIGHUP mid-run remove the temporary output files
+ * (before, <path>.tmp.<pid> stayed behind); the process still dies of the
+ * signal, and no final-named file appears. */
+static void signals_remove_temporary_files(void **state) {
+    (void)state;
+    if (access(test_specrej_bin(), X_OK) != 0 || access("data/austen-lm/config.json", F_OK) != 0)
+        skip();
+    const char *dir = model_dir("sig");
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int k = 0; k < 3; k++) {
+        char trace[600], json[600], tmp[700];
+        snprintf(trace, sizeof trace, "%s/t%d.jsonl", dir, k);
+        snprintf(json, sizeof json, "%s/j%d.json", dir, k);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            signal(SIGINT, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            freopen("/dev/null", "w", stdout);
+            execl(test_specrej_bin(), "specrej", "bon", "--model", "data/austen-lm", "--reward",
+                  "data/austen-rm", "--prompt", "It was", "-N", "2000", "--max-new", "128",
+                  "--json", json, "--trace", trace, (char *)NULL);
+            _exit(127);
+        }
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", trace, (long)pid);
+        int seen = 0;
+        for (int i = 0; i < 2000 && !seen; i++) { /* up to 20 s */
+            seen = access(tmp, F_OK) == 0;
+            if (!seen) usleep(10000);
+        }
+        assert_true(seen);
+        usleep(100000); /* inside the run */
+        kill(pid, sigs[k]);
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == sigs[k]);
+        assert_int_equal(access(tmp, F_OK), -1);
+        assert_int_equal(access(trace, F_OK), -1);
+        assert_int_equal(access(json, F_OK), -1);
+    }
+    assert_int_equal(count_prefix(dir, "t"), 0);
+    assert_int_equal(count_prefix(dir, "j"), 0);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -689,6 +825,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(duplicate_keys_are_refused_in_every_json),
         cmocka_unit_test(every_json_read_has_the_value_cap),
         cmocka_unit_test(messages_name_the_real_problem),
+        cmocka_unit_test(outputs_that_are_not_regular_files),
+        cmocka_unit_test(signals_remove_temporary_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
