@@ -241,6 +241,19 @@ static int setup(void **state) {
     put_st("idx/a.safetensors",
            "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
     put_str("idx/wrong.safetensors.index.json", "{\"weight_map\": {\"y\": \"a.safetensors\"}}");
+    /* names match exactly: q is listed in b.safetensors but lives in xb.safetensors */
+    put_st("idx/b.safetensors",
+           "{\"r\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_st("idx/xb.safetensors",
+           "{\"q\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]},"
+           " \"s\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}", 2);
+    put_str("idx/suffix.safetensors.index.json",
+            "{\"weight_map\": {\"q\": \"b.safetensors\", \"r\": \"b.safetensors\","
+            " \"s\": \"xb.safetensors\"}}");
+    put_st("idx/xb2.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_str("idx/dup.safetensors.index.json",
+            "{\"weight_map\": {\"x\": \"a.safetensors\", \"y\": \"xb2.safetensors\"}}");
     /* config.json: one bad field each */
     put_str("c_json/config.json", "{\"architectures\": ");
     put_str("c_arch/config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}");
@@ -442,6 +455,12 @@ static const Case MODEL_CASES[] = {
      "specrej: %D/idx/empty.safetensors.index.json: weight_map is empty", 1},
     {"info --model %D/idx/wrong.safetensors.index.json",
      "specrej: %D/idx/wrong.safetensors.index.json: tensor 'y' is not in its shard a.safetensors", 1},
+    {"info --model %D/idx/suffix.safetensors.index.json",
+     "specrej: %D/idx/suffix.safetensors.index.json: tensor 'q' found outside its shard "
+     "b.safetensors (in xb.safetensors)", 1},
+    {"info --model %D/idx/dup.safetensors.index.json",
+     "specrej: %D/idx/dup.safetensors.index.json: tensor 'x' appears twice (in "
+     "%D/idx/a.safetensors and %D/idx/xb2.safetensors)", 1},
     {"info --model %D/c_json", "specrej: %D/c_json/config.json: not valid JSON", 1},
     {"info --model %D/c_arch",
      "specrej: %D/c_arch/config.json: architecture 'GPT2LMHeadModel' is not supported (Llama, "

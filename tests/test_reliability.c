@@ -9,6 +9,7 @@
 #include <cJSON.h>
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -812,6 +813,100 @@ static void signals_remove_temporary_files(void **state) {
     assert_int_equal(count_prefix(dir, "j"), 0);
 }
 
+/* ================================================ 6. shard indexes */
+
+/* One .safetensors file holding U8 tensors of one byte each, named names[]. */
+static void write_u8_shard(const char *path, const char *const *names, int n) {
+    char header[4096] = "{";
+    for (int i = 0; i < n; i++) {
+        char e[256];
+        snprintf(e, sizeof e, "%s\"%s\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [%d, %d]}",
+                 i ? ", " : "", names[i], i, i + 1);
+        strcat(header, e);
+    }
+    strcat(header, "}");
+    size_t hl = strlen(header);
+    unsigned char buf[4200] = {0};
+    for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)hl >> (8 * b));
+    memcpy(buf + 8, header, hl);
+    assert_int_equal(test_write_file(path, buf, 8 + hl + (size_t)n), 0);
+}
+
+static void shard_names_match_exactly(void **state) {
+    (void)state;
+    const char *d = model_dir("suffix");
+    char path[600], idx[600];
+    const char *in_a[] = {"z"}, *in_xa[] = {"x", "y"};
+    snprintf(path, sizeof path, "%s/a.safetensors", d);
+    write_u8_shard(path, in_a, 1);
+    snprintf(path, sizeof path, "%s/xa.safetensors", d);
+    write_u8_shard(path, in_xa, 2);
+    snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", d);
+    /* x is stored in xa.safetensors, not in a.safetensors as listed */
+    write_text(idx, "{\"weight_map\": {\"x\": \"a.safetensors\", \"y\": \"xa.safetensors\","
+                    " \"z\": \"a.safetensors\"}}");
+    SafeTensors st;
+    SrError err = {{0}};
+    expect_err(st_open(idx, &st, &err), &err,
+               "tensor 'x' found outside its shard a.safetensors (in xa.safetensors)");
+    write_text(idx, "{\"weight_map\": {\"x\": \"xa.safetensors\", \"y\": \"xa.safetensors\","
+                    " \"z\": \"a.safetensors\"}}");
+    if (st_open(idx, &st, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(st.n_files, 2);
+    assert_int_equal(st.n_tensors, 3);
+    st_close(&st);
+    /* one tensor in two shards */
+    const char *dup[] = {"z", "w"};
+    snprintf(path, sizeof path, "%s/b.safetensors", d);
+    write_u8_shard(path, dup, 2);
+    write_text(idx, "{\"weight_map\": {\"z\": \"a.safetensors\", \"w\": \"b.safetensors\"}}");
+    expect_err(st_open(idx, &st, &err), &err, "tensor 'z' appears twice (in ");
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 8,000 shards of one tensor each: about 7 s before (every shard re-sorted
+ * every name so far and rescanned the file list), well under a second now.
+ * The bound leaves room for a slow or sanitized build. */
+static void many_shards_open_fast(void **state) {
+    (void)state;
+    enum { S = 8000 };
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < S + 64) skip(); /* one fd per shard */
+    const char *d = model_dir("many");
+    size_t cap = (size_t)S * 64 + 64, len = 0;
+    char *idx = malloc(cap), path[600];
+    assert_non_null(idx);
+    len += (size_t)snprintf(idx + len, cap - len, "{\"weight_map\": {");
+    for (int i = 0; i < S; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "t%05d", i);
+        const char *names[] = {name};
+        snprintf(path, sizeof path, "%s/s%05d.safetensors", d, i);
+        write_u8_shard(path, names, 1);
+        len += (size_t)snprintf(idx + len, cap - len, "%s\"t%05d\": \"s%05d.safetensors\"",
+                                i ? ", " : "", i, i);
+    }
+    snprintf(idx + len, cap - len, "}}");
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", d);
+    write_text(path, idx);
+    free(idx);
+    SafeTensors st;
+    SrError err = {{0}};
+    double t0 = seconds_now();
+    if (st_open(path, &st, &err) != 0) fail_msg("%s", err.msg);
+    double dt = seconds_now() - t0;
+    print_message("  %d shards opened in %.3f s\n", S, dt);
+    assert_int_equal(st.n_files, S);
+    assert_non_null(st_find(&st, "t04321"));
+    st_close(&st);
+    assert_true(dt < 3.0);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -827,6 +922,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(messages_name_the_real_problem),
         cmocka_unit_test(outputs_that_are_not_regular_files),
         cmocka_unit_test(signals_remove_temporary_files),
+        cmocka_unit_test(shard_names_match_exactly),
+        cmocka_unit_test(many_shards_open_fast),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
