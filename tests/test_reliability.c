@@ -907,6 +907,58 @@ static void many_shards_open_fast(void **state) {
     assert_true(dt < 3.0);
 }
 
+/* ================================================ 6. added tokens */
+
+/* 200,000 added tokens sharing their first byte and 20 KB of text that
+ * almost matches them everywhere: 25 s before (every position scanned every
+ * token with its first byte), a trie walk per position now. Leftmost-longest
+ * and first-id-wins semantics are checked on the way. */
+static void added_tokens_are_found_through_a_trie(void **state) {
+    (void)state;
+    enum { N = 200000 };
+    size_t cap = (size_t)N * 48 + 4096, len = 0;
+    char *json = malloc(cap);
+    assert_non_null(json);
+    len += (size_t)snprintf(json + len, cap - len,
+                            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"<\": 0, \"a\": 1, "
+                            "\"b\": 2, \"x\": 3, \"1\": 4, \"2\": 5, \"0\": 6}, \"merges\": []},"
+                            " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"use_regex\": false},"
+                            " \"added_tokens\": [{\"id\": 7, \"content\": \"<ab\"},"
+                            " {\"id\": 8, \"content\": \"<a\"}, {\"id\": 9, \"content\": \"<ab\"}");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(json + len, cap - len, ", {\"id\": %d, \"content\": \"<x%06d>\"}",
+                                10 + i, i);
+    snprintf(json + len, cap - len, "]}");
+    const char *p = tmp_path("added.json");
+    write_text(p, json);
+    free(json);
+    Tokenizer *tok = NULL;
+    SrError err = {{0}};
+    if (tokenizer_load(p, 0, &tok, &err) != 0) fail_msg("%s", err.msg);
+    IntVec ids = {0};
+    /* leftmost-longest: "<ab" (7, not the later 9) beats "<a"; "<x000012>" */
+    const char *t = "b<abx<a<x000012>1";
+    assert_int_equal(tokenizer_encode(tok, t, strlen(t), &ids, &err), 0);
+    int want[] = {2, 7, 3, 8, 22, 4};
+    assert_int_equal(ids.len, 6);
+    assert_memory_equal(ids.data, want, sizeof want);
+    ids.len = 0;
+    /* near misses everywhere: "<x00001" never closes with '>' */
+    size_t n = 20000;
+    char *text = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) text[i] = "<x00001"[i % 7];
+    text[n] = 0;
+    double t0 = seconds_now();
+    assert_int_equal(tokenizer_encode(tok, text, n, &ids, &err), 0);
+    double dt = seconds_now() - t0;
+    print_message("  %zu bytes with %d added tokens encoded in %.3f s\n", n, N, dt);
+    assert_int_equal(ids.len, (int)n); /* one byte-level token per byte */
+    assert_true(dt < 2.0);
+    free(text);
+    intvec_free(&ids);
+    tokenizer_free(tok);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -924,6 +976,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(signals_remove_temporary_files),
         cmocka_unit_test(shard_names_match_exactly),
         cmocka_unit_test(many_shards_open_fast),
+        cmocka_unit_test(added_tokens_are_found_through_a_trie),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
