@@ -182,15 +182,15 @@ int atomic_open(AtomicFile *af, const char *path, SrError *err) {
         return sr_fail(err, "%s: out of memory", path);
     }
     snprintf(af->tmp_path, n, "%s.tmp.%ld", af->final_path, (long)getpid());
-    /* registered before it exists: a signal between open() and the
-     * registration would otherwise leave it behind */
-    af->slot = pending_add(af->tmp_path);
     int fd = open(af->tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    /* registered once it is ours (a signal in between leaves it behind;
+     * registering first could remove another writer's file) */
+    if (fd >= 0) af->slot = pending_add(af->tmp_path);
     if (fd < 0 || !(af->fp = fdopen(fd, "wb"))) {
         int e = errno;
         if (fd >= 0) close(fd);
         char *tmp = af->tmp_path;
-        if (e != EEXIST) remove(tmp); /* never another writer's file */
+        if (fd >= 0) remove(tmp); /* ours (fdopen failed); never another writer's */
         af->tmp_path = NULL;
         atomic_abort(af);
         if (e == EEXIST) {
