@@ -330,6 +330,12 @@ static int setup(void **state) {
  put_str("tok/dup_key.json",
             "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1},"
             " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("tok/high.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 100}, \"merges\": []},"
+            " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    char loop[128];
+    snprintf(loop, sizeof loop, "%s/loop", g_dir);
+    assert_int_equal(symlink(loop, loop), 0);
     put_str("dup_lexicon.json", "{\"good\": 3, \"good\": -3}");
     put_str("c_dup/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"rope_theta\": 1,"
             " \"rope_theta\": 2}");
@@ -401,6 +407,8 @@ static void test_usage_and_numbers(void **state) {
 /* ---- checkpoints ---- */
 static const Case MODEL_CASES[] = {
     {"info --model %D/nothing", "specrej: %D/nothing: no such model file or directory", 1},
+    {"info --model %D/loop", "specrej: %D/loop: cannot access: Too many levels of symbolic links",
+     1},
     {"info --model /dev/null",
      "specrej: /dev/null: not a model (neither a directory nor a regular file)", 1},
     {"info --model %D/c_eos",
@@ -674,6 +682,8 @@ static const Case DECODER_CASES[] = {
      "specrej: --closing-ids: 500 is outside the reward model's vocabulary [0, 96)", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --json %D/same.json --trace %D/same.json",
      "specrej: --trace: %D/same.json is also the --json file (each needs its own)", 1},
+    {"generate --model tests/fixtures/llama_gqa --tokenizer %D/tok/high.json --prompt-ids 1 -n 2",
+     "specrej: generator: its tokenizer decodes none of its 96 ids", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
     {"gold --text x --lexicon %D/dup_lexicon.json",
