@@ -871,7 +871,7 @@ static double seconds_now(void) {
 
 /* 8,000 shards of one tensor each: about 7 s before (every shard re-sorted
  * every name so far and rescanned the file list), well under a second now.
- * The bound leaves room for a slow or sanitized build. */
+ * The bound leaves room for a slow or sanitized build (1.6 s under ASan). */
 static void many_shards_open_fast(void **state) {
     (void)state;
     enum { S = 8000 };
@@ -904,7 +904,7 @@ static void many_shards_open_fast(void **state) {
     assert_int_equal(st.n_files, S);
     assert_non_null(st_find(&st, "t04321"));
     st_close(&st);
-    assert_true(dt < 3.0);
+    assert_true(dt < 5.0);
 }
 
 /* ================================================ 6. added tokens */
