@@ -60,6 +60,10 @@ def main():
     for p in sorted(glob.glob("tests/fixtures/*/config.json") + glob.glob("data/*/config.json")):
         add("fuzz_hfconfig", read(p))
 
+    for p in sorted(glob.glob("tests/fixtures/*/config.json"))[:3] + ["data/afinn-165.json"]:
+        add("fuzz_json", read(p)[:4096])
+    add("fuzz_json", b'{"a": [1, {"b": null, "c": "x"}], "d": {"e": true}}')
+
     small = [("a", "F32", [2, 3], 4), ("b", "BF16", [4], 2), ("c", "F16", [2, 2], 2),
              ("d", "I8", [3], 1), ("e", "F32", [0, 5], 4), ("f", "U64", [1], 8)]
     j, data, whole = safetensors(small)

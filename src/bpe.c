@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "fileio.h"
+#include "json.h"
 #include "heap.h"
 #include "strmap.h"
 
@@ -35,6 +36,11 @@ typedef struct PairSlot {
     int new_id;
 } PairSlot;
 
+typedef struct TrieEdge {
+    uint64_t key; /* (node << 8 | byte) + 1; 0: empty */
+    int child;
+} TrieEdge;
+
 typedef struct AddedToken {
     const char *text;
     size_t len;
@@ -55,7 +61,14 @@ struct Bpe {
     char *added_arena;
     AddedToken *added;  /* sorted by first byte, then longest first */
     int n_added;
-    int added_start[257]; /* added[added_start[c] .. added_start[c+1]) begin with byte c */
+    /* The added tokens' trie: node 0 is the root; edge (node, byte) -> child
+     * in an open-addressing table; trie_tok[node] = index into added of the
+     * token that ends there, or -1. Finding them costs O(text x longest
+     * token), not O(text x tokens sharing a first byte). */
+    TrieEdge *trie;
+    size_t trie_cap;
+    int *trie_tok;
+    int trie_nodes;
     StrMap added_map;   /* content -> id */
     Step steps[BPE_MAX_STEPS];
     int n_steps;
@@ -133,6 +146,8 @@ void bpe_free(Bpe *b) {
     free(b->dec_len);
     free(b->added_arena);
     free(b->added);
+    free(b->trie);
+    free(b->trie_tok);
     free_steps(b);
     free(b);
 }
@@ -388,6 +403,39 @@ static int cmp_added(const void *x, const void *y) {
     return a->id - b->id;
 }
 
+static TrieEdge *trie_slot(const Bpe *b, int node, unsigned char byte) {
+    uint64_t key = (((uint64_t)node << 8) | byte) + 1;
+    size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 20) & (b->trie_cap - 1);
+    while (b->trie[i].key && b->trie[i].key != key) i = (i + 1) & (b->trie_cap - 1);
+    return &b->trie[i];
+}
+
+static int build_trie(Bpe *b, SrError *err) {
+    size_t bytes = 0;
+    for (int i = 0; i < b->n_added; i++) bytes += b->added[i].len;
+    b->trie_cap = 16;
+    while (b->trie_cap < 2 * bytes + 2) b->trie_cap *= 2; /* load <= 1/2 */
+    b->trie = sr_calloc(b->trie_cap, sizeof *b->trie, err);
+    b->trie_tok = sr_malloc_array(bytes + 1, sizeof *b->trie_tok, err);
+    if (!b->trie || !b->trie_tok) return -1;
+    b->trie_nodes = 1;
+    b->trie_tok[0] = -1;
+    for (int i = 0; i < b->n_added; i++) {
+        int node = 0;
+        for (size_t k = 0; k < b->added[i].len; k++) {
+            TrieEdge *e = trie_slot(b, node, (unsigned char)b->added[i].text[k]);
+            if (!e->key) {
+                e->key = (((uint64_t)node << 8) | (unsigned char)b->added[i].text[k]) + 1;
+                e->child = b->trie_nodes;
+                b->trie_tok[b->trie_nodes++] = -1;
+            }
+            node = e->child;
+        }
+        if (b->trie_tok[node] < 0) b->trie_tok[node] = i;
+    }
+    return 0;
+}
+
 static int parse_added(Bpe *b, const char *path, const cJSON *list, SrError *err) {
     int n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : 0;
     if (list && !cJSON_IsNull(list) && !cJSON_IsArray(list))
@@ -418,12 +466,9 @@ static int parse_added(Bpe *b, const char *path, const cJSON *list, SrError *err
         if (strmap_put(&b->added_map, a->text, a->len, a->id, err) < 0) return -1;
         b->n_added++;
     }
+    /* longest first, then lower id: the first token of a content wins */
     qsort(b->added, (size_t)b->n_added, sizeof *b->added, cmp_added);
-    for (int c = 0, i = 0; c <= 256; c++) {
-        while (i < b->n_added && (unsigned char)b->added[i].text[0] < c) i++;
-        b->added_start[c] = i;
-    }
-    return 0;
+    return build_trie(b, err);
 }
 
 /* Decoded bytes of every id, and the id of each byte's one-symbol token. */
@@ -497,14 +542,8 @@ static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *
 }
 
 int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError *err) {
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = (at && at >= json && at <= json + len) ? (size_t)(at - json) : 0;
-        return sr_fail(err, "%s: invalid JSON near byte %zu", path, off);
-    }
+    cJSON *root;
+    if (sr_json_parse(json, len, path, NULL, &root, err) != 0) return -1;
     Bpe *b = sr_calloc(1, sizeof *b, err);
     int rc = -1;
     if (b) {
@@ -711,18 +750,23 @@ static int run_steps(Ctx *c, int k, const char *s, size_t n) {
     return rc;
 }
 
-/* Leftmost-longest added token starting at or after text[from]. */
+/* Leftmost-longest added token starting at or after text[from]: the trie
+ * is walked from each position for as long as the text follows it. */
 static int find_added(const Bpe *b, const char *text, size_t len, size_t from, size_t *at,
                       const AddedToken **tok) {
+    if (b->n_added == 0) return 0;
     for (size_t i = from; i < len; i++) {
-        unsigned char ch = (unsigned char)text[i];
-        for (int k = b->added_start[ch]; k < b->added_start[ch + 1]; k++) {
-            const AddedToken *a = &b->added[k];
-            if (a->len <= len - i && memcmp(text + i, a->text, a->len) == 0) {
-                *at = i;
-                *tok = a;
-                return 1;
-            }
+        int node = 0, best = -1;
+        for (size_t j = i; j < len; j++) {
+            const TrieEdge *e = trie_slot(b, node, (unsigned char)text[j]);
+            if (!e->key) break;
+            node = e->child;
+            if (b->trie_tok[node] >= 0) best = b->trie_tok[node];
+        }
+        if (best >= 0) {
+            *at = i;
+            *tok = &b->added[best];
+            return 1;
         }
     }
     return 0;

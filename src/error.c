@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,4 +38,10 @@ void *sr_malloc_array(size_t count, size_t size, SrError *err) {
     void *p = malloc(bytes > 0 ? bytes : 1);
     if (!p) sr_fail(err, "out of memory allocating %zu bytes", count * size);
     return p;
+}
+
+const char *sr_nonfinite_name(double x) {
+    if (isnan(x)) return "NaN";
+    if (isinf(x)) return x > 0 ? "inf" : "-inf";
+    return "finite";
 }

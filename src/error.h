@@ -21,6 +21,10 @@ int sr_fail(SrError *err, const char *fmt, ...)
 #endif
     ;
 
+/* "NaN", "inf" or "-inf" for a non-finite x (the sign of a NaN is noise),
+ * for messages about numbers that cannot be ranked; "finite" otherwise. */
+const char *sr_nonfinite_name(double x);
+
 /* Allocation helpers that report failure through err instead of aborting.
  * They return NULL (and fill err) when the allocation fails or when
  * count * size overflows. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "json.h"
 
 #define GOLD_MAX_FILE (16u << 20)
 #define GOLD_MAX_WORD 64 /* longer words cannot be in the lexicon */
@@ -60,9 +61,12 @@ int gold_load(const char *lexicon_path, GoldJudge **out, SrError *err) {
     size_t len = 0;
     *out = NULL;
     if (file_read_all(lexicon_path, GOLD_MAX_FILE, &text, &len, err) != 0) return -1;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root;
+    int parsed = sr_json_parse(text, len, lexicon_path, "not a JSON object of word valences",
+                               &root, err);
     free(text);
-    if (!root || !cJSON_IsObject(root)) {
+    if (parsed != 0) return -1;
+    if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return sr_fail(err, "%s: not a JSON object of word valences", lexicon_path);
     }

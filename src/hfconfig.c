@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "json.h"
 
 #define CFG_MAX_BYTES (16u * 1024u * 1024u)
 
@@ -258,15 +259,25 @@ static int parse_switches(const cJSON *root, ModelConfig *c, const char *path, S
     return 0;
 }
 
+/* bos and eos ids must name rows of the model (pad is never fed). */
+static int check_special_ids(const ModelConfig *c, const char *path, SrError *err) {
+    if (c->bos_id >= c->vocab_size)
+        return sr_fail(err, "%s: bos_token_id %d is outside the vocabulary [0, %d)", path,
+                       c->bos_id, c->vocab_size);
+    for (int i = 0; i < c->n_eos_ids; i++)
+        if (c->eos_ids[i] >= c->vocab_size)
+            return sr_fail(err, "%s: eos_token_id %d is outside the vocabulary [0, %d)", path,
+                           c->eos_ids[i], c->vocab_size);
+    return 0;
+}
+
 int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *cfg,
                    SrError *err) {
     ModelConfig c;
     memset(&c, 0, sizeof c);
     c.bos_id = c.eos_id = c.pad_id = -1;
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return sr_fail(err, "%s: not valid JSON", path);
+    cJSON *root;
+    if (sr_json_parse(json, len, path, "not valid JSON", &root, err) != 0) return -1;
     int rc = -1;
     if (!cJSON_IsObject(root)) sr_fail(err, "%s: not a JSON object", path);
     else if (parse_arch(root, &c, path, err) == 0 && parse_dims(root, &c, path, err) == 0 &&
@@ -274,7 +285,7 @@ int hfconfig_parse(const char *json, size_t len, const char *path, ModelConfig *
              parse_dtype(root, &c, path, err) == 0 &&
              parse_token_ids(root, &c, path, err) == 0 &&
              apply_sliding_window(root, &c, path, err) == 0 &&
-             config_check_dims(&c, path, err) == 0)
+             config_check_dims(&c, path, err) == 0 && check_special_ids(&c, path, err) == 0)
         rc = 0;
     cJSON_Delete(root);
     if (rc == 0) *cfg = c;

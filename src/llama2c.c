@@ -2,6 +2,7 @@
 #include "llama2c.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,21 @@ int llama2c_load(const char *path, ModelConfig *cfg, Llama2cWeights *w, SrError 
     for (int i = 0; i < N_PARTS; i++) {
         p[i] = cur;
         cur += sizes[i];
+    }
+    /* a NaN or infinity would turn every logit it reaches into NaN; the old
+     * RoPE tables (part 11) are skipped, never read */
+    static const char *const PART_NAMES[N_PARTS] = {
+        "token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn",
+        "w1", "w2", "w3", "rms_final", "freq_cis", "wcls"};
+    for (int i = 0; i < N_PARTS; i++) {
+        if (i == 11) continue;
+        for (uint64_t k = 0; k < sizes[i]; k++)
+            if (!isfinite(p[i][k])) {
+                float bad = p[i][k];
+                llama2c_free(w);
+                return sr_fail(err, "%s: %s holds a non-finite value (%s) at element %llu", path,
+                               PART_NAMES[i], sr_nonfinite_name(bad), (unsigned long long)k);
+            }
     }
     w->embed = p[0], w->rms_att = p[1], w->wq = p[2], w->wk = p[3], w->wv = p[4];
     w->wo = p[5], w->rms_ffn = p[6], w->w1 = p[7], w->w2 = p[8], w->w3 = p[9];

@@ -1,4 +1,5 @@
 /* main.c - dispatches `specrej COMMAND [flags]` to src/cmd_COMMAND.c. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,7 +43,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "specrej: %s\n", err.msg[0] ? err.msg : "failed");
             return 1;
         }
-        return fflush(stdout) == 0 ? 0 : 1;
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "specrej: stdout: write failed: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
     }
     fprintf(stderr, "specrej: unknown command '%s' (try specrej --help)\n", argv[1]);
     return 2;

@@ -2,6 +2,7 @@
 #include "model.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,12 +127,34 @@ static void set_dims(Model *m) {
     m->out_dim = output_dim(c);
 }
 
+/* A NaN or an infinity in a weight turns every logit or score it reaches
+ * into NaN, which nothing downstream could rank: refused once, at load. */
+static int check_finite(const float *w, size_t n, const char *where, const char *name,
+                        SrError *err) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(w[i]))
+            return sr_fail(err, "%s: tensor '%s' holds a non-finite value (%s) at element %zu",
+                           where, name, sr_nonfinite_name(w[i]), i);
+    return 0;
+}
+
+/* The tensors of a checkpoint (where names it in errors), and which of them
+ * the model has asked for: every tensor must be used or known harmless. */
+typedef struct TensorSrc {
+    const SafeTensors *st;
+    const char *where;
+    unsigned char *used; /* [st->n_tensors] */
+} TensorSrc;
+
 /* Checks that tensor 'name' exists with shape [rows, cols] (cols == 0: 1-D
  * [rows]) and reads it into dst; dst NULL only checks. */
-static int load_tensor(const SafeTensors *st, const char *where, const char *name, float *dst,
-                       int64_t rows, int64_t cols, SrError *err) {
+static int load_tensor(const TensorSrc *src, const char *name, float *dst, int64_t rows,
+                       int64_t cols, SrError *err) {
+    const SafeTensors *st = src->st;
+    const char *where = src->where;
     const StTensor *t = st_find(st, name);
     if (!t) return sr_fail(err, "%s: missing tensor '%s'", where, name);
+    src->used[t - st->tensors] = 1;
     int want_rank = cols ? 2 : 1;
     if (t->rank != want_rank || t->shape[0] != rows || (cols && t->shape[1] != cols)) {
         char got[128] = "";
@@ -145,13 +168,14 @@ static int load_tensor(const SafeTensors *st, const char *where, const char *nam
         return sr_fail(err, "%s: tensor '%s' has shape [%s], config implies [%lld]", where, name,
                        got, (long long)rows);
     }
-    return dst ? st_read_f32(st, t, dst, err) : 0;
+    if (!dst) return 0;
+    if (st_read_f32(st, t, dst, err) != 0) return -1;
+    return check_finite(dst, (size_t)t->numel, where, name, err);
 }
 
 /* dry: check names and shapes only; 'dst' is then never evaluated (the
  * buffers do not exist yet). */
-static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int l, int dry,
-                         SrError *err) {
+static int load_layer_st(Model *m, const TensorSrc *src, int l, int dry, SrError *err) {
     const ModelConfig *c = &m->cfg;
     Layer *L = dry ? NULL : &m->layers[l];
     int64_t D = c->dim, F = c->hidden_dim, hd = c->head_dim;
@@ -159,7 +183,7 @@ static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int
 #define LOAD(suffix, dst, rows, cols)                                                   \
     do {                                                                                \
         snprintf(name, sizeof name, "model.layers.%d.%s", l, suffix);                  \
-        if (load_tensor(st, where, name, dry ? NULL : (dst), rows, cols, err) != 0)     \
+        if (load_tensor(src, name, dry ? NULL : (dst), rows, cols, err) != 0)           \
             return -1;                                                                  \
     } while (0)
     LOAD("input_layernorm.weight", L->attn_norm, D, 0);
@@ -185,24 +209,77 @@ static int load_layer_st(Model *m, const SafeTensors *st, const char *where, int
 }
 
 /* Visits every tensor the config implies; see load_layer_st for 'dry'. */
-static int visit_tensors(Model *m, const SafeTensors *st, const char *where, int dry,
-                         SrError *err) {
+static int visit_tensors(Model *m, const TensorSrc *src, int dry, SrError *err) {
     const ModelConfig *c = &m->cfg;
-    if (load_tensor(st, where, "model.embed_tokens.weight", dry ? NULL : m->embed,
-                    c->vocab_size, c->dim, err) != 0)
+    if (load_tensor(src, "model.embed_tokens.weight", dry ? NULL : m->embed, c->vocab_size,
+                    c->dim, err) != 0)
         return -1;
     for (int l = 0; l < c->n_layers; l++)
-        if (load_layer_st(m, st, where, l, dry, err) != 0) return -1;
-    if (load_tensor(st, where, "model.norm.weight", dry ? NULL : m->final_norm, c->dim, 0,
-                    err) != 0)
+        if (load_layer_st(m, src, l, dry, err) != 0) return -1;
+    if (load_tensor(src, "model.norm.weight", dry ? NULL : m->final_norm, c->dim, 0, err) != 0)
         return -1;
     if (c->kind == MODEL_KIND_RM)
-        return load_tensor(st, where, "score.weight", dry ? NULL : m->head, c->num_labels,
-                           c->dim, err);
+        return load_tensor(src, "score.weight", dry ? NULL : m->head, c->num_labels, c->dim,
+                           err);
     if (!c->tie_embeddings)
-        return load_tensor(st, where, "lm_head.weight", dry ? NULL : m->head, c->vocab_size,
-                           c->dim, err);
+        return load_tensor(src, "lm_head.weight", dry ? NULL : m->head, c->vocab_size, c->dim,
+                           err);
     return 0;
+}
+
+/* RoPE's inverse frequencies, which older checkpoints saved as a buffer
+ * ("model.layers.N.self_attn.rotary_emb.inv_freq", "model.rotary_emb.inv_freq"):
+ * recomputed from the config, so the copy in the file is harmless. */
+static int is_inv_freq_buffer(const char *name, int n_layers) {
+    if (strcmp(name, "model.rotary_emb.inv_freq") == 0) return 1;
+    int l;
+    char canon[96];
+    if (sscanf(name, "model.layers.%d.", &l) != 1 || l < 0 || l >= n_layers) return 0;
+    snprintf(canon, sizeof canon, "model.layers.%d.self_attn.rotary_emb.inv_freq", l);
+    return strcmp(name, canon) == 0;
+}
+
+/* Every tensor of the file must be one the model uses: nothing is dropped
+ * without a word (an o_proj bias with attention_bias, MLP biases, ...).
+ * Known harmless: inv_freq buffers, and a tied model's lm_head.weight when it
+ * equals the embedding (checked after loading, check_tied_head). */
+static int check_unused(const Model *m, const TensorSrc *src, int *tied_head, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    *tied_head = 0;
+    for (int i = 0; i < src->st->n_tensors; i++) {
+        const char *name = src->st->tensors[i].name;
+        if (src->used[i] || is_inv_freq_buffer(name, c->n_layers)) continue;
+        if (c->kind == MODEL_KIND_LM && c->tie_embeddings && strcmp(name, "lm_head.weight") == 0) {
+            *tied_head = 1;
+            continue;
+        }
+        return sr_fail(err, "%s: tensor '%s' is not used by this model (%s config); refused "
+                            "rather than ignored",
+                       src->where, name, c->architecture);
+    }
+    return 0;
+}
+
+/* A tied model whose file also has lm_head.weight: harmless only when it is
+ * the embedding (as transformers saves it); otherwise the file promises an
+ * output head the model would ignore. */
+static int check_tied_head(const Model *m, const TensorSrc *src, SrError *err) {
+    const ModelConfig *c = &m->cfg;
+    size_t n = (size_t)c->vocab_size * (size_t)c->dim;
+    const StTensor *t = st_find(src->st, "lm_head.weight");
+    if (t->rank != 2 || t->shape[0] != c->vocab_size || t->shape[1] != c->dim)
+        return sr_fail(err, "%s: tensor 'lm_head.weight' does not have the embedding's shape, "
+                            "but tie_word_embeddings is true", src->where);
+    float *head = alloc_floats(n, err);
+    if (!head) return -1;
+    int rc = st_read_f32(src->st, t, head, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (head[i] != m->embed[i])
+            rc = sr_fail(err, "%s: tensor 'lm_head.weight' differs from the embedding (element "
+                              "%zu), but tie_word_embeddings is true: the model would ignore it",
+                         src->where, i);
+    free(head);
+    return rc;
 }
 
 /* Checks every name and shape before allocating anything: config.json alone
@@ -211,9 +288,14 @@ static int visit_tensors(Model *m, const SafeTensors *st, const char *where, int
 static int load_safetensors(Model *m, const SafeTensors *st, const char *where, SrError *err) {
     /* "use a bias whenever the file has one" */
     if (st_find(st, "model.layers.0.self_attn.q_proj.bias")) m->cfg.has_qkv_bias = 1;
-    if (visit_tensors(m, st, where, 1, err) != 0) return -1;
-    if (alloc_weights(m, err) != 0) return -1;
-    return visit_tensors(m, st, where, 0, err);
+    TensorSrc src = {st, where, sr_calloc((size_t)st->n_tensors, 1, err)};
+    int tied_head = 0, rc = -1;
+    if (src.used && visit_tensors(m, &src, 1, err) == 0 &&
+        check_unused(m, &src, &tied_head, err) == 0 && alloc_weights(m, err) == 0 &&
+        visit_tensors(m, &src, 0, err) == 0 && (!tied_head || check_tied_head(m, &src, err) == 0))
+        rc = 0;
+    free(src.used);
+    return rc;
 }
 
 static int load_llama2c(Model *m, const char *path, SrError *err) {
@@ -402,6 +484,17 @@ int model_set_legacy_blas(Model *m, int on, SrError *err) {
     return 0;
 }
 
+/* Why path names no model: it does not exist, it cannot be examined (say
+ * EACCES), or it is neither a directory nor a regular file (/dev/null). */
+static int model_path_error(const char *path, SrError *err) {
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT) return sr_fail(err, "%s: no such model file or directory", path);
+        return sr_fail(err, "%s: cannot access: %s", path, strerror(errno));
+    }
+    return sr_fail(err, "%s: not a model (neither a directory nor a regular file)", path);
+}
+
 /* Directory part of path ("." when there is none). */
 static void dir_of(const char *path, char *out, size_t cap) {
     const char *slash = strrchr(path, '/');
@@ -427,7 +520,7 @@ int model_load(const char *path, Model **out, SrError *err) {
     } else if (file_exists(path)) {
         rc = load_llama2c(m, path, err);
     } else {
-        rc = sr_fail(err, "%s: no such model file or directory", path);
+        rc = model_path_error(path, err);
     }
     if (rc == 0) rc = pack_weights(m, err);
     if (rc == 0) rc = init_rope(m, err);

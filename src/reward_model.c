@@ -13,8 +13,11 @@
  * model's, and scores prefix + response + closing from scratch in a
  * temporary slot. Every call then re-processes the whole response, and the
  * re-encoding can split differently at the cut-off point. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "reward.h"
@@ -273,6 +276,35 @@ static int setup_ids(ModelSource *s, const RewardContext *ctx, SrError *err) {
     return template_closing_ids(tok, k, &s->closing, err);
 }
 
+/* The longest response the bridge can always score, so that the run is
+ * capped before it starts (as the shared case is) instead of failing
+ * mid-run: r generator tokens decode to at most r * (longest token) bytes,
+ * and re-encoding n bytes gives at most n tokens (byte-level BPE: every
+ * token covers at least one byte) or n + 1 (llama2.c: the dummy prefix). */
+static int bridge_max_response(const ModelSource *s, const RewardContext *ctx, int room,
+                               int *out, SrError *err) {
+    size_t longest = 1;
+    int n = tokenizer_vocab_size(ctx->gen_tok);
+    if (n > ctx->gen_vocab) n = ctx->gen_vocab; /* the generator has no rows beyond */
+    for (int id = 0; id < n; id++) {
+        char *text = NULL;
+        size_t len = 0;
+        SrError ignored;
+        if (!tokenizer_can_decode(ctx->gen_tok, id)) continue; /* never sampled */
+        if (tokenizer_decode(ctx->gen_tok, &id, 1, &text, &len, &ignored) == 0 && len > longest)
+            longest = len;
+        free(text);
+    }
+    int extra = strcmp(tokenizer_kind(s->own_tok), "llama2c") == 0;
+    long r = ((long)room - extra) / (long)longest;
+    if (r < 1)
+        return sr_fail(err, "%s: the reward model's context of %d leaves %d positions for a "
+                            "response, too few for one generator token re-encoded (up to %zu "
+                            "bytes)", ctx->path, s->cfg->max_seq_len, room, longest);
+    *out = (int)r;
+    return 0;
+}
+
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     if (!ctx->path) return sr_fail(err, "--reward: required with --reward-source model");
     RewardSource *rs = sr_calloc(1, sizeof *rs, err);
@@ -292,12 +324,39 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         goto fail;
     }
     if (ctx->prompt_text) {
-        SrError ignored;
+        /* --reward-tokenizer, or the model directory's tokenizer.json when it
+         * has one: a tokenizer that is named or present but does not load is
+         * an error (only a model without any falls back to the generator's) */
+        SrError tok_err;
         const char *tp = ctx->tokenizer_path ? ctx->tokenizer_path : ctx->path;
-        if (tokenizer_load(tp, s->cfg->vocab_size, &s->own_tok, &ignored) != 0)
+        char own[4200];
+        struct stat sb;
+        snprintf(own, sizeof own, "%s/tokenizer.json", ctx->path);
+        int named = ctx->tokenizer_path || (stat(ctx->path, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+                                            stat(own, &sb) == 0);
+        if (tokenizer_load(tp, s->cfg->vocab_size, &s->own_tok, &tok_err) != 0) {
             s->own_tok = NULL;
+            if (named) {
+                sr_fail(err, "%s", tok_err.msg);
+                goto fail;
+            }
+        }
+    } else if (ctx->tokenizer_path) {
+        sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids (--prompt-ids)");
+        goto fail;
+    }
+    if (s->own_tok && tokenizer_vocab_size(s->own_tok) > s->cfg->vocab_size) {
+        sr_fail(err, "%s: its tokenizer has %d tokens, more than the model's %d rows", ctx->path,
+                tokenizer_vocab_size(s->own_tok), s->cfg->vocab_size);
+        goto fail;
     }
     if (setup_ids(s, ctx, err) != 0) goto fail;
+    for (int i = 0; i < s->closing.len; i++)
+        if (s->closing.data[i] < 0 || s->closing.data[i] >= s->cfg->vocab_size) {
+            sr_fail(err, "--closing-ids: %d is outside the reward model's vocabulary [0, %d)",
+                    s->closing.data[i], s->cfg->vocab_size);
+            goto fail;
+        }
     if (s->prefix.len < 1) {
         sr_fail(err, "%s: the reward model's prompt is empty", ctx->path);
         goto fail;
@@ -315,7 +374,7 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         /* Nothing grows with the response; one temporary slot at a time. */
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
         rs->reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
-        rs->max_response = 1 << 30;
+        if (bridge_max_response(s, ctx, room, &rs->max_response, err) != 0) goto fail;
     } else {
         rs->detail = "shared tokenizer: own KV cache, incremental";
         rs->kv_bytes_per_token = m;

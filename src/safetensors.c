@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "fileio.h"
+#include "json.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c assumes a little-endian host"
@@ -88,13 +89,16 @@ static int cmp_tensor_name(const void *a, const void *b) {
 }
 
 /* Sorts every tensor so far by name, which makes st_find a binary search
- * and a repeated name (in one header or across shards) adjacent: a linear
- * search per tensor made a header of many empty tensors take hours. */
+ * and a repeated name (across shards: one header cannot repeat a key, json.h)
+ * adjacent: a linear search per tensor made a header of many empty tensors
+ * take hours. An index sorts once, after its last shard. */
 static int sort_and_check_names(SafeTensors *st, const char *path, SrError *err) {
     qsort(st->tensors, (size_t)st->n_tensors, sizeof *st->tensors, cmp_tensor_name);
     for (int i = 1; i < st->n_tensors; i++)
         if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0)
-            return sr_fail(err, "%s: tensor '%s' appears twice", path, st->tensors[i].name);
+            return sr_fail(err, "%s: tensor '%s' appears twice (in %s and %s)", path,
+                           st->tensors[i].name, st->files[st->tensors[i - 1].file].path,
+                           st->files[st->tensors[i].file].path);
     return 0;
 }
 
@@ -175,14 +179,14 @@ static int cmp_span(const void *a, const void *b) {
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* Checks that no two tensors of one file overlap. */
-static int check_overlaps(const char *path, const SafeTensors *st, int file, SrError *err) {
+/* Checks that no two tensors of one file (st->tensors[first..], the ones
+ * its header just added) overlap. */
+static int check_overlaps(const char *path, const SafeTensors *st, int first, SrError *err) {
     const StTensor *t = st->tensors;
-    Span *s = sr_malloc_array((size_t)st->n_tensors, sizeof *s, err);
+    Span *s = sr_malloc_array((size_t)(st->n_tensors - first + 1), sizeof *s, err);
     if (!s) return -1;
     int n = 0;
-    for (int i = 0; i < st->n_tensors; i++)
-        if (t[i].file == file) s[n++] = (Span){t[i].begin, t[i].end, i};
+    for (int i = first; i < st->n_tensors; i++) s[n++] = (Span){t[i].begin, t[i].end, i};
     qsort(s, (size_t)n, sizeof *s, cmp_span);
     int rc = 0;
     uint64_t reach = 0; /* furthest end so far */
@@ -206,12 +210,24 @@ static int read_exact(FILE *fp, uint64_t off, void *buf, size_t n) {
     return fread(buf, 1, n, fp) == n ? 0 : -1;
 }
 
+/* Grows *p to hold at least need elements (geometrically: many shards
+ * must not copy the arrays once per shard). */
+static int grow(void **p, int *cap, int need, size_t size) {
+    if (need <= *cap) return 0;
+    size_t n = (size_t)(*cap > 0 ? *cap : 16);
+    while (n < (size_t)need) n *= 2;
+    void *q = realloc(*p, n * size);
+    if (!q) return -1;
+    *p = q;
+    *cap = (int)n;
+    return 0;
+}
+
 static int parse_header(SafeTensors *st, int file, const char *json, size_t len, SrError *err) {
     const char *path = st->files[file].path;
-    if (json_count_values(json, len) > JSON_MAX_VALUES)
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root) return sr_fail(err, "%s: header is not valid JSON", path);
+    int first = st->n_tensors;
+    cJSON *root;
+    if (sr_json_parse(json, len, path, "header is not valid JSON", &root, err) != 0) return -1;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return sr_fail(err, "%s: header is not a JSON object", path);
@@ -221,12 +237,11 @@ static int parse_header(SafeTensors *st, int file, const char *json, size_t len,
         cJSON_Delete(root);
         return sr_fail(err, "%s: too many tensors", path);
     }
-    StTensor *grown = realloc(st->tensors, (size_t)(st->n_tensors + count + 1) * sizeof *grown);
-    if (!grown) {
+    if (grow((void **)&st->tensors, &st->cap_tensors, st->n_tensors + count + 1,
+             sizeof *st->tensors) != 0) {
         cJSON_Delete(root);
         return sr_fail(err, "%s: out of memory", path);
     }
-    st->tensors = grown;
     int rc = 0;
     for (const cJSON *it = root->child; it && rc == 0; it = it->next) {
         if (strcmp(it->string, "__metadata__") == 0) continue;
@@ -241,17 +256,16 @@ static int parse_header(SafeTensors *st, int file, const char *json, size_t len,
         }
     }
     cJSON_Delete(root);
-    if (rc == 0) rc = sort_and_check_names(st, path, err);
-    if (rc == 0) rc = check_overlaps(path, st, file, err);
+    if (rc == 0) rc = check_overlaps(path, st, first, err);
     return rc;
 }
 
-int st_add_file(SafeTensors *st, const char *path, SrError *err) {
+/* Adds one file's tensors, unsorted (see sort_and_check_names). */
+static int add_file(SafeTensors *st, const char *path, SrError *err) {
     long long fsize = file_size(path, err);
     if (fsize < 0) return -1;
-    StFile *grown = realloc(st->files, (size_t)(st->n_files + 1) * sizeof *grown);
-    if (!grown) return sr_fail(err, "%s: out of memory", path);
-    st->files = grown;
+    if (grow((void **)&st->files, &st->cap_files, st->n_files + 1, sizeof *st->files) != 0)
+        return sr_fail(err, "%s: out of memory", path);
     StFile *f = &st->files[st->n_files];
     memset(f, 0, sizeof *f);
     f->path = dup_str(path);
@@ -284,63 +298,81 @@ int st_add_file(SafeTensors *st, const char *path, SrError *err) {
     return rc;
 }
 
+int st_add_file(SafeTensors *st, const char *path, SrError *err) {
+    if (add_file(st, path, err) != 0) return -1;
+    return sort_and_check_names(st, path, err);
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* Checks that every tensor the index places in a shard is really there. */
+/* Checks that every tensor the index places in a shard is really there:
+ * the shard's name, exactly (every shard path is the index's directory,
+ * dirlen bytes, then the name). */
 static int check_weight_map(const SafeTensors *st, const char *index_path, const cJSON *map,
-                            SrError *err) {
+                            size_t dirlen, SrError *err) {
     for (const cJSON *it = map->child; it; it = it->next) {
         const StTensor *t = st_find(st, it->string);
         if (!t)
             return sr_fail(err, "%s: tensor '%s' is not in its shard %s", index_path, it->string,
                            it->valuestring);
-        if (!ends_with(st->files[t->file].path, it->valuestring))
-            return sr_fail(err, "%s: tensor '%s' found outside its shard %s", index_path,
-                           it->string, it->valuestring);
+        if (strcmp(st->files[t->file].path + dirlen, it->valuestring) != 0)
+            return sr_fail(err, "%s: tensor '%s' found outside its shard %s (in %s)", index_path,
+                           it->string, it->valuestring, st->files[t->file].path + dirlen);
     }
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* O(S log S + T log T) for S shards and T tensors: the shard names are
+ * sorted once to open each shard once, and the tensors sorted once at the
+ * end (12,000 shards took 16 s when every shard re-sorted everything). */
 static int open_index(const char *path, SafeTensors *st, SrError *err) {
     char *text = NULL;
     size_t len = 0;
     if (file_read_all(path, ST_MAX_INDEX_BYTES, &text, &len, err) != 0) return -1;
-    if (json_count_values(text, len) > JSON_MAX_VALUES) {
-        free(text);
-        return sr_fail(err, "%s: JSON has more than %u values (a limit against hostile files)", path, JSON_MAX_VALUES);
-    }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root;
+    int parsed = sr_json_parse(text, len, path, "not valid JSON", &root, err);
     free(text);
-    if (!root) return sr_fail(err, "%s: not valid JSON", path);
+    if (parsed != 0) return -1;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     int rc = 0;
     if (!cJSON_IsObject(map)) rc = sr_fail(err, "%s: no \"weight_map\" object", path);
     /* shard files live next to the index */
     const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
-    for (const cJSON *it = map ? map->child : NULL; it && rc == 0; it = it->next) {
+    size_t dirlen = slash ? (size_t)(slash - path + 1) : 0, n = 0;
+    for (const cJSON *it = map ? map->child : NULL; it && rc == 0; it = it->next, n++)
         if (!cJSON_IsString(it) || strchr(it->valuestring, '/') ||
-            strcmp(it->valuestring, "..") == 0 || !it->valuestring[0]) {
+            strcmp(it->valuestring, "..") == 0 || !it->valuestring[0])
             rc = sr_fail(err, "%s: bad shard name for tensor '%s'", path, it->string);
-            break;
-        }
-        size_t n = dirlen + strlen(it->valuestring) + 1;
-        char *shard = malloc(n);
+    const char **names = rc == 0 ? sr_malloc_array(n ? n : 1, sizeof *names, err) : NULL;
+    if (rc == 0 && !names) rc = -1;
+    if (rc == 0) {
+        size_t k = 0;
+        for (const cJSON *it = map->child; it; it = it->next) names[k++] = it->valuestring;
+        qsort(names, n, sizeof *names, cmp_str);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i > 0 && strcmp(names[i], names[i - 1]) == 0) continue;
+        size_t sz = dirlen + strlen(names[i]) + 1;
+        char *shard = malloc(sz);
         if (!shard) {
             rc = sr_fail(err, "%s: out of memory", path);
             break;
         }
-        snprintf(shard, n, "%.*s%s", (int)dirlen, path, it->valuestring);
-        int seen = 0;
-        for (int i = 0; i < st->n_files; i++) seen |= strcmp(st->files[i].path, shard) == 0;
-        if (!seen) rc = st_add_file(st, shard, err);
+        snprintf(shard, sz, "%.*s%s", (int)dirlen, path, names[i]);
+        rc = add_file(st, shard, err);
         free(shard);
     }
+    free(names);
     if (rc == 0 && st->n_files == 0) rc = sr_fail(err, "%s: weight_map is empty", path);
-    if (rc == 0) rc = check_weight_map(st, path, map, err);
+    if (rc == 0) rc = sort_and_check_names(st, path, err);
+    if (rc == 0) rc = check_weight_map(st, path, map, dirlen, err);
     cJSON_Delete(root);
     return rc;
 }

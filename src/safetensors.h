@@ -46,9 +46,9 @@ typedef struct StFile {
 
 typedef struct SafeTensors {
     StFile *files;
-    int n_files;
+    int n_files, cap_files;
     StTensor *tensors;
-    int n_tensors;
+    int n_tensors, cap_tensors;
 } SafeTensors;
 
 /* path: a .safetensors file or a model.safetensors.index.json. On failure

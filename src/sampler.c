@@ -1,7 +1,9 @@
 #include "sampler.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fastexp.h"
 
@@ -42,6 +44,16 @@ void sampler_scratch_free(SamplerScratch *s) {
     s->prob = NULL;
     s->cand_val = NULL;
     s->cand_idx = NULL;
+}
+
+int sampler_all_finite(const float *x, int n) {
+    uint32_t bad = 0;
+    for (int i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &x[i], sizeof b);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u); /* exponent all ones */
+    }
+    return !bad;
 }
 
 /* Total order "a ranks before b": higher logit, then lower id. */

@@ -43,6 +43,11 @@ void sampler_scratch_free(SamplerScratch *s);
 int sampler_pick(const SamplerParams *p, const float *logits, int vocab, double u,
                  SamplerScratch *s);
 
+/* 1 when every one of x[0..n) is finite (no NaN, no infinity); a cheap
+ * test on the exponent bits that vectorizes, for every row of logits or
+ * scores before it is ranked or sampled. */
+int sampler_all_finite(const float *x, int n);
+
 /* log softmax(logits)[token] at temperature 1 with no truncation: the
  * model's own log-likelihood of the token (for self-reward). */
 double sampler_logprob(const float *logits, int vocab, int token);

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "search.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -75,6 +76,10 @@ typedef struct Run {
     double *logp;
     SamplerScratch *scratch;
     int n_threads;
+    /* p->sampleable: ids >= n_sample are never sampled, nor the n_masked ids
+     * in masked[] below it (their logits become -inf in masked_row) */
+    int n_sample, n_masked, *masked;
+    float *masked_row;       /* n_threads x vocab */
     SearchCandidate **batch; /* candidates of the wave still in the batch */
     int n_batch;
     SearchCandidate **live;  /* in-batch, not finished */
@@ -134,6 +139,13 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
         R->rw[i] = &c->rw;
     }
     int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
+    /* a NaN cannot be ranked (every comparison is false) */
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!isfinite(R->scores[i]))
+            rc = sr_fail(err, "reward: candidate %d after %d response tokens scored %s (not a "
+                              "finite number): the %s reward source overflows",
+                         list[i]->index, list[i]->tokens.len, sr_nonfinite_name(R->scores[i]),
+                         R->rs->name);
     for (int i = 0; rc == 0 && i < n; i++) list[i]->score = R->scores[i], list[i]->scored = 1;
     R->t_score += now_seconds() - t0;
     return rc;
@@ -238,11 +250,26 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         t = omp_get_thread_num();
 #endif
         double u = rng_uniform(&c->rng);
-        int tok = sampler_pick(&p->sampling, lg, vocab, u, &R->scratch[t]);
+        if (!sampler_all_finite(lg, vocab)) { /* nothing to rank: the run fails below */
+            R->picked[j] = -1;
+            continue;
+        }
+        if (R->n_masked > 0) { /* a copy: the prompt's row serves every candidate */
+            float *row = R->masked_row + (size_t)t * vocab;
+            memcpy(row, lg, (size_t)R->n_sample * sizeof *row);
+            for (int k = 0; k < R->n_masked; k++) row[R->masked[k]] = -INFINITY;
+            lg = row;
+        }
+        int tok = sampler_pick(&p->sampling, lg, R->n_sample, u, &R->scratch[t]);
         R->picked[j] = tok;
-        R->logp[j] = sampler_logprob(lg, vocab, tok);
+        R->logp[j] = sampler_logprob(lg, R->n_sample, tok);
     }
     R->t_sample += now_seconds() - t0;
+    for (int j = 0; j < n; j++)
+        if (R->picked[j] < 0)
+            return sr_fail(err, "generator: the logits of candidate %d after %d response tokens "
+                                "are not finite (NaN or infinity): the model overflows",
+                           R->live[j]->index, R->live[j]->tokens.len);
     *n_finished = 0;
     for (int j = 0; j < n; j++) {
         SearchCandidate *c = R->live[j];
@@ -367,6 +394,25 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     return rc;
 }
 
+/* The sampleable ids (SearchParams.sampleable): a padded tail is cut off
+ * (the sampler never looks at it), holes below it are masked to -inf. */
+static int plan_mask(Run *R, SrError *err) {
+    const unsigned char *ok = R->p->sampleable;
+    R->n_sample = R->vocab;
+    if (!ok) return 0;
+    while (R->n_sample > 0 && !ok[R->n_sample - 1]) R->n_sample--;
+    if (R->n_sample == 0)
+        return sr_fail(err, "generator: its tokenizer decodes none of its %d ids", R->vocab);
+    for (int id = 0; id < R->n_sample; id++) R->n_masked += !ok[id];
+    if (R->n_masked == 0) return 0;
+    R->masked = sr_malloc_array((size_t)R->n_masked, sizeof *R->masked, err);
+    R->masked_row = sr_malloc_array((size_t)R->n_threads * (size_t)R->vocab, sizeof(float), err);
+    if (!R->masked || !R->masked_row) return -1;
+    for (int id = 0, k = 0; id < R->n_sample; id++)
+        if (!ok[id]) R->masked[k++] = id;
+    return 0;
+}
+
 static int alloc_run(Run *R, SrError *err) {
     size_t cap = (size_t)R->cap, v = (size_t)R->vocab;
 #ifdef _OPENMP
@@ -391,7 +437,7 @@ static int alloc_run(Run *R, SrError *err) {
         return -1;
     for (int t = 0; t < R->n_threads; t++)
         if (sampler_scratch_init(&R->scratch[t], R->vocab, err) != 0) return -1;
-    return 0;
+    return plan_mask(R, err);
 }
 
 static void free_run(Run *R) {
@@ -400,7 +446,7 @@ static void free_run(Run *R) {
     free(R->scratch);
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
     free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
-    free(R->ranked), free(R->rw);
+    free(R->ranked), free(R->rw), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
 }
@@ -434,7 +480,7 @@ static void pick_best(SearchResult *res) {
     res->best = -1;
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
-        if (!c->finished || !c->scored) continue;
+        if (!c->finished || !c->scored || !isfinite(c->score)) continue; /* see score_list */
         if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
     }
 }

@@ -91,6 +91,10 @@ typedef struct SearchParams {
     SamplerParams sampling;
     const int *stop_ids;
     int n_stop;
+    /* NULL, or one flag per id of the generator's vocabulary: 0 = never
+     * sample it (an id its tokenizer cannot decode, e.g. a padded row). The
+     * sampler sees those logits as -infinity, the same for every run. */
+    const unsigned char *sampleable;
     const Policy *policy;
     PolicyParams policy_params;
     size_t kv_budget;      /* 0 = default: 32 candidates at full length */

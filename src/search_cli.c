@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ typedef struct Opts {
     long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
     double alpha, temperature, top_p;
     size_t kv_budget;
-    int print_ids, alpha_given, help;
+    int print_ids, alpha_given, first_decision_given, help;
 } Opts;
 
 static void usage(SearchCliMethod m) {
@@ -128,6 +129,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         }
         STR("--policy", NULL, policy)
         STR("--schedule", NULL, schedule)
+        if (strcmp(argv[*i], "--first-decision") == 0) o->first_decision_given = 1;
         INT("--first-decision", NULL, first_decision, 1, 1 << 20)
     }
     if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) return o->help = 1, 0;
@@ -136,6 +138,23 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 #undef DBL
     return sr_fail(err, "%s: unknown flag '%s' (see specrej %s --help)", METHOD_NAMES[o->method],
                    argv[*i], METHOD_NAMES[o->method]);
+}
+
+/* A flag that would have no effect in this run is refused, so that nobody
+ * believes a setting was used. */
+static int check_no_effect(const Opts *o, SrError *err) {
+    if (o->method == SEARCH_CLI_SPR && o->schedule && o->policy && strcmp(o->policy, "schedule") != 0)
+        return sr_fail(err, "--schedule: has no effect with --policy %s (only with --policy "
+                            "schedule)", o->policy);
+    if (o->method == SEARCH_CLI_GENERATE || strcmp(o->reward_source, "model") == 0) return 0;
+    const char *flag = o->reward ? "--reward"
+                       : o->reward_tokenizer ? "--reward-tokenizer"
+                       : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
+                       : o->closing_ids ? "--closing-ids" : NULL;
+    if (flag)
+        return sr_fail(err, "%s: has no effect with --reward-source %s (only with a reward "
+                            "model)", flag, o->reward_source);
+    return 0;
 }
 
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
@@ -170,6 +189,7 @@ typedef struct Session {
     TraceWriter trace;
     char *response;
     size_t response_len;
+    unsigned char *sampleable; /* NULL when the tokenizer decodes every id */
 } Session;
 
 static void session_free(Session *s) {
@@ -181,7 +201,7 @@ static void session_free(Session *s) {
     model_free(s->gen);
     intvec_free(&s->prompt);
     intvec_free(&s->stops);
-    free(s->list), free(s->closing), free(s->schedule), free(s->response);
+    free(s->list), free(s->closing), free(s->schedule), free(s->response), free(s->sampleable);
 }
 
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
@@ -249,6 +269,26 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
     return reward_open(src, &ctx, &s->rs, err);
 }
 
+/* With a tokenizer, only ids it can decode are sampled: a model's rows may
+ * outnumber its tokens (padded vocabularies), and an undecodable id would
+ * lose the whole run when the answer is printed. */
+static int mask_undecodable(Session *s, SearchParams *p, SrError *err) {
+    int vocab = model_config(s->gen)->vocab_size, missing = 0;
+    if (!s->tok) return 0;
+    s->sampleable = sr_malloc_array((size_t)vocab, 1, err);
+    if (!s->sampleable) return -1;
+    for (int id = 0; id < vocab; id++) {
+        s->sampleable[id] = (unsigned char)tokenizer_can_decode(s->tok, id);
+        missing += !s->sampleable[id];
+    }
+    if (missing == 0) {
+        free(s->sampleable);
+        s->sampleable = NULL;
+    }
+    p->sampleable = s->sampleable;
+    return 0;
+}
+
 static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err) {
     memset(p, 0, sizeof *p);
     p->max_new = (int)o->max_new;
@@ -284,7 +324,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         p->policy_params.n_schedule = s->n_schedule;
     }
     if (!(p->policy = policy_find(policy, err))) return -1;
-    return 0;
+    return mask_undecodable(s, p, err);
 }
 
 static int decode_response(Session *s, const SearchCandidate *c, SrError *err) {
@@ -318,12 +358,11 @@ static cJSON *candidates_json(Session *s, SrError *err) {
         char *text = NULL;
         size_t len = 0;
         if (s->gold && s->tok) {
-            if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, err) != 0) {
-                cJSON_Delete(e);
-                cJSON_Delete(arr);
-                return NULL;
-            }
-            cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
+            SrError derr;
+            if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, &derr) == 0)
+                cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
+            else /* not decodable: no text to judge, but the run is kept */
+                cJSON_AddNullToObject(e, "gold");
             free(text);
         } else {
             cJSON_AddNullToObject(e, "gold");
@@ -438,7 +477,13 @@ static void print_text(Session *s, const Opts *o, double gold, int has_gold) {
 static int finish(Session *s, const Opts *o, SrError *err) {
     if (s->res.best < 0) return sr_fail(err, "%s: no candidate finished", METHOD_NAMES[o->method]);
     const SearchCandidate *c = &s->res.cands[s->res.best];
-    if (decode_response(s, c, err) != 0) return -1;
+    SrError derr = {{0}};
+    if (decode_response(s, c, &derr) != 0) {
+        /* the run is done: give its ids rather than lose it (the sampling
+         * mask above makes this unreachable with the run's own tokenizer) */
+        fprintf(stderr, "specrej: warning: %s; the response is given as ids\n", derr.msg);
+        s->response = NULL;
+    }
     if (o->method == SEARCH_CLI_GENERATE && o->print_ids) {
         print_ids(c);
         return 0;
@@ -459,6 +504,13 @@ static int finish(Session *s, const Opts *o, SrError *err) {
     return 0;
 }
 
+/* The same name, or two names of one existing file. */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    if (strcmp(a, b) == 0) return 1;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
@@ -472,18 +524,24 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
     int rc = -1;
     if (model_load(o.model, &s.gen, err) != 0) goto done;
     if (load_prompt(&s, &o, err) != 0) goto done;
-    if (open_reward(&s, &o, err) != 0) goto done;
+    if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
+    if (check_no_effect(&o, err) != 0) goto done;
     if (fill_params(&s, &o, &p, err) != 0) goto done;
-    if (o.json && strcmp(o.json, "-") != 0) { /* an unwritable path fails now, not after the run */
-        AtomicFile probe;
-        if (atomic_open(&probe, o.json, err) != 0) goto done;
-        atomic_abort(&probe);
+    /* an unwritable path fails now, not after the run */
+    if (o.json && atomic_probe(o.json, err) != 0) goto done;
+    if (o.json && o.trace && same_file(o.json, o.trace)) {
+        sr_fail(err, "--trace: %s is also the --json file (each needs its own)", o.trace);
+        goto done;
     }
     if (o.trace) {
         if (trace_open(&s.trace, o.trace, err) != 0) goto done;
         p.on_decision = trace_decision;
         p.user = &s.trace;
     }
+    if (o.first_decision_given && strcmp(p.policy->name, "quantile") != 0)
+        fprintf(stderr, "specrej: warning: --first-decision has no effect with --policy %s "
+                        "(the initial batch is sized for its first decision length)\n",
+                p.policy->name);
     if (search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0) goto done;
     if (finish(&s, &o, err) != 0) goto done;
     /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */

@@ -21,6 +21,7 @@
 
 #include "bpe.h"
 #include "fileio.h"
+#include "json.h"
 #include "sp_tokenizer.h"
 
 #define TOK_MAX_JSON (512u << 20)
@@ -77,14 +78,14 @@ static int read_json_opt(const char *dir, const char *name, cJSON **out, SrError
     char *buf;
     size_t len;
     if (file_read_all(path, TOK_MAX_CONFIG, &buf, &len, err) != 0) return -1;
-    *out = cJSON_ParseWithLength(buf, len);
+    int rc = sr_json_parse(buf, len, path, "invalid JSON", out, err);
     free(buf);
-    if (!*out || !cJSON_IsObject(*out)) {
+    if (rc == 0 && !cJSON_IsObject(*out)) {
         cJSON_Delete(*out);
         *out = NULL;
-        return sr_fail(err, "%s: invalid JSON", path);
+        rc = sr_fail(err, "%s: invalid JSON", path);
     }
-    return 0;
+    return rc;
 }
 
 /* tokenizer_config.json's "<key>": 1 and *id set when the key is present
@@ -316,6 +317,13 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out, size
 /* ---- queries ---- */
 
 int tokenizer_vocab_size(const Tokenizer *t) { return t->vocab_size; }
+
+int tokenizer_can_decode(const Tokenizer *t, int id) {
+    char byte_buf[1];
+    const char *b;
+    size_t len;
+    return id >= 0 && id < t->vocab_size && token_bytes(t, -1, id, byte_buf, &b, &len) == 0;
+}
 int tokenizer_bos_id(const Tokenizer *t) { return t->bos; }
 int tokenizer_eos_id(const Tokenizer *t) { return t->eos; }
 int tokenizer_pad_id(const Tokenizer *t) { return t->pad; }

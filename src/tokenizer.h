@@ -48,6 +48,10 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out,
                      size_t *out_len, SrError *err);
 
 int tokenizer_vocab_size(const Tokenizer *t);
+/* True when id decodes (it names a token). A model's vocabulary may be
+ * padded beyond its tokenizer's (Qwen2: 151,936 rows, 151,665 tokens), and a
+ * BPE vocabulary may have holes: such ids must never be sampled. */
+int tokenizer_can_decode(const Tokenizer *t, int id);
 int tokenizer_bos_id(const Tokenizer *t); /* -1 if none */
 int tokenizer_eos_id(const Tokenizer *t); /* -1 if none */
 int tokenizer_pad_id(const Tokenizer *t); /* -1 if none */

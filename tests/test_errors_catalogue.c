@@ -5,9 +5,12 @@
  * the message must name that defect. */
 #include "test_util.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "safetensors.h"
 
 static char g_dir[64];
 
@@ -74,17 +77,122 @@ static void put_l2c(const char *name, const int32_t h[7], size_t n_floats) {
 }
 
 static const char GOOD_CONFIG[] =
-    "{%s\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
     " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
     " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16}";
 
-/* The config above with extra fields first (cJSON keeps the first of two
- * equal keys, so an extra field overrides the default). */
+/* The config above with extra fields set (replacing a default: duplicate
+ * keys are refused). */
 static void put_config(const char *dir, const char *extra) {
     char text[1024], name[128];
-    snprintf(text, sizeof text, GOOD_CONFIG, extra);
+    test_json_set(GOOD_CONFIG, extra, text, sizeof text);
     snprintf(name, sizeof name, "%s/config.json", dir);
     put_str(name, text);
+}
+
+/* The config above's tensors in one .safetensors file (zeros), with one
+ * more tensor (extra, rows x cols; NULL: none), lm_head with head_rows rows
+ * (0: none) and the float bits `poke` at byte `at` of the data (at < 0:
+ * none). */
+static void put_tiny(const char *name, const char *extra, long rows, long cols, long head_rows,
+                     long at, float poke) {
+    static const struct { const char *n; long r, c; } T[] = {
+        {"model.embed_tokens.weight", 10, 8},
+        {"model.layers.0.input_layernorm.weight", 8, 0},
+        {"model.layers.0.self_attn.q_proj.weight", 8, 8},
+        {"model.layers.0.self_attn.k_proj.weight", 4, 8},
+        {"model.layers.0.self_attn.v_proj.weight", 4, 8},
+        {"model.layers.0.self_attn.o_proj.weight", 8, 8},
+        {"model.layers.0.post_attention_layernorm.weight", 8, 0},
+        {"model.layers.0.mlp.gate_proj.weight", 16, 8},
+        {"model.layers.0.mlp.up_proj.weight", 16, 8},
+        {"model.layers.0.mlp.down_proj.weight", 8, 16},
+        {"model.norm.weight", 8, 0},
+        {"lm_head.weight", 10, 8},
+        {"extra", 0, 0},
+    };
+    char json[4096] = "{";
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+        const char *n = T[i].n;
+        long r = T[i].r, c = T[i].c;
+        if (strcmp(n, "lm_head.weight") == 0) r = head_rows;
+        if (strcmp(n, "extra") == 0) n = extra, r = rows, c = cols;
+        if (!n || r == 0) continue;
+        char e[256], shape[64];
+        if (c) snprintf(shape, sizeof shape, "[%ld, %ld]", r, c);
+        else snprintf(shape, sizeof shape, "[%ld]", r);
+        size_t bytes = 4 * (size_t)r * (size_t)(c ? c : 1);
+        snprintf(e, sizeof e, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
+                 off ? ", " : "", n, shape, off, off + bytes);
+        strcat(json, e);
+        off += bytes;
+    }
+    strcat(json, "}");
+    size_t hl = strlen(json);
+    unsigned char *buf = calloc(1, 8 + hl + off);
+    assert_non_null(buf);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
+    memcpy(buf + 8, json, hl);
+    if (at >= 0) memcpy(buf + 8 + hl + at, &poke, 4);
+    put(name, buf, 8 + hl + off);
+    free(buf);
+}
+
+/* Non-finite numbers: a llama2.c file with an infinity in its embedding, one
+ * whose every weight is 3e38 (finite, but the logits overflow), and a copy
+ * of the llama_rm fixture whose score head is 3e38 (the scores overflow). */
+static void put_nonfinite_models(void) {
+    int32_t h[7] = {8, 16, 1, 2, 2, 10, 4};
+    size_t n = 760; /* floats the header implies */
+    float *w = calloc(n, sizeof *w);
+    assert_non_null(w);
+    w[0] = INFINITY;
+    unsigned char *buf = malloc(28 + 4 * n);
+    assert_non_null(buf);
+    memcpy(buf, h, 28);
+    memcpy(buf + 28, w, 4 * n);
+    put("l2c/inf.bin", buf, 28 + 4 * n);
+    for (size_t i = 0; i < n; i++) w[i] = 3e38f;
+    memcpy(buf + 28, w, 4 * n);
+    put("l2c/huge.bin", buf, 28 + 4 * n);
+    free(buf);
+    free(w);
+    size_t len = 0;
+    char *st_bytes = test_read_file("tests/fixtures/llama_rm/model.safetensors", &len);
+    char *cfg = test_read_file("tests/fixtures/llama_rm/config.json", NULL);
+    assert_non_null(st_bytes);
+    assert_non_null(cfg);
+    SafeTensors st;
+    SrError err = {{0}};
+    assert_int_equal(st_open("tests/fixtures/llama_rm/model.safetensors", &st, &err), 0);
+    const StTensor *t = st_find(&st, "score.weight");
+    assert_non_null(t);
+    float big = 3e38f;
+    for (uint64_t k = 0; k < t->numel; k++)
+        memcpy(st_bytes + st.files[0].data_start + t->begin + 4 * k, &big, 4);
+    st_close(&st);
+    put("rm_huge/model.safetensors", st_bytes, len);
+    put_str("rm_huge/config.json", cfg);
+    /* the same reward model with a context of 4 and a tokenizer of its own
+     * (95 one-character tokens): behind the text bridge */
+    char *ctx = strstr(cfg, "\"max_position_embeddings\": 64");
+    assert_non_null(ctx);
+    memcpy(ctx, "\"max_position_embeddings\":  4", strlen("\"max_position_embeddings\":  4"));
+    put_str("rm_ctx/config.json", cfg);
+    char *orig = test_read_file("tests/fixtures/llama_rm/model.safetensors", &len);
+    put("rm_ctx/model.safetensors", orig, len);
+    free(orig);
+    char tok[4096] = "{\"model\": {\"type\": \"BPE\", \"merges\": [], \"vocab\": {\"\xc4\xa0\": 0";
+    for (int c = '!'; c <= '~'; c++) {
+        char e[16];
+        snprintf(e, sizeof e, c == '"' || c == '\\' ? ", \"\\%c\": %d" : ", \"%c\": %d", c, c - ' ');
+        strcat(tok, e);
+    }
+    strcat(tok, "}}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("rm_ctx/tokenizer.json", tok);
+    free(st_bytes);
+    free(cfg);
 }
 
 static int setup(void **state) {
@@ -133,6 +241,19 @@ static int setup(void **state) {
     put_st("idx/a.safetensors",
            "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
     put_str("idx/wrong.safetensors.index.json", "{\"weight_map\": {\"y\": \"a.safetensors\"}}");
+    /* names match exactly: q is listed in b.safetensors but lives in xb.safetensors */
+    put_st("idx/b.safetensors",
+           "{\"r\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_st("idx/xb.safetensors",
+           "{\"q\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]},"
+           " \"s\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 2]}}", 2);
+    put_str("idx/suffix.safetensors.index.json",
+            "{\"weight_map\": {\"q\": \"b.safetensors\", \"r\": \"b.safetensors\","
+            " \"s\": \"xb.safetensors\"}}");
+    put_st("idx/xb2.safetensors",
+           "{\"x\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", 1);
+    put_str("idx/dup.safetensors.index.json",
+            "{\"weight_map\": {\"x\": \"a.safetensors\", \"y\": \"xb2.safetensors\"}}");
     /* config.json: one bad field each */
     put_str("c_json/config.json", "{\"architectures\": ");
     put_str("c_arch/config.json", "{\"architectures\": [\"GPT2LMHeadModel\"]}");
@@ -146,6 +267,8 @@ static int setup(void **state) {
     put_config("c_rope", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}, ");
     put_config("c_bias", "\"mlp_bias\": true, ");
     put_config("c_eps", "\"rms_norm_eps\": 0, ");
+    put_config("c_eos", "\"eos_token_id\": [2, 10], ");
+    put_config("c_bos", "\"bos_token_id\": 12, ");
     put_str("c_missing/config.json", "{\"architectures\": [\"LlamaForCausalLM\"]}");
     put_config("c_noweights", "");
     /* config.json implies 2 TiB of weights; the file holds none of them */
@@ -166,6 +289,16 @@ static int setup(void **state) {
     put_l2c("l2c/vocab.bin", big, 0);
     int32_t odd[7] = {9, 16, 1, 2, 2, 10, 4};
     put_l2c("l2c/heads.bin", odd, 0);
+    put_nonfinite_models();
+    /* tensors the model does not use, and a tied head */
+    put_config("extra", "");
+    put_tiny("extra/model.safetensors", "model.layers.0.self_attn.o_proj.bias", 8, 0, 10, -1, 0);
+    put_config("tied", "\"tie_word_embeddings\": true, ");
+    put_tiny("tied/model.safetensors", NULL, 0, 0, 10, 4 * (80 + 8 + 64 + 32 + 32 + 64 + 8 + 384 + 8 + 3), 1.0f);
+    put_config("tied_shape", "\"tie_word_embeddings\": true, ");
+    put_tiny("tied_shape/model.safetensors", NULL, 0, 0, 9, -1, 0);
+    put_config("st_nan", "");
+    put_tiny("st_nan/model.safetensors", NULL, 0, 0, 10, 4 * 80, NAN);
     /* tokenizers */
     put_str("tok/bad.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": ");
     put_str("tok/wordpiece.json", "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {}}}");
@@ -178,8 +311,8 @@ static int setup(void **state) {
             " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
             "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"(a\"}, \"behavior\": \"Isolated\"},"
             "{\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
-    /* 2^24 + 1 values in 32 MB: cJSON would need about 1 GB of nodes */
-    size_t n_vals = (1u << 24) + 1, n = 2 * n_vals + 1;
+    /* 2^22 + 1 values in 8 MB: cJSON would need about 340 MB of nodes */
+    size_t n_vals = (1u << 22) + 1, n = 2 * n_vals + 1;
     char *arr = malloc(n);
     assert_non_null(arr);
     arr[0] = '[';
@@ -194,6 +327,18 @@ static int setup(void **state) {
             "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1},"
             " \"merges\": []}, \"added_tokens\": [{\"id\": 1, \"content\": \"<x>\"}],"
             " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+ put_str("tok/dup_key.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"a\": 1},"
+            " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    put_str("tok/high.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 100}, \"merges\": []},"
+            " \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}");
+    char loop[128];
+    snprintf(loop, sizeof loop, "%s/loop", g_dir);
+    assert_int_equal(symlink(loop, loop), 0);
+    put_str("dup_lexicon.json", "{\"good\": 3, \"good\": -3}");
+    put_str("c_dup/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"rope_theta\": 1,"
+            " \"rope_theta\": 2}");
     put("tok/mtl.bin", "\xff\xff\xff\x7f", 4);
     put("tok/trunc.bin", "\x04\0\0\0\0\0\0\0\x02\0\0\0ab", 14);
     put("tok/cut.bin", "\x04\0\0\0\0\0\0\0\x01\0\0\0a\0\0\0\0\x04\0\0\0ab", 23);
@@ -262,6 +407,14 @@ static void test_usage_and_numbers(void **state) {
 /* ---- checkpoints ---- */
 static const Case MODEL_CASES[] = {
     {"info --model %D/nothing", "specrej: %D/nothing: no such model file or directory", 1},
+    {"info --model %D/loop", "specrej: %D/loop: cannot access: Too many levels of symbolic links",
+     1},
+    {"info --model /dev/null",
+     "specrej: /dev/null: not a model (neither a directory nor a regular file)", 1},
+    {"info --model %D/c_eos",
+     "specrej: %D/c_eos/config.json: eos_token_id 10 is outside the vocabulary [0, 10)", 1},
+    {"info --model %D/c_bos",
+     "specrej: %D/c_bos/config.json: bos_token_id 12 is outside the vocabulary [0, 10)", 1},
     {"info --model %D/st/short.safetensors",
      "specrej: %D/st/short.safetensors: truncated (no 8-byte header length)", 1},
     {"info --model %D/st/huge_header.safetensors",
@@ -290,7 +443,11 @@ static const Case MODEL_CASES[] = {
     {"info --model %D/st/overflow.safetensors",
      "specrej: %D/st/overflow.safetensors: tensor 'x' shape overflows", 1},
     {"info --model %D/st/twice.safetensors",
-     "specrej: %D/st/twice.safetensors: tensor 'x' appears twice", 1},
+     "specrej: %D/st/twice.safetensors: key \"x\" appears twice in one JSON object (refused: "
+     "JSON readers disagree on which one counts)", 1},
+    {"info --model %D/c_dup",
+     "specrej: %D/c_dup/config.json: key \"rope_theta\" appears twice in one JSON object "
+     "(refused: JSON readers disagree on which one counts)", 1},
     {"info --model %D/st/missing.safetensors",
      "specrej: %D/st/missing.safetensors: missing tensor 'model.embed_tokens.weight'", 1},
     {"info --model %D/st/shape.safetensors",
@@ -306,6 +463,12 @@ static const Case MODEL_CASES[] = {
      "specrej: %D/idx/empty.safetensors.index.json: weight_map is empty", 1},
     {"info --model %D/idx/wrong.safetensors.index.json",
      "specrej: %D/idx/wrong.safetensors.index.json: tensor 'y' is not in its shard a.safetensors", 1},
+    {"info --model %D/idx/suffix.safetensors.index.json",
+     "specrej: %D/idx/suffix.safetensors.index.json: tensor 'q' found outside its shard "
+     "b.safetensors (in xb.safetensors)", 1},
+    {"info --model %D/idx/dup.safetensors.index.json",
+     "specrej: %D/idx/dup.safetensors.index.json: tensor 'x' appears twice (in "
+     "%D/idx/a.safetensors and %D/idx/xb2.safetensors)", 1},
     {"info --model %D/c_json", "specrej: %D/c_json/config.json: not valid JSON", 1},
     {"info --model %D/c_arch",
      "specrej: %D/c_arch/config.json: architecture 'GPT2LMHeadModel' is not supported (Llama, "
@@ -351,6 +514,20 @@ static const Case MODEL_CASES[] = {
      "specrej: %D/l2c/vocab.bin: vocab_size = 100000000 is outside [1, 1048576]", 1},
     {"info --model %D/l2c/heads.bin",
      "specrej: %D/l2c/heads.bin: dim 9 is not a multiple of 2 heads", 1},
+    {"info --model %D/st_nan",
+     "specrej: %D/st_nan/model.safetensors: tensor 'model.layers.0.input_layernorm.weight' holds "
+     "a non-finite value (NaN) at element 0", 1},
+    {"info --model %D/extra",
+     "specrej: %D/extra/model.safetensors: tensor 'model.layers.0.self_attn.o_proj.bias' is not "
+     "used by this model (LlamaForCausalLM config); refused rather than ignored", 1},
+    {"info --model %D/tied",
+     "specrej: %D/tied/model.safetensors: tensor 'lm_head.weight' differs from the embedding "
+     "(element 3), but tie_word_embeddings is true: the model would ignore it", 1},
+    {"info --model %D/tied_shape",
+     "specrej: %D/tied_shape/model.safetensors: tensor 'lm_head.weight' does not have the "
+     "embedding's shape, but tie_word_embeddings is true", 1},
+    {"info --model %D/l2c/inf.bin",
+     "specrej: %D/l2c/inf.bin: token_embedding holds a non-finite value (inf) at element 0", 1},
 };
 
 static void test_checkpoints(void **state) {
@@ -381,8 +558,11 @@ static const Case TOKENIZER_CASES[] = {
     {"tokenize --tokenizer %D/tok/added_id.json --text a",
      "specrej: %D/tok/added_id.json: added token '<x>' takes id 1, which another token has", 1},
     {"tokenize --tokenizer %D/tok/values.json --text a",
-     "specrej: %D/tok/values.json: JSON has more than 16777216 values (a limit against hostile "
+     "specrej: %D/tok/values.json: JSON has more than 4194304 values (a limit against hostile "
      "files)", 1},
+    {"tokenize --tokenizer %D/tok/dup_key.json --text a",
+     "specrej: %D/tok/dup_key.json: key \"a\" appears twice in one JSON object (refused: JSON "
+     "readers disagree on which one counts)", 1},
     {"tokenize --tokenizer %D/tok/mtl.bin --text a --vocab-size 4",
      "specrej: %D/tok/mtl.bin: max_token_length 2147483647 is not plausible (not a llama2.c "
      "tokenizer.bin?)", 1},
@@ -472,8 +652,45 @@ static const Case DECODER_CASES[] = {
      "specrej: %D/nodir/x.json: cannot write: No such file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --trace %D/nodir/x.jsonl",
      "specrej: %D/nodir/x.jsonl: cannot write: No such file or directory", 1},
+    /* non-finite numbers are an error, never ranked */
+    {"generate --model %D/l2c/huge.bin --prompt-ids 1 -n 2",
+     "specrej: generator: the logits of candidate 0 after 0 response tokens are not finite "
+     "(NaN or infinity): the model overflows", 1},
+    {"bon --model tests/fixtures/llama_gqa --reward %D/rm_huge --prompt-ids 1,5 -N 2 -n 2",
+     "specrej: reward: candidate 0 after 2 response tokens scored NaN (not a finite number): "
+     "the model reward source overflows", 1},
+    /* the reward model's context is checked before the run */
+    {"bon --model tests/fixtures/llama_gqa --tokenizer tests/fixtures/tok_gpt2_bytelevel "
+     "--reward %D/rm_ctx --prompt x -N 1",
+     "specrej: %D/rm_ctx: the reward model's context of 4 leaves 1 positions for a "
+     "response, too few for one generator token re-encoded (up to 13 bytes)", 1},
+    {"bon " LM "--reward tests/fixtures/llama_rm --reward-tokenizer data/austen-lm --prompt x -N 1",
+     "specrej: tests/fixtures/llama_rm: its tokenizer has 1025 tokens, more than the model's 96 "
+     "rows", 1},
+    /* flags and names that would have no effect, or an effect only later */
+    {"spr " LM RM "--prompt x --alpha 0.5 --policy quantile --schedule 4,8",
+     "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --reward-source selflik",
+     "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 1},
+    {"bon " LM "--reward-source gold --reward-tokenizer data/austen-rm --prompt x -N 1",
+     "specrej: --reward-tokenizer: has no effect with --reward-source gold (only with a reward "
+     "model)", 1},
+    {"bon " LM RM "--reward-tokenizer %D/none.json --prompt x -N 1",
+     "specrej: %D/none.json: No such file or directory", 1},
+    {"bon " LM RM "--reward-tokenizer data/austen-rm --prompt-ids 5 -N 1",
+     "specrej: --reward-tokenizer: has no effect in a run given as ids (--prompt-ids)", 1},
+    {"bon --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 -N 1 "
+     "--closing-ids 2,500",
+     "specrej: --closing-ids: 500 is outside the reward model's vocabulary [0, 96)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --json %D/same.json --trace %D/same.json",
+     "specrej: --trace: %D/same.json is also the --json file (each needs its own)", 1},
+    {"generate --model tests/fixtures/llama_gqa --tokenizer %D/tok/high.json --prompt-ids 1 -n 2",
+     "specrej: generator: its tokenizer decodes none of its 96 ids", 1},
     {"gold", "specrej: gold: --text is required", 1},
     {"gold --text x --lexicon %D/none.json", "specrej: %D/none.json: No such file or directory", 1},
+    {"gold --text x --lexicon %D/dup_lexicon.json",
+     "specrej: %D/dup_lexicon.json: key \"good\" appears twice in one JSON object (refused: JSON "
+     "readers disagree on which one counts)", 1},
 };
 
 static void test_decoders(void **state) {

@@ -13,6 +13,7 @@
 #include "../fuzz/fuzz_encode_sp.c"
 #include "../fuzz/fuzz_gold.c"
 #include "../fuzz/fuzz_hfconfig.c"
+#include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_llama2c.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_st_index.c"
@@ -54,6 +55,7 @@ static int replay_dir(const char *name, FuzzFn fn) {
 
 REPLAY(fuzz_args)
 REPLAY(fuzz_hfconfig)
+REPLAY(fuzz_json)
 REPLAY(fuzz_safetensors)
 REPLAY(fuzz_st_index)
 REPLAY(fuzz_llama2c)
@@ -75,6 +77,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz_args),
         cmocka_unit_test(test_fuzz_hfconfig),
+        cmocka_unit_test(test_fuzz_json),
         cmocka_unit_test(test_fuzz_safetensors),
         cmocka_unit_test(test_fuzz_st_index),
         cmocka_unit_test(test_fuzz_llama2c),

@@ -59,9 +59,9 @@ static const TSpec TINY[] = {
 };
 #define N_TINY ((int)(sizeof TINY / sizeof TINY[0]))
 
-/* %s: extra keys, placed first because cJSON finds the first of duplicate keys */
+/* extra keys are set with test_json_set (duplicate keys are refused) */
 static const char *TINY_CONFIG =
-    "{%s\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
+    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
     " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
     " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16,"
     " \"rms_norm_eps\": 1e-5, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false,"
@@ -99,11 +99,10 @@ static void write_tiny_st(const char *path, int skip, int bad) {
     free(buf);
 }
 
-/* extra: "" or ", \"key\": value, ..." (moved to the front of the object) */
+/* extra: "" or ", \"key\": value, ..." (set in the config, replacing a key) */
 static void write_config(const char *dir, const char *extra) {
-    char text[2048], path[600], ex[1024] = "";
-    if (extra[0]) snprintf(ex, sizeof ex, "%s, ", extra + 2);
-    snprintf(text, sizeof text, TINY_CONFIG, ex);
+    char text[2048], path[600];
+    test_json_set(TINY_CONFIG, extra, text, sizeof text);
     snprintf(path, sizeof path, "%s/config.json", dir);
     assert_int_equal(test_write_file(path, text, strlen(text)), 0);
 }

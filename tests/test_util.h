@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <cJSON.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,35 @@ static inline int test_run(const char *cmd, char **out) {
     int st = pclose(p);
     if (out) *out = buf; else free(buf);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* base (a JSON object) with the members of the object text "{members}"
+ * set in it: replaced where base has the key, added otherwise. JSON readers
+ * refuse duplicate keys, so a test overrides a field this way. members may
+ * start or end with ", ". Writes the result (unformatted) into out. */
+static inline void test_json_set(const char *base, const char *members, char *out, size_t cap) {
+    char wrapped[4096];
+    const char *m = members;
+    while (*m == ',' || *m == ' ') m++;
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == ',' || m[n - 1] == ' ')) n--;
+    snprintf(wrapped, sizeof wrapped, "{%.*s}", (int)n, m);
+    cJSON *b = cJSON_Parse(base), *x = cJSON_Parse(wrapped);
+    if (!b || !x) fail_msg("test_json_set: bad JSON '%s' or '%s'", base, wrapped);
+    while (x->child) {
+        cJSON *item = cJSON_DetachItemViaPointer(x, x->child);
+        char key[256]; /* cJSON frees item->string while replacing */
+        snprintf(key, sizeof key, "%s", item->string);
+        if (cJSON_GetObjectItemCaseSensitive(b, key))
+            cJSON_ReplaceItemInObjectCaseSensitive(b, key, item);
+        else
+            cJSON_AddItemToObject(b, key, item);
+    }
+    char *s = cJSON_PrintUnformatted(b);
+    snprintf(out, cap, "%s", s);
+    free(s);
+    cJSON_Delete(b);
+    cJSON_Delete(x);
 }
 
 /* Undoes the escaping of tools/ text fixtures (\n, \t, \\, \xHH) in place and
