@@ -30,6 +30,7 @@ typedef struct RewardCand {
     int len;
     double nll_sum;     /* -sum log p(token) under the generator, stop id included */
     int n_sampled;      /* tokens behind nll_sum */
+    int index;          /* the candidate's index in the run (set by the driver) */
     /* Owned by the source (-1 / 0 when unused). */
     int slot;
     int fed;
