@@ -14,6 +14,7 @@
 #include "../fuzz/fuzz_gold.c"
 #include "../fuzz/fuzz_hfconfig.c"
 #include "../fuzz/fuzz_llama2c.c"
+#include "../fuzz/fuzz_record.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_st_index.c"
 #include "../fuzz/fuzz_tokenizer_bin.c"
@@ -63,6 +64,7 @@ REPLAY(fuzz_tokenizer_config)
 REPLAY(fuzz_encode_bpe)
 REPLAY(fuzz_encode_sp)
 REPLAY(fuzz_gold)
+REPLAY(fuzz_record)
 
 static int teardown(void **state) {
     (void)state;
@@ -84,6 +86,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_fuzz_encode_bpe),
         cmocka_unit_test(test_fuzz_encode_sp),
         cmocka_unit_test(test_fuzz_gold),
+        cmocka_unit_test(test_fuzz_record),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
