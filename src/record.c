@@ -215,7 +215,9 @@ static int get_int(Cur *c, const char *what, long long lo, long long hi) {
     }
     return v;
 }
-/* A malloc'd NUL-terminated string; NULL after a failure. */
+/* A malloc'd NUL-terminated string; NULL after a failure. Only a response
+ * text (len != NULL) may hold NUL bytes: names, paths and the prompt are C
+ * strings everywhere else. */
 static char *get_str(Cur *c, const char *what, size_t *len) {
     uint32_t n = get_u32(c, what);
     if (c->failed) return NULL;
@@ -231,6 +233,11 @@ static char *get_str(Cur *c, const char *what, size_t *len) {
     }
     memcpy(s, c->p + c->off, n);
     s[n] = 0;
+    if (!len && memchr(s, 0, n)) {
+        free(s);
+        cfail(c, "a name or prompt holds a NUL byte");
+        return NULL;
+    }
     c->off += n;
     if (len) *len = n;
     return s;
