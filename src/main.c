@@ -22,6 +22,7 @@ static const Command COMMANDS[] = {
     {"spr", cmd_spr, "Speculative Rejection decoding"},
     {"record", cmd_record, "Best-of-N that records every prefix's score for replay"},
     {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
+    {"compare", cmd_compare, "two policies over many records: a regression report"},
 };
 
 static void usage(FILE *f) {

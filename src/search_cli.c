@@ -33,7 +33,7 @@ typedef struct Opts {
     int print_ids, alpha_given, help;
     /* record and replay (issue 14) */
     const char *output, *record;
-    int replay;        /* method is then the simulated one (bon or spr) */
+    int replay, no_progress;        /* method is then the simulated one (bon or spr) */
 } Opts;
 
 static void usage(SearchCliMethod m) {
@@ -134,6 +134,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
     if (o->method == SEARCH_CLI_RECORD) STR("--output", "-o", output)
     if (o->method == SEARCH_CLI_REPLAY) STR("--record", NULL, record)
+    if (o->method == SEARCH_CLI_REPLAY && strcmp(argv[*i], "--no-progress") == 0)
+        return o->no_progress = 1, 0;
     if (o->method == SEARCH_CLI_SPR || o->method == SEARCH_CLI_REPLAY) {
         if ((r = args_take_value(argc, argv, i, "--alpha", NULL, &v, err)) != 0) {
             o->alpha_given = 1;
@@ -301,7 +303,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     if (o->kv_budget && o->budget_candidates)
         return sr_fail(err, "give at most one of --kv-budget and --kv-budget-candidates");
     p->label = METHOD_NAMES[o->method];
-    p->progress = o->method != SEARCH_CLI_GENERATE && isatty(STDERR_FILENO);
+    p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && isatty(STDERR_FILENO);
     p->policy_params.alpha = o->alpha;
     p->policy_params.first_decision = (int)o->first_decision;
     const char *policy = "none";

@@ -264,6 +264,60 @@ static void python_reader_agrees(void **state) {
     free(py), free(js);
 }
 
+/* compare: per prompt it reports what the replays report, identical
+ * policies tie everywhere and never diverge, and --fail-if-worse gates. */
+static void compare_reports_and_gates(void **state) {
+    (void)state;
+    char r1[128], r2[128], r3[128], js[128], cmd[2048];
+    path_of(r1, sizeof r1, "fix.rec"), path_of(r2, sizeof r2, "fix_stop.rec");
+    path_of(r3, sizeof r3, "austen.rec"), path_of(js, sizeof js, "compare.json");
+    snprintf(cmd, sizeof cmd, "%s compare --records %s %s %s --fail-if-worse 0 --json %s "
+             "--policy quantile --alpha 0.5 --kv-budget-candidates 8 "
+             "--against quantile --alpha 0.5 --kv-budget-candidates 8",
+             test_specrej_bin(), r1, r2, r3, js);
+    char *out = run_ok(cmd);
+    assert_non_null(strstr(out, "reward: B wins 0, ties 3, loses 0"));
+    assert_non_null(strstr(out, "FLOPs:  B / A 1.0000 [1.0000, 1.0000]"));
+    assert_null(strstr(out, "kept sets differ"));
+    free(out);
+    /* A's answer on the Austen record is the replay's */
+    snprintf(cmd, sizeof cmd, "%s replay --record %s --alpha 0.5 --kv-budget-candidates 8 --json -",
+             test_specrej_bin(), r3);
+    char *rj = run_ok(cmd);
+    char *cj = test_read_file(js, NULL);
+    cJSON *a = cJSON_Parse(rj), *c = cj ? cJSON_Parse(cj) : NULL;
+    free(cj);
+    assert_non_null(a);
+    assert_non_null(c);
+    cJSON *p2 = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "prompts"), 2);
+    cJSON *pa = cJSON_GetObjectItem(p2, "A");
+    assert_true(cJSON_GetObjectItem(pa, "reward")->valuedouble ==
+                cJSON_GetObjectItem(a, "reward")->valuedouble);
+    assert_int_equal(cJSON_GetObjectItem(pa, "candidate")->valueint,
+                     cJSON_GetObjectItem(a, "candidate")->valueint);
+    cJSON *st = cJSON_GetObjectItem(a, "stats");
+    assert_true(cJSON_GetObjectItem(pa, "flops")->valuedouble ==
+                cJSON_GetObjectItem(st, "gen_flops")->valuedouble +
+                    cJSON_GetObjectItem(st, "rm_flops")->valuedouble);
+    cJSON_Delete(a), cJSON_Delete(c);
+    free(rj);
+    /* a much harsher policy against the full Best-of-N: worse, so the gate fails */
+    snprintf(cmd, sizeof cmd, "%s compare --records %s %s --fail-if-worse 0.01 "
+             "--policy bon -N 300 --against quantile --alpha 0.9 --kv-budget 64K",
+             test_specrej_bin(), r1, r2);
+    out = NULL;
+    int rc = test_run(cmd, &out);
+    if (rc != 1 || !strstr(out, "specrej: compare: B is worse than A beyond --fail-if-worse"))
+        fail_msg("'%s' exited %d:\n%s", cmd, rc, out);
+    assert_non_null(strstr(out, "decision 1: only B decides"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s compare --records %s --policy quantile", test_specrej_bin(), r1);
+    out = NULL;
+    assert_int_equal(test_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "--against: required"));
+    free(out);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -274,6 +328,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(mismatched_runs_are_refused),
         cmocka_unit_test(damaged_records_are_refused),
         cmocka_unit_test(python_reader_agrees),
+        cmocka_unit_test(compare_reports_and_gates),
     };
     return cmocka_run_group_tests_name("replay", tests, setup, teardown);
 }
