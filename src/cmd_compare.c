@@ -4,6 +4,9 @@
  *                   [--bootstrap R] [--bootstrap-seed S]
  *                   --policy A [replay flags] --against B [replay flags]
  *
+ * compare's own flags may come anywhere; every other flag after --policy
+ * (--against) belongs to A (B).
+ *
  * A and B are a policy name (quantile, schedule, none: Speculative Rejection,
  * which needs --alpha) or `bon` (Best-of-N, which needs -N), each followed by
  * its replay flags (--alpha, --schedule, --kv-budget, --kv-budget-candidates,
@@ -252,17 +255,23 @@ static void usage(void) {
            "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n");
 }
 
+/* compare's own flags may come anywhere; everything else after --policy
+ * (--against) is policy A's (B's). The side arrays hold pointers into argv. */
 static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
     o->reps = 10000, o->seed = 1;
-    int i = 1;
-    for (; i < argc && strcmp(argv[i], "--policy") != 0; i++) {
+    o->a.args = sr_malloc_array((size_t)argc, sizeof(char *), err);
+    o->b.args = o->a.args ? sr_malloc_array((size_t)argc, sizeof(char *), err) : NULL;
+    if (!o->b.args) return -1;
+    Side *side = NULL;
+    for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
         long long reps;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return *help = 1, 0;
         if (strcmp(argv[i], "--records") == 0) {
             o->records = argv + i + 1;
-            while (i + 1 < argc && strncmp(argv[i + 1], "--", 1) != 0) i++, o->n_records++;
+            o->n_records = 0;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, o->n_records++;
             if (o->n_records == 0) return sr_fail(err, "--records: needs at least one file");
             continue;
         }
@@ -287,18 +296,23 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
                 return -1;
             continue;
         }
-        return sr_fail(err, "compare: unknown flag '%s' (compare's own flags come before "
-                            "--policy; see specrej compare --help)", argv[i]);
+        if (strcmp(argv[i], "--policy") == 0 || strcmp(argv[i], "--against") == 0) {
+            int is_a = argv[i][2] == 'p';
+            if (i + 1 >= argc) return sr_fail(err, "%s: needs a policy name or bon", argv[i]);
+            side = is_a ? &o->a : &o->b;
+            if (side->name) return sr_fail(err, "%s: given twice", argv[i]);
+            side->name = argv[++i];
+            continue;
+        }
+        if (!side)
+            return sr_fail(err, "compare: unknown flag '%s' (see specrej compare --help)", argv[i]);
+        if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--record") == 0)
+            return sr_fail(err, "compare: %s is compare's to set, not a policy flag", argv[i]);
+        side->args[side->n_args++] = argv[i];
     }
     if (o->n_records == 0) return sr_fail(err, "--records: required");
-    if (i >= argc - 1) return sr_fail(err, "--policy: required (a policy name or bon)");
-    o->a.name = argv[++i];
-    o->a.args = argv + i + 1;
-    for (i++; i < argc && strcmp(argv[i], "--against") != 0; i++) o->a.n_args++;
-    if (i >= argc - 1) return sr_fail(err, "--against: required (a policy name or bon)");
-    o->b.name = argv[++i];
-    o->b.args = argv + i + 1;
-    o->b.n_args = argc - i - 1;
+    if (!o->a.name) return sr_fail(err, "--policy: required (a policy name or bon)");
+    if (!o->b.name) return sr_fail(err, "--against: required (a policy name or bon)");
     return 0;
 }
 
@@ -323,10 +337,10 @@ static char *side_text(const Side *s) {
 int cmd_compare(int argc, char **argv, SrError *err) {
     Opts o = {0};
     int help = 0;
-    if (parse(&o, argc, argv, &help, err) != 0) return -1;
-    if (help) {
-        usage();
-        return 0;
+    if (parse(&o, argc, argv, &help, err) != 0 || help) {
+        free(o.a.args), free(o.b.args);
+        if (help) usage();
+        return help ? 0 : -1;
     }
     int n = o.n_records, rc = -1;
     Outcome *A = sr_calloc((size_t)n, sizeof *A, err), *B = A ? sr_calloc((size_t)n, sizeof *B, err) : NULL;
@@ -446,5 +460,6 @@ done:
     for (int k = 0; A && k < n; k++) outcome_free(&A[k]);
     for (int k = 0; B && k < n; k++) outcome_free(&B[k]);
     free(A), free(B), free(ta), free(tb);
+    free(o.a.args), free(o.b.args);
     return rc;
 }
