@@ -36,21 +36,37 @@ typedef struct Opts {
     int replay, no_progress;        /* method is then the simulated one (bon or spr) */
 } Opts;
 
+static void usage_replay(void) {
+    printf("usage: specrej replay --record FILE (--alpha A [spr flags] | -N N) [flags]\n"
+           "  Simulates the spr (--alpha) or bon (-N) run on the record's prompt, models and\n"
+           "  sampling without running a model; its --json and --trace are the live run's\n"
+           "  (timings aside; --json adds \"replayed\": true).\n"
+           "  --record FILE         a file written by specrej record (required)\n"
+           "  -N N                  Best-of-N with the record's first N candidates\n"
+           "  --alpha A             Speculative Rejection at rejection rate A in [0, 1)\n"
+           "  --policy NAME         %s (default quantile)\n"
+           "  --schedule 8,16,...   decision lengths for --policy schedule\n"
+           "  --first-decision T    the initial batch fits T new tokens (default 8)\n"
+           "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
+           "  --json [PATH|-], --trace FILE   as for spr\n"
+           "  --no-progress         no progress line on stderr\n"
+           "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
+           "  another value is refused (the record holds that run only)\n",
+           policy_names());
+}
+
 static void usage(SearchCliMethod m) {
     const char *name = METHOD_NAMES[m];
+    if (m == SEARCH_CLI_REPLAY) {
+        usage_replay();
+        return;
+    }
     printf("usage: specrej %s --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [flags]\n", name);
     if (m == SEARCH_CLI_RECORD)
         printf("  --output FILE         the record file to write (required)\n");
-    if (m == SEARCH_CLI_REPLAY)
-        printf("usage: specrej replay --record FILE (--alpha A [spr flags] | -N N) [flags]\n"
-               "  Simulates the spr (--alpha) or bon (-N) run on the record's prompt, models\n"
-               "  and sampling without running a model; its --json and --trace are the live\n"
-               "  run's (timings aside; --json adds \"replayed\": true).\n"
-               "  --record FILE         a file written by specrej record (required)\n"
-               "  Sampling, --seed and --max-new default to the record's and cannot change.\n");
-    if (m == SEARCH_CLI_BON || m == SEARCH_CLI_RECORD || m == SEARCH_CLI_REPLAY)
+    if (m == SEARCH_CLI_BON || m == SEARCH_CLI_RECORD)
         printf("  -N N                  candidates (required)\n");
-    if (m == SEARCH_CLI_SPR || m == SEARCH_CLI_REPLAY) {
+    if (m == SEARCH_CLI_SPR) {
         printf("  --alpha A             rejection rate in [0, 1) (required)\n"
                "  --policy NAME         %s (default quantile)\n"
                "  --schedule 8,16,...   decision lengths for --policy schedule\n"

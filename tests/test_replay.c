@@ -264,6 +264,58 @@ static void python_reader_agrees(void **state) {
     free(py), free(js);
 }
 
+/* Without --json the text output is the live run's but for the time line
+ * and the closing "replayed from" line; a run the live driver refuses (a
+ * budget too small) is refused by the replay with the same line. */
+static void text_output_and_failures_match(void **state) {
+    (void)state;
+    char rec[128], cmd[2048];
+    path_of(rec, sizeof rec, "fix.rec");
+    static const char *const FLAGS[] = {"--alpha 0.5 --kv-budget 128K", "--alpha 0.5 --kv-budget 20K",
+                                        "-N 3 --kv-budget 20K"};
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
+        int bon = FLAGS[i][1] == 'N';
+        char *live = NULL, *rep = NULL;
+        snprintf(cmd, sizeof cmd, "(%s %s --model " LM " --reward " RM " " FIX " %s 2>&1) | grep -v '^time: '",
+                 test_specrej_bin(), bon ? "bon" : "spr", FLAGS[i]);
+        test_run(cmd, &live);
+        snprintf(cmd, sizeof cmd,
+                 "(%s replay --record %s %s 2>&1) | grep -v '^time: ' | grep -v '^replayed from '",
+                 test_specrej_bin(), rec, FLAGS[i]);
+        test_run(cmd, &rep);
+        assert_true(strlen(live) > 20);
+        if (strcmp(live, rep) != 0) fail_msg("%s: live\n%s\nreplay\n%s", FLAGS[i], live, rep);
+        free(live), free(rep);
+    }
+}
+
+/* What a record cannot hold is refused before the run. */
+static void record_refusals(void **state) {
+    (void)state;
+    char cmd[2048], out[128];
+    path_of(out, sizeof out, "never.rec");
+    static const char *const CASES[][2] = {
+        {"--model data/austen-lm --reward data/austen-rm --reward-tokenizer "
+         "tests/fixtures/tok_gpt2_bytelevel --prompt 'She was' -N 3 -n 8 --output ",
+         "a bridged reward model rescores from re-encoded text"},
+        {"--model " LM " --reward " RM " " FIX " -N 3 --json - --output ", "--json and --trace"},
+        {"--model " LM " --reward " RM " " FIX " --output ", "-N: required"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s record %s%s", test_specrej_bin(), CASES[i][0], out);
+        char *o = NULL;
+        int rc = test_run(cmd, &o);
+        if (rc != 1 || !strstr(o, CASES[i][1])) fail_msg("'%s' exited %d:\n%s", cmd, rc, o);
+        free(o);
+        assert_int_equal(access(out, F_OK), -1);
+    }
+    snprintf(cmd, sizeof cmd, "%s record --model " LM " --reward " RM " " FIX " -N 2", test_specrej_bin());
+    char *o = NULL;
+    assert_int_equal(test_run(cmd, &o), 1);
+    assert_non_null(strstr(o, "--output: required"));
+    free(o);
+}
+
 /* compare: per prompt it reports what the replays report, identical
  * policies tie everywhere and never diverge, and --fail-if-worse gates. */
 static void compare_reports_and_gates(void **state) {
@@ -329,6 +381,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(damaged_records_are_refused),
         cmocka_unit_test(python_reader_agrees),
         cmocka_unit_test(compare_reports_and_gates),
+        cmocka_unit_test(text_output_and_failures_match),
+        cmocka_unit_test(record_refusals),
     };
     return cmocka_run_group_tests_name("replay", tests, setup, teardown);
 }
