@@ -33,7 +33,7 @@ typedef struct Buf {
 } Buf;
 
 static void put(Buf *b, const void *data, size_t n) {
-    if (b->failed) return;
+    if (b->failed || n == 0) return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + n) cap *= 2;

@@ -106,7 +106,7 @@ int record_tap_fill(const RecordTap *t, const SearchResult *res, Record *r, SrEr
         k->logp = sr_malloc_array((size_t)n_logp + 1, sizeof *k->logp, err);
         k->score = sr_malloc_array((size_t)k->len + 1, sizeof *k->score, err);
         if (!k->tokens || !k->logp || !k->score) return -1;
-        memcpy(k->tokens, c->tokens.data, (size_t)k->len * sizeof *k->tokens);
+        if (k->len > 0) memcpy(k->tokens, c->tokens.data, (size_t)k->len * sizeof *k->tokens);
         const double *lp = t->logp + (size_t)i * t->width;
         memcpy(k->logp, lp, (size_t)n_logp * sizeof *k->logp);
         const double *sc = t->score + (size_t)i * t->width;
