@@ -40,10 +40,8 @@
 #include "reward.h"
 #include "search.h"
 
-/* Must equal reward_model.c's CHUNK_ROWS (the reward model's rows per
- * forward call): the transient closing positions of a chunk reach the KV
- * peak. */
-#define REPLAY_RM_CHUNK_ROWS 1024
+/* The reward model's rows per forward call, shared with reward_model.c. */
+#define REPLAY_RM_CHUNK_ROWS REWARD_MODEL_CHUNK_ROWS
 
 /* Decide after every step, keep every candidate, size waves for max_new. */
 extern const Policy record_policy;

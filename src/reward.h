@@ -57,6 +57,12 @@ typedef struct RewardContext {
 
 typedef struct RewardSource RewardSource;
 
+/* The "model" source feeds at most about this many rows per forward call
+ * (src/reward_model.c); the recorded source of a replay (src/replay.c)
+ * chunks the same way, since a chunk's scratch closing positions can set
+ * the KV peak. */
+#define REWARD_MODEL_CHUNK_ROWS 1024
+
 typedef struct RewardOps {
     /* Creates caches under budget for up to max_cands live candidates. */
     int (*begin)(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err);
