@@ -1,7 +1,7 @@
 /* specrej compare: a policy regression report over many recorded prompts.
  *
  *   specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]
- *                   [--bootstrap R] [--bootstrap-seed S]
+ *                   [--bootstrap R] [--bootstrap-seed S] [--check-models]
  *                   --policy A [replay flags] --against B [replay flags]
  *
  * compare's own flags may come anywhere; every other flag after --policy
@@ -24,6 +24,11 @@
  * resamples of the prompts, fixed seed: the report is a pure function of
  * the records and flags).
  *
+ * --check-models: before anything runs, every record's generator and reward
+ * model folders (the paths recorded) must still hash to the recorded
+ * identities, so records made before a retraining are refused rather than
+ * compared as if they described the current models.
+ *
  * --fail-if-worse TOL: after the report, fail (exit 1, one line) when B's
  * mean reward is below A's by more than TOL * |A's mean reward|, or B's
  * total FLOPs exceed A's by more than the fraction TOL. */
@@ -38,6 +43,7 @@
 #include "args.h"
 #include "commands.h"
 #include "fileio.h"
+#include "record.h"
 #include "rng.h"
 #include "search_cli.h"
 #include "search_output.h"
@@ -238,21 +244,22 @@ typedef struct Opts {
     int n_records;
     Side a, b;
     double tol;
-    int has_tol, reps;
+    int has_tol, reps, check_models;
     long long seed;
     const char *json;
 } Opts;
 
 static void usage(void) {
     printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]\n"
-           "                       [--bootstrap R] [--bootstrap-seed S]\n"
+           "                       [--bootstrap R] [--bootstrap-seed S] [--check-models]\n"
            "                       --policy A [replay flags] --against B [replay flags]\n"
            "  A, B: quantile, schedule or none (with --alpha), or bon (with -N); their flags\n"
            "  are replay's (--alpha, --schedule, --kv-budget, --kv-budget-candidates,\n"
            "  --max-batch, --first-decision, -N). Reports per prompt and a summary of B\n"
            "  against A with paired bootstrap 95%% intervals (default 10000 resamples,\n"
            "  seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is more than\n"
-           "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n");
+           "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n"
+           "  --check-models: refuse records whose model folders no longer hash as recorded.\n");
 }
 
 /* compare's own flags may come anywhere; everything else after --policy
@@ -296,6 +303,10 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
                 return -1;
             continue;
         }
+        if (strcmp(argv[i], "--check-models") == 0) {
+            o->check_models = 1;
+            continue;
+        }
         if (strcmp(argv[i], "--policy") == 0 || strcmp(argv[i], "--against") == 0) {
             int is_a = argv[i][2] == 'p';
             if (i + 1 >= argc) return sr_fail(err, "%s: needs a policy name or bon", argv[i]);
@@ -314,6 +325,28 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
     if (!o->a.name) return sr_fail(err, "--policy: required (a policy name or bon)");
     if (!o->b.name) return sr_fail(err, "--against: required (a policy name or bon)");
     return 0;
+}
+
+/* The recorded models' folders must still hash to the recorded identities. */
+static int check_models(const char *path, SrError *err) {
+    Record r;
+    if (record_load(path, &r, err) != 0) return -1;
+    const char *which[2] = {r.gen_path, r.rm_path};
+    uint64_t want[2] = {r.gen_hash, r.rm_hash};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        uint64_t h;
+        if (!which[k][0]) continue; /* no reward checkpoint */
+        SrError e = {{0}};
+        if (record_hash_model(which[k], &h, &e) != 0)
+            rc = sr_fail(err, "--check-models: %s: %s", path, e.msg);
+        else if (h != want[k])
+            rc = sr_fail(err, "--check-models: %s was recorded with %s of identity %016llx, which "
+                              "is now %016llx: record it again", path, which[k],
+                         (unsigned long long)want[k], (unsigned long long)h);
+    }
+    record_free(&r);
+    return rc;
 }
 
 static cJSON *interval_json(const Interval *v) {
@@ -362,6 +395,8 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         if (atomic_open(&probe, o.json, err) != 0) goto done;
         atomic_abort(&probe);
     }
+    for (int k = 0; o.check_models && k < n; k++)
+        if (check_models(o.records[k], err) != 0) goto done;
     rep = cJSON_CreateObject();
     cJSON_AddStringToObject(rep, "A", ta);
     cJSON_AddStringToObject(rep, "B", tb);

@@ -289,6 +289,29 @@ static void text_output_and_failures_match(void **state) {
     }
 }
 
+/* compare --check-models: a record whose model folder changed is refused. */
+static void stale_records_are_refused(void **state) {
+    (void)state;
+    char cmd[2048], lm[128], rec[128];
+    path_of(lm, sizeof lm, "lm-copy"), path_of(rec, sizeof rec, "copy.rec");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp " LM "/config.json " LM "/model.safetensors %s/",
+             lm, lm);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s record --model %s --reward " RM " " FIX " -N 4 --output %s",
+             test_specrej_bin(), lm, rec);
+    free(run_ok(cmd));
+    snprintf(cmd, sizeof cmd, "%s compare --check-models --records %s --policy bon -N 2 "
+             "--against bon -N 4", test_specrej_bin(), rec);
+    free(run_ok(cmd));
+    char touch[512];
+    snprintf(touch, sizeof touch, "printf '{}' > %s/generation_config.json", lm);
+    assert_int_equal(system(touch), 0);
+    char *out = NULL;
+    assert_int_equal(test_run(cmd, &out), 1);
+    if (!strstr(out, "record it again")) fail_msg("want a stale-record refusal, got:\n%s", out);
+    free(out);
+}
+
 /* What a record cannot hold is refused before the run. */
 static void record_refusals(void **state) {
     (void)state;
@@ -383,6 +406,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(compare_reports_and_gates),
         cmocka_unit_test(text_output_and_failures_match),
         cmocka_unit_test(record_refusals),
+        cmocka_unit_test(stale_records_are_refused),
     };
     return cmocka_run_group_tests_name("replay", tests, setup, teardown);
 }
