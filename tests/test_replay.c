@@ -107,6 +107,8 @@ static int setup(void **state) {
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 -N 400", "fix_stop.rec");
     record("--model " LM " --reward-source selflik " FIX " --stop-ids 2,3 -N 300", "fix_self.rec");
     record("--model " LM " --reward " RM " " FIX " -N 8", "fix_small.rec");
+    record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none -N 300",
+           "fix_noclose.rec");
     record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 100", "austen.rec");
     return 0;
 }
@@ -149,6 +151,18 @@ static void fixtures_stop_ids_and_bon(void **state) {
     same("bon", live, rec, "-N 6 --kv-budget 80K");
     same("bon", live, rec, "-N 400");
     same("bon", live, rec, "-N 1");
+}
+
+/* No closing ids: the reward model scores at the last response token (the
+ * prefix's own score for an empty response). */
+static void fixtures_no_closing_ids(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix_noclose.rec");
+    const char *live = "--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 1,2,4 --kv-budget 1M");
+    same("bon", live, rec, "-N 21 --kv-budget 80K");
 }
 
 static void fixtures_selflik(void **state) {
@@ -398,6 +412,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_spr),
         cmocka_unit_test(fixtures_stop_ids_and_bon),
+        cmocka_unit_test(fixtures_no_closing_ids),
         cmocka_unit_test(fixtures_selflik),
         cmocka_unit_test(austen),
         cmocka_unit_test(mismatched_runs_are_refused),
