@@ -108,6 +108,7 @@ def parse_record(data, name="record"):
     has_gold, has_text = c.u8("gold flag"), c.u8("text flag")
     r["has_gold"], r["has_text"] = bool(has_gold), bool(has_text)
     r["lexicon_hash"] = c.u64("lexicon_hash")
+    r["prompt_kv"] = "per-candidate" if c.u8("prompt KV mode") else "shared"
     if not 0 <= n_cands <= (1 << 20):
         raise ValueError(f"{name}: candidate count {n_cands} out of range")
     cands = []

@@ -31,10 +31,15 @@ typedef struct PackedMatrix {
     int rows, cols;   /* of W: outputs, inputs */
     int panels;       /* ceil(rows / GEMM_PANEL) */
     float *data;      /* panels * cols * GEMM_PANEL floats, owned */
+    size_t cap;       /* floats data can hold */
 } PackedMatrix;
 
 /* Packs row-major W[rows][cols] into pm (which owns the copy). */
 int gemm_pack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
+/* The same into a matrix that may hold an earlier one: its buffer is reused
+ * when big enough (per-call matrices, such as a shared prefix's keys). pm
+ * must be zeroed or packed before. */
+int gemm_repack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
 void gemm_free(PackedMatrix *pm);
 
 /* Row r of W, copied out to dst[cols] (an embedding lookup in a tied head). */

@@ -4,11 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A block of KV_BLOCK positions, shared by every slot that lists it:
+ * kv_share_prefix() hands the prompt's full blocks to each candidate, and
+ * the last slot to let go frees it. The header keeps data 64-byte aligned. */
+typedef struct Block {
+    size_t refs;
+    size_t pad[7];
+    float data[];
+} Block;
+
+/* A slot's positions: [0, shared) live in the n_shared leading blocks,
+ * borrowed from the slot they were shared from (the last one possibly only
+ * partly used); positions from `shared` on fill the slot's own blocks, the
+ * first of which starts at position `shared`, block-aligned or not. */
 typedef struct Slot {
     int live;
     int len;
-    int reserved;   /* positions charged to the budget, >= len */
-    float **blocks; /* ceil(reserved / KV_BLOCK) blocks in use */
+    int reserved;   /* positions held, >= len; charged: reserved - shared */
+    int shared;     /* leading positions another slot was charged for */
+    int n_shared;   /* blocks holding them: ceil(shared / KV_BLOCK) */
+    Block **blocks; /* n_shared borrowed, then ceil((reserved - shared) / KV_BLOCK) own */
     int n_blocks;
     int cap_blocks;
 } Slot;
@@ -93,32 +108,83 @@ static void refund(KVCache *kv, size_t bytes) {
     kv->budget->used -= bytes;
 }
 
-/* Frees blocks beyond what 'positions' needs. */
+static size_t block_bytes(const KVCache *kv) {
+    return sizeof(Block) + kv->block_floats * sizeof(float);
+}
+
+static void drop_block(KVCache *kv, Block *b) {
+    if (--b->refs > 0) return;
+    free(b);
+    kv->allocated -= block_bytes(kv);
+}
+
+/* Blocks a slot needs to hold 'positions' (>= shared, or 0). */
+static int blocks_for(const Slot *s, int positions) {
+    if (positions <= s->shared) return positions ? s->n_shared : 0;
+    return s->n_shared + (positions - s->shared + KV_BLOCK - 1) / KV_BLOCK;
+}
+
+/* Lets go of blocks beyond what 'positions' needs. */
 static void shrink_blocks(KVCache *kv, Slot *s, int positions) {
-    int keep = (positions + KV_BLOCK - 1) / KV_BLOCK;
-    while (s->n_blocks > keep) {
-        free(s->blocks[--s->n_blocks]);
-        kv->allocated -= kv->block_floats * sizeof(float);
-    }
+    int keep = blocks_for(s, positions);
+    while (s->n_blocks > keep) drop_block(kv, s->blocks[--s->n_blocks]);
+}
+
+static size_t charged_bytes(const KVCache *kv, const Slot *s) {
+    return (size_t)(s->reserved - s->shared) * kv->bytes_per_token;
 }
 
 /* Allocates blocks so that 'positions' fit; on failure the slot keeps what
  * it had (extra blocks are harmless: the budget counts positions). */
+/* Room in the slot's block list for 'need' blocks. */
+static int ensure_block_cap(Slot *s, int need, SrError *err) {
+    if (need <= s->cap_blocks) return 0;
+    int cap = s->cap_blocks ? s->cap_blocks : 4;
+    while (cap < need) cap *= 2;
+    Block **b = realloc(s->blocks, (size_t)cap * sizeof *b);
+    if (!b) return sr_fail(err, "KV cache: out of memory");
+    s->blocks = b;
+    s->cap_blocks = cap;
+    return 0;
+}
+
 static int grow_blocks(KVCache *kv, Slot *s, int positions, SrError *err) {
-    int need = (positions + KV_BLOCK - 1) / KV_BLOCK;
-    if (need > s->cap_blocks) {
-        int cap = s->cap_blocks ? s->cap_blocks : 4;
-        while (cap < need) cap *= 2;
-        float **b = realloc(s->blocks, (size_t)cap * sizeof *b);
-        if (!b) return sr_fail(err, "KV cache: out of memory");
-        s->blocks = b;
-        s->cap_blocks = cap;
-    }
+    int need = blocks_for(s, positions);
+    if (ensure_block_cap(s, need, err) != 0) return -1;
     while (s->n_blocks < need) {
-        float *blk = sr_malloc_array(kv->block_floats, sizeof(float), err);
+        Block *blk = sr_malloc_array(1, block_bytes(kv), err);
         if (!blk) return -1;
+        blk->refs = 1;
         s->blocks[s->n_blocks++] = blk;
-        kv->allocated += kv->block_floats * sizeof(float);
+        kv->allocated += block_bytes(kv);
+    }
+    return 0;
+}
+
+/* Back to a fresh slot: no blocks, no charge. */
+static void clear_slot(KVCache *kv, Slot *s) {
+    shrink_blocks(kv, s, 0);
+    refund(kv, charged_bytes(kv, s));
+    s->len = s->reserved = s->shared = s->n_shared = 0;
+}
+
+/* Before a slot writes positions [from, to): every block it would write
+ * that another slot also holds is copied first (copy on write), so sharing
+ * never lets one slot's writes show in another's positions. Only a slot
+ * that others share from, growing into its partly used last block, gets
+ * here; the candidates write their own blocks only. */
+static int unshare_for_write(KVCache *kv, Slot *s, int from, int to, SrError *err) {
+    if (from >= to || from < s->shared) return 0; /* never writes borrowed positions */
+    int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1;
+    for (int b = first; b <= last && b < s->n_blocks; b++) {
+        if (s->blocks[b]->refs == 1) continue;
+        Block *copy = sr_malloc_array(1, block_bytes(kv), err);
+        if (!copy) return -1;
+        memcpy(copy, s->blocks[b], block_bytes(kv));
+        copy->refs = 1;
+        kv->allocated += block_bytes(kv);
+        drop_block(kv, s->blocks[b]);
+        s->blocks[b] = copy;
     }
     return 0;
 }
@@ -126,8 +192,7 @@ static int grow_blocks(KVCache *kv, Slot *s, int positions, SrError *err) {
 void kv_release(KVCache *kv, int slot) {
     Slot *s = live_slot(kv, slot);
     if (!s) return;
-    shrink_blocks(kv, s, 0);
-    refund(kv, (size_t)s->reserved * kv->bytes_per_token);
+    clear_slot(kv, s);
     free(s->blocks);
     memset(s, 0, sizeof *s);
 }
@@ -163,6 +228,7 @@ int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrEr
     for (int i = 0; i < n; i++) {
         Slot *s = &kv->slots[slots[i]];
         int need = s->len + extra[i];
+        if (unshare_for_write(kv, s, s->len, need, err) != 0) return -1;
         if (need <= s->reserved) continue;
         if (grow_blocks(kv, s, need, err) != 0) return -1;
         charge(kv, (size_t)(need - s->reserved) * kv->bytes_per_token);
@@ -178,12 +244,31 @@ int kv_reserve(KVCache *kv, int slot, int extra, SrError *err) {
 void kv_truncate(KVCache *kv, int slot, int len) {
     Slot *s = live_slot(kv, slot);
     if (!s || len < 0) return;
+    if (len < s->shared) len = s->shared; /* shared blocks are read-only */
     if (len < s->len) s->len = len;
     if (s->reserved > s->len) {
         refund(kv, (size_t)(s->reserved - s->len) * kv->bytes_per_token);
         s->reserved = s->len;
     }
     shrink_blocks(kv, s, s->reserved);
+}
+
+/* Copies positions [0, len) of every layer from src to dst's (own, fresh)
+ * blocks, span by span: src may itself hold shared positions. */
+static void copy_positions(KVCache *kv, int dst, int src, int len) {
+    for (int l = 0; l < kv->n_layers; l++)
+        for (int pos = 0; pos < len;) {
+            const float *k, *v;
+            int n = kv_span(kv, src, l, pos, &k, &v);
+            if (n > len - pos) n = len - pos;
+            for (int u = 0; u < n; u++) {
+                memcpy(kv_key(kv, dst, l, pos + u), k + (size_t)u * kv->kv_dim,
+                       (size_t)kv->kv_dim * sizeof(float));
+                memcpy(kv_value(kv, dst, l, pos + u), v + (size_t)u * kv->kv_dim,
+                       (size_t)kv->kv_dim * sizeof(float));
+            }
+            pos += n;
+        }
 }
 
 int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
@@ -196,17 +281,43 @@ int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
         kv_truncate(kv, dst, len);
         return 0;
     }
-    size_t grow = len > d->reserved ? (size_t)(len - d->reserved) * kv->bytes_per_token : 0;
+    clear_slot(kv, d);
+    size_t grow = (size_t)len * kv->bytes_per_token;
     if (budget_check(kv, grow, err) != 0) return -1;
     if (grow_blocks(kv, d, len, err) != 0) return -1;
-    int nb = (len + KV_BLOCK - 1) / KV_BLOCK;
-    for (int b = 0; b < nb; b++)
-        memcpy(d->blocks[b], s->blocks[b], kv->block_floats * sizeof(float));
-    if (len > d->reserved) charge(kv, grow);
-    else refund(kv, (size_t)(d->reserved - len) * kv->bytes_per_token);
     d->reserved = d->len = len;
-    shrink_blocks(kv, d, len);
+    charge(kv, grow);
+    copy_positions(kv, dst, src, len);
     return 0;
+}
+
+int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
+    Slot *d = live_slot(kv, dst), *s = live_slot(kv, src);
+    if (!d || !s || dst == src)
+        return sr_fail(err, "KV cache: cannot share slot %d's prefix with slot %d", src, dst);
+    if (len < 0 || len > s->len || (len > 0 && len < s->shared && len % KV_BLOCK != 0))
+        return sr_fail(err, "KV cache: cannot share %d positions of slot %d of length %d", len,
+                       src, s->len);
+    clear_slot(kv, d);
+    int nb = blocks_for(s, len);
+    if (ensure_block_cap(d, nb, err) != 0) return -1;
+    for (int b = 0; b < nb; b++) {
+        d->blocks[b] = s->blocks[b];
+        d->blocks[b]->refs++;
+    }
+    d->n_blocks = d->n_shared = nb;
+    d->shared = d->len = d->reserved = len;
+    return 0;
+}
+
+int kv_shared_len(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s ? s->shared : 0;
+}
+
+const void *kv_prefix_id(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s && s->n_shared ? (const void *)s->blocks[0] : NULL;
 }
 
 size_t kv_bytes_in_use(const KVCache *kv) { return kv->used; }
@@ -218,15 +329,38 @@ int kv_matches(const KVCache *kv, const ModelConfig *cfg) {
            kv->max_seq_len == cfg->max_seq_len;
 }
 
-static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which) {
-    Slot *s = &kv->slots[slot];
-    float *blk = s->blocks[pos / KV_BLOCK];
-    return blk + (((size_t)layer * 2 + which) * KV_BLOCK + pos % KV_BLOCK) * kv->kv_dim;
+/* Block and offset of a position (see Slot). */
+static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *left) {
+    const Slot *s = &kv->slots[slot];
+    int b, u;
+    if (pos < s->shared) {
+        b = pos / KV_BLOCK, u = pos % KV_BLOCK;
+        int end = s->shared - b * KV_BLOCK; /* borrowed positions in this block */
+        *left = (end < KV_BLOCK ? end : KV_BLOCK) - u;
+    } else {
+        b = s->n_shared + (pos - s->shared) / KV_BLOCK, u = (pos - s->shared) % KV_BLOCK;
+        *left = KV_BLOCK - u;
+    }
+    float *blk = s->blocks[b]->data;
+    return blk + (((size_t)layer * 2 + which) * KV_BLOCK + u) * kv->kv_dim;
 }
 
-float *kv_key(KVCache *kv, int slot, int layer, int pos) { return kv_at(kv, slot, layer, pos, 0); }
+float *kv_key(KVCache *kv, int slot, int layer, int pos) {
+    int left;
+    return kv_at(kv, slot, layer, pos, 0, &left);
+}
+
 float *kv_value(KVCache *kv, int slot, int layer, int pos) {
-    return kv_at(kv, slot, layer, pos, 1);
+    int left;
+    return kv_at(kv, slot, layer, pos, 1, &left);
+}
+
+int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
+            const float **values) {
+    int left;
+    *keys = kv_at(kv, slot, layer, pos, 0, &left);
+    *values = kv_at(kv, slot, layer, pos, 1, &left);
+    return left;
 }
 
 void kv_advance(KVCache *kv, int slot) {

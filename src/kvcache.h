@@ -20,8 +20,9 @@
  * within KV_BLOCK - 1 positions per slot of the logical charge, a slot grows
  * without copying, and released slots give their blocks back at once, so
  * there is nothing to compact: surviving slots are simply kept and the
- * others released. kv_copy_prefix() copies blocks (no sharing), so each copy
- * is charged in full, as the budget assumes.
+ * others released. kv_copy_prefix() copies blocks, and each copy is charged
+ * in full (what the authors' code does with the prompt); kv_share_prefix()
+ * shares the full blocks, charged once (specrej's default for the prompt).
  */
 #ifndef SPECREJ_KVCACHE_H
 #define SPECREJ_KVCACHE_H
@@ -61,7 +62,24 @@ int kv_slot_live(const KVCache *kv, int slot);
 /* Makes dst (a freshly allocated slot) a copy of src's first len positions,
  * e.g. to start many candidates from one prefilled prompt. Budget-checked. */
 int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
-/* Forgets positions >= len (used to undo a scratch step). */
+/* Makes dst start with src's first len positions without copying them:
+ * dst borrows the blocks that hold them (the last one possibly partly used)
+ * and writes its own positions into blocks of its own, so dst is charged
+ * nothing for the prefix. The positions stay charged to src, which the
+ * caller keeps alive as long as it wants them counted (the search keeps the
+ * prompt slot for the whole run); the memory lives until the last slot
+ * holding it lets go. Should src itself grow into a block it shares, it
+ * writes a copy (copy on write). Whatever dst held before is released
+ * first. len must be src's length or fall on one of src's block limits. */
+int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* The leading positions slot borrows from another slot (0: none), and an
+ * identity of the borrowed blocks: slots with equal identity and length
+ * read the very same prefix (the forward pass attends to it for all of
+ * them at once). */
+int kv_shared_len(const KVCache *kv, int slot);
+const void *kv_prefix_id(const KVCache *kv, int slot);
+/* Forgets positions >= len (used to undo a scratch step); never below the
+ * shared prefix. */
 void kv_truncate(KVCache *kv, int slot, int len);
 /* Reserves room for 'extra' more positions in slot; fails if the budget or
  * max_seq_len would be exceeded. model_forward calls this. */
@@ -77,11 +95,14 @@ int kv_max_slots(const KVCache *kv);
 int kv_matches(const KVCache *kv, const ModelConfig *cfg);
 
 /* Raw access for the forward pass: pointer to the key (value) vector of
- * layer l at position pos (< reserved) of slot; kv_dim floats each. Within a
- * block (pos = t0 + u, t0 a multiple of KV_BLOCK, u < KV_BLOCK) the vector
- * of position t0 + u is kv_key(kv, slot, l, t0) + u * kv_dim. */
+ * layer l at position pos (< reserved) of slot; kv_dim floats each. */
 float *kv_key(KVCache *kv, int slot, int layer, int pos);
 float *kv_value(KVCache *kv, int slot, int layer, int pos);
+/* The run of positions pos, pos + 1, ... stored contiguously (stride kv_dim
+ * floats) from *keys and *values: returns its length, 1..KV_BLOCK (it ends
+ * where a block or the borrowed prefix ends; may reach past reserved). */
+int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
+            const float **values);
 /* Marks one more position of slot as written (after kv_reserve). */
 void kv_advance(KVCache *kv, int slot);
 

@@ -11,63 +11,14 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#ifdef __SSE__
-#include <xmmintrin.h>
-#endif
 
-#include "gemm.h"
+#include "fastexp.h"
 #include "hfconfig.h"
-#include "kvcache.h"
 #include "llama2c.h"
+#include "model_internal.h"
 #include "safetensors.h"
 
-/* Weights of one layer. Q, K and V are fused into one [qkv_dim, dim] matrix
- * and gate/up into one [2 * hidden, dim] matrix so that each takes a single
- * matrix product over the batch. The four matrices are read into row-major
- * buffers, then packed for gemm_packed() and the row-major copies freed;
- * they exist again only under the legacy BLAS scheme (model_set_legacy_blas). */
-typedef struct Layer {
-    float *attn_norm; /* [dim] */
-    float *wqkv;      /* [(n_heads + 2 n_kv_heads) * hd, dim] */
-    float *bqkv;      /* [qkv_dim] or NULL */
-    float *q_norm;    /* [hd] or NULL (Qwen3) */
-    float *k_norm;
-    float *wo;        /* [dim, n_heads * hd] */
-    float *ffn_norm;  /* [dim] */
-    float *w_gate_up; /* [2 * hidden, dim]: gate rows, then up rows */
-    float *w_down;    /* [dim, hidden] */
-    PackedMatrix pqkv, po, pgate_up, pdown;
-} Layer;
-
-/* Per-call buffers, grown on demand and kept between calls. */
-typedef struct Scratch {
-    int cap_n;
-    float *x, *xb, *qkv, *att, *hb, *hb2; /* [rows][...] activations */
-    float *logits;    /* [rows][out_dim] when out cannot take the padded rows */
-    int *pos;
-    int cap_slots;
-    int *slot_count;  /* tokens per slot in this call, indexed by slot id */
-    int *uniq_slots, *uniq_extra;
-    size_t cap_scores;
-    float *scores;    /* per thread: attn_work_floats() of attention work space */
-} Scratch;
-
-struct Model {
-    ModelConfig cfg;
-    int out_dim;
-    int q_dim, kv_dim, qkv_dim;
-    float *embed;      /* [vocab, dim]; NULL when tied (rows come from phead) */
-    Layer *layers;
-    float *final_norm; /* [dim] */
-    float *head;       /* [out_dim, dim]; == embed when tied; NULL once packed (LM) */
-    PackedMatrix phead; /* language models: the output head, packed */
-    int legacy_blas;   /* benchmarks only: OpenBLAS sgemm on row-major weights */
-    float *inv_freq;   /* [hd / 2] after llama3 scaling */
-    int rope_len;      /* positions in the tables */
-    float *rope_cos, *rope_sin; /* [rope_len][hd / 2] */
-    Scratch s;
-    ModelProfile *prof; /* NULL unless a benchmark asked for timings */
-};
+/* The Model's layout is in model_internal.h (shared with attention.c). */
 
 const ModelConfig *model_config(const Model *m) { return &m->cfg; }
 int model_output_dim(const Model *m) { return m->out_dim; }
@@ -128,6 +79,11 @@ void model_free(Model *m) {
     free(s->slot_count);
     free(s->uniq_slots);
     free(s->uniq_extra);
+    int *ints[] = {s->fam_of, s->fam_k, s->fam_len, s->fam_n, s->fam_first, s->fam_tok};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
+    free(s->fam_off);
+    free(s->pscore), free(s->gather), free(s->gather2);
+    gemm_free(&s->pkeys), gemm_free(&s->pvalues);
     free(m);
 }
 
@@ -519,25 +475,12 @@ static int padded_rows(const Model *m, int n) {
 }
 
 /* Grows *p to n floats; the new part is zeroed so padding rows are finite. */
-static int grow_buf(float **p, size_t old, size_t n, SrError *err) {
+int model_grow_buf(float **p, size_t old, size_t n, SrError *err) {
     float *q = realloc(*p, (n ? n : 1) * sizeof(float));
     if (!q) return sr_fail(err, "out of memory for activations (%zu floats)", n);
     if (n > old) memset(q + old, 0, (n - old) * sizeof(float));
     *p = q;
     return 0;
-}
-
-/* Attention work space of one thread: the scores of every head over
- * max_pos + 1 positions (rounded up to whole KV blocks) and one transposed
- * block of keys (all kv heads). */
-static size_t score_stride(int max_pos) {
-    return ((size_t)max_pos + KV_BLOCK) / KV_BLOCK * KV_BLOCK;
-}
-
-static size_t attn_work_floats(const Model *m, int max_pos) {
-    const ModelConfig *c = &m->cfg;
-    return (size_t)c->n_heads * score_stride(max_pos) +
-           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
 }
 
 static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *err) {
@@ -546,13 +489,13 @@ static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *er
     int rows = padded_rows(m, n);
     if (rows > s->cap_n) {
         size_t N = (size_t)rows, O = (size_t)s->cap_n;
-        if (grow_buf(&s->x, O * c->dim, N * c->dim, err) ||
-            grow_buf(&s->xb, O * c->dim, N * c->dim, err) ||
-            grow_buf(&s->qkv, O * m->qkv_dim, N * m->qkv_dim, err) ||
-            grow_buf(&s->att, O * m->q_dim, N * m->q_dim, err) ||
-            grow_buf(&s->hb, O * 2 * c->hidden_dim, N * 2 * c->hidden_dim, err) ||
-            grow_buf(&s->hb2, O * c->hidden_dim, N * c->hidden_dim, err) ||
-            grow_buf(&s->logits, O * m->out_dim, N * m->out_dim, err))
+        if (model_grow_buf(&s->x, O * c->dim, N * c->dim, err) ||
+            model_grow_buf(&s->xb, O * c->dim, N * c->dim, err) ||
+            model_grow_buf(&s->qkv, O * m->qkv_dim, N * m->qkv_dim, err) ||
+            model_grow_buf(&s->att, O * m->q_dim, N * m->q_dim, err) ||
+            model_grow_buf(&s->hb, O * 2 * c->hidden_dim, N * 2 * c->hidden_dim, err) ||
+            model_grow_buf(&s->hb2, O * c->hidden_dim, N * c->hidden_dim, err) ||
+            model_grow_buf(&s->logits, O * m->out_dim, N * m->out_dim, err))
             return -1;
     int *pos = realloc(s->pos, N * sizeof *pos);
         if (!pos) return sr_fail(err, "out of memory");
@@ -576,7 +519,7 @@ static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *er
 #endif
     size_t need = (size_t)threads * attn_work_floats(m, max_pos);
     if (need > s->cap_scores) {
-        if (grow_buf(&s->scores, 0, need, err)) return -1;
+        if (model_grow_buf(&s->scores, 0, need, err)) return -1;
         s->cap_scores = need;
     }
     return grow_rope(m, max_pos + 1, err);
@@ -608,20 +551,17 @@ static int plan_batch(Model *m, KVCache *kv, int n, const int *slots, const int 
 }
 
 /* o = x / sqrt(mean(x^2) + eps) * w (o may equal x) */
-static void rmsnorm(float *o, const float *x, const float *w, int d, float eps) {
+void model_rmsnorm(float *o, const float *x, const float *w, int d, float eps) {
     double ss = 0;
     for (int j = 0; j < d; j++) ss += (double)x[j] * x[j];
     float inv = (float)(1.0 / sqrt(ss / d + eps));
     for (int j = 0; j < d; j++) o[j] = x[j] * inv * w[j];
 }
 
-/* Work below which a loop runs on one thread: waking the team (futex
- * wake-ups under the passive wait policy, see blas_setup.h) costs more. */
-#define PAR_MIN_FLOPS 200000.0
 
 static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int d, float eps) {
 #pragma omp parallel for schedule(static) if (3.0 * n * d >= 4 * PAR_MIN_FLOPS)
-    for (int r = 0; r < n; r++) rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
+    for (int r = 0; r < n; r++) model_rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
 }
 
 /* C[n, W.rows] = X[n, W.cols] * W^T (+ C when accumulate). Under the legacy
@@ -654,194 +594,20 @@ static void zero_tail(float *buf, int n, int rows, int width) {
     if (rows > n) memset(buf + (size_t)n * width, 0, (size_t)(rows - n) * width * sizeof *buf);
 }
 
-static void rope_head(float *v, const float *cs, const float *sn, int half) {
-    for (int j = 0; j < half; j++) {
-        float a = v[j], b = v[j + half];
-        v[j] = a * cs[j] - b * sn[j];
-        v[j + half] = b * cs[j] + a * sn[j];
-    }
-}
-
-/* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
-static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
-    const ModelConfig *c = &m->cfg;
-    const Layer *L = &m->layers[l];
-    int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
-    int pos = m->s.pos[i];
-    float *row = m->s.qkv + (size_t)i * m->qkv_dim;
-    if (L->bqkv)
-        for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
-    const float *cs = m->rope_cos + (size_t)pos * half;
-    const float *sn = m->rope_sin + (size_t)pos * half;
-    for (int h = 0; h < heads; h++) { /* q heads then k heads */
-        float *v = row + (size_t)h * hd;
-        if (L->q_norm) rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
-        rope_head(v, cs, sn, half);
-    }
-    memcpy(kv_key(kv, slot, l, pos), row + m->q_dim, m->kv_dim * sizeof(float));
-    memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
-}
-
-/* Attention is the one hot loop outside BLAS: where the toolchain can, it is
- * compiled for AVX2 and AVX-512 as well and picked at load time. The loops
- * vectorize without reordering any sum (no FMA contraction in ISO C mode),
- * so every clone gives the same bits. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ATTN_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define ATTN_INLINE inline __attribute__((always_inline)) /* into each clone */
-#else
-#define ATTN_CLONES
-#define ATTN_INLINE inline
-#endif
-
-/* Attention reads every candidate's keys and values once per step, far more
- * than the CPU caches hold, and one layer of a block is its own 4 KiB page,
- * where the hardware prefetchers start cold: requesting the next block while
- * this one is computed cut attention's CPU time by about 13%. */
-static ATTN_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
-#ifdef __GNUC__
-    const char *b = (const char *)p, *e = (const char *)(p + (size_t)rows * kv_dim);
-    for (; b < e; b += 64) __builtin_prefetch(b, 0, 3);
-#else
-    (void)p, (void)rows, (void)kv_dim;
-#endif
-}
-
-/* The keys of one block (cnt positions, all kv heads) transposed to
- * kt[j][u], zero past cnt, so that the scores vectorize across the block's
- * positions (no horizontal sums). 4x4 register tiles where SSE exists. */
-static ATTN_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
-                                       int kv_dim) {
-#ifdef __SSE__
-    if (cnt == KV_BLOCK && kv_dim % 4 == 0) { /* 4x4 tiles through registers */
-        for (int u = 0; u < KV_BLOCK; u += 4)
-            for (int j = 0; j < kv_dim; j += 4) {
-                const float *k = kb + (size_t)u * kv_dim + j;
-                __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
-                __m128 r2 = _mm_loadu_ps(k + 2 * kv_dim), r3 = _mm_loadu_ps(k + 3 * kv_dim);
-                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                float *o = kt + (size_t)j * KV_BLOCK + u;
-                _mm_storeu_ps(o, r0);
-                _mm_storeu_ps(o + KV_BLOCK, r1);
-                _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
-                _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
-            }
-        return;
-    }
-#endif
-    for (int u = 0; u < cnt; u++) {
-        const float *k = kb + (size_t)u * kv_dim;
-        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
-    }
-    for (int u = cnt; u < KV_BLOCK; u++)
-        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = 0;
-}
-
-/* Positions of the block starting at t0 that are <= pos. */
-static ATTN_INLINE int block_len(int pos, int t0) {
-    return pos + 1 - t0 < KV_BLOCK ? pos + 1 - t0 : KV_BLOCK;
-}
-
-/* s[u] = q . key u, for the KV_BLOCK positions of a transposed block. */
-static ATTN_INLINE void block_scores(float *restrict s, const float *restrict q,
-                                     const float *restrict kt, int hd) {
-    float acc[KV_BLOCK] = {0};
-    for (int d = 0; d < hd; d++) {
-        float qd = q[d];
-        const float *row = kt + (size_t)d * KV_BLOCK;
-        for (int u = 0; u < KV_BLOCK; u++) acc[u] += qd * row[u];
-    }
-    memcpy(s, acc, sizeof acc);
-}
-
-/* o += p * v over hd floats (in chunks of 8 when it can: vectorizable). */
-static ATTN_INLINE void axpy(float *restrict o, float p, const float *restrict v, int hd) {
-    int j = 0;
-    for (; j + 8 <= hd; j += 8)
-        for (int u = 0; u < 8; u++) o[j + u] += p * v[j + u];
-    for (; j < hd; j++) o[j] += p * v[j];
-}
-
-/* In place: softmax(scale * s) over n scores. */
-static ATTN_INLINE void softmax_scaled(float *s, int n, float scale) {
-    float mx = -INFINITY, sum = 0;
-    for (int t = 0; t < n; t++) {
-        s[t] *= scale;
-        if (s[t] > mx) mx = s[t];
-    }
-    for (int t = 0; t < n; t++) {
-        s[t] = expf(s[t] - mx);
-        sum += s[t];
-    }
-    float inv = 1.0f / sum;
-    for (int t = 0; t < n; t++) s[t] *= inv;
-}
-
-/* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
- * Query head h reads kv head h / group; each key and value is loaded once
- * for all the heads that share it. work: attn_work_floats(). */
-ATTN_CLONES static void attend_token(Model *m, KVCache *kv, int l, int slot, int pos,
-                                     const float *q, float *work, float *out) {
-    const ModelConfig *c = &m->cfg;
-    int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
-    int group = heads / c->n_kv_heads;
-    size_t stride = score_stride(pos);
-    float *kt = work + (size_t)heads * stride;
-    prefetch_rows(kv_key(kv, slot, l, 0), block_len(pos, 0), kv_dim);
-    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        int next = t0 + KV_BLOCK;
-        if (next <= pos) prefetch_rows(kv_key(kv, slot, l, next), block_len(pos, next), kv_dim);
-        else prefetch_rows(kv_value(kv, slot, l, 0), block_len(pos, 0), kv_dim);
-        transpose_keys(kt, kv_key(kv, slot, l, t0), block_len(pos, t0), kv_dim);
-        for (int h = 0; h < heads; h++)
-            block_scores(work + h * stride + t0, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd);
-    }
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
-    memset(out, 0, (size_t)heads * hd * sizeof *out);
-    for (int t0 = 0; t0 <= pos; t0 += KV_BLOCK) {
-        const float *vb = kv_value(kv, slot, l, t0);
-        int cnt = block_len(pos, t0), next = t0 + KV_BLOCK;
-        if (next <= pos) prefetch_rows(kv_value(kv, slot, l, next), block_len(pos, next), kv_dim);
-        for (int u = 0; u < cnt; u++)
-            for (int h = 0; h < heads; h++)
-                axpy(out + (size_t)h * hd, work[h * stride + t0 + u],
-                     vb + (size_t)u * kv_dim + (size_t)(h / group) * hd, hd);
-    }
-}
-
-/* RoPE and cache writes for every token, then attention for every token, in
- * one parallel region: a token may attend to positions that other tokens of
- * the same call (a prefill) write, hence the barrier between the loops. */
-static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
-    const ModelConfig *c = &m->cfg;
-    size_t work = attn_work_floats(m, max_pos);
-    double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
-#pragma omp parallel if (flops >= PAR_MIN_FLOPS && n > 1)
-    {
-#pragma omp for schedule(static)
-        for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        float *w = m->s.scores + (size_t)tid * work;
-#pragma omp for schedule(dynamic, 2)
-        for (int i = 0; i < n; i++)
-            attend_token(m, kv, l, slots[i], m->s.pos[i], m->s.qkv + (size_t)i * m->qkv_dim, w,
-                         m->s.att + (size_t)i * m->q_dim);
-    }
+/* o = silu(g) * u, elementwise: every clone gives the same bits. */
+SIMD_CLONES static void swiglu_row(float *restrict o, const float *restrict g,
+                                   const float *restrict u, int F) {
+#pragma omp simd
+    for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + sr_expf(-g[j])) * u[j];
 }
 
 static void swiglu(Model *m, int n) {
     int F = m->cfg.hidden_dim;
-    /* each element costs an expf: ~20 flops */
+    /* each element costs an exponential: ~20 flops */
 #pragma omp parallel for schedule(static) if (20.0 * n * F >= PAR_MIN_FLOPS)
     for (int i = 0; i < n; i++) {
-        const float *g = m->s.hb + (size_t)i * 2 * F, *u = g + F;
-        float *o = m->s.hb2 + (size_t)i * F;
-        for (int j = 0; j < F; j++) o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+        const float *g = m->s.hb + (size_t)i * 2 * F;
+        swiglu_row(m->s.hb2 + (size_t)i * F, g, g + F, F);
     }
 }
 
@@ -877,7 +643,8 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
             return sr_fail(err, "KV slot %d is outside [0, %d)", slots[i], kv_max_slots(kv));
     if (ensure_scratch(m, n, kv_max_slots(kv), 0, err) != 0) return -1;
     if (plan_batch(m, kv, n, slots, tokens, &max_pos, err) != 0) return -1;
-    if (ensure_scratch(m, n, kv_max_slots(kv), max_pos, err) != 0) {
+    if (ensure_scratch(m, n, kv_max_slots(kv), max_pos, err) != 0 ||
+        attn_prefix_plan(m, kv, n, slots, err) != 0) {
         for (int i = 0; i < n; i++) kv_truncate(kv, slots[i], kv_len(kv, slots[i]));
         return -1;
     }
@@ -901,7 +668,7 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
         lap(m, PH_OTHER, &t);
         project(m, s->qkv, s->xb, &L->pqkv, L->wqkv, n, 0);
         lap(m, PH_MATMUL, &t);
-        attention(m, kv, l, n, slots, max_pos);
+        attn_layer(m, kv, l, n, slots, max_pos);
         lap(m, PH_ATTENTION, &t);
         project(m, s->x, s->att, &L->po, L->wo, n, 1); /* the residual: accumulate */
         lap(m, PH_MATMUL, &t);

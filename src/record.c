@@ -115,6 +115,7 @@ int record_write(const char *path, const Record *r, SrError *err) {
     put_u8(&b, r->has_gold);
     put_u8(&b, r->has_text);
     put_u64(&b, r->lexicon_hash);
+    put_u8(&b, r->prompt_kv_per_candidate);
     for (int i = 0; i < r->n_cands; i++) {
         const RecordCand *c = &r->cands[i];
         put_i32(&b, c->len);
@@ -355,6 +356,7 @@ static int parse_body(Cur *c, Record *r) {
     r->has_gold = get_flag(c, "gold flag");
     r->has_text = get_flag(c, "text flag");
     r->lexicon_hash = get_u64(c, "lexicon hash");
+    r->prompt_kv_per_candidate = get_flag(c, "prompt KV mode");
     if (c->failed) return -1;
     if (strcmp(r->rs_name, "model") == 0) {
         if (!r->has_rm_cfg) return cfail(c, "a model reward source without its shapes");

@@ -76,6 +76,10 @@ typedef struct Record {
     /* text and gold */
     int has_gold, has_text;
     uint64_t lexicon_hash;
+    /* the prompt-KV mode (--prompt-kv): attention over a borrowed prompt
+     * rounds differently from attention over a copy, so the tokens and
+     * scores hold for the recorded mode only */
+    int prompt_kv_per_candidate;
     RecordCand *cands;
 } Record;
 

@@ -269,6 +269,9 @@ static int rs_attach(RewardSource *rs, RewardCand *c, SrError *err) {
     if (!s->cached) return 0;
     c->slot = kv_alloc_slot(s->kv, err);
     if (c->slot < 0) return -1;
+    /* reward_model.c's attach: the prefix borrowed or copied, as the driver says */
+    if (rs->share_prefix)
+        return kv_share_prefix(s->kv, c->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
     return kv_copy_prefix(s->kv, c->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
 }
 

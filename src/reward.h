@@ -11,9 +11,9 @@
  *
  * Memory: a source that caches (model) declares its footprint so the driver
  * can plan against the shared KVBudget: one prefix slot of prefix_len
- * positions, plus per candidate prefix_len + response length + closing_len
- * (closing positions are scratch during scoring), plus reserve_bytes of
- * transient space. */
+ * positions, plus per candidate prefix_len (none with share_prefix, when the
+ * candidates borrow the prefix slot's blocks) + response length + closing_len (closing positions are scratch during
+ * scoring), plus reserve_bytes of transient space. */
 #ifndef SPECREJ_REWARD_H
 #define SPECREJ_REWARD_H
 
@@ -95,6 +95,8 @@ struct RewardSource {
     int prefix_len;
     int closing_len;
     size_t reserve_bytes;
+    int share_prefix;          /* set by the driver before begin: candidates share the
+                                  prefix slot's KV blocks (kv_share_prefix) */
     int max_response;          /* longest response it can score */
     double flops;              /* cumulative cost of everything it ran */
     long long tokens;          /* tokens pushed through its model */

@@ -85,6 +85,7 @@ static int attach(RewardSource *rs, RewardCand *c, SrError *err) {
     if (s->bridge) return 0;
     c->slot = kv_alloc_slot(s->kv, err);
     if (c->slot < 0) return -1;
+    if (rs->share_prefix) return kv_share_prefix(s->kv, c->slot, s->prefix_slot, s->prefix.len, err);
     return kv_copy_prefix(s->kv, c->slot, s->prefix_slot, s->prefix.len, err);
 }
 

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "fastexp.h"
+
 int sampler_check(const SamplerParams *p, SrError *err) {
     if (!(p->temperature >= 0) || !isfinite(p->temperature))
         return sr_fail(err, "--temperature: %g must be finite and >= 0", p->temperature);
@@ -18,7 +20,9 @@ int sampler_scratch_init(SamplerScratch *s, int vocab, SrError *err) {
     s->val = sr_malloc_array((size_t)vocab, sizeof *s->val, err);
     s->prob = sr_malloc_array((size_t)vocab, sizeof *s->prob, err);
     s->pairs = sr_malloc_array((size_t)vocab, sizeof *s->pairs, err);
-    if (!s->idx || !s->val || !s->prob || !s->pairs) {
+    s->cand_val = sr_malloc_array((size_t)vocab, sizeof *s->cand_val, err);
+    s->cand_idx = sr_malloc_array((size_t)vocab, sizeof *s->cand_idx, err);
+    if (!s->idx || !s->val || !s->prob || !s->pairs || !s->cand_val || !s->cand_idx) {
         sampler_scratch_free(s);
         return -1;
     }
@@ -30,10 +34,14 @@ void sampler_scratch_free(SamplerScratch *s) {
     free(s->val);
     free(s->prob);
     free(s->pairs);
+    free(s->cand_val);
+    free(s->cand_idx);
     s->pairs = NULL;
     s->idx = NULL;
     s->val = NULL;
     s->prob = NULL;
+    s->cand_val = NULL;
+    s->cand_idx = NULL;
 }
 
 /* Total order "a ranks before b": higher logit, then lower id. */
@@ -61,22 +69,55 @@ static void sift_down(int *idx, float *val, int n, int i) {
     }
 }
 
-/* Leaves the k best (id, logit) pairs in idx/val, best first. */
-static void top_k_sorted(const float *logits, int vocab, int k, int *idx, float *val) {
-    for (int i = 0; i < k; i++) { idx[i] = i; val[i] = logits[i]; }
+/* Leaves the k best of n (id, logit) pairs in idx/val, best first; ids[j]
+ * is the id of v[j] (NULL: j itself). */
+static void heap_top_k(const float *v, const int *ids, int n, int k, int *idx, float *val) {
+    for (int i = 0; i < k; i++) { idx[i] = ids ? ids[i] : i; val[i] = v[i]; }
     for (int i = k / 2 - 1; i >= 0; i--) sift_down(idx, val, k, i);
-    for (int i = k; i < vocab; i++) {
-        if (!ranks_before(logits[i], i, val[0], idx[0])) continue;
-        idx[0] = i;
-        val[0] = logits[i];
+    for (int i = k; i < n; i++) {
+        int id = ids ? ids[i] : i;
+        if (!ranks_before(v[i], id, val[0], idx[0])) continue;
+        idx[0] = id;
+        val[0] = v[i];
         sift_down(idx, val, k, 0);
     }
     /* Heap sort: repeatedly move the worst to the end. */
-    for (int n = k; n > 1; n--) {
-        int ti = idx[0]; idx[0] = idx[n - 1]; idx[n - 1] = ti;
-        float tv = val[0]; val[0] = val[n - 1]; val[n - 1] = tv;
-        sift_down(idx, val, n - 1, 0);
+    for (int m = k; m > 1; m--) {
+        int ti = idx[0]; idx[0] = idx[m - 1]; idx[m - 1] = ti;
+        float tv = val[0]; val[0] = val[m - 1]; val[m - 1] = tv;
+        sift_down(idx, val, m - 1, 0);
     }
+}
+
+/* The k best logits, best first, into idx/val. A pre-pass bounds the k-th
+ * best from below: cut the vocabulary into k chunks; their k maxima are k
+ * distinct entries, so the smallest of them is <= the k-th best, and only
+ * entries >= it (a few times k, against the whole vocabulary) go through
+ * the heap. The result is the heap's over the whole vocabulary, exactly:
+ * nothing in the top k is filtered out, and ids keep their order. */
+static void top_k_sorted(const float *logits, int vocab, int k, int *idx, float *val,
+                         SamplerScratch *s) {
+    if (vocab < 8 * k) {
+        heap_top_k(logits, NULL, vocab, k, idx, val);
+        return;
+    }
+    int chunk = vocab / k;
+    float bound = INFINITY;
+    for (int c = 0; c < k; c++) {
+        const float *x = logits + (size_t)c * chunk;
+        float mx = x[0];
+        for (int j = 1; j < chunk; j++) mx = x[j] > mx ? x[j] : mx;
+        bound = mx < bound ? mx : bound;
+    }
+    float *cv = s->cand_val;
+    int *ci = s->cand_idx, n = 0;
+    for (int i = 0; i < vocab; i++)
+        if (logits[i] >= bound) cv[n] = logits[i], ci[n++] = i;
+    if (n < k) { /* only when NaNs hide the bound: the plain way */
+        heap_top_k(logits, NULL, vocab, k, idx, val);
+        return;
+    }
+    heap_top_k(cv, ci, n, k, idx, val);
 }
 
 static int cmp_pair(const void *a, const void *b) {
@@ -94,7 +135,7 @@ int sampler_pick(const SamplerParams *p, const float *logits, int vocab, double 
     float *val = s->val;
     int sorted = 1;
     if (k < vocab) {
-        top_k_sorted(logits, vocab, k, idx, val);
+        top_k_sorted(logits, vocab, k, idx, val, s);
     } else if (p->top_p < 1) {
         /* Nucleus over the whole vocabulary needs the full order. */
         SamplerPair *pairs = s->pairs;
@@ -130,9 +171,28 @@ int sampler_pick(const SamplerParams *p, const float *logits, int vocab, double 
     return idx[n - 1]; /* u * total rounded up to the total */
 }
 
+/* log-softmax of one logit. The exponentials are summed in LANES fixed
+ * lanes (element i into lane i % LANES, each lane in index order, the lanes
+ * then in lane order), in double: the order is the code's, not the
+ * compiler's, so it vectorizes and stays the same on every CPU. The maximum
+ * needs no fixed order (max is exact). With a 49k vocabulary this loop was
+ * the largest part of sampling. */
+#define LANES 16
 double sampler_logprob(const float *logits, int vocab, int token) {
-    float vmax = logits[argmax(logits, vocab)];
+    float lane_max[LANES];
+    for (int j = 0; j < LANES; j++) lane_max[j] = -INFINITY;
+    int full = vocab / LANES * LANES;
+    for (int i = 0; i < full; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            lane_max[j] = logits[i + j] > lane_max[j] ? logits[i + j] : lane_max[j];
+    float vmax = -INFINITY;
+    for (int j = 0; j < LANES; j++) vmax = lane_max[j] > vmax ? lane_max[j] : vmax;
+    for (int i = full; i < vocab; i++) vmax = logits[i] > vmax ? logits[i] : vmax;
+    double lane[LANES] = {0};
+    for (int i = 0; i < full; i += LANES)
+        for (int j = 0; j < LANES; j++) lane[j] += (double)sr_expf(logits[i + j] - vmax);
     double sum = 0;
-    for (int i = 0; i < vocab; i++) sum += exp((double)logits[i] - vmax);
+    for (int j = 0; j < LANES; j++) sum += lane[j];
+    for (int i = full; i < vocab; i++) sum += (double)sr_expf(logits[i] - vmax);
     return (double)logits[token] - vmax - log(sum);
 }

@@ -30,6 +30,8 @@ typedef struct SamplerScratch {
     int *idx;
     float *val;
     double *prob;
+    float *cand_val; /* top-k: the entries that pass the pre-pass bound */
+    int *cand_idx;
     int vocab;
 } SamplerScratch;
 

@@ -18,16 +18,24 @@ static double now_seconds(void) {
 
 /* ---- budget arithmetic ------------------------------------------------ */
 
+/* Prompt positions a candidate's slot is charged for: all of them when each
+ * candidate copies the prompt, none when it shares them (kv_share_prefix:
+ * they are charged once, to the prompt's own slot). */
+static int own_prompt_positions(int len, int share_prompt) { return share_prompt ? 0 : len; }
+
 /* KV bytes of one candidate that has sampled r >= 1 tokens and is being
  * scored: generator slot prompt + r - 1 (the last token is not fed yet),
- * reward slot prefix + r + closing scratch. */
-static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource *rs, int r) {
-    return g * (size_t)(n_prompt + r - 1) + m * (size_t)(rs->prefix_len + r + rs->closing_len);
+ * reward slot prefix + r + closing scratch, prompts as charged. */
+static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource *rs, int r,
+                            int share_prompt) {
+    return g * (size_t)(own_prompt_positions(n_prompt, share_prompt) + r - 1) +
+           m * (size_t)(own_prompt_positions(rs->prefix_len, share_prompt) + r +
+                        rs->closing_len);
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
-                    const Policy *policy, const PolicyParams *pp, SearchPlan *plan,
-                    SrError *err) {
+                    const Policy *policy, const PolicyParams *pp, int share_prompt,
+                    SearchPlan *plan, SrError *err) {
     if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
     if (n_prompt >= cfg->max_seq_len)
         return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
@@ -39,17 +47,19 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     size_t g = kv_bytes_per_token(cfg), m = rs->kv_bytes_per_token;
     plan->max_new = eff;
     plan->fixed = g * (size_t)n_prompt + m * (size_t)rs->prefix_len + rs->reserve_bytes;
-    plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff);
+    plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff, share_prompt);
     int len = policy->plan_length(pp, eff);
     if (len < 1) len = 1;
     if (len > eff) len = eff;
-    plan->per_cand_plan = per_candidate(g, m, n_prompt, rs, len);
+    plan->per_cand_plan = per_candidate(g, m, n_prompt, rs, len, share_prompt);
     return 0;
 }
 
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyParams *pp, SearchPlan *plan, SrError *err) {
-    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pp, plan, err);
+                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                SearchPlan *plan, SrError *err) {
+    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pp, share_prompt, plan,
+                    err);
 }
 
 /* ---- the live generator ---------------------------------------------- */
@@ -328,7 +338,10 @@ static int start_wave(Run *R, int first, int count, SrError *err) {
         c->rw.index = i;
         c->gslot = kv_alloc_slot(R->kv, err);
         if (c->gslot < 0) return -1;
-        if (kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err) != 0) return -1;
+        int rc = R->p->prompt_kv_per_candidate
+                     ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
+                     : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
+        if (rc != 0) return -1;
         if (R->rs->ops->attach(R->rs, &c->rw, err) != 0) return -1;
         R->batch[R->n_batch++] = c;
     }
@@ -489,7 +502,9 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         if (prompt[i] < 0 || prompt[i] >= R.cfg->vocab_size)
             return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
                            R.cfg->vocab_size);
-    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_params, &R.plan, err) != 0)
+    rs->share_prefix = !p->prompt_kv_per_candidate;
+    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_params,
+                 rs->share_prefix, &R.plan, err) != 0)
         return -1;
     int n_total = 0;
     if (size_waves(&R, &n_total, err) != 0) return -1;

@@ -2,7 +2,9 @@
  * and plain generation.
  *
  * The prompt is prefilled once into its own KV slot; every candidate starts
- * from a copy of it (kv_copy_prefix). All live candidates advance together,
+ * from it: sharing its full KV blocks (kv_share_prefix, charged once: the
+ * default), or from a copy charged per candidate (prompt_kv_per_candidate,
+ * what the authors' code does). The reward model's prefix likewise. All live candidates advance together,
  * one model_forward per step. Candidate i samples from rng_stream(seed, i),
  * one draw per token, so runs that differ only in rejection produce
  * token-for-token prefixes of each other.
@@ -118,6 +120,8 @@ typedef struct SearchParams {
     const Policy *policy;
     PolicyParams policy_params;
     size_t kv_budget;      /* 0 = default: 32 candidates at full length */
+    int prompt_kv_per_candidate; /* 1: every candidate copies the prompt's KV and is
+                                    charged for it; 0: shared, charged once */
     int budget_candidates; /* kv_budget == 0: the budget holds this many candidates at
                               full length (0 = SEARCH_DEFAULT_BUDGET_CANDIDATES) */
     int progress;          /* a progress line on stderr */
@@ -156,6 +160,7 @@ typedef struct SearchPlan {
     int max_new;             /* effective */
 } SearchPlan;
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyParams *pp, SearchPlan *plan, SrError *err);
+                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                SearchPlan *plan, SrError *err);
 
 #endif

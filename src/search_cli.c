@@ -27,6 +27,7 @@ typedef struct Opts {
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace, *policy, *schedule;
+    const char *prompt_kv;
     long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
     double alpha, temperature, top_p;
     size_t kv_budget;
@@ -83,6 +84,9 @@ static void usage(SearchCliMethod m) {
                "  --kv-budget-candidates K  the budget that holds K candidates at full\n"
                "                        length (the paper's unit: one GPU = Best-of-K)\n"
                "  --max-batch B         cap on candidates at once (default 1000)\n"
+               "  --prompt-kv MODE      shared (default): the prompt's KV is stored once and\n"
+               "                        charged once; per-candidate: every candidate copies\n"
+               "                        it and is charged for it, as the authors' code does\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --json [PATH|-]       one JSON object with the answer and costs\n"
                "  --trace FILE          JSON lines, one per decision point\n"
@@ -133,6 +137,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--closing-ids", NULL, closing_ids)
         STR("--lexicon", NULL, lexicon)
         STR("--trace", NULL, trace)
+        STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
@@ -318,6 +323,10 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     p->budget_candidates = (int)o->budget_candidates;
     if (o->kv_budget && o->budget_candidates)
         return sr_fail(err, "give at most one of --kv-budget and --kv-budget-candidates");
+    if (o->prompt_kv && strcmp(o->prompt_kv, "shared") != 0 &&
+        strcmp(o->prompt_kv, "per-candidate") != 0)
+        return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
+    p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
     p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && isatty(STDERR_FILENO);
     p->policy_params.alpha = o->alpha;
@@ -545,6 +554,11 @@ static int replay_check(const Opts *o, const Record *r, SrError *err) {
     if (o->n > r->n_cands)
         return sr_fail(err, "-N: %lld exceeds the %d candidates of %s (record with a larger -N)",
                        o->n, r->n_cands, o->record);
+    const char *mode = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
+    if (o->prompt_kv && strcmp(o->prompt_kv, mode) != 0)
+        return sr_fail(err, "--prompt-kv: %s was recorded with %s prompt KV, whose attention "
+                            "rounds differently (record again with --prompt-kv %s)",
+                       o->record, mode, o->prompt_kv);
     return 0;
 }
 
@@ -555,6 +569,7 @@ static int replay_setup(Session *s, Opts *o, SrError *err) {
     if (replay_check(o, r, err) != 0) return -1;
     o->seed = (long long)r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
     o->top_p = r->top_p, o->max_new = r->max_new;
+    o->prompt_kv = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
     o->prompt = r->prompt_text; /* for --json; NULL in an id-only record */
     if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
     if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
@@ -612,6 +627,7 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
     r->seed = (uint64_t)o->seed;
     r->temperature = o->temperature, r->top_p = o->top_p, r->top_k = (int)o->top_k;
     r->max_new = (int)o->max_new, r->max_new_eff = plan->max_new;
+    r->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     r->n_stops = s->stops.len, r->n_prompt = s->prompt.len;
     if (!(r->stops = dup_ids(s->stops.data, s->stops.len, err))) return -1;
     if (!(r->prompt = dup_ids(s->prompt.data, s->prompt.len, err))) return -1;
@@ -658,8 +674,9 @@ static int record_main(Opts *o, SrError *err) {
     }
     if (fill_params(&s, o, &p, err) != 0) goto done;
     p.policy = &record_policy;
-    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_params, &plan,
-                    err) != 0)
+    /* only the effective max_new is needed here; it does not depend on the KV mode */
+    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_params,
+                    !p.prompt_kv_per_candidate, &plan, err) != 0)
         goto done;
     if (record_tap_init(&tap, s.gen, (int)o->n, plan.max_new, err) != 0) goto done;
     p.on_decision = record_tap_decision;

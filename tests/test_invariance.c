@@ -94,22 +94,51 @@ static void gemm_matches_references(void **state) {
 }
 
 enum { N_SEQ = 24, MAX_LEN = 40 };
+/* (with SHARED_PROMPT positions before them, MAX_LEN + SHARED_PROMPT must
+ * fit every model's context: the fixtures hold 64) */
 
 typedef struct Seqs {
     int len[N_SEQ];
     int ids[N_SEQ][MAX_LEN];
 } Seqs;
 
+/* The prompt every sequence borrows in the shared variant (kv_share_prefix),
+ * of a length that ends inside a block. */
+enum { SHARED_PROMPT = 21 };
+
+/* A fresh slot: empty, or borrowing the prompt slot's KV. */
+static int new_slot(KVCache *kv, int prompt_slot) {
+    SrError err = {{0}};
+    int s = kv_alloc_slot(kv, &err);
+    if (s < 0) fail_msg("%s", err.msg);
+    if (prompt_slot >= 0 && kv_share_prefix(kv, s, prompt_slot, SHARED_PROMPT, &err) != 0)
+        fail_msg("%s", err.msg);
+    return s;
+}
+
+/* The prompt slot of the shared variant, prefilled (or -1: no prompt). */
+static int prompt_slot(Model *m, KVCache *kv, int shared) {
+    if (!shared) return -1;
+    SrError err = {{0}};
+    int p = kv_alloc_slot(kv, &err), slots[SHARED_PROMPT], toks[SHARED_PROMPT];
+    int V = model_output_dim(m), vocab = model_config(m)->vocab_size;
+    for (int i = 0; i < SHARED_PROMPT; i++) slots[i] = p, toks[i] = (i * 31 + 7) % vocab;
+    float *out = malloc(sizeof(float) * SHARED_PROMPT * V);
+    if (model_forward(m, kv, SHARED_PROMPT, slots, toks, out, &err) != 0) fail_msg("%s", err.msg);
+    free(out);
+    return p;
+}
+
 /* Every sequence alone, one token at a time, on one thread: [seq][pos][V]. */
-static float *run_alone(Model *m, const Seqs *q) {
+static float *run_alone(Model *m, const Seqs *q, int shared) {
     int V = model_output_dim(m);
     float *out = malloc(sizeof(float) * N_SEQ * MAX_LEN * V);
     set_threads(1);
     for (int s = 0; s < N_SEQ; s++) {
         KVCache *kv = NULL;
         SrError err = {{0}};
-        assert_int_equal(kv_create(model_config(m), 1, NULL, &kv, &err), 0);
-        int slot = kv_alloc_slot(kv, &err);
+        assert_int_equal(kv_create(model_config(m), 2, NULL, &kv, &err), 0);
+        int slot = new_slot(kv, prompt_slot(m, kv, shared));
         for (int t = 0; t < q->len[s]; t++)
             if (model_forward(m, kv, 1, &slot, &q->ids[s][t],
                               out + ((size_t)s * MAX_LEN + t) * V, &err) != 0)
@@ -122,14 +151,16 @@ static float *run_alone(Model *m, const Seqs *q) {
 /* All sequences through one cache in random batches: each call takes a
  * random subset of the unfinished sequences in random order, each with a
  * chunk of 1-3 tokens, on 1, 2 or 3 threads. Every row must equal alone. */
-static void check_random_batches(Model *m, const Seqs *q, const float *alone, uint64_t seed) {
+static void check_random_batches(Model *m, const Seqs *q, const float *alone, uint64_t seed,
+                                 int shared) {
     int V = model_output_dim(m), done[N_SEQ] = {0}, slot_of[N_SEQ];
     KVCache *kv = NULL;
     SrError err = {{0}};
-    assert_int_equal(kv_create(model_config(m), N_SEQ + 4, NULL, &kv, &err), 0);
+    assert_int_equal(kv_create(model_config(m), N_SEQ + 5, NULL, &kv, &err), 0);
+    int p = prompt_slot(m, kv, shared);
     for (int s = 0; s < N_SEQ; s++) {
         if (s % 7 == 0) kv_alloc_slot(kv, &err); /* idle slots: slot ids != sequence ids */
-        slot_of[s] = kv_alloc_slot(kv, &err);
+        slot_of[s] = new_slot(kv, p);
     }
     int slots[N_SEQ * 3], toks[N_SEQ * 3], owner[N_SEQ * 3], pos[N_SEQ * 3];
     float *out = malloc(sizeof(float) * N_SEQ * 3 * V);
@@ -155,9 +186,9 @@ static void check_random_batches(Model *m, const Seqs *q, const float *alone, ui
         for (int i = 0; i < n; i++)
             if (memcmp(out + (size_t)i * V, alone + ((size_t)owner[i] * MAX_LEN + pos[i]) * V,
                        sizeof(float) * V) != 0)
-                fail_msg("call %d (batch of %d, %d threads): sequence %d position %d differs "
-                         "from the sequence decoded alone", call, n, 1 + call % 3, owner[i],
-                         pos[i]);
+                fail_msg("call %d (batch of %d, %d threads%s): sequence %d position %d "
+                         "differs from the sequence decoded alone", call, n, 1 + call % 3,
+                         shared ? ", borrowed prompt" : "", owner[i], pos[i]);
     }
     free(out);
     kv_free(kv);
@@ -176,9 +207,12 @@ static void check_model(const char *path) {
         for (int t = 0; t < q.len[s]; t++)
             q.ids[s][t] = (int)((uniform(&seed) + 0.5f) * vocab) % vocab;
     }
-    float *alone = run_alone(m, &q);
-    for (uint64_t trial = 1; trial <= 3; trial++) check_random_batches(m, &q, alone, trial);
-    free(alone);
+    for (int shared = 0; shared < 2; shared++) { /* own prompt, or a borrowed one */
+        float *alone = run_alone(m, &q, shared);
+        for (uint64_t trial = 1; trial <= 3; trial++)
+            check_random_batches(m, &q, alone, trial, shared);
+        free(alone);
+    }
     model_free(m);
 }
 

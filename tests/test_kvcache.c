@@ -240,12 +240,95 @@ static void test_forward_with_copies(void **state) {
     model_free(m);
 }
 
+/* Decodes `steps` tokens for N candidates that start from a prompt slot
+ * either shared or copied; returns the [steps][N][V] logits. */
+static float *decode_from_prompt(Model *m, KVCache *kv, int p, int n_prompt, int N, int steps,
+                                 int share, int *cand) {
+    int V = model_config(m)->vocab_size;
+    SrError err = {{0}};
+    float *out = malloc((size_t)steps * N * V * sizeof *out);
+    int tok[8];
+    for (int k = 0; k < N; k++) {
+        cand[k] = kv_alloc_slot(kv, &err);
+        int rc = share ? kv_share_prefix(kv, cand[k], p, n_prompt, &err)
+                       : kv_copy_prefix(kv, cand[k], p, n_prompt, &err);
+        assert_int_equal(rc, 0);
+        tok[k] = 3 + k; /* each candidate its own continuation */
+    }
+    /* The prompt slot grows into the block it shares: a copy on write, the
+     * candidates never see it. */
+    float *scratch = malloc((size_t)V * sizeof *scratch);
+    int junk = 11;
+    if (model_forward(m, kv, 1, &p, &junk, scratch, &err) != 0) fail_msg("%s", err.msg);
+    free(scratch);
+    for (int t = 0; t < steps; t++) {
+        float *o = out + (size_t)t * N * V;
+        if (model_forward(m, kv, N, cand, tok, o, &err) != 0) fail_msg("%s", err.msg);
+        for (int k = 0; k < N; k++) tok[k] = argmax(o + (size_t)k * V, V);
+    }
+    return out;
+}
+
+/* Shared prompt KV: the candidates read the prompt's blocks instead of
+ * copies and get the same logits within float rounding (attention over a
+ * borrowed prefix runs as matrix products, model.c: other FMA order; that
+ * it is batch-invariant is tests/test_invariance.c's); the budget charges
+ * the prompt once and each candidate only its own positions; blocks live
+ * until their last holder lets go, even when the prompt slot goes first. */
+static void test_share_prefix(void **state) {
+    (void)state;
+    Model *m = NULL;
+    SrError err = {{0}};
+    assert_int_equal(model_load("tests/fixtures/llama_gqa", &m, &err), 0);
+    const ModelConfig *cfg = model_config(m);
+    int P = KV_BLOCK * 2 + 5, N = 4, steps = 6, V = cfg->vocab_size;
+    size_t bpt = kv_bytes_per_token(cfg);
+    int prompt[64], slots[64];
+    for (int i = 0; i < P; i++) prompt[i] = (i * 7 + 1) % V;
+    float *res[2];
+    for (int share = 0; share < 2; share++) {
+        KVBudget budget;
+        kv_budget_init(&budget, SIZE_MAX);
+        KVCache *kv = NULL;
+        assert_int_equal(kv_create(cfg, N + 1, &budget, &kv, &err), 0);
+        int p = kv_alloc_slot(kv, &err), cand[8];
+        float *pl = malloc((size_t)P * V * sizeof *pl);
+        for (int i = 0; i < P; i++) slots[i] = p;
+        assert_int_equal(model_forward(m, kv, P, slots, prompt, pl, &err), 0);
+        free(pl);
+        res[share] = decode_from_prompt(m, kv, p, P, N, steps, share, cand);
+        size_t own = share ? 0 : (size_t)P;
+        assert_int_equal(budget.used, ((size_t)P + 1 + N * (own + steps)) * bpt);
+        if (share) {
+            kv_release(kv, p); /* the prompt first: candidates keep its blocks */
+            assert_int_equal(budget.used, (size_t)N * (own + steps) * bpt);
+            int one = cand[0], t = 5;
+            float *o = malloc((size_t)V * sizeof *o);
+            assert_int_equal(model_forward(m, kv, 1, &one, &t, o, &err), 0);
+            free(o);
+            kv_truncate(kv, cand[0], 0); /* never below the shared prefix */
+            assert_int_equal(kv_len(kv, cand[0]), P);
+        }
+        for (int k = 0; k < N; k++) kv_release(kv, cand[k]);
+        kv_release(kv, p);
+        assert_int_equal(budget.used, 0);
+        assert_int_equal(kv_bytes_allocated(kv), 0);
+        kv_free(kv);
+    }
+    for (size_t e = 0; e < (size_t)steps * N * V; e++)
+        if (!(fabs(res[0][e] - res[1][e]) <= 1e-4 * (1 + fabs(res[0][e]))))
+            fail_msg("logit %zu: copied %g, shared %g", e, res[0][e], res[1][e]);
+    free(res[0]), free(res[1]);
+    model_free(m);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
         cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),
         cmocka_unit_test(test_copy_truncate),   cmocka_unit_test(test_forward_with_copies),
+        cmocka_unit_test(test_share_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -107,9 +107,10 @@ static int setup(void **state) {
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 -N 400", "fix_stop.rec");
     record("--model " LM " --reward-source selflik " FIX " --stop-ids 2,3 -N 300", "fix_self.rec");
     record("--model " LM " --reward " RM " " FIX " -N 8", "fix_small.rec");
+    record("--model " LM " --reward " RM " " FIX " --prompt-kv per-candidate -N 400", "fix_pc.rec");
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none -N 300",
            "fix_noclose.rec");
-    record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 100", "austen.rec");
+    record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 130", "austen.rec");
     return 0;
 }
 
@@ -138,6 +139,21 @@ static void fixtures_spr(void **state) {
         "--alpha 0.5 --policy none --kv-budget 128K",
     };
     for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) same("spr", live, rec, FLAGS[i]);
+    /* the authors' accounting, every candidate charged its own copy of the
+     * prompt: its own record (attention over a copy rounds differently) */
+    path_of(rec, sizeof rec, "fix_pc.rec");
+    static const char *const PC[] = {
+        "--alpha 0.5 --kv-budget 128K --prompt-kv per-candidate",
+        "--alpha 0.3 --kv-budget 256K --first-decision 4",
+        "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M --prompt-kv per-candidate",
+    };
+    for (size_t i = 0; i < sizeof PC / sizeof PC[0]; i++) {
+        /* the replay takes the mode from the record when not given */
+        char live_pc[512];
+        snprintf(live_pc, sizeof live_pc, "%s%s", live,
+                 strstr(PC[i], "--prompt-kv") ? "" : " --prompt-kv per-candidate");
+        same("spr", live_pc, rec, PC[i]);
+    }
 }
 
 static void fixtures_stop_ids_and_bon(void **state) {
@@ -161,7 +177,7 @@ static void fixtures_no_closing_ids(void **state) {
     path_of(rec, sizeof rec, "fix_noclose.rec");
     const char *live = "--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none";
     same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
-    same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 1,2,4 --kv-budget 1M");
+    same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 1,2,4 --kv-budget 1M --max-batch 250");
     same("bon", live, rec, "-N 21 --kv-budget 80K");
 }
 
@@ -216,6 +232,8 @@ static void mismatched_runs_are_refused(void **state) {
     refused(a, "--temperature: 0.5 differs");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --top-k 10", rec);
     refused(a, "--top-k: 10 differs");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --prompt-kv per-candidate", rec);
+    refused(a, "was recorded with shared prompt KV");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --model " LM, rec);
     refused(a, "--model is fixed by the record");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 -N 4", rec);

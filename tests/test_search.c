@@ -90,7 +90,7 @@ static size_t budget_for(Model *lm, int k, int max_new) {
     SearchPlan plan;
     SrError err;
     PolicyParams pp = {0.5, 8, NULL, 0};
-    assert_int_equal(search_plan(lm, rs, NP, max_new, policy_find("none", &err), &pp, &plan, &err), 0);
+    assert_int_equal(search_plan(lm, rs, NP, max_new, policy_find("none", &err), &pp, 1, &plan, &err), 0);
     reward_close(rs);
     return plan.fixed + (size_t)k * plan.per_cand_full;
 }
@@ -351,30 +351,34 @@ static void costs_are_counted_exactly(void **state) {
     reward_close(rm);
     Model *rmm = load(RM);
     const ModelConfig *g = model_config(lm), *m = model_config(rmm);
-    SearchParams p = params("none", 3, 20);
-    p.n_stop = 0; /* everyone runs to max_new */
-    SearchResult r;
-    run(lm, "model", &p, &r);
-    double gf = 0, mf = 0;
-    for (int pos = 0; pos < NP; pos++) gf += model_flops_per_token(g, pos);
-    for (int t = 1; t < 20; t++) gf += 3 * model_flops_per_token(g, NP + t - 1);
-    for (int pos = 0; pos < NP; pos++) mf += model_flops_per_token(m, pos);
-    for (int pos = NP; pos <= NP + 20; pos++) mf += 3 * model_flops_per_token(m, pos);
-    assert_true(fabs(r.stats.gen_flops - gf) <= 1e-9 * gf);
-    assert_true(fabs(r.stats.rm_flops - mf) <= 1e-9 * mf);
-    assert_int_equal(r.stats.tokens_generated, 60);
-    assert_int_equal(r.stats.gen_tokens, NP + 3 * 19);
-    assert_int_equal(r.stats.tokens_scored, NP + 3 * 21);
-    assert_int_equal(r.stats.decision_points, 0);
-    /* Peak: prompt slots + 3 full candidates (generator and reward model). */
-    size_t b = kv_bytes_per_token(g);
-    /* Peak: prompt slots + 3 candidates at their longest while generating
-     * (generator NP + 19, reward model still at its prefix), above the final
-     * scoring (generator slots released, reward model NP + 20 + closing). */
-    size_t gen_peak = b * (NP + 3 * (NP + 19) + NP + 3 * NP);
-    size_t score_peak = b * (NP + NP + 3 * (NP + 20 + 1));
-    assert_int_equal(r.stats.peak_kv_bytes, gen_peak > score_peak ? gen_peak : score_peak);
-    search_result_free(&r);
+    for (int per_candidate = 0; per_candidate < 2; per_candidate++) {
+        SearchParams p = params("none", 3, 20);
+        p.n_stop = 0; /* everyone runs to max_new */
+        p.prompt_kv_per_candidate = per_candidate;
+        SearchResult r;
+        run(lm, "model", &p, &r);
+        double gf = 0, mf = 0;
+        for (int pos = 0; pos < NP; pos++) gf += model_flops_per_token(g, pos);
+        for (int t = 1; t < 20; t++) gf += 3 * model_flops_per_token(g, NP + t - 1);
+        for (int pos = 0; pos < NP; pos++) mf += model_flops_per_token(m, pos);
+        for (int pos = NP; pos <= NP + 20; pos++) mf += 3 * model_flops_per_token(m, pos);
+        assert_true(fabs(r.stats.gen_flops - gf) <= 1e-9 * gf);
+        assert_true(fabs(r.stats.rm_flops - mf) <= 1e-9 * mf);
+        assert_int_equal(r.stats.tokens_generated, 60);
+        assert_int_equal(r.stats.gen_tokens, NP + 3 * 19);
+        assert_int_equal(r.stats.tokens_scored, NP + 3 * 21);
+        assert_int_equal(r.stats.decision_points, 0);
+        /* Peak: prompt slots + 3 candidates at their longest while generating
+         * (generator prompt + 19, reward model still at its prefix), above the
+         * final scoring (generator slots released, reward model prefix + 20 +
+         * closing); each candidate is charged for the prompts only when it
+         * copies them. */
+        size_t b = kv_bytes_per_token(g), own = per_candidate ? NP : 0;
+        size_t gen_peak = b * (NP + 3 * (own + 19) + NP + 3 * own);
+        size_t score_peak = b * (NP + NP + 3 * (own + 20 + 1));
+        assert_int_equal(r.stats.peak_kv_bytes, gen_peak > score_peak ? gen_peak : score_peak);
+        search_result_free(&r);
+    }
     model_free(rmm);
     model_free(lm);
 }

@@ -25,6 +25,9 @@ static const GoldenCase GOLDEN[] = {
     {"tests/golden/spr_schedule.json",
      "--alpha 0.5 --policy schedule --schedule 4,8,16 --stop-ids 2,3 --kv-budget 1M"},
     {"tests/golden/bon_waves.json", "-N 6 --kv-budget 80K"},
+    /* the authors' accounting: every candidate copies and pays for the prompt */
+    {"tests/golden/spr_quantile_per_candidate.json",
+     "--alpha 0.5 --kv-budget 128K --prompt-kv per-candidate"},
 };
 
 static char *run_ok(const char *cmd) {

@@ -14,11 +14,13 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -211,8 +213,9 @@ typedef struct Decode {
     double ceiling, speedup;   /* filled by decode_table: sgemm ceiling, x batch 1 */
 } Decode;
 
-/* n slots share a PROMPT_LEN prompt, then decode `steps` tokens together,
- * sampling top-k 50 per row (LM) as the search does. Timed: the steps. */
+/* n slots share a PROMPT_LEN prompt (its KV blocks, as the search does), then
+ * decode `steps` tokens together, sampling top-k 50 per row (LM) as the
+ * search does. Timed: the steps. */
 static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     const ModelConfig *c = model_config(m);
     int out_dim = model_output_dim(m), vocab = c->vocab_size;
@@ -237,7 +240,7 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < n; i++) {
             slots[i] = kv_alloc_slot(kv, &err);
-            if (slots[i] < 0 || kv_copy_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
+            if (slots[i] < 0 || kv_share_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
                 die("kv", &err);
             toks[i] = (i * 13 + 5) % vocab;
         }
@@ -768,6 +771,177 @@ static double json_number(const char *text, const char *key) {
     return p ? strtod(p + strlen(pat), NULL) : 0;
 }
 
+/* ------------------------------------------------- real-model shapes */
+
+/* Random-weight checkpoints with the shapes of real models, written by the
+ * bench itself (config.json + model.safetensors under build/): what the
+ * runtime does at sizes where weights stream from DRAM and the vocabulary
+ * is 49k-152k, not the Austen model's 2.6M parameters and 1025 tokens. */
+typedef struct RealShape {
+    const char *name, *arch, *type;
+    int dim, layers, heads, kv_heads, head_dim, hidden, vocab, qk_norm, rm, tied;
+} RealShape;
+
+static const RealShape REAL_SHAPES[] = {
+    {"smollm2-135m-shape", "LlamaForCausalLM", "llama", 576, 30, 9, 3, 64, 1536, 49152, 0, 0, 1},
+    {"qwen3-0.6b-rm-shape", "Qwen3ForSequenceClassification", "qwen3", 1024, 28, 16, 8, 128,
+     3072, 151936, 1, 1, 0},
+};
+
+typedef struct TensorSpec {
+    char name[96];
+    long long rows, cols; /* cols 0: 1-D */
+    int ones;             /* norm weights: 1, so activations keep their scale */
+} TensorSpec;
+
+static int real_tensors(const RealShape *r, TensorSpec *t) {
+    int n = 0;
+    long long q = (long long)r->heads * r->head_dim, kv = (long long)r->kv_heads * r->head_dim;
+#define T(rows_, cols_, ones_, ...) \
+    (snprintf(t[n].name, sizeof t[n].name, __VA_ARGS__), t[n].rows = rows_, t[n].cols = cols_, \
+     t[n++].ones = ones_)
+    T(r->vocab, r->dim, 0, "model.embed_tokens.weight");
+    for (int l = 0; l < r->layers; l++) {
+        T(r->dim, 0, 1, "model.layers.%d.input_layernorm.weight", l);
+        T(q, r->dim, 0, "model.layers.%d.self_attn.q_proj.weight", l);
+        T(kv, r->dim, 0, "model.layers.%d.self_attn.k_proj.weight", l);
+        T(kv, r->dim, 0, "model.layers.%d.self_attn.v_proj.weight", l);
+        if (r->qk_norm) {
+            T(r->head_dim, 0, 1, "model.layers.%d.self_attn.q_norm.weight", l);
+            T(r->head_dim, 0, 1, "model.layers.%d.self_attn.k_norm.weight", l);
+        }
+        T(r->dim, q, 0, "model.layers.%d.self_attn.o_proj.weight", l);
+        T(r->dim, 0, 1, "model.layers.%d.post_attention_layernorm.weight", l);
+        T(r->hidden, r->dim, 0, "model.layers.%d.mlp.gate_proj.weight", l);
+        T(r->hidden, r->dim, 0, "model.layers.%d.mlp.up_proj.weight", l);
+        T(r->dim, r->hidden, 0, "model.layers.%d.mlp.down_proj.weight", l);
+    }
+    T(r->dim, 0, 1, "model.norm.weight");
+    if (r->rm) T(1, r->dim, 0, "score.weight");
+    else if (!r->tied) T(r->vocab, r->dim, 0, "lm_head.weight");
+#undef T
+    return n;
+}
+
+/* Writes dir/config.json and dir/model.safetensors (F32, uniform weights
+ * of scale 1/sqrt(inputs)); skips the work when they exist already. */
+static void write_real_model(const RealShape *r, const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    if (access(path, R_OK) == 0) return;
+    mkdir("build", 0755);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) die(path, NULL);
+    fprintf(f, "{\"architectures\": [\"%s\"], \"model_type\": \"%s\", \"hidden_size\": %d, "
+               "\"intermediate_size\": %d, \"num_hidden_layers\": %d, "
+               "\"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"head_dim\": %d, "
+               "\"vocab_size\": %d, \"max_position_embeddings\": 2048, \"rms_norm_eps\": 1e-06, "
+               "\"rope_theta\": 100000.0, \"tie_word_embeddings\": %s, \"hidden_act\": \"silu\", "
+               "\"dtype\": \"float32\", \"bos_token_id\": 0, \"eos_token_id\": 0%s}\n",
+            r->arch, r->type, r->dim, r->hidden, r->layers, r->heads, r->kv_heads, r->head_dim,
+            r->vocab, r->tied ? "true" : "false",
+            r->rm ? ", \"id2label\": {\"0\": \"LABEL_0\"}, \"pad_token_id\": 0" : "");
+    fclose(f);
+    static TensorSpec t[512];
+    int n = real_tensors(r, t);
+    size_t cap = 64 * 1024, len = 0;
+    char *hdr = malloc(cap);
+    long long off = 0;
+    len += (size_t)snprintf(hdr + len, cap - len, "{");
+    for (int i = 0; i < n; i++) {
+        long long bytes = 4 * t[i].rows * (t[i].cols ? t[i].cols : 1);
+        char shape[64];
+        if (t[i].cols) snprintf(shape, sizeof shape, "%lld, %lld", t[i].rows, t[i].cols);
+        else snprintf(shape, sizeof shape, "%lld", t[i].rows);
+        len += (size_t)snprintf(hdr + len, cap - len,
+                                "%s\"%s\": {\"dtype\": \"F32\", \"shape\": [%s], "
+                                "\"data_offsets\": [%lld, %lld]}",
+                                i ? ", " : "", t[i].name, shape, off, off + bytes);
+        off += bytes;
+    }
+    len += (size_t)snprintf(hdr + len, cap - len, "}");
+    while (len % 8) hdr[len++] = ' ';
+    snprintf(path, sizeof path, "%s/model.safetensors.tmp", dir);
+    if (!(f = fopen(path, "wb"))) die(path, NULL);
+    uint64_t hl = len;
+    fwrite(&hl, 8, 1, f);
+    fwrite(hdr, 1, len, f);
+    free(hdr);
+    Rng g = rng_stream(17, 0);
+    float *buf = malloc(sizeof(float) * (1 << 20));
+    for (int i = 0; i < n; i++) {
+        long long cnt = t[i].rows * (t[i].cols ? t[i].cols : 1);
+        float a = t[i].cols ? (float)(1.7 / sqrt((double)t[i].cols)) : 0;
+        for (long long done = 0; done < cnt;) {
+            long long m = cnt - done < (1 << 20) ? cnt - done : (1 << 20);
+            for (long long j = 0; j < m; j++)
+                buf[j] = t[i].ones ? 1.0f : a * (float)(rng_uniform(&g) - 0.5);
+            fwrite(buf, sizeof(float), (size_t)m, f);
+            done += m;
+        }
+    }
+    free(buf);
+    if (fclose(f) != 0) die(path, NULL);
+    char final[512];
+    snprintf(final, sizeof final, "%s/model.safetensors", dir);
+    if (rename(path, final) != 0) die(final, NULL);
+}
+
+static long peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+/* Median over runs of one double field of Decode. */
+static double med_field(const Decode *runs, int n, size_t offset) {
+    double v[MAX_REPEATS];
+    for (int i = 0; i < n; i++) memcpy(&v[i], (const char *)&runs[i] + offset, sizeof v[i]);
+    return median(v, n);
+}
+
+static void real_shapes(const Opts *o) {
+    printf("\n## Real-model shapes, random weights (written under build/real-shapes/), "
+           "decode + sampling (LM) or scoring (RM), %d steps, median of %d\n",
+           o->quick ? 3 : 5, o->repeats < 3 ? o->repeats : 3);
+    printf("%-21s %6s %10s %9s %9s %7s %6s %6s %6s %9s\n", "model", "batch", "tokens/s",
+           "GFLOP/s", "ceiling", "ratio", "mm%", "attn%", "samp%", "RSS MiB");
+    for (size_t k = 0; k < sizeof REAL_SHAPES / sizeof REAL_SHAPES[0]; k++) {
+        const RealShape *r = &REAL_SHAPES[k];
+        char dir[256];
+        snprintf(dir, sizeof dir, "build/real-shapes/%s", r->name);
+        mkdir("build/real-shapes", 0755);
+        write_real_model(r, dir);
+        SrError err;
+        Model *m;
+        if (model_load(dir, &m, &err) != 0) die(dir, &err);
+        static const int batches[] = {1, 32, 128};
+        for (int b = 0; b < 3; b++) {
+            int n = batches[b], reps = o->repeats < 3 ? o->repeats : 3;
+            Decode runs[MAX_REPEATS];
+            double ce[MAX_REPEATS];
+            for (int i = 0; i < reps; i++) {
+                ce[i] = sgemm_ceiling(model_config(m), n, 1);
+                runs[i] = run_decode(m, n, o->quick ? 4 : 6, 1, !r->rm);
+            }
+            double tok = med_field(runs, reps, offsetof(Decode, tok_s));
+            double gf = med_field(runs, reps, offsetof(Decode, gflops));
+            double mm = med_field(runs, reps, offsetof(Decode, share_mm));
+            double at = med_field(runs, reps, offsetof(Decode, share_att));
+            double sa = med_field(runs, reps, offsetof(Decode, share_sample));
+            double ceil_gf = median(ce, reps);
+            printf("%-21s %6d %10.1f %9.1f %9.1f %6.0f%% %5.0f%% %5.0f%% %5.0f%% %9.0f\n",
+                   r->name, n, tok, gf, ceil_gf, 100 * gf / ceil_gf, 100 * mm, 100 * at,
+                   100 * sa, peak_rss_kb() / 1024.0);
+        }
+        printf("%-21s weights %.0f MiB (fp32)\n", r->name,
+               4.0 * (double)model_param_count(m) / (1 << 20));
+        model_free(m);
+    }
+}
+
 typedef struct MemRun {
     long peak_kb, base_kb;   /* spr and info, or -1 */
     char json[65536];
@@ -844,7 +1018,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -907,6 +1081,7 @@ int main(int argc, char **argv) {
     if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);
     if (WANT("replay")) record_vs_replay(&o, tok);
     if (WANT("mem")) peak_memory(gen, &o, mr);
+    if (WANT("shapes")) real_shapes(&o);
     free(mr);
 #undef WANT
     printf("\nbench: %.0f s in all\n", now() - t_start);
