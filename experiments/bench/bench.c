@@ -644,6 +644,8 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
 
 /* ------------------------------------------------- record and replay */
 
+static double json_number(const char *text, const char *key); /* below */
+
 /* Runs argv (the CLI) with stdout to /dev/null; wall seconds, or -1 when it
  * fails. */
 static double spawn_seconds(char *const *argv) {
@@ -692,9 +694,7 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
     enum { MAXP = 8 };
     Prompt pr[MAXP];
     int np = load_prompts(o, tok, pr, o->n_prompts < MAXP ? o->n_prompts : MAXP);
-    const int N = 160;
     char n_s[16], maxnew[16], rec[64], lj[64], lt[64], rj[64], rt[64];
-    snprintf(n_s, sizeof n_s, "%d", N);
     snprintf(maxnew, sizeof maxnew, "%d", o->max_new);
     long pid = (long)getpid();
     snprintf(rec, sizeof rec, "/tmp/specrej-bench-%ld.rec", pid);
@@ -702,8 +702,8 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
     snprintf(lt, sizeof lt, "/tmp/specrej-bench-%ld-l.trace", pid);
     snprintf(rj, sizeof rj, "/tmp/specrej-bench-%ld-r.json", pid);
     snprintf(rt, sizeof rt, "/tmp/specrej-bench-%ld-r.trace", pid);
-    printf("\n## Record and replay (%d prompts, -N %d, -n %d; CLI wall time, process start "
-           "included)\n", np, N, o->max_new);
+    printf("\n## Record and replay (%d prompts, -n %d, N = the candidates spr --alpha 0.5 "
+           "starts; CLI wall time, process start included)\n", np, o->max_new);
     printf("%-6s %8s %8s %8s | %8s %8s %9s | %s\n", "prompt", "bon s", "record s", "ratio",
            "spr s", "replay s", "speedup", "replay == live");
     double t_bon = 0, t_rec = 0, t_spr = 0, t_rep = 0;
@@ -718,8 +718,13 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
                        "--alpha", "0.5", "-n", maxnew, "--json", lj, "--trace", lt, NULL};
         char *replay[] = {(char *)o->bin, "replay", "--record", rec, "--alpha", "0.5",
                           "--json", rj, "--trace", rt, NULL};
-        double b = spawn_seconds(bon), r = spawn_seconds(record);
-        double s = spawn_seconds(spr), q = spawn_seconds(replay);
+        /* the live run first: it says how many candidates the record must hold */
+        double s = spawn_seconds(spr);
+        char *lt_text = s < 0 ? NULL : json_sans_timing(lj);
+        int n = lt_text ? (int)json_number(lt_text, "candidates") : 0;
+        free(lt_text);
+        snprintf(n_s, sizeof n_s, "%d", n > 0 ? n : 1);
+        double b = spawn_seconds(bon), r = spawn_seconds(record), q = spawn_seconds(replay);
         if (b < 0 || r < 0 || s < 0 || q < 0) {
             printf("%-6d a command failed (bon %.2f, record %.2f, spr %.2f, replay %.2f)\n", p, b,
                    r, s, q);
@@ -731,8 +736,8 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
         int same = a && c && ta && tc && strcmp(a, c) == 0 && strcmp(ta, tc) == 0;
         same_all &= same;
         free(a), free(c), free(ta), free(tc);
-        printf("%-6d %8.2f %8.2f %7.2fx | %8.3f %8.3f %8.1fx | %s\n", p, b, r, r / b, s, q, s / q,
-               same ? "yes" : "NO");
+        printf("%-6d %8.2f %8.2f %7.2fx | %8.3f %8.3f %8.1fx | %s (N = %d)\n", p, b, r, r / b, s,
+               q, s / q, same ? "yes" : "NO", n);
         t_bon += b, t_rec += r, t_spr += s, t_rep += q;
     }
     remove(rec), remove(lj), remove(lt), remove(rj), remove(rt);
