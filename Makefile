@@ -5,6 +5,7 @@
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
 #   make bench        performance benchmark (prints numbers and ratios)
+#   make bench-peers  side by side with llama.cpp (npm node-llama-cpp@3.21.1; not in CI)
 #   make experiments  regenerate every CSV and figure (long)
 #   make checkpoints  retrain the shipped models from Debian/npm data (7 min on a GPU, ~10 h on 2 cores)
 #
@@ -51,7 +52,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-sanitize demo fuzz bench experiments experiments-quick checkpoints clean
+.PHONY: all test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -87,10 +88,12 @@ $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 # Then the determinism guarantee under every OpenBLAS core and thread count.
 test: $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
-	@SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
+	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 
+# (the invariance runs under one core at 1 and 3 threads there: the full
+# matrix is make test's, and ten times slower under the sanitizers)
 test-sanitize:
-	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" \
+	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" INVARIANCE_QUICK=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 # The main job: Speculative Rejection on a held-out prompt with the shipped models.
@@ -109,6 +112,11 @@ $(BUILD)/bench: experiments/bench/bench.c $(LIB) $(FLAGS_STAMP)
 
 bench: $(BIN) $(BUILD)/bench
 	BENCH=$(BUILD)/bench BIN=$(BIN) sh experiments/bench.sh
+
+# specrej next to llama.cpp (installs node-llama-cpp@3.21.1 from npm into
+# experiments/peers/, converts the generator to GGUF; see the script).
+bench-peers: $(BIN) $(BUILD)/bench
+	BENCH=$(BUILD)/bench BIN=$(BIN) PEERS_WORK=$(BUILD)/peers sh experiments/bench_peers.sh
 
 experiments: $(BIN)
 	sh experiments/run_all.sh full

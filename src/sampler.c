@@ -89,28 +89,51 @@ static void heap_top_k(const float *v, const int *ids, int n, int k, int *idx, f
     }
 }
 
+/* The k-th largest of a[0..n) (1 <= k <= n); reorders a. Quickselect with
+ * the middle element as pivot: deterministic, O(n) on these inputs. */
+static float kth_largest(float *a, int n, int k) {
+    int lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        float pivot = a[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot) i++;
+            while (a[j] < pivot) j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i++] = a[j], a[j--] = t;
+            }
+        }
+        if (want <= j) hi = j;
+        else if (want >= i) lo = i;
+        else return a[want];
+    }
+    return a[want];
+}
+
 /* The k best logits, best first, into idx/val. A pre-pass bounds the k-th
- * best from below: cut the vocabulary into k chunks; their k maxima are k
- * distinct entries, so the smallest of them is <= the k-th best, and only
- * entries >= it (a few times k, against the whole vocabulary) go through
- * the heap. The result is the heap's over the whole vocabulary, exactly:
- * nothing in the top k is filtered out, and ids keep their order. */
+ * best from below: cut the vocabulary into 4k chunks; their maxima are
+ * distinct entries, so the k-th largest maximum is <= the k-th best, and
+ * only entries >= it (little more than k, against the whole vocabulary) go
+ * through the heap. The result is the heap's over the whole vocabulary,
+ * exactly: nothing in the top k is filtered out, and ids keep their order. */
 static void top_k_sorted(const float *logits, int vocab, int k, int *idx, float *val,
                          SamplerScratch *s) {
-    if (vocab < 8 * k) {
+    int chunks = 4 * k;
+    if (vocab < 2 * chunks) {
         heap_top_k(logits, NULL, vocab, k, idx, val);
         return;
     }
-    int chunk = vocab / k;
-    float bound = INFINITY;
-    for (int c = 0; c < k; c++) {
+    int chunk = vocab / chunks;
+    float *cv = s->cand_val;
+    int *ci = s->cand_idx, n = 0;
+    for (int c = 0; c < chunks; c++) {
         const float *x = logits + (size_t)c * chunk;
         float mx = x[0];
         for (int j = 1; j < chunk; j++) mx = x[j] > mx ? x[j] : mx;
-        bound = mx < bound ? mx : bound;
+        cv[c] = mx;
     }
-    float *cv = s->cand_val;
-    int *ci = s->cand_idx, n = 0;
+    float bound = kth_largest(cv, chunks, k);
     for (int i = 0; i < vocab; i++)
         if (logits[i] >= bound) cv[n] = logits[i], ci[n++] = i;
     if (n < k) { /* only when NaNs hide the bound: the plain way */

@@ -19,6 +19,7 @@
 #include "search_output.h"
 #include "template.h"
 #include "tokenizer.h"
+#include "utf8.h"
 
 static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "replay"};
 
@@ -424,15 +425,39 @@ static cJSON *wave_costs_json(const SearchResult *r) {
     return arr;
 }
 
+/* j[key] = text as valid UTF-8 (JSON text must be), and j[key_replaced] =
+ * how many bytes were not and became U+FFFD (the ids are exact). NULL text:
+ * null and 0. */
+static int add_text(cJSON *j, const char *key, const char *key_replaced, const char *text,
+                    size_t len, SrError *err) {
+    size_t replaced = 0;
+    if (!text) {
+        cJSON_AddNullToObject(j, key);
+    } else {
+        char *clean = utf8_sanitize(text, len, &replaced, err);
+        if (!clean) return -1;
+        cJSON_AddStringToObject(j, key, clean);
+        free(clean);
+    }
+    cJSON_AddNumberToObject(j, key_replaced, (double)replaced);
+    return 0;
+}
+
 static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrError *err) {
     const SearchCandidate *c = &s->res.cands[s->res.best];
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "method", METHOD_NAMES[o->method]);
-    if (o->prompt) cJSON_AddStringToObject(j, "prompt", o->prompt);
-    else cJSON_AddNullToObject(j, "prompt");
+    size_t prompt_len = o->prompt ? strlen(o->prompt) : 0;
+    if (add_text(j, "prompt", "prompt_replaced_bytes", o->prompt, prompt_len, err) != 0) {
+        cJSON_Delete(j);
+        return -1;
+    }
     cJSON_AddItemToObject(j, "prompt_ids", cJSON_CreateIntArray(s->prompt.data, s->prompt.len));
-    if (s->response) cJSON_AddStringToObject(j, "response", s->response);
-    else cJSON_AddNullToObject(j, "response");
+    if (add_text(j, "response", "response_replaced_bytes", s->response, s->response_len,
+                 err) != 0) {
+        cJSON_Delete(j);
+        return -1;
+    }
     cJSON_AddItemToObject(j, "response_ids", cJSON_CreateIntArray(c->tokens.data, c->tokens.len));
     cJSON_AddStringToObject(j, "stop", c->stop_id >= 0 ? "stop_id" : "max_new");
     cJSON_AddNumberToObject(j, "reward", c->score);
