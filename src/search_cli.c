@@ -50,6 +50,8 @@ static void usage_replay(void) {
            "  --schedule 8,16,...   decision lengths for --policy schedule\n"
            "  --first-decision T    the initial batch fits T new tokens (default 8)\n"
            "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
+           "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
+           "                        refused: its attention rounds differently\n"
            "  --json [PATH|-], --trace FILE   as for spr\n"
            "  --no-progress         no progress line on stderr\n"
            "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
