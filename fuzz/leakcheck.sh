@@ -58,6 +58,15 @@ check "spr, bad reward path (error path)" 1 spr --model $LM --reward "$TMP/none"
     --prompt "$PROMPT" --alpha 0.5 --json "$TMP/fail.json"
 check "spr, KV budget too small (error path)" 1 spr --model $LM --reward $RM --prompt "$PROMPT" \
     --alpha 0.5 --max-new 16 --kv-budget 1K --json "$TMP/fail.json"
+check "record, reward model" 0 record --model $LM --reward $RM --prompt "$PROMPT" -N 12 \
+    --max-new 16 --output "$TMP/run.rec"
+check "replay, spr with --json + --trace" 0 replay --record "$TMP/run.rec" --alpha 0.5 \
+    --max-batch 8 --first-decision 4 --json "$TMP/rep.json" --trace "$TMP/rep.trace"
+check "compare" 0 compare --records "$TMP/run.rec" "$TMP/run.rec" --policy bon -N 12 \
+    --against quantile --alpha 0.5 --max-batch 8 --first-decision 4
+head -c 300 "$TMP/run.rec" >"$TMP/cut.rec"
+check "replay, truncated record (error path)" 1 replay --record "$TMP/cut.rec" --alpha 0.5 \
+    --json "$TMP/fail.json"
 if ls "$TMP"/fail.json* >/dev/null 2>&1; then
     echo "leakcheck: FAIL a failed run left an output file: $(ls "$TMP"/fail.json*)"
     fail=1

@@ -130,6 +130,12 @@ def main():
     lex = read("data/afinn-165.json")
     add("fuzz_gold", b"\x01" + lex[:2000].rsplit(b",", 1)[0] + b"}")
 
+    # records: the valid inputs kept as regressions (a record needs a model run to make)
+    rdir = "tests/fuzz_regressions/fuzz_record/"
+    for f in ["valid_whole", "valid_body"]:
+        if os.path.exists(rdir + f):
+            add("fuzz_record", read(rdir + f))
+
     for target, items in seeds.items():
         os.makedirs(os.path.join(out, target), exist_ok=True)
         for i, data in enumerate(items):

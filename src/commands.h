@@ -17,5 +17,8 @@ int cmd_gold(int argc, char **argv, SrError *err);
 int cmd_generate(int argc, char **argv, SrError *err);
 int cmd_bon(int argc, char **argv, SrError *err);
 int cmd_spr(int argc, char **argv, SrError *err);
+int cmd_record(int argc, char **argv, SrError *err);
+int cmd_replay(int argc, char **argv, SrError *err);
+int cmd_compare(int argc, char **argv, SrError *err);
 
 #endif

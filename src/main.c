@@ -21,6 +21,9 @@ static const Command COMMANDS[] = {
     {"generate", cmd_generate, "sample a continuation of a prompt"},
     {"bon", cmd_bon, "Best-of-N decoding"},
     {"spr", cmd_spr, "Speculative Rejection decoding"},
+    {"record", cmd_record, "Best-of-N that records every prefix's score for replay"},
+    {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
+    {"compare", cmd_compare, "two policies over many records: a regression report"},
 };
 
 static void usage(FILE *f) {

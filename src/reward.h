@@ -30,6 +30,7 @@ typedef struct RewardCand {
     int len;
     double nll_sum;     /* -sum log p(token) under the generator, stop id included */
     int n_sampled;      /* tokens behind nll_sum */
+    int index;          /* the candidate's index in the run (set by the driver) */
     /* Owned by the source (-1 / 0 when unused). */
     int slot;
     int fed;
@@ -55,6 +56,12 @@ typedef struct RewardContext {
 } RewardContext;
 
 typedef struct RewardSource RewardSource;
+
+/* The "model" source feeds at most about this many rows per forward call
+ * (src/reward_model.c); the recorded source of a replay (src/replay.c)
+ * chunks the same way, since a chunk's scratch closing positions can set
+ * the KV peak. */
+#define REWARD_MODEL_CHUNK_ROWS 1024
 
 typedef struct RewardOps {
     /* Creates caches under budget for up to max_cands live candidates. */

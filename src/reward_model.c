@@ -23,7 +23,7 @@
 #include "reward.h"
 #include "template.h"
 
-enum { CHUNK_ROWS = 1024 };
+enum { CHUNK_ROWS = REWARD_MODEL_CHUNK_ROWS };
 
 typedef struct {
     Model *m;

@@ -34,10 +34,9 @@ static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource
                         rs->closing_len);
 }
 
-int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyParams *pp, int share_prompt,
-                SearchPlan *plan, SrError *err) {
-    const ModelConfig *cfg = model_config(gen);
+static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
+                    const Policy *policy, const PolicyParams *pp, int share_prompt,
+                    SearchPlan *plan, SrError *err) {
     if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
     if (n_prompt >= cfg->max_seq_len)
         return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
@@ -57,10 +56,42 @@ int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_
     return 0;
 }
 
+int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
+                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                SearchPlan *plan, SrError *err) {
+    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pp, share_prompt, plan,
+                    err);
+}
+
+/* ---- the live generator ---------------------------------------------- */
+
+static int live_forward(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                        float *out, SrError *err) {
+    return model_forward(self, kv, n, slots, tokens, out, err);
+}
+
+static int live_sample(void *self, const SamplerParams *sp, SearchCandidate *c,
+                       const float *logits, int vocab, SamplerScratch *s, double *logp) {
+    (void)self;
+    double u = rng_uniform(&c->rng);
+    int tok = sampler_pick(sp, logits, vocab, u, s);
+    *logp = sampler_logprob(logits, vocab, tok);
+    return tok;
+}
+
+void search_live_gen(Model *m, SearchGen *g) {
+    g->cfg = model_config(m);
+    g->out_dim = model_output_dim(m);
+    g->self = m;
+    g->forward = live_forward;
+    g->sample = live_sample;
+    g->ready = NULL;
+}
+
 /* ---- the run ------------------------------------------------------------ */
 
 typedef struct Run {
-    Model *gen;
+    const SearchGen *gen;
     const ModelConfig *cfg;
     int vocab;
     RewardSource *rs;
@@ -75,6 +106,7 @@ typedef struct Run {
     int *slots, *toks, *picked;
     double *logp;
     SamplerScratch *scratch;
+    int rows;                /* allocated width of a logits row (>= 1) */
     int n_threads;
     /* p->sampleable: ids >= n_sample are never sampled, nor the n_masked ids
      * in masked[] below it (their logits become -inf in masked_row) */
@@ -238,6 +270,9 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
     const SearchParams *p = R->p;
     double t0 = now_seconds();
     int n = R->n_live, vocab = R->vocab;
+    if (R->gen->ready)
+        for (int j = 0; j < n; j++)
+            if (R->gen->ready(R->gen->self, R->live[j], err) != 0) return -1;
     /* a row costs ~10 us (top-k and a log-softmax over the vocabulary): worth
      * a thread team from a few dozen rows on */
 #pragma omp parallel for schedule(static) num_threads(R->n_threads) \
@@ -249,20 +284,20 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        double u = rng_uniform(&c->rng);
-        if (!sampler_all_finite(lg, vocab)) { /* nothing to rank: the run fails below */
-            R->picked[j] = -1;
-            continue;
+        if (vocab > 0) { /* live logits (a replay has none): checked, then masked */
+            if (!sampler_all_finite(lg, vocab)) { /* nothing to rank: the run fails below */
+                R->picked[j] = -1;
+                continue;
+            }
+            if (R->n_masked > 0) { /* a copy: the prompt's row serves every candidate */
+                float *row = R->masked_row + (size_t)t * vocab;
+                memcpy(row, lg, (size_t)R->n_sample * sizeof *row);
+                for (int k = 0; k < R->n_masked; k++) row[R->masked[k]] = -INFINITY;
+                lg = row;
+            }
         }
-        if (R->n_masked > 0) { /* a copy: the prompt's row serves every candidate */
-            float *row = R->masked_row + (size_t)t * vocab;
-            memcpy(row, lg, (size_t)R->n_sample * sizeof *row);
-            for (int k = 0; k < R->n_masked; k++) row[R->masked[k]] = -INFINITY;
-            lg = row;
-        }
-        int tok = sampler_pick(&p->sampling, lg, R->n_sample, u, &R->scratch[t]);
-        R->picked[j] = tok;
-        R->logp[j] = sampler_logprob(lg, R->n_sample, tok);
+        R->picked[j] = R->gen->sample(R->gen->self, &p->sampling, c, lg, R->n_sample,
+                                      &R->scratch[t], &R->logp[j]);
     }
     R->t_sample += now_seconds() - t0;
     for (int j = 0; j < n; j++)
@@ -306,7 +341,7 @@ static int forward_step(Run *R, SrError *err) {
         R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
     }
     R->res->stats.gen_tokens += n;
-    int rc = model_forward(R->gen, R->kv, n, R->slots, R->toks, R->logits, err);
+    int rc = R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
     R->t_gen += now_seconds() - t0;
     return rc;
 }
@@ -329,6 +364,7 @@ static int start_wave(Run *R, int first, int count, SrError *err) {
         c->in_batch = 1;
         c->rng = rng_stream(R->p->seed, (uint64_t)i);
         c->rw.slot = -1;
+        c->rw.index = i;
         c->gslot = kv_alloc_slot(R->kv, err);
         if (c->gslot < 0) return -1;
         int rc = R->p->prompt_kv_per_candidate
@@ -372,7 +408,7 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
 static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     int n = R->n_prompt;
     double t0 = now_seconds();
-    float *out = sr_malloc_array((size_t)n * (size_t)R->vocab, sizeof *out, err);
+    float *out = sr_malloc_array((size_t)n * (size_t)R->rows, sizeof *out, err);
     int *slots = sr_malloc_array((size_t)n, sizeof *slots, err);
     int rc = -1;
     if (out && slots) {
@@ -382,7 +418,8 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
             R->res->stats.gen_flops += model_flops_per_token(R->cfg, i);
         }
         R->res->stats.gen_tokens += n;
-        if (R->prompt_slot >= 0 && model_forward(R->gen, R->kv, n, slots, prompt, out, err) == 0) {
+        if (R->prompt_slot >= 0 &&
+            R->gen->forward(R->gen->self, R->kv, n, slots, prompt, out, err) == 0) {
             memcpy(R->prompt_logits, out + (size_t)(n - 1) * R->vocab,
                    (size_t)R->vocab * sizeof *out);
             rc = 0;
@@ -399,7 +436,7 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
 static int plan_mask(Run *R, SrError *err) {
     const unsigned char *ok = R->p->sampleable;
     R->n_sample = R->vocab;
-    if (!ok) return 0;
+    if (!ok || R->vocab == 0) return 0; /* a replay samples no logits */
     while (R->n_sample > 0 && !ok[R->n_sample - 1]) R->n_sample--;
     if (R->n_sample == 0)
         return sr_fail(err, "generator: its tokenizer decodes none of its %d ids", R->vocab);
@@ -414,7 +451,8 @@ static int plan_mask(Run *R, SrError *err) {
 }
 
 static int alloc_run(Run *R, SrError *err) {
-    size_t cap = (size_t)R->cap, v = (size_t)R->vocab;
+    /* a generator without logits (replay) still gets 1-float rows */
+    size_t cap = (size_t)R->cap, v = (size_t)R->rows;
 #ifdef _OPENMP
     R->n_threads = omp_get_max_threads();
 #else
@@ -436,7 +474,7 @@ static int alloc_run(Run *R, SrError *err) {
         !R->scores || !R->batch || !R->live || !R->ranked || !R->rw || !R->scratch)
         return -1;
     for (int t = 0; t < R->n_threads; t++)
-        if (sampler_scratch_init(&R->scratch[t], R->vocab, err) != 0) return -1;
+        if (sampler_scratch_init(&R->scratch[t], (int)v, err) != 0) return -1;
     return plan_mask(R, err);
 }
 
@@ -487,11 +525,19 @@ static void pick_best(SearchResult *res) {
 
 int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
                const SearchParams *p, SearchResult *res, SrError *err) {
+    SearchGen g;
+    search_live_gen(gen, &g);
+    return search_run_gen(&g, rs, prompt, n_prompt, p, res, err);
+}
+
+int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, int n_prompt,
+                   const SearchParams *p, SearchResult *res, SrError *err) {
     double t_start = now_seconds();
     memset(res, 0, sizeof *res);
     res->best = -1;
     Run R = {0};
-    R.gen = gen, R.cfg = model_config(gen), R.vocab = model_output_dim(gen);
+    R.gen = gen, R.cfg = gen->cfg, R.vocab = gen->out_dim;
+    R.rows = R.vocab > 0 ? R.vocab : 1;
     R.rs = rs, R.p = p, R.res = res, R.n_prompt = n_prompt, R.prompt_slot = -1;
     R.rm_flops0 = rs->flops, R.rm_tokens0 = rs->tokens;
     if (R.cfg->kind != MODEL_KIND_LM)
@@ -505,8 +551,8 @@ int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
             return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
                            R.cfg->vocab_size);
     rs->share_prefix = !p->prompt_kv_per_candidate;
-    if (search_plan(gen, rs, n_prompt, p->max_new, p->policy, &p->policy_params,
-                    rs->share_prefix, &R.plan, err) != 0)
+    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_params,
+                 rs->share_prefix, &R.plan, err) != 0)
         return -1;
     int n_total = 0;
     if (size_waves(&R, &n_total, err) != 0) return -1;

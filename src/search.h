@@ -83,6 +83,32 @@ typedef struct DecisionRecord {
 
 typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
 
+/* Where tokens come from. The driver makes every decision (budget, waves,
+ * scoring, ranking, cuts) itself and asks the generator only for forward
+ * passes and sampled tokens, so a run over recorded tokens (src/replay.h)
+ * takes exactly the live run's decisions by construction.
+ *  - cfg: shapes and cost model (kv_bytes_per_token, model_flops_per_token);
+ *  - out_dim: width of a logits row (0: the generator produces none);
+ *  - forward: model_forward's contract, on the driver's KV cache;
+ *  - sample: candidate c's next token (at position c->tokens.len) from its
+ *    logits row, with *logp its log-likelihood; called from several threads
+ *    at once for different candidates, so it must not fail;
+ *  - ready (NULL: always): called first, serially, for every candidate
+ *    about to sample; fails when c's next token cannot be produced. */
+typedef struct SearchGen {
+    const ModelConfig *cfg;
+    int out_dim;
+    void *self;
+    int (*forward)(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                   float *out, SrError *err);
+    int (*sample)(void *self, const SamplerParams *sp, SearchCandidate *c, const float *logits,
+                  int vocab, SamplerScratch *s, double *logp);
+    int (*ready)(void *self, const SearchCandidate *c, SrError *err);
+} SearchGen;
+
+/* The live generator: model_forward and sampler_pick on c's own stream. */
+void search_live_gen(Model *m, SearchGen *out);
+
 typedef struct SearchParams {
     int n;                 /* total candidates (Best-of-N); 0 = one budget-sized wave */
     int max_batch;         /* cap on a wave; 0 = none */
@@ -125,6 +151,9 @@ typedef struct SearchResult {
  * source; prompt the generator's prompt ids. */
 int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
                const SearchParams *p, SearchResult *out, SrError *err);
+/* The same over any generator (search_run uses search_live_gen). */
+int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, int n_prompt,
+                   const SearchParams *p, SearchResult *out, SrError *err);
 void search_result_free(SearchResult *r);
 
 /* Budget arithmetic, exposed for the CLI and tests. */

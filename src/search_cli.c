@@ -13,6 +13,8 @@
 #include "gold.h"
 #include "model.h"
 #include "policy.h"
+#include "record.h"
+#include "replay.h"
 #include "reward.h"
 #include "search.h"
 #include "search_output.h"
@@ -20,7 +22,7 @@
 #include "tokenizer.h"
 #include "utf8.h"
 
-static const char *const METHOD_NAMES[] = {"generate", "bon", "spr"};
+static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "replay"};
 
 typedef struct Opts {
     SearchCliMethod method;
@@ -32,12 +34,43 @@ typedef struct Opts {
     double alpha, temperature, top_p;
     size_t kv_budget;
     int print_ids, alpha_given, first_decision_given, help;
+    /* record and replay (issue 14) */
+    const char *output, *record;
+    int replay, no_progress;        /* method is then the simulated one (bon or spr) */
 } Opts;
+
+static void usage_replay(void) {
+    printf("usage: specrej replay --record FILE (--alpha A [spr flags] | -N N) [flags]\n"
+           "  Simulates the spr (--alpha) or bon (-N) run on the record's prompt, models and\n"
+           "  sampling without running a model; its --json and --trace are the live run's\n"
+           "  (timings aside; --json adds \"replayed\": true).\n"
+           "  --record FILE         a file written by specrej record (required)\n"
+           "  -N N                  Best-of-N with the record's first N candidates\n"
+           "  --alpha A             Speculative Rejection at rejection rate A in [0, 1)\n"
+           "  --policy NAME         %s (default quantile)\n"
+           "  --schedule 8,16,...   decision lengths for --policy schedule\n"
+           "  --first-decision T    the initial batch fits T new tokens (default 8)\n"
+           "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
+           "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
+           "                        refused: its attention rounds differently\n"
+           "  --json [PATH|-], --trace FILE   as for spr\n"
+           "  --no-progress         no progress line on stderr\n"
+           "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
+           "  another value is refused (the record holds that run only)\n",
+           policy_names());
+}
 
 static void usage(SearchCliMethod m) {
     const char *name = METHOD_NAMES[m];
+    if (m == SEARCH_CLI_REPLAY) {
+        usage_replay();
+        return;
+    }
     printf("usage: specrej %s --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [flags]\n", name);
-    if (m == SEARCH_CLI_BON) printf("  -N N                  candidates (required)\n");
+    if (m == SEARCH_CLI_RECORD)
+        printf("  --output FILE         the record file to write (required)\n");
+    if (m == SEARCH_CLI_BON || m == SEARCH_CLI_RECORD)
+        printf("  -N N                  candidates (required)\n");
     if (m == SEARCH_CLI_SPR) {
         printf("  --alpha A             rejection rate in [0, 1) (required)\n"
                "  --policy NAME         %s (default quantile)\n"
@@ -121,8 +154,14 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
             return 0;
         }
     }
-    if (o->method == SEARCH_CLI_BON) INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
-    if (o->method == SEARCH_CLI_SPR) {
+    if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD ||
+        o->method == SEARCH_CLI_REPLAY)
+        INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
+    if (o->method == SEARCH_CLI_RECORD) STR("--output", "-o", output)
+    if (o->method == SEARCH_CLI_REPLAY) STR("--record", NULL, record)
+    if (o->method == SEARCH_CLI_REPLAY && strcmp(argv[*i], "--no-progress") == 0)
+        return o->no_progress = 1, 0;
+    if (o->method == SEARCH_CLI_SPR || o->method == SEARCH_CLI_REPLAY) {
         if ((r = args_take_value(argc, argv, i, "--alpha", NULL, &v, err)) != 0) {
             o->alpha_given = 1;
             return r < 0 ? -1 : args_parse_double("--alpha", v, 0, 1, 0, &o->alpha, err);
@@ -156,18 +195,33 @@ static int check_no_effect(const Opts *o, SrError *err) {
                             "model)", flag, o->reward_source);
     return 0;
 }
+static int parse_replay_opts(Opts *o, SrError *err);
 
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
-    o->max_new = 128, o->seed = 1, o->top_k = 50, o->temperature = 1, o->top_p = 1;
+    /* -1: not given (a replay takes the record's) */
+    o->max_new = -1, o->seed = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
     o->max_batch = 1000, o->first_decision = 8;
     o->template_name = "auto", o->reward_template = "auto";
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
+    if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
+    if (o->max_new < 0) o->max_new = 128;
+    if (o->seed < 0) o->seed = 1;
+    if (o->top_k < 0) o->top_k = 50;
+    if (o->temperature < 0) o->temperature = 1;
+    if (o->top_p < 0) o->top_p = 1;
+    if (o->method == SEARCH_CLI_RECORD) {
+        if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
+        if (o->json || o->trace)
+            return sr_fail(err, "record: --json and --trace belong to replay (the record run "
+                                "scores every candidate at every length)");
+    }
     if (!o->model) return sr_fail(err, "--model: required");
     if (!o->prompt == !o->prompt_ids)
         return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
-    if (o->method == SEARCH_CLI_BON && o->n < 1) return sr_fail(err, "-N: required (>= 1)");
+    if ((o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) && o->n < 1)
+        return sr_fail(err, "-N: required (>= 1)");
     if (o->method == SEARCH_CLI_SPR && !o->alpha_given)
         return sr_fail(err, "--alpha: required (a rejection rate in [0, 1))");
     if (o->method != SEARCH_CLI_GENERATE && !o->reward_source)
@@ -190,11 +244,19 @@ typedef struct Session {
     char *response;
     size_t response_len;
     unsigned char *sampleable; /* NULL when the tokenizer decodes every id */
+    Record rec;        /* replay: the record, and its generator and source */
+    Replay replay;
+    int replaying;
 } Session;
 
 static void session_free(Session *s) {
     search_result_free(&s->res);
     trace_abort(&s->trace);
+    if (s->replaying) {
+        replay_close(&s->replay); /* owns s->rs */
+        s->rs = NULL;
+        record_free(&s->rec);
+    }
     reward_close(s->rs);
     gold_free(s->gold);
     tokenizer_free(s->tok);
@@ -308,12 +370,12 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
-    p->progress = o->method != SEARCH_CLI_GENERATE && isatty(STDERR_FILENO);
+    p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && isatty(STDERR_FILENO);
     p->policy_params.alpha = o->alpha;
     p->policy_params.first_decision = (int)o->first_decision;
     const char *policy = "none";
     if (o->method == SEARCH_CLI_GENERATE) p->n = 1, p->kv_budget = SIZE_MAX;
-    if (o->method == SEARCH_CLI_BON) p->n = (int)o->n;
+    if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) p->n = (int)o->n;
     if (o->method == SEARCH_CLI_SPR) {
         policy = o->policy ? o->policy : (o->schedule ? "schedule" : "quantile");
         if (o->schedule &&
@@ -328,6 +390,14 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
 }
 
 static int decode_response(Session *s, const SearchCandidate *c, SrError *err) {
+    if (s->replaying) { /* the answer ran to its recorded end: the recorded text */
+        const RecordCand *k = &s->rec.cands[c->index];
+        if (!s->rec.has_text) return 0;
+        if (!(s->response = sr_malloc_array(k->text_len + 1, 1, err))) return -1;
+        memcpy(s->response, k->text, k->text_len + 1);
+        s->response_len = k->text_len;
+        return 0;
+    }
     if (!s->tok) return 0;
     return tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &s->response,
                             &s->response_len, err);
@@ -357,7 +427,9 @@ static cJSON *candidates_json(Session *s, SrError *err) {
         cJSON_AddNumberToObject(e, "n_sampled", c->tokens.len + (c->stop_id >= 0));
         char *text = NULL;
         size_t len = 0;
-        if (s->gold && s->tok) {
+        if (s->replaying && s->rec.has_gold) {
+            cJSON_AddNumberToObject(e, "gold", s->rec.cands[c->index].gold[c->tokens.len]);
+        } else if (s->gold && s->tok) {
             SrError derr;
             if (tokenizer_decode(s->tok, c->tokens.data, c->tokens.len, &text, &len, &derr) == 0)
                 cJSON_AddNumberToObject(e, "gold", gold_score(s->gold, text, len));
@@ -449,6 +521,7 @@ static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrEr
         return -1;
     }
     cJSON_AddItemToObject(j, "candidates", cands);
+    if (s->replaying) cJSON_AddBoolToObject(j, "replayed", 1);
     int rc = json_write_file(o->json, j, err);
     cJSON_Delete(j);
     return rc;
@@ -472,6 +545,7 @@ static void print_text(Session *s, const Opts *o, double gold, int has_gold) {
            st->decision_points, st->peak_kv_bytes, st->kv_budget);
     printf("time: generation %.3fs, scoring %.3fs, other %.3fs\n", st->seconds_generation,
            st->seconds_scoring, st->seconds_other);
+    if (s->replaying) printf("replayed from %s (no model was run)\n", o->record);
 }
 
 static int finish(Session *s, const Opts *o, SrError *err) {
@@ -490,7 +564,9 @@ static int finish(Session *s, const Opts *o, SrError *err) {
     }
     double gold = 0;
     int has_gold = 0;
-    if (s->response && o->method != SEARCH_CLI_GENERATE) {
+    if (s->replaying) {
+        if ((has_gold = s->rec.has_gold)) gold = s->rec.cands[c->index].gold[c->tokens.len];
+    } else if (s->response && o->method != SEARCH_CLI_GENERATE) {
         SrError gerr = {{0}};
         if (gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold, &gerr) == 0) {
             gold = gold_score(s->gold, s->response, s->response_len);
@@ -511,6 +587,205 @@ static int same_file(const char *a, const char *b) {
     return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
 }
 
+/* ---- record and replay (issue 14; replay.h) ------------------------------ */
+
+static int parse_replay_opts(Opts *o, SrError *err) {
+    if (!o->record) return sr_fail(err, "--record: required (a file written by specrej record)");
+    const char *fixed = o->model ? "--model" : o->prompt ? "--prompt" : o->prompt_ids ? "--prompt-ids"
+                        : o->reward ? "--reward" : o->reward_source ? "--reward-source"
+                        : o->tokenizer ? "--tokenizer" : o->reward_tokenizer ? "--reward-tokenizer"
+                        : o->stop_ids ? "--stop-ids" : o->closing_ids ? "--closing-ids"
+                        : o->lexicon ? "--lexicon"
+                        : strcmp(o->template_name, "auto") ? "--template"
+                        : strcmp(o->reward_template, "auto") ? "--reward-template" : NULL;
+    if (fixed) return sr_fail(err, "replay: %s is fixed by the record (%s)", fixed, o->record);
+    if (o->alpha_given && o->n)
+        return sr_fail(err, "replay: give one of --alpha (Speculative Rejection) and -N "
+                            "(Best-of-N)");
+    if (!o->alpha_given && !o->n)
+        return sr_fail(err, "replay: give --alpha A (Speculative Rejection) or -N N (Best-of-N)");
+    if (o->n && (o->policy || o->schedule))
+        return sr_fail(err, "replay: --policy and --schedule need --alpha (Best-of-N has none)");
+    o->replay = 1;
+    o->method = o->n ? SEARCH_CLI_BON : SEARCH_CLI_SPR;
+    return 0;
+}
+
+/* The record fixes sampling, seed and length: a replay can take them only
+ * as recorded. */
+static int replay_check(const Opts *o, const Record *r, SrError *err) {
+    if (o->seed >= 0 && (uint64_t)o->seed != r->seed)
+        return sr_fail(err, "--seed: %lld differs from the record's %llu (%s)", o->seed,
+                       (unsigned long long)r->seed, o->record);
+    if (o->temperature >= 0 && o->temperature != r->temperature)
+        return sr_fail(err, "--temperature: %g differs from the record's %g (%s)", o->temperature,
+                       r->temperature, o->record);
+    if (o->top_k >= 0 && o->top_k != r->top_k)
+        return sr_fail(err, "--top-k: %lld differs from the record's %d (%s)", o->top_k, r->top_k,
+                       o->record);
+    if (o->top_p >= 0 && o->top_p != r->top_p)
+        return sr_fail(err, "--top-p: %g differs from the record's %g (%s)", o->top_p, r->top_p,
+                       o->record);
+    if (o->max_new >= 0 && o->max_new != r->max_new)
+        return sr_fail(err, "--max-new: %lld differs from the record's %d (%s)", o->max_new,
+                       r->max_new, o->record);
+    if (o->n > r->n_cands)
+        return sr_fail(err, "-N: %lld exceeds the %d candidates of %s (record with a larger -N)",
+                       o->n, r->n_cands, o->record);
+    const char *mode = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
+    if (o->prompt_kv && strcmp(o->prompt_kv, mode) != 0)
+        return sr_fail(err, "--prompt-kv: %s was recorded with %s prompt KV, whose attention "
+                            "rounds differently (record again with --prompt-kv %s)",
+                       o->record, mode, o->prompt_kv);
+    return 0;
+}
+
+static int replay_setup(Session *s, Opts *o, SrError *err) {
+    s->replaying = 1;
+    if (record_load(o->record, &s->rec, err) != 0) return -1;
+    const Record *r = &s->rec;
+    if (replay_check(o, r, err) != 0) return -1;
+    o->seed = (long long)r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
+    o->top_p = r->top_p, o->max_new = r->max_new;
+    o->prompt_kv = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
+    o->prompt = r->prompt_text; /* for --json; NULL in an id-only record */
+    if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
+    if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
+    if (replay_open(&s->replay, r, o->record, err) != 0) return -1;
+    s->rs = s->replay.rs;
+    return 0;
+}
+
+static char *dup_str(const char *x, SrError *err) {
+    size_t n = x ? strlen(x) : 0;
+    char *d = sr_malloc_array(n + 1, 1, err);
+    if (d) memcpy(d, x ? x : "", n + 1);
+    return d;
+}
+
+static int *dup_ids(const int *x, int n, SrError *err) {
+    int *d = sr_malloc_array((size_t)(n > 0 ? n : 1), sizeof *d, err);
+    if (d && n > 0) memcpy(d, x, (size_t)n * sizeof *d);
+    return d;
+}
+
+/* Text and gold of every candidate, as a live run's --json computes them:
+ * the gold score of the decoded prefix at every length 0..len. */
+static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) {
+    if (!s->tok) return 0;
+    SrError gerr = {{0}};
+    if (gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold, &gerr) == 0) {
+        r->has_gold = 1;
+        if (record_hash_file(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &r->lexicon_hash,
+                             err) != 0)
+            return -1;
+    } else if (o->lexicon) {
+        return sr_fail(err, "%s", gerr.msg);
+    }
+    r->has_text = 1;
+    for (int i = 0; i < r->n_cands; i++) {
+        RecordCand *k = &r->cands[i];
+        if (tokenizer_decode(s->tok, k->tokens, k->len, &k->text, &k->text_len, err) != 0)
+            return -1;
+        if (!r->has_gold) continue;
+        if (!(k->gold = sr_malloc_array((size_t)k->len + 1, sizeof *k->gold, err))) return -1;
+        for (int t = 0; t <= k->len; t++) {
+            char *text = NULL;
+            size_t len = 0;
+            if (tokenizer_decode(s->tok, k->tokens, t, &text, &len, err) != 0) return -1;
+            k->gold[t] = gold_score(s->gold, text, len);
+            free(text);
+        }
+    }
+    return 0;
+}
+
+static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Record *r,
+                         SrError *err) {
+    r->seed = (uint64_t)o->seed;
+    r->temperature = o->temperature, r->top_p = o->top_p, r->top_k = (int)o->top_k;
+    r->max_new = (int)o->max_new, r->max_new_eff = plan->max_new;
+    r->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
+    r->n_stops = s->stops.len, r->n_prompt = s->prompt.len;
+    if (!(r->stops = dup_ids(s->stops.data, s->stops.len, err))) return -1;
+    if (!(r->prompt = dup_ids(s->prompt.data, s->prompt.len, err))) return -1;
+    if (!o->prompt_ids && !(r->prompt_text = dup_str(o->prompt, err))) return -1;
+    if (!(r->gen_path = dup_str(o->model, err))) return -1;
+    if (record_hash_model(o->model, &r->gen_hash, err) != 0) return -1;
+    r->gen_cfg = *model_config(s->gen);
+    const RewardSource *rs = s->rs;
+    if (!(r->rs_name = dup_str(rs->name, err)) || !(r->rs_detail = dup_str(rs->detail, err)))
+        return -1;
+    int model_src = strcmp(rs->name, "model") == 0;
+    if (!(r->rm_path = dup_str(model_src ? o->reward : "", err))) return -1;
+    if (model_src) {
+        Model *rm = NULL;
+        /* the shapes behind the source's KV bytes and FLOPs: config only
+         * would do, but loading is what validates them */
+        if (record_hash_model(o->reward, &r->rm_hash, err) != 0) return -1;
+        if (model_load(o->reward, &rm, err) != 0) return -1;
+        r->rm_cfg = *model_config(rm);
+        model_free(rm);
+        r->has_rm_cfg = 1;
+    }
+    r->rs_kv_bytes_per_token = rs->kv_bytes_per_token;
+    r->rs_reserve_bytes = rs->reserve_bytes;
+    r->rs_prefix_len = rs->prefix_len, r->rs_closing_len = rs->closing_len;
+    r->rs_max_response = rs->max_response;
+    return 0;
+}
+
+static int record_main(Opts *o, SrError *err) {
+    Session s = {0};
+    SearchParams p;
+    RecordTap tap = {0};
+    Record rec = {0};
+    SearchPlan plan;
+    int rc = -1;
+    if (model_load(o->model, &s.gen, err) != 0) goto done;
+    if (load_prompt(&s, o, err) != 0) goto done;
+    if (open_reward(&s, o, err) != 0) goto done;
+    if (strcmp(s.rs->name, "model") == 0 && s.rs->kv_bytes_per_token == 0) {
+        sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
+                     "model rescores from re-encoded text, which a record cannot replay", o->reward);
+        goto done;
+    }
+    if (fill_params(&s, o, &p, err) != 0) goto done;
+    p.policy = &record_policy;
+    /* only the effective max_new is needed here; it does not depend on the KV mode */
+    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_params,
+                    !p.prompt_kv_per_candidate, &plan, err) != 0)
+        goto done;
+    if (record_tap_init(&tap, s.gen, (int)o->n, plan.max_new, err) != 0) goto done;
+    p.on_decision = record_tap_decision;
+    p.user = &tap;
+    { /* an unwritable path fails now, not after the run */
+        AtomicFile probe;
+        if (atomic_open(&probe, o->output, err) != 0) goto done;
+        atomic_abort(&probe);
+    }
+    if (search_run_gen(&tap.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0)
+        goto done;
+    if (record_tap_fill(&tap, &s.res, &rec, err) != 0) goto done;
+    if (record_header(&s, o, &plan, &rec, err) != 0) goto done;
+    if (record_text_gold(&s, o, &rec, err) != 0) goto done;
+    if (record_write(o->output, &rec, err) != 0) goto done;
+    const SearchStats *st = &s.res.stats;
+    long long tokens = 0;
+    for (int i = 0; i < rec.n_cands; i++) tokens += rec.cands[i].len;
+    printf("recorded %d candidates (%lld response tokens, max_new %d) to %s\n", rec.n_cands,
+           tokens, rec.max_new_eff, o->output);
+    printf("cost: generator %.4g FLOPs, reward %.4g FLOPs (every prefix scored), %.3fs\n",
+           st->gen_flops, st->rm_flops,
+           st->seconds_generation + st->seconds_scoring + st->seconds_other);
+    rc = 0;
+done:
+    record_free(&rec);
+    record_tap_free(&tap);
+    session_free(&s);
+    return rc;
+}
+
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
@@ -519,13 +794,18 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         usage(method);
         return 0;
     }
+    if (method == SEARCH_CLI_RECORD) return record_main(&o, err);
     Session s = {0};
     SearchParams p;
     int rc = -1;
-    if (model_load(o.model, &s.gen, err) != 0) goto done;
-    if (load_prompt(&s, &o, err) != 0) goto done;
-    if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
-    if (check_no_effect(&o, err) != 0) goto done;
+    if (o.replay) {
+        if (replay_setup(&s, &o, err) != 0) goto done;
+    } else {
+        if (model_load(o.model, &s.gen, err) != 0) goto done;
+        if (load_prompt(&s, &o, err) != 0) goto done;
+        if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
+        if (check_no_effect(&o, err) != 0) goto done;
+    }
     if (fill_params(&s, &o, &p, err) != 0) goto done;
     /* an unwritable path fails now, not after the run */
     if (o.json && atomic_probe(o.json, err) != 0) goto done;
@@ -542,7 +822,10 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         fprintf(stderr, "specrej: warning: --first-decision has no effect with --policy %s "
                         "(the initial batch is sized for its first decision length)\n",
                 p.policy->name);
-    if (search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0) goto done;
+    if ((o.replay ? search_run_gen(&s.replay.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res,
+                                   err)
+                  : search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err)) != 0)
+        goto done;
     if (finish(&s, &o, err) != 0) goto done;
     /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */
     if (o.trace && trace_finish(&s.trace, &s.res, err) != 0) goto done;

@@ -15,6 +15,7 @@
 #include "../fuzz/fuzz_hfconfig.c"
 #include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_llama2c.c"
+#include "../fuzz/fuzz_record.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_st_index.c"
 #include "../fuzz/fuzz_tokenizer_bin.c"
@@ -65,6 +66,7 @@ REPLAY(fuzz_tokenizer_config)
 REPLAY(fuzz_encode_bpe)
 REPLAY(fuzz_encode_sp)
 REPLAY(fuzz_gold)
+REPLAY(fuzz_record)
 
 static int teardown(void **state) {
     (void)state;
@@ -87,6 +89,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_fuzz_encode_bpe),
         cmocka_unit_test(test_fuzz_encode_sp),
         cmocka_unit_test(test_fuzz_gold),
+        cmocka_unit_test(test_fuzz_record),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }

@@ -5,6 +5,7 @@
  * the sgemm ceiling at the model's shapes, batched decode of the generator
  * and the reward model, one batch against sequential single-sequence runs,
  * Speculative Rejection against Best-of-N, thread scaling and determinism,
+ * recording against plain Best-of-N and replay against the live run,
  * and peak memory against the KV budget plus weights.
  *
  * usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats R] [--quick]
@@ -641,6 +642,111 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
     intvec_free(&pr[0].ids);
 }
 
+/* ------------------------------------------------- record and replay */
+
+static double json_number(const char *text, const char *key); /* below */
+
+/* Runs argv (the CLI) with stdout to /dev/null; wall seconds, or -1 when it
+ * fails. */
+static double spawn_seconds(char *const *argv) {
+    extern char **environ;
+    pid_t pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    double t0 = now();
+    int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) return -1;
+    int status;
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+    return now() - t0;
+}
+
+/* A JSON file without its "seconds_" and "replayed" lines (pretty-printed,
+ * one field per line), for comparing live and replayed runs. */
+static char *json_sans_timing(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap), line[8192];
+    while (out && fgets(line, sizeof line, f)) {
+        if (strstr(line, "\"seconds_") || strstr(line, "\"replayed\"")) continue;
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\n' && n > 1 && line[n - 2] == ',') line[n - 2] = '\n', line[--n] = 0;
+        if (len + n + 1 > cap) {
+            char *p = realloc(out, cap *= 2);
+            if (!p) break;
+            out = p;
+        }
+        memcpy(out + len, line, n + 1);
+        len += n;
+    }
+    fclose(f);
+    return out;
+}
+
+/* What recording costs over a plain Best-of-N run of the same candidates,
+ * and how much faster a replay is than the live run it reproduces (both
+ * through the CLI, process start and file loading included), with a check
+ * that the replay's JSON and trace are the live run's. */
+static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
+    enum { MAXP = 8 };
+    Prompt pr[MAXP];
+    int np = load_prompts(o, tok, pr, o->n_prompts < MAXP ? o->n_prompts : MAXP);
+    char n_s[16], maxnew[16], rec[64], lj[64], lt[64], rj[64], rt[64];
+    snprintf(maxnew, sizeof maxnew, "%d", o->max_new);
+    long pid = (long)getpid();
+    snprintf(rec, sizeof rec, "/tmp/specrej-bench-%ld.rec", pid);
+    snprintf(lj, sizeof lj, "/tmp/specrej-bench-%ld-l.json", pid);
+    snprintf(lt, sizeof lt, "/tmp/specrej-bench-%ld-l.trace", pid);
+    snprintf(rj, sizeof rj, "/tmp/specrej-bench-%ld-r.json", pid);
+    snprintf(rt, sizeof rt, "/tmp/specrej-bench-%ld-r.trace", pid);
+    printf("\n## Record and replay (%d prompts, -n %d, N = the candidates spr --alpha 0.5 "
+           "starts; CLI wall time, process start included)\n", np, o->max_new);
+    printf("%-6s %8s %8s %8s | %8s %8s %9s | %s\n", "prompt", "bon s", "record s", "ratio",
+           "spr s", "replay s", "speedup", "replay == live");
+    double t_bon = 0, t_rec = 0, t_spr = 0, t_rep = 0;
+    int same_all = 1;
+    for (int p = 0; p < np; p++) {
+        char *M = (char *)o->lm, *R = (char *)o->rm, *T = pr[p].text;
+        char *bon[] = {(char *)o->bin, "bon", "--model", M, "--reward", R, "--prompt", T,
+                       "-N", n_s, "-n", maxnew, NULL};
+        char *record[] = {(char *)o->bin, "record", "--model", M, "--reward", R, "--prompt", T,
+                          "-N", n_s, "-n", maxnew, "--output", rec, NULL};
+        char *spr[] = {(char *)o->bin, "spr", "--model", M, "--reward", R, "--prompt", T,
+                       "--alpha", "0.5", "-n", maxnew, "--json", lj, "--trace", lt, NULL};
+        char *replay[] = {(char *)o->bin, "replay", "--record", rec, "--alpha", "0.5",
+                          "--json", rj, "--trace", rt, NULL};
+        /* the live run first: it says how many candidates the record must hold */
+        double s = spawn_seconds(spr);
+        char *lt_text = s < 0 ? NULL : json_sans_timing(lj);
+        int n = lt_text ? (int)json_number(lt_text, "candidates") : 0;
+        free(lt_text);
+        snprintf(n_s, sizeof n_s, "%d", n > 0 ? n : 1);
+        double b = spawn_seconds(bon), r = spawn_seconds(record), q = spawn_seconds(replay);
+        if (b < 0 || r < 0 || s < 0 || q < 0) {
+            printf("%-6d a command failed (bon %.2f, record %.2f, spr %.2f, replay %.2f)\n", p, b,
+                   r, s, q);
+            same_all = 0;
+            continue;
+        }
+        char *a = json_sans_timing(lj), *c = json_sans_timing(rj);
+        char *ta = json_sans_timing(lt), *tc = json_sans_timing(rt);
+        int same = a && c && ta && tc && strcmp(a, c) == 0 && strcmp(ta, tc) == 0;
+        same_all &= same;
+        free(a), free(c), free(ta), free(tc);
+        printf("%-6d %8.2f %8.2f %7.2fx | %8.3f %8.3f %8.1fx | %s (N = %d)\n", p, b, r, r / b, s,
+               q, s / q, same ? "yes" : "NO", n);
+        t_bon += b, t_rec += r, t_spr += s, t_rep += q;
+    }
+    remove(rec), remove(lj), remove(lt), remove(rj), remove(rt);
+    if (t_bon > 0 && t_rep > 0)
+        printf("total: record / bon %.2fx (every prefix scored: one more reward-model row per "
+               "token and closing id); replay %.1fx faster than live spr; byte-identical: %s\n",
+               t_rec / t_bon, t_spr / t_rep, same_all ? "yes" : "NO");
+}
+
 /* --------------------------------------------------------- peak memory */
 
 /* Runs argv (the CLI) as a fresh process; returns its peak RSS in KiB.
@@ -917,7 +1023,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|mem|shapes]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -978,6 +1084,7 @@ int main(int argc, char **argv) {
     if (WANT("seq")) batch_vs_sequential(gen, &o);
     if (WANT("spr")) spr_vs_bon(gen, tok, &o, &stops);
     if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);
+    if (WANT("replay")) record_vs_replay(&o, tok);
     if (WANT("mem")) peak_memory(gen, &o, mr);
     if (WANT("shapes")) real_shapes(&o);
     free(mr);

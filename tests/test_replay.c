@@ -1,0 +1,445 @@
+/* record / replay: a replayed run's --json and --trace are the live run's,
+ * byte for byte once the timing fields (and the "replayed" mark) are gone,
+ * on the test fixtures and on the shipped Austen models, over policies,
+ * alphas, budgets, --max-batch, --first-decision and Best-of-N sizes; and
+ * damaged or mismatched records are refused with one clear line.
+ *
+ * Records are made once per group (setup) under a per-process /tmp folder. */
+#include "test_util.h"
+
+#include <cJSON.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define LM "tests/fixtures/llama_gqa"
+#define RM "tests/fixtures/llama_rm"
+#define FIX "--prompt-ids 1,5,7,9 -n 24 --seed 3"
+#define AUSTEN_PROMPT "'It is a truth universally acknowledged, that'"
+#define AUSTEN "--prompt " AUSTEN_PROMPT " -n 32 --seed 4"
+
+static char dir[64];
+
+static char *run_ok(const char *cmd) {
+    char *out = NULL;
+    int rc = test_run(cmd, &out);
+    if (rc != 0) fail_msg("'%s' exited %d:\n%s", cmd, rc, out);
+    return out;
+}
+
+static void path_of(char *out, size_t n, const char *name) { snprintf(out, n, "%s/%s", dir, name); }
+
+/* Removes timing fields and the replay mark, recursively. */
+static void strip(cJSON *j) {
+    for (cJSON *c = j ? j->child : NULL, *next; c; c = next) {
+        next = c->next;
+        if (c->string && (strncmp(c->string, "seconds_", 8) == 0 || strcmp(c->string, "replayed") == 0))
+            cJSON_DetachItemViaPointer(j, c), cJSON_Delete(c);
+        else
+            strip(c);
+    }
+}
+
+static char *stripped_json(const char *path) {
+    char *text = test_read_file(path, NULL);
+    if (!text) fail_msg("%s: missing", path);
+    cJSON *j = cJSON_Parse(text);
+    if (!j) fail_msg("%s: not JSON", path);
+    strip(j);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    free(text);
+    return s;
+}
+
+/* First differing line of two texts, for the failure message. */
+static void first_diff(const char *a, const char *b, char *out, size_t n) {
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n') line++, la = a + 1, lb = b + 1;
+        a++, b++;
+    }
+    snprintf(out, n, "line %d: live '%.120s' / replay '%.120s'", line, la, lb);
+}
+
+/* Runs `specrej METHOD live_args FLAGS` and `specrej replay --record REC
+ * FLAGS` and requires equal JSON (minus timings) and equal trace bytes. */
+static void same(const char *method, const char *live_args, const char *rec, const char *flags) {
+    char cmd[4096], lj[128], lt[128], rj[128], rt[128], why[400];
+    path_of(lj, sizeof lj, "live.json"), path_of(lt, sizeof lt, "live.trace");
+    path_of(rj, sizeof rj, "replay.json"), path_of(rt, sizeof rt, "replay.trace");
+    snprintf(cmd, sizeof cmd, "%s %s %s %s --json %s --trace %s", test_specrej_bin(), method,
+             live_args, flags, lj, lt);
+    free(run_ok(cmd));
+    snprintf(cmd, sizeof cmd, "%s replay --record %s %s --json %s --trace %s", test_specrej_bin(),
+             rec, flags, rj, rt);
+    free(run_ok(cmd));
+    char *a = stripped_json(lj), *b = stripped_json(rj);
+    if (strcmp(a, b) != 0) {
+        first_diff(a, b, why, sizeof why);
+        fail_msg("%s %s: --json differs, %s", method, flags, why);
+    }
+    char *ta = test_read_file(lt, NULL), *tb = test_read_file(rt, NULL);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    if (strcmp(ta, tb) != 0) {
+        first_diff(ta, tb, why, sizeof why);
+        fail_msg("%s %s: --trace differs, %s", method, flags, why);
+    }
+    char *raw = test_read_file(rj, NULL);
+    assert_non_null(strstr(raw, "\"replayed\":\ttrue"));
+    print_message("  same: %s %s\n", method, flags);
+    free(raw), free(a), free(b), free(ta), free(tb);
+}
+
+static void record(const char *args, const char *name) {
+    char cmd[2048], out[128];
+    path_of(out, sizeof out, name);
+    snprintf(cmd, sizeof cmd, "%s record %s --output %s", test_specrej_bin(), args, out);
+    free(run_ok(cmd));
+}
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/specrej-replay-%ld", (long)getpid());
+    mkdir(dir, 0700);
+    record("--model " LM " --reward " RM " " FIX " -N 400", "fix.rec");
+    record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 -N 400", "fix_stop.rec");
+    record("--model " LM " --reward-source selflik " FIX " --stop-ids 2,3 -N 300", "fix_self.rec");
+    record("--model " LM " --reward " RM " " FIX " -N 8", "fix_small.rec");
+    record("--model " LM " --reward " RM " " FIX " --prompt-kv per-candidate -N 400", "fix_pc.rec");
+    record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none -N 300",
+           "fix_noclose.rec");
+    record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 130", "austen.rec");
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void fixtures_spr(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix.rec");
+    const char *live = "--model " LM " --reward " RM " " FIX;
+    static const char *const FLAGS[] = {
+        "--alpha 0.5 --kv-budget 128K",
+        "--alpha 0.5",
+        "--alpha 0.3 --kv-budget 256K --first-decision 4",
+        "--alpha 0.7 --kv-budget 96K --max-batch 16",
+        "--alpha 0.9 --kv-budget 200K --first-decision 2",
+        "--alpha 0 --kv-budget-candidates 8",
+        "--alpha 0.5 --kv-budget-candidates 4 --first-decision 12",
+        "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M",
+        "--alpha 0.25 --policy schedule --schedule 2,3,5,9 --kv-budget 160K --max-batch 40",
+        "--alpha 0.5 --policy none --kv-budget 128K",
+    };
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) same("spr", live, rec, FLAGS[i]);
+    /* the authors' accounting, every candidate charged its own copy of the
+     * prompt: its own record (attention over a copy rounds differently) */
+    path_of(rec, sizeof rec, "fix_pc.rec");
+    static const char *const PC[] = {
+        "--alpha 0.5 --kv-budget 128K --prompt-kv per-candidate",
+        "--alpha 0.3 --kv-budget 256K --first-decision 4",
+        "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M --prompt-kv per-candidate",
+    };
+    for (size_t i = 0; i < sizeof PC / sizeof PC[0]; i++) {
+        /* the replay takes the mode from the record when not given */
+        char live_pc[512];
+        snprintf(live_pc, sizeof live_pc, "%s%s", live,
+                 strstr(PC[i], "--prompt-kv") ? "" : " --prompt-kv per-candidate");
+        same("spr", live_pc, rec, PC[i]);
+    }
+}
+
+static void fixtures_stop_ids_and_bon(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix_stop.rec");
+    const char *live = "--model " LM " --reward " RM " " FIX " --stop-ids 2,3";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("spr", live, rec, "--alpha 0.6 --policy schedule --schedule 4,8,16 --kv-budget 1M");
+    same("spr", live, rec, "--alpha 0.4 --kv-budget 100K --max-batch 24 --first-decision 3");
+    same("bon", live, rec, "-N 6 --kv-budget 80K");
+    same("bon", live, rec, "-N 400");
+    same("bon", live, rec, "-N 1");
+}
+
+/* No closing ids: the reward model scores at the last response token (the
+ * prefix's own score for an empty response). */
+static void fixtures_no_closing_ids(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix_noclose.rec");
+    const char *live = "--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 1,2,4 --kv-budget 1M --max-batch 250");
+    same("bon", live, rec, "-N 21 --kv-budget 80K");
+}
+
+static void fixtures_selflik(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix_self.rec");
+    const char *live = "--model " LM " --reward-source selflik " FIX " --stop-ids 2,3";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("spr", live, rec, "--alpha 0.8 --kv-budget 64K --first-decision 3");
+    same("bon", live, rec, "-N 37");
+}
+
+static void austen(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "austen.rec");
+    const char *live = "--model data/austen-lm --reward data/austen-rm " AUSTEN;
+    same("spr", live, rec, "--alpha 0.5");
+    same("spr", live, rec, "--alpha 0.8 --first-decision 4 --max-batch 60");
+    same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 4,12 --kv-budget-candidates 16");
+    same("bon", live, rec, "-N 50");
+}
+
+/* One line on stderr, status 1, naming the file or flag. */
+static void refused(const char *args, const char *want) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s replay %s", test_specrej_bin(), args);
+    char *out = NULL;
+    int rc = test_run(cmd, &out);
+    if (rc != 1) fail_msg("'%s' exited %d, want 1:\n%s", cmd, rc, out);
+    if (strncmp(out, "specrej: ", 9) != 0 || strchr(out, '\n') != out + strlen(out) - 1)
+        fail_msg("'%s': want one line starting with 'specrej: ', got:\n%s", cmd, out);
+    if (!strstr(out, want)) fail_msg("'%s': want '%s' in:\n%s", cmd, want, out);
+    free(out);
+}
+
+static void mismatched_runs_are_refused(void **state) {
+    (void)state;
+    char rec[128], small[128], a[512];
+    path_of(rec, sizeof rec, "fix.rec");
+    path_of(small, sizeof small, "fix_small.rec");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --kv-budget 128K", small);
+    refused(a, "the record holds 8 (record with a larger -N)");
+    snprintf(a, sizeof a, "--record %s -N 9", small);
+    refused(a, "-N: 9 exceeds the 8 candidates");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --seed 4", rec);
+    refused(a, "--seed: 4 differs from the record's 3");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --max-new 30", rec);
+    refused(a, "--max-new: 30 differs from the record's 24");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --temperature 0.5", rec);
+    refused(a, "--temperature: 0.5 differs");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --top-k 10", rec);
+    refused(a, "--top-k: 10 differs");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --prompt-kv per-candidate", rec);
+    refused(a, "was recorded with shared prompt KV");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --model " LM, rec);
+    refused(a, "--model is fixed by the record");
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 -N 4", rec);
+    refused(a, "give one of --alpha");
+    snprintf(a, sizeof a, "--record %s", rec);
+    refused(a, "give --alpha A");
+    refused("--alpha 0.5", "--record: required");
+    refused("--record /nonexistent/x.rec --alpha 0.5", "/nonexistent/x.rec");
+}
+
+static void damaged_records_are_refused(void **state) {
+    (void)state;
+    char rec[128], bad[128], a[512];
+    path_of(rec, sizeof rec, "fix_small.rec");
+    path_of(bad, sizeof bad, "bad.rec");
+    size_t len = 0;
+    char *data = test_read_file(rec, &len);
+    assert_non_null(data);
+    snprintf(a, sizeof a, "--record %s --alpha 0.5", bad);
+    /* every truncation, and a bit flip at every 7th byte */
+    for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 13)) {
+        assert_int_equal(test_write_file(bad, data, cut), 0);
+        refused(a, bad);
+    }
+    for (size_t i = 0; i < len; i += 7) {
+        data[i] ^= 0x10;
+        assert_int_equal(test_write_file(bad, data, len), 0);
+        refused(a, bad);
+        data[i] ^= 0x10;
+    }
+    assert_int_equal(test_write_file(bad, "SPRECORD", 8), 0);
+    refused(a, "truncated");
+    assert_int_equal(test_write_file(bad, "not a record at all, just text", 30), 0);
+    refused(a, "bad magic");
+    free(data);
+}
+
+/* The Python reader sees what the C reader sees: the same Best-of-N answer. */
+static void python_reader_agrees(void **state) {
+    (void)state;
+    if (system("python3 -c 'import struct' >/dev/null 2>&1") != 0) {
+        print_message("  python3 missing: skipped\n");
+        return;
+    }
+    char rec[128], cmd[1024];
+    path_of(rec, sizeof rec, "austen.rec");
+    snprintf(cmd, sizeof cmd, "python3 experiments/record.py %s", rec);
+    char *py = run_ok(cmd);
+    snprintf(cmd, sizeof cmd, "%s replay --record %s -N 100 --json -", test_specrej_bin(), rec);
+    char *js = run_ok(cmd);
+    cJSON *j = cJSON_Parse(js);
+    assert_non_null(j);
+    char want[128];
+    snprintf(want, sizeof want, "best candidate %d (reward %.6f, gold %.3f)",
+             cJSON_GetObjectItem(j, "candidate")->valueint,
+             cJSON_GetObjectItem(j, "reward")->valuedouble,
+             cJSON_GetObjectItem(j, "gold")->valuedouble);
+    if (!strstr(py, want)) fail_msg("python reader: want '%s' in '%s'", want, py);
+    cJSON_Delete(j);
+    free(py), free(js);
+}
+
+/* Without --json the text output is the live run's but for the time line
+ * and the closing "replayed from" line; a run the live driver refuses (a
+ * budget too small) is refused by the replay with the same line. */
+static void text_output_and_failures_match(void **state) {
+    (void)state;
+    char rec[128], cmd[2048];
+    path_of(rec, sizeof rec, "fix.rec");
+    static const char *const FLAGS[] = {"--alpha 0.5 --kv-budget 128K", "--alpha 0.5 --kv-budget 20K",
+                                        "-N 3 --kv-budget 20K"};
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
+        int bon = FLAGS[i][1] == 'N';
+        char *live = NULL, *rep = NULL;
+        snprintf(cmd, sizeof cmd, "(%s %s --model " LM " --reward " RM " " FIX " %s 2>&1) | grep -v '^time: '",
+                 test_specrej_bin(), bon ? "bon" : "spr", FLAGS[i]);
+        test_run(cmd, &live);
+        snprintf(cmd, sizeof cmd,
+                 "(%s replay --record %s %s 2>&1) | grep -v '^time: ' | grep -v '^replayed from '",
+                 test_specrej_bin(), rec, FLAGS[i]);
+        test_run(cmd, &rep);
+        assert_true(strlen(live) > 20);
+        if (strcmp(live, rep) != 0) fail_msg("%s: live\n%s\nreplay\n%s", FLAGS[i], live, rep);
+        free(live), free(rep);
+    }
+}
+
+/* compare --check-models: a record whose model folder changed is refused. */
+static void stale_records_are_refused(void **state) {
+    (void)state;
+    char cmd[2048], lm[128], rec[128];
+    path_of(lm, sizeof lm, "lm-copy"), path_of(rec, sizeof rec, "copy.rec");
+    snprintf(cmd, sizeof cmd, "mkdir -p %s && cp " LM "/config.json " LM "/model.safetensors %s/",
+             lm, lm);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s record --model %s --reward " RM " " FIX " -N 4 --output %s",
+             test_specrej_bin(), lm, rec);
+    free(run_ok(cmd));
+    snprintf(cmd, sizeof cmd, "%s compare --check-models --records %s --policy bon -N 2 "
+             "--against bon -N 4", test_specrej_bin(), rec);
+    free(run_ok(cmd));
+    char touch[512];
+    snprintf(touch, sizeof touch, "printf '{}' > %s/generation_config.json", lm);
+    assert_int_equal(system(touch), 0);
+    char *out = NULL;
+    assert_int_equal(test_run(cmd, &out), 1);
+    if (!strstr(out, "record it again")) fail_msg("want a stale-record refusal, got:\n%s", out);
+    free(out);
+}
+
+/* What a record cannot hold is refused before the run. */
+static void record_refusals(void **state) {
+    (void)state;
+    char cmd[2048], out[128];
+    path_of(out, sizeof out, "never.rec");
+    static const char *const CASES[][2] = {
+        {"--model data/austen-lm --reward data/austen-rm --reward-tokenizer "
+         "tests/fixtures/tok_gpt2_bytelevel --prompt 'She was' -N 3 -n 8 --output ",
+         "a bridged reward model rescores from re-encoded text"},
+        {"--model " LM " --reward " RM " " FIX " -N 3 --json - --output ", "--json and --trace"},
+        {"--model " LM " --reward " RM " " FIX " --output ", "-N: required"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        snprintf(cmd, sizeof cmd, "%s record %s%s", test_specrej_bin(), CASES[i][0], out);
+        char *o = NULL;
+        int rc = test_run(cmd, &o);
+        if (rc != 1 || !strstr(o, CASES[i][1])) fail_msg("'%s' exited %d:\n%s", cmd, rc, o);
+        free(o);
+        assert_int_equal(access(out, F_OK), -1);
+    }
+    snprintf(cmd, sizeof cmd, "%s record --model " LM " --reward " RM " " FIX " -N 2", test_specrej_bin());
+    char *o = NULL;
+    assert_int_equal(test_run(cmd, &o), 1);
+    assert_non_null(strstr(o, "--output: required"));
+    free(o);
+}
+
+/* compare: per prompt it reports what the replays report, identical
+ * policies tie everywhere and never diverge, and --fail-if-worse gates. */
+static void compare_reports_and_gates(void **state) {
+    (void)state;
+    char r1[128], r2[128], r3[128], js[128], cmd[2048];
+    path_of(r1, sizeof r1, "fix.rec"), path_of(r2, sizeof r2, "fix_stop.rec");
+    path_of(r3, sizeof r3, "austen.rec"), path_of(js, sizeof js, "compare.json");
+    snprintf(cmd, sizeof cmd, "%s compare --records %s %s %s --fail-if-worse 0 --json %s "
+             "--policy quantile --alpha 0.5 --kv-budget-candidates 8 "
+             "--against quantile --alpha 0.5 --kv-budget-candidates 8",
+             test_specrej_bin(), r1, r2, r3, js);
+    char *out = run_ok(cmd);
+    assert_non_null(strstr(out, "reward: B wins 0, ties 3, loses 0"));
+    assert_non_null(strstr(out, "FLOPs:  B / A 1.0000 [1.0000, 1.0000]"));
+    assert_null(strstr(out, "kept sets differ"));
+    free(out);
+    /* A's answer on the Austen record is the replay's */
+    snprintf(cmd, sizeof cmd, "%s replay --record %s --alpha 0.5 --kv-budget-candidates 8 --json -",
+             test_specrej_bin(), r3);
+    char *rj = run_ok(cmd);
+    char *cj = test_read_file(js, NULL);
+    cJSON *a = cJSON_Parse(rj), *c = cj ? cJSON_Parse(cj) : NULL;
+    free(cj);
+    assert_non_null(a);
+    assert_non_null(c);
+    cJSON *p2 = cJSON_GetArrayItem(cJSON_GetObjectItem(c, "prompts"), 2);
+    cJSON *pa = cJSON_GetObjectItem(p2, "A");
+    assert_true(cJSON_GetObjectItem(pa, "reward")->valuedouble ==
+                cJSON_GetObjectItem(a, "reward")->valuedouble);
+    assert_int_equal(cJSON_GetObjectItem(pa, "candidate")->valueint,
+                     cJSON_GetObjectItem(a, "candidate")->valueint);
+    cJSON *st = cJSON_GetObjectItem(a, "stats");
+    assert_true(cJSON_GetObjectItem(pa, "flops")->valuedouble ==
+                cJSON_GetObjectItem(st, "gen_flops")->valuedouble +
+                    cJSON_GetObjectItem(st, "rm_flops")->valuedouble);
+    cJSON_Delete(a), cJSON_Delete(c);
+    free(rj);
+    /* a much harsher policy against the full Best-of-N: worse, so the gate fails */
+    snprintf(cmd, sizeof cmd, "%s compare --records %s %s --fail-if-worse 0.01 "
+             "--policy bon -N 300 --against quantile --alpha 0.9 --kv-budget 64K",
+             test_specrej_bin(), r1, r2);
+    out = NULL;
+    int rc = test_run(cmd, &out);
+    if (rc != 1 || !strstr(out, "specrej: compare: B is worse than A beyond --fail-if-worse"))
+        fail_msg("'%s' exited %d:\n%s", cmd, rc, out);
+    assert_non_null(strstr(out, "decision 1: only B decides"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s compare --records %s --policy quantile", test_specrej_bin(), r1);
+    out = NULL;
+    assert_int_equal(test_run(cmd, &out), 1);
+    assert_non_null(strstr(out, "--against: required"));
+    free(out);
+}
+
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fixtures_spr),
+        cmocka_unit_test(fixtures_stop_ids_and_bon),
+        cmocka_unit_test(fixtures_no_closing_ids),
+        cmocka_unit_test(fixtures_selflik),
+        cmocka_unit_test(austen),
+        cmocka_unit_test(mismatched_runs_are_refused),
+        cmocka_unit_test(damaged_records_are_refused),
+        cmocka_unit_test(python_reader_agrees),
+        cmocka_unit_test(compare_reports_and_gates),
+        cmocka_unit_test(text_output_and_failures_match),
+        cmocka_unit_test(record_refusals),
+        cmocka_unit_test(stale_records_are_refused),
+    };
+    return cmocka_run_group_tests_name("replay", tests, setup, teardown);
+}
