@@ -335,8 +335,8 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
  * outnumber its tokens (padded vocabularies), and an undecodable id would
  * lose the whole run when the answer is printed. */
 static int mask_undecodable(Session *s, SearchParams *p, SrError *err) {
+    if (!s->tok || !s->gen) return 0; /* no tokenizer, or a replay: no logits to mask */
     int vocab = model_config(s->gen)->vocab_size, missing = 0;
-    if (!s->tok) return 0;
     s->sampleable = sr_malloc_array((size_t)vocab, 1, err);
     if (!s->sampleable) return -1;
     for (int id = 0; id < vocab; id++) {
