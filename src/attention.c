@@ -80,15 +80,18 @@ int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *er
     Scratch *s = &m->s;
     const ModelConfig *c = &m->cfg;
     int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
-    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
-        int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
-        if (!a) return sr_fail(err, "out of memory");
-        *arrs[i] = a;
+    if (n > s->cap_fam) { /* grown only when a call has more tokens than any before */
+        int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
+        for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+            int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
+            if (!a) return sr_fail(err, "out of memory");
+            *arrs[i] = a;
+        }
+        size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
+        if (!off) return sr_fail(err, "out of memory");
+        s->fam_off = off;
+        s->cap_fam = n;
     }
-    size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
-    if (!off) return sr_fail(err, "out of memory");
-    s->fam_off = off;
     s->n_fam = 0;
     size_t total = 0, gather = 0;
     int max_len = 0;

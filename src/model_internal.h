@@ -41,6 +41,7 @@ typedef struct Scratch {
     /* Shared-prefix attention (attention.c, attn_prefix_plan): per token its family (the
      * tokens whose slots borrow the same prefix) or -1, its index in it;
      * per family the prefix length, size, first token and buffer offset. */
+    int cap_fam;      /* tokens the family arrays hold */
     int *fam_of, *fam_k;
     int n_fam, *fam_len, *fam_n, *fam_first, *fam_tok;
     size_t *fam_off;
