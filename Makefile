@@ -1,7 +1,8 @@
 # specrej - Speculative Rejection and Best-of-N on a CPU.
 #
 #   make              build bin/specrej (and build/libspecrej.a)
-#   make test         build and run the cmocka suite
+#   make test         check the layering, build and run the cmocka suite
+#   make check-layers fail on an include that points up, sideways or in a circle
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
 #   make bench        performance benchmark (prints numbers and ratios)
@@ -45,14 +46,14 @@ CFLAGS += -std=c11 -Wall -Wextra -Werror=implicit-function-declaration -ffp-cont
 LDLIBS += $(PKG_DEPS_LIBS) $(OPENMP_FLAGS) -lm
 
 BUILD ?= build
-SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 OBJS := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libspecrej.a
 BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: all check-layers test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -64,7 +65,7 @@ FLAGS_STAMP := $(BUILD)/flags.stamp
 FLAGS_NOW := $(CC) | $(CFLAGS) | $(LDLIBS) | $(CMOCKA_LIBS)
 $(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_STAMP) ] && [ "$$(cat $(FLAGS_STAMP))" = '$(FLAGS_NOW)' ] || printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) $(FLAGS_STAMP)
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -73,7 +74,7 @@ $(LIB): $(OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/main.o $(LIB)
+$(BIN): $(BUILD)/obj/cli/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -86,7 +87,13 @@ $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # Every test binary runs from the repository root (fixtures live in tests/).
 # Then the determinism guarantee under every OpenBLAS core and thread count.
-test: $(BIN) $(TEST_BINS)
+# The folders under src/ are the layers (docs/architecture.md); an include
+# that points up, sideways or in a circle fails the build's tests.
+check-layers:
+	@python3 tools/check_layers.py --selftest
+	@python3 tools/check_layers.py src
+
+test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 

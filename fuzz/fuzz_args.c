@@ -1,4 +1,4 @@
-/* fuzz_args.c - command-line number parsing (src/args.h): budgets, alpha,
+/* fuzz_args.c - command-line number parsing (src/cli/args.h): budgets, alpha,
  * N, id lists. Each result is compared with an independent reference parser
  * written here: a value is accepted exactly when it is a plain decimal
  * number ([+-]digits, no spaces, no junk) inside the range, and the parsed
@@ -12,7 +12,7 @@
 #include <limits.h>
 #include <math.h>
 
-#include "args.h"
+#include "cli/args.h"
 
 /* Reference: [+-]?[0-9]+ with overflow detection; 0 ok, -1 not a number. */
 static int ref_int(const char *s, long long *out) {

@@ -5,8 +5,8 @@
  * the prompt templates accept any text. */
 #include "fuzz_util.h"
 
-#include "template.h"
-#include "tokenizer.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
 
 static const char *const BPE_PATHS[] = {
     "tests/fixtures/tok_gpt2_bytelevel/tokenizer.json",

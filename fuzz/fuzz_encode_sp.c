@@ -4,8 +4,8 @@
  * decode([BOS] + encode(s)) == s for any bytes s. */
 #include "fuzz_util.h"
 
-#include "template.h"
-#include "tokenizer.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
 
 /* A tokenizer.bin in llama2.c's (SentencePiece) layout: <unk>, <s>, </s>,
  * the 256 <0xNN> byte tokens, printable ASCII characters, then the merged

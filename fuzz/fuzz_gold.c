@@ -1,4 +1,4 @@
-/* fuzz_gold.c - the gold judge (src/gold.h). Byte 0 even: the rest is a text
+/* fuzz_gold.c - the gold judge (src/text/gold.h). Byte 0 even: the rest is a text
  * scored with the shipped AFINN-165 lexicon; odd: the rest is a lexicon file
  * (gold_load on a temp file) that then scores a few fixed texts. Scores must
  * be finite. */
@@ -6,7 +6,7 @@
 
 #include <math.h>
 
-#include "gold.h"
+#include "text/gold.h"
 
 static const GoldJudge *gold_default(void) {
     static GoldJudge *g;

@@ -7,9 +7,9 @@
 #include <cJSON.h>
 #include <math.h>
 
-#include "fileio.h"
-#include "hfconfig.h"
-#include "model.h"
+#include "base/fileio.h"
+#include "runtime/hfconfig.h"
+#include "runtime/model.h"
 
 static size_t count_nodes(const cJSON *v) {
     size_t n = 0;

@@ -7,8 +7,8 @@
 
 #include <cJSON.h>
 
-#include "fileio.h"
-#include "json.h"
+#include "base/fileio.h"
+#include "base/json.h"
 
 static size_t json_nodes(const cJSON *v) {
     size_t n = 0;

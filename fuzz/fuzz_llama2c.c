@@ -3,9 +3,9 @@
  * has sane dimensions, and both readers agree on the vocabulary size. */
 #include "fuzz_util.h"
 
-#include "hfconfig.h"
-#include "llama2c.h"
-#include "sp_tokenizer.h"
+#include "runtime/hfconfig.h"
+#include "runtime/llama2c.h"
+#include "text/sp_tokenizer.h"
 
 static void fuzz_llama2c(const uint8_t *data, size_t size) {
     char path[256];

@@ -1,4 +1,4 @@
-/* fuzz_record.c - the record file reader (src/record.h). Byte 0 even: the
+/* fuzz_record.c - the record file reader (src/search/record.h). Byte 0 even: the
  * rest is a whole file, as record_load sees it; odd: the rest is a body that
  * gets a valid checksum appended, so the fuzzer gets past the checksum to the
  * field checks. Whatever is accepted must be consistent (lengths within the
@@ -6,7 +6,7 @@
  * same bytes: the format has one spelling per record. */
 #include "fuzz_util.h"
 
-#include "record.h"
+#include "search/record.h"
 
 static void fuzz_record(const uint8_t *data, size_t size) {
     if (size < 1) return;

@@ -8,7 +8,7 @@
  * F16 tensor must read back. */
 #include "fuzz_util.h"
 
-#include "safetensors.h"
+#include "runtime/safetensors.h"
 
 static void check_accepted(const SafeTensors *st) {
     const StFile *f = &st->files[0];

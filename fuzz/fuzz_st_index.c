@@ -6,7 +6,7 @@
 
 #include <cJSON.h>
 
-#include "safetensors.h"
+#include "runtime/safetensors.h"
 
 #define ST_INDEX_FIXTURE "tests/fixtures/llama_bf16_sharded"
 

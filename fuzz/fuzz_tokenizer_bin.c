@@ -4,8 +4,8 @@
  * fixed texts: every id inside the vocabulary, every piece decodable. */
 #include "fuzz_util.h"
 
-#include "sp_tokenizer.h"
-#include "tokenizer.h"
+#include "text/sp_tokenizer.h"
+#include "text/tokenizer.h"
 
 static const char *const BIN_SAMPLES[] = {
     "Hello, world! It's 2024.",

@@ -7,7 +7,7 @@
  * vocabulary, and stop ids that are tokens. */
 #include "fuzz_util.h"
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 static const char *const PARTS[] = {"tokenizer_config.json", "config.json",
                                     "generation_config.json"};

@@ -4,8 +4,8 @@
  * whole byte alphabet, decode(encode(s)) == s (bpe.h). */
 #include "fuzz_util.h"
 
-#include "bpe.h"
-#include "tokenizer.h"
+#include "text/bpe.h"
+#include "text/tokenizer.h"
 
 static const char *const JSON_SAMPLES[] = {
     "Hello, world! It's 2024.",

@@ -5,7 +5,7 @@
 #  - bin/specrej prints the same bytes (answer, scores, trace) for
 #    Speculative Rejection, and the same answer for Best-of-N in one batch,
 #    in waves of 2 (--max-batch) and of 5.
-# The projections never call BLAS (src/gemm.h), so the bytes must also agree
+# The projections never call BLAS (src/runtime/gemm.h), so the bytes must also agree
 # across cores; a core is skipped only when the CPU lacks its instructions.
 # usage: tests/invariance.sh [TEST_BIN_DIR]   (make test runs it)
 # INVARIANCE_QUICK=1: only the core bin/specrej picks, at 1 and 3 threads

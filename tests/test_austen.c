@@ -2,10 +2,10 @@
 
 #include <math.h>
 
-#include "kvcache.h"
-#include "model.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
 #include "refs.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 /* The shipped Austen models against the reference outputs that their
  * training script (tools/export.py, a float64 torch forward pass) wrote:

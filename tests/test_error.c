@@ -1,6 +1,6 @@
 #include "test_util.h"
 
-#include "error.h"
+#include "base/error.h"
 
 static void fail_formats_and_returns_minus_one(void **state) {
     (void)state;

@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safetensors.h"
+#include "runtime/safetensors.h"
 
 static char g_dir[64];
 

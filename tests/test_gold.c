@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "gold.h"
+#include "text/gold.h"
 
 /* tests/data/gold_cases.txt is written by tools/gold.py (the Python twin
  * used to label the reward model's training data): the two must agree. */

@@ -12,9 +12,9 @@
 #include <omp.h>
 #endif
 
-#include "gemm.h"
-#include "kvcache.h"
-#include "model.h"
+#include "runtime/gemm.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
 
 static void set_threads(int t) {
 #ifdef _OPENMP

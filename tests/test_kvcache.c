@@ -4,8 +4,8 @@
 
 #include <math.h>
 
-#include "kvcache.h"
-#include "model.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
 #include "refs.h"
 
 static ModelConfig tiny_config(void) {
@@ -271,7 +271,7 @@ static float *decode_from_prompt(Model *m, KVCache *kv, int p, int n_prompt, int
 
 /* Shared prompt KV: the candidates read the prompt's blocks instead of
  * copies and get the same logits within float rounding (attention over a
- * borrowed prefix runs as matrix products, src/attention.c: another FMA order; that
+ * borrowed prefix runs as matrix products, src/runtime/attention.c: another FMA order; that
  * it is batch-invariant is tests/test_invariance.c's); the budget charges
  * the prompt once and each candidate only its own positions; blocks live
  * until their last holder lets go, even when the prompt slot goes first. */

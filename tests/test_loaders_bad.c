@@ -8,10 +8,10 @@
 #include <math.h>
 #include <unistd.h>
 
-#include "kvcache.h"
-#include "llama2c.h"
-#include "model.h"
-#include "safetensors.h"
+#include "runtime/kvcache.h"
+#include "runtime/llama2c.h"
+#include "runtime/model.h"
+#include "runtime/safetensors.h"
 
 static char g_dir[256];
 

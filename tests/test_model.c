@@ -8,8 +8,8 @@
 #include <omp.h>
 #endif
 
-#include "kvcache.h"
-#include "model.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
 #include "refs.h"
 
 #define TOL 1e-4

@@ -1,6 +1,6 @@
 #include "test_util.h"
 
-#include "policy.h"
+#include "search/policy.h"
 
 static void keep_rule_edges(void **state) {
     (void)state;

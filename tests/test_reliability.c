@@ -16,15 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gold.h"
-#include "kvcache.h"
-#include "llama2c.h"
-#include "model.h"
-#include "policy.h"
-#include "reward.h"
-#include "safetensors.h"
-#include "search.h"
-#include "tokenizer.h"
+#include "text/gold.h"
+#include "runtime/kvcache.h"
+#include "runtime/llama2c.h"
+#include "runtime/model.h"
+#include "search/policy.h"
+#include "search/reward.h"
+#include "runtime/safetensors.h"
+#include "search/search.h"
+#include "text/tokenizer.h"
 
 static char g_dir[256];
 

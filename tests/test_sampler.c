@@ -2,8 +2,8 @@
 
 #include <math.h>
 
-#include "rng.h"
-#include "sampler.h"
+#include "base/rng.h"
+#include "search/sampler.h"
 
 /* Independent reference: full sort, softmax, cut, inverse CDF. */
 typedef struct { double v; int i; } Ref;

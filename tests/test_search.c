@@ -4,11 +4,11 @@
 #include <math.h>
 #include <omp.h>
 
-#include "kvcache.h"
-#include "model.h"
-#include "policy.h"
-#include "reward.h"
-#include "search.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
+#include "search/policy.h"
+#include "search/reward.h"
+#include "search/search.h"
 
 #define LM "tests/fixtures/llama_gqa"
 #define RM "tests/fixtures/llama_rm"

@@ -6,8 +6,8 @@
 #include <cJSON.h>
 #include <unistd.h>
 
-#include "template.h"
-#include "tokenizer.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
 
 static char tmpdir[64];
 

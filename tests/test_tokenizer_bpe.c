@@ -6,7 +6,7 @@
 #include <cJSON.h>
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 static const char *const FIXTURES[] = {"tests/fixtures/tok_gpt2_bytelevel",
                                        "tests/fixtures/tok_qwen2_regex"};

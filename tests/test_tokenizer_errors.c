@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 static char path[128];
 

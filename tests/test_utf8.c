@@ -5,7 +5,7 @@
 
 #include <unistd.h>
 
-#include "utf8.h"
+#include "base/utf8.h"
 
 static void check(const char *in, size_t len, const char *want, size_t want_replaced) {
     size_t replaced = 99;

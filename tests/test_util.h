@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "blas_setup.h"
+#include "runtime/blas_setup.h"
 
 /* Every test program starts as bin/specrej does, so the suite runs the BLAS
  * core and OpenMP wait policy that users get (blas_setup.h): call first in

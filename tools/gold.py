@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The gold judge: AFINN-165 score of a text (the rule of src/gold.h).
+"""The gold judge: AFINN-165 score of a text (the rule of src/text/gold.h).
 
 Lower-case (ASCII), words = maximal runs of ASCII letters and apostrophes
 (U+2019 counts as an apostrophe), apostrophes stripped at both ends of a

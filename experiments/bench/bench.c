@@ -31,17 +31,17 @@
 #include <omp.h>
 #endif
 
-#include "blas_setup.h"
-#include "gemm.h"
-#include "kvcache.h"
-#include "model.h"
-#include "policy.h"
-#include "reward.h"
-#include "rng.h"
-#include "sampler.h"
-#include "search.h"
-#include "template.h"
-#include "tokenizer.h"
+#include "runtime/blas_setup.h"
+#include "runtime/gemm.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
+#include "search/policy.h"
+#include "search/reward.h"
+#include "base/rng.h"
+#include "search/sampler.h"
+#include "search/search.h"
+#include "text/template.h"
+#include "text/tokenizer.h"
 
 enum { MAX_REPEATS = 15, N_BATCHES = 5, PROMPT_LEN = 32 };
 static const int BATCHES[N_BATCHES] = {1, 8, 32, 128, 512};

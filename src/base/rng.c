@@ -1,0 +1,21 @@
+#include "base/rng.h"
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+Rng rng_stream(uint64_t seed, uint64_t index) {
+    /* Hash the seed, fold in the index, hash again: neighbouring seeds and
+     * indices land on unrelated points of the splitmix64 sequence. */
+    uint64_t s = seed;
+    uint64_t t = splitmix64(&s) ^ (index * 0xD1B54A32D192ED03ULL);
+    Rng r = {splitmix64(&t)};
+    return r;
+}
+
+uint64_t rng_next(Rng *r) { return splitmix64(&r->state); }
+
+double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }

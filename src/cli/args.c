@@ -1,0 +1,98 @@
+#include "cli/args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int args_take_value(int argc, char **argv, int *i, const char *flag, const char *alias,
+                    const char **value, SrError *err) {
+    const char *a = argv[*i];
+    if (strcmp(a, flag) != 0 && !(alias && strcmp(a, alias) == 0)) return 0;
+    if (*i + 1 >= argc) return sr_fail(err, "%s: missing value", flag);
+    *value = argv[++*i];
+    return 1;
+}
+
+int args_parse_int(const char *flag, const char *s, long long min, long long max,
+                   long long *out, SrError *err) {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE)
+        return sr_fail(err, "%s: '%s' is not an integer", flag, s);
+    if (v < min || v > max)
+        return sr_fail(err, "%s: %lld is outside [%lld, %lld]", flag, v, min, max);
+    *out = v;
+    return 0;
+}
+
+int args_parse_double(const char *flag, const char *s, double min, double max,
+                      int max_inclusive, double *out, SrError *err) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE || !isfinite(v))
+        return sr_fail(err, "%s: '%s' is not a finite number", flag, s);
+    if (v < min || v > max || (!max_inclusive && v == max))
+        return sr_fail(err, "%s: %s is outside [%g, %g%c", flag, s, min, max,
+                       max_inclusive ? ']' : ')');
+    *out = v;
+    return 0;
+}
+
+int args_parse_bytes(const char *flag, const char *s, size_t *out, SrError *err) {
+    char *end = NULL;
+    errno = 0;
+    /* strtoull would skip spaces and negate "-1" into a huge size */
+    if (!isdigit((unsigned char)*s)) return sr_fail(err, "%s: '%s' is not a byte size", flag, s);
+    unsigned long long v = strtoull(s, &end, 10);
+    if (end == s || errno == ERANGE) return sr_fail(err, "%s: '%s' is not a byte size", flag, s);
+    unsigned long long mult = 1;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': mult = 1ULL << 10; break;
+        case 'm': case 'M': mult = 1ULL << 20; break;
+        case 'g': case 'G': mult = 1ULL << 30; break;
+        default: return sr_fail(err, "%s: '%s' is not a byte size (use e.g. 64M)", flag, s);
+        }
+        if (end[1] != 0 && !((end[1] == 'B' || end[1] == 'b') && end[2] == 0))
+            return sr_fail(err, "%s: '%s' is not a byte size (use e.g. 64M)", flag, s);
+    }
+    if (v > SIZE_MAX / mult) return sr_fail(err, "%s: '%s' is too large", flag, s);
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+int args_parse_int_list(const char *flag, const char *s, long long min, long long max,
+                        int **out, int *n, SrError *err) {
+    size_t count = 1;
+    for (const char *p = s; *p; p++) count += (*p == ',');
+    if (count > (1u << 20)) return sr_fail(err, "%s: too many values", flag);
+    int *vals = malloc(count * sizeof *vals);
+    if (!vals) return sr_fail(err, "%s: out of memory", flag);
+    const char *p = s;
+    for (size_t k = 0; k < count; k++) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char buf[32];
+        if (len == 0 || len >= sizeof buf) {
+            free(vals);
+            return sr_fail(err, "%s: bad list '%s' (expected e.g. 5,17,3)", flag, s);
+        }
+        memcpy(buf, p, len);
+        buf[len] = 0;
+        long long v;
+        if (args_parse_int(flag, buf, min, max, &v, err) != 0) {
+            free(vals);
+            return -1;
+        }
+        vals[k] = (int)v;
+        p = comma ? comma + 1 : p + len;
+    }
+    *out = vals;
+    *n = (int)count;
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* args.h - strict parsing of command-line values.
+ *
+ * Every number a user types is checked completely: no trailing junk, no
+ * overflow, inside the documented range. The error names the flag, e.g.
+ * "--alpha: 1.5 is outside [0, 1)". Commands walk argv themselves with
+ * args_take_value() so that each cmd_*.c shows its own flags at a glance. */
+#ifndef SPECREJ_ARGS_H
+#define SPECREJ_ARGS_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+/* If argv[*i] equals flag (or "-x" alias when alias is non-NULL), stores the
+ * next argument in *value, advances *i past it and returns 1; returns 0 when
+ * the flag does not match; returns -1 (err filled) when the value is missing. */
+int args_take_value(int argc, char **argv, int *i, const char *flag, const char *alias,
+                    const char **value, SrError *err);
+
+int args_parse_int(const char *flag, const char *s, long long min, long long max,
+                   long long *out, SrError *err);
+/* Floats: finite, within [min, max] (max_inclusive = 0 makes it [min, max)). */
+int args_parse_double(const char *flag, const char *s, double min, double max,
+                      int max_inclusive, double *out, SrError *err);
+/* Byte sizes: "1048576", "512K", "64M", "2G" (binary units). */
+int args_parse_bytes(const char *flag, const char *s, size_t *out, SrError *err);
+/* Comma-separated ints, e.g. "--ids 5,17,3" or "--schedule 8,16,32". */
+int args_parse_int_list(const char *flag, const char *s, long long min, long long max,
+                        int **out, int *n, SrError *err);
+
+#endif

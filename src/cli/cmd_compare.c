@@ -1,0 +1,500 @@
+/* specrej compare: a policy regression report over many recorded prompts.
+ *
+ *   specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]
+ *                   [--bootstrap R] [--bootstrap-seed S] [--check-models]
+ *                   --policy A [replay flags] --against B [replay flags]
+ *
+ * compare's own flags may come anywhere; every other flag after --policy
+ * (--against) belongs to A (B).
+ *
+ * A and B are a policy name (quantile, schedule, none: Speculative Rejection,
+ * which needs --alpha) or `bon` (Best-of-N, which needs -N), each followed by
+ * its replay flags (--alpha, --schedule, --kv-budget, --kv-budget-candidates,
+ * --max-batch, --first-decision, -N). Every run is a `specrej replay` of the
+ * record (in-process, through search_cli_main with --json and --trace to a
+ * private temporary folder), so what compare reports is what the live runs
+ * would report (tests/test_replay.c).
+ *
+ * Per prompt: each answer's candidate, reward and gold score, FLOPs
+ * (generator + reward model), the latency proxy (sequential decode steps:
+ * per wave, the most tokens any of its candidates sampled), and the first
+ * decision point where the two runs differ (step or kept set). Summary: B
+ * against A by reward (and gold): wins, ties, losses; mean differences and
+ * the FLOPs and steps ratios with paired bootstrap 95% intervals (R
+ * resamples of the prompts, fixed seed: the report is a pure function of
+ * the records and flags).
+ *
+ * --check-models: before anything runs, every record's generator and reward
+ * model folders (the paths recorded) must still hash to the recorded
+ * identities, so records made before a retraining are refused rather than
+ * compared as if they described the current models.
+ *
+ * --fail-if-worse TOL: after the report, fail (exit 1, one line) when B's
+ * mean reward is below A's by more than TOL * |A's mean reward|, or B's
+ * total FLOPs exceed A's by more than the fraction TOL. */
+#define _POSIX_C_SOURCE 200809L
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "base/fileio.h"
+#include "search/record.h"
+#include "base/rng.h"
+#include "cli/search_cli.h"
+#include "cli/search_output.h"
+
+typedef struct Outcome {
+    int candidate;
+    double reward, gold;
+    int has_gold;
+    double flops;
+    long long steps;
+    int n_dec;
+    char **dec;   /* per decision point: "step|kept" */
+} Outcome;
+
+typedef struct Side {
+    const char *name;
+    char **args;
+    int n_args;
+} Side;
+
+static void outcome_free(Outcome *o) {
+    for (int i = 0; i < o->n_dec; i++) free(o->dec[i]);
+    free(o->dec);
+    memset(o, 0, sizeof *o);
+}
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static int read_json(const char *path, Outcome *out, SrError *err) {
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, (size_t)1 << 30, &text, &len, err) != 0) return -1;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) return sr_fail(err, "%s: replay output is not JSON", path);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "stats");
+    const cJSON *gold = cJSON_GetObjectItemCaseSensitive(j, "gold");
+    out->candidate = (int)num(j, "candidate");
+    out->reward = num(j, "reward");
+    out->has_gold = cJSON_IsNumber(gold);
+    out->gold = out->has_gold ? gold->valuedouble : 0;
+    out->flops = num(st, "gen_flops") + num(st, "rm_flops");
+    /* decode steps: per wave, the longest run of sampling in it */
+    int wave = (int)num(st, "initial_batch");
+    const cJSON *c;
+    long long steps = 0, wave_max = 0;
+    int i = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(j, "candidates")) {
+        long long n = (long long)num(c, "n_sampled");
+        if (n > wave_max) wave_max = n;
+        if (wave > 0 && ++i % wave == 0) steps += wave_max, wave_max = 0;
+    }
+    out->steps = steps + wave_max;
+    cJSON_Delete(j);
+    return 0;
+}
+
+static int read_trace(const char *path, Outcome *out, SrError *err) {
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, (size_t)1 << 30, &text, &len, err) != 0) return -1;
+    int rc = 0;
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l && rc == 0; l = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(l);
+        if (!j) {
+            rc = sr_fail(err, "%s: a trace line is not JSON", path);
+            break;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(j, "decision")) {
+            char *kept = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "kept"));
+            size_t n = kept ? strlen(kept) + 32 : 0;
+            char *d = kept ? malloc(n) : NULL;
+            char **grown = d ? realloc(out->dec, (size_t)(out->n_dec + 1) * sizeof *grown) : NULL;
+            if (!grown) {
+                free(d);
+                rc = sr_fail(err, "compare: out of memory");
+            } else {
+                snprintf(d, n, "%d|%s", (int)num(j, "step"), kept);
+                out->dec = grown;
+                out->dec[out->n_dec++] = d;
+            }
+            free(kept);
+        }
+        cJSON_Delete(j);
+    }
+    free(text);
+    return rc;
+}
+
+/* One replay of rec under side s, in-process; fills out. */
+static int run_side(const char *rec, const Side *s, const char *dir, Outcome *out,
+                    SrError *err) {
+    char json[512], trace[512];
+    snprintf(json, sizeof json, "%s/run.json", dir);
+    snprintf(trace, sizeof trace, "%s/run.trace", dir);
+    int bon = strcmp(s->name, "bon") == 0;
+    int argc = 0;
+    char **argv = calloc((size_t)s->n_args + 12, sizeof *argv);
+    if (!argv) return sr_fail(err, "compare: out of memory");
+    argv[argc++] = "replay";
+    argv[argc++] = "--record";
+    argv[argc++] = (char *)rec;
+    if (!bon) {
+        argv[argc++] = "--policy";
+        argv[argc++] = (char *)s->name;
+    }
+    for (int i = 0; i < s->n_args; i++) argv[argc++] = s->args[i];
+    argv[argc++] = "--json";
+    argv[argc++] = json;
+    argv[argc++] = "--trace";
+    argv[argc++] = trace;
+    argv[argc++] = "--no-progress";
+    SrError e = {{0}};
+    int rc = search_cli_main(SEARCH_CLI_REPLAY, argc, argv, &e);
+    free(argv);
+    if (rc != 0) return sr_fail(err, "compare: %s under '%s': %s", rec, s->name, e.msg);
+    if (read_json(json, out, err) != 0 || read_trace(trace, out, err) != 0) return -1;
+    remove(json), remove(trace);
+    return 0;
+}
+
+/* The first decision point where the two runs differ, as text. */
+static void divergence(const Outcome *a, const Outcome *b, char *out, size_t n) {
+    int k = 0;
+    while (k < a->n_dec && k < b->n_dec && strcmp(a->dec[k], b->dec[k]) == 0) k++;
+    if (k == a->n_dec && k == b->n_dec) {
+        snprintf(out, n, "%s", a->n_dec ? "none (same decisions)" : "none (no decisions)");
+        return;
+    }
+    int sa = k < a->n_dec ? atoi(a->dec[k]) : -1, sb = k < b->n_dec ? atoi(b->dec[k]) : -1;
+    if (sa < 0) snprintf(out, n, "decision %d: only B decides (at %d tokens)", k + 1, sb);
+    else if (sb < 0) snprintf(out, n, "decision %d: only A decides (at %d tokens)", k + 1, sa);
+    else if (sa != sb) snprintf(out, n, "decision %d: A at %d tokens, B at %d", k + 1, sa, sb);
+    else snprintf(out, n, "decision %d (%d tokens): kept sets differ", k + 1, sa);
+}
+
+typedef double (*StatFn)(const Outcome *a, const Outcome *b, const int *idx, int n);
+
+static double stat_reward(const Outcome *a, const Outcome *b, const int *idx, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += b[idx[i]].reward - a[idx[i]].reward;
+    return s / n;
+}
+static double stat_gold(const Outcome *a, const Outcome *b, const int *idx, int n) {
+    double s = 0;
+    for (int i = 0; i < n; i++) s += b[idx[i]].gold - a[idx[i]].gold;
+    return s / n;
+}
+static double stat_flops(const Outcome *a, const Outcome *b, const int *idx, int n) {
+    double x = 0, y = 0;
+    for (int i = 0; i < n; i++) x += a[idx[i]].flops, y += b[idx[i]].flops;
+    return x > 0 ? y / x : 0;
+}
+static double stat_steps(const Outcome *a, const Outcome *b, const int *idx, int n) {
+    double x = 0, y = 0;
+    for (int i = 0; i < n; i++) x += (double)a[idx[i]].steps, y += (double)b[idx[i]].steps;
+    return x > 0 ? y / x : 0;
+}
+
+static int cmp_double(const void *p, const void *q) {
+    double x = *(const double *)p, y = *(const double *)q;
+    return (x > y) - (x < y);
+}
+
+typedef struct Interval {
+    double value, lo, hi;
+} Interval;
+
+/* Paired percentile bootstrap over prompts. */
+static int bootstrap(StatFn f, const Outcome *a, const Outcome *b, int n, int reps, uint64_t seed,
+                     Interval *out, SrError *err) {
+    int *idx = sr_malloc_array((size_t)n, sizeof *idx, err);
+    double *v = idx ? sr_malloc_array((size_t)reps, sizeof *v, err) : NULL;
+    if (!v) {
+        free(idx);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) idx[i] = i;
+    out->value = f(a, b, idx, n);
+    Rng r = rng_stream(seed, 0);
+    for (int k = 0; k < reps; k++) {
+        for (int i = 0; i < n; i++) idx[i] = (int)(rng_uniform(&r) * n);
+        v[k] = f(a, b, idx, n);
+    }
+    qsort(v, (size_t)reps, sizeof *v, cmp_double);
+    out->lo = v[(int)(0.025 * (reps - 1))];
+    out->hi = v[(int)(0.975 * (reps - 1))];
+    free(idx), free(v);
+    return 0;
+}
+
+typedef struct Opts {
+    char **records;
+    int n_records;
+    Side a, b;
+    double tol;
+    int has_tol, reps, check_models;
+    long long seed;
+    const char *json;
+} Opts;
+
+static void usage(void) {
+    printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]\n"
+           "                       [--bootstrap R] [--bootstrap-seed S] [--check-models]\n"
+           "                       --policy A [replay flags] --against B [replay flags]\n"
+           "  A, B: quantile, schedule or none (with --alpha), or bon (with -N); their flags\n"
+           "  are replay's (--alpha, --schedule, --kv-budget, --kv-budget-candidates,\n"
+           "  --max-batch, --first-decision, -N). Reports per prompt and a summary of B\n"
+           "  against A with paired bootstrap 95%% intervals (default 10000 resamples,\n"
+           "  seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is more than\n"
+           "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n"
+           "  --check-models: refuse records whose model folders no longer hash as recorded.\n");
+}
+
+/* compare's own flags may come anywhere; everything else after --policy
+ * (--against) is policy A's (B's). The side arrays hold pointers into argv. */
+static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
+    o->reps = 10000, o->seed = 1;
+    o->a.args = sr_malloc_array((size_t)argc, sizeof(char *), err);
+    o->b.args = o->a.args ? sr_malloc_array((size_t)argc, sizeof(char *), err) : NULL;
+    if (!o->b.args) return -1;
+    Side *side = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int r;
+        long long reps;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return *help = 1, 0;
+        if (strcmp(argv[i], "--records") == 0) {
+            o->records = argv + i + 1;
+            o->n_records = 0;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, o->n_records++;
+            if (o->n_records == 0) return sr_fail(err, "--records: needs at least one file");
+            continue;
+        }
+        if ((r = args_take_value(argc, argv, &i, "--fail-if-worse", NULL, &v, err)) != 0) {
+            o->has_tol = 1;
+            if (r < 0 || args_parse_double("--fail-if-worse", v, 0, 1e6, 1, &o->tol, err) != 0)
+                return -1;
+            continue;
+        }
+        if ((r = args_take_value(argc, argv, &i, "--json", NULL, &v, err)) != 0) {
+            if (r < 0) return -1;
+            o->json = v;
+            continue;
+        }
+        if ((r = args_take_value(argc, argv, &i, "--bootstrap", NULL, &v, err)) != 0) {
+            if (r < 0 || args_parse_int("--bootstrap", v, 100, 1000000, &reps, err) != 0) return -1;
+            o->reps = (int)reps;
+            continue;
+        }
+        if ((r = args_take_value(argc, argv, &i, "--bootstrap-seed", NULL, &v, err)) != 0) {
+            if (r < 0 || args_parse_int("--bootstrap-seed", v, 0, INT64_MAX, &o->seed, err) != 0)
+                return -1;
+            continue;
+        }
+        if (strcmp(argv[i], "--check-models") == 0) {
+            o->check_models = 1;
+            continue;
+        }
+        if (strcmp(argv[i], "--policy") == 0 || strcmp(argv[i], "--against") == 0) {
+            int is_a = argv[i][2] == 'p';
+            if (i + 1 >= argc) return sr_fail(err, "%s: needs a policy name or bon", argv[i]);
+            side = is_a ? &o->a : &o->b;
+            if (side->name) return sr_fail(err, "%s: given twice", argv[i]);
+            side->name = argv[++i];
+            continue;
+        }
+        if (!side)
+            return sr_fail(err, "compare: unknown flag '%s' (see specrej compare --help)", argv[i]);
+        if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--record") == 0)
+            return sr_fail(err, "compare: %s is compare's to set, not a policy flag", argv[i]);
+        side->args[side->n_args++] = argv[i];
+    }
+    if (o->n_records == 0) return sr_fail(err, "--records: required");
+    if (!o->a.name) return sr_fail(err, "--policy: required (a policy name or bon)");
+    if (!o->b.name) return sr_fail(err, "--against: required (a policy name or bon)");
+    return 0;
+}
+
+/* The recorded models' folders must still hash to the recorded identities. */
+static int check_models(const char *path, SrError *err) {
+    Record r;
+    if (record_load(path, &r, err) != 0) return -1;
+    const char *which[2] = {r.gen_path, r.rm_path};
+    uint64_t want[2] = {r.gen_hash, r.rm_hash};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        uint64_t h;
+        if (!which[k][0]) continue; /* no reward checkpoint */
+        SrError e = {{0}};
+        if (record_hash_model(which[k], &h, &e) != 0)
+            rc = sr_fail(err, "--check-models: %s: %s", path, e.msg);
+        else if (h != want[k])
+            rc = sr_fail(err, "--check-models: %s was recorded with %s of identity %016llx, which "
+                              "is now %016llx: record it again", path, which[k],
+                         (unsigned long long)want[k], (unsigned long long)h);
+    }
+    record_free(&r);
+    return rc;
+}
+
+static cJSON *interval_json(const Interval *v) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "value", v->value);
+    cJSON_AddNumberToObject(o, "lo", v->lo);
+    cJSON_AddNumberToObject(o, "hi", v->hi);
+    return o;
+}
+
+static char *side_text(const Side *s) {
+    size_t n = strlen(s->name) + 1;
+    for (int i = 0; i < s->n_args; i++) n += strlen(s->args[i]) + 1;
+    char *t = malloc(n);
+    if (!t) return NULL;
+    strcpy(t, s->name);
+    for (int i = 0; i < s->n_args; i++) strcat(strcat(t, " "), s->args[i]);
+    return t;
+}
+
+int cmd_compare(int argc, char **argv, SrError *err) {
+    Opts o = {0};
+    int help = 0;
+    if (parse(&o, argc, argv, &help, err) != 0 || help) {
+        free(o.a.args), free(o.b.args);
+        if (help) usage();
+        return help ? 0 : -1;
+    }
+    int n = o.n_records, rc = -1;
+    Outcome *A = sr_calloc((size_t)n, sizeof *A, err), *B = A ? sr_calloc((size_t)n, sizeof *B, err) : NULL;
+    char dir[] = "/tmp/specrej-compare-XXXXXX";
+    char *ta = side_text(&o.a), *tb = side_text(&o.b);
+    cJSON *rep = NULL;
+    int made_dir = 0;
+    if (!B || !ta || !tb) {
+        sr_fail(err, "compare: out of memory");
+        goto done;
+    }
+    if (!mkdtemp(dir)) {
+        sr_fail(err, "compare: cannot create a temporary folder under /tmp");
+        goto done;
+    }
+    made_dir = 1;
+    if (o.json) { /* an unwritable path fails now, not after the runs */
+        AtomicFile probe;
+        if (atomic_open(&probe, o.json, err) != 0) goto done;
+        atomic_abort(&probe);
+    }
+    for (int k = 0; o.check_models && k < n; k++)
+        if (check_models(o.records[k], err) != 0) goto done;
+    rep = cJSON_CreateObject();
+    cJSON_AddStringToObject(rep, "A", ta);
+    cJSON_AddStringToObject(rep, "B", tb);
+    cJSON *prompts = cJSON_AddArrayToObject(rep, "prompts");
+    printf("A: %s\nB: %s\n", ta, tb);
+    printf("%-4s %5s %10s %7s %10s %6s | %5s %10s %7s %10s %6s | first divergence\n", "#", "A.i",
+           "A.reward", "A.gold", "A.FLOPs", "steps", "B.i", "B.reward", "B.gold", "B.FLOPs",
+           "steps");
+    int all_gold = 1, win = 0, tie = 0, loss = 0, gwin = 0, gtie = 0, gloss = 0;
+    for (int k = 0; k < n; k++) {
+        if (run_side(o.records[k], &o.a, dir, &A[k], err) != 0) goto done;
+        if (run_side(o.records[k], &o.b, dir, &B[k], err) != 0) goto done;
+        char div[160];
+        divergence(&A[k], &B[k], div, sizeof div);
+        all_gold &= A[k].has_gold && B[k].has_gold;
+        char ga[16] = "-", gb[16] = "-";
+        if (A[k].has_gold) snprintf(ga, sizeof ga, "%.3f", A[k].gold);
+        if (B[k].has_gold) snprintf(gb, sizeof gb, "%.3f", B[k].gold);
+        printf("%-4d %5d %10.4f %7s %10.4g %6lld | %5d %10.4f %7s %10.4g %6lld | %s\n", k,
+               A[k].candidate, A[k].reward, ga, A[k].flops, A[k].steps, B[k].candidate,
+               B[k].reward, gb, B[k].flops, B[k].steps, div);
+        win += B[k].reward > A[k].reward, tie += B[k].reward == A[k].reward;
+        loss += B[k].reward < A[k].reward;
+        gwin += B[k].gold > A[k].gold, gtie += B[k].gold == A[k].gold, gloss += B[k].gold < A[k].gold;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "record", o.records[k]);
+        const Outcome *pair[2] = {&A[k], &B[k]};
+        for (int s = 0; s < 2; s++) {
+            cJSON *x = cJSON_AddObjectToObject(e, s ? "B" : "A");
+            cJSON_AddNumberToObject(x, "candidate", pair[s]->candidate);
+            cJSON_AddNumberToObject(x, "reward", pair[s]->reward);
+            if (pair[s]->has_gold) cJSON_AddNumberToObject(x, "gold", pair[s]->gold);
+            else cJSON_AddNullToObject(x, "gold");
+            cJSON_AddNumberToObject(x, "flops", pair[s]->flops);
+            cJSON_AddNumberToObject(x, "decode_steps", (double)pair[s]->steps);
+            cJSON_AddNumberToObject(x, "decision_points", pair[s]->n_dec);
+        }
+        cJSON_AddStringToObject(e, "first_divergence", div);
+        cJSON_AddItemToArray(prompts, e);
+    }
+    Interval dr, dg = {0}, fr, sr;
+    if (bootstrap(stat_reward, A, B, n, o.reps, (uint64_t)o.seed, &dr, err) != 0) goto done;
+    if (all_gold && bootstrap(stat_gold, A, B, n, o.reps, (uint64_t)o.seed, &dg, err) != 0) goto done;
+    if (bootstrap(stat_flops, A, B, n, o.reps, (uint64_t)o.seed, &fr, err) != 0) goto done;
+    if (bootstrap(stat_steps, A, B, n, o.reps, (uint64_t)o.seed, &sr, err) != 0) goto done;
+    double mean_a = 0, flops_a = 0, flops_b = 0;
+    for (int k = 0; k < n; k++) mean_a += A[k].reward / n, flops_a += A[k].flops, flops_b += B[k].flops;
+    printf("\nB against A over %d prompts (paired bootstrap, %d resamples, seed %lld; 95%% "
+           "intervals):\n", n, o.reps, o.seed);
+    printf("  reward: B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", win, tie,
+           loss, dr.value, dr.lo, dr.hi);
+    if (all_gold)
+        printf("  gold:   B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", gwin,
+               gtie, gloss, dg.value, dg.lo, dg.hi);
+    printf("  FLOPs:  B / A %.4f [%.4f, %.4f]\n", fr.value, fr.lo, fr.hi);
+    printf("  decode steps: B / A %.4f [%.4f, %.4f]\n", sr.value, sr.lo, sr.hi);
+    cJSON *sum = cJSON_AddObjectToObject(rep, "summary");
+    cJSON_AddNumberToObject(sum, "prompts", n);
+    cJSON_AddNumberToObject(sum, "bootstrap_resamples", o.reps);
+    cJSON_AddNumberToObject(sum, "bootstrap_seed", (double)o.seed);
+    cJSON *rw = cJSON_AddObjectToObject(sum, "reward");
+    cJSON_AddNumberToObject(rw, "wins", win);
+    cJSON_AddNumberToObject(rw, "ties", tie);
+    cJSON_AddNumberToObject(rw, "losses", loss);
+    cJSON_AddItemToObject(rw, "mean_diff", interval_json(&dr));
+    if (all_gold) {
+        cJSON *gd = cJSON_AddObjectToObject(sum, "gold");
+        cJSON_AddNumberToObject(gd, "wins", gwin);
+        cJSON_AddNumberToObject(gd, "ties", gtie);
+        cJSON_AddNumberToObject(gd, "losses", gloss);
+        cJSON_AddItemToObject(gd, "mean_diff", interval_json(&dg));
+    }
+    cJSON_AddItemToObject(sum, "flops_ratio", interval_json(&fr));
+    cJSON_AddItemToObject(sum, "decode_steps_ratio", interval_json(&sr));
+    int worse = 0;
+    if (o.has_tol) {
+        int reward_worse = dr.value < -o.tol * fabs(mean_a);
+        int cost_worse = flops_b > (1 + o.tol) * flops_a;
+        worse = reward_worse || cost_worse;
+        cJSON_AddNumberToObject(sum, "fail_if_worse", o.tol);
+        cJSON_AddBoolToObject(sum, "worse", worse);
+    }
+    if (o.json && json_write_file(o.json, rep, err) != 0) goto done;
+    if (worse)
+        sr_fail(err, "compare: B is worse than A beyond --fail-if-worse %g (mean reward %+.4f "
+                     "against A's %.4f, FLOPs x%.4f)", o.tol, dr.value, mean_a, fr.value);
+    rc = worse ? -1 : 0;
+done:
+    if (made_dir) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/run.json", dir), remove(path);
+        snprintf(path, sizeof path, "%s/run.trace", dir), remove(path);
+        rmdir(dir);
+    }
+    cJSON_Delete(rep);
+    for (int k = 0; A && k < n; k++) outcome_free(&A[k]);
+    for (int k = 0; B && k < n; k++) outcome_free(&B[k]);
+    free(A), free(B), free(ta), free(tb);
+    free(o.a.args), free(o.b.args);
+    return rc;
+}

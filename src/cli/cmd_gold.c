@@ -1,0 +1,28 @@
+/* cmd_gold.c - `specrej gold --text STRING [--lexicon PATH]`: prints the
+ * gold judge's score of the text (an integer). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "text/gold.h"
+
+int cmd_gold(int argc, char **argv, SrError *err) {
+    const char *text = NULL, *lexicon = GOLD_DEFAULT_LEXICON;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = args_take_value(argc, argv, &i, "--text", NULL, &text, err)) != 0 ||
+            (r = args_take_value(argc, argv, &i, "--lexicon", NULL, &lexicon, err)) != 0) {
+            if (r < 0) return -1;
+            continue;
+        }
+        return sr_fail(err, "gold: unknown argument '%s' (usage: gold --text STRING "
+                            "[--lexicon PATH])", argv[i]);
+    }
+    if (!text) return sr_fail(err, "gold: --text is required");
+    GoldJudge *g = NULL;
+    if (gold_load(lexicon, &g, err) != 0) return -1;
+    printf("%.0f\n", gold_score(g, text, strlen(text)));
+    gold_free(g);
+    return 0;
+}

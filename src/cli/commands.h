@@ -1,0 +1,24 @@
+/* commands.h - the CLI subcommands. Each lives in src/cmd_NAME.c (tokenize
+ * and detokenize share src/cli/cmd_tokenize.c, as they share their flags),
+ * parses its own flags, and returns 0 or -1 with err filled; main() prints
+ * the error as "specrej: ..." and exits 1. Output goes to stdout. */
+#ifndef SPECREJ_COMMANDS_H
+#define SPECREJ_COMMANDS_H
+
+#include "base/error.h"
+
+typedef int (*CommandFn)(int argc, char **argv, SrError *err);
+
+int cmd_info(int argc, char **argv, SrError *err);
+int cmd_forward(int argc, char **argv, SrError *err);
+int cmd_tokenize(int argc, char **argv, SrError *err);
+int cmd_detokenize(int argc, char **argv, SrError *err);
+int cmd_gold(int argc, char **argv, SrError *err);
+int cmd_generate(int argc, char **argv, SrError *err);
+int cmd_bon(int argc, char **argv, SrError *err);
+int cmd_spr(int argc, char **argv, SrError *err);
+int cmd_record(int argc, char **argv, SrError *err);
+int cmd_replay(int argc, char **argv, SrError *err);
+int cmd_compare(int argc, char **argv, SrError *err);
+
+#endif

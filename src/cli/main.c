@@ -1,0 +1,57 @@
+/* main.c - dispatches `specrej COMMAND [flags]` to src/cmd_COMMAND.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "runtime/blas_setup.h"
+#include "cli/commands.h"
+
+typedef struct {
+    const char *name;
+    CommandFn fn;
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    {"info", cmd_info, "describe a model and the BLAS in use"},
+    {"forward", cmd_forward, "print logits (LM) or scores (RM) for token ids"},
+    {"tokenize", cmd_tokenize, "print the ids of a text"},
+    {"detokenize", cmd_detokenize, "print the text of ids"},
+    {"gold", cmd_gold, "print the gold judge's (AFINN-165) score of a text"},
+    {"generate", cmd_generate, "sample a continuation of a prompt"},
+    {"bon", cmd_bon, "Best-of-N decoding"},
+    {"spr", cmd_spr, "Speculative Rejection decoding"},
+    {"record", cmd_record, "Best-of-N that records every prefix's score for replay"},
+    {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
+    {"compare", cmd_compare, "two policies over many records: a regression report"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: specrej COMMAND [flags]   (specrej COMMAND --help for its flags)\n\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+}
+
+int main(int argc, char **argv) {
+    blas_ensure_fast_core(argc, argv);
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
+        SrError err = {{0}};
+        if (COMMANDS[i].fn(argc - 1, argv + 1, &err) != 0) {
+            fflush(stdout);
+            fprintf(stderr, "specrej: %s\n", err.msg[0] ? err.msg : "failed");
+            return 1;
+        }
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "specrej: stdout: write failed: %s\n", strerror(errno));
+            return 1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "specrej: unknown command '%s' (try specrej --help)\n", argv[1]);
+    return 2;
+}

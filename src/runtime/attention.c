@@ -1,0 +1,419 @@
+/* attention.c - the attention step of the forward pass (model_internal.h):
+ * RoPE and the cache writes, each token's softmax(q K / sqrt(hd)) V over its
+ * slot's positions, and, for tokens whose slots borrow a shared prompt
+ * (kv_share_prefix), the prompt's part as matrix products over all of them.
+ *
+ * Every sum runs in a fixed order (positions, then dimensions) that depends
+ * on the model's shapes and the slot's own history only, never on the other
+ * tokens of the call or the thread count.
+ */
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifdef __SSE__
+#include <xmmintrin.h>
+#endif
+
+#include "base/fastexp.h"
+#include "runtime/model_internal.h"
+
+/* Attention work space of one thread: the scores of every head over
+ * max_pos + 1 positions (rounded up to whole KV blocks) and one transposed
+ * block of keys (all kv heads). */
+static size_t score_stride(int max_pos) {
+    return ((size_t)max_pos + KV_BLOCK) / KV_BLOCK * KV_BLOCK;
+}
+
+size_t attn_work_floats(const Model *m, int max_pos) {
+    const ModelConfig *c = &m->cfg;
+    return (size_t)c->n_heads * score_stride(max_pos) +
+           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
+}
+
+static void rope_head(float *v, const float *cs, const float *sn, int half) {
+    for (int j = 0; j < half; j++) {
+        float a = v[j], b = v[j + half];
+        v[j] = a * cs[j] - b * sn[j];
+        v[j + half] = b * cs[j] + a * sn[j];
+    }
+}
+
+/* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
+static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
+    const ModelConfig *c = &m->cfg;
+    const Layer *L = &m->layers[l];
+    int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
+    int pos = m->s.pos[i];
+    float *row = m->s.qkv + (size_t)i * m->qkv_dim;
+    if (L->bqkv)
+        for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
+    const float *cs = m->rope_cos + (size_t)pos * half;
+    const float *sn = m->rope_sin + (size_t)pos * half;
+    for (int h = 0; h < heads; h++) { /* q heads then k heads */
+        float *v = row + (size_t)h * hd;
+        if (L->q_norm) model_rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
+        rope_head(v, cs, sn, half);
+    }
+    memcpy(kv_key(kv, slot, l, pos), row + m->q_dim, m->kv_dim * sizeof(float));
+    memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
+}
+
+/* ---- attention over a shared prefix --------------------------------------
+ *
+ * Candidates that borrow one prompt's KV (kv_share_prefix) all attend to the
+ * same keys and values. Their scores against that prefix, and the prefix's
+ * share of their weighted values, are matrix products over all of them at
+ * once (gemm_packed: queries of one kv head x the prefix's keys; then
+ * probabilities x the prefix's values), instead of one pass over the
+ * prefix per candidate and head. Each element is still one FMA chain in a
+ * fixed order, and a token takes this path whenever its slot borrows a
+ * prefix, whatever else is in the batch, so rows stay batch-invariant: a
+ * token's output is (own positions' weighted values, summed in position
+ * order) + (prefix's, from the product), its softmax over all positions in
+ * position order. */
+
+/* Sorts the tokens of this call into families by borrowed prefix and sizes
+ * the buffers; nothing is allocated later in the forward pass. */
+int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    if (n > s->cap_fam) { /* grown only when a call has more tokens than any before */
+        int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
+        for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+            int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
+            if (!a) return sr_fail(err, "out of memory");
+            *arrs[i] = a;
+        }
+        size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
+        if (!off) return sr_fail(err, "out of memory");
+        s->fam_off = off;
+        s->cap_fam = n;
+    }
+    s->n_fam = 0;
+    size_t total = 0, gather = 0;
+    int max_len = 0;
+    for (int i = 0; i < n; i++) {
+        int len = kv_shared_len(kv, slots[i]);
+        s->fam_of[i] = -1;
+        if (len == 0) continue;
+        const void *id = kv_prefix_id(kv, slots[i]);
+        int f = 0;
+        while (f < s->n_fam && !(s->fam_len[f] == len &&
+                                 kv_prefix_id(kv, slots[s->fam_first[f]]) == id))
+            f++;
+        if (f == s->n_fam) s->fam_len[f] = len, s->fam_n[f] = 0, s->fam_first[f] = i, s->n_fam++;
+        s->fam_of[i] = f;
+        s->fam_k[i] = s->fam_n[f]++;
+    }
+    for (int f = 0; f < s->n_fam; f++) {
+        s->fam_off[f] = total;
+        total += (size_t)s->fam_n[f] * c->n_heads * s->fam_len[f];
+        size_t q = (size_t)s->fam_n[f] * group * hd, kvb = (size_t)s->fam_len[f] * hd;
+        if (q > gather) gather = q;
+        if (kvb > gather) gather = kvb;
+        if (s->fam_len[f] > max_len) max_len = s->fam_len[f];
+    }
+    /* From here fam_first[f] is where family f's tokens start in fam_tok
+     * (above, it was the batch index of its first token), in batch order. */
+    for (int f = 0, at = 0; f < s->n_fam; f++) {
+        s->fam_first[f] = at;
+        at += s->fam_n[f];
+    }
+    for (int i = 0; i < n; i++)
+        if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
+    if (total > s->cap_prefix) {
+        if (model_grow_buf(&s->pscore, 0, total, err)) return -1;
+        s->cap_prefix = total;
+    }
+    if (gather > s->cap_gather) {
+        if (model_grow_buf(&s->gather, 0, gather, err) || model_grow_buf(&s->gather2, 0, gather, err))
+            return -1;
+        s->cap_gather = gather;
+    }
+    /* the packed prefix keys [len][hd] and values^T [hd][len], at their largest */
+    size_t kcap = (size_t)((max_len + GEMM_PANEL - 1) / GEMM_PANEL) * hd * GEMM_PANEL;
+    size_t vcap = (size_t)((hd + GEMM_PANEL - 1) / GEMM_PANEL) * max_len * GEMM_PANEL;
+    PackedMatrix *pm[2] = {&s->pkeys, &s->pvalues};
+    size_t caps[2] = {kcap, vcap};
+    for (int i = 0; i < 2; i++)
+        if (caps[i] > pm[i]->cap) {
+            float *d = sr_calloc(caps[i], sizeof(float), err);
+            if (!d) return -1;
+            free(pm[i]->data);
+            pm[i]->data = d, pm[i]->cap = caps[i];
+        }
+    return 0;
+}
+
+/* Row of family f's score buffer for its k-th token and query head h. */
+static float *prefix_row(const Model *m, int f, int k, int h) {
+    const Scratch *s = &m->s;
+    int group = m->cfg.n_heads / m->cfg.n_kv_heads, nf = s->fam_n[f];
+    size_t row = ((size_t)(h / group) * nf + k) * group + h % group;
+    return s->pscore + s->fam_off[f] + row * s->fam_len[f];
+}
+
+/* Copies kv head g of positions [0, len) of slot's keys (values) into
+ * dst, row-major [len][hd] (transposed: [hd][len]). */
+static void gather_prefix(KVCache *kv, int slot, int l, int g, int len, int hd, int kv_dim,
+                          int values, float *dst) {
+    for (int t = 0; t < len;) {
+        const float *k, *v;
+        int cnt = kv_span(kv, slot, l, t, &k, &v);
+        if (cnt > len - t) cnt = len - t;
+        const float *src = (values ? v : k) + (size_t)g * hd;
+        for (int u = 0; u < cnt; u++)
+            for (int j = 0; j < hd; j++) {
+                float x = src[(size_t)u * kv_dim + j];
+                if (values) dst[(size_t)j * len + t + u] = x;
+                else dst[(size_t)(t + u) * hd + j] = x;
+            }
+        t += cnt;
+    }
+}
+
+/* Scores of every family's queries against its prefix, into pscore. */
+static void prefix_scores(Model *m, KVCache *kv, int l, const int *slots) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    for (int f = 0; f < s->n_fam; f++) {
+        int len = s->fam_len[f], nf = s->fam_n[f];
+        const int *tok = s->fam_tok + s->fam_first[f];
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 0, s->gather2);
+            gemm_repack(&s->pkeys, s->gather2, len, hd, NULL); /* fits: prefix_plan */
+            for (int k = 0; k < nf; k++)
+                memcpy(s->gather + (size_t)k * group * hd,
+                       s->qkv + (size_t)tok[k] * m->qkv_dim + (size_t)g * group * hd,
+                       (size_t)group * hd * sizeof(float));
+            gemm_packed(prefix_row(m, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
+        }
+    }
+}
+
+/* Adds the prefix's share of the weighted values (probabilities now in
+ * pscore) to every family token's attention output. */
+static void prefix_values(Model *m, KVCache *kv, int l, const int *slots) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    for (int f = 0; f < s->n_fam; f++) {
+        int len = s->fam_len[f], nf = s->fam_n[f];
+        const int *tok = s->fam_tok + s->fam_first[f];
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 1, s->gather2);
+            gemm_repack(&s->pvalues, s->gather2, hd, len, NULL); /* fits: prefix_plan */
+            gemm_packed(s->gather, prefix_row(m, f, 0, g * group), &s->pvalues, nf * group, 0);
+            for (int k = 0; k < nf; k++) {
+                float *o = s->att + (size_t)tok[k] * m->q_dim + (size_t)g * group * hd;
+                const float *p = s->gather + (size_t)k * group * hd;
+                for (int j = 0; j < group * hd; j++) o[j] += p[j];
+            }
+        }
+    }
+}
+
+/* Attention is the one hot loop outside the projections: where the
+ * toolchain can, it is compiled for AVX2 and AVX-512 as well and picked at
+ * load time. Its sums are multiplies and adds in position (or dimension)
+ * order, never contracted (-ffp-contract=off) nor reordered: the loops run
+ * across independent sums, 8 lanes at a time in GCC vector types that the
+ * compiler maps to whatever registers the clone has, so every clone gives
+ * the same bits. */
+
+
+typedef float v8f __attribute__((vector_size(32)));
+/* Unaligned load of 8 floats into a v8f lvalue (a macro: a function
+ * returning a vector would depend on the clone's ABI). */
+#define LOAD8(dst, src) memcpy(&(dst), (src), sizeof(v8f))
+
+/* Attention reads every candidate's keys and values once per step, far more
+ * than the CPU caches hold, and one layer of a block is its own 4 KiB page,
+ * where the hardware prefetchers start cold: requesting the next block while
+ * this one is computed cut attention's CPU time by about 13%. */
+static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
+#ifdef __GNUC__
+    const char *b = (const char *)p, *e = (const char *)(p + (size_t)rows * kv_dim);
+    for (; b < e; b += 64) __builtin_prefetch(b, 0, 3);
+#else
+    (void)p, (void)rows, (void)kv_dim;
+#endif
+}
+
+/* The keys of a run of cnt <= KV_BLOCK positions (all kv heads) transposed
+ * to kt[j][u], so that the scores vectorize across positions (no horizontal
+ * sums): 4x4 register tiles where SSE exists, then the odd positions one by
+ * one. Columns u >= cnt keep whatever an earlier run left there (finite
+ * values from the same buffer): the scores computed from them are never
+ * read (block_scores copies out cnt), and not zeroing them saved most of
+ * this function's time for the partly filled last block. */
+static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
+                                       int kv_dim) {
+    int u = 0;
+#ifdef __SSE__
+    if (kv_dim % 4 == 0)
+        for (; u + 4 <= cnt; u += 4)
+            for (int j = 0; j < kv_dim; j += 4) {
+                const float *k = kb + (size_t)u * kv_dim + j;
+                __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
+                __m128 r2 = _mm_loadu_ps(k + 2 * kv_dim), r3 = _mm_loadu_ps(k + 3 * kv_dim);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                float *o = kt + (size_t)j * KV_BLOCK + u;
+                _mm_storeu_ps(o, r0);
+                _mm_storeu_ps(o + KV_BLOCK, r1);
+                _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
+                _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
+            }
+#endif
+    for (; u < cnt; u++) {
+        const float *k = kb + (size_t)u * kv_dim;
+        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
+    }
+}
+
+/* The run of contiguous cached positions that starts at t, cut at pos:
+ * its length and where its keys and values are (kv_span). */
+static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, const float **k,
+                                 const float **v) {
+    int n = kv_span(kv, slot, l, t, k, v);
+    return n < pos + 1 - t ? n : pos + 1 - t;
+}
+
+/* s[u] = q . key u, for the first cnt positions of a transposed block. */
+static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
+                                     const float *restrict kt, int hd, int cnt) {
+    v8f lo = {0}, hi = {0}, r0, r1;
+    for (int d = 0; d < hd; d++) {
+        const float *row = kt + (size_t)d * KV_BLOCK;
+        LOAD8(r0, row), LOAD8(r1, row + 8);
+        lo += q[d] * r0, hi += q[d] * r1;
+    }
+    float acc[KV_BLOCK];
+    memcpy(acc, &lo, sizeof lo);
+    memcpy(acc + 8, &hi, sizeof hi);
+    memcpy(s, acc, (size_t)cnt * sizeof *acc);
+}
+
+/* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
+ * j < hd: one head's share of a run of positions. Columns go 32 at a time
+ * through four vector accumulators that stay in registers across the run
+ * (the earlier position-outer loop stored every head's output back to
+ * memory at every position); each element still adds its terms in position
+ * order. */
+static SIMD_INLINE void weighted_values(float *restrict o, const float *restrict p,
+                                        const float *restrict v, int stride, int cnt, int hd) {
+    int j0 = 0;
+    for (; j0 + 32 <= hd; j0 += 32) {
+        v8f a0, a1, a2, a3, v0, v1, v2, v3;
+        LOAD8(a0, o + j0), LOAD8(a1, o + j0 + 8), LOAD8(a2, o + j0 + 16);
+        LOAD8(a3, o + j0 + 24);
+        for (int u = 0; u < cnt; u++) {
+            const float *vu = v + (size_t)u * stride + j0;
+            LOAD8(v0, vu), LOAD8(v1, vu + 8), LOAD8(v2, vu + 16), LOAD8(v3, vu + 24);
+            a0 += p[u] * v0, a1 += p[u] * v1, a2 += p[u] * v2, a3 += p[u] * v3;
+        }
+        memcpy(o + j0, &a0, sizeof a0), memcpy(o + j0 + 8, &a1, sizeof a1);
+        memcpy(o + j0 + 16, &a2, sizeof a2), memcpy(o + j0 + 24, &a3, sizeof a3);
+    }
+    for (int u = 0; u < cnt; u++)
+        for (int j = j0; j < hd; j++) o[j] += p[u] * v[(size_t)u * stride + j];
+}
+
+/* In place: softmax(scale * s) over n scores. The exponentials are
+ * elementwise (vectorized); the max and the sum run in position order. */
+static SIMD_INLINE void softmax_scaled(float *s, int n, float scale) {
+    float mx = -INFINITY, sum = 0;
+    for (int t = 0; t < n; t++) {
+        s[t] *= scale;
+        if (s[t] > mx) mx = s[t];
+    }
+#pragma omp simd
+    for (int t = 0; t < n; t++) s[t] = sr_expf(s[t] - mx);
+    for (int t = 0; t < n; t++) sum += s[t];
+    float inv = 1.0f / sum;
+    for (int t = 0; t < n; t++) s[t] *= inv;
+}
+
+/* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
+ * Query head h reads kv head h / group; each key and value is loaded once
+ * for all the heads that share it. work: attn_work_floats(). */
+SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int slot, int pos,
+                                     const float *q, float *work, float *out) {
+    const ModelConfig *c = &m->cfg;
+    int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
+    int group = heads / c->n_kv_heads;
+    size_t stride = score_stride(pos);
+    float *kt = work + (size_t)heads * stride;
+    const float *kb, *vb, *nk, *nv;
+    /* A borrowed prefix's scores come from prefix_scores(); its values are
+     * added by prefix_values() once the probabilities are back in place. */
+    int f = m->s.fam_of[i], from = f >= 0 ? m->s.fam_len[f] : 0;
+    for (int h = 0; f >= 0 && h < heads; h++)
+        memcpy(work + h * stride, prefix_row(m, f, m->s.fam_k[i], h), (size_t)from * sizeof *work);
+    /* Positions come in runs (kv_span: a block, or the end of a shared
+     * prompt); every score and every product is summed in the same order
+     * whatever the runs, so where they break changes no bit. */
+    int cnt = span_upto(kv, slot, l, from, pos, &kb, &vb);
+    prefetch_rows(kb, cnt, kv_dim);
+    for (int t = from; t <= pos; t += cnt) {
+        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
+        if (t + cnt <= pos) {
+            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
+            prefetch_rows(nk, nc, kv_dim);
+        } else {
+            int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
+            prefetch_rows(nv, nc, kv_dim);
+        }
+        transpose_keys(kt, kb, cnt, kv_dim);
+        for (int h = 0; h < heads; h++)
+            block_scores(work + h * stride + t, q + (size_t)h * hd,
+                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd, cnt);
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
+    for (int h = 0; f >= 0 && h < heads; h++)
+        memcpy(prefix_row(m, f, m->s.fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
+    memset(out, 0, (size_t)heads * hd * sizeof *out);
+    for (int t = from; t <= pos; t += cnt) {
+        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
+        if (t + cnt <= pos) {
+            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
+            prefetch_rows(nv, nc, kv_dim);
+        }
+        for (int h = 0; h < heads; h++)
+            weighted_values(out + (size_t)h * hd, work + h * stride + t,
+                            vb + (size_t)(h / group) * hd, kv_dim, cnt, hd);
+    }
+}
+
+/* RoPE and cache writes for every token, then the borrowed prefixes' scores,
+ * then attention for every token over its own positions, then the
+ * prefixes' values: a token may attend to positions that other tokens of
+ * the same call (a prefill) write, hence the cache writes first. */
+void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
+    const ModelConfig *c = &m->cfg;
+    size_t work = attn_work_floats(m, max_pos);
+    double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
+    int par = flops >= PAR_MIN_FLOPS && n > 1;
+#pragma omp parallel for schedule(static) if (par)
+    for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
+    prefix_scores(m, kv, l, slots);
+#pragma omp parallel if (par)
+    {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *w = m->s.scores + (size_t)tid * work;
+#pragma omp for schedule(dynamic, 2)
+        for (int i = 0; i < n; i++)
+            attend_token(m, kv, l, i, slots[i], m->s.pos[i],
+                         m->s.qkv + (size_t)i * m->qkv_dim, w, m->s.att + (size_t)i * m->q_dim);
+    }
+    prefix_values(m, kv, l, slots);
+}
+

@@ -1,0 +1,64 @@
+/* gemm.h - the projections' matrix product, with a summation order fixed by
+ * the matrix shapes alone.
+ *
+ * Contract:
+ *  - A PackedMatrix holds a weight matrix W[rows][cols] (rows = outputs,
+ *    cols = inputs) in panels of GEMM_PANEL rows, each stored column-major
+ *    ([col][GEMM_PANEL]), the last panel zero-padded. It is read-only once
+ *    packed, so one matrix serves any number of threads.
+ *  - gemm_packed() computes C[n][rows] = X[n][cols] . W^T, or adds that
+ *    product to C when accumulate is set. Every output element is one
+ *    chain of fused multiply-adds over the inputs in order 0..cols-1,
+ *    started from zero, then (accumulate) added to C with one rounding:
+ *        acc = 0; for k: acc = fma(X[i][k], W[j][k], acc); C[i][j] (+)= acc
+ *    That order does not depend on n, on a row's position in X, on the
+ *    thread count, on the instruction set the kernel runs with (AVX-512,
+ *    AVX2+FMA or the portable fmaf() loop) or on the BLAS library, so a row's bits
+ *    are the same whatever else is in the batch, on every CPU.
+ *  - No allocation and no failure inside gemm_packed(); packing can fail
+ *    only for lack of memory.
+ */
+#ifndef SPECREJ_GEMM_H
+#define SPECREJ_GEMM_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+
+#define GEMM_PANEL 16
+
+typedef struct PackedMatrix {
+    int rows, cols;   /* of W: outputs, inputs */
+    int panels;       /* ceil(rows / GEMM_PANEL) */
+    float *data;      /* panels * cols * GEMM_PANEL floats, owned */
+    size_t cap;       /* floats data can hold */
+} PackedMatrix;
+
+/* Packs row-major W[rows][cols] into pm (which owns the copy). */
+int gemm_pack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
+/* The same into a matrix that may hold an earlier one: its buffer is reused
+ * when big enough (per-call matrices, such as a shared prefix's keys). pm
+ * must be zeroed or packed before. */
+int gemm_repack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
+void gemm_free(PackedMatrix *pm);
+
+/* Row r of W, copied out to dst[cols] (an embedding lookup in a tied head). */
+void gemm_row(const PackedMatrix *pm, int r, float *dst);
+/* Unpacks the whole of W into row-major dst[rows][cols]. */
+void gemm_unpack(const PackedMatrix *pm, float *dst);
+
+/* See the contract. X is [n][cols] row-major, C is [n][rows] row-major.
+ * Runs on the OpenMP team when the product is big enough to pay for it. */
+void gemm_packed(float *C, const float *X, const PackedMatrix *W, int n, int accumulate);
+
+/* The kernels, in order of speed: GEMM_AUTO is the fastest this CPU runs
+ * (what gemm_packed uses); tests and benchmarks name one to show that they
+ * all agree bit for bit. One the CPU cannot run falls back to the best one
+ * below it. */
+typedef enum { GEMM_AUTO = 0, GEMM_PORTABLE = 1, GEMM_AVX2 = 2, GEMM_AVX512 = 3 } GemmKernel;
+void gemm_packed_with(GemmKernel kernel, float *C, const float *X, const PackedMatrix *W, int n,
+                      int accumulate);
+/* What a kernel resolves to on this CPU: "avx512f", "avx2-fma" or "portable". */
+const char *gemm_kernel_name(GemmKernel kernel);
+
+#endif

@@ -1,0 +1,369 @@
+#include "runtime/kvcache.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A block of KV_BLOCK positions, shared by every slot that lists it:
+ * kv_share_prefix() hands the prompt's full blocks to each candidate, and
+ * the last slot to let go frees it. The header keeps data 64-byte aligned. */
+typedef struct Block {
+    size_t refs;
+    size_t pad[7];
+    float data[];
+} Block;
+
+/* A slot's positions: [0, shared) live in the n_shared leading blocks,
+ * borrowed from the slot they were shared from (the last one possibly only
+ * partly used); positions from `shared` on fill the slot's own blocks, the
+ * first of which starts at position `shared`, block-aligned or not. */
+typedef struct Slot {
+    int live;
+    int len;
+    int reserved;   /* positions held, >= len; charged: reserved - shared */
+    int shared;     /* leading positions another slot was charged for */
+    int n_shared;   /* blocks holding them: ceil(shared / KV_BLOCK) */
+    Block **blocks; /* n_shared borrowed, then ceil((reserved - shared) / KV_BLOCK) own */
+    int n_blocks;
+    int cap_blocks;
+} Slot;
+
+struct KVCache {
+    int n_layers, kv_dim, max_seq_len;
+    size_t bytes_per_token;
+    size_t block_floats;
+    int max_slots;
+    Slot *slots;
+    KVBudget *budget;
+    KVBudget own_budget; /* used when kv_create got no budget */
+    size_t used;         /* this cache's share of budget->used */
+    size_t allocated;    /* bytes of blocks actually held */
+};
+
+void kv_budget_init(KVBudget *b, size_t limit) {
+    b->limit = limit;
+    b->used = 0;
+    b->peak = 0;
+}
+
+size_t kv_bytes_per_token(const ModelConfig *cfg) {
+    return (size_t)2 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim * sizeof(float);
+}
+
+int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache **out,
+              SrError *err) {
+    *out = NULL;
+    if (max_slots < 1 || max_slots > (1 << 24))
+        return sr_fail(err, "KV cache: max_slots %d is outside [1, %d]", max_slots, 1 << 24);
+    KVCache *kv = sr_calloc(1, sizeof *kv, err);
+    if (!kv) return -1;
+    kv->slots = sr_calloc((size_t)max_slots, sizeof *kv->slots, err);
+    if (!kv->slots) {
+        free(kv);
+        return -1;
+    }
+    kv->n_layers = cfg->n_layers;
+    kv->kv_dim = cfg->n_kv_heads * cfg->head_dim;
+    kv->max_seq_len = cfg->max_seq_len;
+    kv->bytes_per_token = kv_bytes_per_token(cfg);
+    kv->block_floats = (size_t)cfg->n_layers * 2 * KV_BLOCK * kv->kv_dim;
+    kv->max_slots = max_slots;
+    kv_budget_init(&kv->own_budget, SIZE_MAX);
+    kv->budget = budget ? budget : &kv->own_budget;
+    *out = kv;
+    return 0;
+}
+
+void kv_free(KVCache *kv) {
+    if (!kv) return;
+    for (int s = 0; s < kv->max_slots; s++) kv_release(kv, s);
+    free(kv->slots);
+    free(kv);
+}
+
+static Slot *live_slot(const KVCache *kv, int slot) {
+    if (!kv || slot < 0 || slot >= kv->max_slots || !kv->slots[slot].live) return NULL;
+    return &kv->slots[slot];
+}
+
+int kv_alloc_slot(KVCache *kv, SrError *err) {
+    for (int s = 0; s < kv->max_slots; s++) {
+        if (kv->slots[s].live) continue;
+        memset(&kv->slots[s], 0, sizeof kv->slots[s]);
+        kv->slots[s].live = 1;
+        return s;
+    }
+    sr_fail(err, "KV cache: all %d slots are in use", kv->max_slots);
+    return -1;
+}
+
+static void charge(KVCache *kv, size_t bytes) {
+    kv->used += bytes;
+    kv->budget->used += bytes;
+    if (kv->budget->used > kv->budget->peak) kv->budget->peak = kv->budget->used;
+}
+
+static void refund(KVCache *kv, size_t bytes) {
+    kv->used -= bytes;
+    kv->budget->used -= bytes;
+}
+
+static size_t block_bytes(const KVCache *kv) {
+    return sizeof(Block) + kv->block_floats * sizeof(float);
+}
+
+static void drop_block(KVCache *kv, Block *b) {
+    if (--b->refs > 0) return;
+    free(b);
+    kv->allocated -= block_bytes(kv);
+}
+
+/* Blocks a slot needs to hold 'positions' (>= shared, or 0). */
+static int blocks_for(const Slot *s, int positions) {
+    if (positions <= s->shared) return positions ? s->n_shared : 0;
+    return s->n_shared + (positions - s->shared + KV_BLOCK - 1) / KV_BLOCK;
+}
+
+/* Lets go of blocks beyond what 'positions' needs. */
+static void shrink_blocks(KVCache *kv, Slot *s, int positions) {
+    int keep = blocks_for(s, positions);
+    while (s->n_blocks > keep) drop_block(kv, s->blocks[--s->n_blocks]);
+}
+
+static size_t charged_bytes(const KVCache *kv, const Slot *s) {
+    return (size_t)(s->reserved - s->shared) * kv->bytes_per_token;
+}
+
+/* Allocates blocks so that 'positions' fit; on failure the slot keeps what
+ * it had (extra blocks are harmless: the budget counts positions). */
+/* Room in the slot's block list for 'need' blocks. */
+static int ensure_block_cap(Slot *s, int need, SrError *err) {
+    if (need <= s->cap_blocks) return 0;
+    int cap = s->cap_blocks ? s->cap_blocks : 4;
+    while (cap < need) cap *= 2;
+    Block **b = realloc(s->blocks, (size_t)cap * sizeof *b);
+    if (!b) return sr_fail(err, "KV cache: out of memory");
+    s->blocks = b;
+    s->cap_blocks = cap;
+    return 0;
+}
+
+static int grow_blocks(KVCache *kv, Slot *s, int positions, SrError *err) {
+    int need = blocks_for(s, positions);
+    if (ensure_block_cap(s, need, err) != 0) return -1;
+    while (s->n_blocks < need) {
+        Block *blk = sr_malloc_array(1, block_bytes(kv), err);
+        if (!blk) return -1;
+        blk->refs = 1;
+        s->blocks[s->n_blocks++] = blk;
+        kv->allocated += block_bytes(kv);
+    }
+    return 0;
+}
+
+/* Back to a fresh slot: no blocks, no charge. */
+static void clear_slot(KVCache *kv, Slot *s) {
+    shrink_blocks(kv, s, 0);
+    refund(kv, charged_bytes(kv, s));
+    s->len = s->reserved = s->shared = s->n_shared = 0;
+}
+
+/* Before a slot writes positions [from, to): every block it would write
+ * that another slot also holds is copied first (copy on write), so sharing
+ * never lets one slot's writes show in another's positions. Only a slot
+ * that others share from, growing into its partly used last block, gets
+ * here; the candidates write their own blocks only. */
+static int unshare_for_write(KVCache *kv, Slot *s, int from, int to, SrError *err) {
+    if (from >= to || from < s->shared) return 0; /* never writes borrowed positions */
+    int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1;
+    for (int b = first; b <= last && b < s->n_blocks; b++) {
+        if (s->blocks[b]->refs == 1) continue;
+        Block *copy = sr_malloc_array(1, block_bytes(kv), err);
+        if (!copy) return -1;
+        memcpy(copy, s->blocks[b], block_bytes(kv));
+        copy->refs = 1;
+        kv->allocated += block_bytes(kv);
+        drop_block(kv, s->blocks[b]);
+        s->blocks[b] = copy;
+    }
+    return 0;
+}
+
+void kv_release(KVCache *kv, int slot) {
+    Slot *s = live_slot(kv, slot);
+    if (!s) return;
+    clear_slot(kv, s);
+    free(s->blocks);
+    memset(s, 0, sizeof *s);
+}
+
+int kv_len(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s ? s->len : -1;
+}
+
+int kv_slot_live(const KVCache *kv, int slot) { return live_slot(kv, slot) != NULL; }
+
+static int budget_check(const KVCache *kv, size_t extra_bytes, SrError *err) {
+    const KVBudget *b = kv->budget;
+    if (extra_bytes > b->limit || b->used > b->limit - extra_bytes)
+        return sr_fail(err,
+                       "KV cache budget exceeded: %zu bytes in use + %zu needed > limit %zu",
+                       b->used, extra_bytes, b->limit);
+    return 0;
+}
+
+int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrError *err) {
+    size_t grow = 0;
+    for (int i = 0; i < n; i++) {
+        Slot *s = live_slot(kv, slots[i]);
+        if (!s) return sr_fail(err, "KV cache: slot %d is not allocated", slots[i]);
+        if (extra[i] < 0 || extra[i] > kv->max_seq_len - s->len)
+            return sr_fail(err, "KV cache: slot %d would hold %lld positions, more than %d",
+                           slots[i], (long long)s->len + extra[i], kv->max_seq_len);
+        int need = s->len + extra[i];
+        if (need > s->reserved) grow += (size_t)(need - s->reserved) * kv->bytes_per_token;
+    }
+    if (budget_check(kv, grow, err) != 0) return -1;
+    for (int i = 0; i < n; i++) {
+        Slot *s = &kv->slots[slots[i]];
+        int need = s->len + extra[i];
+        if (unshare_for_write(kv, s, s->len, need, err) != 0) return -1;
+        if (need <= s->reserved) continue;
+        if (grow_blocks(kv, s, need, err) != 0) return -1;
+        charge(kv, (size_t)(need - s->reserved) * kv->bytes_per_token);
+        s->reserved = need;
+    }
+    return 0;
+}
+
+int kv_reserve(KVCache *kv, int slot, int extra, SrError *err) {
+    return kv_reserve_many(kv, 1, &slot, &extra, err);
+}
+
+void kv_truncate(KVCache *kv, int slot, int len) {
+    Slot *s = live_slot(kv, slot);
+    if (!s || len < 0) return;
+    if (len < s->shared) len = s->shared; /* shared blocks are read-only */
+    if (len < s->len) s->len = len;
+    if (s->reserved > s->len) {
+        refund(kv, (size_t)(s->reserved - s->len) * kv->bytes_per_token);
+        s->reserved = s->len;
+    }
+    shrink_blocks(kv, s, s->reserved);
+}
+
+/* Copies positions [0, len) of every layer from src to dst's (own, fresh)
+ * blocks, span by span: src may itself hold shared positions. */
+static void copy_positions(KVCache *kv, int dst, int src, int len) {
+    for (int l = 0; l < kv->n_layers; l++)
+        for (int pos = 0; pos < len;) {
+            const float *k, *v;
+            int n = kv_span(kv, src, l, pos, &k, &v);
+            if (n > len - pos) n = len - pos;
+            for (int u = 0; u < n; u++) {
+                memcpy(kv_key(kv, dst, l, pos + u), k + (size_t)u * kv->kv_dim,
+                       (size_t)kv->kv_dim * sizeof(float));
+                memcpy(kv_value(kv, dst, l, pos + u), v + (size_t)u * kv->kv_dim,
+                       (size_t)kv->kv_dim * sizeof(float));
+            }
+            pos += n;
+        }
+}
+
+int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
+    Slot *d = live_slot(kv, dst), *s = live_slot(kv, src);
+    if (!d || !s) return sr_fail(err, "KV cache: copy between unallocated slots %d -> %d", src, dst);
+    if (len < 0 || len > s->len)
+        return sr_fail(err, "KV cache: cannot copy %d positions from slot %d of length %d", len,
+                       src, s->len);
+    if (dst == src) {
+        kv_truncate(kv, dst, len);
+        return 0;
+    }
+    clear_slot(kv, d);
+    size_t grow = (size_t)len * kv->bytes_per_token;
+    if (budget_check(kv, grow, err) != 0) return -1;
+    if (grow_blocks(kv, d, len, err) != 0) return -1;
+    d->reserved = d->len = len;
+    charge(kv, grow);
+    copy_positions(kv, dst, src, len);
+    return 0;
+}
+
+int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
+    Slot *d = live_slot(kv, dst), *s = live_slot(kv, src);
+    if (!d || !s || dst == src)
+        return sr_fail(err, "KV cache: cannot share slot %d's prefix with slot %d", src, dst);
+    if (len < 0 || len > s->len || (len > 0 && len < s->shared && len % KV_BLOCK != 0))
+        return sr_fail(err, "KV cache: cannot share %d positions of slot %d of length %d", len,
+                       src, s->len);
+    clear_slot(kv, d);
+    int nb = blocks_for(s, len);
+    if (ensure_block_cap(d, nb, err) != 0) return -1;
+    for (int b = 0; b < nb; b++) {
+        d->blocks[b] = s->blocks[b];
+        d->blocks[b]->refs++;
+    }
+    d->n_blocks = d->n_shared = nb;
+    d->shared = d->len = d->reserved = len;
+    return 0;
+}
+
+int kv_shared_len(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s ? s->shared : 0;
+}
+
+const void *kv_prefix_id(const KVCache *kv, int slot) {
+    const Slot *s = live_slot(kv, slot);
+    return s && s->n_shared ? (const void *)s->blocks[0] : NULL;
+}
+
+size_t kv_bytes_in_use(const KVCache *kv) { return kv->used; }
+size_t kv_bytes_allocated(const KVCache *kv) { return kv->allocated; }
+int kv_max_slots(const KVCache *kv) { return kv->max_slots; }
+
+int kv_matches(const KVCache *kv, const ModelConfig *cfg) {
+    return kv->n_layers == cfg->n_layers && kv->kv_dim == cfg->n_kv_heads * cfg->head_dim &&
+           kv->max_seq_len == cfg->max_seq_len;
+}
+
+/* Block and offset of a position (see Slot). */
+static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *left) {
+    const Slot *s = &kv->slots[slot];
+    int b, u;
+    if (pos < s->shared) {
+        b = pos / KV_BLOCK, u = pos % KV_BLOCK;
+        int end = s->shared - b * KV_BLOCK; /* borrowed positions in this block */
+        *left = (end < KV_BLOCK ? end : KV_BLOCK) - u;
+    } else {
+        b = s->n_shared + (pos - s->shared) / KV_BLOCK, u = (pos - s->shared) % KV_BLOCK;
+        *left = KV_BLOCK - u;
+    }
+    float *blk = s->blocks[b]->data;
+    return blk + (((size_t)layer * 2 + which) * KV_BLOCK + u) * kv->kv_dim;
+}
+
+float *kv_key(KVCache *kv, int slot, int layer, int pos) {
+    int left;
+    return kv_at(kv, slot, layer, pos, 0, &left);
+}
+
+float *kv_value(KVCache *kv, int slot, int layer, int pos) {
+    int left;
+    return kv_at(kv, slot, layer, pos, 1, &left);
+}
+
+int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
+            const float **values) {
+    int left;
+    *keys = kv_at(kv, slot, layer, pos, 0, &left);
+    *values = kv_at(kv, slot, layer, pos, 1, &left);
+    return left;
+}
+
+void kv_advance(KVCache *kv, int slot) {
+    Slot *s = live_slot(kv, slot);
+    if (s && s->len < s->reserved) s->len++;
+}

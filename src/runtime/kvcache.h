@@ -1,0 +1,109 @@
+/* kvcache.h - per-sequence key/value cache under an explicit byte budget.
+ *
+ * A KVCache holds up to max_slots sequences ("slots") of one model. Each live
+ * slot stores, for every position it has seen, the keys and values of every
+ * layer. Memory is accounted logically: a slot of length L uses
+ * L * kv_bytes_per_token bytes, and the sum over all caches that share one
+ * KVBudget may never exceed budget->limit. Growing past it is an error
+ * reported to the caller, never a silent overflow. The generator's and the
+ * reward model's caches share one KVBudget, as the algorithm requires.
+ *
+ * Accounting: a slot is charged for max(length, reserved) positions, where
+ * kv_reserve() (called by model_forward before it writes) raises 'reserved'.
+ * After a forward pass reserved == length, so bytes in use are exactly
+ * sum(length) * kv_bytes_per_token. A failed reserve/copy changes nothing.
+ *
+ * Layout (paged): each slot owns a list of blocks of KV_BLOCK positions;
+ * a block is laid out [layer][k|v][KV_BLOCK][kv_dim], so the keys of one
+ * layer at consecutive positions inside a block are contiguous (stride
+ * kv_dim floats), which is what the attention loop walks. Real memory stays
+ * within KV_BLOCK - 1 positions per slot of the logical charge, a slot grows
+ * without copying, and released slots give their blocks back at once, so
+ * there is nothing to compact: surviving slots are simply kept and the
+ * others released. kv_copy_prefix() copies blocks, and each copy is charged
+ * in full (what the authors' code does with the prompt); kv_share_prefix()
+ * shares the full blocks, charged once (specrej's default for the prompt).
+ */
+#ifndef SPECREJ_KVCACHE_H
+#define SPECREJ_KVCACHE_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "runtime/model_config.h"
+
+typedef struct KVBudget {
+    size_t limit;   /* bytes; SIZE_MAX for unlimited */
+    size_t used;    /* bytes in use by all caches sharing this budget */
+    size_t peak;    /* highest value 'used' ever reached */
+} KVBudget;
+
+typedef struct KVCache KVCache;
+
+#define KV_BLOCK 16
+
+void kv_budget_init(KVBudget *b, size_t limit);
+
+/* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
+size_t kv_bytes_per_token(const ModelConfig *cfg);
+
+/* budget may be NULL: the cache then has its own unlimited budget. */
+int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget,
+              KVCache **out, SrError *err);
+void kv_free(KVCache *kv);
+
+/* Returns a free slot id (length 0) or -1 with err filled when all are taken. */
+int kv_alloc_slot(KVCache *kv, SrError *err);
+/* Frees the slot's memory and returns its bytes to the budget. */
+void kv_release(KVCache *kv, int slot);
+/* Length of a live slot; -1 for a slot id that is not allocated. */
+int kv_len(const KVCache *kv, int slot);
+int kv_slot_live(const KVCache *kv, int slot);
+/* Makes dst (a freshly allocated slot) a copy of src's first len positions,
+ * e.g. to start many candidates from one prefilled prompt. Budget-checked. */
+int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* Makes dst start with src's first len positions without copying them:
+ * dst borrows the blocks that hold them (the last one possibly partly used)
+ * and writes its own positions into blocks of its own, so dst is charged
+ * nothing for the prefix. The positions stay charged to src, which the
+ * caller keeps alive as long as it wants them counted (the search keeps the
+ * prompt slot for the whole run); the memory lives until the last slot
+ * holding it lets go. Should src itself grow into a block it shares, it
+ * writes a copy (copy on write). Whatever dst held before is released
+ * first. len must be src's length or fall on one of src's block limits. */
+int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* The leading positions slot borrows from another slot (0: none), and an
+ * identity of the borrowed blocks: slots with equal identity and length
+ * read the very same prefix (the forward pass attends to it for all of
+ * them at once). */
+int kv_shared_len(const KVCache *kv, int slot);
+const void *kv_prefix_id(const KVCache *kv, int slot);
+/* Forgets positions >= len (used to undo a scratch step); never below the
+ * shared prefix. */
+void kv_truncate(KVCache *kv, int slot, int len);
+/* Reserves room for 'extra' more positions in slot; fails if the budget or
+ * max_seq_len would be exceeded. model_forward calls this. */
+int kv_reserve(KVCache *kv, int slot, int extra, SrError *err);
+/* All-or-nothing reserve for several slots (slot ids distinct): checks the
+ * combined growth against the budget before reserving anything. */
+int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrError *err);
+size_t kv_bytes_in_use(const KVCache *kv);
+/* Bytes actually allocated for blocks (>= in use, by < KV_BLOCK positions a slot). */
+size_t kv_bytes_allocated(const KVCache *kv);
+int kv_max_slots(const KVCache *kv);
+/* Whether the cache was created for cfg's shape (layers, kv width, positions). */
+int kv_matches(const KVCache *kv, const ModelConfig *cfg);
+
+/* Raw access for the forward pass: pointer to the key (value) vector of
+ * layer l at position pos (< reserved) of slot; kv_dim floats each. */
+float *kv_key(KVCache *kv, int slot, int layer, int pos);
+float *kv_value(KVCache *kv, int slot, int layer, int pos);
+/* The run of positions pos, pos + 1, ... stored contiguously (stride kv_dim
+ * floats) from *keys and *values: returns its length, 1..KV_BLOCK (it ends
+ * where a block or the borrowed prefix ends; may reach past reserved). */
+int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
+            const float **values);
+/* Marks one more position of slot as written (after kv_reserve). */
+void kv_advance(KVCache *kv, int slot);
+
+#endif

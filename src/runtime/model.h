@@ -1,0 +1,70 @@
+/* model.h - a Llama-family transformer (Llama, Qwen2, Qwen3, SmolLM2, and
+ * llama2.c files) with a batched forward pass over a KV cache.
+ *
+ * Contract:
+ *  - model_load() reads a Hugging Face directory (config.json +
+ *    model.safetensors or shards), a path to its config.json or
+ *    model.safetensors, or a llama2.c legacy .bin file. All weights are
+ *    converted to fp32 and owned by the Model; model_free() releases them.
+ *  - One Model is read-only after loading except for its scratch buffers, so
+ *    one Model serves one forward call at a time.
+ *  - model_forward() pushes n tokens through the network. Token i belongs to
+ *    KV slot slots[i] and takes the next position of that slot; several tokens
+ *    of the same slot (a prefill) must appear in order. Each token attends to
+ *    its own slot's cache up to and including itself. Output row i is the
+ *    logits (language model: vocab floats) or the score head (reward model:
+ *    num_labels floats) for token i.
+ *  - Projections and the output head are one gemm_packed() call each over
+ *    all n tokens (gemm.h: a summation order fixed by the shapes alone);
+ *    attention runs in an OpenMP loop over tokens, each summed in position
+ *    order. So an output row's bits do not depend on the thread count, on
+ *    the other tokens of the call or on the row's place among them.
+ */
+#ifndef SPECREJ_MODEL_H
+#define SPECREJ_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "runtime/model_config.h"
+
+struct KVCache;
+
+typedef struct Model Model;
+
+int model_load(const char *path, Model **out, SrError *err);
+void model_free(Model *m);
+const ModelConfig *model_config(const Model *m);
+
+/* Width of one output row: vocab_size (LM) or num_labels (RM). */
+int model_output_dim(const Model *m);
+
+/* Total parameter count (embedding counted once when tied). */
+uint64_t model_param_count(const Model *m);
+
+
+/* See the contract above. out must hold n * model_output_dim(m) floats.
+ * Fails (cache unchanged) when a slot would exceed max_seq_len or the KV
+ * budget. */
+int model_forward(Model *m, struct KVCache *kv, int n, const int *slots,
+                  const int *tokens, float *out, SrError *err);
+
+/* Benchmarks only: on, the projections run as OpenBLAS sgemm calls on
+ * row-major copies of the weights (the scheme before gemm_packed, which is
+ * not batch-invariant on every kernel); off, the default. Costs a second
+ * copy of the weights while on. */
+int model_set_legacy_blas(Model *m, int on, SrError *err);
+
+/* Optional phase timing for benchmarks: while set, every model_forward adds
+ * its wall seconds to the matmuls (projections and output head), attention
+ * (RoPE, KV writes, softmax(qK)V) and the rest (norms, SwiGLU, embedding),
+ * and the analytic FLOPs of its matmuls. NULL (the default) turns it off. */
+typedef struct ModelProfile {
+    double matmul, attention, other;
+    double matmul_flops;
+    long long calls;
+} ModelProfile;
+void model_set_profile(Model *m, ModelProfile *p);
+
+#endif

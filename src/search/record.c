@@ -1,0 +1,534 @@
+/* record.c - writing, reading and validating record files (record.h;
+ * docs/record-format.md). The writer appends to a growing byte buffer and
+ * commits it atomically; the reader walks a cursor over the whole file,
+ * checked in memory first against its checksum, so a truncated or altered
+ * file is refused before any field is trusted. */
+#define _POSIX_C_SOURCE 200809L
+#include "search/record.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/fileio.h"
+
+uint64_t record_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+typedef struct Buf {
+    unsigned char *p;
+    size_t len, cap;
+    int failed;
+} Buf;
+
+static void put(Buf *b, const void *data, size_t n) {
+    if (b->failed || n == 0) return;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            b->failed = 1;
+            return;
+        }
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+/* Little-endian regardless of the host. */
+static void put_u64(Buf *b, uint64_t v) {
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 8);
+}
+static void put_u32(Buf *b, uint32_t v) {
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
+    put(b, x, 4);
+}
+static void put_i32(Buf *b, int v) { put_u32(b, (uint32_t)v); }
+static void put_u8(Buf *b, int v) {
+    unsigned char x = (unsigned char)v;
+    put(b, &x, 1);
+}
+static void put_f64(Buf *b, double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    put_u64(b, u);
+}
+static void put_str(Buf *b, const char *s, size_t n) {
+    put_u32(b, (uint32_t)n);
+    put(b, s, n);
+}
+static void put_cstr(Buf *b, const char *s) { put_str(b, s ? s : "", s ? strlen(s) : 0); }
+
+static void put_cfg(Buf *b, const ModelConfig *c) {
+    int v[] = {(int)c->kind,  c->dim,        c->hidden_dim, c->n_layers,  c->n_heads,
+               c->n_kv_heads, c->head_dim,   c->vocab_size, c->num_labels, c->max_seq_len};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) put_i32(b, v[i]);
+}
+
+int record_write(const char *path, const Record *r, SrError *err) {
+    Buf b = {0};
+    put(&b, RECORD_MAGIC, 8);
+    put_u32(&b, RECORD_VERSION);
+    put_u64(&b, r->seed);
+    put_f64(&b, r->temperature);
+    put_i32(&b, r->top_k);
+    put_f64(&b, r->top_p);
+    put_i32(&b, r->max_new);
+    put_i32(&b, r->max_new_eff);
+    put_i32(&b, r->n_cands);
+    put_i32(&b, r->n_stops);
+    for (int i = 0; i < r->n_stops; i++) put_i32(&b, r->stops[i]);
+    put_u8(&b, r->prompt_text != NULL);
+    if (r->prompt_text) put_cstr(&b, r->prompt_text);
+    put_i32(&b, r->n_prompt);
+    for (int i = 0; i < r->n_prompt; i++) put_i32(&b, r->prompt[i]);
+    put_cstr(&b, r->gen_path);
+    put_u64(&b, r->gen_hash);
+    put_cfg(&b, &r->gen_cfg);
+    put_cstr(&b, r->rs_name);
+    put_cstr(&b, r->rs_detail);
+    put_cstr(&b, r->rm_path);
+    put_u64(&b, r->rm_hash);
+    put_u8(&b, r->has_rm_cfg);
+    if (r->has_rm_cfg) put_cfg(&b, &r->rm_cfg);
+    put_u64(&b, r->rs_kv_bytes_per_token);
+    put_u64(&b, r->rs_reserve_bytes);
+    put_i32(&b, r->rs_prefix_len);
+    put_i32(&b, r->rs_closing_len);
+    put_i32(&b, r->rs_max_response);
+    put_u8(&b, r->has_gold);
+    put_u8(&b, r->has_text);
+    put_u64(&b, r->lexicon_hash);
+    put_u8(&b, r->prompt_kv_per_candidate);
+    for (int i = 0; i < r->n_cands; i++) {
+        const RecordCand *c = &r->cands[i];
+        put_i32(&b, c->len);
+        put_i32(&b, c->stop_id);
+        for (int t = 0; t < c->len; t++) put_i32(&b, c->tokens[t]);
+        for (int t = 0; t < c->len + (c->stop_id >= 0); t++) put_f64(&b, c->logp[t]);
+        for (int t = 0; t < c->len; t++) put_f64(&b, c->score[t]);
+        put_f64(&b, c->final);
+        if (r->has_gold)
+            for (int t = 0; t <= c->len; t++) put_f64(&b, c->gold[t]);
+        if (r->has_text) put_str(&b, c->text, c->text_len);
+    }
+    put_u64(&b, record_fnv1a(RECORD_FNV_OFFSET, b.p, b.len));
+    if (b.failed) {
+        free(b.p);
+        return sr_fail(err, "%s: out of memory writing the record", path);
+    }
+    AtomicFile af;
+    if (atomic_open(&af, path, err) != 0) {
+        free(b.p);
+        return -1;
+    }
+    int ok = fwrite(b.p, 1, b.len, af.fp) == b.len;
+    free(b.p);
+    if (!ok) {
+        atomic_abort(&af);
+        return sr_fail(err, "%s: write failed", path);
+    }
+    return atomic_commit(&af, err);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct Cur {
+    const unsigned char *p;
+    size_t n, off;
+    const char *name;
+    SrError *err;
+    int failed;
+} Cur;
+
+/* The first failure wins: later reads of a failed cursor return zeros. */
+static int cfail(Cur *c, const char *what) {
+    if (!c->failed) sr_fail(c->err, "%s: %s (at byte %zu)", c->name, what, c->off);
+    c->failed = 1;
+    return -1;
+}
+
+static int need(Cur *c, size_t bytes, const char *what) {
+    if (c->failed) return -1;
+    if (bytes > c->n - c->off) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "truncated: %s needs %zu bytes, %zu left", what, bytes,
+                 c->n - c->off);
+        return cfail(c, msg);
+    }
+    return 0;
+}
+
+static uint64_t get_u64(Cur *c, const char *what) {
+    if (need(c, 8, what) != 0) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)c->p[c->off + i] << (8 * i);
+    c->off += 8;
+    return v;
+}
+static uint32_t get_u32(Cur *c, const char *what) {
+    if (need(c, 4, what) != 0) return 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)c->p[c->off + i] << (8 * i);
+    c->off += 4;
+    return v;
+}
+static int get_i32(Cur *c, const char *what) {
+    uint32_t u = get_u32(c, what);
+    return u <= 0x7fffffffu ? (int)u : (int)(u - 0x80000000u) - 0x7fffffff - 1;
+}
+static int get_flag(Cur *c, const char *what) {
+    if (need(c, 1, what) != 0) return 0;
+    int v = c->p[c->off++];
+    if (v > 1) cfail(c, "a flag byte is neither 0 nor 1");
+    return v;
+}
+static double get_f64(Cur *c, const char *what) {
+    uint64_t u = get_u64(c, what);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+/* An int in [lo, hi]. */
+static int get_int(Cur *c, const char *what, long long lo, long long hi) {
+    int v = get_i32(c, what);
+    if (!c->failed && (v < lo || v > hi)) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s %d is outside [%lld, %lld]", what, v, lo, hi);
+        cfail(c, msg);
+        return 0;
+    }
+    return v;
+}
+/* A malloc'd NUL-terminated string; NULL after a failure. Only a response
+ * text (len != NULL) may hold NUL bytes: names, paths and the prompt are C
+ * strings everywhere else. */
+static char *get_str(Cur *c, const char *what, size_t *len) {
+    uint32_t n = get_u32(c, what);
+    if (c->failed) return NULL;
+    if (n > RECORD_MAX_STRING) {
+        cfail(c, "a string is longer than the format allows");
+        return NULL;
+    }
+    if (need(c, n, what) != 0) return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) {
+        cfail(c, "out of memory");
+        return NULL;
+    }
+    memcpy(s, c->p + c->off, n);
+    s[n] = 0;
+    if (!len && memchr(s, 0, n)) {
+        free(s);
+        cfail(c, "a name or prompt holds a NUL byte");
+        return NULL;
+    }
+    c->off += n;
+    if (len) *len = n;
+    return s;
+}
+/* count elements of elem bytes: the bytes must be there before anything is
+ * allocated. */
+static void *get_array(Cur *c, size_t count, size_t elem, const char *what) {
+    if (need(c, count * elem, what) != 0) return NULL;
+    void *a = malloc(count ? count * elem : 1);
+    if (!a) cfail(c, "out of memory");
+    return a;
+}
+static int *get_ids(Cur *c, int count, int vocab, const char *what) {
+    int *a = get_array(c, (size_t)count, 4, what);
+    for (int i = 0; a && i < count; i++) a[i] = get_int(c, what, 0, vocab - 1);
+    if (c->failed) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+static double *get_doubles(Cur *c, int count, const char *what, int finite) {
+    double *a = get_array(c, (size_t)count, 8, what);
+    for (int i = 0; a && i < count; i++) {
+        a[i] = get_f64(c, what);
+        if (!c->failed && (finite ? !isfinite(a[i]) : isnan(a[i]))) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%s is %s", what, isnan(a[i]) ? "NaN" : "infinite");
+            cfail(c, msg);
+        }
+    }
+    if (c->failed) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+static void get_cfg(Cur *c, ModelConfig *m, int kind) {
+    memset(m, 0, sizeof *m);
+    int k = get_int(c, "model kind", 0, 1);
+    if (!c->failed && k != kind) cfail(c, "model kind does not match its role");
+    m->kind = (ModelKind)k;
+    enum { BIG = 1 << 24 };
+    m->dim = get_int(c, "dim", 1, BIG);
+    m->hidden_dim = get_int(c, "hidden_dim", 1, BIG);
+    m->n_layers = get_int(c, "n_layers", 1, 1024);
+    m->n_heads = get_int(c, "n_heads", 1, 4096);
+    m->n_kv_heads = get_int(c, "n_kv_heads", 1, 4096);
+    m->head_dim = get_int(c, "head_dim", 1, 4096);
+    m->vocab_size = get_int(c, "vocab_size", 1, BIG);
+    m->num_labels = get_int(c, "num_labels", 0, BIG);
+    m->max_seq_len = get_int(c, "max_seq_len", 1, BIG);
+    m->bos_id = m->eos_id = m->pad_id = -1;
+    snprintf(m->architecture, sizeof m->architecture, "recorded");
+    if (!c->failed && kind == MODEL_KIND_RM && m->num_labels < 1)
+        cfail(c, "the reward model has no score head (num_labels 0)");
+}
+
+static int parse_body(Cur *c, Record *r) {
+    if (need(c, 8, "magic") != 0 || memcmp(c->p, RECORD_MAGIC, 8) != 0)
+        return cfail(c, "not a specrej record file (bad magic)");
+    c->off = 8;
+    uint32_t version = get_u32(c, "version");
+    if (!c->failed && version != RECORD_VERSION) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "format version %u, this build reads version %u", version,
+                 RECORD_VERSION);
+        return cfail(c, msg);
+    }
+    r->seed = get_u64(c, "seed");
+    r->temperature = get_f64(c, "temperature");
+    if (!c->failed && !(r->temperature >= 0 && r->temperature <= 1e6))
+        return cfail(c, "temperature outside [0, 1e6]");
+    r->top_k = get_int(c, "top_k", 0, 0x7fffffff);
+    r->top_p = get_f64(c, "top_p");
+    if (!c->failed && !(r->top_p > 0 && r->top_p <= 1)) return cfail(c, "top_p outside (0, 1]");
+    r->max_new = get_int(c, "max_new", 1, RECORD_MAX_LEN);
+    r->max_new_eff = get_int(c, "max_new_eff", 1, RECORD_MAX_LEN);
+    if (!c->failed && r->max_new_eff > r->max_new)
+        return cfail(c, "max_new_eff exceeds max_new");
+    r->n_cands = get_int(c, "candidate count", 1, RECORD_MAX_CANDS);
+    r->n_stops = get_int(c, "stop id count", 0, 4096);
+    if (c->failed) return -1;
+    /* stop ids and the prompt come before the vocabulary: read raw, checked below */
+    r->stops = get_ids(c, r->n_stops, 0x7fffffff, "stop id");
+    if (get_flag(c, "prompt text flag")) r->prompt_text = get_str(c, "prompt text", NULL);
+    r->n_prompt = get_int(c, "prompt length", 1, RECORD_MAX_LEN);
+    if (c->failed) return -1;
+    r->prompt = get_ids(c, r->n_prompt, 0x7fffffff, "prompt id");
+    r->gen_path = get_str(c, "generator path", NULL);
+    r->gen_hash = get_u64(c, "generator hash");
+    get_cfg(c, &r->gen_cfg, MODEL_KIND_LM);
+    if (c->failed) return -1;
+    int vocab = r->gen_cfg.vocab_size;
+    for (int i = 0; i < r->n_stops; i++)
+        if (r->stops[i] >= vocab) return cfail(c, "a stop id is outside the vocabulary");
+    for (int i = 0; i < r->n_prompt; i++)
+        if (r->prompt[i] >= vocab) return cfail(c, "a prompt id is outside the vocabulary");
+    if (r->n_prompt >= r->gen_cfg.max_seq_len)
+        return cfail(c, "the prompt does not fit the generator's context");
+    if (r->max_new_eff > r->gen_cfg.max_seq_len - r->n_prompt + 1)
+        return cfail(c, "max_new_eff exceeds the generator's context");
+    r->rs_name = get_str(c, "reward source name", NULL);
+    r->rs_detail = get_str(c, "reward source detail", NULL);
+    r->rm_path = get_str(c, "reward model path", NULL);
+    r->rm_hash = get_u64(c, "reward model hash");
+    r->has_rm_cfg = get_flag(c, "reward model flag");
+    if (r->has_rm_cfg) get_cfg(c, &r->rm_cfg, MODEL_KIND_RM);
+    r->rs_kv_bytes_per_token = get_u64(c, "reward KV bytes per token");
+    r->rs_reserve_bytes = get_u64(c, "reward reserve bytes");
+    r->rs_prefix_len = get_int(c, "reward prefix length", 0, RECORD_MAX_LEN);
+    r->rs_closing_len = get_int(c, "reward closing length", 0, RECORD_MAX_LEN);
+    r->rs_max_response = get_int(c, "reward max response", 1, 0x7fffffff);
+    r->has_gold = get_flag(c, "gold flag");
+    r->has_text = get_flag(c, "text flag");
+    r->lexicon_hash = get_u64(c, "lexicon hash");
+    r->prompt_kv_per_candidate = get_flag(c, "prompt KV mode");
+    if (c->failed) return -1;
+    if (strcmp(r->rs_name, "model") == 0) {
+        if (!r->has_rm_cfg) return cfail(c, "a model reward source without its shapes");
+        const ModelConfig *m = &r->rm_cfg;
+        uint64_t kvb = (uint64_t)2 * m->n_layers * m->n_kv_heads * m->head_dim * sizeof(float);
+        if (r->rs_kv_bytes_per_token != kvb)
+            return cfail(c, "reward KV bytes per token disagree with its shapes");
+        if (r->rs_prefix_len < 1 ||
+            r->rs_prefix_len + r->rs_closing_len + 1 > m->max_seq_len)
+            return cfail(c, "reward prefix and closing do not fit its context");
+    } else if (r->has_rm_cfg || r->rs_kv_bytes_per_token || r->rs_prefix_len ||
+               r->rs_closing_len || r->rs_reserve_bytes) {
+        return cfail(c, "a reward source without a cache declares cache sizes");
+    }
+    if (r->max_new_eff > r->rs_max_response)
+        return cfail(c, "max_new_eff exceeds what the reward source can score");
+    /* every candidate takes at least 4 + 4 + 8 bytes: refuse before allocating */
+    if (need(c, (size_t)r->n_cands * 16, "candidates") != 0) return -1;
+    r->cands = calloc((size_t)r->n_cands, sizeof *r->cands);
+    if (!r->cands) return cfail(c, "out of memory");
+    for (int i = 0; i < r->n_cands; i++) {
+        RecordCand *k = &r->cands[i];
+        k->len = get_int(c, "response length", 0, r->max_new_eff);
+        k->stop_id = get_int(c, "stop id", -1, vocab - 1);
+        if (c->failed) return -1;
+        if (k->stop_id < 0 && k->len != r->max_new_eff)
+            return cfail(c, "a candidate without a stop id ends before max_new_eff");
+        if (k->stop_id >= 0) {
+            int known = 0;
+            for (int s = 0; s < r->n_stops; s++) known |= r->stops[s] == k->stop_id;
+            if (!known) return cfail(c, "a candidate ends with an id that is not a stop id");
+        }
+        k->tokens = get_ids(c, k->len, vocab, "response id");
+        for (int t = 0; k->tokens && t < k->len; t++)
+            for (int s = 0; s < r->n_stops; s++)
+                if (k->tokens[t] == r->stops[s])
+                    return cfail(c, "a response contains a stop id before its end");
+        k->logp = get_doubles(c, k->len + (k->stop_id >= 0), "log-probability", 0);
+        for (int t = 0; k->logp && t < k->len + (k->stop_id >= 0); t++)
+            if (!(k->logp[t] <= 0)) return cfail(c, "a log-probability is positive");
+        k->score = get_doubles(c, k->len, "prefix score", 1);
+        k->final = get_f64(c, "final score");
+        if (!c->failed && !isfinite(k->final)) return cfail(c, "a final score is not finite");
+        if (r->has_gold) k->gold = get_doubles(c, k->len + 1, "gold score", 1);
+        if (r->has_text) k->text = get_str(c, "response text", &k->text_len);
+        if (c->failed) return -1;
+    }
+    if (c->off != c->n) return cfail(c, "trailing bytes after the last candidate");
+    return 0;
+}
+
+int record_parse(const char *name, const uint8_t *data, size_t size, Record *r, SrError *err) {
+    memset(r, 0, sizeof *r);
+    Cur c = {data, size, 0, name, err, 0};
+    if (size < 8 + 4 + 8) return cfail(&c, "truncated: too short for a record file");
+    if (memcmp(data, RECORD_MAGIC, 8) != 0)
+        return cfail(&c, "not a specrej record file (bad magic)");
+    uint64_t want = 0;
+    for (int i = 0; i < 8; i++) want |= (uint64_t)data[size - 8 + i] << (8 * i);
+    if (record_fnv1a(RECORD_FNV_OFFSET, data, size - 8) != want) {
+        c.off = size - 8;
+        return cfail(&c, "checksum mismatch: the file is truncated or damaged");
+    }
+    c.n = size - 8;
+    if (parse_body(&c, r) != 0) {
+        record_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+int record_load(const char *path, Record *out, SrError *err) {
+    memset(out, 0, sizeof *out);
+    char *data = NULL;
+    size_t len = 0;
+    if (file_read_all(path, RECORD_MAX_BYTES, &data, &len, err) != 0) return -1;
+    int rc = record_parse(path, (const uint8_t *)data, len, out, err);
+    free(data);
+    return rc;
+}
+
+void record_free(Record *r) {
+    if (!r) return;
+    if (r->cands)
+        for (int i = 0; i < r->n_cands; i++) {
+            RecordCand *k = &r->cands[i];
+            free(k->tokens), free(k->logp), free(k->score), free(k->gold), free(k->text);
+        }
+    free(r->cands), free(r->stops), free(r->prompt_text), free(r->prompt);
+    free(r->gen_path), free(r->rs_name), free(r->rs_detail), free(r->rm_path);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- model identities ------------------------------------------------------ */
+
+int record_hash_file(const char *path, uint64_t *out, SrError *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sr_fail(err, "%s: cannot open for hashing", path);
+    unsigned char buf[1 << 16];
+    uint64_t h = RECORD_FNV_OFFSET;
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = record_fnv1a(h, buf, n);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) return sr_fail(err, "%s: read error while hashing", path);
+    *out = h;
+    return 0;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int record_hash_model(const char *path, uint64_t *out, SrError *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return sr_fail(err, "%s: cannot stat for hashing", path);
+    char *dir = NULL;
+    if (S_ISDIR(st.st_mode)) {
+        dir = strdup(path);
+    } else {
+        const char *slash = strrchr(path, '/');
+        dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+    }
+    if (!dir) return sr_fail(err, "%s: out of memory", path);
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return sr_fail(err, "%s: cannot list the model folder for hashing", path);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && rc == 0) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **p = realloc(names, cap * sizeof *names);
+            if (!p) rc = -1;
+            else names = p;
+        }
+        if (rc == 0 && !(names[n++] = strdup(e->d_name))) rc = -1;
+    }
+    closedir(d);
+    if (rc != 0) sr_fail(err, "%s: out of memory", path);
+    if (n > 1) qsort(names, n, sizeof *names, by_name);
+    uint64_t h = RECORD_FNV_OFFSET;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        size_t plen = strlen(dir) + strlen(names[i]) + 2;
+        char *full = malloc(plen);
+        if (!full) {
+            rc = sr_fail(err, "%s: out of memory", path);
+            break;
+        }
+        snprintf(full, plen, "%s/%s", dir, names[i]);
+        struct stat fs;
+        if (stat(full, &fs) == 0 && S_ISREG(fs.st_mode)) {
+            uint64_t fh;
+            unsigned char sz[8];
+            for (int b = 0; b < 8; b++) sz[b] = (unsigned char)((uint64_t)fs.st_size >> (8 * b));
+            h = record_fnv1a(h, names[i], strlen(names[i]) + 1);
+            h = record_fnv1a(h, sz, 8);
+            if (record_hash_file(full, &fh, err) != 0) rc = -1;
+            unsigned char hb[8]; /* content, folded in as its own hash (little-endian) */
+            for (int k = 0; k < 8; k++) hb[k] = (unsigned char)(fh >> (8 * k));
+            h = record_fnv1a(h, hb, 8);
+        }
+        free(full);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    free(dir);
+    if (rc == 0) *out = h;
+    return rc;
+}

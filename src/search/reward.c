@@ -1,0 +1,41 @@
+#include "search/reward.h"
+
+#include <string.h>
+
+/* The registry: one X(name) per src/reward_NAME.c. */
+#define REWARD_LIST(X) X(model) X(selflik) X(gold)
+
+#define REWARD_DECLARE(n) extern const RewardEntry reward_source_##n;
+REWARD_LIST(REWARD_DECLARE)
+#define REWARD_ENTRY(n) &reward_source_##n,
+static const RewardEntry *const SOURCES[] = {REWARD_LIST(REWARD_ENTRY)};
+#define REWARD_NAME(n) ", " #n
+static const char REWARD_NAMES[] = REWARD_LIST(REWARD_NAME);
+
+const char *reward_names(void) { return REWARD_NAMES + 2; }
+
+int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, SrError *err) {
+    *out = NULL;
+    for (size_t i = 0; i < sizeof SOURCES / sizeof SOURCES[0]; i++)
+        if (strcmp(SOURCES[i]->name, name) == 0) return SOURCES[i]->open(ctx, out, err);
+    return sr_fail(err, "--reward-source: unknown source '%s' (known: %.*s)", name,
+                   (int)(sizeof REWARD_NAMES - 3), REWARD_NAMES + 2);
+}
+
+void reward_close(RewardSource *rs) {
+    if (rs) rs->ops->close(rs);
+}
+
+int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
+    (void)rs, (void)budget, (void)max_cands, (void)err;
+    return 0;
+}
+
+int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err) {
+    (void)rs, (void)c, (void)err;
+    return 0;
+}
+
+void reward_stateless_detach(RewardSource *rs, RewardCand *c) { (void)rs, (void)c; }
+
+void reward_stateless_end(RewardSource *rs) { (void)rs; }

@@ -1,0 +1,63 @@
+/* gold: the AFINN gold judge on the decoded response (oracle experiments). */
+#include <stdlib.h>
+
+#include "text/gold.h"
+#include "search/reward.h"
+
+typedef struct {
+    GoldJudge *judge;
+    const Tokenizer *tok;
+} GoldSource;
+
+static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                 SrError *err) {
+    GoldSource *g = rs->self;
+    for (int i = 0; i < n; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (tokenizer_decode(g->tok, cands[i]->tokens, cands[i]->len, &text, &len, err) != 0)
+            return -1;
+        scores[i] = gold_score(g->judge, text, len);
+        free(text);
+    }
+    return 0;
+}
+
+static void close_source(RewardSource *rs) {
+    GoldSource *g = rs->self;
+    gold_free(g->judge);
+    free(g);
+    free(rs);
+}
+
+static const RewardOps OPS = {reward_stateless_begin, reward_stateless_attach, score,
+                               reward_stateless_detach, reward_stateless_end, close_source};
+
+static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
+    if (!ctx->gen_tok)
+        return sr_fail(err, "--reward-source gold: needs the generator's tokenizer to decode "
+                            "responses (not available in an id-only run)");
+    GoldSource *g = sr_calloc(1, sizeof *g, err);
+    RewardSource *rs = g ? sr_calloc(1, sizeof *rs, err) : NULL;
+    if (!rs) {
+        free(g);
+        return -1;
+    }
+    const char *lex = ctx->lexicon ? ctx->lexicon : GOLD_DEFAULT_LEXICON;
+    if (gold_load(lex, &g->judge, err) != 0) {
+        free(g);
+        free(rs);
+        return -1;
+    }
+    g->tok = ctx->gen_tok;
+    rs->ops = &OPS;
+    rs->self = g;
+    rs->name = "gold";
+    rs->detail = "AFINN-165 gold judge on the decoded text";
+    rs->max_response = 1 << 30;
+    *out = rs;
+    return 0;
+}
+
+const RewardEntry reward_source_gold = {"gold", "AFINN-165 gold judge on the decoded text",
+                                        open_source};

@@ -1,0 +1,600 @@
+#define _POSIX_C_SOURCE 200809L
+#include "search/search.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "runtime/kvcache.h"
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- budget arithmetic ------------------------------------------------ */
+
+/* Prompt positions a candidate's slot is charged for: all of them when each
+ * candidate copies the prompt, none when it shares them (kv_share_prefix:
+ * they are charged once, to the prompt's own slot). */
+static int own_prompt_positions(int len, int share_prompt) { return share_prompt ? 0 : len; }
+
+/* KV bytes of one candidate that has sampled r >= 1 tokens and is being
+ * scored: generator slot prompt + r - 1 (the last token is not fed yet),
+ * reward slot prefix + r + closing scratch, prompts as charged. */
+static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource *rs, int r,
+                            int share_prompt) {
+    return g * (size_t)(own_prompt_positions(n_prompt, share_prompt) + r - 1) +
+           m * (size_t)(own_prompt_positions(rs->prefix_len, share_prompt) + r +
+                        rs->closing_len);
+}
+
+static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
+                    const Policy *policy, const PolicyParams *pp, int share_prompt,
+                    SearchPlan *plan, SrError *err) {
+    if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
+    if (n_prompt >= cfg->max_seq_len)
+        return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
+                       n_prompt, cfg->max_seq_len);
+    int eff = max_new;
+    if (eff > cfg->max_seq_len - n_prompt + 1) eff = cfg->max_seq_len - n_prompt + 1;
+    if (eff > rs->max_response) eff = rs->max_response;
+    if (eff < 1) return sr_fail(err, "prompt: no room left for a response");
+    size_t g = kv_bytes_per_token(cfg), m = rs->kv_bytes_per_token;
+    plan->max_new = eff;
+    plan->fixed = g * (size_t)n_prompt + m * (size_t)rs->prefix_len + rs->reserve_bytes;
+    plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff, share_prompt);
+    int len = policy->plan_length(pp, eff);
+    if (len < 1) len = 1;
+    if (len > eff) len = eff;
+    plan->per_cand_plan = per_candidate(g, m, n_prompt, rs, len, share_prompt);
+    return 0;
+}
+
+int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
+                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                SearchPlan *plan, SrError *err) {
+    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pp, share_prompt, plan,
+                    err);
+}
+
+/* ---- the live generator ---------------------------------------------- */
+
+static int live_forward(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                        float *out, SrError *err) {
+    return model_forward(self, kv, n, slots, tokens, out, err);
+}
+
+static int live_sample(void *self, const SamplerParams *sp, SearchCandidate *c,
+                       const float *logits, int vocab, SamplerScratch *s, double *logp) {
+    (void)self;
+    double u = rng_uniform(&c->rng);
+    int tok = sampler_pick(sp, logits, vocab, u, s);
+    *logp = sampler_logprob(logits, vocab, tok);
+    return tok;
+}
+
+void search_live_gen(Model *m, SearchGen *g) {
+    g->cfg = model_config(m);
+    g->out_dim = model_output_dim(m);
+    g->self = m;
+    g->forward = live_forward;
+    g->sample = live_sample;
+    g->ready = NULL;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+typedef struct Run {
+    const SearchGen *gen;
+    const ModelConfig *cfg;
+    int vocab;
+    RewardSource *rs;
+    const SearchParams *p;
+    SearchPlan plan;
+    KVBudget budget;
+    KVCache *kv;
+    int n_prompt, prompt_slot;
+    float *prompt_logits;
+    int cap;                 /* wave size */
+    float *logits;           /* cap x vocab, row = position in the last forward */
+    int *slots, *toks, *picked;
+    double *logp;
+    SamplerScratch *scratch;
+    int rows;                /* allocated width of a logits row (>= 1) */
+    int n_threads;
+    /* p->sampleable: ids >= n_sample are never sampled, nor the n_masked ids
+     * in masked[] below it (their logits become -inf in masked_row) */
+    int n_sample, n_masked, *masked;
+    float *masked_row;       /* n_threads x vocab */
+    SearchCandidate **batch; /* candidates of the wave still in the batch */
+    int n_batch;
+    SearchCandidate **live;  /* in-batch, not finished */
+    SearchCandidate **ranked; /* decision scratch */
+    int n_live;
+    RewardCand **rw;
+    double *scores;
+    SearchResult *res;
+    double t_gen, t_score, t_sample;
+    double rm_flops0;        /* the source's counters at the start */
+    long long rm_tokens0;
+    int decision_no, wave;
+} Run;
+
+static int is_stop(const SearchParams *p, int tok) {
+    for (int i = 0; i < p->n_stop; i++)
+        if (p->stop_ids[i] == tok) return 1;
+    return 0;
+}
+
+static void collect_live(Run *R) {
+    R->n_live = 0;
+    for (int i = 0; i < R->n_batch; i++)
+        if (!R->batch[i]->finished) R->live[R->n_live++] = R->batch[i];
+}
+
+/* Bytes in use if the live candidates take one more step and everyone is
+ * then scored at the new length. */
+static size_t bytes_after_step(const Run *R, int r) {
+    size_t g = kv_bytes_per_token(R->cfg), m = R->rs->kv_bytes_per_token;
+    size_t c = (size_t)R->rs->closing_len, need = R->budget.used + R->rs->reserve_bytes;
+    for (int i = 0; i < R->n_batch; i++) {
+        const SearchCandidate *s = R->batch[i];
+        if (!s->finished)
+            need += g + m * ((size_t)(r + 1 - s->rw.fed) + c);
+        else if (!s->scored)
+            need += m * ((size_t)(s->tokens.len - s->rw.fed) + c);
+    }
+    return need;
+}
+
+static void release_candidate(Run *R, SearchCandidate *c) {
+    if (c->gslot >= 0) kv_release(R->kv, c->gslot);
+    c->gslot = -1;
+    R->rs->ops->detach(R->rs, &c->rw);
+}
+
+static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
+    if (n == 0) return 0;
+    double t0 = now_seconds();
+    for (int i = 0; i < n; i++) {
+        SearchCandidate *c = list[i];
+        c->rw.tokens = c->tokens.data;
+        c->rw.len = c->tokens.len;
+        c->rw.nll_sum = c->nll_sum;
+        c->rw.n_sampled = c->tokens.len + (c->stop_id >= 0);
+        R->rw[i] = &c->rw;
+    }
+    int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
+    /* a NaN cannot be ranked (every comparison is false) */
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!isfinite(R->scores[i]))
+            rc = sr_fail(err, "reward: candidate %d after %d response tokens scored %s (not a "
+                              "finite number): the %s reward source overflows",
+                         list[i]->index, list[i]->tokens.len, sr_nonfinite_name(R->scores[i]),
+                         R->rs->name);
+    for (int i = 0; rc == 0 && i < n; i++) list[i]->score = R->scores[i], list[i]->scored = 1;
+    R->t_score += now_seconds() - t0;
+    return rc;
+}
+
+/* Scores the finished, not yet scored candidates of the batch and frees their
+ * reward-model state: a finished candidate is scored exactly once. */
+static int score_finished(Run *R, SrError *err) {
+    int n = 0;
+    for (int i = 0; i < R->n_batch; i++)
+        if (R->batch[i]->finished && !R->batch[i]->scored) R->live[n++] = R->batch[i];
+    if (score_list(R, R->live, n, err) != 0) return -1;
+    for (int i = 0; i < n; i++) R->rs->ops->detach(R->rs, &R->live[i]->rw);
+    return 0;
+}
+
+static int by_rank(const void *a, const void *b) {
+    const SearchCandidate *x = *(SearchCandidate *const *)a, *y = *(SearchCandidate *const *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+static void fill_stats(Run *R) {
+    SearchStats *st = &R->res->stats;
+    st->rm_flops = R->rs->flops - R->rm_flops0;
+    st->tokens_scored = R->rs->tokens - R->rm_tokens0;
+    st->peak_kv_bytes = R->budget.peak;
+    st->seconds_generation = R->t_gen;
+    st->seconds_scoring = R->t_score;
+    st->seconds_sampling = R->t_sample;
+}
+
+static void cut(Run *R, SearchCandidate *c) {
+    c->in_batch = 0;
+    if (!c->finished) {
+        c->rejected_at = R->decision_no;
+        release_candidate(R, c);
+    }
+}
+
+static void rebuild_batch(Run *R, int n) {
+    R->n_batch = 0;
+    for (int i = 0; i < n; i++)
+        if (R->ranked[i]->in_batch) R->batch[R->n_batch++] = R->ranked[i];
+}
+
+/* A decision point at response length r (see search.h). */
+static int decide(Run *R, int r, SrError *err) {
+    collect_live(R);
+    if (score_list(R, R->live, R->n_live, err) != 0) return -1;
+    size_t kv_bytes = R->budget.used; /* everyone scored, before any release */
+    if (score_finished(R, err) != 0) return -1;
+    int n = R->n_batch;
+    memcpy(R->ranked, R->batch, (size_t)n * sizeof *R->ranked);
+    qsort(R->ranked, (size_t)n, sizeof *R->ranked, by_rank);
+    int keep = R->p->policy->keep(&R->p->policy_params, n);
+    if (keep < 1) keep = 1;
+    if (keep > n) keep = n;
+    R->decision_no++;
+    R->res->stats.decision_points++;
+    for (int i = keep; i < n; i++) cut(R, R->ranked[i]);
+    rebuild_batch(R, n);
+    /* Memory comes first: drop the weakest kept live candidates until one
+     * more step fits (the budget check at start-up guarantees one does). */
+    int forced = 0;
+    for (int i = keep - 1; i >= 0 && bytes_after_step(R, r) > R->budget.limit; i--) {
+        collect_live(R);
+        if (R->ranked[i]->finished || R->n_live <= 1) continue;
+        cut(R, R->ranked[i]);
+        rebuild_batch(R, n);
+        forced++;
+    }
+    fill_stats(R);
+    if (R->p->on_decision) {
+        DecisionRecord rec = {R->wave, R->decision_no, r, n, keep, forced,
+                              (const SearchCandidate *const *)R->ranked,
+                              R->ranked[keep - 1]->score, kv_bytes, R->budget.limit,
+                              &R->res->stats};
+        if (R->p->on_decision(R->p->user, &rec, err) != 0) return -1;
+    }
+    collect_live(R);
+    if (R->n_live > 0 && bytes_after_step(R, r) > R->budget.limit)
+        return sr_fail(err, "--kv-budget: %zu bytes cannot hold the next step of one candidate",
+                       R->budget.limit);
+    return 0;
+}
+
+/* Samples one token for every live candidate (one uniform draw each). */
+static int sample_step(Run *R, int *n_finished, SrError *err) {
+    const SearchParams *p = R->p;
+    double t0 = now_seconds();
+    int n = R->n_live, vocab = R->vocab;
+    if (R->gen->ready)
+        for (int j = 0; j < n; j++)
+            if (R->gen->ready(R->gen->self, R->live[j], err) != 0) return -1;
+    /* a row costs ~10 us (top-k and a log-softmax over the vocabulary): worth
+     * a thread team from a few dozen rows on */
+#pragma omp parallel for schedule(static) num_threads(R->n_threads) \
+    if ((long)n * vocab >= (1L << 15))
+    for (int j = 0; j < n; j++) {
+        SearchCandidate *c = R->live[j];
+        const float *lg = c->row < 0 ? R->prompt_logits : R->logits + (size_t)c->row * vocab;
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        if (vocab > 0) { /* live logits (a replay has none): checked, then masked */
+            if (!sampler_all_finite(lg, vocab)) { /* nothing to rank: the run fails below */
+                R->picked[j] = -1;
+                continue;
+            }
+            if (R->n_masked > 0) { /* a copy: the prompt's row serves every candidate */
+                float *row = R->masked_row + (size_t)t * vocab;
+                memcpy(row, lg, (size_t)R->n_sample * sizeof *row);
+                for (int k = 0; k < R->n_masked; k++) row[R->masked[k]] = -INFINITY;
+                lg = row;
+            }
+        }
+        R->picked[j] = R->gen->sample(R->gen->self, &p->sampling, c, lg, R->n_sample,
+                                      &R->scratch[t], &R->logp[j]);
+    }
+    R->t_sample += now_seconds() - t0;
+    for (int j = 0; j < n; j++)
+        if (R->picked[j] < 0)
+            return sr_fail(err, "generator: the logits of candidate %d after %d response tokens "
+                                "are not finite (NaN or infinity): the model overflows",
+                           R->live[j]->index, R->live[j]->tokens.len);
+    *n_finished = 0;
+    for (int j = 0; j < n; j++) {
+        SearchCandidate *c = R->live[j];
+        int tok = R->picked[j];
+        c->nll_sum -= R->logp[j];
+        R->res->stats.tokens_generated++;
+        if (is_stop(p, tok)) {
+            c->stop_id = tok;
+            c->finished = 1;
+        } else {
+            if (intvec_push(&c->tokens, tok, err) != 0) return -1;
+            if (c->tokens.len >= R->plan.max_new) c->finished = 1;
+        }
+        if (c->finished) {
+            c->scored = 0; /* a score from a decision point is for a shorter text */
+            kv_release(R->kv, c->gslot);
+            c->gslot = -1;
+            (*n_finished)++;
+        }
+    }
+    R->t_gen += now_seconds() - t0;
+    return 0;
+}
+
+/* Feeds every live candidate's last token: one model_forward. */
+static int forward_step(Run *R, SrError *err) {
+    double t0 = now_seconds();
+    int n = R->n_live;
+    for (int j = 0; j < n; j++) {
+        SearchCandidate *c = R->live[j];
+        R->slots[j] = c->gslot;
+        R->toks[j] = c->tokens.data[c->tokens.len - 1];
+        c->row = j;
+        R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
+    }
+    R->res->stats.gen_tokens += n;
+    int rc = R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
+    R->t_gen += now_seconds() - t0;
+    return rc;
+}
+
+static void progress(const Run *R, int r) {
+    if (!R->p->progress) return;
+    fprintf(stderr, "\r%s: wave %d, %d tokens, %d live, %d decision points   ",
+            R->p->label ? R->p->label : "search", R->wave + 1, r, R->n_live,
+            R->res->stats.decision_points);
+}
+
+static int start_wave(Run *R, int first, int count, SrError *err) {
+    R->n_batch = 0;
+    for (int i = first; i < first + count; i++) {
+        SearchCandidate *c = &R->res->cands[i];
+        c->index = i;
+        c->stop_id = -1;
+        c->gslot = -1;
+        c->row = -1; /* the prompt's logits */
+        c->in_batch = 1;
+        c->rng = rng_stream(R->p->seed, (uint64_t)i);
+        c->rw.slot = -1;
+        c->rw.index = i;
+        c->gslot = kv_alloc_slot(R->kv, err);
+        if (c->gslot < 0) return -1;
+        int rc = R->p->prompt_kv_per_candidate
+                     ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
+                     : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
+        if (rc != 0) return -1;
+        if (R->rs->ops->attach(R->rs, &c->rw, err) != 0) return -1;
+        R->batch[R->n_batch++] = c;
+    }
+    R->res->n = first + count;
+    R->res->stats.candidates = first + count;
+    return 0;
+}
+
+static int run_wave(Run *R, int first, int count, SrError *err) {
+    if (start_wave(R, first, count, err) != 0) return -1;
+    collect_live(R);
+    for (int r = 0; R->n_live > 0;) {
+        int n_fin;
+        if (sample_step(R, &n_fin, err) != 0) return -1;
+        r++;
+        collect_live(R);
+        if (R->n_live == 0) break;
+        int over = bytes_after_step(R, r) > R->budget.limit;
+        if (R->p->policy->decide(&R->p->policy_params, r, over)) {
+            if (decide(R, r, err) != 0) return -1;
+            collect_live(R);
+            if (R->n_live == 0) break;
+        } else if (over) {
+            return sr_fail(err, "--kv-budget: %zu bytes exceeded by policy '%s' at %d tokens",
+                           R->budget.limit, R->p->policy->name, r);
+        }
+        if (forward_step(R, err) != 0) return -1;
+        progress(R, r);
+    }
+    if (score_finished(R, err) != 0) return -1;
+    for (int i = first; i < first + count; i++) release_candidate(R, &R->res->cands[i]);
+    return 0;
+}
+
+static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
+    int n = R->n_prompt;
+    double t0 = now_seconds();
+    float *out = sr_malloc_array((size_t)n * (size_t)R->rows, sizeof *out, err);
+    int *slots = sr_malloc_array((size_t)n, sizeof *slots, err);
+    int rc = -1;
+    if (out && slots) {
+        R->prompt_slot = kv_alloc_slot(R->kv, err);
+        for (int i = 0; i < n; i++) {
+            slots[i] = R->prompt_slot;
+            R->res->stats.gen_flops += model_flops_per_token(R->cfg, i);
+        }
+        R->res->stats.gen_tokens += n;
+        if (R->prompt_slot >= 0 &&
+            R->gen->forward(R->gen->self, R->kv, n, slots, prompt, out, err) == 0) {
+            memcpy(R->prompt_logits, out + (size_t)(n - 1) * R->vocab,
+                   (size_t)R->vocab * sizeof *out);
+            rc = 0;
+        }
+    }
+    free(out);
+    free(slots);
+    R->t_gen += now_seconds() - t0;
+    return rc;
+}
+
+/* The sampleable ids (SearchParams.sampleable): a padded tail is cut off
+ * (the sampler never looks at it), holes below it are masked to -inf. */
+static int plan_mask(Run *R, SrError *err) {
+    const unsigned char *ok = R->p->sampleable;
+    R->n_sample = R->vocab;
+    if (!ok || R->vocab == 0) return 0; /* a replay samples no logits */
+    while (R->n_sample > 0 && !ok[R->n_sample - 1]) R->n_sample--;
+    if (R->n_sample == 0)
+        return sr_fail(err, "generator: its tokenizer decodes none of its %d ids", R->vocab);
+    for (int id = 0; id < R->n_sample; id++) R->n_masked += !ok[id];
+    if (R->n_masked == 0) return 0;
+    R->masked = sr_malloc_array((size_t)R->n_masked, sizeof *R->masked, err);
+    R->masked_row = sr_malloc_array((size_t)R->n_threads * (size_t)R->vocab, sizeof(float), err);
+    if (!R->masked || !R->masked_row) return -1;
+    for (int id = 0, k = 0; id < R->n_sample; id++)
+        if (!ok[id]) R->masked[k++] = id;
+    return 0;
+}
+
+static int alloc_run(Run *R, SrError *err) {
+    /* a generator without logits (replay) still gets 1-float rows */
+    size_t cap = (size_t)R->cap, v = (size_t)R->rows;
+#ifdef _OPENMP
+    R->n_threads = omp_get_max_threads();
+#else
+    R->n_threads = 1;
+#endif
+    R->prompt_logits = sr_malloc_array(v, sizeof(float), err);
+    R->logits = sr_malloc_array(cap * v, sizeof(float), err);
+    R->slots = sr_malloc_array(cap, sizeof(int), err);
+    R->toks = sr_malloc_array(cap, sizeof(int), err);
+    R->picked = sr_malloc_array(cap, sizeof(int), err);
+    R->logp = sr_malloc_array(cap, sizeof(double), err);
+    R->scores = sr_malloc_array(cap, sizeof(double), err);
+    R->batch = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
+    R->live = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
+    R->ranked = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
+    R->rw = sr_malloc_array(cap, sizeof(RewardCand *), err);
+    R->scratch = sr_calloc((size_t)R->n_threads, sizeof *R->scratch, err);
+    if (!R->prompt_logits || !R->logits || !R->slots || !R->toks || !R->picked || !R->logp ||
+        !R->scores || !R->batch || !R->live || !R->ranked || !R->rw || !R->scratch)
+        return -1;
+    for (int t = 0; t < R->n_threads; t++)
+        if (sampler_scratch_init(&R->scratch[t], (int)v, err) != 0) return -1;
+    return plan_mask(R, err);
+}
+
+static void free_run(Run *R) {
+    if (R->scratch)
+        for (int t = 0; t < R->n_threads; t++) sampler_scratch_free(&R->scratch[t]);
+    free(R->scratch);
+    free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
+    free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
+    free(R->ranked), free(R->rw), free(R->masked), free(R->masked_row);
+    R->rs->ops->end(R->rs);
+    if (R->kv) kv_free(R->kv);
+}
+
+/* Sizes the waves; fills R->cap and the result's budget fields. */
+static int size_waves(Run *R, int *n_total, SrError *err) {
+    const SearchParams *p = R->p;
+    SearchPlan *pl = &R->plan;
+    size_t k = p->budget_candidates > 0 ? (size_t)p->budget_candidates
+                                        : (size_t)SEARCH_DEFAULT_BUDGET_CANDIDATES;
+    size_t unit = pl->fixed + k * pl->per_cand_full;
+    size_t limit = p->kv_budget ? p->kv_budget : unit;
+    if (limit < pl->fixed + pl->per_cand_full)
+        return sr_fail(err, "--kv-budget: %zu bytes cannot hold one candidate at full length "
+                            "(%d tokens): need at least %zu bytes",
+                       limit, pl->max_new, pl->fixed + pl->per_cand_full);
+    size_t fit = (limit - pl->fixed) / pl->per_cand_plan;
+    if (p->max_batch > 0 && fit > (size_t)p->max_batch) fit = (size_t)p->max_batch;
+    if (p->n > 0 && fit > (size_t)p->n) fit = (size_t)p->n;
+    if (fit > (1u << 20)) fit = 1u << 20;
+    R->cap = (int)fit;
+    *n_total = p->n > 0 ? p->n : R->cap;
+    kv_budget_init(&R->budget, limit);
+    R->res->stats.kv_budget = limit;
+    R->res->stats.wave_size = R->cap;
+    R->res->stats.max_new = pl->max_new;
+    return 0;
+}
+
+static void pick_best(SearchResult *res) {
+    res->best = -1;
+    for (int i = 0; i < res->n; i++) {
+        const SearchCandidate *c = &res->cands[i];
+        if (!c->finished || !c->scored || !isfinite(c->score)) continue; /* see score_list */
+        if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
+    }
+}
+
+int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
+               const SearchParams *p, SearchResult *res, SrError *err) {
+    SearchGen g;
+    search_live_gen(gen, &g);
+    return search_run_gen(&g, rs, prompt, n_prompt, p, res, err);
+}
+
+int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, int n_prompt,
+                   const SearchParams *p, SearchResult *res, SrError *err) {
+    double t_start = now_seconds();
+    memset(res, 0, sizeof *res);
+    res->best = -1;
+    Run R = {0};
+    R.gen = gen, R.cfg = gen->cfg, R.vocab = gen->out_dim;
+    R.rows = R.vocab > 0 ? R.vocab : 1;
+    R.rs = rs, R.p = p, R.res = res, R.n_prompt = n_prompt, R.prompt_slot = -1;
+    R.rm_flops0 = rs->flops, R.rm_tokens0 = rs->tokens;
+    if (R.cfg->kind != MODEL_KIND_LM)
+        return sr_fail(err, "--model: %s is not a language model", R.cfg->architecture);
+    if (p->policy->validate(&p->policy_params, err) != 0) return -1;
+    if (sampler_check(&p->sampling, err) != 0) return -1;
+    if (p->max_new < 1) return sr_fail(err, "--max-new: %d must be >= 1", p->max_new);
+    if (p->n < 0) return sr_fail(err, "-N: %d must be >= 1", p->n);
+    for (int i = 0; i < n_prompt; i++)
+        if (prompt[i] < 0 || prompt[i] >= R.cfg->vocab_size)
+            return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
+                           R.cfg->vocab_size);
+    rs->share_prefix = !p->prompt_kv_per_candidate;
+    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_params,
+                 rs->share_prefix, &R.plan, err) != 0)
+        return -1;
+    int n_total = 0;
+    if (size_waves(&R, &n_total, err) != 0) return -1;
+    res->cands = sr_calloc((size_t)n_total, sizeof *res->cands, err);
+    int rc = -1;
+    if (!res->cands) goto done;
+    res->wave_stats = sr_calloc((size_t)((n_total + R.cap - 1) / R.cap), sizeof *res->wave_stats, err);
+    if (!res->wave_stats) goto done;
+    for (int i = 0; i < n_total; i++) res->cands[i].gslot = res->cands[i].rw.slot = -1;
+    if (alloc_run(&R, err) != 0) goto done;
+    if (kv_create(R.cfg, R.cap + 1, &R.budget, &R.kv, err) != 0) goto done;
+    if (rs->ops->begin(rs, &R.budget, R.cap, err) != 0) goto done;
+    if (prefill_prompt(&R, prompt, err) != 0) goto done;
+    for (int first = 0; first < n_total; first += R.cap, R.wave++) {
+        int count = n_total - first < R.cap ? n_total - first : R.cap;
+        if (run_wave(&R, first, count, err) != 0) goto done;
+        res->stats.waves++;
+        fill_stats(&R);
+        SearchStats *ws = &res->wave_stats[R.wave];
+        *ws = res->stats;
+        ws->seconds_other = now_seconds() - t_start - ws->seconds_generation - ws->seconds_scoring;
+    }
+    if (p->progress) fprintf(stderr, "\n");
+    pick_best(res);
+    rc = 0;
+done:
+    if (rc != 0)
+        for (int i = 0; i < res->n; i++) release_candidate(&R, &res->cands[i]);
+    fill_stats(&R);
+    free_run(&R);
+    res->stats.seconds_other =
+        now_seconds() - t_start - res->stats.seconds_generation - res->stats.seconds_scoring;
+    if (rc != 0) search_result_free(res);
+    return rc;
+}
+
+void search_result_free(SearchResult *r) {
+    free(r->wave_stats);
+    r->wave_stats = NULL;
+    if (!r->cands) return;
+    for (int i = 0; i < r->n; i++) intvec_free(&r->cands[i].tokens);
+    free(r->cands);
+    r->cands = NULL;
+    r->n = 0;
+}

@@ -1,0 +1,170 @@
+/* search.h - the decoding driver shared by Best-of-N, Speculative Rejection
+ * and plain generation.
+ *
+ * The prompt is prefilled once into its own KV slot; every candidate starts
+ * from it: sharing its full KV blocks (kv_share_prefix, charged once: the
+ * default), or from a copy charged per candidate (prompt_kv_per_candidate,
+ * what the authors' code does). The reward model's prefix likewise. All live candidates advance together,
+ * one model_forward per step. Candidate i samples from rng_stream(seed, i),
+ * one draw per token, so runs that differ only in rejection produce
+ * token-for-token prefixes of each other.
+ *
+ * Waves: candidates run in waves of at most wave_size, each sized so that the
+ * KV budget (generator + reward-model caches, one KVBudget) holds the wave up
+ * to the policy's plan_length. Best-of-N (policy none): plan_length = max_new
+ * and waves continue until n candidates have run. Speculative Rejection:
+ * n = 0 means one wave of as many as fit at the first decision length.
+ *
+ * Decision points: before each step, the driver asks the policy whether to
+ * decide, telling it whether one more step (plus scoring everyone at the new
+ * length) would overflow the budget. At a decision point every candidate of
+ * the wave still in the batch is scored (live ones on their partial response,
+ * finished ones once), ranked by score (ties: lower index), and the best
+ * keep(n) stay; rejected live candidates release both caches. Finished
+ * candidates cut from the batch stay eligible for the answer. If the
+ * survivors still cannot take one more step, the lowest-ranked live ones are
+ * dropped too ("forced"). The answer is the best finished candidate.
+ */
+#ifndef SPECREJ_SEARCH_H
+#define SPECREJ_SEARCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/error.h"
+#include "runtime/model.h"
+#include "search/policy.h"
+#include "search/reward.h"
+#include "base/rng.h"
+#include "search/sampler.h"
+#include "text/tokenizer.h"
+
+typedef struct SearchStats {
+    double gen_flops, rm_flops;   /* analytic, every token pushed through each model */
+    long long tokens_generated;   /* tokens sampled (stop ids included) */
+    long long gen_tokens;         /* tokens pushed through the generator (prefill included) */
+    long long tokens_scored;      /* tokens pushed through the reward model */
+    int decision_points;
+    int waves;
+    int wave_size;                /* candidates per wave (the initial batch) */
+    int candidates;               /* candidates started */
+    int max_new;                  /* effective response cap (context-limited) */
+    size_t kv_budget, peak_kv_bytes;
+    double seconds_generation, seconds_scoring, seconds_other;
+    double seconds_sampling;      /* the part of seconds_generation spent sampling */
+} SearchStats;
+
+typedef struct SearchCandidate {
+    int index;
+    IntVec tokens;       /* response ids, the stop id excluded */
+    int stop_id;         /* the stop id that ended it, -1 otherwise */
+    int finished;        /* ended by a stop id or by max_new */
+    int rejected_at;     /* decision point (1-based, per run) that cut it live; 0 = never */
+    int scored;
+    double score;
+    double nll_sum;      /* -sum log p of the sampled tokens */
+    /* driver state */
+    int gslot, row, in_batch;
+    Rng rng;
+    RewardCand rw;
+} SearchCandidate;
+
+/* One decision point, as the trace writer sees it. ranked[] is in rank
+ * order; the first n_keep were kept (n_forced of those then dropped for
+ * memory, from the end of the kept live ones). */
+typedef struct DecisionRecord {
+    int wave, decision, step;
+    int n_ranked, n_keep, n_forced;
+    const SearchCandidate *const *ranked;
+    double cutoff;             /* score of the last kept candidate */
+    size_t kv_bytes, kv_limit; /* in use at scoring time (before releases) */
+    const SearchStats *stats;  /* cumulative so far */
+} DecisionRecord;
+
+typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
+
+/* Where tokens come from. The driver makes every decision (budget, waves,
+ * scoring, ranking, cuts) itself and asks the generator only for forward
+ * passes and sampled tokens, so a run over recorded tokens (src/search/replay.h)
+ * takes exactly the live run's decisions by construction.
+ *  - cfg: shapes and cost model (kv_bytes_per_token, model_flops_per_token);
+ *  - out_dim: width of a logits row (0: the generator produces none);
+ *  - forward: model_forward's contract, on the driver's KV cache;
+ *  - sample: candidate c's next token (at position c->tokens.len) from its
+ *    logits row, with *logp its log-likelihood; called from several threads
+ *    at once for different candidates, so it must not fail;
+ *  - ready (NULL: always): called first, serially, for every candidate
+ *    about to sample; fails when c's next token cannot be produced. */
+typedef struct SearchGen {
+    const ModelConfig *cfg;
+    int out_dim;
+    void *self;
+    int (*forward)(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                   float *out, SrError *err);
+    int (*sample)(void *self, const SamplerParams *sp, SearchCandidate *c, const float *logits,
+                  int vocab, SamplerScratch *s, double *logp);
+    int (*ready)(void *self, const SearchCandidate *c, SrError *err);
+} SearchGen;
+
+/* The live generator: model_forward and sampler_pick on c's own stream. */
+void search_live_gen(Model *m, SearchGen *out);
+
+typedef struct SearchParams {
+    int n;                 /* total candidates (Best-of-N); 0 = one budget-sized wave */
+    int max_batch;         /* cap on a wave; 0 = none */
+    int max_new;
+    uint64_t seed;
+    SamplerParams sampling;
+    const int *stop_ids;
+    int n_stop;
+    /* NULL, or one flag per id of the generator's vocabulary: 0 = never
+     * sample it (an id its tokenizer cannot decode, e.g. a padded row). The
+     * sampler sees those logits as -infinity, the same for every run. */
+    const unsigned char *sampleable;
+    const Policy *policy;
+    PolicyParams policy_params;
+    size_t kv_budget;      /* 0 = default: 32 candidates at full length */
+    int prompt_kv_per_candidate; /* 1: every candidate copies the prompt's KV and is
+                                    charged for it; 0: shared, charged once */
+    int budget_candidates; /* kv_budget == 0: the budget holds this many candidates at
+                              full length (0 = SEARCH_DEFAULT_BUDGET_CANDIDATES) */
+    int progress;          /* a progress line on stderr */
+    const char *label;     /* for the progress line */
+    DecisionFn on_decision;
+    void *user;
+} SearchParams;
+
+typedef struct SearchResult {
+    SearchCandidate *cands;
+    int n;
+    int best;              /* index into cands of the answer, -1 if none finished */
+    SearchStats stats;
+    /* Cumulative stats at the end of each wave (stats.waves entries), so that
+     * one Best-of-(k * wave) run also gives the cost of every smaller k. */
+    SearchStats *wave_stats;
+} SearchResult;
+
+/* Default budget unit: this many candidates at full length. */
+#define SEARCH_DEFAULT_BUDGET_CANDIDATES 32
+
+/* Runs the search. gen is the generator; rs the (opened, not begun) reward
+ * source; prompt the generator's prompt ids. */
+int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
+               const SearchParams *p, SearchResult *out, SrError *err);
+/* The same over any generator (search_run uses search_live_gen). */
+int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, int n_prompt,
+                   const SearchParams *p, SearchResult *out, SrError *err);
+void search_result_free(SearchResult *r);
+
+/* Budget arithmetic, exposed for the CLI and tests. */
+typedef struct SearchPlan {
+    size_t fixed;            /* prompt slots + reward reserve */
+    size_t per_cand_full;    /* one candidate at max_new */
+    size_t per_cand_plan;    /* one candidate at the policy's plan length */
+    int max_new;             /* effective */
+} SearchPlan;
+int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
+                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                SearchPlan *plan, SrError *err);
+
+#endif

@@ -1,0 +1,50 @@
+/* bpe.h - byte-level BPE loaded from a Hugging Face tokenizer.json.
+ *
+ * Supported (GPT-2, Llama 3, Qwen2/2.5/3, SmolLM2 style files):
+ *  - model.type "BPE" with vocab, merges as "a b" strings or ["a", "b"]
+ *    pairs (rank = position), ignore_merges, unk_token;
+ *  - pre_tokenizer ByteLevel (use_regex: GPT-2 pattern; add_prefix_space),
+ *    or a Sequence of Split (Regex or String pattern, behavior Isolated,
+ *    invert false) and Digits steps ending with ByteLevel; regexes run in
+ *    PCRE2 with UTF + UCP, compiled (JIT when available) once at load;
+ *  - added_tokens (special or not) matched literally, leftmost-longest,
+ *    before pre-tokenization; their lstrip/rstrip/single_word flags are
+ *    not applied;
+ *  - normalizer null, or NFC, which is assumed to hold already (the input
+ *    is not normalized); decoder null or ByteLevel.
+ * Refused with a message naming the file: WordPiece, Unigram, WordLevel,
+ * SentencePiece-style BPE (byte_fallback, Metaspace, "▁"), BPE dropout,
+ * subword prefixes/suffixes, other normalizers, pre-tokenizers, decoders.
+ *
+ * Encoding accepts any bytes. Invalid UTF-8 never matches a regex element,
+ * so the bytes of an invalid sequence form pre-tokens of their own and are
+ * encoded through the byte alphabet: decode(encode(s)) == s for every s.
+ * A Bpe is read-only after loading; encode keeps its pre-token cache per
+ * call, so one Bpe may be shared by threads. */
+#ifndef SPECREJ_BPE_H
+#define SPECREJ_BPE_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "base/intvec.h"
+
+typedef struct Bpe Bpe;
+
+/* Parses the tokenizer.json held in json[0..len); path names it in errors. */
+int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError *err);
+void bpe_free(Bpe *b);
+
+/* Appends the ids of text[0..len) to out (no BOS/EOS). */
+int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError *err);
+
+/* One more than the largest id of the vocab and the added tokens. */
+int bpe_vocab_size(const Bpe *b);
+/* The bytes id decodes to (added tokens: their content). Returns 0, or -1
+ * when id is out of range or names no token. */
+int bpe_token_bytes(const Bpe *b, int id, const char **bytes, size_t *len);
+/* Id of an added token with this content, else of the vocab token that
+ * decodes to exactly these bytes, else -1. */
+int bpe_token_id(const Bpe *b, const char *text, size_t len);
+
+#endif
