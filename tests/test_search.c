@@ -7,6 +7,8 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "search/policy.h"
+#include "search/policy_args.h"
+#include "search/policy_rules.h"
 #include "search/reward.h"
 #include "search/search.h"
 
@@ -47,8 +49,8 @@ static SearchParams params(const char *policy, int n, int max_new) {
     p.stop_ids = STOP;
     p.n_stop = 1;
     p.policy = policy_find(policy, &err);
-    p.policy_params.alpha = 0.5;
-    p.policy_params.first_decision = 8;
+    assert_int_equal(policy_args_init(p.policy, &p.policy_args, &err), 0);
+    policy_args_put(p.policy, &p.policy_args, "alpha", 0.5); /* a no-op for none */
     p.kv_budget = 8 << 20;
     return p;
 }
@@ -89,8 +91,10 @@ static size_t budget_for(Model *lm, int k, int max_new) {
     RewardSource *rs = open_source("model");
     SearchPlan plan;
     SrError err;
-    PolicyParams pp = {0.5, 8, NULL, 0};
-    assert_int_equal(search_plan(lm, rs, NP, max_new, policy_find("none", &err), &pp, 1, &plan, &err), 0);
+    PolicyArgs pa;
+    const Policy *none = policy_find("none", &err);
+    assert_int_equal(policy_args_init(none, &pa, &err), 0);
+    assert_int_equal(search_plan(lm, rs, NP, max_new, none, &pa, 1, &plan, &err), 0);
     reward_close(rs);
     return plan.fixed + (size_t)k * plan.per_cand_full;
 }
@@ -100,7 +104,7 @@ static void spr_alpha0_equals_bon(void **state) {
     Model *lm = load(LM);
     SearchParams pb = params("none", 8, 30);
     SearchParams ps = params("quantile", 0, 30);
-    ps.policy_params.alpha = 0;
+    policy_args_put(ps.policy, &ps.policy_args, "alpha", 0);
     ps.max_batch = 8;
     SearchResult b, s;
     run(lm, "model", &pb, &b);
@@ -172,7 +176,7 @@ static void memory_forces_drops_when_alpha_keeps_all(void **state) {
     (void)state;
     Model *lm = load(LM);
     SearchParams ps = params("quantile", 0, 30);
-    ps.policy_params.alpha = 0;
+    policy_args_put(ps.policy, &ps.policy_args, "alpha", 0);
     ps.kv_budget = budget_for(lm, 4, 30);
     Trace t = {0};
     ps.on_decision = record;
@@ -448,7 +452,7 @@ static void budget_errors_are_clear(void **state) {
     p.kv_budget = 0;
     assert_int_equal(search_run(lm, rs, longp, 64, &p, &r, &err), -1);
     assert_non_null(strstr(err.msg, "context"));
-    p.policy_params.alpha = 1;
+    policy_args_put(p.policy, &p.policy_args, "alpha", 1);
     assert_int_equal(search_run(lm, rs, PROMPT, NP, &p, &r, &err), -1);
     assert_non_null(strstr(err.msg, "--alpha"));
     reward_close(rs);

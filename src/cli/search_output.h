@@ -21,6 +21,7 @@
 typedef struct TraceWriter {
     AtomicFile af;
     int open;
+    cJSON *policy; /* NULL, or the run's policy (owned): the final line's "policy" */
 } TraceWriter;
 
 int trace_open(TraceWriter *tw, const char *path, SrError *err);
