@@ -256,10 +256,10 @@ static void usage(void) {
            "  A, B: a policy (spr --help lists them and their parameters) or bon (with -N);\n"
            "  their flags are replay's (--policy-arg, --alpha, --schedule, --kv-budget,\n"
            "  --kv-budget-candidates, --max-batch, --first-decision, -N). Reports per prompt\n"
-           "  and a summary of B\n"
-           "  against A with paired bootstrap 95%% intervals (default 10000 resamples,\n"
-           "  seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is more than\n"
-           "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n"
+           "  and a summary of B against A with paired bootstrap 95%% intervals (default\n"
+           "  10000 resamples, seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is\n"
+           "  more than TOL * |A's| below A's, or B's FLOPs exceed A's by more than a\n"
+           "  fraction TOL.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n");
 }
 
