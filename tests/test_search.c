@@ -124,6 +124,54 @@ static void spr_alpha0_equals_bon(void **state) {
     model_free(lm);
 }
 
+/* A policy that keeps the candidates of odd rank (not a best-first prefix):
+ * the driver must cut exactly the others and report the kept first. */
+static void keep_odd_ranks(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                           unsigned char *keep) {
+    (void)a, (void)s, (void)c;
+    for (int i = 0; i < n; i++) keep[i] = i % 2 == 1 || n == 1;
+}
+
+static int by_score(const void *x, const void *y) {
+    const SearchCandidate *a = *(SearchCandidate *const *)x, *b = *(SearchCandidate *const *)y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+static int check_odd(void *user, const DecisionRecord *r, SrError *err) {
+    (void)err;
+    int *decisions = user, n = r->n_ranked;
+    const SearchCandidate *sorted[256];
+    assert_true(n <= 256);
+    memcpy(sorted, r->ranked, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, by_score);
+    assert_int_equal(r->n_keep, n == 1 ? 1 : n / 2);
+    for (int i = 0, k = 0, c = r->n_keep; i < n; i++) /* kept first, each block in rank order */
+        assert_ptr_equal(sorted[i], (i % 2 == 1 || n == 1) ? r->ranked[k++] : r->ranked[c++]);
+    for (int i = r->n_keep; i < n; i++) assert_false(r->ranked[i]->in_batch);
+    (*decisions)++;
+    return 0;
+}
+
+static void a_policy_may_keep_any_subset(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams p = params("quantile", 0, 30);
+    Policy odd = *p.policy;
+    odd.keep = keep_odd_ranks;
+    p.policy = &odd;
+    p.kv_budget = budget_for(lm, 4, 30);
+    int decisions = 0;
+    p.on_decision = check_odd;
+    p.user = &decisions;
+    SearchResult r;
+    run(lm, "model", &p, &r);
+    assert_true(decisions >= 1);
+    assert_true(r.stats.peak_kv_bytes <= r.stats.kv_budget);
+    search_result_free(&r);
+    model_free(lm);
+}
+
 static void spr_candidates_are_prefixes_of_bon(void **state) {
     (void)state;
     Model *lm = load(LM);
@@ -463,6 +511,7 @@ int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spr_alpha0_equals_bon),
+        cmocka_unit_test(a_policy_may_keep_any_subset),
         cmocka_unit_test(spr_candidates_are_prefixes_of_bon),
         cmocka_unit_test(finished_candidates_are_never_lost),
         cmocka_unit_test(memory_forces_drops_when_alpha_keeps_all),

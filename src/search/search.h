@@ -69,9 +69,11 @@ typedef struct SearchCandidate {
     RewardCand rw;
 } SearchCandidate;
 
-/* One decision point, as the trace writer sees it. ranked[] is in rank
- * order; the first n_keep were kept (n_forced of those then dropped for
- * memory, from the end of the kept live ones). */
+/* One decision point, as the trace writer sees it. ranked[] holds the
+ * n_keep the policy kept, then the cut, each in rank order (for a policy
+ * that keeps a best-first prefix, as all shipped ones do, simply rank
+ * order); n_forced of the kept were then dropped for memory, from the end
+ * of the kept live ones. */
 typedef struct DecisionRecord {
     int wave, decision, step;
     int n_ranked, n_keep, n_forced;
