@@ -50,12 +50,6 @@ int policy_cli_take(PolicyCli *pc, int argc, char **argv, int *i, SrError *err) 
 
 int policy_cli_given(const PolicyCli *pc) { return pc->policy || pc->n_args > 0; }
 
-int policy_cli_has(const PolicyCli *pc, const char *label) {
-    for (int j = 0; j < pc->n_args; j++)
-        if (strcmp(pc->args[j].label, label) == 0) return 1;
-    return 0;
-}
-
 static int takes(const Policy *p, const PolicyCliArg *g) {
     for (int k = 0; k < p->n_params; k++)
         if (strlen(p->params[k].name) == g->name_len &&

@@ -37,8 +37,6 @@ typedef struct PolicyCli {
 int policy_cli_take(PolicyCli *pc, int argc, char **argv, int *i, SrError *err);
 /* Whether any policy flag was given (--policy included). */
 int policy_cli_given(const PolicyCli *pc);
-/* Whether the flag (e.g. "--first-decision") was given. */
-int policy_cli_has(const PolicyCli *pc, const char *label);
 /* The policy and its arguments: defaults, then the flags in order; checked
  * (policy_args_check). fallback: the policy when no --policy and no
  * parameter was given (NULL: the first registered one). */

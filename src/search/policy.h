@@ -47,7 +47,6 @@ typedef struct PolicyArgs {
     double store[POLICY_MAX_LIST];
     int n_store;
     unsigned char set[POLICY_MAX_PARAMS];     /* has a value (default or given) */
-    unsigned char given[POLICY_MAX_PARAMS];   /* the user gave it */
 } PolicyArgs;
 
 static inline const double *policy_list(const PolicyArgs *a, int k, int *n) {

@@ -109,17 +109,17 @@ int policy_args_init(const Policy *p, PolicyArgs *a, SrError *err) {
 int policy_args_set(const Policy *p, PolicyArgs *a, const char *name, const char *text,
                     const char *label, SrError *err) {
     int k = policy_param_index(p, name);
-    if (k < 0) return sr_fail(err, "%s: policy %s takes no parameter '%s'", label, p->name, name);
-    if (set_k(p, a, k, text, label, err) != 0) return -1;
-    a->given[k] = 1;
-    return 0;
+    if (k < 0)
+        return sr_fail(err, "%s: policy %s takes no parameter '%s'", label ? label : "--policy-arg",
+                       p->name, name);
+    return set_k(p, a, k, text, label, err);
 }
 
 void policy_args_put(const Policy *p, PolicyArgs *a, const char *name, double v) {
     int k = policy_param_index(p, name);
     if (k < 0 || is_list(p->params[k].type)) return;
     a->num[k] = v;
-    a->set[k] = a->given[k] = 1;
+    a->set[k] = 1;
 }
 
 int policy_args_check(const Policy *p, const PolicyArgs *a, SrError *err) {

@@ -11,7 +11,8 @@
 
 /* Index of the parameter called name in p->params, or -1. */
 int policy_param_index(const Policy *p, const char *name);
-/* The flag that sets parameter k, as errors and --help spell it. */
+/* The flag that sets q, as errors and --help spell it ("--alpha", else
+ * "--policy-arg NAME", written into buf). */
 const char *policy_param_label(const PolicyParam *q, char *buf, size_t cap);
 
 /* Fills a with p's defaults (a parameter without one stays unset). */
@@ -21,7 +22,8 @@ int policy_args_init(const Policy *p, PolicyArgs *a, SrError *err);
  * errors (NULL: the parameter's own label). */
 int policy_args_set(const Policy *p, PolicyArgs *a, const char *name, const char *text,
                     const char *label, SrError *err);
-/* Sets a number parameter directly (programs and tests); checked by
+/* Sets a number parameter directly (programs and tests; a name p does not
+ * take is ignored, so one call suits every policy); checked by
  * policy_args_check. */
 void policy_args_put(const Policy *p, PolicyArgs *a, const char *name, double v);
 /* Before a run: every parameter has a value, in range, and the policy's own
