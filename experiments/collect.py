@@ -21,6 +21,8 @@ same random stream):
 import argparse
 import math
 import os
+import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -97,17 +99,58 @@ def pool_winner(bon, pool, source):
     return best["i"]
 
 
+_POLICY_PARAMS = {}
+
+
+def policy_params():
+    """{policy: [parameter names]} of every registered policy, read from
+    `specrej spr --help` (the registry's own listing)."""
+    if not _POLICY_PARAMS:
+        out = subprocess.run([lib.BIN, "spr", "--help"], stdout=subprocess.PIPE, text=True,
+                             check=True).stdout
+        name = None
+        for line in out.splitlines():
+            m = re.match(r"^    (\S+)\s{2,}\S", line)
+            if m:
+                name = m.group(1)
+                _POLICY_PARAMS[name] = []
+            elif name and (m := re.match(r"^      (\w+)( \(--[\w-]+\))?: ", line)):
+                _POLICY_PARAMS[name].append(m.group(1))
+            elif not line.startswith("  " * 3):
+                name = None
+    return _POLICY_PARAMS
+
+
+def policy_flags(policy, alpha, first_decision):
+    """specrej flags for a policy spec: "NAME" or "NAME k=v k=v ..." (any
+    registered policy, --policy-arg per k=v), or "schedule:8,16" (the older
+    form). alpha and first_decision go only to a policy that takes them."""
+    if ":" in policy:
+        name, lengths = policy.split(":", 1)
+        args = ["schedule=" + lengths]
+    else:
+        name, *args = policy.split()
+    takes = policy_params().get(name)
+    if takes is None:
+        lib.die("policy %r: not registered (known: %s)" % (name, ", ".join(policy_params())))
+    given = {a.split("=", 1)[0] for a in args}
+    for k, v in (("alpha", alpha), ("first_decision", first_decision)):
+        if k in takes and k not in given and v is not None:
+            args.append("%s=%s" % (k, v))
+    out = ["--policy", name]
+    for a in args:
+        out += ["--policy-arg", a]
+    return out
+
+
 def run_spr(ctx, text, idx, bon, source, alpha, policy, rows, trace=False):
     c = ctx.cfg
-    args = ["spr"] + base_args(ctx, text, idx) + [
-        "--alpha", str(alpha), "--kv-budget-candidates", str(c["n0"]),
-        "--first-decision", str(c["first_decision"])]
+    args = ["spr"] + base_args(ctx, text, idx) + ["--kv-budget-candidates", str(c["n0"])]
     if source == "model":
         args += ["--reward", lib.RM]
     else:
         args += ["--reward-source", source]
-    if policy != "quantile":
-        args += ["--policy", "schedule", "--schedule", policy.split(":", 1)[1]]
+    args += policy_flags(policy, alpha, c["first_decision"])
     out, recs = lib.specrej(ctx, args, trace=True)
     st = out["stats"]
     by_i = {x["i"]: x for x in out["candidates"]}

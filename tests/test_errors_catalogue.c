@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/safetensors.h"
+#include "test_policies.h"
 
 static char g_dir[64];
 
@@ -629,8 +630,6 @@ static const Case DECODER_CASES[] = {
      "specrej: --stop-ids: 5000 is outside [0, 1024]", 1},
     {"spr " LM RM "--prompt \"$(printf 'word %.0s' $(seq 600))\" --alpha 0.5",
      "specrej: prompt: 603 tokens leave no room in the generator's context of 512", 1},
-    {"spr " LM RM "--prompt x --alpha 0.5 --policy bogus",
-     "specrej: --policy: unknown policy 'bogus' (known: quantile, schedule, none)", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --policy schedule --schedule 8,0",
      "specrej: --schedule: 0 is outside [1, 1048576]", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
@@ -698,6 +697,99 @@ static void test_decoders(void **state) {
     RUN(DECODER_CASES);
 }
 
+/* ---- the policy flags, for every registered policy (policy_cli.h) ---- */
+
+#define MAX_POLICY_CASES 256
+typedef struct {
+    Case cases[MAX_POLICY_CASES];
+    char text[MAX_POLICY_CASES][2][512];
+    int n;
+} CaseList;
+
+static void add_case(CaseList *l, const char *args, const char *expect) {
+    assert_true(l->n < MAX_POLICY_CASES);
+    snprintf(l->text[l->n][0], sizeof l->text[0][0], "spr " LM RM "--prompt x %s", args);
+    snprintf(l->text[l->n][1], sizeof l->text[0][1], "specrej: %s", expect);
+    l->cases[l->n] = (Case){l->text[l->n][0], l->text[l->n][1], 1};
+    l->n++;
+}
+
+/* "a, b" of the parameters of p / the policies that declare `name`. */
+static void param_names(const Policy *p, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (int k = 0; k < p->n_params; k++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", k ? ", " : "", p->params[k].name);
+    if (!buf[0]) snprintf(buf, cap, "none");
+}
+static void takers(const char *name, char *buf, size_t cap) {
+    buf[0] = 0;
+    for (int i = 0; i < policy_count(); i++)
+        if (policy_param_index(policy_at(i), name) >= 0)
+            snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", buf[0] ? ", " : "",
+                     policy_at(i)->name);
+}
+
+/* Per policy: a name it does not take, a parameter of another policy, each
+ * parameter below its range and, when required, missing. */
+static void policy_cases(CaseList *l, const Policy *p) {
+    char base[256], args[512], want[512], own[128], who[128];
+    test_policy_cli(p, base, sizeof base);
+    param_names(p, own, sizeof own);
+    snprintf(args, sizeof args, "%s --policy-arg no_such=1", base);
+    snprintf(want, sizeof want, "--policy-arg no_such: no policy takes a parameter 'no_such' "
+             "(%s takes %s)", p->name, own);
+    add_case(l, args, want);
+    for (int i = 0; i < policy_count(); i++) {
+        const Policy *o = policy_at(i);
+        for (int k = 0; k < o->n_params; k++) {
+            const PolicyParam *q = &o->params[k];
+            if (policy_param_index(p, q->name) >= 0) continue;
+            takers(q->name, who, sizeof who);
+            snprintf(args, sizeof args, "%s --policy-arg %s=%s", base, q->name, q->example);
+            snprintf(want, sizeof want, "--policy-arg %s: has no effect with --policy %s "
+                     "(only with --policy %s)", q->name, p->name, who);
+            add_case(l, args, want);
+            if (!q->flag) continue;
+            snprintf(args, sizeof args, "%s %s %s", base, q->flag, q->example);
+            snprintf(want, sizeof want, "%s: has no effect with --policy %s (only with --policy "
+                     "%s)", q->flag, p->name, who);
+            add_case(l, args, want);
+        }
+    }
+    for (int k = 0; k < p->n_params; k++) {
+        const PolicyParam *q = &p->params[k];
+        int ints = q->type == POLICY_INT || q->type == POLICY_INT_LIST;
+        char label[96], low[64], range[96];
+        if (q->flag) snprintf(label, sizeof label, "%s", q->flag);
+        else snprintf(label, sizeof label, "--policy-arg %s", q->name);
+        snprintf(low, sizeof low, ints ? "%.0f" : "%g", q->lo - 1);
+        snprintf(range, sizeof range, ints ? "[%.0f, %.0f%c" : "[%g, %g%c", q->lo, q->hi,
+                 q->hi_open ? ')' : ']');
+        snprintf(args, sizeof args, "%s --policy-arg %s=%s", base, q->name, low);
+        snprintf(want, sizeof want, "--policy-arg %s: %s is outside %s", q->name, low, range);
+        add_case(l, args, want);
+        if (q->def) continue;
+        snprintf(args, sizeof args, "--policy %s", p->name);
+        snprintf(want, sizeof want, "%s: required (%s)", label, q->help);
+        /* the first required parameter is the one named */
+        int first = 1;
+        for (int j = 0; j < k; j++) first &= p->params[j].def != NULL;
+        if (first) add_case(l, args, want);
+    }
+}
+
+static void test_policy_flags(void **state) {
+    (void)state;
+    static CaseList l; /* large: off the stack */
+    l.n = 0;
+    char want[512];
+    snprintf(want, sizeof want, "--policy: unknown policy 'bogus' (known: %s)", policy_names());
+    add_case(&l, "--alpha 0.5 --policy bogus", want);
+    add_case(&l, "--policy-arg alpha", "--policy-arg: 'alpha' is not name=value (e.g. alpha=0.5)");
+    for (int i = 0; i < policy_count(); i++) policy_cases(&l, policy_at(i));
+    run_cases(l.cases, (size_t)l.n);
+}
+
 /* Lists the entries of %D/out (one per line) into buf. */
 static void list_out(char *buf, size_t cap) {
     char cmd[256];
@@ -741,6 +833,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_tokenizers),
         cmocka_unit_test(test_decoders),
+        cmocka_unit_test(test_policy_flags),
         cmocka_unit_test(test_outputs_are_atomic),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -21,6 +21,7 @@
 #include "runtime/llama2c.h"
 #include "runtime/model.h"
 #include "search/policy.h"
+#include "search/policy_args.h"
 #include "search/reward.h"
 #include "runtime/safetensors.h"
 #include "search/search.h"
@@ -216,8 +217,7 @@ static SearchParams bon_params(int n, int max_new, const int *stop, int n_stop) 
     p.stop_ids = stop;
     p.n_stop = n_stop;
     p.policy = policy_find("none", &err);
-    p.policy_params.alpha = 0.5;
-    p.policy_params.first_decision = 8;
+    assert_int_equal(policy_args_init(p.policy, &p.policy_args, &err), 0);
     p.kv_budget = 8 << 20;
     return p;
 }
@@ -302,7 +302,9 @@ static void nonfinite_scores_stop_the_run(void **state) {
             p.n = 0;
             p.max_batch = 6;
             p.policy = policy_find("quantile", &(SrError){{0}});
-            p.policy_params.first_decision = 2;
+            assert_int_equal(policy_args_init(p.policy, &p.policy_args, &(SrError){{0}}), 0);
+            policy_args_put(p.policy, &p.policy_args, "alpha", 0.5);
+            policy_args_put(p.policy, &p.policy_args, "first_decision", 2);
         }
         SearchResult res;
         SrError err = {{0}};
@@ -656,12 +658,12 @@ static void messages_name_the_real_problem(void **state) {
     assert_string_equal(out, "specrej: /dev/null: not a model (neither a directory nor a regular "
                              "file)\n");
     free(out);
-    /* a flag without effect: warned about when experiments rely on passing it */
+    /* a flag without effect is refused: the policy does not declare it */
     out = run_cli("spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm "
                   "--prompt-ids 1,5 --alpha 0.5 -n 4 --policy schedule --schedule 2 "
-                  "--first-decision 3 --json -", 0);
-    assert_non_null(strstr(out, "specrej: warning: --first-decision has no effect with --policy "
-                                "schedule"));
+                  "--first-decision 3 --json -", 1);
+    assert_non_null(strstr(out, "specrej: --first-decision: has no effect with --policy "
+                                "schedule (only with --policy quantile"));
     free(out);
     /* a reward model's own tokenizer that is present but broken is not
      * silently replaced by the generator's */

@@ -7,6 +7,8 @@
  * Records are made once per group (setup) under a per-process /tmp folder. */
 #include "test_util.h"
 
+#include "test_policies.h"
+
 #include <cJSON.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,7 +138,7 @@ static void fixtures_spr(void **state) {
         "--alpha 0.5 --kv-budget-candidates 4 --first-decision 12",
         "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M",
         "--alpha 0.25 --policy schedule --schedule 2,3,5,9 --kv-budget 160K --max-batch 40",
-        "--alpha 0.5 --policy none --kv-budget 128K",
+        "--policy none --kv-budget 128K",
     };
     for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) same("spr", live, rec, FLAGS[i]);
     /* the authors' accounting, every candidate charged its own copy of the
@@ -154,6 +156,25 @@ static void fixtures_spr(void **state) {
                  strstr(PC[i], "--prompt-kv") ? "" : " --prompt-kv per-candidate");
         same("spr", live_pc, rec, PC[i]);
     }
+}
+
+/* Every registered policy, with the example values of what it requires: a
+ * replay takes the live run's decisions, whatever the policy looks at. */
+static void every_policy_replays(void **state) {
+    (void)state;
+    static const struct { const char *rec, *live, *flags; } RUNS[] = {
+        {"fix.rec", "--model " LM " --reward " RM " " FIX, "--kv-budget 128K"},
+        {"fix_stop.rec", "--model " LM " --reward " RM " " FIX " --stop-ids 2,3",
+         "--kv-budget 100K --max-batch 24"},
+    };
+    for (int i = 0; i < policy_count(); i++)
+        for (size_t r = 0; r < sizeof RUNS / sizeof RUNS[0]; r++) {
+            char rec[128], flags[512];
+            path_of(rec, sizeof rec, RUNS[r].rec);
+            test_policy_cli(policy_at(i), flags, sizeof flags - 64);
+            strcat(flags, " "), strcat(flags, RUNS[r].flags);
+            same("spr", RUNS[r].live, rec, flags);
+        }
 }
 
 static void fixtures_stop_ids_and_bon(void **state) {
@@ -429,6 +450,7 @@ int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_spr),
+        cmocka_unit_test(every_policy_replays),
         cmocka_unit_test(fixtures_stop_ids_and_bon),
         cmocka_unit_test(fixtures_no_closing_ids),
         cmocka_unit_test(fixtures_selflik),

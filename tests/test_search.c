@@ -7,6 +7,8 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "search/policy.h"
+#include "search/policy_args.h"
+#include "search/policy_rules.h"
 #include "search/reward.h"
 #include "search/search.h"
 
@@ -47,8 +49,8 @@ static SearchParams params(const char *policy, int n, int max_new) {
     p.stop_ids = STOP;
     p.n_stop = 1;
     p.policy = policy_find(policy, &err);
-    p.policy_params.alpha = 0.5;
-    p.policy_params.first_decision = 8;
+    assert_int_equal(policy_args_init(p.policy, &p.policy_args, &err), 0);
+    policy_args_put(p.policy, &p.policy_args, "alpha", 0.5); /* a no-op for none */
     p.kv_budget = 8 << 20;
     return p;
 }
@@ -89,8 +91,10 @@ static size_t budget_for(Model *lm, int k, int max_new) {
     RewardSource *rs = open_source("model");
     SearchPlan plan;
     SrError err;
-    PolicyParams pp = {0.5, 8, NULL, 0};
-    assert_int_equal(search_plan(lm, rs, NP, max_new, policy_find("none", &err), &pp, 1, &plan, &err), 0);
+    PolicyArgs pa;
+    const Policy *none = policy_find("none", &err);
+    assert_int_equal(policy_args_init(none, &pa, &err), 0);
+    assert_int_equal(search_plan(lm, rs, NP, max_new, none, &pa, 1, &plan, &err), 0);
     reward_close(rs);
     return plan.fixed + (size_t)k * plan.per_cand_full;
 }
@@ -100,7 +104,7 @@ static void spr_alpha0_equals_bon(void **state) {
     Model *lm = load(LM);
     SearchParams pb = params("none", 8, 30);
     SearchParams ps = params("quantile", 0, 30);
-    ps.policy_params.alpha = 0;
+    policy_args_put(ps.policy, &ps.policy_args, "alpha", 0);
     ps.max_batch = 8;
     SearchResult b, s;
     run(lm, "model", &pb, &b);
@@ -117,6 +121,54 @@ static void spr_alpha0_equals_bon(void **state) {
     }
     search_result_free(&b);
     search_result_free(&s);
+    model_free(lm);
+}
+
+/* A policy that keeps the candidates of odd rank (not a best-first prefix):
+ * the driver must cut exactly the others and report the kept first. */
+static void keep_odd_ranks(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                           unsigned char *keep) {
+    (void)a, (void)s, (void)c;
+    for (int i = 0; i < n; i++) keep[i] = i % 2 == 1 || n == 1;
+}
+
+static int by_score(const void *x, const void *y) {
+    const SearchCandidate *a = *(SearchCandidate *const *)x, *b = *(SearchCandidate *const *)y;
+    if (a->score != b->score) return a->score > b->score ? -1 : 1;
+    return (a->index > b->index) - (a->index < b->index);
+}
+
+static int check_odd(void *user, const DecisionRecord *r, SrError *err) {
+    (void)err;
+    int *decisions = user, n = r->n_ranked;
+    const SearchCandidate *sorted[256];
+    assert_true(n <= 256);
+    memcpy(sorted, r->ranked, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, by_score);
+    assert_int_equal(r->n_keep, n == 1 ? 1 : n / 2);
+    for (int i = 0, k = 0, c = r->n_keep; i < n; i++) /* kept first, each block in rank order */
+        assert_ptr_equal(sorted[i], (i % 2 == 1 || n == 1) ? r->ranked[k++] : r->ranked[c++]);
+    for (int i = r->n_keep; i < n; i++) assert_false(r->ranked[i]->in_batch);
+    (*decisions)++;
+    return 0;
+}
+
+static void a_policy_may_keep_any_subset(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchParams p = params("quantile", 0, 30);
+    Policy odd = *p.policy;
+    odd.keep = keep_odd_ranks;
+    p.policy = &odd;
+    p.kv_budget = budget_for(lm, 4, 30);
+    int decisions = 0;
+    p.on_decision = check_odd;
+    p.user = &decisions;
+    SearchResult r;
+    run(lm, "model", &p, &r);
+    assert_true(decisions >= 1);
+    assert_true(r.stats.peak_kv_bytes <= r.stats.kv_budget);
+    search_result_free(&r);
     model_free(lm);
 }
 
@@ -172,7 +224,7 @@ static void memory_forces_drops_when_alpha_keeps_all(void **state) {
     (void)state;
     Model *lm = load(LM);
     SearchParams ps = params("quantile", 0, 30);
-    ps.policy_params.alpha = 0;
+    policy_args_put(ps.policy, &ps.policy_args, "alpha", 0);
     ps.kv_budget = budget_for(lm, 4, 30);
     Trace t = {0};
     ps.on_decision = record;
@@ -448,7 +500,7 @@ static void budget_errors_are_clear(void **state) {
     p.kv_budget = 0;
     assert_int_equal(search_run(lm, rs, longp, 64, &p, &r, &err), -1);
     assert_non_null(strstr(err.msg, "context"));
-    p.policy_params.alpha = 1;
+    policy_args_put(p.policy, &p.policy_args, "alpha", 1);
     assert_int_equal(search_run(lm, rs, PROMPT, NP, &p, &r, &err), -1);
     assert_non_null(strstr(err.msg, "--alpha"));
     reward_close(rs);
@@ -459,6 +511,7 @@ int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(spr_alpha0_equals_bon),
+        cmocka_unit_test(a_policy_may_keep_any_subset),
         cmocka_unit_test(spr_candidates_are_prefixes_of_bon),
         cmocka_unit_test(finished_candidates_are_never_lost),
         cmocka_unit_test(memory_forces_drops_when_alpha_keeps_all),

@@ -4,8 +4,13 @@
  * Golden traces live in tests/golden/. After an intended change of policy
  * behaviour, regenerate them with
  *     SPECREJ_UPDATE_GOLDEN=1 build/tests/test_search_cli
- * and review the diff (git diff tests/golden) before committing. */
+ * and review the diff (git diff tests/golden) before committing. Every
+ * registered policy has one, tests/golden/policy_NAME.json, run with the
+ * example values of the parameters it requires (test_policies.h): a new
+ * policy gets its golden trace from the command above. */
 #include "test_util.h"
+
+#include "test_policies.h"
 
 #include <cJSON.h>
 #include <math.h>
@@ -180,38 +185,53 @@ static void explain_difference(const char *name, const cJSON *golden, const cJSO
                     item->string, x, y ? y : "(missing)");
             free(x), free(y);
         }
+        cJSON_ArrayForEach(item, w) {
+            if (!cJSON_GetObjectItem(g, item->string))
+                fprintf(stderr, "%s: %s: %s: only in the new trace\n", name, where, item->string);
+        }
     }
+}
+
+/* Runs one golden case; returns 1 when it differs (and was not updated). */
+static int check_golden(const char *path, const char *args, int update) {
+    char tmp[64], cmd[1024];
+    snprintf(tmp, sizeof tmp, "/tmp/specrej_golden_%d.jsonl", (int)getpid());
+    const char *method = strstr(args, "-N ") ? "bon" : "spr";
+    snprintf(cmd, sizeof cmd, "%s %s --model %s %s --trace %s", test_specrej_bin(), method, SPR,
+             args, tmp);
+    free(run_ok(cmd));
+    cJSON *now = trace_as_golden(tmp), *golden = read_golden(path);
+    remove(tmp);
+    assert_non_null(now);
+    int agree = golden && json_close(golden, now), failed = 0;
+    if (!agree && update) {
+        /* rewritten only when behaviour changed: noise never dirties git */
+        char *text = golden_text(now);
+        assert_int_equal(test_write_file(path, text, strlen(text)), 0);
+        printf("updated %s\n", path);
+        free(text);
+    } else if (!agree) {
+        failed = 1;
+        fprintf(stderr, "trace differs from %s (run: %s %s --model %s %s --trace T)\n", path,
+                test_specrej_bin(), method, SPR, args);
+        if (golden) explain_difference(path, golden, now);
+        else fprintf(stderr, "%s: missing or not JSON\n", path);
+    }
+    cJSON_Delete(now), cJSON_Delete(golden);
+    return failed;
 }
 
 static void traces_match_golden(void **state) {
     (void)state;
     int update = getenv("SPECREJ_UPDATE_GOLDEN") != NULL, failures = 0;
-    for (size_t k = 0; k < sizeof GOLDEN / sizeof GOLDEN[0]; k++) {
-        const GoldenCase *g = &GOLDEN[k];
-        char tmp[64], cmd[1024];
-        snprintf(tmp, sizeof tmp, "/tmp/specrej_golden_%d_%zu.jsonl", (int)getpid(), k);
-        const char *method = strstr(g->args, "-N ") ? "bon" : "spr";
-        snprintf(cmd, sizeof cmd, "%s %s --model %s %s --trace %s", test_specrej_bin(), method,
-                 SPR, g->args, tmp);
-        free(run_ok(cmd));
-        cJSON *now = trace_as_golden(tmp), *golden = read_golden(g->golden);
-        remove(tmp);
-        assert_non_null(now);
-        int agree = golden && json_close(golden, now);
-        if (!agree && update) {
-            /* rewritten only when behaviour changed: noise never dirties git */
-            char *text = golden_text(now);
-            assert_int_equal(test_write_file(g->golden, text, strlen(text)), 0);
-            printf("updated %s\n", g->golden);
-            free(text);
-        } else if (!agree) {
-            failures++;
-            fprintf(stderr, "trace differs from %s (run: %s %s --model %s %s --trace T)\n",
-                    g->golden, test_specrej_bin(), method, SPR, g->args);
-            if (golden) explain_difference(g->golden, golden, now);
-            else fprintf(stderr, "%s: missing or not JSON\n", g->golden);
-        }
-        cJSON_Delete(now), cJSON_Delete(golden);
+    for (size_t k = 0; k < sizeof GOLDEN / sizeof GOLDEN[0]; k++)
+        failures += check_golden(GOLDEN[k].golden, GOLDEN[k].args, update);
+    for (int i = 0; i < policy_count(); i++) {
+        char path[256], args[512];
+        snprintf(path, sizeof path, "tests/golden/policy_%s.json", policy_at(i)->name);
+        test_policy_cli(policy_at(i), args, sizeof args - 32);
+        strcat(args, " --kv-budget 128K");
+        failures += check_golden(path, args, update);
     }
     if (failures)
         fail_msg("%d golden trace(s) differ; if intended: SPECREJ_UPDATE_GOLDEN=1 "

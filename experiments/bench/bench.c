@@ -36,6 +36,7 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "search/policy.h"
+#include "search/policy_args.h"
 #include "search/reward.h"
 #include "base/rng.h"
 #include "search/sampler.h"
@@ -477,8 +478,8 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     p.stop_ids = stops->data;
     p.n_stop = stops->len;
     p.policy = policy_find(me->policy, &perr);
-    p.policy_params.alpha = me->alpha;
-    p.policy_params.first_decision = 8;
+    if (!p.policy || policy_args_init(p.policy, &p.policy_args, &perr) != 0) die("policy", &perr);
+    policy_args_put(p.policy, &p.policy_args, "alpha", me->alpha);
     SearchResult res;
     double t0 = now();
     if (search_run(gen, rs, pr->ids.data, pr->ids.len, &p, &res, &err) != 0) die("search", &err);

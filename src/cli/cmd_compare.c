@@ -7,10 +7,10 @@
  * compare's own flags may come anywhere; every other flag after --policy
  * (--against) belongs to A (B).
  *
- * A and B are a policy name (quantile, schedule, none: Speculative Rejection,
- * which needs --alpha) or `bon` (Best-of-N, which needs -N), each followed by
- * its replay flags (--alpha, --schedule, --kv-budget, --kv-budget-candidates,
- * --max-batch, --first-decision, -N). Every run is a `specrej replay` of the
+ * A and B are a registered policy's name (Speculative Rejection; `spr --help`
+ * lists them) or `bon` (Best-of-N, which needs -N), each followed by its
+ * replay flags (--policy-arg and the parameters' own flags such as --alpha,
+ * --kv-budget, --kv-budget-candidates, --max-batch, -N). Every run is a `specrej replay` of the
  * record (in-process, through search_cli_main with --json and --trace to a
  * private temporary folder), so what compare reports is what the live runs
  * would report (tests/test_replay.c).
@@ -253,12 +253,13 @@ static void usage(void) {
     printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]\n"
            "                       [--bootstrap R] [--bootstrap-seed S] [--check-models]\n"
            "                       --policy A [replay flags] --against B [replay flags]\n"
-           "  A, B: quantile, schedule or none (with --alpha), or bon (with -N); their flags\n"
-           "  are replay's (--alpha, --schedule, --kv-budget, --kv-budget-candidates,\n"
-           "  --max-batch, --first-decision, -N). Reports per prompt and a summary of B\n"
-           "  against A with paired bootstrap 95%% intervals (default 10000 resamples,\n"
-           "  seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is more than\n"
-           "  TOL * |A's| below A's, or B's FLOPs exceed A's by more than a fraction TOL.\n"
+           "  A, B: a policy (spr --help lists them and their parameters) or bon (with -N);\n"
+           "  their flags are replay's (--policy-arg, --alpha, --schedule, --kv-budget,\n"
+           "  --kv-budget-candidates, --max-batch, --first-decision, -N). Reports per prompt\n"
+           "  and a summary of B against A with paired bootstrap 95%% intervals (default\n"
+           "  10000 resamples, seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is\n"
+           "  more than TOL * |A's| below A's, or B's FLOPs exceed A's by more than a\n"
+           "  fraction TOL.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n");
 }
 

@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/policy_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
 #include "search/policy.h"
+#include "search/policy_args.h"
 #include "search/record.h"
 #include "search/replay.h"
 #include "search/reward.h"
@@ -28,36 +30,37 @@ typedef struct Opts {
     SearchCliMethod method;
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
-    const char *template_name, *reward_template, *lexicon, *json, *trace, *policy, *schedule;
+    const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
-    long long n, max_batch, first_decision, max_new, seed, top_k, budget_candidates;
-    double alpha, temperature, top_p;
+    long long n, max_batch, max_new, seed, top_k, budget_candidates;
+    double temperature, top_p;
     size_t kv_budget;
-    int print_ids, alpha_given, first_decision_given, help;
+    int print_ids, help;
+    PolicyCli pcli;             /* spr and replay: the policy flags, as given */
+    const Policy *policy;       /* spr: resolved from them (parse_opts) */
+    PolicyArgs policy_args;
     /* record and replay (issue 14) */
     const char *output, *record;
     int replay, no_progress;        /* method is then the simulated one (bon or spr) */
 } Opts;
 
 static void usage_replay(void) {
-    printf("usage: specrej replay --record FILE (--alpha A [spr flags] | -N N) [flags]\n"
-           "  Simulates the spr (--alpha) or bon (-N) run on the record's prompt, models and\n"
+    printf("usage: specrej replay --record FILE (--alpha A | --policy NAME) [spr flags] | -N N)"
+           " [flags]\n"
+           "  Simulates the spr (policy flags) or bon (-N) run on the record's prompt, models and\n"
            "  sampling without running a model; its --json and --trace are the live run's\n"
            "  (timings aside; --json adds \"replayed\": true).\n"
            "  --record FILE         a file written by specrej record (required)\n"
            "  -N N                  Best-of-N with the record's first N candidates\n"
-           "  --alpha A             Speculative Rejection at rejection rate A in [0, 1)\n"
-           "  --policy NAME         %s (default quantile)\n"
-           "  --schedule 8,16,...   decision lengths for --policy schedule\n"
-           "  --first-decision T    the initial batch fits T new tokens (default 8)\n"
+           "  --alpha A, --policy NAME, --policy-arg N=V   Speculative Rejection, as for spr\n"
            "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
            "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
            "                        refused: its attention rounds differently\n"
            "  --json [PATH|-], --trace FILE   as for spr\n"
            "  --no-progress         no progress line on stderr\n"
            "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
-           "  another value is refused (the record holds that run only)\n",
-           policy_names());
+           "  another value is refused (the record holds that run only)\n");
+    policy_cli_usage(stdout);
 }
 
 static void usage(SearchCliMethod m) {
@@ -71,13 +74,7 @@ static void usage(SearchCliMethod m) {
         printf("  --output FILE         the record file to write (required)\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_RECORD)
         printf("  -N N                  candidates (required)\n");
-    if (m == SEARCH_CLI_SPR) {
-        printf("  --alpha A             rejection rate in [0, 1) (required)\n"
-               "  --policy NAME         %s (default quantile)\n"
-               "  --schedule 8,16,...   decision lengths for --policy schedule\n"
-               "  --first-decision T    the initial batch fits T new tokens (default 8)\n",
-               policy_names());
-    }
+    if (m == SEARCH_CLI_SPR) policy_cli_usage(stdout);
     if (m != SEARCH_CLI_GENERATE)
         printf("  --reward PATH         reward-model checkpoint\n"
                "  --reward-source S     %s (default model)\n"
@@ -162,14 +159,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     if (o->method == SEARCH_CLI_REPLAY && strcmp(argv[*i], "--no-progress") == 0)
         return o->no_progress = 1, 0;
     if (o->method == SEARCH_CLI_SPR || o->method == SEARCH_CLI_REPLAY) {
-        if ((r = args_take_value(argc, argv, i, "--alpha", NULL, &v, err)) != 0) {
-            o->alpha_given = 1;
-            return r < 0 ? -1 : args_parse_double("--alpha", v, 0, 1, 0, &o->alpha, err);
-        }
-        STR("--policy", NULL, policy)
-        STR("--schedule", NULL, schedule)
-        if (strcmp(argv[*i], "--first-decision") == 0) o->first_decision_given = 1;
-        INT("--first-decision", NULL, first_decision, 1, 1 << 20)
+        if ((r = policy_cli_take(&o->pcli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
     }
     if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) return o->help = 1, 0;
 #undef STR
@@ -182,9 +172,6 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 /* A flag that would have no effect in this run is refused, so that nobody
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
-    if (o->method == SEARCH_CLI_SPR && o->schedule && o->policy && strcmp(o->policy, "schedule") != 0)
-        return sr_fail(err, "--schedule: has no effect with --policy %s (only with --policy "
-                            "schedule)", o->policy);
     if (o->method == SEARCH_CLI_GENERATE || strcmp(o->reward_source, "model") == 0) return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
@@ -200,7 +187,7 @@ static int parse_replay_opts(Opts *o, SrError *err);
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     /* -1: not given (a replay takes the record's) */
     o->max_new = -1, o->seed = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
-    o->max_batch = 1000, o->first_decision = 8;
+    o->max_batch = 1000;
     o->template_name = "auto", o->reward_template = "auto";
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
@@ -222,8 +209,9 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
         return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
     if ((o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) && o->n < 1)
         return sr_fail(err, "-N: required (>= 1)");
-    if (o->method == SEARCH_CLI_SPR && !o->alpha_given)
-        return sr_fail(err, "--alpha: required (a rejection rate in [0, 1))");
+    if (o->method == SEARCH_CLI_SPR &&
+        policy_cli_resolve(&o->pcli, NULL, &o->policy, &o->policy_args, err) != 0)
+        return -1;
     if (o->method != SEARCH_CLI_GENERATE && !o->reward_source)
         o->reward_source = "model";
     if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
@@ -238,7 +226,7 @@ typedef struct Session {
     RewardSource *rs;
     GoldJudge *gold;
     IntVec prompt, stops;
-    int *list, n_list, *closing, n_closing, *schedule, n_schedule;
+    int *list, n_list, *closing, n_closing;
     SearchResult res;
     TraceWriter trace;
     char *response;
@@ -263,7 +251,7 @@ static void session_free(Session *s) {
     model_free(s->gen);
     intvec_free(&s->prompt);
     intvec_free(&s->stops);
-    free(s->list), free(s->closing), free(s->schedule), free(s->response), free(s->sampleable);
+    free(s->list), free(s->closing), free(s->response), free(s->sampleable);
 }
 
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
@@ -371,21 +359,15 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
     p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && isatty(STDERR_FILENO);
-    p->policy_params.alpha = o->alpha;
-    p->policy_params.first_decision = (int)o->first_decision;
-    const char *policy = "none";
     if (o->method == SEARCH_CLI_GENERATE) p->n = 1, p->kv_budget = SIZE_MAX;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) p->n = (int)o->n;
     if (o->method == SEARCH_CLI_SPR) {
-        policy = o->policy ? o->policy : (o->schedule ? "schedule" : "quantile");
-        if (o->schedule &&
-            args_parse_int_list("--schedule", o->schedule, 1, 1 << 20, &s->schedule,
-                                &s->n_schedule, err) != 0)
-            return -1;
-        p->policy_params.schedule = s->schedule;
-        p->policy_params.n_schedule = s->n_schedule;
+        p->policy = o->policy;
+        p->policy_args = o->policy_args;
+    } else {
+        if (!(p->policy = policy_find("none", err))) return -1;
+        if (policy_args_init(p->policy, &p->policy_args, err) != 0) return -1;
     }
-    if (!(p->policy = policy_find(policy, err))) return -1;
     return mask_undecodable(s, p, err);
 }
 
@@ -507,8 +489,10 @@ static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrEr
     else cJSON_AddNullToObject(j, "gold");
     cJSON_AddNumberToObject(j, "candidate", c->index);
     if (o->method == SEARCH_CLI_SPR) {
-        cJSON_AddNumberToObject(j, "alpha", o->alpha);
-        cJSON_AddStringToObject(j, "policy", o->policy ? o->policy : (o->schedule ? "schedule" : "quantile"));
+        int k = policy_param_index(o->policy, "alpha");
+        if (k >= 0) cJSON_AddNumberToObject(j, "alpha", o->policy_args.num[k]);
+        cJSON_AddStringToObject(j, "policy", o->policy->name);
+        cJSON_AddItemToObject(j, "policy_args", policy_cli_json(o->policy, &o->policy_args));
     }
     if (o->method == SEARCH_CLI_BON) cJSON_AddNumberToObject(j, "N", (double)o->n);
     cJSON_AddNumberToObject(j, "seed", (double)o->seed);
@@ -599,15 +583,17 @@ static int parse_replay_opts(Opts *o, SrError *err) {
                         : strcmp(o->template_name, "auto") ? "--template"
                         : strcmp(o->reward_template, "auto") ? "--reward-template" : NULL;
     if (fixed) return sr_fail(err, "replay: %s is fixed by the record (%s)", fixed, o->record);
-    if (o->alpha_given && o->n)
-        return sr_fail(err, "replay: give one of --alpha (Speculative Rejection) and -N "
+    int spr = policy_cli_given(&o->pcli);
+    if (spr && o->n)
+        return sr_fail(err, "replay: give one of --alpha/--policy (Speculative Rejection) and -N "
                             "(Best-of-N)");
-    if (!o->alpha_given && !o->n)
-        return sr_fail(err, "replay: give --alpha A (Speculative Rejection) or -N N (Best-of-N)");
-    if (o->n && (o->policy || o->schedule))
-        return sr_fail(err, "replay: --policy and --schedule need --alpha (Best-of-N has none)");
+    if (!spr && !o->n)
+        return sr_fail(err, "replay: give --alpha A or --policy NAME (Speculative Rejection) or "
+                            "-N N (Best-of-N)");
     o->replay = 1;
     o->method = o->n ? SEARCH_CLI_BON : SEARCH_CLI_SPR;
+    if (spr && policy_cli_resolve(&o->pcli, NULL, &o->policy, &o->policy_args, err) != 0)
+        return -1;
     return 0;
 }
 
@@ -753,7 +739,7 @@ static int record_main(Opts *o, SrError *err) {
     if (fill_params(&s, o, &p, err) != 0) goto done;
     p.policy = &record_policy;
     /* only the effective max_new is needed here; it does not depend on the KV mode */
-    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_params,
+    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_args,
                     !p.prompt_kv_per_candidate, &plan, err) != 0)
         goto done;
     if (record_tap_init(&tap, s.gen, (int)o->n, plan.max_new, err) != 0) goto done;
@@ -817,11 +803,8 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         if (trace_open(&s.trace, o.trace, err) != 0) goto done;
         p.on_decision = trace_decision;
         p.user = &s.trace;
+        if (o.method == SEARCH_CLI_SPR) s.trace.policy = policy_cli_json(p.policy, &p.policy_args);
     }
-    if (o.first_decision_given && strcmp(p.policy->name, "quantile") != 0)
-        fprintf(stderr, "specrej: warning: --first-decision has no effect with --policy %s "
-                        "(the initial batch is sized for its first decision length)\n",
-                p.policy->name);
     if ((o.replay ? search_run_gen(&s.replay.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res,
                                    err)
                   : search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err)) != 0)

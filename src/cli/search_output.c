@@ -19,6 +19,8 @@ int trace_open(TraceWriter *tw, const char *path, SrError *err) {
 void trace_abort(TraceWriter *tw) {
     if (tw->open) atomic_abort(&tw->af);
     tw->open = 0;
+    cJSON_Delete(tw->policy);
+    tw->policy = NULL;
 }
 
 static void add_cost(cJSON *o, const SearchStats *st) {
@@ -83,6 +85,8 @@ int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
     cJSON_AddNumberToObject(o, "kv_peak", (double)res->stats.peak_kv_bytes);
     cJSON_AddNumberToObject(o, "kv_limit", (double)res->stats.kv_budget);
     add_cost(o, &res->stats);
+    if (tw->policy) cJSON_AddItemToObject(o, "policy", tw->policy);
+    tw->policy = NULL; /* o owns it now */
     if (write_line(tw, o, err) != 0) return -1;
     tw->open = 0;
     return atomic_commit(&tw->af, err);

@@ -6,8 +6,10 @@
  * "ranked" (n), "keep" (policy's count), "forced" (extra drops for memory),
  * "cutoff" (score of the last kept), "kv_bytes" (in use when scored),
  * "kv_peak", "kv_limit", "candidates": [{"i", "len", "score", "finished",
- * "kept"}] in rank order, "kept": [indices], cumulative "gen_flops",
- * "rm_flops", "tokens_generated", "tokens_scored"}. Scores are rounded to
+ * "kept"}] in rank order (the kept first: search.h), "kept": [indices],
+ * cumulative "gen_flops", "rm_flops", "tokens_generated", "tokens_scored"}.
+ * The final line adds "policy": {"name", "args"} when TraceWriter.policy is
+ * set (spr: every parameter's value). Scores are rounded to
  * 1e-6 so the golden test survives last-bit differences between BLAS kernels. */
 #ifndef SPECREJ_SEARCH_OUTPUT_H
 #define SPECREJ_SEARCH_OUTPUT_H
@@ -21,6 +23,7 @@
 typedef struct TraceWriter {
     AtomicFile af;
     int open;
+    cJSON *policy; /* NULL, or the run's policy (owned): the final line's "policy" */
 } TraceWriter;
 
 int trace_open(TraceWriter *tw, const char *path, SrError *err);

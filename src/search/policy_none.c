@@ -1,28 +1,21 @@
 /* none: Best-of-N. Never decide; waves are sized to run to the end. */
 #include "search/policy.h"
 
-static int validate(const PolicyParams *p, SrError *err) {
-    (void)p;
-    (void)err;
-    return 0;
-}
-
-static int plan_length(const PolicyParams *p, int max_new) {
-    (void)p;
+static int plan_length(const PolicyArgs *a, int max_new) {
+    (void)a;
     return max_new;
 }
 
-static int decide(const PolicyParams *p, int len, int over_budget) {
-    (void)p;
-    (void)len;
-    (void)over_budget;
+static int decide(const PolicyArgs *a, const PolicyState *s) {
+    (void)a, (void)s;
     return 0;
 }
 
-static int keep(const PolicyParams *p, int n) {
-    (void)p;
-    return n;
+static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                 unsigned char *kept) {
+    (void)a, (void)s, (void)c;
+    for (int i = 0; i < n; i++) kept[i] = 1;
 }
 
-const Policy policy_none = {"none", "no rejection (Best-of-N)", validate, plan_length, decide,
-                            keep};
+const Policy policy_none = {"none", "no rejection (Best-of-N)", NULL, 0, NULL, plan_length,
+                            decide, keep};

@@ -2,32 +2,44 @@
  * authors' earlier single-decision design generalised; a full KV budget
  * still forces a decision in between. Same keep rule as quantile. */
 #include "search/policy.h"
+#include "search/policy_rules.h"
 
-static int validate(const PolicyParams *p, SrError *err) {
-    if (policy_check_alpha(p->alpha, err) != 0) return -1;
-    if (p->n_schedule < 1) return sr_fail(err, "--schedule: required by --policy schedule");
-    for (int i = 0; i < p->n_schedule; i++) {
-        if (p->schedule[i] < 1)
-            return sr_fail(err, "--schedule: length %d must be >= 1", p->schedule[i]);
-        if (i > 0 && p->schedule[i] <= p->schedule[i - 1])
-            return sr_fail(err, "--schedule: lengths must increase (%d after %d)",
-                           p->schedule[i], p->schedule[i - 1]);
-    }
+enum { ALPHA, SCHEDULE };
+static const PolicyParam PARAMS[] = {
+    POLICY_PARAM_ALPHA,
+    {"schedule", POLICY_INT_LIST, NULL, 1, 1 << 20, 0, "decision lengths, increasing",
+     "--schedule", "4,8,16"},
+};
+
+static int validate(const PolicyArgs *a, SrError *err) {
+    int n;
+    const double *s = policy_list(a, SCHEDULE, &n);
+    for (int i = 1; i < n; i++)
+        if (s[i] <= s[i - 1])
+            return sr_fail(err, "--schedule: lengths must increase (%.0f after %.0f)", s[i],
+                           s[i - 1]);
     return 0;
 }
 
-static int plan_length(const PolicyParams *p, int max_new) {
-    return p->schedule[0] < max_new ? p->schedule[0] : max_new;
+static int plan_length(const PolicyArgs *a, int max_new) {
+    int n;
+    return policy_plan_first(policy_list(a, SCHEDULE, &n)[0], max_new);
 }
 
-static int decide(const PolicyParams *p, int len, int over_budget) {
-    if (over_budget) return 1;
-    for (int i = 0; i < p->n_schedule; i++)
-        if (p->schedule[i] == len) return 1;
+static int decide(const PolicyArgs *a, const PolicyState *s) {
+    if (s->over_budget) return 1;
+    int n;
+    const double *sched = policy_list(a, SCHEDULE, &n);
+    for (int i = 0; i < n; i++)
+        if (sched[i] == s->step) return 1;
     return 0;
 }
 
-static int keep(const PolicyParams *p, int n) { return policy_keep_alpha(p->alpha, n); }
+static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                 unsigned char *kept) {
+    (void)s, (void)c;
+    policy_keep_first(policy_keep_alpha(a->num[ALPHA], n), n, kept);
+}
 
 const Policy policy_schedule = {"schedule", "decide at the lengths given by --schedule",
-                                validate, plan_length, decide, keep};
+                                POLICY_PARAMS(PARAMS), validate, plan_length, decide, keep};

@@ -9,25 +9,22 @@
 
 /* ---- the record policy -------------------------------------------------- */
 
-static int rp_validate(const PolicyParams *p, SrError *err) {
-    (void)p, (void)err;
-    return 0;
-}
-static int rp_plan_length(const PolicyParams *p, int max_new) {
-    (void)p;
+static int rp_plan_length(const PolicyArgs *a, int max_new) {
+    (void)a;
     return max_new;
 }
-static int rp_decide(const PolicyParams *p, int len, int over_budget) {
-    (void)p, (void)len, (void)over_budget;
+static int rp_decide(const PolicyArgs *a, const PolicyState *s) {
+    (void)a, (void)s;
     return 1;
 }
-static int rp_keep(const PolicyParams *p, int n) {
-    (void)p;
-    return n;
+static void rp_keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                    unsigned char *keep) {
+    (void)a, (void)s, (void)c;
+    for (int i = 0; i < n; i++) keep[i] = 1;
 }
 
 const Policy record_policy = {"record", "score everyone after every step, keep everyone",
-                              rp_validate, rp_plan_length, rp_decide, rp_keep};
+                              NULL, 0, NULL, rp_plan_length, rp_decide, rp_keep};
 
 /* ---- the tap ------------------------------------------------------------- */
 

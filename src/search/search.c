@@ -10,6 +10,8 @@
 #endif
 
 #include "runtime/kvcache.h"
+#include "search/policy_args.h"
+#include "search/policy_view.h"
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -35,7 +37,7 @@ static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
-                    const Policy *policy, const PolicyParams *pp, int share_prompt,
+                    const Policy *policy, const PolicyArgs *pa, int share_prompt,
                     SearchPlan *plan, SrError *err) {
     if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
     if (n_prompt >= cfg->max_seq_len)
@@ -49,7 +51,7 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     plan->max_new = eff;
     plan->fixed = g * (size_t)n_prompt + m * (size_t)rs->prefix_len + rs->reserve_bytes;
     plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff, share_prompt);
-    int len = policy->plan_length(pp, eff);
+    int len = policy->plan_length(pa, eff);
     if (len < 1) len = 1;
     if (len > eff) len = eff;
     plan->per_cand_plan = per_candidate(g, m, n_prompt, rs, len, share_prompt);
@@ -57,9 +59,9 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
 }
 
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                const Policy *policy, const PolicyArgs *pa, int share_prompt,
                 SearchPlan *plan, SrError *err) {
-    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pp, share_prompt, plan,
+    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pa, share_prompt, plan,
                     err);
 }
 
@@ -124,6 +126,7 @@ typedef struct Run {
     double rm_flops0;        /* the source's counters at the start */
     long long rm_tokens0;
     int decision_no, wave;
+    PolicyView pview;        /* what the policy sees and what it remembers */
 } Run;
 
 static int is_stop(const SearchParams *p, int tok) {
@@ -224,6 +227,36 @@ static void rebuild_batch(Run *R, int n) {
         if (R->ranked[i]->in_batch) R->batch[R->n_batch++] = R->ranked[i];
 }
 
+/* The policy's view of the run now (policy.h). */
+static PolicyState *policy_state(Run *R, int r, int over) {
+    return policy_view_state(&R->pview, R->wave, r, over, R->plan.max_new, R->budget.used,
+                             R->budget.limit);
+}
+
+/* Asks the policy which of the n ranked candidates stay; moves those to the
+ * front of R->ranked (rank order kept on both sides) and returns how many. */
+static int consult_policy(Run *R, int r, int n, SrError *err) {
+    PolicyCand *pc = policy_view_cands(&R->pview, n, err);
+    if (!pc) return -1;
+    for (int i = 0; i < n; i++) {
+        const SearchCandidate *c = R->ranked[i];
+        pc[i] = (PolicyCand){.index = c->index, .len = c->tokens.len, .finished = c->finished,
+                             .score = c->score};
+    }
+    policy_state(R, r, bytes_after_step(R, r) > R->budget.limit);
+    const unsigned char *kept =
+        policy_view_keep(&R->pview, R->p->policy, &R->p->policy_args, n, err);
+    if (!kept) return -1;
+    int k = 0; /* R->live is free scratch until the next collect_live */
+    for (int pass = 1; pass >= 0; pass--)
+        for (int i = 0; i < n; i++)
+            if (kept[i] == pass) R->live[k++] = R->ranked[i];
+    memcpy(R->ranked, R->live, (size_t)n * sizeof *R->ranked);
+    int n_keep = 0;
+    for (int i = 0; i < n; i++) n_keep += kept[i];
+    return n_keep;
+}
+
 /* A decision point at response length r (see search.h). */
 static int decide(Run *R, int r, SrError *err) {
     collect_live(R);
@@ -233,9 +266,8 @@ static int decide(Run *R, int r, SrError *err) {
     int n = R->n_batch;
     memcpy(R->ranked, R->batch, (size_t)n * sizeof *R->ranked);
     qsort(R->ranked, (size_t)n, sizeof *R->ranked, by_rank);
-    int keep = R->p->policy->keep(&R->p->policy_params, n);
-    if (keep < 1) keep = 1;
-    if (keep > n) keep = n;
+    int keep = consult_policy(R, r, n, err);
+    if (keep < 0) return -1;
     R->decision_no++;
     R->res->stats.decision_points++;
     for (int i = keep; i < n; i++) cut(R, R->ranked[i]);
@@ -389,7 +421,7 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
         collect_live(R);
         if (R->n_live == 0) break;
         int over = bytes_after_step(R, r) > R->budget.limit;
-        if (R->p->policy->decide(&R->p->policy_params, r, over)) {
+        if (R->p->policy->decide(&R->p->policy_args, policy_state(R, r, over))) {
             if (decide(R, r, err) != 0) return -1;
             collect_live(R);
             if (R->n_live == 0) break;
@@ -487,6 +519,7 @@ static void free_run(Run *R) {
     free(R->ranked), free(R->rw), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
+    policy_view_free(&R->pview);
 }
 
 /* Sizes the waves; fills R->cap and the result's budget fields. */
@@ -542,7 +575,7 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     R.rm_flops0 = rs->flops, R.rm_tokens0 = rs->tokens;
     if (R.cfg->kind != MODEL_KIND_LM)
         return sr_fail(err, "--model: %s is not a language model", R.cfg->architecture);
-    if (p->policy->validate(&p->policy_params, err) != 0) return -1;
+    if (policy_args_check(p->policy, &p->policy_args, err) != 0) return -1;
     if (sampler_check(&p->sampling, err) != 0) return -1;
     if (p->max_new < 1) return sr_fail(err, "--max-new: %d must be >= 1", p->max_new);
     if (p->n < 0) return sr_fail(err, "-N: %d must be >= 1", p->n);
@@ -551,7 +584,7 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
             return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
                            R.cfg->vocab_size);
     rs->share_prefix = !p->prompt_kv_per_candidate;
-    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_params,
+    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args,
                  rs->share_prefix, &R.plan, err) != 0)
         return -1;
     int n_total = 0;

@@ -19,8 +19,8 @@
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
  * the wave still in the batch is scored (live ones on their partial response,
- * finished ones once), ranked by score (ties: lower index), and the best
- * keep(n) stay; rejected live candidates release both caches. Finished
+ * finished ones once), ranked by score (ties: lower index), and the policy
+ * says which stay (policy.h); rejected live candidates release both caches. Finished
  * candidates cut from the batch stay eligible for the answer. If the
  * survivors still cannot take one more step, the lowest-ranked live ones are
  * dropped too ("forced"). The answer is the best finished candidate.
@@ -69,9 +69,11 @@ typedef struct SearchCandidate {
     RewardCand rw;
 } SearchCandidate;
 
-/* One decision point, as the trace writer sees it. ranked[] is in rank
- * order; the first n_keep were kept (n_forced of those then dropped for
- * memory, from the end of the kept live ones). */
+/* One decision point, as the trace writer sees it. ranked[] holds the
+ * n_keep the policy kept, then the cut, each in rank order (for a policy
+ * that keeps a best-first prefix, as all shipped ones do, simply rank
+ * order); n_forced of the kept were then dropped for memory, from the end
+ * of the kept live ones. */
 typedef struct DecisionRecord {
     int wave, decision, step;
     int n_ranked, n_keep, n_forced;
@@ -122,7 +124,7 @@ typedef struct SearchParams {
      * sampler sees those logits as -infinity, the same for every run. */
     const unsigned char *sampleable;
     const Policy *policy;
-    PolicyParams policy_params;
+    PolicyArgs policy_args;  /* policy_args.h: checked before the run */
     size_t kv_budget;      /* 0 = default: 32 candidates at full length */
     int prompt_kv_per_candidate; /* 1: every candidate copies the prompt's KV and is
                                     charged for it; 0: shared, charged once */
@@ -164,7 +166,7 @@ typedef struct SearchPlan {
     int max_new;             /* effective */
 } SearchPlan;
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyParams *pp, int share_prompt,
+                const Policy *policy, const PolicyArgs *pa, int share_prompt,
                 SearchPlan *plan, SrError *err);
 
 #endif
