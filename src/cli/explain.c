@@ -31,7 +31,7 @@ static int print_cand(const Explainer *ex, const char *role, const SearchCandida
     fprintf(ex->out, "    %-9s #%-4d %+9.4f  %3d tokens%s  ", role, c->index, c->score,
             c->tokens.len, c->finished ? ", finished" : "          ");
     if (text) print_short(ex->out, text);
-    else fputs("(no tokenizer: ids only)", ex->out);
+    else fputs("(no text: an id-only run)", ex->out);
     fputc('\n', ex->out);
     free(text);
     return 0;
