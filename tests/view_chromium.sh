@@ -97,6 +97,45 @@ print("view_chromium: %s: ok (%d candidates, %d decision points, %d cut, answer 
 PY
 done || fail=1
 
+# hovering: page.html#hover=I runs the hover handler of candidate I (a cut
+# one), whose tip must show its text and where it was cut
+if [ "$fail" -eq 0 ]; then
+    I=$(python3 -c 'import json,sys; f=[json.loads(l) for l in open(sys.argv[1])][-1]; print(next(o["i"] for o in f["outcomes"] if o["rejected_at"] > 0 and o["text"]))' "$OUT/spr_austen.jsonl")
+    cp "$OUT/spr_austen.html" "$OUT/hover.html"
+    "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-crash-reporter --user-data-dir="$PROFILE/h$$" \
+        --dump-dom "file://$PWD/$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
+    python3 - "$OUT/spr_austen.jsonl" "$OUT/hover.dom.html" "$I" <<'PY' || fail=1
+import json, sys
+from html.parser import HTMLParser
+final = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][-1]
+i = int(sys.argv[3])
+o = next(o for o in final["outcomes"] if o["i"] == i)
+
+class Tip(HTMLParser):
+    inside, text, shown = 0, "", False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id") == "tip":
+            self.inside = 1
+            self.shown = "display: block" in a.get("style", "")
+    def handle_endtag(self, tag):
+        self.inside = 0
+    def handle_data(self, data):
+        if self.inside:
+            self.text += data
+
+t = Tip()
+t.feed(open(sys.argv[2], encoding="utf-8").read())
+want = "#%d \u00b7 cut at decision %d" % (i, o["rejected_at"])
+if not t.shown or not t.text.startswith(want) or o["text"] not in t.text:
+    print("view_chromium: hover #%d: tip %s '%s', want '%s' and its text" % (i, "shown" if t.shown else "hidden", t.text[:120], want))
+    sys.exit(1)
+print("view_chromium: hover ok (#%d: its text and 'cut at decision %d')" % (i, o["rejected_at"]))
+PY
+fi
+
 # the PNG for slides, of the first run
 if [ "$fail" -eq 0 ]; then
     "$BIN" view "$OUT/spr_austen.jsonl" -o "$OUT/spr_austen.png"
