@@ -20,5 +20,6 @@ int cmd_spr(int argc, char **argv, SrError *err);
 int cmd_record(int argc, char **argv, SrError *err);
 int cmd_replay(int argc, char **argv, SrError *err);
 int cmd_compare(int argc, char **argv, SrError *err);
+int cmd_view(int argc, char **argv, SrError *err);
 
 #endif

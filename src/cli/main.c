@@ -24,6 +24,7 @@ static const Command COMMANDS[] = {
     {"record", cmd_record, "Best-of-N that records every prefix's score for replay"},
     {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
     {"compare", cmd_compare, "two policies over many records: a regression report"},
+    {"view", cmd_view, "draw a run from its --trace file (HTML page or PNG)"},
 };
 
 static void usage(FILE *f) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/explain.h"
 #include "cli/policy_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
@@ -35,7 +36,7 @@ typedef struct Opts {
     long long n, max_batch, max_new, seed, top_k, budget_candidates;
     double temperature, top_p;
     size_t kv_budget;
-    int print_ids, help;
+    int print_ids, help, explain;
     PolicyCli pcli;             /* spr and replay: the policy flags, as given */
     const Policy *policy;       /* spr: resolved from them (parse_opts) */
     PolicyArgs policy_args;
@@ -56,7 +57,7 @@ static void usage_replay(void) {
            "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
            "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
            "                        refused: its attention rounds differently\n"
-           "  --json [PATH|-], --trace FILE   as for spr\n"
+           "  --json [PATH|-], --trace FILE, --explain   as for spr\n"
            "  --no-progress         no progress line on stderr\n"
            "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
            "  another value is refused (the record holds that run only)\n");
@@ -91,6 +92,8 @@ static void usage(SearchCliMethod m) {
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --json [PATH|-]       one JSON object with the answer and costs\n"
                "  --trace FILE          JSON lines, one per decision point\n"
+               "  --explain             tell each decision point and the answer in words on\n"
+               "                        stderr (see specrej view for a picture)\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
                reward_names());
@@ -138,6 +141,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--closing-ids", NULL, closing_ids)
         STR("--lexicon", NULL, lexicon)
         STR("--trace", NULL, trace)
+        if (o->method != SEARCH_CLI_RECORD && strcmp(argv[*i], "--explain") == 0)
+            return o->explain = 1, 0;
         STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
@@ -358,7 +363,8 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
-    p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && isatty(STDERR_FILENO);
+    p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && !o->explain &&
+                  isatty(STDERR_FILENO);
     if (o->method == SEARCH_CLI_GENERATE) p->n = 1, p->kv_budget = SIZE_MAX;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) p->n = (int)o->n;
     if (o->method == SEARCH_CLI_SPR) {
@@ -638,6 +644,12 @@ static int replay_setup(Session *s, Opts *o, SrError *err) {
     if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
     if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
     if (replay_open(&s->replay, r, o->record, err) != 0) return -1;
+    /* The generator's tokenizer, when it is still where it was recorded,
+     * gives the trace and --explain each candidate's text so far, as in the
+     * live run; without it they have ids only. */
+    SrError terr;
+    if (r->has_text && tokenizer_load(r->gen_path, r->gen_cfg.vocab_size, &s->tok, &terr) != 0)
+        s->tok = NULL;
     s->rs = s->replay.rs;
     return 0;
 }
@@ -804,11 +816,15 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         p.on_decision = trace_decision;
         p.user = &s.trace;
         if (o.method == SEARCH_CLI_SPR) s.trace.policy = policy_cli_json(p.policy, &p.policy_args);
+        s.trace.tok = s.tok;
     }
+    Explainer ex = {stderr, s.tok, p.on_decision, p.user};
+    if (o.explain) p.on_decision = explain_decision, p.user = &ex;
     if ((o.replay ? search_run_gen(&s.replay.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res,
                                    err)
                   : search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err)) != 0)
         goto done;
+    if (o.explain && explain_answer(&ex, &s.res, err) != 0) goto done;
     if (finish(&s, &o, err) != 0) goto done;
     /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */
     if (o.trace && trace_finish(&s.trace, &s.res, err) != 0) goto done;

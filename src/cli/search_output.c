@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/utf8.h"
+
 double round6(double x) {
     if (!isfinite(x)) return x;
     double r = round(x * 1e6) / 1e6;
@@ -28,6 +30,27 @@ static void add_cost(cJSON *o, const SearchStats *st) {
     cJSON_AddNumberToObject(o, "rm_flops", st->rm_flops);
     cJSON_AddNumberToObject(o, "tokens_generated", (double)st->tokens_generated);
     cJSON_AddNumberToObject(o, "tokens_scored", (double)st->tokens_scored);
+}
+
+int candidate_text(const Tokenizer *tok, const SearchCandidate *c, char **text, SrError *err) {
+    char *raw = NULL;
+    size_t len = 0, replaced;
+    SrError derr;
+    *text = NULL;
+    if (!tok || tokenizer_decode(tok, c->tokens.data, c->tokens.len, &raw, &len, &derr) != 0)
+        return 0; /* an undecodable id: no text, the run goes on */
+    *text = utf8_sanitize(raw, len, &replaced, err);
+    free(raw);
+    return *text ? 0 : -1;
+}
+
+/* Adds "text": c's text so far, or null. */
+static int add_text(cJSON *o, const Tokenizer *tok, const SearchCandidate *c, SrError *err) {
+    char *text;
+    if (candidate_text(tok, c, &text, err) != 0) return -1;
+    cJSON_AddItemToObject(o, "text", text ? cJSON_CreateString(text) : cJSON_CreateNull());
+    free(text);
+    return 0;
 }
 
 static int write_line(TraceWriter *tw, cJSON *o, SrError *err) {
@@ -64,6 +87,10 @@ int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
         cJSON_AddBoolToObject(e, "finished", c->finished);
         cJSON_AddBoolToObject(e, "kept", c->in_batch);
         cJSON_AddItemToArray(cands, e);
+        if (add_text(e, tw->tok, c, err) != 0) {
+            cJSON_Delete(o), cJSON_Delete(kept);
+            return -1;
+        }
         if (c->in_batch) cJSON_AddItemToArray(kept, cJSON_CreateNumber(c->index));
     }
     cJSON_AddItemToObject(o, "kept", kept);
@@ -87,6 +114,21 @@ int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
     add_cost(o, &res->stats);
     if (tw->policy) cJSON_AddItemToObject(o, "policy", tw->policy);
     tw->policy = NULL; /* o owns it now */
+    cJSON *outcomes = cJSON_AddArrayToObject(o, "outcomes");
+    for (int i = 0; i < res->n; i++) {
+        const SearchCandidate *c = &res->cands[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "i", c->index);
+        cJSON_AddNumberToObject(e, "len", c->tokens.len);
+        cJSON_AddNumberToObject(e, "score", round6(c->score));
+        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
+        cJSON_AddItemToArray(outcomes, e);
+        if (add_text(e, tw->tok, c, err) != 0) {
+            cJSON_Delete(o);
+            return -1;
+        }
+    }
     if (write_line(tw, o, err) != 0) return -1;
     tw->open = 0;
     return atomic_commit(&tw->af, err);

@@ -1,0 +1,177 @@
+#include "cli/view_page.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fileio.h"
+#include "base/json.h"
+
+/* The template (build/gen/view_template.c, made by the Makefile from
+ * src/cli/view_template.html). */
+extern const char view_template_html[];
+
+#define TRACE_MAX_BYTES (512u << 20)
+#define TRACE_MARKER "TRACE_JSON_HERE"
+#define TITLE_MARKER "TITLE_HERE"
+
+static int has_numbers(const cJSON *o, const char *const *keys) {
+    for (; *keys; keys++)
+        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, *keys))) return 0;
+    return 1;
+}
+
+/* "" when rec is a well-formed decision record, else what is wrong. */
+static const char *decision_problem(const cJSON *rec) {
+    static const char *const KEYS[] = {"decision", "wave", "step", "ranked", "keep", "forced",
+                                       "cutoff", "kv_bytes", "kv_limit", NULL};
+    static const char *const CAND[] = {"i", "len", "score", NULL};
+    if (!has_numbers(rec, KEYS)) return "a decision record without its numbers";
+    const cJSON *cands = cJSON_GetObjectItemCaseSensitive(rec, "candidates"), *c;
+    if (!cJSON_IsArray(cands) || cJSON_GetArraySize(cands) < 1)
+        return "a decision record without its candidates";
+    cJSON_ArrayForEach(c, cands) {
+        if (!cJSON_IsObject(c) || !has_numbers(c, CAND) ||
+            !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(c, "kept")) ||
+            !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(c, "finished")))
+            return "a candidate without i, len, score, kept and finished";
+    }
+    return "";
+}
+
+static const char *final_problem(const cJSON *rec) {
+    static const char *const KEYS[] = {"best", "score", "candidates", "waves", "kv_peak",
+                                       "kv_limit", "gen_flops", "rm_flops",
+                                       "tokens_generated", "tokens_scored", NULL};
+    static const char *const OUT[] = {"i", "len", "score", NULL};
+    if (!has_numbers(rec, KEYS)) return "a final line without its numbers";
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(rec, "outcomes"), *o;
+    if (outs && !cJSON_IsArray(outs)) return "\"outcomes\" is not an array";
+    cJSON_ArrayForEach(o, outs) {
+        if (!cJSON_IsObject(o) || !has_numbers(o, OUT)) return "an outcome without i, len, score";
+    }
+    return "";
+}
+
+/* Parses one line (NUL-terminated in place) into the records array. */
+static int add_line(const char *path, int lineno, char *line, size_t len, cJSON *records,
+                    int *finals, SrError *err) {
+    char what[64];
+    snprintf(what, sizeof what, "line %d: not JSON (a truncated trace?)", lineno);
+    cJSON *rec;
+    if (sr_json_parse(line, len, path, what, &rec, err) != 0) return -1;
+    cJSON_AddItemToArray(records, rec);
+    if (!cJSON_IsObject(rec))
+        return sr_fail(err, "%s: line %d: not a trace record (a JSON object)", path, lineno);
+    if (*finals)
+        return sr_fail(err, "%s: line %d: a record after the final line", path, lineno);
+    const char *problem;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "final")))
+        problem = final_problem(rec), ++*finals;
+    else if (cJSON_GetObjectItemCaseSensitive(rec, "decision"))
+        problem = decision_problem(rec);
+    else
+        problem = "neither a decision nor the final line (not a specrej --trace file?)";
+    return *problem ? sr_fail(err, "%s: line %d: %s", path, lineno, problem) : 0;
+}
+
+static cJSON *read_trace(const char *path, SrError *err) {
+    char *text;
+    size_t len;
+    if (file_read_all(path, TRACE_MAX_BYTES, &text, &len, err) != 0) return NULL;
+    cJSON *records = cJSON_CreateArray();
+    int lineno = 0, finals = 0, rc = records ? 0 : sr_fail(err, "%s: out of memory", path);
+    for (char *line = text; rc == 0 && line < text + len;) {
+        char *end = memchr(line, '\n', (size_t)(text + len - line));
+        if (!end) end = text + len;
+        *end = 0;
+        lineno++;
+        if (end > line) rc = add_line(path, lineno, line, (size_t)(end - line), records, &finals, err);
+        line = end + 1;
+    }
+    free(text);
+    if (rc == 0 && cJSON_GetArraySize(records) == 0)
+        rc = sr_fail(err, "%s: empty (not a specrej --trace file)", path);
+    else if (rc == 0 && !finals)
+        rc = sr_fail(err, "%s: ends without its final line (a truncated or unfinished run)", path);
+    if (rc != 0) {
+        cJSON_Delete(records);
+        return NULL;
+    }
+    return records;
+}
+
+/* A growing string; fails only when out of memory. */
+typedef struct Buf {
+    char *s;
+    size_t len, cap;
+} Buf;
+
+static int put(Buf *b, const char *s, size_t n, SrError *err) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->len + n + 1) * 2;
+        char *p = realloc(b->s, cap);
+        if (!p) return sr_fail(err, "view: out of memory");
+        b->s = p, b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+    return 0;
+}
+
+/* JSON inside a script element: "<" only occurs in strings there, where
+ * \u003c means the same and cannot end the element. */
+static int put_json(Buf *b, const char *json, SrError *err) {
+    for (const char *p = json; *p; p++) {
+        size_t run = strcspn(p, "<");
+        if (put(b, p, run, err) != 0) return -1;
+        p += run;
+        if (!*p) break;
+        if (put(b, "\\u003c", 6, err) != 0) return -1;
+    }
+    return 0;
+}
+
+static int put_html_text(Buf *b, const char *s, SrError *err) {
+    for (; *s; s++) {
+        const char *e = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;"
+                      : *s == '"' ? "&quot;" : NULL;
+        if (put(b, e ? e : s, e ? strlen(e) : 1, err) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The template with its markers filled. */
+static int fill_template(Buf *b, const char *json, const char *title, SrError *err) {
+    const char *t = view_template_html;
+    while (*t) {
+        const char *m1 = strstr(t, TRACE_MARKER), *m2 = strstr(t, TITLE_MARKER);
+        const char *m = !m1 ? m2 : !m2 ? m1 : m1 < m2 ? m1 : m2;
+        if (!m) return put(b, t, strlen(t), err);
+        if (put(b, t, (size_t)(m - t), err) != 0) return -1;
+        int is_trace = m == m1;
+        if ((is_trace ? put_json(b, json, err) : put_html_text(b, title, err)) != 0) return -1;
+        t = m + strlen(is_trace ? TRACE_MARKER : TITLE_MARKER);
+    }
+    return 0;
+}
+
+int view_page_html(const char *trace_path, char **html, SrError *err) {
+    *html = NULL;
+    cJSON *records = read_trace(trace_path, err);
+    if (!records) return -1;
+    char *json = cJSON_PrintUnformatted(records);
+    cJSON_Delete(records);
+    if (!json) return sr_fail(err, "%s: out of memory", trace_path);
+    const char *slash = strrchr(trace_path, '/');
+    Buf b = {0};
+    int rc = fill_template(&b, json, slash ? slash + 1 : trace_path, err);
+    free(json);
+    if (rc != 0) {
+        free(b.s);
+        return -1;
+    }
+    *html = b.s;
+    return 0;
+}

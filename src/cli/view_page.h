@@ -1,0 +1,17 @@
+/* view_page.h - the page of `specrej view`: a --trace file checked and
+ * turned into one self-contained HTML document (src/cli/view_template.html,
+ * compiled in by the Makefile, with the trace's records embedded as JSON).
+ *
+ * Contract: view_page_html() reads the trace at path, refuses anything that
+ * is not a complete trace (not JSON lines, a record that is neither a
+ * decision nor the final line, a final line missing or not last: a
+ * truncated or unfinished run) with one line naming the file, the line and
+ * the problem, and otherwise returns the page as a malloc'd string. */
+#ifndef SPECREJ_VIEW_PAGE_H
+#define SPECREJ_VIEW_PAGE_H
+
+#include "base/error.h"
+
+int view_page_html(const char *trace_path, char **html, SrError *err);
+
+#endif

@@ -1,0 +1,153 @@
+#!/bin/sh
+# view_chromium.sh - the page of `specrej view` in a real browser: headless
+# Chromium loads it from a file:// URL, and the elements its script drew
+# (data-cand per candidate, data-decision per decision point, data-status
+# cut/kept/answer) are counted in the rendered DOM against the same counts
+# read from the trace by an independent reader (python3's json); then the
+# PNG of the same run is made and checked (a PNG of the window's size).
+# The screenshot stays in build/view_chromium/ to be looked at.
+#
+# Run by `make test`; skipped, with one line, where Chromium is not
+# installed (tools/install_deps.sh installs it).
+set -eu
+BIN=${SPECREJ_BIN:-bin/specrej}
+BROWSER=${SPECREJ_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -z "$BROWSER" ] || ! [ -x "$BROWSER" ]; then
+    echo "view_chromium: skipped (no chromium; apt-get install chromium, or set SPECREJ_CHROMIUM)"
+    exit 0
+fi
+OUT=build/view_chromium
+rm -rf "$OUT"
+mkdir -p "$OUT"
+PROFILE=$(mktemp -d /tmp/specrej_view_chromium_XXXXXX)
+trap 'rm -rf "$PROFILE"' EXIT
+AUSTEN="--model data/austen-lm --reward data/austen-rm --prompt 'It is a truth universally acknowledged' -n 48 --seed 2"
+
+# name and command line of each run drawn
+runs() {
+    echo "spr_austen|spr $AUSTEN --alpha 0.5 --kv-budget-candidates 16"
+    echo "bon_austen|bon $AUSTEN -N 8 --kv-budget-candidates 4"
+    echo "spr_ids|spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 1,5,7,9 -n 24 --seed 3 --alpha 0.5 --policy schedule --schedule 4,8,16 --stop-ids 2,3 --kv-budget 1M"
+}
+
+dom() { # html -> rendered DOM on stdout
+    "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-crash-reporter --user-data-dir="$PROFILE/p$$" --dump-dom "file://$PWD/$1" 2>/dev/null
+}
+
+fail=0
+runs | while IFS='|' read -r name args; do
+    eval "\"$BIN\" $args --trace $OUT/$name.jsonl" >/dev/null 2>&1 || {
+        echo "view_chromium: $name: the run failed: $BIN $args"; exit 1; }
+    "$BIN" view "$OUT/$name.jsonl" -o "$OUT/$name.html"
+    dom "$OUT/$name.html" > "$OUT/$name.dom.html"
+    python3 - "$OUT/$name.jsonl" "$OUT/$name.dom.html" "$name" <<'PY' || exit 1
+import json, sys
+from html.parser import HTMLParser
+
+trace_path, dom_path, name = sys.argv[1:4]
+records = [json.loads(l) for l in open(trace_path, encoding="utf-8") if l.strip()]
+final = records[-1]
+decisions = [r for r in records if "decision" in r]
+ids = {c["i"] for r in decisions for c in r["candidates"]} | {o["i"] for o in final["outcomes"]}
+cut = {o["i"] for o in final["outcomes"] if o["rejected_at"] > 0}
+want = {"cand": len(ids), "decision": len(decisions), "cut": len(cut),
+        "answer": 1, "kv": len(decisions) + 1}
+
+class Count(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.n = {"cand": 0, "decision": 0, "cut": 0, "answer": 0, "kv": 0}
+        self.body, self.answer_id, self.cand_ids = {}, None, set()
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "body":
+            self.body = a
+        if "data-cand" in a:
+            self.n["cand"] += 1
+            self.cand_ids.add(int(a["data-cand"]))
+            if a.get("data-status") == "cut":
+                self.n["cut"] += 1
+            if a.get("data-status") == "answer":
+                self.n["answer"] += 1
+                self.answer_id = int(a["data-cand"])
+        if "data-decision" in a:
+            self.n["decision"] += 1
+        if "data-kv" in a:
+            self.n["kv"] += 1
+
+p = Count()
+p.feed(open(dom_path, encoding="utf-8").read())
+problems = []
+if p.body.get("data-ready") != "1":
+    problems.append("the script did not finish: %s" % p.body.get("data-error", "no data-ready"))
+for k in want:
+    if p.n[k] != want[k]:
+        problems.append("%s elements: drew %d, the trace has %d" % (k, p.n[k], want[k]))
+if p.cand_ids != ids:
+    problems.append("candidate ids differ from the trace's")
+if p.answer_id != final["best"]:
+    problems.append("the answer drawn is #%s, the trace's is #%d" % (p.answer_id, final["best"]))
+if problems:
+    print("view_chromium: %s: %s" % (name, "; ".join(problems)))
+    sys.exit(1)
+print("view_chromium: %s: ok (%d candidates, %d decision points, %d cut, answer #%d)"
+      % (name, want["cand"], want["decision"], want["cut"], final["best"]))
+PY
+done || fail=1
+
+# hovering: page.html#hover=I runs the hover handler of candidate I (a cut
+# one), whose tip must show its text and where it was cut
+if [ "$fail" -eq 0 ]; then
+    I=$(python3 -c 'import json,sys; f=[json.loads(l) for l in open(sys.argv[1])][-1]; print(next(o["i"] for o in f["outcomes"] if o["rejected_at"] > 0 and o["text"]))' "$OUT/spr_austen.jsonl")
+    cp "$OUT/spr_austen.html" "$OUT/hover.html"
+    "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-crash-reporter --user-data-dir="$PROFILE/h$$" \
+        --dump-dom "file://$PWD/$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
+    python3 - "$OUT/spr_austen.jsonl" "$OUT/hover.dom.html" "$I" <<'PY' || fail=1
+import json, sys
+from html.parser import HTMLParser
+final = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][-1]
+i = int(sys.argv[3])
+o = next(o for o in final["outcomes"] if o["i"] == i)
+
+class Tip(HTMLParser):
+    inside, text, shown = 0, "", False
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if a.get("id") == "tip":
+            self.inside = 1
+            self.shown = "display: block" in a.get("style", "")
+    def handle_endtag(self, tag):
+        self.inside = 0
+    def handle_data(self, data):
+        if self.inside:
+            self.text += data
+
+t = Tip()
+t.feed(open(sys.argv[2], encoding="utf-8").read())
+want = "#%d \u00b7 cut at decision %d" % (i, o["rejected_at"])
+if not t.shown or not t.text.startswith(want) or o["text"] not in t.text:
+    print("view_chromium: hover #%d: tip %s '%s', want '%s' and its text" % (i, "shown" if t.shown else "hidden", t.text[:120], want))
+    sys.exit(1)
+print("view_chromium: hover ok (#%d: its text and 'cut at decision %d')" % (i, o["rejected_at"]))
+PY
+fi
+
+# the PNG for slides, of the first run
+if [ "$fail" -eq 0 ]; then
+    "$BIN" view "$OUT/spr_austen.jsonl" -o "$OUT/spr_austen.png"
+    python3 - "$OUT/spr_austen.png" <<'PY' || fail=1
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+ok = data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+w, h = struct.unpack(">II", data[16:24]) if ok else (0, 0)
+if not ok or (w, h) != (1250, 1000) or len(data) < 20000:
+    print("view_chromium: PNG: not a %dx%d picture of the page (%d bytes, %dx%d)" % (1250, 1000, len(data), w, h))
+    sys.exit(1)
+print("view_chromium: PNG ok (%dx%d, %d bytes): %s" % (w, h, len(data), sys.argv[1]))
+PY
+fi
+[ "$fail" -eq 0 ] || { echo "view_chromium: FAILED"; exit 1; }
