@@ -1,7 +1,9 @@
-/* attention.c - the attention step of the forward pass (model_internal.h):
- * RoPE and the cache writes, each token's softmax(q K / sqrt(hd)) V over its
- * slot's positions, and, for tokens whose slots borrow a shared prompt
- * (kv_share_prefix), the prompt's part as matrix products over all of them.
+/* attention.c - the attention step of the forward pass, tuned
+ * (model_internal.h): each token's softmax(q K / sqrt(hd)) V over its slot's
+ * positions, vectorized across positions and prefetched, and, for tokens
+ * whose slots borrow a shared prompt (kv_share_prefix), the prompt's part
+ * as matrix products over all of them. attention_ref.c is the same in plain
+ * loops; tests/test_attention.c holds the two together.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
@@ -30,34 +32,6 @@ size_t attn_work_floats(const Model *m, int max_pos) {
     const ModelConfig *c = &m->cfg;
     return (size_t)c->n_heads * score_stride(max_pos) +
            (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
-}
-
-static void rope_head(float *v, const float *cs, const float *sn, int half) {
-    for (int j = 0; j < half; j++) {
-        float a = v[j], b = v[j + half];
-        v[j] = a * cs[j] - b * sn[j];
-        v[j + half] = b * cs[j] + a * sn[j];
-    }
-}
-
-/* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
-static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
-    const ModelConfig *c = &m->cfg;
-    const Layer *L = &m->layers[l];
-    int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
-    int pos = m->s.pos[i];
-    float *row = m->s.qkv + (size_t)i * m->qkv_dim;
-    if (L->bqkv)
-        for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
-    const float *cs = m->rope_cos + (size_t)pos * half;
-    const float *sn = m->rope_sin + (size_t)pos * half;
-    for (int h = 0; h < heads; h++) { /* q heads then k heads */
-        float *v = row + (size_t)h * hd;
-        if (L->q_norm) model_rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
-        rope_head(v, cs, sn, half);
-    }
-    memcpy(kv_key(kv, slot, l, pos), row + m->q_dim, m->kv_dim * sizeof(float));
-    memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
 }
 
 /* ---- attention over a shared prefix --------------------------------------
@@ -390,17 +364,13 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
     }
 }
 
-/* RoPE and cache writes for every token, then the borrowed prefixes' scores,
- * then attention for every token over its own positions, then the
- * prefixes' values: a token may attend to positions that other tokens of
- * the same call (a prefill) write, hence the cache writes first. */
+/* The borrowed prefixes' scores, then attention for every token over its
+ * own positions, then the prefixes' values. */
 void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
     const ModelConfig *c = &m->cfg;
     size_t work = attn_work_floats(m, max_pos);
     double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
     int par = flops >= PAR_MIN_FLOPS && n > 1;
-#pragma omp parallel for schedule(static) if (par)
-    for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
     prefix_scores(m, kv, l, slots);
 #pragma omp parallel if (par)
     {
