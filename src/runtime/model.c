@@ -77,6 +77,9 @@ void model_scratch_free(Scratch *s) {
     gemm_free(&s->pkeys), gemm_free(&s->pvalues);
 }
 
+/* Grows the buffers of a call: activations for n tokens (legacy padding
+ * included), per-slot counters, every thread's attention work space for
+ * positions up to max_pos, the RoPE tables. */
 static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *err) {
     Scratch *s = &m->s;
     const ModelConfig *c = &m->cfg;
@@ -118,6 +121,9 @@ static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *er
     }
     return rope_grow(m, max_pos + 1, err);
 }
+
+/* Checks tokens and slots, assigns each token its position and reserves the
+ * cache for all slots at once. Nothing changes when it fails. */
 static int plan_batch(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
                       int *max_pos, SrError *err) {
     Scratch *s = &m->s;
@@ -352,6 +358,17 @@ static void prof_count(Model *m, int n) {
                                  3.0 * D * c->hidden_dim;
     m->prof->matmul_flops += 2.0 * n * (c->n_layers * per_row + D * m->out_dim);
     m->prof->calls++;
+}
+
+/* The cost accounting of every method (model_config.h): analytic, so it is
+ * the same on any machine. */
+double model_flops_per_token(const ModelConfig *c, int pos) {
+    double D = c->dim, hd = c->head_dim;
+    double q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
+    double proj = D * (q_dim + 2 * kv_dim) + q_dim * D + 3.0 * D * c->hidden_dim;
+    double attn = 2.0 * c->n_heads * hd * (pos + 1.0); /* q.k and p.v */
+    double head = D * (c->kind == MODEL_KIND_RM ? c->num_labels : c->vocab_size);
+    return 2.0 * (c->n_layers * (proj + attn) + head);
 }
 
 /* -------------------------------------------------------------- the pass */

@@ -1,7 +1,8 @@
 /* model_load.c - a Model from a checkpoint: config to shapes, tensors to
  * weights (every name and shape checked before anything is allocated, every
  * value finite, every tensor of the file used), the projections packed for
- * gemm_packed(), the RoPE tables started; and the Model's size and cost.
+ * gemm_packed(), the RoPE tables started; the Model's parameter count; and
+ * the row-major weight copies of the legacy BLAS scheme (benchmarks).
  *
  * Formats: a Hugging Face directory (config.json + model.safetensors or an
  * index of shards), a path to either file, or a llama2.c .bin (llama2c.h).
@@ -37,14 +38,6 @@ uint64_t model_param_count(const Model *m) {
     uint64_t total = (uint64_t)c->vocab_size * D + c->n_layers * per_layer + D;
     if (m->head != m->embed) total += (uint64_t)m->out_dim * D;
     return total;
-}
-
-double model_flops_per_token(const ModelConfig *c, int pos) {
-    double D = c->dim, hd = c->head_dim;
-    double q_dim = c->n_heads * hd, kv_dim = c->n_kv_heads * hd;
-    double proj = D * (q_dim + 2 * kv_dim) + q_dim * D + 3.0 * D * c->hidden_dim;
-    double attn = 2.0 * c->n_heads * hd * (pos + 1.0); /* q.k and p.v */
-    return 2.0 * (c->n_layers * (proj + attn) + D * output_dim(c));
 }
 
 static void free_layers(Model *m) {
