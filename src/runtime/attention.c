@@ -1,7 +1,9 @@
-/* attention.c - the attention step of the forward pass (model_internal.h):
- * RoPE and the cache writes, each token's softmax(q K / sqrt(hd)) V over its
- * slot's positions, and, for tokens whose slots borrow a shared prompt
- * (kv_share_prefix), the prompt's part as matrix products over all of them.
+/* attention.c - the attention step of the forward pass, tuned
+ * (model_internal.h): each token's softmax(q K / sqrt(hd)) V over its slot's
+ * positions, vectorized across positions and prefetched, and, for tokens
+ * whose slots borrow a shared prompt (kv_share_prefix), the prompt's part
+ * as matrix products over all of them. attention_ref.c is the same in plain
+ * loops; tests/test_attention.c holds the two together.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
@@ -32,34 +34,6 @@ size_t attn_work_floats(const Model *m, int max_pos) {
            (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
 }
 
-static void rope_head(float *v, const float *cs, const float *sn, int half) {
-    for (int j = 0; j < half; j++) {
-        float a = v[j], b = v[j + half];
-        v[j] = a * cs[j] - b * sn[j];
-        v[j + half] = b * cs[j] + a * sn[j];
-    }
-}
-
-/* Bias, Qwen3's per-head q/k norm, RoPE; then K and V go into the cache. */
-static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
-    const ModelConfig *c = &m->cfg;
-    const Layer *L = &m->layers[l];
-    int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
-    int pos = m->s.pos[i];
-    float *row = m->s.qkv + (size_t)i * m->qkv_dim;
-    if (L->bqkv)
-        for (int j = 0; j < m->qkv_dim; j++) row[j] += L->bqkv[j];
-    const float *cs = m->rope_cos + (size_t)pos * half;
-    const float *sn = m->rope_sin + (size_t)pos * half;
-    for (int h = 0; h < heads; h++) { /* q heads then k heads */
-        float *v = row + (size_t)h * hd;
-        if (L->q_norm) model_rmsnorm(v, v, h < c->n_heads ? L->q_norm : L->k_norm, hd, c->rms_eps);
-        rope_head(v, cs, sn, half);
-    }
-    memcpy(kv_key(kv, slot, l, pos), row + m->q_dim, m->kv_dim * sizeof(float));
-    memcpy(kv_value(kv, slot, l, pos), row + m->q_dim + m->kv_dim, m->kv_dim * sizeof(float));
-}
-
 /* ---- attention over a shared prefix --------------------------------------
  *
  * Candidates that borrow one prompt's KV (kv_share_prefix) all attend to the
@@ -74,27 +48,29 @@ static void qkv_post_row(Model *m, KVCache *kv, int l, int i, int slot) {
  * order) + (prefix's, from the product), its softmax over all positions in
  * position order. */
 
-/* Sorts the tokens of this call into families by borrowed prefix and sizes
- * the buffers; nothing is allocated later in the forward pass. */
-int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err) {
-    Scratch *s = &m->s;
-    const ModelConfig *c = &m->cfg;
-    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
-    if (n > s->cap_fam) { /* grown only when a call has more tokens than any before */
-        int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
-        for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
-            int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
-            if (!a) return sr_fail(err, "out of memory");
-            *arrs[i] = a;
-        }
-        size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
-        if (!off) return sr_fail(err, "out of memory");
-        s->fam_off = off;
-        s->cap_fam = n;
+/* The family arrays hold n tokens; grown only when a call has more tokens
+ * than any before. */
+static int grow_family_arrays(Scratch *s, int n, SrError *err) {
+    if (n <= s->cap_fam) return 0;
+    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
+    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
+        int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
+        if (!a) return sr_fail(err, "out of memory");
+        *arrs[i] = a;
     }
+    size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
+    if (!off) return sr_fail(err, "out of memory");
+    s->fam_off = off;
+    s->cap_fam = n;
+    return 0;
+}
+
+/* Sorts the tokens into families: those whose slots borrow the same blocks
+ * (kv_prefix_id) at the same length, each family's tokens in batch order
+ * (fam_tok from fam_first[f]); fam_of[i] is -1 for a token that borrows
+ * nothing. */
+static void group_families(Scratch *s, KVCache *kv, int n, const int *slots) {
     s->n_fam = 0;
-    size_t total = 0, gather = 0;
-    int max_len = 0;
     for (int i = 0; i < n; i++) {
         int len = kv_shared_len(kv, slots[i]);
         s->fam_of[i] = -1;
@@ -108,6 +84,33 @@ int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *er
         s->fam_of[i] = f;
         s->fam_k[i] = s->fam_n[f]++;
     }
+    /* From here fam_first[f] is where family f's tokens start in fam_tok
+     * (above, it was the batch index of its first token). */
+    for (int f = 0, at = 0; f < s->n_fam; f++) {
+        s->fam_first[f] = at;
+        at += s->fam_n[f];
+    }
+    for (int i = 0; i < n; i++)
+        if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
+}
+
+/* Grows a packed matrix's storage to cap floats (contents not kept). */
+static int grow_packed(PackedMatrix *pm, size_t cap, SrError *err) {
+    if (cap <= pm->cap) return 0;
+    float *d = sr_calloc(cap, sizeof(float), err);
+    if (!d) return -1;
+    free(pm->data);
+    pm->data = d, pm->cap = cap;
+    return 0;
+}
+
+/* The families' score buffers (fam_off), the gather buffers and the packed
+ * prefix keys [len][hd] and values^T [hd][len], at their largest. */
+static int size_prefix_buffers(Model *m, SrError *err) {
+    Scratch *s = &m->s;
+    const ModelConfig *c = &m->cfg;
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, max_len = 0;
+    size_t total = 0, gather = 0;
     for (int f = 0; f < s->n_fam; f++) {
         s->fam_off[f] = total;
         total += (size_t)s->fam_n[f] * c->n_heads * s->fam_len[f];
@@ -116,14 +119,6 @@ int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *er
         if (kvb > gather) gather = kvb;
         if (s->fam_len[f] > max_len) max_len = s->fam_len[f];
     }
-    /* From here fam_first[f] is where family f's tokens start in fam_tok
-     * (above, it was the batch index of its first token), in batch order. */
-    for (int f = 0, at = 0; f < s->n_fam; f++) {
-        s->fam_first[f] = at;
-        at += s->fam_n[f];
-    }
-    for (int i = 0; i < n; i++)
-        if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
     if (total > s->cap_prefix) {
         if (model_grow_buf(&s->pscore, 0, total, err)) return -1;
         s->cap_prefix = total;
@@ -133,19 +128,16 @@ int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *er
             return -1;
         s->cap_gather = gather;
     }
-    /* the packed prefix keys [len][hd] and values^T [hd][len], at their largest */
     size_t kcap = (size_t)((max_len + GEMM_PANEL - 1) / GEMM_PANEL) * hd * GEMM_PANEL;
     size_t vcap = (size_t)((hd + GEMM_PANEL - 1) / GEMM_PANEL) * max_len * GEMM_PANEL;
-    PackedMatrix *pm[2] = {&s->pkeys, &s->pvalues};
-    size_t caps[2] = {kcap, vcap};
-    for (int i = 0; i < 2; i++)
-        if (caps[i] > pm[i]->cap) {
-            float *d = sr_calloc(caps[i], sizeof(float), err);
-            if (!d) return -1;
-            free(pm[i]->data);
-            pm[i]->data = d, pm[i]->cap = caps[i];
-        }
-    return 0;
+    return grow_packed(&s->pkeys, kcap, err) || grow_packed(&s->pvalues, vcap, err) ? -1 : 0;
+}
+
+/* Nothing is allocated later in the forward pass. */
+int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err) {
+    if (grow_family_arrays(&m->s, n, err) != 0) return -1;
+    group_families(&m->s, kv, n, slots);
+    return size_prefix_buffers(m, err);
 }
 
 /* Row of family f's score buffer for its k-th token and query head h. */
@@ -175,44 +167,45 @@ static void gather_prefix(KVCache *kv, int slot, int l, int g, int len, int hd, 
     }
 }
 
-/* Scores of every family's queries against its prefix, into pscore. */
-static void prefix_scores(Model *m, KVCache *kv, int l, const int *slots) {
+/* Scores of family f's queries of kv head g against its prefix, into
+ * pscore. */
+static void prefix_head_scores(Model *m, KVCache *kv, int l, int slot, int f, int g) {
     Scratch *s = &m->s;
-    const ModelConfig *c = &m->cfg;
-    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
-    for (int f = 0; f < s->n_fam; f++) {
-        int len = s->fam_len[f], nf = s->fam_n[f];
-        const int *tok = s->fam_tok + s->fam_first[f];
-        for (int g = 0; g < c->n_kv_heads; g++) {
-            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 0, s->gather2);
-            gemm_repack(&s->pkeys, s->gather2, len, hd, NULL); /* fits: prefix_plan */
-            for (int k = 0; k < nf; k++)
-                memcpy(s->gather + (size_t)k * group * hd,
-                       s->qkv + (size_t)tok[k] * m->qkv_dim + (size_t)g * group * hd,
-                       (size_t)group * hd * sizeof(float));
-            gemm_packed(prefix_row(m, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
-        }
-    }
+    int group = m->cfg.n_heads / m->cfg.n_kv_heads, hd = m->cfg.head_dim, nf = s->fam_n[f];
+    const int *tok = s->fam_tok + s->fam_first[f];
+    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, m->kv_dim, 0, s->gather2);
+    gemm_repack(&s->pkeys, s->gather2, s->fam_len[f], hd, NULL); /* fits: prefix_plan */
+    for (int k = 0; k < nf; k++)
+        memcpy(s->gather + (size_t)k * group * hd,
+               s->qkv + (size_t)tok[k] * m->qkv_dim + (size_t)g * group * hd,
+               (size_t)group * hd * sizeof(float));
+    gemm_packed(prefix_row(m, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
 }
 
 /* Adds the prefix's share of the weighted values (probabilities now in
- * pscore) to every family token's attention output. */
-static void prefix_values(Model *m, KVCache *kv, int l, const int *slots) {
+ * pscore) to the outputs of family f's query heads of kv head g. */
+static void prefix_head_values(Model *m, KVCache *kv, int l, int slot, int f, int g) {
     Scratch *s = &m->s;
-    const ModelConfig *c = &m->cfg;
-    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim;
+    int group = m->cfg.n_heads / m->cfg.n_kv_heads, hd = m->cfg.head_dim, nf = s->fam_n[f];
+    const int *tok = s->fam_tok + s->fam_first[f];
+    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, m->kv_dim, 1, s->gather2);
+    gemm_repack(&s->pvalues, s->gather2, hd, s->fam_len[f], NULL); /* fits: prefix_plan */
+    gemm_packed(s->gather, prefix_row(m, f, 0, g * group), &s->pvalues, nf * group, 0);
+    for (int k = 0; k < nf; k++) {
+        float *o = s->att + (size_t)tok[k] * m->q_dim + (size_t)g * group * hd;
+        const float *p = s->gather + (size_t)k * group * hd;
+        for (int j = 0; j < group * hd; j++) o[j] += p[j];
+    }
+}
+
+/* One of the two above for every family and kv head. */
+static void prefix_pass(Model *m, KVCache *kv, int l, const int *slots, int values) {
+    const Scratch *s = &m->s;
     for (int f = 0; f < s->n_fam; f++) {
-        int len = s->fam_len[f], nf = s->fam_n[f];
-        const int *tok = s->fam_tok + s->fam_first[f];
-        for (int g = 0; g < c->n_kv_heads; g++) {
-            gather_prefix(kv, slots[tok[0]], l, g, len, hd, m->kv_dim, 1, s->gather2);
-            gemm_repack(&s->pvalues, s->gather2, hd, len, NULL); /* fits: prefix_plan */
-            gemm_packed(s->gather, prefix_row(m, f, 0, g * group), &s->pvalues, nf * group, 0);
-            for (int k = 0; k < nf; k++) {
-                float *o = s->att + (size_t)tok[k] * m->q_dim + (size_t)g * group * hd;
-                const float *p = s->gather + (size_t)k * group * hd;
-                for (int j = 0; j < group * hd; j++) o[j] += p[j];
-            }
+        int slot = slots[s->fam_tok[s->fam_first[f]]];
+        for (int g = 0; g < m->cfg.n_kv_heads; g++) {
+            if (values) prefix_head_values(m, kv, l, slot, f, g);
+            else prefix_head_scores(m, kv, l, slot, f, g);
         }
     }
 }
@@ -349,8 +342,9 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
     const float *kb, *vb, *nk, *nv;
-    /* A borrowed prefix's scores come from prefix_scores(); its values are
-     * added by prefix_values() once the probabilities are back in place. */
+    /* A borrowed prefix's scores come from prefix_head_scores(); its
+     * values are added by prefix_head_values() once the probabilities are
+     * back in place. */
     int f = m->s.fam_of[i], from = f >= 0 ? m->s.fam_len[f] : 0;
     for (int h = 0; f >= 0 && h < heads; h++)
         memcpy(work + h * stride, prefix_row(m, f, m->s.fam_k[i], h), (size_t)from * sizeof *work);
@@ -390,18 +384,14 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
     }
 }
 
-/* RoPE and cache writes for every token, then the borrowed prefixes' scores,
- * then attention for every token over its own positions, then the
- * prefixes' values: a token may attend to positions that other tokens of
- * the same call (a prefill) write, hence the cache writes first. */
+/* The borrowed prefixes' scores, then attention for every token over its
+ * own positions, then the prefixes' values. */
 void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
     const ModelConfig *c = &m->cfg;
     size_t work = attn_work_floats(m, max_pos);
     double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
     int par = flops >= PAR_MIN_FLOPS && n > 1;
-#pragma omp parallel for schedule(static) if (par)
-    for (int i = 0; i < n; i++) qkv_post_row(m, kv, l, i, slots[i]);
-    prefix_scores(m, kv, l, slots);
+    prefix_pass(m, kv, l, slots, 0);
 #pragma omp parallel if (par)
     {
         int tid = 0;
@@ -414,6 +404,6 @@ void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_p
             attend_token(m, kv, l, i, slots[i], m->s.pos[i],
                          m->s.qkv + (size_t)i * m->qkv_dim, w, m->s.att + (size_t)i * m->q_dim);
     }
-    prefix_values(m, kv, l, slots);
+    prefix_pass(m, kv, l, slots, 1);
 }
 

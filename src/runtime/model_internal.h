@@ -1,6 +1,9 @@
-/* model_internal.h - what model.c (loading, the layer loop) and attention.c
- * (the attention step) share: the Model's layout and a few helpers. Not for
- * use outside those two files; the public contract is model.h.
+/* model_internal.h - what the runtime's model files share: the Model's
+ * layout and the steps one file gives another. model_load.c fills a Model,
+ * model.c runs the forward pass, rope.c holds RoPE's tables, attention.c the
+ * tuned attention kernels and attention_ref.c their plain reference. Not for
+ * use outside those files and the runtime's tests; the public contract is
+ * model.h.
  */
 #ifndef SPECREJ_MODEL_INTERNAL_H
 #define SPECREJ_MODEL_INTERNAL_H
@@ -67,6 +70,8 @@ struct Model {
     float *rope_cos, *rope_sin; /* [rope_len][hd / 2] */
     Scratch s;
     ModelProfile *prof; /* NULL unless a benchmark asked for timings */
+    double prof_t;      /* profiling: when the last step ended */
+    int attn_reference; /* tests only: attention_ref.c instead of attention.c */
 };
 
 /* Work below which a loop runs on one thread: waking the team (futex
@@ -84,17 +89,33 @@ struct Model {
 #define SIMD_INLINE inline
 #endif
 
-/* Grows *p to n floats; the new part is zeroed so padding rows are finite. */
+/* model.c: grows *p to n floats, the new part zeroed so padding rows are
+ * finite; frees a Model's scratch; o = x / sqrt(mean(x^2) + eps) * w (o may
+ * equal x). Tests: on, the forward pass runs attention_ref.c's attention. */
 int model_grow_buf(float **p, size_t old, size_t n, SrError *err);
-/* o = x / sqrt(mean(x^2) + eps) * w (o may equal x) */
+void model_scratch_free(Scratch *s);
 void model_rmsnorm(float *o, const float *x, const float *w, int d, float eps);
+void model_use_reference_attention(Model *m, int on);
+
+/* rope.c: m->inv_freq from the config; the cos/sin tables extended to
+ * positions < need; one head rotated in place. */
+int rope_init(Model *m, SrError *err);
+int rope_grow(Model *m, int need, SrError *err);
+void rope_rotate(float *v, const float *cs, const float *sn, int half);
 
 /* attention.c: floats of one thread's attention work space for positions
  * up to max_pos; the plan of a call's shared prefixes (before any layer;
- * allocates; nothing changes when it fails); one layer's attention: RoPE
- * and cache writes of every token, then softmax(qK)V into s.att. */
+ * allocates; nothing changes when it fails); one layer's attention, every
+ * token's softmax(q K / sqrt(hd)) V over its slot's cache (its own k and v
+ * already written) into s.att. */
 size_t attn_work_floats(const Model *m, int max_pos);
 int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err);
 void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos);
+
+/* attention_ref.c: the same as attn_layer, in plain loops (llama2.c's
+ * order: scores, softmax, weighted values, position by position), for the
+ * tests to compare the tuned kernels with. Equal within rounding, not bit
+ * for bit. */
+void attn_reference(Model *m, KVCache *kv, int l, int n, const int *slots);
 
 #endif

@@ -1,0 +1,224 @@
+/* test_attention.c - the tuned attention kernels (src/runtime/attention.c:
+ * vectorized scores and values, prefetch, the shared-prefix products)
+ * against the plain reference (attention_ref.c), on random model shapes and
+ * random batches.
+ *
+ * Each trial writes a random llama2.c checkpoint (head sizes that hit the
+ * kernels' vector tails and odd kv widths, grouped-query heads), then runs
+ * the same calls on two caches, one with each kernel: prompts prefilled,
+ * candidates that borrow a prompt (kv_share_prefix, at its length or a
+ * block limit), copy it (kv_copy_prefix) or start empty, then decode steps
+ * over random subsets of them, some with several tokens at once, across KV
+ * block boundaries. Every output must agree within TOL; the two are not
+ * meant to agree bit for bit (libm's expf against fastexp.h, other sums'
+ * shapes), which test_model.c's invariance tests check for the tuned path.
+ */
+#include "test_util.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "base/rng.h"
+#include "runtime/kvcache.h"
+#include "runtime/model.h"
+#include "runtime/model_internal.h"
+
+/* relative to max(1, |reference|): well above float rounding through a few
+ * layers, far below what a wrong position, head or prefix would give */
+#define TOL 2e-4
+
+enum { MAX_SLOTS = 10, SEQ = 100 };
+
+typedef struct {
+    int heads, kv_heads, hd, layers, hidden, vocab;
+} Shape;
+
+static int rand_int(Rng *r, int lo, int hi) { /* uniform in [lo, hi] */
+    return lo + (int)(rng_uniform(r) * (hi - lo + 1));
+}
+
+static void put_floats(FILE *f, Rng *r, size_t n, double lo, double hi) {
+    for (size_t i = 0; i < n; i++) {
+        float x = (float)(lo + (hi - lo) * rng_uniform(r));
+        assert_int_equal(fwrite(&x, sizeof x, 1, f), 1);
+    }
+}
+
+/* A llama2.c v0 checkpoint of shape s with random weights, classifier
+ * shared with the embedding. Projections are scaled so that attention is
+ * far from uniform (scores of a few units). */
+static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
+    int D = s->heads * s->hd, KV = s->kv_heads * s->hd, L = s->layers, F = s->hidden;
+    int header[7] = {D, F, L, s->heads, s->kv_heads, s->vocab, SEQ};
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(header, sizeof header, 1, f), 1);
+    double wd = 2.0 / sqrt(D), wf = 2.0 / sqrt(F);
+    put_floats(f, r, (size_t)s->vocab * D, -1, 1);     /* embedding */
+    put_floats(f, r, (size_t)L * D, 0.5, 1.5);         /* rms_att */
+    put_floats(f, r, (size_t)L * D * D, -wd, wd);      /* wq */
+    put_floats(f, r, (size_t)2 * L * KV * D, -wd, wd); /* wk, wv */
+    put_floats(f, r, (size_t)L * D * D, -wd, wd);      /* wo */
+    put_floats(f, r, (size_t)L * D, 0.5, 1.5);         /* rms_ffn */
+    put_floats(f, r, (size_t)L * F * D, -wd, wd);      /* w1 */
+    put_floats(f, r, (size_t)L * D * F, -wf, wf);      /* w2 */
+    put_floats(f, r, (size_t)L * F * D, -wd, wd);      /* w3 */
+    put_floats(f, r, (size_t)D, 0.5, 1.5);             /* rms_final */
+    put_floats(f, r, (size_t)SEQ * s->hd, 0, 0);       /* freq_cis (unread) */
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The two sides of a trial: one model, a cache per kernel. */
+typedef struct {
+    Model *m;
+    KVCache *kv[2]; /* [0]: tuned, [1]: reference */
+    int V;
+    double worst;
+    long long compared;
+} Pair;
+
+/* One forward call on both caches; the outputs must agree. */
+static void forward_both(Pair *p, int n, const int *slots, const int *tokens) {
+    SrError err = {{0}};
+    float *out[2];
+    for (int side = 0; side < 2; side++) {
+        out[side] = malloc((size_t)n * p->V * sizeof(float));
+        model_use_reference_attention(p->m, side);
+        if (model_forward(p->m, p->kv[side], n, slots, tokens, out[side], &err) != 0)
+            fail_msg("forward (%s): %s", side ? "reference" : "tuned", err.msg);
+    }
+    model_use_reference_attention(p->m, 0);
+    for (size_t e = 0; e < (size_t)n * p->V; e++) {
+        double ref = out[1][e], d = fabs((double)out[0][e] - ref) / fmax(1.0, fabs(ref));
+        if (!(d <= TOL))
+            fail_msg("row %zu of %d (slot %d), column %zu: tuned %.9g, reference %.9g", e / p->V,
+                     n, slots[e / p->V], e % p->V, out[0][e], ref);
+        if (d > p->worst) p->worst = d;
+    }
+    p->compared += (long long)n * p->V;
+    free(out[0]), free(out[1]);
+}
+
+/* Prefills a random prompt of len tokens into slot (on both sides). */
+static void prefill(Pair *p, Rng *r, int slot, int len) {
+    int slots[SEQ], tokens[SEQ];
+    for (int i = 0; i < len; i++) slots[i] = slot, tokens[i] = rand_int(r, 0, p->V - 1);
+    forward_both(p, len, slots, tokens);
+}
+
+/* Candidate slot c starts from prompt slot src: borrowed at its length or
+ * its first block limit, copied, or empty. */
+static void start_candidate(Pair *p, Rng *r, int c, int src) {
+    SrError err = {{0}};
+    int len = kv_len(p->kv[0], src), mode = rand_int(r, 0, 3);
+    if (mode == 3 && len > KV_BLOCK) len = KV_BLOCK; /* a block limit */
+    for (int side = 0; side < 2; side++) {
+        assert_int_equal(kv_alloc_slot(p->kv[side], &err), c);
+        int rc = mode == 1 ? kv_copy_prefix(p->kv[side], c, src, len, &err)
+                 : mode == 2 ? 0
+                             : kv_share_prefix(p->kv[side], c, src, len, &err);
+        if (rc != 0) fail_msg("candidate %d: %s", c, err.msg);
+    }
+}
+
+/* Decode steps: a random subset of the live slots, one token each or a few
+ * (a prefill inside a decode batch), in a random slot order. */
+static void decode(Pair *p, Rng *r, int n_slots, int steps) {
+    for (int t = 0; t < steps; t++) {
+        int slots[MAX_SLOTS * 3], tokens[MAX_SLOTS * 3], n = 0;
+        int first = rand_int(r, 0, n_slots - 1);
+        for (int k = 0; k < n_slots; k++) {
+            int slot = (first + k) % n_slots, want = rng_uniform(r) < 0.15 ? 3 : 1;
+            if (rng_uniform(r) < 0.3) continue;
+            for (int j = 0; j < want && kv_len(p->kv[0], slot) + j < SEQ; j++)
+                slots[n] = slot, tokens[n++] = rand_int(r, 0, p->V - 1);
+        }
+        if (n > 0) forward_both(p, n, slots, tokens);
+    }
+}
+
+/* Head sizes: below, at and past the kernels' 8- and 32-float steps, and
+ * odd multiples of 2 (kv widths that are no multiple of 4: the transpose's
+ * scalar path); trial t takes the (t mod 11)-th. */
+static const int HEAD_DIMS[] = {2, 6, 8, 10, 16, 24, 32, 34, 40, 64, 66};
+enum { N_HEAD_DIMS = sizeof HEAD_DIMS / sizeof HEAD_DIMS[0] };
+
+static Shape random_shape(Rng *r, int trial) {
+    Shape s;
+    s.kv_heads = rand_int(r, 1, 3);
+    s.heads = s.kv_heads * rand_int(r, 1, 3);
+    s.hd = HEAD_DIMS[trial % N_HEAD_DIMS];
+    s.layers = rand_int(r, 1, 2);
+    s.hidden = rand_int(r, 8, 48);
+    s.vocab = rand_int(r, 8, 40);
+    return s;
+}
+
+static void run_trial(Rng *r, const char *path, int trial) {
+    Shape s = random_shape(r, trial);
+    write_checkpoint(path, &s, r);
+    Pair p = {0};
+    SrError err = {{0}};
+    if (model_load(path, &p.m, &err) != 0) fail_msg("model_load: %s", err.msg);
+    p.V = model_output_dim(p.m);
+    for (int side = 0; side < 2; side++)
+        assert_int_equal(kv_create(model_config(p.m), MAX_SLOTS, NULL, &p.kv[side], &err), 0);
+    int n_prompts = rand_int(r, 1, 2), n_slots = n_prompts + rand_int(r, 2, MAX_SLOTS - 2);
+    for (int q = 0; q < n_prompts; q++) {
+        for (int side = 0; side < 2; side++) assert_int_equal(kv_alloc_slot(p.kv[side], &err), q);
+        prefill(&p, r, q, rand_int(r, 1, 40));
+    }
+    for (int c = n_prompts; c < n_slots; c++) start_candidate(&p, r, c, rand_int(r, 0, n_prompts - 1));
+    decode(&p, r, n_slots, rand_int(r, 10, 40));
+    print_message("trial %2d: %d heads / %d kv, hd %2d, %d layers, %d slots: %lld values, "
+                  "worst relative difference %.2g\n",
+                  trial, s.heads, s.kv_heads, s.hd, s.layers, n_slots, p.compared, p.worst);
+    kv_free(p.kv[0]), kv_free(p.kv[1]);
+    model_free(p.m);
+}
+
+static void test_tuned_vs_reference(void **state) {
+    (void)state;
+    char path[] = "/tmp/specrej-test-attention-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    Rng r = rng_stream(20261201, 0);
+    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++) run_trial(&r, path, trial);
+    unlink(path);
+}
+
+/* The comparison can fail: the reference attention is what the forward pass
+ * runs when asked, so a model's outputs under it differ from the tuned
+ * ones in the last bits somewhere (were they equal, the test above would
+ * compare a kernel with itself). */
+static void test_reference_is_used(void **state) {
+    (void)state;
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load("tests/fixtures/llama_gqa", &m, &err) != 0) fail_msg("%s", err.msg);
+    int V = model_output_dim(m), ids[24], slots[24] = {0};
+    for (int i = 0; i < 24; i++) ids[i] = (i * 7 + 3) % V;
+    float *out[2];
+    for (int side = 0; side < 2; side++) {
+        KVCache *kv = NULL;
+        assert_int_equal(kv_create(model_config(m), 1, NULL, &kv, &err), 0);
+        assert_int_equal(kv_alloc_slot(kv, &err), 0);
+        out[side] = malloc(sizeof(float) * 24 * V);
+        model_use_reference_attention(m, side);
+        assert_int_equal(model_forward(m, kv, 24, slots, ids, out[side], &err), 0);
+        kv_free(kv);
+    }
+    assert_true(memcmp(out[0], out[1], sizeof(float) * 24 * V) != 0);
+    free(out[0]), free(out[1]);
+    model_free(m);
+}
+
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tuned_vs_reference),
+        cmocka_unit_test(test_reference_is_used),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
