@@ -18,6 +18,8 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+import specrej as specrej_py  # noqa: E402  (python/specrej.py: runs the CLI)
 BIN = os.environ.get("SPECREJ_BIN", os.path.join(ROOT, "bin", "specrej"))
 # Other models (same tokenizer family): SPECREJ_EXP_LM / SPECREJ_EXP_RM.
 LM = os.environ.get("SPECREJ_EXP_LM", os.path.join(ROOT, "data", "austen-lm"))
@@ -139,12 +141,11 @@ def specrej(ctx, args, trace=False):
     jpath = os.path.join(ctx.runs, key + ".json")
     tpath = os.path.join(ctx.runs, key + ".trace.jsonl")
     if not (os.path.exists(jpath) and (not trace or os.path.exists(tpath))):
-        cmd = [BIN] + args + ["--json", jpath]
-        if trace:
-            cmd += ["--trace", tpath]
-        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            die("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+        extra = ["--json", jpath] + (["--trace", tpath] if trace else [])
+        try:  # python/specrej.py runs the CLI
+            specrej_py.run(args[0], args[1:] + extra, binary=BIN)
+        except specrej_py.SpecrejError as e:
+            die("%s %s failed: %s" % (BIN, " ".join(args + extra), e))
     # Responses may hold invalid UTF-8 (byte-level BPE can stop mid-character).
     with open(jpath, encoding="utf-8", errors="replace") as f:
         out = json.load(f)

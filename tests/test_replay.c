@@ -34,7 +34,11 @@ static void path_of(char *out, size_t n, const char *name) { snprintf(out, n, "%
 static void strip(cJSON *j) {
     for (cJSON *c = j ? j->child : NULL, *next; c; c = next) {
         next = c->next;
-        if (c->string && (strncmp(c->string, "seconds_", 8) == 0 || strcmp(c->string, "replayed") == 0))
+        /* sampling_source: a replay's sampling is the record's ("record"),
+         * whatever set it in the live run */
+        if (c->string && (strncmp(c->string, "seconds_", 8) == 0 ||
+                          strcmp(c->string, "replayed") == 0 ||
+                          strcmp(c->string, "sampling_source") == 0))
             cJSON_DetachItemViaPointer(j, c), cJSON_Delete(c);
         else
             strip(c);
@@ -223,18 +227,21 @@ static void austen(void **state) {
     same("bon", live, rec, "-N 50");
 }
 
-/* One line on stderr, status 1, naming the file or flag. */
-static void refused(const char *args, const char *want) {
+/* One line on stderr, the status (1: what the record says; 2: a command
+ * line that is wrong before any file is read), naming the file or flag. */
+static void refused_with(int status, const char *args, const char *want) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "%s replay %s", test_specrej_bin(), args);
     char *out = NULL;
     int rc = test_run(cmd, &out);
-    if (rc != 1) fail_msg("'%s' exited %d, want 1:\n%s", cmd, rc, out);
+    if (rc != status) fail_msg("'%s' exited %d, want %d:\n%s", cmd, rc, status, out);
     if (strncmp(out, "specrej: ", 9) != 0 || strchr(out, '\n') != out + strlen(out) - 1)
         fail_msg("'%s': want one line starting with 'specrej: ', got:\n%s", cmd, out);
     if (!strstr(out, want)) fail_msg("'%s': want '%s' in:\n%s", cmd, want, out);
     free(out);
 }
+
+static void refused(const char *args, const char *want) { refused_with(1, args, want); }
 
 static void mismatched_runs_are_refused(void **state) {
     (void)state;
@@ -256,12 +263,12 @@ static void mismatched_runs_are_refused(void **state) {
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --prompt-kv per-candidate", rec);
     refused(a, "was recorded with shared prompt KV");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --model " LM, rec);
-    refused(a, "--model is fixed by the record");
+    refused_with(2, a, "--model is fixed by the record");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 -N 4", rec);
-    refused(a, "give one of --alpha");
+    refused_with(2, a, "give one of --alpha");
     snprintf(a, sizeof a, "--record %s", rec);
-    refused(a, "give --alpha A");
-    refused("--alpha 0.5", "--record: required");
+    refused_with(2, a, "give --alpha A");
+    refused_with(2, "--alpha 0.5", "--record: required");
     refused("--record /nonexistent/x.rec --alpha 0.5", "/nonexistent/x.rec");
 }
 
@@ -381,13 +388,15 @@ static void record_refusals(void **state) {
         snprintf(cmd, sizeof cmd, "%s record %s%s", test_specrej_bin(), CASES[i][0], out);
         char *o = NULL;
         int rc = test_run(cmd, &o);
-        if (rc != 1 || !strstr(o, CASES[i][1])) fail_msg("'%s' exited %d:\n%s", cmd, rc, o);
+        /* 1 for what only the run shows; 2 for a wrong command line */
+        if (rc != (i == 0 ? 1 : 2) || !strstr(o, CASES[i][1]))
+            fail_msg("'%s' exited %d:\n%s", cmd, rc, o);
         free(o);
         assert_int_equal(access(out, F_OK), -1);
     }
     snprintf(cmd, sizeof cmd, "%s record --model " LM " --reward " RM " " FIX " -N 2", test_specrej_bin());
     char *o = NULL;
-    assert_int_equal(test_run(cmd, &o), 1);
+    assert_int_equal(test_run(cmd, &o), 2);
     assert_non_null(strstr(o, "--output: required"));
     free(o);
 }
@@ -441,7 +450,7 @@ static void compare_reports_and_gates(void **state) {
     free(out);
     snprintf(cmd, sizeof cmd, "%s compare --records %s --policy quantile", test_specrej_bin(), r1);
     out = NULL;
-    assert_int_equal(test_run(cmd, &out), 1);
+    assert_int_equal(test_run(cmd, &out), 2);
     assert_non_null(strstr(out, "--against: required"));
     free(out);
 }

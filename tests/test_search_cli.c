@@ -352,24 +352,29 @@ static void generate_is_candidate_zero(void **state) {
     free(gen), free(bon);
 }
 
-static void expect_error(const char *args, const char *needle) {
+/* status 2: the command line is wrong (nothing was read); 1: anything else. */
+static void expect_status(int status, const char *args, const char *needle) {
     char cmd[2048], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
     int rc = test_run(cmd, &out);
-    if (rc != 1 || !strstr(out, needle) || strncmp(out, "specrej: ", 9) != 0)
-        fail_msg("'%s' -> rc %d, output:\n%s\n(expected '%s')", cmd, rc, out, needle);
+    if (rc != status || !strstr(out, needle) || strncmp(out, "specrej: ", 9) != 0)
+        fail_msg("'%s' -> rc %d (want %d), output:\n%s\n(expected '%s')", cmd, rc, status, out,
+                 needle);
     free(out);
 }
+
+static void expect_error(const char *args, const char *needle) { expect_status(1, args, needle); }
+static void expect_usage(const char *args, const char *needle) { expect_status(2, args, needle); }
 
 static void bad_input_gives_clear_errors(void **state) {
     (void)state;
     char longp[400] = "";
     for (int i = 0; i < 64; i++) strcat(longp, i ? ",3" : "3");
     char args[1024];
-    expect_error("spr --model " SPR " --alpha 1", "--alpha: 1 is outside [0, 1)");
-    expect_error("spr --model " SPR " --alpha -0.2", "--alpha: -0.2 is outside [0, 1)");
-    expect_error("spr --model " SPR, "--alpha: required");
-    expect_error("bon --model " SPR " -N 0", "-N: 0 is outside");
+    expect_usage("spr --model " SPR " --alpha 1", "--alpha: 1 is outside [0, 1)");
+    expect_usage("spr --model " SPR " --alpha -0.2", "--alpha: -0.2 is outside [0, 1)");
+    expect_usage("spr --model " SPR, "--alpha: required");
+    expect_usage("bon --model " SPR " -N 0", "-N: 0 is outside");
     expect_error("spr --model " SPR " --alpha 0.5 --kv-budget 1K",
                  "--kv-budget: 1024 bytes cannot hold one candidate at full length");
     snprintf(args, sizeof args, "spr --model %s --reward %s --prompt-ids %s --alpha 0.5", LM, RM,
@@ -382,13 +387,13 @@ static void bad_input_gives_clear_errors(void **state) {
                  "tests/fixtures/nonexistent");
     expect_error("spr --model " LM " --reward tests/fixtures/missing_rm --prompt-ids 1 --alpha 0.5",
                  "tests/fixtures/missing_rm");
-    expect_error("bon --model " LM " --prompt-ids 1 -N 2", "--reward: required");
+    expect_usage("bon --model " LM " --prompt-ids 1 -N 2", "--reward: required");
     expect_error("bon --model " LM " --reward " LM " --prompt-ids 1 -N 2", "not a reward model");
     expect_error("spr --model " SPR " --alpha 0.5 --policy greedy", "unknown policy 'greedy'");
     expect_error("spr --model " SPR " --alpha 0.5 --policy schedule", "--schedule: required");
     expect_error("spr --model " SPR " --alpha 0.5 --reward-source oracle", "unknown source 'oracle'");
     expect_error("spr --model " SPR " --alpha 0.5 --prompt-ids 1,200", "--prompt-ids: 200 is outside");
-    expect_error("spr --model " SPR " --alpha 0.5 --frobnicate", "unknown flag '--frobnicate'");
+    expect_usage("spr --model " SPR " --alpha 0.5 --frobnicate", "unknown flag '--frobnicate'");
     /* No partial output file after a failure. */
     char trace[64];
     snprintf(trace, sizeof trace, "/tmp/specrej_fail_%d.jsonl", (int)getpid());

@@ -3,17 +3,47 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* "--flag=value" -> "value" when a is flag followed by '='; NULL otherwise.
+ * Long names only: "-s=3" would be a typo for "-s 3" as often as not. */
+static const char *inline_value(const char *a, const char *flag) {
+    if (!flag || strncmp(flag, "--", 2) != 0) return NULL;
+    size_t n = strlen(flag);
+    return strncmp(a, flag, n) == 0 && a[n] == '=' ? a + n + 1 : NULL;
+}
+
 int args_take_value(int argc, char **argv, int *i, const char *flag, const char *alias,
                     const char **value, SrError *err) {
     const char *a = argv[*i];
+    const char *inl = inline_value(a, flag);
+    if (!inl) inl = inline_value(a, alias);
+    if (inl) {
+        *value = inl;
+        return 1;
+    }
     if (strcmp(a, flag) != 0 && !(alias && strcmp(a, alias) == 0)) return 0;
     if (*i + 1 >= argc) return sr_fail(err, "%s: missing value", flag);
     *value = argv[++*i];
     return 1;
+}
+
+int args_usage(SrError *err, const char *fmt, ...) {
+    char msg[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sr_fail(err, "%s", msg);
+    return ARGS_USAGE;
+}
+
+int args_is_flag(const char *a, const char *flag, const char *alias) {
+    return strcmp(a, flag) == 0 || (alias && strcmp(a, alias) == 0);
 }
 
 int args_parse_int(const char *flag, const char *s, long long min, long long max,

@@ -11,11 +11,26 @@
 
 #include "base/error.h"
 
-/* If argv[*i] equals flag (or "-x" alias when alias is non-NULL), stores the
- * next argument in *value, advances *i past it and returns 1; returns 0 when
- * the flag does not match; returns -1 (err filled) when the value is missing. */
+/* If argv[*i] equals flag (or alias when alias is non-NULL: "-x" or a second
+ * long name), stores the next argument in *value, advances *i past it and
+ * returns 1; "--flag=value" (long names) gives the value in the same
+ * argument. Returns 0 when the flag does not match; returns -1 (err filled)
+ * when the value is missing. */
 int args_take_value(int argc, char **argv, int *i, const char *flag, const char *alias,
                     const char **value, SrError *err);
+/* A command returns ARGS_USAGE (err filled) when its command line is wrong:
+ * an unknown flag, a missing or malformed value, a required flag missing.
+ * main exits 2 for it and 1 for any other failure (README, "Exit status"). */
+#define ARGS_USAGE (-2)
+/* sr_fail(err, ...) that returns ARGS_USAGE. */
+int args_usage(SrError *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Whether a is the boolean flag (or its alias). */
+int args_is_flag(const char *a, const char *flag, const char *alias);
 
 int args_parse_int(const char *flag, const char *s, long long min, long long max,
                    long long *out, SrError *err);

@@ -260,7 +260,10 @@ static void usage(void) {
            "  10000 resamples, seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is\n"
            "  more than TOL * |A's| below A's, or B's FLOPs exceed A's by more than a\n"
            "  fraction TOL.\n"
-           "  --check-models: refuse records whose model folders no longer hash as recorded.\n");
+           "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
+           "example:\n"
+           "  specrej compare --records runs/*.rec --policy quantile --alpha 0.5 \\\n"
+           "      --against schedule --alpha 0.5 --schedule 8,16,32\n");
 }
 
 /* compare's own flags may come anywhere; everything else after --policy
@@ -276,55 +279,63 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
         int r;
         long long reps;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return *help = 1, 0;
-        if (strcmp(argv[i], "--records") == 0) {
-            o->records = argv + i + 1;
-            o->n_records = 0;
+        if (strcmp(argv[i], "--records") == 0 || strncmp(argv[i], "--records=", 10) == 0) {
+            /* "--records=A B C": A is the first file, the rest follow */
+            int inl = argv[i][9] == '=';
+            if (inl) argv[i] += 10;
+            o->records = argv + i + !inl;
+            o->n_records = inl;
             while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, o->n_records++;
-            if (o->n_records == 0) return sr_fail(err, "--records: needs at least one file");
+            if (o->n_records == 0) return args_usage(err, "--records: needs at least one file");
             continue;
         }
         if ((r = args_take_value(argc, argv, &i, "--fail-if-worse", NULL, &v, err)) != 0) {
             o->has_tol = 1;
             if (r < 0 || args_parse_double("--fail-if-worse", v, 0, 1e6, 1, &o->tol, err) != 0)
-                return -1;
+                return ARGS_USAGE;
             continue;
         }
         if ((r = args_take_value(argc, argv, &i, "--json", NULL, &v, err)) != 0) {
-            if (r < 0) return -1;
+            if (r < 0) return ARGS_USAGE;
             o->json = v;
             continue;
         }
         if ((r = args_take_value(argc, argv, &i, "--bootstrap", NULL, &v, err)) != 0) {
-            if (r < 0 || args_parse_int("--bootstrap", v, 100, 1000000, &reps, err) != 0) return -1;
+            if (r < 0 || args_parse_int("--bootstrap", v, 100, 1000000, &reps, err) != 0)
+                return ARGS_USAGE;
             o->reps = (int)reps;
             continue;
         }
         if ((r = args_take_value(argc, argv, &i, "--bootstrap-seed", NULL, &v, err)) != 0) {
             if (r < 0 || args_parse_int("--bootstrap-seed", v, 0, INT64_MAX, &o->seed, err) != 0)
-                return -1;
+                return ARGS_USAGE;
             continue;
         }
         if (strcmp(argv[i], "--check-models") == 0) {
             o->check_models = 1;
             continue;
         }
-        if (strcmp(argv[i], "--policy") == 0 || strcmp(argv[i], "--against") == 0) {
-            int is_a = argv[i][2] == 'p';
-            if (i + 1 >= argc) return sr_fail(err, "%s: needs a policy name or bon", argv[i]);
+        const char *name = NULL;
+        int is_a = strncmp(argv[i], "--policy", 8) == 0;
+        if ((r = args_take_value(argc, argv, &i, is_a ? "--policy" : "--against", NULL, &name,
+                                 err)) != 0) {
+            const char *flag = is_a ? "--policy" : "--against";
+            if (r < 0) return args_usage(err, "%s: needs a policy name or bon", flag);
             side = is_a ? &o->a : &o->b;
-            if (side->name) return sr_fail(err, "%s: given twice", argv[i]);
-            side->name = argv[++i];
+            if (side->name) return args_usage(err, "%s: given twice", flag);
+            side->name = name;
             continue;
         }
         if (!side)
-            return sr_fail(err, "compare: unknown flag '%s' (see specrej compare --help)", argv[i]);
+            return args_usage(err, "compare: unknown flag '%s' (see specrej compare --help)",
+                              argv[i]);
         if (strcmp(argv[i], "--trace") == 0 || strcmp(argv[i], "--record") == 0)
-            return sr_fail(err, "compare: %s is compare's to set, not a policy flag", argv[i]);
+            return args_usage(err, "compare: %s is compare's to set, not a policy flag", argv[i]);
         side->args[side->n_args++] = argv[i];
     }
-    if (o->n_records == 0) return sr_fail(err, "--records: required");
-    if (!o->a.name) return sr_fail(err, "--policy: required (a policy name or bon)");
-    if (!o->b.name) return sr_fail(err, "--against: required (a policy name or bon)");
+    if (o->n_records == 0) return args_usage(err, "--records: required");
+    if (!o->a.name) return args_usage(err, "--policy: required (a policy name or bon)");
+    if (!o->b.name) return args_usage(err, "--against: required (a policy name or bon)");
     return 0;
 }
 
@@ -371,10 +382,11 @@ static char *side_text(const Side *s) {
 int cmd_compare(int argc, char **argv, SrError *err) {
     Opts o = {0};
     int help = 0;
-    if (parse(&o, argc, argv, &help, err) != 0 || help) {
+    int prc = parse(&o, argc, argv, &help, err);
+    if (prc != 0 || help) {
         free(o.a.args), free(o.b.args);
         if (help) usage();
-        return help ? 0 : -1;
+        return help ? 0 : prc;
     }
     int n = o.n_records, rc = -1;
     Outcome *A = sr_calloc((size_t)n, sizeof *A, err), *B = A ? sr_calloc((size_t)n, sizeof *B, err) : NULL;

@@ -46,23 +46,31 @@ int cmd_forward(int argc, char **argv, SrError *err) {
     int all = 0;
     for (int i = 1; i < argc; i++) {
         int r;
-        if ((r = args_take_value(argc, argv, &i, "--model", NULL, &path, err)) != 0 ||
+        if ((r = args_take_value(argc, argv, &i, "--model", "-m", &path, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--ids", NULL, &ids_arg, err)) != 0) {
-            if (r < 0) return -1;
+            if (r < 0) return ARGS_USAGE;
             continue;
         }
         if (strcmp(argv[i], "--all") == 0) {
             all = 1;
-        } else if (strcmp(argv[i], "--help") == 0) {
-            printf("%s\n", USAGE);
+        } else if (args_is_flag(argv[i], "--help", "-h")) {
+            printf("usage: specrej forward --model PATH --ids ID,ID,... [--all]\n"
+                   "  Runs the ids through the model and prints the last position's logits\n"
+                   "  (language model) or scores (reward model), one line per position.\n"
+                   "  -m, --model PATH      a model folder or llama2.c .bin file\n"
+                   "  --ids ID,ID,...       token ids\n"
+                   "  --all                 every position, not only the last\n"
+                   "example:\n"
+                   "  specrej forward --model data/austen-rm --ids 1,42,7\n");
             return 0;
         } else {
-            return sr_fail(err, "forward: unknown argument '%s' (%s)", argv[i], USAGE);
+            return args_usage(err, "forward: unknown argument '%s' (%s)", argv[i], USAGE);
         }
     }
-    if (!path || !ids_arg) return sr_fail(err, "forward: --model and --ids are required (%s)", USAGE);
+    if (!path || !ids_arg)
+        return args_usage(err, "forward: --model and --ids are required (%s)", USAGE);
     int *ids = NULL, n = 0;
-    if (args_parse_int_list("--ids", ids_arg, 0, INT_MAX, &ids, &n, err) != 0) return -1;
+    if (args_parse_int_list("--ids", ids_arg, 0, INT_MAX, &ids, &n, err) != 0) return ARGS_USAGE;
     Model *m = NULL;
     int rc = model_load(path, &m, err);
     if (rc == 0) {

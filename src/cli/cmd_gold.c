@@ -13,13 +13,23 @@ int cmd_gold(int argc, char **argv, SrError *err) {
         int r;
         if ((r = args_take_value(argc, argv, &i, "--text", NULL, &text, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--lexicon", NULL, &lexicon, err)) != 0) {
-            if (r < 0) return -1;
+            if (r < 0) return ARGS_USAGE;
             continue;
         }
-        return sr_fail(err, "gold: unknown argument '%s' (usage: gold --text STRING "
-                            "[--lexicon PATH])", argv[i]);
+        if (args_is_flag(argv[i], "--help", "-h")) {
+            printf("usage: specrej gold --text STRING [--lexicon PATH]\n"
+                   "  Prints the gold judge's score of the text: the sum of its words' AFINN-165\n"
+                   "  valences (an integer).\n"
+                   "  --text STRING         the text to judge\n"
+                   "  --lexicon PATH        the lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
+                   "example:\n"
+                   "  specrej gold --text 'She was happy and kind'\n");
+            return 0;
+        }
+        return args_usage(err, "gold: unknown argument '%s' (usage: gold --text STRING "
+                             "[--lexicon PATH])", argv[i]);
     }
-    if (!text) return sr_fail(err, "gold: --text is required");
+    if (!text) return args_usage(err, "gold: --text is required");
     GoldJudge *g = NULL;
     if (gold_load(lexicon, &g, err) != 0) return -1;
     printf("%.0f\n", gold_score(g, text, strlen(text)));

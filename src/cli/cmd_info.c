@@ -41,16 +41,22 @@ static void print_ids(const ModelConfig *c) {
 int cmd_info(int argc, char **argv, SrError *err) {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
-        int r = args_take_value(argc, argv, &i, "--model", NULL, &path, err);
-        if (r < 0) return -1;
+        int r = args_take_value(argc, argv, &i, "--model", "-m", &path, err);
+        if (r < 0) return ARGS_USAGE;
         if (r > 0) continue;
-        if (strcmp(argv[i], "--help") == 0) {
-            printf("%s\n", USAGE);
+        if (args_is_flag(argv[i], "--help", "-h")) {
+            printf("usage: specrej info --model PATH\n"
+                   "  Prints the model's architecture, shapes, special ids, parameter count,\n"
+                   "  KV bytes and FLOPs per token, and the BLAS core and threads in use.\n"
+                   "  -m, --model PATH      a model folder (config.json + safetensors) or a\n"
+                   "                        llama2.c .bin file\n"
+                   "example:\n"
+                   "  specrej info --model data/austen-lm\n");
             return 0;
         }
-        return sr_fail(err, "info: unknown argument '%s' (%s)", argv[i], USAGE);
+        return args_usage(err, "info: unknown argument '%s' (%s)", argv[i], USAGE);
     }
-    if (!path) return sr_fail(err, "info: --model is required (%s)", USAGE);
+    if (!path) return args_usage(err, "info: --model is required (%s)", USAGE);
     Model *m = NULL;
     if (model_load(path, &m, err) != 0) return -1;
     const ModelConfig *c = model_config(m);

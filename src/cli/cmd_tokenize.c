@@ -22,6 +22,25 @@ typedef struct {
     long long vocab;
 } TokFlags;
 
+static void print_help(const char *name, const char *value_flag) {
+    int enc = strcmp(value_flag, "--text") == 0;
+    printf("usage: specrej %s --tokenizer PATH %s [--model MODEL.bin | --vocab-size N]\n"
+           "  %s\n"
+           "  --tokenizer PATH      a tokenizer.json, a model folder holding one, or a\n"
+           "                        llama2.c tokenizer.bin\n"
+           "  %s\n"
+           "  --model MODEL.bin     llama2.c: the model whose header gives the vocabulary size\n"
+           "  --vocab-size N        llama2.c: the vocabulary size\n"
+           "example:\n"
+           "  specrej %s --tokenizer data/austen-lm %s\n",
+           name, enc ? "--text STRING" : "--ids 1,2,3",
+           enc ? "Prints the ids of the text on one line (no BOS/EOS added)."
+               : "Prints the text of the ids exactly as decoded, then a newline.",
+           enc ? "--text STRING         the text to encode"
+               : "--ids 1,2,3           the ids to decode",
+           name, enc ? "--text 'It is a truth'" : "--ids 40,41,42");
+}
+
 /* Parses the shared flags plus the command's own value flag (--text or
  * --ids). Returns 1 when --help was printed. */
 static int parse_flags(int argc, char **argv, const char *name, const char *value_flag,
@@ -34,18 +53,19 @@ static int parse_flags(int argc, char **argv, const char *name, const char *valu
             (r = args_take_value(argc, argv, &i, value_flag, NULL, &f->value, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--model", NULL, &f->model, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--vocab-size", NULL, &vs, err)) != 0) {
-            if (r < 0) return -1;
+            if (r < 0) return ARGS_USAGE;
             continue;
         }
-        if (strcmp(argv[i], "--help") == 0) {
-            printf("%s\n", usage);
+        if (args_is_flag(argv[i], "--help", "-h")) {
+            print_help(name, value_flag);
             return 1;
         }
-        return sr_fail(err, "%s: unknown argument '%s' (%s)", name, argv[i], usage);
+        return args_usage(err, "%s: unknown argument '%s' (%s)", name, argv[i], usage);
     }
     if (!f->path || !f->value)
-        return sr_fail(err, "%s: --tokenizer and %s are required", name, value_flag);
-    if (vs && args_parse_int("--vocab-size", vs, 1, INT_MAX, &f->vocab, err) != 0) return -1;
+        return args_usage(err, "%s: --tokenizer and %s are required", name, value_flag);
+    if (vs && args_parse_int("--vocab-size", vs, 1, INT_MAX, &f->vocab, err) != 0)
+        return ARGS_USAGE;
     return 0;
 }
 
@@ -60,7 +80,7 @@ int cmd_tokenize(int argc, char **argv, SrError *err) {
                          "usage: tokenize --tokenizer PATH --text STRING "
                          "[--model MODEL.bin | --vocab-size N]",
                          &f, err);
-    if (rc != 0) return rc < 0 ? -1 : 0;
+    if (rc != 0) return rc < 0 ? rc : 0;
     if (load(&f, &t, err) != 0) return -1;
     IntVec ids = {0};
     rc = tokenizer_encode(t, f.value, strlen(f.value), &ids, err);
@@ -78,12 +98,13 @@ int cmd_detokenize(int argc, char **argv, SrError *err) {
                          "usage: detokenize --tokenizer PATH --ids 1,2,3 "
                          "[--model MODEL.bin | --vocab-size N]",
                          &f, err);
-    if (rc != 0) return rc < 0 ? -1 : 0;
+    if (rc != 0) return rc < 0 ? rc : 0;
     int *ids = NULL, n = 0;
     char *text = NULL;
     size_t len = 0;
     /* the ids are checked before the (possibly large) tokenizer is loaded */
-    if (f.value[0]) rc = args_parse_int_list("--ids", f.value, 0, INT_MAX, &ids, &n, err);
+    if (f.value[0] && args_parse_int_list("--ids", f.value, 0, INT_MAX, &ids, &n, err) != 0)
+        return ARGS_USAGE;
     if (rc == 0) rc = load(&f, &t, err);
     if (rc == 0) rc = tokenizer_decode(t, ids, n, &text, &len, err);
     if (rc == 0 && (fwrite(text, 1, len, stdout) != len || putchar('\n') == EOF))

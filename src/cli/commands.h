@@ -1,7 +1,8 @@
 /* commands.h - the CLI subcommands. Each lives in src/cmd_NAME.c (tokenize
  * and detokenize share src/cli/cmd_tokenize.c, as they share their flags),
- * parses its own flags, and returns 0 or -1 with err filled; main() prints
- * the error as "specrej: ..." and exits 1. Output goes to stdout. */
+ * parses its own flags, and returns 0, or -1 with err filled (main prints
+ * "specrej: ..." and exits 1), or ARGS_USAGE (args.h) when the command line
+ * itself is wrong (main prints the same and exits 2). Output goes to stdout. */
 #ifndef SPECREJ_COMMANDS_H
 #define SPECREJ_COMMANDS_H
 

@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "runtime/blas_setup.h"
+#include "cli/args.h"
 #include "cli/commands.h"
 
 typedef struct {
@@ -28,7 +30,8 @@ static const Command COMMANDS[] = {
 };
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: specrej COMMAND [flags]   (specrej COMMAND --help for its flags)\n\n");
+    fprintf(f, "usage: specrej COMMAND [flags]   (specrej COMMAND --help for its flags)\n"
+               "       specrej --version\n\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         fprintf(f, "  %-11s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
 }
@@ -39,13 +42,18 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("specrej %s\n", SPECREJ_VERSION);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
         if (strcmp(argv[1], COMMANDS[i].name) != 0) continue;
         SrError err = {{0}};
-        if (COMMANDS[i].fn(argc - 1, argv + 1, &err) != 0) {
+        int rc = COMMANDS[i].fn(argc - 1, argv + 1, &err);
+        if (rc != 0) {
             fflush(stdout);
             fprintf(stderr, "specrej: %s\n", err.msg[0] ? err.msg : "failed");
-            return 1;
+            return rc == ARGS_USAGE ? 2 : 1;
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "specrej: stdout: write failed: %s\n", strerror(errno));

@@ -8,8 +8,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#include "base/json.h"
+#include "base/progress.h"
 #include "cli/args.h"
+#include "cli/batch.h"
 #include "cli/explain.h"
 #include "cli/policy_cli.h"
 #include "text/gold.h"
@@ -42,7 +48,14 @@ typedef struct Opts {
     PolicyArgs policy_args;
     /* record and replay (issue 14) */
     const char *output, *record;
-    int replay, no_progress;        /* method is then the simulated one (bon or spr) */
+    int replay;                     /* method is then the simulated one (bon or spr) */
+    /* batch mode (issue 16) and conventions */
+    const char *prompts;            /* --prompts FILE: many prompts, models loaded once */
+    int resume, progress;           /* progress: 1 --progress, -1 --no-progress, 0 auto */
+    int short_n;                    /* the cap came as -n (vLLM's n is a sample count) */
+    long long threads;
+    /* where each sampling value came from: "flag", "generation_config", "default" */
+    const char *src_temperature, *src_top_k, *src_top_p, *src_max_new;
 } Opts;
 
 static void usage_replay(void) {
@@ -58,10 +71,38 @@ static void usage_replay(void) {
            "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
            "                        refused: its attention rounds differently\n"
            "  --json [PATH|-], --trace FILE, --explain   as for spr\n"
-           "  --no-progress         no progress line on stderr\n"
-           "  --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
-           "  another value is refused (the record holds that run only)\n");
+           "  --progress, --no-progress   the progress line on stderr (default: when\n"
+           "                        stderr is a terminal)\n"
+           "  -s, --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
+           "  another value is refused (the record holds that run only)\n"
+           "example:\n"
+           "  specrej replay --record run.rec --alpha 0.5 --json -\n");
     policy_cli_usage(stdout);
+}
+
+static const char *const EXAMPLES[] = {
+    "specrej generate -m data/austen-lm -p 'It is a truth' -n 64",
+    "specrej bon -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 16",
+    "specrej spr -m data/austen-lm --reward data/austen-rm -f data/prompts-dev.txt --alpha 0.5 "
+    "--output spr.jsonl",
+    "specrej record -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 64 "
+    "--output run.rec",
+};
+
+static void usage_batch(SearchCliMethod m) {
+    if (m == SEARCH_CLI_RECORD) {
+        printf("  -f, --prompts FILE    many prompts (FILE or - for stdin; README, \"Batch\n"
+               "                        mode\"): --output is then a folder that gets ID.rec\n"
+               "                        per prompt\n"
+               "  --resume              with --prompts: skip the prompts whose ID.rec exists\n");
+        return;
+    }
+    printf("  -f, --prompts FILE    many prompts, models loaded once (FILE or - for stdin;\n"
+           "                        lines of text or JSON {\"id\", \"prompt\", \"seed\"}):\n"
+           "                        one compact --json object per prompt, plus \"id\"\n"
+           "  -o, --output FILE     with --prompts: the JSON lines file (default stdout)\n"
+           "  --resume              with --prompts: continue --output FILE, skipping the\n"
+           "                        ids it holds (a partial last line is cut off)\n");
 }
 
 static void usage(SearchCliMethod m) {
@@ -70,9 +111,14 @@ static void usage(SearchCliMethod m) {
         usage_replay();
         return;
     }
-    printf("usage: specrej %s --model PATH (--prompt TEXT | --prompt-ids 1,2,3) [flags]\n", name);
+    printf("usage: specrej %s --model PATH (--prompt TEXT | --prompt-ids 1,2,3 | --prompts FILE)"
+           " [flags]\n", name);
+    printf("  -m, --model PATH      the generator: a model folder or llama2.c .bin\n"
+           "  -p, --prompt TEXT     the prompt (a path to a file is refused: see --prompts)\n"
+           "  --prompt-ids IDS      the prompt as generator ids, e.g. 1,5,7 (no template)\n");
+    usage_batch(m);
     if (m == SEARCH_CLI_RECORD)
-        printf("  --output FILE         the record file to write (required)\n");
+        printf("  -o, --output FILE     the record file to write (required)\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_RECORD)
         printf("  -N N                  candidates (required)\n");
     if (m == SEARCH_CLI_SPR) policy_cli_usage(stdout);
@@ -90,22 +136,53 @@ static void usage(SearchCliMethod m) {
                "                        charged once; per-candidate: every candidate copies\n"
                "                        it and is charged for it, as the authors' code does\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
-               "  --json [PATH|-]       one JSON object with the answer and costs\n"
-               "  --trace FILE          JSON lines, one per decision point\n"
-               "  --explain             tell each decision point and the answer in words on\n"
-               "                        stderr (see specrej view for a picture)\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
                reward_names());
-    printf("  -n, --max-new N       response cap (default 128)\n"
-           "  --temperature T       default 1 (0 = greedy)\n"
+    if (m != SEARCH_CLI_RECORD)
+        printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
+    if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
+        printf("  --trace FILE          JSON lines, one per decision point\n");
+    printf("  -n, --max-new N       response cap in tokens (default 128); not a sample\n"
+           "                        count: that is -N\n"
+           "  --temperature, --temp T   default 1 (0 = greedy)\n"
            "  --top-k K             default 50 (0 = off)\n"
            "  --top-p P             default 1 (off)\n"
-           "  --seed S              default 1\n"
+           "                        (the four defaults: the model folder's\n"
+           "                        generation_config.json when it sets them)\n"
+           "  -s, --seed S          default 1 (README, \"Batch mode\", for --prompts)\n"
+           "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
            "  --template NAME       plain, chatml, llama3, auto (default auto)\n"
            "  --tokenizer PATH      if not in the model folder\n"
-           "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n");
+           "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n"
+           "  --progress, --no-progress   the progress line on stderr (default: when\n"
+           "                        stderr is a terminal)\n");
     if (m == SEARCH_CLI_GENERATE) printf("  --print-ids           print the generated ids\n");
+    printf("  Flags take their value as --flag VALUE or --flag=VALUE.\n"
+           "example:\n  %s\n", EXAMPLES[m]);
+}
+
+/* --json's value is optional: a path, "-", or nothing (stdout). */
+static int parse_json_flag(Opts *o, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    if (strncmp(a, "--json=", 7) == 0) return o->json = a + 7, 1;
+    if (strcmp(a, "--json") != 0) return 0;
+    if (*i + 1 < argc && (argv[*i + 1][0] != '-' || strcmp(argv[*i + 1], "-") == 0))
+        o->json = argv[++*i];
+    else
+        o->json = "-";
+    return 1;
+}
+
+/* Flags with no value. */
+static int parse_switch(Opts *o, const char *a) {
+    if (args_is_flag(a, "--help", "-h")) return o->help = 1;
+    if (args_is_flag(a, "--progress", NULL)) return o->progress = 1;
+    if (args_is_flag(a, "--no-progress", NULL)) return o->progress = -1, 1;
+    if (o->method != SEARCH_CLI_REPLAY && args_is_flag(a, "--resume", NULL)) return o->resume = 1;
+    if (o->method == SEARCH_CLI_GENERATE && args_is_flag(a, "--print-ids", NULL))
+        return o->print_ids = 1;
+    return 0;
 }
 
 static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
@@ -117,9 +194,11 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 #define INT(flag, alias, field, lo, hi) \
     if ((r = args_take_value(argc, argv, i, flag, alias, &v, err)) != 0) \
         return r < 0 ? -1 : args_parse_int(flag, v, lo, hi, &o->field, err);
-#define DBL(flag, field, lo, hi, incl) \
-    if ((r = args_take_value(argc, argv, i, flag, NULL, &v, err)) != 0) \
+#define DBL(flag, alias, field, lo, hi, incl) \
+    if ((r = args_take_value(argc, argv, i, flag, alias, &v, err)) != 0) \
         return r < 0 ? -1 : args_parse_double(flag, v, lo, hi, incl, &o->field, err);
+    if (parse_switch(o, argv[*i])) return 0;
+    if (strcmp(argv[*i], "-n") == 0) o->short_n = 1;
     STR("--model", "-m", model)
     STR("--tokenizer", NULL, tokenizer)
     STR("--prompt", "-p", prompt)
@@ -127,13 +206,14 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
     INT("--max-new", "-n", max_new, 1, 1 << 20)
-    INT("--seed", NULL, seed, 0, INT64_MAX)
+    INT("--seed", "-s", seed, 0, INT64_MAX)
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
-    DBL("--temperature", temperature, 0, 1e6, 1)
-    DBL("--top-p", top_p, 1e-9, 1, 1)
-    if (o->method == SEARCH_CLI_GENERATE) {
-        if (strcmp(argv[*i], "--print-ids") == 0) return o->print_ids = 1, 0;
-    } else {
+    INT("--threads", "-t", threads, 1, 4096)
+    DBL("--temperature", "--temp", temperature, 0, 1e6, 1)
+    DBL("--top-p", NULL, top_p, 1e-9, 1, 1)
+    if (o->method != SEARCH_CLI_REPLAY) STR("--prompts", "-f", prompts)
+    if (o->method != SEARCH_CLI_REPLAY) STR("--output", "-o", output)
+    if (o->method != SEARCH_CLI_GENERATE) {
         STR("--reward", NULL, reward)
         STR("--reward-tokenizer", NULL, reward_tokenizer)
         STR("--reward-source", NULL, reward_source)
@@ -148,25 +228,15 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
             return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
-        if (strcmp(argv[*i], "--json") == 0) {
-            /* Optional value: a path, "-", or nothing (stdout). */
-            if (*i + 1 < argc && argv[*i + 1][0] != '-') o->json = argv[++*i];
-            else if (*i + 1 < argc && strcmp(argv[*i + 1], "-") == 0) o->json = argv[++*i];
-            else o->json = "-";
-            return 0;
-        }
     }
+    if (parse_json_flag(o, argc, argv, i)) return 0;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD ||
         o->method == SEARCH_CLI_REPLAY)
         INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
-    if (o->method == SEARCH_CLI_RECORD) STR("--output", "-o", output)
     if (o->method == SEARCH_CLI_REPLAY) STR("--record", NULL, record)
-    if (o->method == SEARCH_CLI_REPLAY && strcmp(argv[*i], "--no-progress") == 0)
-        return o->no_progress = 1, 0;
     if (o->method == SEARCH_CLI_SPR || o->method == SEARCH_CLI_REPLAY) {
         if ((r = policy_cli_take(&o->pcli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
     }
-    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) return o->help = 1, 0;
 #undef STR
 #undef INT
 #undef DBL
@@ -189,8 +259,43 @@ static int check_no_effect(const Opts *o, SrError *err) {
 }
 static int parse_replay_opts(Opts *o, SrError *err);
 
+/* --prompt given the name of a file: almost always meant as --prompts (the
+ * path would silently become the prompt text). Refused, with the way to say
+ * either thing. */
+static int check_prompt_not_file(const Opts *o, SrError *err) {
+    struct stat st;
+    if (!o->prompt || strlen(o->prompt) > 4096 || stat(o->prompt, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    return sr_fail(err, "--prompt: '%s' is a file; --prompts %s runs the prompts in it, "
+                        "--prompt \"$(cat %s)\" runs its text as one prompt", o->prompt,
+                   o->prompt, o->prompt);
+}
+
+/* Batch mode's flags make sense only together. */
+static int check_batch(const Opts *o, SrError *err) {
+    if (!o->prompts) {
+        if (o->resume) return sr_fail(err, "--resume: only with --prompts FILE");
+        if (o->output && o->method != SEARCH_CLI_RECORD)
+            return sr_fail(err, "--output: only with --prompts FILE (one run writes --json PATH)");
+        return 0;
+    }
+    if (o->prompt || o->prompt_ids)
+        return sr_fail(err, "--prompts: give one of --prompt, --prompt-ids and --prompts");
+    if (o->resume && o->method != SEARCH_CLI_RECORD && (!o->output || !strcmp(o->output, "-")))
+        return sr_fail(err, "--resume: needs --output FILE (stdout cannot resume)");
+    if (o->json)
+        return sr_fail(err, "--json: with --prompts every prompt's object is a line of --output "
+                            "(default stdout)");
+    if (o->trace) return sr_fail(err, "--trace: one run only (not with --prompts)");
+    if (o->print_ids) return sr_fail(err, "--print-ids: one run only (not with --prompts)");
+    if (o->method == SEARCH_CLI_RECORD && !o->output)
+        return sr_fail(err, "--output: required (with --prompts: the folder for the ID.rec files)");
+    return 0;
+}
+
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
-    /* -1: not given (a replay takes the record's) */
+    /* -1: not given (a replay takes the record's; others the model's
+     * generation_config.json or the defaults, sampling_defaults) */
     o->max_new = -1, o->seed = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
     o->max_batch = 1000;
     o->template_name = "auto", o->reward_template = "auto";
@@ -198,11 +303,7 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
     if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
-    if (o->max_new < 0) o->max_new = 128;
     if (o->seed < 0) o->seed = 1;
-    if (o->top_k < 0) o->top_k = 50;
-    if (o->temperature < 0) o->temperature = 1;
-    if (o->top_p < 0) o->top_p = 1;
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
         if (o->json || o->trace)
@@ -210,8 +311,10 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
                                 "scores every candidate at every length)");
     }
     if (!o->model) return sr_fail(err, "--model: required");
-    if (!o->prompt == !o->prompt_ids)
+    if (check_batch(o, err) != 0) return -1;
+    if (!o->prompts && !o->prompt == !o->prompt_ids)
         return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
+    if (check_prompt_not_file(o, err) != 0) return -1;
     if ((o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) && o->n < 1)
         return sr_fail(err, "-N: required (>= 1)");
     if (o->method == SEARCH_CLI_SPR &&
@@ -222,6 +325,84 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
         return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
     return 0;
+}
+
+/* generation_config.json's sampling keys (transformers' names) as
+ * defaults: a flag wins over the file, the file over specrej's defaults;
+ * o->src_* record which won for --json ("sampling_source"). do_sample false
+ * means greedy, as in transformers. A key of the wrong type or range is an
+ * error naming the file, not a silent fallback. */
+static int read_generation_config(const char *model, cJSON **out, char *path, size_t cap,
+                                  SrError *err) {
+    struct stat st;
+    *out = NULL;
+    if (stat(model, &st) != 0 || !S_ISDIR(st.st_mode)) return 0; /* a .bin: no folder */
+    snprintf(path, cap, "%s/generation_config.json", model);
+    if (stat(path, &st) != 0) return 0;
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, 1 << 20, &text, &len, err) != 0) return -1;
+    int rc = sr_json_parse(text, len, path, NULL, out, err);
+    free(text);
+    if (rc == 0 && !cJSON_IsObject(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return sr_fail(err, "%s: not a JSON object", path);
+    }
+    return rc;
+}
+
+/* *field = the file's key when the flag left it unset (< 0). */
+static int gc_number(const cJSON *gc, const char *path, const char *key, double lo, double hi,
+                     int integer, double *field, const char **src, SrError *err) {
+    if (*field >= 0) return *src = "flag", 0;
+    const cJSON *v = gc ? cJSON_GetObjectItemCaseSensitive(gc, key) : NULL;
+    if (!v || cJSON_IsNull(v)) return 0;
+    double x = v->valuedouble;
+    if (!cJSON_IsNumber(v) || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x))
+        return sr_fail(err, "%s: \"%s\" must be %s in [%g, %g]", path, key,
+                       integer ? "an integer" : "a number", lo, hi);
+    *field = x;
+    *src = "generation_config";
+    return 0;
+}
+
+static int sampling_defaults(Opts *o, SrError *err) {
+    char path[4200] = "";
+    cJSON *gc = NULL;
+    if (read_generation_config(o->model, &gc, path, sizeof path, err) != 0) return -1;
+    double top_k = (double)o->top_k, max_new = (double)o->max_new;
+    o->src_temperature = o->src_top_k = o->src_top_p = o->src_max_new = "default";
+    int rc = gc_number(gc, path, "temperature", 0, 1e6, 0, &o->temperature, &o->src_temperature,
+                       err);
+    if (rc == 0) rc = gc_number(gc, path, "top_k", 0, INT32_MAX, 1, &top_k, &o->src_top_k, err);
+    if (rc == 0) rc = gc_number(gc, path, "top_p", 1e-9, 1, 0, &o->top_p, &o->src_top_p, err);
+    if (rc == 0)
+        rc = gc_number(gc, path, "max_new_tokens", 1, 1 << 20, 1, &max_new, &o->src_max_new, err);
+    const cJSON *ds = gc ? cJSON_GetObjectItemCaseSensitive(gc, "do_sample") : NULL;
+    if (rc == 0 && ds && !cJSON_IsBool(ds))
+        rc = sr_fail(err, "%s: \"do_sample\" must be true or false", path);
+    if (rc == 0 && cJSON_IsFalse(ds) && strcmp(o->src_temperature, "flag") != 0)
+        o->temperature = 0, o->src_temperature = "generation_config";
+    cJSON_Delete(gc);
+    o->top_k = (long long)top_k, o->max_new = (long long)max_new;
+    if (o->max_new < 0) o->max_new = 128;
+    if (o->top_k < 0) o->top_k = 50;
+    if (o->temperature < 0) o->temperature = 1;
+    if (o->top_p < 0) o->top_p = 1;
+    return rc;
+}
+
+/* {"temperature": "flag" | "generation_config" | "default" | "record",
+ * "top_k", "top_p", "max_new"}: which source set each sampling value of the
+ * run ("record": a replay's are the record's). */
+static void add_sampling_source(cJSON *j, const Opts *o) {
+    int rec = !o->src_temperature;
+    cJSON *s = cJSON_AddObjectToObject(j, "sampling_source");
+    cJSON_AddStringToObject(s, "temperature", rec ? "record" : o->src_temperature);
+    cJSON_AddStringToObject(s, "top_k", rec ? "record" : o->src_top_k);
+    cJSON_AddStringToObject(s, "top_p", rec ? "record" : o->src_top_p);
+    cJSON_AddStringToObject(s, "max_new", rec ? "record" : o->src_max_new);
 }
 
 /* Everything a run holds; freed in one place. */
@@ -240,7 +421,29 @@ typedef struct Session {
     Record rec;        /* replay: the record, and its generator and source */
     Replay replay;
     int replaying;
+    /* loaded once for every prompt of a batch */
+    Model *rm;         /* the reward model, lent to each prompt's source */
+    int tok_tried;     /* the generator's tokenizer was looked for */
+    SrError tok_err;   /* why it did not load */
+    Progress progress; /* the search's line (one run) */
+    BatchOut *out;     /* batch mode: where each prompt's line goes */
+    const char *id;    /* batch mode: the prompt's id */
 } Session;
+
+/* Frees what one prompt's run made, keeping the models, the tokenizer and
+ * the gold judge for the next prompt. */
+static void session_reset_run(Session *s) {
+    search_result_free(&s->res);
+    memset(&s->res, 0, sizeof s->res);
+    reward_close(s->rs);
+    s->rs = NULL;
+    s->prompt.len = 0, s->stops.len = 0;
+    free(s->list), free(s->closing), free(s->response), free(s->sampleable);
+    s->list = s->closing = NULL;
+    s->n_list = s->n_closing = 0;
+    s->response = NULL, s->response_len = 0;
+    s->sampleable = NULL;
+}
 
 static void session_free(Session *s) {
     search_result_free(&s->res);
@@ -251,6 +454,7 @@ static void session_free(Session *s) {
         record_free(&s->rec);
     }
     reward_close(s->rs);
+    model_free(s->rm); /* after the source that borrowed it */
     gold_free(s->gold);
     tokenizer_free(s->tok);
     model_free(s->gen);
@@ -261,12 +465,11 @@ static void session_free(Session *s) {
 
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
     const ModelConfig *cfg = model_config(s->gen);
-    SrError tok_err = {{0}};
     const char *tp = o->tokenizer ? o->tokenizer : o->model;
-    if (tokenizer_load(tp, cfg->vocab_size, &s->tok, &tok_err) != 0) {
+    if (!s->tok_tried && tokenizer_load(tp, cfg->vocab_size, &s->tok, &s->tok_err) != 0)
         s->tok = NULL;
-        if (o->prompt || o->tokenizer) return sr_fail(err, "%s", tok_err.msg);
-    }
+    s->tok_tried = 1;
+    if (!s->tok && (o->prompt || o->tokenizer)) return sr_fail(err, "%s", s->tok_err.msg);
     if (o->prompt_ids) {
         if (args_parse_int_list("--prompt-ids", o->prompt_ids, 0, cfg->vocab_size - 1, &s->list,
                                 &s->n_list, err) != 0)
@@ -303,6 +506,7 @@ static int load_prompt(Session *s, const Opts *o, SrError *err) {
 static int open_reward(Session *s, const Opts *o, SrError *err) {
     RewardContext ctx = {0};
     ctx.path = o->reward;
+    ctx.model = s->rm;
     ctx.tokenizer_path = o->reward_tokenizer;
     ctx.lexicon = o->lexicon;
     ctx.template_name = o->reward_template;
@@ -363,8 +567,11 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
-    p->progress = o->method != SEARCH_CLI_GENERATE && !o->no_progress && !o->explain &&
-                  isatty(STDERR_FILENO);
+    /* batch mode draws one line per prompt instead (batch_main) */
+    int show = o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO));
+    progress_init(&s->progress, show && !o->prompts && !o->explain, METHOD_NAMES[o->method],
+                  "steps");
+    p->progress = &s->progress;
     if (o->method == SEARCH_CLI_GENERATE) p->n = 1, p->kv_budget = SIZE_MAX;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD) p->n = (int)o->n;
     if (o->method == SEARCH_CLI_SPR) {
@@ -471,6 +678,21 @@ static int add_text(cJSON *j, const char *key, const char *key_replaced, const c
     return 0;
 }
 
+/* The run's object to --json (pretty), or in batch mode as one compact line
+ * of the output with "id" first. */
+static int emit_json(Session *s, const Opts *o, cJSON *j, SrError *err) {
+    if (!s->out) return json_write_file(o->json, j, err);
+    cJSON *id = cJSON_CreateString(s->id);
+    if (!id) return sr_fail(err, "--json: out of memory");
+    cJSON_AddItemToObject(j, "id", id);
+    cJSON_InsertItemInArray(j, 0, cJSON_DetachItemViaPointer(j, id));
+    char *line = cJSON_PrintUnformatted(j);
+    if (!line) return sr_fail(err, "--json: out of memory");
+    int rc = batch_out_write(s->out, line, err);
+    free(line);
+    return rc;
+}
+
 static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrError *err) {
     const SearchCandidate *c = &s->res.cands[s->res.best];
     cJSON *j = cJSON_CreateObject();
@@ -512,7 +734,8 @@ static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrEr
     }
     cJSON_AddItemToObject(j, "candidates", cands);
     if (s->replaying) cJSON_AddBoolToObject(j, "replayed", 1);
-    int rc = json_write_file(o->json, j, err);
+    add_sampling_source(j, o);
+    int rc = emit_json(s, o, j, err);
     cJSON_Delete(j);
     return rc;
 }
@@ -558,14 +781,15 @@ static int finish(Session *s, const Opts *o, SrError *err) {
         if ((has_gold = s->rec.has_gold)) gold = s->rec.cands[c->index].gold[c->tokens.len];
     } else if (s->response && o->method != SEARCH_CLI_GENERATE) {
         SrError gerr = {{0}};
-        if (gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold, &gerr) == 0) {
+        if (s->gold || gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold,
+                                 &gerr) == 0) {
             gold = gold_score(s->gold, s->response, s->response_len);
             has_gold = 1;
         } else if (o->lexicon) {
             return sr_fail(err, "%s", gerr.msg);
         }
     }
-    if (o->json) return write_json(s, o, gold, has_gold, err);
+    if (o->json || s->out) return write_json(s, o, gold, has_gold, err);
     print_text(s, o, gold, has_gold);
     return 0;
 }
@@ -672,7 +896,8 @@ static int *dup_ids(const int *x, int n, SrError *err) {
 static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) {
     if (!s->tok) return 0;
     SrError gerr = {{0}};
-    if (gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold, &gerr) == 0) {
+    const char *lexicon = o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON;
+    if (s->gold || gold_load(lexicon, &s->gold, &gerr) == 0) {
         r->has_gold = 1;
         if (record_hash_file(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &r->lexicon_hash,
                              err) != 0)
@@ -721,8 +946,8 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
         /* the shapes behind the source's KV bytes and FLOPs: config only
          * would do, but loading is what validates them */
         if (record_hash_model(o->reward, &r->rm_hash, err) != 0) return -1;
-        if (model_load(o->reward, &rm, err) != 0) return -1;
-        r->rm_cfg = *model_config(rm);
+        if (!s->rm && model_load(o->reward, &rm, err) != 0) return -1;
+        r->rm_cfg = *model_config(s->rm ? s->rm : rm);
         model_free(rm);
         r->has_rm_cfg = 1;
     }
@@ -733,103 +958,242 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
     return 0;
 }
 
-static int record_main(Opts *o, SrError *err) {
-    Session s = {0};
+/* The run on a prepared session and its output: --json or text (or the
+ * batch line), --trace committed last so that a failed run leaves none. */
+static int search_and_finish(Session *s, Opts *o, SearchParams *p, SrError *err) {
+    /* an unwritable path fails now, not after the run */
+    if (o->json && atomic_probe(o->json, err) != 0) return -1;
+    if (o->json && o->trace && same_file(o->json, o->trace))
+        return sr_fail(err, "--trace: %s is also the --json file (each needs its own)", o->trace);
+    if (o->trace) {
+        if (trace_open(&s->trace, o->trace, err) != 0) return -1;
+        p->on_decision = trace_decision;
+        p->user = &s->trace;
+        if (o->method == SEARCH_CLI_SPR) s->trace.policy = policy_cli_json(p->policy, &p->policy_args);
+        s->trace.tok = s->tok;
+    }
+    Explainer ex = {stderr, s->tok, p->on_decision, p->user};
+    if (o->explain) p->on_decision = explain_decision, p->user = &ex;
+    if ((s->replaying ? search_run_gen(&s->replay.gen, s->rs, s->prompt.data, s->prompt.len, p,
+                                       &s->res, err)
+                      : search_run(s->gen, s->rs, s->prompt.data, s->prompt.len, p, &s->res,
+                                   err)) != 0)
+        return -1;
+    if (o->explain && explain_answer(&ex, &s->res, err) != 0) return -1;
+    if (finish(s, o, err) != 0) return -1;
+    if (o->trace && trace_finish(&s->trace, &s->res, err) != 0) return -1;
+    return 0;
+}
+
+/* One record file: Best-of-N on the session's prompt (o->prompt or
+ * o->prompt_ids) with every prefix scored, written to path. */
+static int record_one(Session *s, const Opts *o, const char *path, SrError *err) {
     SearchParams p;
     RecordTap tap = {0};
     Record rec = {0};
     SearchPlan plan;
     int rc = -1;
-    if (model_load(o->model, &s.gen, err) != 0) goto done;
-    if (load_prompt(&s, o, err) != 0) goto done;
-    if (open_reward(&s, o, err) != 0) goto done;
-    if (strcmp(s.rs->name, "model") == 0 && s.rs->kv_bytes_per_token == 0) {
+    if (load_prompt(s, o, err) != 0) goto done;
+    if (open_reward(s, o, err) != 0) goto done;
+    if (strcmp(s->rs->name, "model") == 0 && s->rs->kv_bytes_per_token == 0) {
         sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
                      "model rescores from re-encoded text, which a record cannot replay", o->reward);
         goto done;
     }
-    if (fill_params(&s, o, &p, err) != 0) goto done;
+    if (fill_params(s, o, &p, err) != 0) goto done;
     p.policy = &record_policy;
     /* only the effective max_new is needed here; it does not depend on the KV mode */
-    if (search_plan(s.gen, s.rs, s.prompt.len, p.max_new, p.policy, &p.policy_args,
+    if (search_plan(s->gen, s->rs, s->prompt.len, p.max_new, p.policy, &p.policy_args,
                     !p.prompt_kv_per_candidate, &plan, err) != 0)
         goto done;
-    if (record_tap_init(&tap, s.gen, (int)o->n, plan.max_new, err) != 0) goto done;
+    if (record_tap_init(&tap, s->gen, (int)o->n, plan.max_new, err) != 0) goto done;
     p.on_decision = record_tap_decision;
     p.user = &tap;
     { /* an unwritable path fails now, not after the run */
         AtomicFile probe;
-        if (atomic_open(&probe, o->output, err) != 0) goto done;
+        if (atomic_open(&probe, path, err) != 0) goto done;
         atomic_abort(&probe);
     }
-    if (search_run_gen(&tap.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err) != 0)
+    if (search_run_gen(&tap.gen, s->rs, s->prompt.data, s->prompt.len, &p, &s->res, err) != 0)
         goto done;
-    if (record_tap_fill(&tap, &s.res, &rec, err) != 0) goto done;
-    if (record_header(&s, o, &plan, &rec, err) != 0) goto done;
-    if (record_text_gold(&s, o, &rec, err) != 0) goto done;
-    if (record_write(o->output, &rec, err) != 0) goto done;
-    const SearchStats *st = &s.res.stats;
+    if (record_tap_fill(&tap, &s->res, &rec, err) != 0) goto done;
+    if (record_header(s, o, &plan, &rec, err) != 0) goto done;
+    if (record_text_gold(s, o, &rec, err) != 0) goto done;
+    if (record_write(path, &rec, err) != 0) goto done;
+    const SearchStats *st = &s->res.stats;
     long long tokens = 0;
     for (int i = 0; i < rec.n_cands; i++) tokens += rec.cands[i].len;
     printf("recorded %d candidates (%lld response tokens, max_new %d) to %s\n", rec.n_cands,
-           tokens, rec.max_new_eff, o->output);
+           tokens, rec.max_new_eff, path);
     printf("cost: generator %.4g FLOPs, reward %.4g FLOPs (every prefix scored), %.3fs\n",
            st->gen_flops, st->rm_flops,
            st->seconds_generation + st->seconds_scoring + st->seconds_other);
+    fflush(stdout);
     rc = 0;
 done:
     record_free(&rec);
     record_tap_free(&tap);
-    session_free(&s);
     return rc;
+}
+
+/* ---- batch mode (issue 16; batch.h) --------------------------------------- */
+
+/* record --prompts: DIR/ID.rec per prompt, so that replay and compare read
+ * them as they read any record (a record holds one prompt). */
+static int record_path(const char *dir, const char *id, char *out, size_t cap, SrError *err) {
+    size_t n = strlen(id);
+    int ok = n > 0 && n <= 200 && id[0] != '.';
+    for (size_t i = 0; ok && i < n; i++) {
+        char c = id[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '.' || c == '_' || c == '-';
+    }
+    if (!ok)
+        return sr_fail(err, "--prompts: id '%s' cannot name a record file (record needs ids of "
+                            "letters, digits, '.', '_', '-', not starting with '.')", id);
+    snprintf(out, cap, "%s/%s.rec", dir, id);
+    return 0;
+}
+
+/* Every record path is checked before the first run: a name that cannot be
+ * a file, or (without --resume) a record there already, stops the batch
+ * before it costs anything. */
+static int record_batch_check(const Opts *o, const BatchPrompts *bp, SrError *err) {
+    struct stat st;
+    if (stat(o->output, &st) != 0 && mkdir(o->output, 0777) != 0)
+        return sr_fail(err, "--output: %s: cannot create the folder", o->output);
+    if (stat(o->output, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sr_fail(err, "--output: %s: not a folder (record --prompts writes ID.rec files "
+                            "into one)", o->output);
+    for (int i = 0; i < bp->n; i++) {
+        char path[4400];
+        if (record_path(o->output, bp->items[i].id, path, sizeof path, err) != 0) return -1;
+        if (!o->resume && stat(path, &st) == 0)
+            return sr_fail(err, "--output: %s exists (--resume skips the prompts already "
+                                "recorded; remove it to record again)", path);
+    }
+    return 0;
+}
+
+/* Whether prompt i was done by an earlier run (--resume). */
+static int batch_done(const Opts *o, const Session *s, const BatchPrompt *q) {
+    if (o->method != SEARCH_CLI_RECORD) return batch_out_has(s->out, q->id);
+    char path[4400];
+    struct stat st;
+    return record_path(o->output, q->id, path, sizeof path, NULL) == 0 && stat(path, &st) == 0;
+}
+
+static int run_prompt(Session *s, Opts *o, SrError *err);
+
+/* One prompt of the batch: the flags as given, this prompt's text and seed. */
+static int batch_one(Session *s, Opts *o, const BatchPrompt *q, long long seed, SrError *err) {
+    session_reset_run(s);
+    o->prompt = q->text;
+    o->seed = q->seed >= 0 ? q->seed : seed;
+    s->id = q->id;
+    if (o->method != SEARCH_CLI_RECORD) return run_prompt(s, o, err);
+    char path[4400];
+    if (record_path(o->output, q->id, path, sizeof path, err) != 0) return -1;
+    return record_one(s, o, path, err);
+}
+
+static int batch_main(Session *s, Opts *o, SrError *err) {
+    BatchPrompts bp;
+    BatchOut out;
+    Progress pr;
+    progress_init(&pr, o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO)),
+                  METHOD_NAMES[o->method], "prompts");
+    if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
+    int rc = -1, skipped = 0, ran = 0;
+    long long seed = o->seed;
+    memset(&out, 0, sizeof out);
+    out.fd = -1;
+    if (o->method == SEARCH_CLI_RECORD ? record_batch_check(o, &bp, err) != 0
+                                       : batch_out_open(&out, o->output, o->resume, err) != 0)
+        goto done;
+    s->out = o->method == SEARCH_CLI_RECORD ? NULL : &out;
+    if (o->reward && strcmp(o->reward_source, "model") == 0 &&
+        model_load(o->reward, &s->rm, err) != 0)
+        goto done;
+    for (int i = 0; i < bp.n; i++) {
+        if (batch_done(o, s, &bp.items[i])) {
+            skipped++;
+            continue;
+        }
+        progress_update(&pr, skipped + ran, bp.n);
+        SrError e = {{0}};
+        if (batch_one(s, o, &bp.items[i], seed, &e) != 0) {
+            sr_fail(err, "prompt '%s': %s", bp.items[i].id, e.msg);
+            goto done;
+        }
+        ran++;
+        progress_update(&pr, skipped + ran, bp.n);
+    }
+    rc = 0;
+done:
+    progress_finish(&pr, skipped + ran, bp.n); /* ends the line before any message */
+    if (rc == 0 && skipped > 0)
+        fprintf(stderr, "specrej: --resume: %d prompts were already done, %d ran now\n", skipped,
+                ran);
+    s->out = NULL;
+    batch_out_close(&out);
+    batch_prompts_free(&bp);
+    return rc;
+}
+
+/* The single run's checks, the run and its output, on the session's
+ * loaded models (o->prompt or o->prompt_ids). */
+static int run_prompt(Session *s, Opts *o, SrError *err) {
+    SearchParams p;
+    if (load_prompt(s, o, err) != 0) return -1;
+    if (open_reward(s, o, err) != 0) return -1; /* a known source from here on */
+    if (check_no_effect(o, err) != 0) return -1;
+    if (fill_params(s, o, &p, err) != 0) return -1;
+    return search_and_finish(s, o, &p, err);
+}
+
+/* -t/--threads: every parallel loop (OpenMP) from here on. */
+static void set_threads(const Opts *o) {
+#ifdef _OPENMP
+    if (o->threads > 0) omp_set_num_threads((int)o->threads);
+#else
+    (void)o;
+#endif
+}
+
+/* -n below this looks like vLLM's n (a sample count) more than a cap. */
+#define SHORT_N_NOTE 32
+
+static void note_short_n(const Opts *o) {
+    if (!o->short_n || o->max_new >= SHORT_N_NOTE || o->method == SEARCH_CLI_GENERATE ||
+        !isatty(STDERR_FILENO))
+        return;
+    fprintf(stderr, "specrej: note: -n %lld caps each response at %lld tokens (-n is --max-new); "
+                    "the candidate count is -N\n", o->max_new, o->max_new);
 }
 
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
-    if (parse_opts(&o, argc, argv, err) != 0) return -1;
+    if (parse_opts(&o, argc, argv, err) != 0) return ARGS_USAGE;
     if (o.help) {
         usage(method);
         return 0;
     }
-    if (method == SEARCH_CLI_RECORD) return record_main(&o, err);
+    set_threads(&o);
+    if (!o.replay && sampling_defaults(&o, err) != 0) return -1;
+    note_short_n(&o);
     Session s = {0};
-    SearchParams p;
     int rc = -1;
     if (o.replay) {
-        if (replay_setup(&s, &o, err) != 0) goto done;
-    } else {
-        if (model_load(o.model, &s.gen, err) != 0) goto done;
-        if (load_prompt(&s, &o, err) != 0) goto done;
-        if (open_reward(&s, &o, err) != 0) goto done; /* a known source from here on */
-        if (check_no_effect(&o, err) != 0) goto done;
+        SearchParams p;
+        if (replay_setup(&s, &o, err) == 0 && fill_params(&s, &o, &p, err) == 0)
+            rc = search_and_finish(&s, &o, &p, err);
+    } else if (model_load(o.model, &s.gen, err) == 0) {
+        if (o.prompts) rc = batch_main(&s, &o, err);
+        else if (method == SEARCH_CLI_RECORD) rc = record_one(&s, &o, o.output, err);
+        else rc = run_prompt(&s, &o, err);
     }
-    if (fill_params(&s, &o, &p, err) != 0) goto done;
-    /* an unwritable path fails now, not after the run */
-    if (o.json && atomic_probe(o.json, err) != 0) goto done;
-    if (o.json && o.trace && same_file(o.json, o.trace)) {
-        sr_fail(err, "--trace: %s is also the --json file (each needs its own)", o.trace);
-        goto done;
-    }
-    if (o.trace) {
-        if (trace_open(&s.trace, o.trace, err) != 0) goto done;
-        p.on_decision = trace_decision;
-        p.user = &s.trace;
-        if (o.method == SEARCH_CLI_SPR) s.trace.policy = policy_cli_json(p.policy, &p.policy_args);
-        s.trace.tok = s.tok;
-    }
-    Explainer ex = {stderr, s.tok, p.on_decision, p.user};
-    if (o.explain) p.on_decision = explain_decision, p.user = &ex;
-    if ((o.replay ? search_run_gen(&s.replay.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res,
-                                   err)
-                  : search_run(s.gen, s.rs, s.prompt.data, s.prompt.len, &p, &s.res, err)) != 0)
-        goto done;
-    if (o.explain && explain_answer(&ex, &s.res, err) != 0) goto done;
-    if (finish(&s, &o, err) != 0) goto done;
-    /* committed last: a run that fails (e.g. a bad --lexicon) leaves no trace */
-    if (o.trace && trace_finish(&s.trace, &s.res, err) != 0) goto done;
-    rc = 0;
-done:
     session_free(&s);
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "base/error.h"
 #include "runtime/kvcache.h"
+#include "runtime/model.h"
 #include "text/tokenizer.h"
 
 /* One candidate as a source sees it. The driver keeps it for the candidate's
@@ -40,6 +41,8 @@ typedef struct RewardCand {
 
 typedef struct RewardContext {
     const char *path;          /* reward-model checkpoint ("model") */
+    Model *model;              /* NULL, or path already loaded (batch mode loads it once):
+                                  the source borrows it and never frees it */
     const char *tokenizer_path; /* its tokenizer if not in path, or NULL */
     const char *lexicon;       /* AFINN lexicon ("gold") */
     const char *template_name; /* reward-model template, "auto" */

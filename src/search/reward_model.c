@@ -27,6 +27,7 @@ enum { CHUNK_ROWS = REWARD_MODEL_CHUNK_ROWS };
 
 typedef struct {
     Model *m;
+    int borrowed;             /* m is the caller's (RewardContext.model) */
     const ModelConfig *cfg;
     Tokenizer *own_tok;       /* the reward model's tokenizer, if it has one */
     const Tokenizer *gen_tok; /* bridge: decodes generator ids */
@@ -211,7 +212,7 @@ static void close_source(RewardSource *rs) {
     ModelSource *s = rs->self;
     if (s) {
         if (s->kv) kv_free(s->kv);
-        model_free(s->m);
+        if (!s->borrowed) model_free(s->m);
         tokenizer_free(s->own_tok);
         intvec_free(&s->prefix);
         intvec_free(&s->closing);
@@ -315,7 +316,8 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
     }
     rs->ops = &OPS, rs->self = s, rs->name = "model";
     s->prefix_slot = -1;
-    if (model_load(ctx->path, &s->m, err) != 0) goto fail;
+    if (ctx->model) s->m = ctx->model, s->borrowed = 1;
+    else if (model_load(ctx->path, &s->m, err) != 0) goto fail;
     s->cfg = model_config(s->m);
     s->out_dim = model_output_dim(s->m);
     if (s->cfg->kind != MODEL_KIND_RM) {

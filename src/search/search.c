@@ -125,7 +125,7 @@ typedef struct Run {
     double t_gen, t_score, t_sample;
     double rm_flops0;        /* the source's counters at the start */
     long long rm_tokens0;
-    int decision_no, wave;
+    int decision_no, wave, n_waves;
     PolicyView pview;        /* what the policy sees and what it remembers */
 } Run;
 
@@ -379,10 +379,8 @@ static int forward_step(Run *R, SrError *err) {
 }
 
 static void progress(const Run *R, int r) {
-    if (!R->p->progress) return;
-    fprintf(stderr, "\r%s: wave %d, %d tokens, %d live, %d decision points   ",
-            R->p->label ? R->p->label : "search", R->wave + 1, r, R->n_live,
-            R->res->stats.decision_points);
+    long long per = R->plan.max_new;
+    progress_update(R->p->progress, R->wave * per + r, R->n_waves * per);
 }
 
 static int start_wave(Run *R, int first, int count, SrError *err) {
@@ -592,7 +590,8 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     res->cands = sr_calloc((size_t)n_total, sizeof *res->cands, err);
     int rc = -1;
     if (!res->cands) goto done;
-    res->wave_stats = sr_calloc((size_t)((n_total + R.cap - 1) / R.cap), sizeof *res->wave_stats, err);
+    R.n_waves = (n_total + R.cap - 1) / R.cap;
+    res->wave_stats = sr_calloc((size_t)R.n_waves, sizeof *res->wave_stats, err);
     if (!res->wave_stats) goto done;
     for (int i = 0; i < n_total; i++) res->cands[i].gslot = res->cands[i].rw.slot = -1;
     if (alloc_run(&R, err) != 0) goto done;
@@ -608,7 +607,8 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         *ws = res->stats;
         ws->seconds_other = now_seconds() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
-    if (p->progress) fprintf(stderr, "\n");
+    progress_finish(p->progress, (long long)R.n_waves * R.plan.max_new,
+                    (long long)R.n_waves * R.plan.max_new);
     pick_best(res);
     rc = 0;
 done:

@@ -32,6 +32,7 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "base/progress.h"
 #include "runtime/model.h"
 #include "search/policy.h"
 #include "search/reward.h"
@@ -130,7 +131,8 @@ typedef struct SearchParams {
                                     charged for it; 0: shared, charged once */
     int budget_candidates; /* kv_budget == 0: the budget holds this many candidates at
                               full length (0 = SEARCH_DEFAULT_BUDGET_CANDIDATES) */
-    int progress;          /* a progress line on stderr */
+    Progress *progress;    /* NULL, or the caller's progress line: decode steps done of
+                              waves x max_new (an upper bound: candidates stop early) */
     const char *label;     /* for the progress line */
     DecisionFn on_decision;
     void *user;

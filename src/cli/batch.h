@@ -1,0 +1,62 @@
+/* batch.h - the files of batch mode (`--prompts FILE`): the prompt list and
+ * the JSON-lines output that a re-run with --resume continues.
+ *
+ * Prompt file ("-" = stdin), UTF-8 text, one prompt per line; each line is
+ * read on its own:
+ *  - a line whose first non-blank byte is '{' is a JSON object with "prompt"
+ *    (a string, required), "id" (a string or an integer, optional) and
+ *    "seed" (an integer >= 0, optional: this prompt's --seed); other keys are
+ *    ignored, so a JSONL file made for another tool can be read as it is;
+ *  - any other line is the prompt text itself (a trailing "\r" dropped);
+ *  - blank lines are skipped.
+ * A prompt without an id is named by its line number ("1" for the first
+ * line), so ids stay put when blank lines come and go. Ids must be unique
+ * (resume skips by id). A prompt that is plain text but starts with '{' must
+ * be written as a JSON line.
+ *
+ * Output: one line per finished prompt, written with a single write() of
+ * the whole line, so an interrupted run leaves complete lines and at most
+ * one partial last line. Opening for --resume cuts that partial line off and
+ * reads the ids of the complete ones. */
+#ifndef SPECREJ_BATCH_H
+#define SPECREJ_BATCH_H
+
+#include <stddef.h>
+
+#include "base/error.h"
+#include "base/strmap.h"
+
+typedef struct BatchPrompt {
+    char *id;
+    char *text;
+    long long seed; /* -1: the run's --seed */
+} BatchPrompt;
+
+typedef struct BatchPrompts {
+    BatchPrompt *items;
+    int n;
+} BatchPrompts;
+
+/* Reads and validates the whole file first, so that a bad line 90 fails
+ * before prompt 1 runs. Errors name the file and the line. */
+int batch_prompts_load(const char *path, BatchPrompts *out, SrError *err);
+void batch_prompts_free(BatchPrompts *p);
+
+typedef struct BatchOut {
+    int fd;          /* 1 for stdout */
+    const char *path;
+    StrMap done;     /* ids already in the file (--resume); keys are ids[] */
+    char **ids;
+    int n_done;
+} BatchOut;
+
+/* path NULL or "-": stdout (no resume). A file that exists and is not
+ * empty is refused unless resume is set; with resume it is continued. */
+int batch_out_open(BatchOut *b, const char *path, int resume, SrError *err);
+/* Whether the output already holds a line with this id. */
+int batch_out_has(const BatchOut *b, const char *id);
+/* Writes line (no newline in it) plus "\n" with one write(). */
+int batch_out_write(BatchOut *b, const char *line, SrError *err);
+void batch_out_close(BatchOut *b);
+
+#endif
