@@ -631,7 +631,7 @@ static const Case DECODER_CASES[] = {
     {"spr " LM RM "--prompt \"$(printf 'word %.0s' $(seq 600))\" --alpha 0.5",
      "specrej: prompt: 603 tokens leave no room in the generator's context of 512", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --policy schedule --schedule 8,0",
-     "specrej: --schedule: 0 is outside [1, 1048576]", 1},
+     "specrej: --schedule: 0 is outside [1, 1048576]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
      "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 1},
     {"spr " LM "--prompt x --alpha 0.5", "specrej: --reward: required (or --reward-source "
@@ -668,7 +668,7 @@ static const Case DECODER_CASES[] = {
      "rows", 1},
     /* flags and names that would have no effect, or an effect only later */
     {"spr " LM RM "--prompt x --alpha 0.5 --policy quantile --schedule 4,8",
-     "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 1},
+     "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --reward-source selflik",
      "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 1},
     {"bon " LM "--reward-source gold --reward-tokenizer data/austen-rm --prompt x -N 1",
@@ -706,11 +706,13 @@ typedef struct {
     int n;
 } CaseList;
 
+/* Status 2: the policy flags are resolved and checked with the command line,
+ * before any file is read (a usage error). */
 static void add_case(CaseList *l, const char *args, const char *expect) {
     assert_true(l->n < MAX_POLICY_CASES);
     snprintf(l->text[l->n][0], sizeof l->text[0][0], "spr " LM RM "--prompt x %s", args);
     snprintf(l->text[l->n][1], sizeof l->text[0][1], "specrej: %s", expect);
-    l->cases[l->n] = (Case){l->text[l->n][0], l->text[l->n][1], 1};
+    l->cases[l->n] = (Case){l->text[l->n][0], l->text[l->n][1], 2};
     l->n++;
 }
 

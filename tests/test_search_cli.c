@@ -389,8 +389,8 @@ static void bad_input_gives_clear_errors(void **state) {
                  "tests/fixtures/missing_rm");
     expect_usage("bon --model " LM " --prompt-ids 1 -N 2", "--reward: required");
     expect_error("bon --model " LM " --reward " LM " --prompt-ids 1 -N 2", "not a reward model");
-    expect_error("spr --model " SPR " --alpha 0.5 --policy greedy", "unknown policy 'greedy'");
-    expect_error("spr --model " SPR " --alpha 0.5 --policy schedule", "--schedule: required");
+    expect_usage("spr --model " SPR " --alpha 0.5 --policy greedy", "unknown policy 'greedy'");
+    expect_usage("spr --model " SPR " --alpha 0.5 --policy schedule", "--schedule: required");
     expect_error("spr --model " SPR " --alpha 0.5 --reward-source oracle", "unknown source 'oracle'");
     expect_error("spr --model " SPR " --alpha 0.5 --prompt-ids 1,200", "--prompt-ids: 200 is outside");
     expect_usage("spr --model " SPR " --alpha 0.5 --frobnicate", "unknown flag '--frobnicate'");
