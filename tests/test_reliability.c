@@ -194,15 +194,18 @@ static int fake_score(RewardSource *rs, int n, RewardCand *const *cands, double 
 
 static void fake_close(RewardSource *rs) { (void)rs; }
 
-static const RewardOps FAKE_OPS = {reward_stateless_begin, reward_stateless_attach, fake_score,
-                                   reward_stateless_detach, reward_stateless_end, fake_close};
+static const RewardOps FAKE_OPS = {.begin = reward_stateless_begin,
+                                   .attach = reward_stateless_attach,
+                                   .score = fake_score,
+                                   .detach = reward_stateless_detach,
+                                   .end = reward_stateless_end,
+                                   .close = fake_close};
 
 static FakeSource fake_source(double (*f)(const RewardCand *c)) {
     FakeSource fs = {{0}, f};
     fs.rs.ops = &FAKE_OPS;
     fs.rs.name = "fake";
     fs.rs.detail = "test";
-    fs.rs.max_response = 1 << 30;
     return fs;
 }
 

@@ -275,7 +275,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     /* No closing ids: the score is the head at the last response token,
      * which refs.txt gives for every prefix (transformers, float64). */
     RewardSource *rs = open_rm_with(ids, np, NULL, 0);
-    assert_int_equal(rs->ops->begin(rs, &budget, 1, &err), 0);
+    assert_int_equal(rs->ops->begin(rs, &budget, 1, 0, &err), 0);
     RewardCand c = {0};
     assert_int_equal(rs->ops->attach(rs, &c, &err), 0);
     for (int k = 0; k < 3; k++)
@@ -288,7 +288,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     KVBudget b2;
     kv_budget_init(&b2, SIZE_MAX);
     rs = open_rm_with(ids, np, close, 1);
-    assert_int_equal(rs->ops->begin(rs, &b2, 4, &err), 0);
+    assert_int_equal(rs->ops->begin(rs, &b2, 4, 0, &err), 0);
     RewardCand inc = {0};
     assert_int_equal(rs->ops->attach(rs, &inc, &err), 0);
     for (int k = 0; k < 3; k++) {

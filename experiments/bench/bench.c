@@ -419,11 +419,15 @@ typedef struct RunOut {
     uint64_t digest;
 } RunOut;
 
-/* Counts the candidates each score call feeds (closing tokens once each). */
+/* Counts the candidates each score call feeds (closing tokens once each):
+ * those not scored at this length before (the source skips the others),
+ * tracked here by index, apart from the source's own state. */
 typedef struct CountingSource {
     RewardOps ops;
     const RewardOps *inner;
     long long calls;
+    int closing_len;
+    int *scored_len, n_scored; /* per candidate index: 1 + length last scored, 0 = never */
 } CountingSource;
 static CountingSource g_count; /* the bench's one wrapped source */
 
@@ -431,8 +435,16 @@ static int counting_score(RewardSource *rs, int n, RewardCand *const *cands, dou
                           SrError *err) {
     for (int i = 0; i < n; i++) {
         const RewardCand *c = cands[i];
-        if (c->has_score && c->fed == c->len) continue;
-        if (c->len == 0 && rs->closing_len == 0) continue;
+        if (c->index >= g_count.n_scored) {
+            int m = 2 * c->index + 16;
+            int *grown = realloc(g_count.scored_len, (size_t)m * sizeof *grown);
+            if (!grown) return sr_fail(err, "bench: out of memory");
+            memset(grown + g_count.n_scored, 0, (size_t)(m - g_count.n_scored) * sizeof *grown);
+            g_count.scored_len = grown, g_count.n_scored = m;
+        }
+        if (g_count.scored_len[c->index] == c->len + 1) continue;
+        g_count.scored_len[c->index] = c->len + 1;
+        if (c->len == 0 && g_count.closing_len == 0) continue;
         g_count.calls++;
     }
     return g_count.inner->score(rs, n, cands, scores, err);
@@ -466,6 +478,11 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     g_count.ops = *rs->ops;
     g_count.ops.score = counting_score;
     g_count.calls = 0;
+    RewardFootprint fp;
+    reward_footprint(rs, &fp);
+    g_count.closing_len = fp.closing_len;
+    free(g_count.scored_len);
+    g_count.scored_len = NULL, g_count.n_scored = 0;
     rs->ops = &g_count.ops;
     SrError perr;
     SearchParams p = {0};
@@ -502,7 +519,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     h = fnv(h, &res.best, sizeof res.best);
     ro.digest = h;
     ro.closing_calls = g_count.calls;
-    ro.expect_rm = rs->prefix_len + fed + (long long)rs->closing_len * g_count.calls;
+    ro.expect_rm = fp.prefix_len + fed + (long long)fp.closing_len * g_count.calls;
     ro.ok_gen = ro.expect_gen == res.stats.gen_tokens;
     ro.ok_rm = ro.expect_rm == res.stats.tokens_scored;
     search_result_free(&res);

@@ -728,10 +728,12 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
         model_free(rm);
         r->has_rm_cfg = 1;
     }
-    r->rs_kv_bytes_per_token = rs->kv_bytes_per_token;
-    r->rs_reserve_bytes = rs->reserve_bytes;
-    r->rs_prefix_len = rs->prefix_len, r->rs_closing_len = rs->closing_len;
-    r->rs_max_response = rs->max_response;
+    RewardFootprint fp;
+    reward_footprint(rs, &fp);
+    r->rs_kv_bytes_per_token = fp.kv_bytes_per_token;
+    r->rs_reserve_bytes = fp.reserve_bytes;
+    r->rs_prefix_len = fp.prefix_len, r->rs_closing_len = fp.closing_len;
+    r->rs_max_response = fp.max_response;
     return 0;
 }
 
@@ -745,7 +747,9 @@ static int record_main(Opts *o, SrError *err) {
     if (model_load(o->model, &s.gen, err) != 0) goto done;
     if (load_prompt(&s, o, err) != 0) goto done;
     if (open_reward(&s, o, err) != 0) goto done;
-    if (strcmp(s.rs->name, "model") == 0 && s.rs->kv_bytes_per_token == 0) {
+    RewardFootprint fp;
+    reward_footprint(s.rs, &fp);
+    if (strcmp(s.rs->name, "model") == 0 && fp.kv_bytes_per_token == 0) {
         sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
                      "model rescores from re-encoded text, which a record cannot replay", o->reward);
         goto done;
