@@ -194,6 +194,9 @@ static int start_candidate(Run *R, SearchCandidate *c, SrError *err) {
  * Each move is counted in the stats. */
 static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
     SearchStats *st = &R->res->stats;
+    if (c->state != (to == CAND_LIVE ? 0 : CAND_LIVE)) /* a driver bug, never input */
+        return sr_fail(err, "search: candidate %d cannot move from state %d to %d", c->index,
+                       (int)c->state, (int)to);
     switch (to) {
     case CAND_LIVE:
         c->state = CAND_LIVE;
@@ -375,7 +378,7 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         else if (intvec_push(&c->tokens, tok, err) != 0) return -1;
         else done = c->tokens.len >= R->plan.max_new;
         if (done) {
-            move(R, c, CAND_FINISHED, err);
+            if (move(R, c, CAND_FINISHED, err) != 0) return -1;
             (*n_finished)++;
         }
     }
