@@ -442,10 +442,12 @@ static void bridge_context_is_checked_before_the_run(void **state) {
     char *out = run_cli(args, 0); /* before: "response re-encoded to 16 tokens exceeds its context" */
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
-    assert_string_equal(cJSON_GetObjectItem(j, "reward_detail")->valuestring,
+    const cJSON *reward = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "reward");
+    assert_string_equal(cJSON_GetObjectItem(reward, "detail")->valuestring,
                         "different tokenizer: bridged through text, rescored from scratch");
     /* capped up front to what the reward model can always read */
-    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "max_new")->valueint, 15);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "max_new_effective")->valueint,
+                     15);
     cJSON_Delete(j);
     free(out);
 }

@@ -40,6 +40,7 @@
 #include "base/rng.h"
 #include "search/sampler.h"
 #include "search/search.h"
+#include "search/search_stats.h"
 #include "text/template.h"
 #include "text/tokenizer.h"
 
@@ -662,6 +663,7 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
 /* ------------------------------------------------- record and replay */
 
 static double json_number(const char *text, const char *key); /* below */
+static double json_stat(const char *text, const char *name);   /* below */
 
 /* Runs argv (the CLI) with stdout to /dev/null; wall seconds, or -1 when it
  * fails. */
@@ -738,7 +740,7 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
         /* the live run first: it says how many candidates the record must hold */
         double s = spawn_seconds(spr);
         char *lt_text = s < 0 ? NULL : json_sans_timing(lj);
-        int n = lt_text ? (int)json_number(lt_text, "candidates") : 0;
+        int n = lt_text ? (int)json_stat(lt_text, "candidates_started") : 0;
         free(lt_text);
         snprintf(n_s, sizeof n_s, "%d", n > 0 ? n : 1);
         double b = spawn_seconds(bon), r = spawn_seconds(record), q = spawn_seconds(replay);
@@ -791,6 +793,17 @@ static double json_number(const char *text, const char *key) {
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(text, pat);
     return p ? strtod(p + strlen(pat), NULL) : 0;
+}
+
+/* A statistic of a --json file, by its name in the one table
+ * (search/search_stats.h): a name the table does not have stops the bench. */
+static double json_stat(const char *text, const char *name) {
+    const StatField *f = search_stats_find(name);
+    if (!f) {
+        fprintf(stderr, "bench: no statistic '%s' in search_stats.h\n", name);
+        exit(1);
+    }
+    return json_number(text, f->name);
 }
 
 /* ------------------------------------------------- real-model shapes */
@@ -1007,10 +1020,10 @@ static void peak_memory(Model *gen, const Opts *o, const MemRun *mr) {
     if (model_load(o->rm, &rm, &err) != 0) die(o->rm, &err);
     double w_gen = 4.0 * (double)model_param_count(gen), w_rm = 4.0 * (double)model_param_count(rm);
     model_free(rm);
-    double mib = 1.0 / (1024 * 1024), kv = json_number(mr->json, "kv_budget");
-    double peak_kv = json_number(mr->json, "peak_kv_bytes"), peak = mr->peak_kb / 1024.0;
+    double mib = 1.0 / (1024 * 1024), kv = json_stat(mr->json, "kv_budget");
+    double peak_kv = json_stat(mr->json, "peak_kv_bytes"), peak = mr->peak_kb / 1024.0;
     printf("\n## Peak memory: `specrej spr --alpha 0.5 -n %d` (one budget-sized wave of %.0f) on "
-           "one dev prompt\n", o->max_new, json_number(mr->json, "initial_batch"));
+           "one dev prompt\n", o->max_new, json_stat(mr->json, "initial_batch"));
     printf("peak RSS %.1f MiB = KV budget %.1f MiB (peak in use %.1f) + weights %.1f MiB "
            "(generator %.1f, RM %.1f) + %.1f MiB rest; `specrej info` (generator only) "
            "peaks at %.1f MiB\n",
