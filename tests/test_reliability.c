@@ -357,7 +357,7 @@ static void a_stateful_source_sizes_the_waves(void **state) {
     SearchResult res;
     SrError err = {{0}};
     assert_int_equal(search_run(lm, &cs.rs, prompt, 4, &p, &res, &err), 0);
-    assert_int_equal(res.stats.wave_size, 3);
+    assert_int_equal(res.stats.initial_batch, 3);
     assert_int_equal(res.n, 3);
     assert_int_equal(cs.most, 3);
     assert_int_equal(cs.live, 0);

@@ -507,7 +507,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     ro.reward = res.best >= 0 ? res.cands[res.best].score : NAN;
     /* Each candidate's last sampled token is never fed (it stopped, hit
      * max_new, or was cut right after sampling). */
-    ro.expect_gen = pr->ids.len + res.stats.tokens_generated - res.stats.candidates;
+    ro.expect_gen = pr->ids.len + res.stats.tokens_generated - res.stats.candidates_started;
     long long fed = 0;
     uint64_t h = 1469598103934665603ULL;
     for (int i = 0; i < res.n; i++) {
@@ -562,7 +562,7 @@ static void add_run(Totals *t, const RunOut *r, const char *label, int prompt) {
     t->t_sample += r->st.seconds_sampling, t->t_score += r->st.seconds_scoring;
     t->t_other += r->st.seconds_other;
     t->gen_tokens += r->st.gen_tokens, t->rm_tokens += r->st.tokens_scored;
-    t->candidates += r->st.candidates;
+    t->candidates += r->st.candidates_started;
     t->ok &= r->ok_gen && r->ok_rm;
     if (!(r->ok_gen && r->ok_rm))
         printf("  !! %s prompt %d: generator %lld tokens (expected %lld), RM %lld (expected "
@@ -595,7 +595,7 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
         Method ms = {"SpR", "quantile", 0, 0.5};
         RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
         add_run(&spr, &r, "SpR", i);
-        Method mb = {"BoN", "none", r.st.candidates, 0};
+        Method mb = {"BoN", "none", r.st.candidates_started, 0};
         RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
         add_run(&bon, &b, "BoN", i);
     }

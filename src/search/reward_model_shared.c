@@ -50,7 +50,10 @@ static void detach(RewardSource *rs, RewardCand *c) {
 static int score_chunk(RewardSource *rs, int n, RewardCand *const *cands, SrError *err) {
     ModelSource *s = rs->self;
     int rows = 0;
-    for (int i = 0; i < n; i++) rows += cands[i]->len - ((Fed *)cands[i]->state)->fed + s->closing.len;
+    for (int i = 0; i < n; i++) {
+        const Fed *f = cands[i]->state;
+        rows += cands[i]->len - f->fed + s->closing.len;
+    }
     if (rows == 0) return 0;
     if (reward_model_ensure_rows(s, rows, err) != 0) return -1;
     int r = 0;

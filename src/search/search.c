@@ -201,7 +201,7 @@ static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
     case CAND_LIVE:
         c->state = CAND_LIVE;
         c->in_batch = 1;
-        st->candidates++;
+        st->candidates_started++;
         return start_candidate(R, c, err);
     case CAND_FINISHED:
         c->state = CAND_FINISHED;
@@ -558,8 +558,8 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
     *n_total = p->n > 0 ? p->n : R->cap;
     kv_budget_init(&R->budget, limit);
     R->res->stats.kv_budget = limit;
-    R->res->stats.wave_size = R->cap;
-    R->res->stats.max_new = pl->max_new;
+    R->res->stats.initial_batch = R->cap;
+    R->res->stats.max_new_effective = pl->max_new;
     return 0;
 }
 
@@ -567,7 +567,8 @@ static void pick_best(SearchResult *res) {
     res->best = -1;
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
-        if (c->state != CAND_FINISHED || !c->scored || !isfinite(c->score)) continue; /* see score_list */
+        /* a finished, scored, finite candidate only (see score_list) */
+        if (c->state != CAND_FINISHED || !c->scored || !isfinite(c->score)) continue;
         if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
     }
 }

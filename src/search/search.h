@@ -41,6 +41,8 @@
 #include "search/sampler.h"
 #include "text/tokenizer.h"
 
+/* A run's statistics; search_stats.h's table names, describes and prints
+ * them (the JSON keys are these field names). */
 typedef struct SearchStats {
     double gen_flops, rm_flops;   /* analytic, every token pushed through each model */
     long long tokens_generated;   /* tokens sampled (stop ids included) */
@@ -48,11 +50,11 @@ typedef struct SearchStats {
     long long tokens_scored;      /* tokens pushed through the reward model */
     int decision_points;
     int waves;
-    int wave_size;                /* candidates per wave (the initial batch) */
-    int candidates;               /* candidates started */
+    int initial_batch;            /* candidates per wave */
+    int candidates_started;
     int candidates_finished;      /* of those, ended by a stop id or max_new */
     int candidates_cut;           /* of those, rejected live at a decision point */
-    int max_new;                  /* effective response cap (context-limited) */
+    int max_new_effective;        /* the response cap, context-limited */
     size_t kv_budget, peak_kv_bytes;
     double seconds_generation, seconds_scoring, seconds_other;
     double seconds_sampling;      /* the part of seconds_generation spent sampling */

@@ -11,11 +11,11 @@ GET(gen_tokens)
 GET(tokens_scored)
 GET(decision_points)
 GET(waves)
-GET(wave_size)
-GET(candidates)
+GET(initial_batch)
+GET(candidates_started)
 GET(candidates_finished)
 GET(candidates_cut)
-GET(max_new)
+GET(max_new_effective)
 GET(kv_budget)
 GET(peak_kv_bytes)
 GET(seconds_generation)
@@ -30,43 +30,38 @@ static double get_seconds_total(const SearchStats *s) {
 
 enum { PD = STAT_PER_DECISION, COST = STAT_TEXT_COST, TIME = STAT_TIMING | STAT_TEXT_TIME };
 
+/* ROW(field, ...): the JSON key is the SearchStats field's own name. */
+#define ROW(field, unit, label, flags, description) \
+    {#field, unit, label, flags, description, get_##field}
+
 static const StatField FIELDS[] = {
-    {"gen_flops", "FLOPs", "generator", PD | COST,
-     "analytic FLOPs of every token pushed through the generator", get_gen_flops},
-    {"rm_flops", "FLOPs", "reward", PD | COST,
-     "analytic FLOPs of every token pushed through the reward model", get_rm_flops},
-    {"tokens_generated", "tokens", "tokens generated", PD | COST,
-     "tokens sampled, stop ids included", get_tokens_generated},
-    {"gen_tokens", "tokens", NULL, 0, "tokens pushed through the generator, prompt included",
-     get_gen_tokens},
-    {"tokens_scored", "tokens", "tokens scored", PD | COST,
-     "tokens pushed through the reward model, prefix and closing ids included",
-     get_tokens_scored},
-    {"decision_points", "count", "decision points", COST, "decision points taken",
-     get_decision_points},
-    {"waves", "count", NULL, 0, "waves of candidates run", get_waves},
-    {"initial_batch", "candidates", NULL, 0, "candidates per wave (the initial batch)",
-     get_wave_size},
-    {"candidates_started", "candidates", NULL, 0, "candidates started", get_candidates},
-    {"candidates_finished", "candidates", NULL, 0,
-     "candidates ended by a stop id or max_new_effective", get_candidates_finished},
-    {"candidates_cut", "candidates", NULL, 0, "candidates rejected live at a decision point",
-     get_candidates_cut},
-    {"max_new_effective", "tokens", NULL, 0,
-     "the response cap the run used (max_new, capped by the models' contexts)", get_max_new},
-    {"kv_budget", "bytes", "KV budget", COST, "KV-cache bytes the run may use (both models)",
-     get_kv_budget},
-    {"peak_kv_bytes", "bytes", "peak KV", PD | COST, "most KV-cache bytes in use at once",
-     get_peak_kv_bytes},
-    {"seconds_generation", "s", "generation", TIME, "wall time in the generator and sampling",
-     get_seconds_generation},
-    {"seconds_sampling", "s", NULL, STAT_TIMING, "the part of seconds_generation spent sampling",
-     get_seconds_sampling},
-    {"seconds_scoring", "s", "scoring", TIME, "wall time in the reward source",
-     get_seconds_scoring},
-    {"seconds_other", "s", "other", TIME, "the rest of the run's wall time", get_seconds_other},
-    {"seconds_total", "s", NULL, STAT_TIMING, "the run's wall time", get_seconds_total},
+    ROW(gen_flops, "FLOPs", "generator", PD | COST,
+        "analytic FLOPs of every token pushed through the generator"),
+    ROW(rm_flops, "FLOPs", "reward", PD | COST,
+        "analytic FLOPs of every token pushed through the reward model"),
+    ROW(tokens_generated, "tokens", "tokens generated", PD | COST,
+        "tokens sampled, stop ids included"),
+    ROW(gen_tokens, "tokens", NULL, 0, "tokens pushed through the generator, prompt included"),
+    ROW(tokens_scored, "tokens", "tokens scored", PD | COST,
+        "tokens pushed through the reward model, prefix and closing ids included"),
+    ROW(decision_points, "count", "decision points", COST, "decision points taken"),
+    ROW(waves, "count", NULL, 0, "waves of candidates run"),
+    ROW(initial_batch, "candidates", NULL, 0, "candidates per wave (the initial batch)"),
+    ROW(candidates_started, "candidates", NULL, 0, "candidates started"),
+    ROW(candidates_finished, "candidates", NULL, 0,
+        "candidates ended by a stop id or max_new_effective"),
+    ROW(candidates_cut, "candidates", NULL, 0, "candidates rejected live at a decision point"),
+    ROW(max_new_effective, "tokens", NULL, 0,
+        "the response cap the run used (max_new, capped by the models' contexts)"),
+    ROW(kv_budget, "bytes", "KV budget", COST, "KV-cache bytes the run may use (both models)"),
+    ROW(peak_kv_bytes, "bytes", "peak KV", PD | COST, "most KV-cache bytes in use at once"),
+    ROW(seconds_generation, "s", "generation", TIME, "wall time in the generator and sampling"),
+    ROW(seconds_sampling, "s", NULL, STAT_TIMING, "the part of seconds_generation spent sampling"),
+    ROW(seconds_scoring, "s", "scoring", TIME, "wall time in the reward source"),
+    ROW(seconds_other, "s", "other", TIME, "the rest of the run's wall time"),
+    ROW(seconds_total, "s", NULL, STAT_TIMING, "the run's wall time"),
 };
+#undef ROW
 
 const StatField *search_stats_fields(int *n) {
     *n = (int)(sizeof FIELDS / sizeof FIELDS[0]);
