@@ -69,7 +69,7 @@ def run_bon(ctx, text, idx, rows):
         rows["bon_cands"].append([idx, x["i"], x["len"], x["stop"], x["score"],
                                   x["gold"], x["nll"], x["n_sampled"]])
     for w in out["stats"]["wave_costs"]:
-        rows["bon_waves"].append([idx, w["wave"], w["candidates"], w["gen_flops"],
+        rows["bon_waves"].append([idx, w["wave"], w["candidates_started"], w["gen_flops"],
                                   w["rm_flops"], w["tokens_generated"], w["tokens_scored"],
                                   w["seconds_generation"], w["seconds_scoring"],
                                   w["seconds_total"]])

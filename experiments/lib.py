@@ -132,6 +132,16 @@ def _fingerprint(path):
     return ";".join(parts)
 
 
+# The output layout these readers know (docs/output-schema.md).
+SCHEMA_VERSION = 1
+
+
+def _check_schema(obj, path):
+    if obj.get("schema_version") != SCHEMA_VERSION:
+        die("%s: output schema_version %r, these experiments read %d (rebuild, or update "
+            "experiments/lib.py)" % (path, obj.get("schema_version"), SCHEMA_VERSION))
+
+
 def specrej(ctx, args, trace=False):
     """Runs `specrej ARGS --json J [--trace T]` once per distinct ARGS (cached
     under ctx.runs); returns (json object, list of trace records or None)."""
@@ -149,10 +159,13 @@ def specrej(ctx, args, trace=False):
     # Responses may hold invalid UTF-8 (byte-level BPE can stop mid-character).
     with open(jpath, encoding="utf-8", errors="replace") as f:
         out = json.load(f)
+    _check_schema(out, jpath)
     recs = None
     if trace:
         with open(tpath, encoding="utf-8", errors="replace") as f:
             recs = [json.loads(ln) for ln in f if ln.strip()]
+        _check_schema(recs[0], tpath)  # the header; then decision lines and "final"
+        recs = recs[1:]
     return out, recs
 
 

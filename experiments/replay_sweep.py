@@ -63,7 +63,7 @@ def main(argv):
                 for first in a.first_decisions:
                     j = replay(a.bin, rec, alpha, budget, first)
                     st = j["stats"]
-                    started = st["candidates"]
+                    started = st["candidates_started"]
                     winner = max(range(started), key=lambda i: (cands[i]["final"], -i))
                     rows.append({
                         "record": rec, "alpha": alpha, "budget": budget, "first_decision": first,

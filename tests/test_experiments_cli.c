@@ -49,7 +49,7 @@ static void test_bon_waves_and_candidates(void **state) {
     double prev = 0;
     for (int w = 0; w < 3; w++) {
         const cJSON *e = cJSON_GetArrayItem(waves, w);
-        assert_int_equal((int)num(e, "candidates"), 2 * (w + 1));
+        assert_int_equal((int)num(e, "candidates_started"), 2 * (w + 1));
         assert_true(num(e, "gen_flops") > prev);
         prev = num(e, "gen_flops");
     }

@@ -195,15 +195,18 @@ static int fake_score(RewardSource *rs, int n, RewardCand *const *cands, double 
 
 static void fake_close(RewardSource *rs) { (void)rs; }
 
-static const RewardOps FAKE_OPS = {reward_stateless_begin, reward_stateless_attach, fake_score,
-                                   reward_stateless_detach, reward_stateless_end, fake_close};
+static const RewardOps FAKE_OPS = {.begin = reward_stateless_begin,
+                                   .attach = reward_stateless_attach,
+                                   .score = fake_score,
+                                   .detach = reward_stateless_detach,
+                                   .end = reward_stateless_end,
+                                   .close = fake_close};
 
 static FakeSource fake_source(double (*f)(const RewardCand *c)) {
     FakeSource fs = {{0}, f};
     fs.rs.ops = &FAKE_OPS;
     fs.rs.name = "fake";
     fs.rs.detail = "test";
-    fs.rs.max_response = 1 << 30;
     return fs;
 }
 
@@ -289,6 +292,78 @@ static void nonfinite_logits_stop_the_run(void **state) {
 static double nan_for_odd(const RewardCand *c) {
     static const double v[] = {1, NAN};
     return v[c->n_sampled % 2];
+}
+
+/* A source with its own per-candidate state and memory, written without
+ * reading search.c: the driver sizes the wave from its answers alone and
+ * every state it creates is freed. */
+typedef struct {
+    RewardSource rs;
+    int live, most;
+} CountingSource;
+
+static int counting_attach(RewardSource *rs, RewardCand *c, SrError *err) {
+    CountingSource *cs = (CountingSource *)rs;
+    if (!(c->state = sr_calloc(1, sizeof(int), err))) return -1;
+    if (++cs->live > cs->most) cs->most = cs->live;
+    return 0;
+}
+
+static void counting_detach(RewardSource *rs, RewardCand *c) {
+    if (!c->state) return;
+    free(c->state);
+    c->state = NULL;
+    ((CountingSource *)rs)->live--;
+}
+
+static int counting_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                          SrError *err) {
+    (void)rs, (void)err;
+    for (int i = 0; i < n; i++) scores[i] = cands[i]->index;
+    return 0;
+}
+
+static size_t counting_held(const RewardSource *rs) { return (void)rs, 300; }
+
+/* 1000 bytes for a candidate not attached yet, then nothing; 500 scratch. */
+static size_t counting_needed(const RewardSource *rs, int share, int n,
+                              const RewardCand *const *cands, const int *lengths) {
+    (void)rs, (void)share, (void)lengths;
+    size_t need = 500;
+    for (int i = 0; i < n; i++) need += cands[i]->state ? 0 : 1000;
+    return need;
+}
+
+static const RewardOps COUNTING_OPS = {.begin = reward_stateless_begin,
+                                       .attach = counting_attach,
+                                       .score = counting_score,
+                                       .detach = counting_detach,
+                                       .end = reward_stateless_end,
+                                       .close = fake_close,
+                                       .held_bytes = counting_held,
+                                       .bytes_needed = counting_needed};
+
+static void a_stateful_source_sizes_the_waves(void **state) {
+    (void)state;
+    Model *lm = load_ok("tests/fixtures/llama_gqa");
+    CountingSource cs = {{0}, 0, 0};
+    cs.rs.ops = &COUNTING_OPS, cs.rs.name = "counting", cs.rs.detail = "test";
+    int prompt[] = {1, 5, 7, 9}, max_new = 6;
+    size_t g = kv_bytes_per_token(model_config(lm));
+    /* the generator: the prompt once (shared), each candidate max_new - 1 positions */
+    size_t fixed = g * 4 + 300 + 500, per = g * (size_t)(max_new - 1) + 1000;
+    SearchParams p = bon_params(0, max_new, NULL, 0);
+    p.kv_budget = fixed + 3 * per + per / 2;
+    SearchResult res;
+    SrError err = {{0}};
+    assert_int_equal(search_run(lm, &cs.rs, prompt, 4, &p, &res, &err), 0);
+    assert_int_equal(res.stats.initial_batch, 3);
+    assert_int_equal(res.n, 3);
+    assert_int_equal(cs.most, 3);
+    assert_int_equal(cs.live, 0);
+    assert_int_equal(res.best, 2); /* the highest index scores best */
+    search_result_free(&res);
+    model_free(lm);
 }
 
 static void nonfinite_scores_stop_the_run(void **state) {
@@ -441,10 +516,12 @@ static void bridge_context_is_checked_before_the_run(void **state) {
     char *out = run_cli(args, 0); /* before: "response re-encoded to 16 tokens exceeds its context" */
     cJSON *j = cJSON_Parse(out);
     assert_non_null(j);
-    assert_string_equal(cJSON_GetObjectItem(j, "reward_detail")->valuestring,
+    const cJSON *reward = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "reward");
+    assert_string_equal(cJSON_GetObjectItem(reward, "detail")->valuestring,
                         "different tokenizer: bridged through text, rescored from scratch");
     /* capped up front to what the reward model can always read */
-    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "max_new")->valueint, 15);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "max_new_effective")->valueint,
+                     15);
     cJSON_Delete(j);
     free(out);
 }
@@ -967,6 +1044,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(nonfinite_weights_are_refused_at_load),
         cmocka_unit_test(nonfinite_logits_stop_the_run),
         cmocka_unit_test(nonfinite_scores_stop_the_run),
+        cmocka_unit_test(a_stateful_source_sizes_the_waves),
         cmocka_unit_test(padded_ids_are_never_sampled),
         cmocka_unit_test(bridge_context_is_checked_before_the_run),
         cmocka_unit_test(unused_tensors_are_refused),

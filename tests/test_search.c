@@ -327,7 +327,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     /* No closing ids: the score is the head at the last response token,
      * which refs.txt gives for every prefix (transformers, float64). */
     RewardSource *rs = open_rm_with(ids, np, NULL, 0);
-    assert_int_equal(rs->ops->begin(rs, &budget, 1, &err), 0);
+    assert_int_equal(rs->ops->begin(rs, &budget, 1, 0, &err), 0);
     RewardCand c = {0};
     assert_int_equal(rs->ops->attach(rs, &c, &err), 0);
     for (int k = 0; k < 3; k++)
@@ -340,7 +340,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     KVBudget b2;
     kv_budget_init(&b2, SIZE_MAX);
     rs = open_rm_with(ids, np, close, 1);
-    assert_int_equal(rs->ops->begin(rs, &b2, 4, &err), 0);
+    assert_int_equal(rs->ops->begin(rs, &b2, 4, 0, &err), 0);
     RewardCand inc = {0};
     assert_int_equal(rs->ops->attach(rs, &inc, &err), 0);
     for (int k = 0; k < 3; k++) {
@@ -356,6 +356,49 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     size_t before = b2.used;
     rs->ops->detach(rs, &inc);
     assert_true(b2.used < before);
+    rs->ops->end(rs);
+    reward_close(rs);
+}
+
+/* The model source answers the driver's memory question (reward.h) as the
+ * KV budget then charges it: bytes_needed before a scoring is the budget's
+ * peak growth during it, for a new candidate (its prefix copy, response,
+ * closing scratch) and for one already holding a shorter response. */
+static void reward_memory_answers_match_the_budget(void **state) {
+    (void)state;
+    int ids[40];
+    double ref[40];
+    assert_int_equal(read_rm_case(ids, ref), 0);
+    const int np = 5, close[] = {2}, *resp = ids + np;
+    KVBudget budget;
+    kv_budget_init(&budget, SIZE_MAX);
+    SrError err = {{0}};
+    RewardSource *rs = open_rm_with(ids, np, close, 1);
+    size_t held = reward_held_bytes(rs), scratch = reward_bytes_needed(rs, 0, 0, NULL, NULL);
+    assert_int_equal(rs->ops->begin(rs, &budget, 2, 0, &err), 0);
+    assert_int_equal(budget.used, held); /* the prefix slot */
+    assert_true(held > 0);
+    RewardFootprint fp;
+    reward_footprint(rs, &fp);
+    assert_int_equal(held, fp.kv_bytes_per_token * (size_t)np);
+    assert_int_equal(fp.closing_len, 1);
+    RewardCand c = {0};
+    const RewardCand *one = &c;
+    int lens[] = {10, 14};
+    for (int k = 0; k < 2; k++) {
+        size_t need = reward_bytes_needed(rs, 0, 1, &one, &lens[k]), before = budget.used;
+        if (k == 0) assert_int_equal(rs->ops->attach(rs, &c, &err), 0);
+        budget.peak = budget.used;
+        score_at(rs, &c, resp, lens[k]);
+        assert_int_equal(budget.peak - before, need);
+        assert_true(need > scratch);
+        /* nothing new to feed: the closing scratch alone */
+        assert_int_equal(reward_bytes_needed(rs, 0, 1, &one, &lens[k]),
+                         scratch + fp.kv_bytes_per_token);
+    }
+    rs->ops->detach(rs, &c);
+    assert_null(c.state);
+    assert_int_equal(budget.used, held);
     rs->ops->end(rs);
     reward_close(rs);
 }
@@ -516,6 +559,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(finished_candidates_are_never_lost),
         cmocka_unit_test(memory_forces_drops_when_alpha_keeps_all),
         cmocka_unit_test(incremental_reward_matches_reference_and_scratch),
+        cmocka_unit_test(reward_memory_answers_match_the_budget),
         cmocka_unit_test(selflik_is_minus_exp_mean_nll),
         cmocka_unit_test(costs_are_counted_exactly),
         cmocka_unit_test(bon_waves_match_one_wave),

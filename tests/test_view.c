@@ -71,11 +71,12 @@ static void trace_text_grows_to_the_answer(void **state) {
     cJSON *t = read_trace(trace);
     const cJSON *final = cJSON_GetArrayItem(t, cJSON_GetArraySize(t) - 1);
     assert_true(cJSON_IsTrue(get(final, "final")));
-    int n = get(final, "candidates")->valueint, decisions = 0;
+    int n = get(final, "candidates_started")->valueint, decisions = 0;
     const cJSON *outcomes = get(final, "outcomes"), *rec, *c;
     assert_int_equal(cJSON_GetArraySize(outcomes), n);
     cJSON_ArrayForEach(rec, t) {
         if (rec == final) break;
+        if (!cJSON_GetObjectItemCaseSensitive(rec, "decision")) continue; /* the header */
         decisions++;
         cJSON_ArrayForEach(c, get(rec, "candidates")) {
             int i = get(c, "i")->valueint;
@@ -90,7 +91,7 @@ static void trace_text_grows_to_the_answer(void **state) {
         }
     }
     assert_true(decisions >= 2);
-    const char *answer = get(cJSON_GetArrayItem(outcomes, get(final, "best")->valueint),
+    const char *answer = get(cJSON_GetArrayItem(outcomes, get(final, "candidate")->valueint),
                              "text")->valuestring;
     char *reward = strstr(out, "\nreward: ");
     assert_non_null(reward);
@@ -111,6 +112,7 @@ static void id_only_trace_has_null_text(void **state) {
     cJSON *t = read_trace(trace), *rec, *c;
     int nulls = 0;
     cJSON_ArrayForEach(rec, t) {
+        if (cJSON_GetObjectItemCaseSensitive(rec, "kind")) continue; /* the header */
         const cJSON *list = cJSON_GetObjectItemCaseSensitive(rec, "outcomes");
         if (!list) list = get(rec, "candidates");
         cJSON_ArrayForEach(c, list) {
@@ -167,7 +169,7 @@ static void explain_tells_the_trace(void **state) {
     }
     assert_int_equal(count_lines(said, "decision "), decisions);
     const cJSON *final = cJSON_GetArrayItem(t, cJSON_GetArraySize(t) - 1);
-    snprintf(want, sizeof want, "    answer    #%-4d", get(final, "best")->valueint);
+    snprintf(want, sizeof want, "    answer    #%-4d", get(final, "candidate")->valueint);
     assert_non_null(strstr(said, want));
     assert_non_null(strstr(said, "\ncost: "));
     free(with), free(without), free(said);
@@ -237,10 +239,10 @@ static void view_text_cannot_close_the_script(void **state) {
     (void)state;
     write_file("markup.trace",
                "{\"decision\":1,\"wave\":0,\"step\":1,\"ranked\":1,\"keep\":1,\"forced\":0,"
-               "\"cutoff\":0,\"kv_bytes\":1,\"kv_limit\":2,\"candidates\":[{\"i\":0,\"len\":1,"
+               "\"cutoff\":0,\"kv_bytes\":1,\"kv_budget\":2,\"candidates\":[{\"i\":0,\"len\":1,"
                "\"score\":0,\"finished\":true,\"kept\":true,\"text\":\"</script><b>x\"}]}\n"
-               "{\"final\":true,\"best\":0,\"score\":0,\"candidates\":1,\"waves\":1,"
-               "\"kv_peak\":1,\"kv_limit\":2,\"gen_flops\":1,\"rm_flops\":1,"
+               "{\"final\":true,\"candidate\":0,\"reward\":0,\"candidates_started\":1,\"waves\":1,"
+               "\"peak_kv_bytes\":1,\"kv_budget\":2,\"gen_flops\":1,\"rm_flops\":1,"
                "\"tokens_generated\":1,\"tokens_scored\":1}\n");
     char trace[128], html[128], cmd[1024];
     path_of(trace, sizeof trace, "markup.trace");

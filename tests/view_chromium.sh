@@ -87,13 +87,13 @@ for k in want:
         problems.append("%s elements: drew %d, the trace has %d" % (k, p.n[k], want[k]))
 if p.cand_ids != ids:
     problems.append("candidate ids differ from the trace's")
-if p.answer_id != final["best"]:
-    problems.append("the answer drawn is #%s, the trace's is #%d" % (p.answer_id, final["best"]))
+if p.answer_id != final["candidate"]:
+    problems.append("the answer drawn is #%s, the trace's is #%d" % (p.answer_id, final["candidate"]))
 if problems:
     print("view_chromium: %s: %s" % (name, "; ".join(problems)))
     sys.exit(1)
 print("view_chromium: %s: ok (%d candidates, %d decision points, %d cut, answer #%d)"
-      % (name, want["cand"], want["decision"], want["cut"], final["best"]))
+      % (name, want["cand"], want["decision"], want["cut"], final["candidate"]))
 PY
 done || fail=1
 

@@ -41,6 +41,7 @@
 #include "base/rng.h"
 #include "search/sampler.h"
 #include "search/search.h"
+#include "search/search_stats.h"
 #include "text/template.h"
 #include "text/tokenizer.h"
 
@@ -420,11 +421,15 @@ typedef struct RunOut {
     uint64_t digest;
 } RunOut;
 
-/* Counts the candidates each score call feeds (closing tokens once each). */
+/* Counts the candidates each score call feeds (closing tokens once each):
+ * those not scored at this length before (the source skips the others),
+ * tracked here by index, apart from the source's own state. */
 typedef struct CountingSource {
     RewardOps ops;
     const RewardOps *inner;
     long long calls;
+    int closing_len;
+    int *scored_len, n_scored; /* per candidate index: 1 + length last scored, 0 = never */
 } CountingSource;
 static CountingSource g_count; /* the bench's one wrapped source */
 
@@ -432,8 +437,16 @@ static int counting_score(RewardSource *rs, int n, RewardCand *const *cands, dou
                           SrError *err) {
     for (int i = 0; i < n; i++) {
         const RewardCand *c = cands[i];
-        if (c->has_score && c->fed == c->len) continue;
-        if (c->len == 0 && rs->closing_len == 0) continue;
+        if (c->index >= g_count.n_scored) {
+            int m = 2 * c->index + 16;
+            int *grown = realloc(g_count.scored_len, (size_t)m * sizeof *grown);
+            if (!grown) return sr_fail(err, "bench: out of memory");
+            memset(grown + g_count.n_scored, 0, (size_t)(m - g_count.n_scored) * sizeof *grown);
+            g_count.scored_len = grown, g_count.n_scored = m;
+        }
+        if (g_count.scored_len[c->index] == c->len + 1) continue;
+        g_count.scored_len[c->index] = c->len + 1;
+        if (c->len == 0 && g_count.closing_len == 0) continue;
         g_count.calls++;
     }
     return g_count.inner->score(rs, n, cands, scores, err);
@@ -467,6 +480,11 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     g_count.ops = *rs->ops;
     g_count.ops.score = counting_score;
     g_count.calls = 0;
+    RewardFootprint fp;
+    reward_footprint(rs, &fp);
+    g_count.closing_len = fp.closing_len;
+    free(g_count.scored_len);
+    g_count.scored_len = NULL, g_count.n_scored = 0;
     rs->ops = &g_count.ops;
     SrError perr;
     SearchParams p = {0};
@@ -490,7 +508,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     ro.reward = res.best >= 0 ? res.cands[res.best].score : NAN;
     /* Each candidate's last sampled token is never fed (it stopped, hit
      * max_new, or was cut right after sampling). */
-    ro.expect_gen = pr->ids.len + res.stats.tokens_generated - res.stats.candidates;
+    ro.expect_gen = pr->ids.len + res.stats.tokens_generated - res.stats.candidates_started;
     long long fed = 0;
     uint64_t h = 1469598103934665603ULL;
     for (int i = 0; i < res.n; i++) {
@@ -503,7 +521,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     h = fnv(h, &res.best, sizeof res.best);
     ro.digest = h;
     ro.closing_calls = g_count.calls;
-    ro.expect_rm = rs->prefix_len + fed + (long long)rs->closing_len * g_count.calls;
+    ro.expect_rm = fp.prefix_len + fed + (long long)fp.closing_len * g_count.calls;
     ro.ok_gen = ro.expect_gen == res.stats.gen_tokens;
     ro.ok_rm = ro.expect_rm == res.stats.tokens_scored;
     search_result_free(&res);
@@ -545,7 +563,7 @@ static void add_run(Totals *t, const RunOut *r, const char *label, int prompt) {
     t->t_sample += r->st.seconds_sampling, t->t_score += r->st.seconds_scoring;
     t->t_other += r->st.seconds_other;
     t->gen_tokens += r->st.gen_tokens, t->rm_tokens += r->st.tokens_scored;
-    t->candidates += r->st.candidates;
+    t->candidates += r->st.candidates_started;
     t->ok &= r->ok_gen && r->ok_rm;
     if (!(r->ok_gen && r->ok_rm))
         printf("  !! %s prompt %d: generator %lld tokens (expected %lld), RM %lld (expected "
@@ -578,7 +596,7 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
         Method ms = {"SpR", "quantile", 0, 0.5};
         RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
         add_run(&spr, &r, "SpR", i);
-        Method mb = {"BoN", "none", r.st.candidates, 0};
+        Method mb = {"BoN", "none", r.st.candidates_started, 0};
         RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
         add_run(&bon, &b, "BoN", i);
     }
@@ -646,6 +664,7 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
 /* ------------------------------------------------- record and replay */
 
 static double json_number(const char *text, const char *key); /* below */
+static double json_stat(const char *text, const char *name);   /* below */
 
 /* Runs argv (the CLI) with stdout to /dev/null; wall seconds, or -1 when it
  * fails. */
@@ -722,7 +741,7 @@ static void record_vs_replay(const Opts *o, const Tokenizer *tok) {
         /* the live run first: it says how many candidates the record must hold */
         double s = spawn_seconds(spr);
         char *lt_text = s < 0 ? NULL : json_sans_timing(lj);
-        int n = lt_text ? (int)json_number(lt_text, "candidates") : 0;
+        int n = lt_text ? (int)json_stat(lt_text, "candidates_started") : 0;
         free(lt_text);
         snprintf(n_s, sizeof n_s, "%d", n > 0 ? n : 1);
         double b = spawn_seconds(bon), r = spawn_seconds(record), q = spawn_seconds(replay);
@@ -775,6 +794,17 @@ static double json_number(const char *text, const char *key) {
     snprintf(pat, sizeof pat, "\"%s\":", key);
     const char *p = strstr(text, pat);
     return p ? strtod(p + strlen(pat), NULL) : 0;
+}
+
+/* A statistic of a --json file, by its name in the one table
+ * (search/search_stats.h): a name the table does not have stops the bench. */
+static double json_stat(const char *text, const char *name) {
+    const StatField *f = search_stats_find(name);
+    if (!f) {
+        fprintf(stderr, "bench: no statistic '%s' in search_stats.h\n", name);
+        exit(1);
+    }
+    return json_number(text, f->name);
 }
 
 /* ------------------------------------------------- real-model shapes */
@@ -991,10 +1021,10 @@ static void peak_memory(Model *gen, const Opts *o, const MemRun *mr) {
     if (model_load(o->rm, &rm, &err) != 0) die(o->rm, &err);
     double w_gen = 4.0 * (double)model_param_count(gen), w_rm = 4.0 * (double)model_param_count(rm);
     model_free(rm);
-    double mib = 1.0 / (1024 * 1024), kv = json_number(mr->json, "kv_budget");
-    double peak_kv = json_number(mr->json, "peak_kv_bytes"), peak = mr->peak_kb / 1024.0;
+    double mib = 1.0 / (1024 * 1024), kv = json_stat(mr->json, "kv_budget");
+    double peak_kv = json_stat(mr->json, "peak_kv_bytes"), peak = mr->peak_kb / 1024.0;
     printf("\n## Peak memory: `specrej spr --alpha 0.5 -n %d` (one budget-sized wave of %.0f) on "
-           "one dev prompt\n", o->max_new, json_number(mr->json, "initial_batch"));
+           "one dev prompt\n", o->max_new, json_stat(mr->json, "initial_batch"));
     printf("peak RSS %.1f MiB = KV budget %.1f MiB (peak in use %.1f) + weights %.1f MiB "
            "(generator %.1f, RM %.1f) + %.1f MiB rest; `specrej info` (generator only) "
            "peaks at %.1f MiB\n",

@@ -1,11 +1,14 @@
-/* version.h - the one version string of specrej (`specrej --version`, and
- * what output records as the software that wrote it). Contract: a release
- * changes it here and nowhere else; semantic versioning (a change of the
- * output schema or of a run's results for the same inputs is a minor or
- * major step, never a patch). */
+/* version.h - specrej's version and the version of its output schema.
+ *
+ * SPECREJ_VERSION is the one version string (--version, every JSON output's
+ * "specrej_version"). SPECREJ_SCHEMA_VERSION numbers the layout of --json,
+ * --trace and compare --json (docs/schema/specrej-output.schema.json): it
+ * grows when a field is renamed, removed or changes meaning, so that a
+ * reader can refuse what it does not know. */
 #ifndef SPECREJ_VERSION_H
 #define SPECREJ_VERSION_H
 
-#define SPECREJ_VERSION "0.2.0"
+#define SPECREJ_VERSION "0.9.0"
+#define SPECREJ_SCHEMA_VERSION 1
 
 #endif

@@ -410,7 +410,7 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     }
     for (int k = 0; o.check_models && k < n; k++)
         if (check_models(o.records[k], err) != 0) goto done;
-    rep = cJSON_CreateObject();
+    rep = output_begin("compare");
     cJSON_AddStringToObject(rep, "A", ta);
     cJSON_AddStringToObject(rep, "B", tb);
     cJSON *prompts = cJSON_AddArrayToObject(rep, "prompts");

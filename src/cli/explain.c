@@ -76,9 +76,9 @@ int explain_decision(void *user, const DecisionRecord *rec, SrError *err) {
 static int explain_waves(const Explainer *ex, const SearchResult *res, SrError *err) {
     FILE *f = ex->out;
     for (int w = 0; res->wave_stats && w < res->stats.waves; w++) {
-        int before = w ? res->wave_stats[w - 1].candidates : 0;
+        int before = w ? res->wave_stats[w - 1].candidates_started : 0;
         fprintf(f, "wave %d: %d candidates at once, each run to its end\n", w + 1,
-                res->wave_stats[w].candidates - before);
+                res->wave_stats[w].candidates_started - before);
     }
     const SearchCandidate **order = sr_malloc_array((size_t)(res->n ? res->n : 1),
                                                     sizeof *order, err);
@@ -112,7 +112,7 @@ int explain_answer(const Explainer *ex, const SearchResult *res, SrError *err) {
     }
     fprintf(f, "cost: %d candidates, %d decision points, %lld tokens generated, %lld scored; "
                "generator %.4g FLOPs, reward %.4g FLOPs; peak KV %.1f KiB of %.1f KiB\n",
-            st->candidates, st->decision_points, st->tokens_generated, st->tokens_scored,
+            st->candidates_started, st->decision_points, st->tokens_generated, st->tokens_scored,
             st->gen_flops, st->rm_flops, kib(st->peak_kv_bytes), kib(st->kv_budget));
     return 0;
 }

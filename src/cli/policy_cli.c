@@ -151,7 +151,7 @@ cJSON *policy_cli_json(const Policy *p, const PolicyArgs *a) {
         return NULL;
     }
     cJSON_AddStringToObject(o, "name", p->name);
-    cJSON_AddItemToObject(o, "args", args);
+    cJSON_AddItemToObject(o, "params", args);
     for (int k = 0; k < p->n_params; k++) {
         const PolicyParam *q = &p->params[k];
         if (q->type == POLICY_INT || q->type == POLICY_DOUBLE) {

@@ -45,7 +45,8 @@ int policy_cli_resolve(const PolicyCli *pc, const char *fallback, const Policy *
 /* The --help lines: the flags, then every registered policy and its
  * parameters (type, range, default, help). */
 void policy_cli_usage(FILE *f);
-/* {"name": NAME, "args": {PARAM: value, ...}}: numbers, lists as arrays. NULL on
+/* {"name": NAME, "params": {PARAM: value, ...}} (the output schema's
+ * params.policy): numbers, lists as arrays. NULL on
  * allocation failure. */
 cJSON *policy_cli_json(const Policy *p, const PolicyArgs *a);
 

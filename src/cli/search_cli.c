@@ -640,24 +640,68 @@ static cJSON *candidates_json(Session *s, SrError *err) {
     return arr;
 }
 
-static cJSON *wave_costs_json(const SearchResult *r) {
-    cJSON *arr = cJSON_CreateArray();
-    for (int w = 0; arr && r->wave_stats && w < r->stats.waves; w++) {
-        const SearchStats *st = &r->wave_stats[w];
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddNumberToObject(e, "wave", w + 1);
-        cJSON_AddNumberToObject(e, "candidates", st->candidates);
-        cJSON_AddNumberToObject(e, "gen_flops", st->gen_flops);
-        cJSON_AddNumberToObject(e, "rm_flops", st->rm_flops);
-        cJSON_AddNumberToObject(e, "tokens_generated", (double)st->tokens_generated);
-        cJSON_AddNumberToObject(e, "tokens_scored", (double)st->tokens_scored);
-        cJSON_AddNumberToObject(e, "seconds_generation", st->seconds_generation);
-        cJSON_AddNumberToObject(e, "seconds_scoring", st->seconds_scoring);
-        cJSON_AddNumberToObject(e, "seconds_total",
-                                st->seconds_generation + st->seconds_scoring + st->seconds_other);
-        cJSON_AddItemToArray(arr, e);
+/* "model"/"reward": {"path", "hash"}; hash as "fnv1a64:<16 hex>" of the
+ * checkpoint folder (record_hash_model), or null. A replay reports the
+ * record's, so that its JSON is the live run's. */
+static cJSON *model_ref_json(const char *path, uint64_t hash) {
+    cJSON *m = cJSON_CreateObject();
+    char hex[32];
+    snprintf(hex, sizeof hex, "fnv1a64:%016llx", (unsigned long long)hash);
+    if (path && *path) cJSON_AddStringToObject(m, "path", path);
+    else cJSON_AddNullToObject(m, "path");
+    if (path && *path) cJSON_AddStringToObject(m, "hash", hex);
+    else cJSON_AddNullToObject(m, "hash");
+    return m;
+}
+
+static cJSON *ids_json(const int *ids, int n) { return cJSON_CreateIntArray(ids, n); }
+
+/* The policy and the parameters it reads (see search/policy.h). */
+/* Every parameter of the run (docs/output-schema.md): what reproduces it. */
+static cJSON *params_json(const Session *s, const Opts *o, const SearchParams *p,
+                          SrError *err) {
+    uint64_t gen_hash = 0, rm_hash = 0;
+    const char *gen_path = o->model, *rm_path = NULL;
+    int model_src = o->method != SEARCH_CLI_GENERATE && strcmp(s->rs->name, "model") == 0;
+    if (s->replaying) {
+        gen_path = s->rec.gen_path, gen_hash = s->rec.gen_hash;
+        rm_path = s->rec.rm_path, rm_hash = s->rec.rm_hash;
+    } else {
+        if (record_hash_model(o->model, &gen_hash, err) != 0) return NULL;
+        if (model_src && (rm_path = o->reward) && record_hash_model(rm_path, &rm_hash, err) != 0)
+            return NULL;
     }
-    return arr;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return sr_fail(err, "--json: out of memory"), NULL;
+    cJSON_AddItemToObject(j, "model", model_ref_json(gen_path, gen_hash));
+    if (o->method == SEARCH_CLI_GENERATE) {
+        cJSON_AddNullToObject(j, "reward");
+    } else {
+        cJSON *r = model_ref_json(rm_path, rm_hash);
+        cJSON_AddStringToObject(r, "source", s->rs->name);
+        cJSON_AddStringToObject(r, "detail", s->rs->detail);
+        cJSON_AddItemToObject(j, "reward", r);
+    }
+    cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
+    cJSON_AddNumberToObject(sm, "seed", (double)p->seed);
+    cJSON_AddNumberToObject(sm, "temperature", p->sampling.temperature);
+    cJSON_AddNumberToObject(sm, "top_k", p->sampling.top_k);
+    cJSON_AddNumberToObject(sm, "top_p", p->sampling.top_p);
+    cJSON_AddNumberToObject(sm, "max_new", p->max_new);
+    cJSON_AddItemToObject(sm, "stop_ids", ids_json(p->stop_ids, p->n_stop));
+    if (p->n > 0) cJSON_AddNumberToObject(j, "N", p->n);
+    else cJSON_AddNullToObject(j, "N");
+    cJSON *b = cJSON_AddObjectToObject(j, "budget");
+    if (o->kv_budget) cJSON_AddNumberToObject(b, "kv_budget_given", (double)o->kv_budget);
+    else cJSON_AddNullToObject(b, "kv_budget_given");
+    if (o->budget_candidates) cJSON_AddNumberToObject(b, "kv_budget_candidates",
+                                                      (double)o->budget_candidates);
+    else cJSON_AddNullToObject(b, "kv_budget_candidates");
+    cJSON_AddNumberToObject(b, "max_batch", p->max_batch);
+    cJSON_AddStringToObject(b, "prompt_kv", p->prompt_kv_per_candidate ? "per-candidate"
+                                                                       : "shared");
+    cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
+    return j;
 }
 
 /* j[key] = text as valid UTF-8 (JSON text must be), and j[key_replaced] =
@@ -693,10 +737,17 @@ static int emit_json(Session *s, const Opts *o, cJSON *j, SrError *err) {
     return rc;
 }
 
-static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrError *err) {
+static int write_json(Session *s, const Opts *o, const SearchParams *p, double gold, int has_gold,
+                      SrError *err) {
     const SearchCandidate *c = &s->res.cands[s->res.best];
-    cJSON *j = cJSON_CreateObject();
+    cJSON *j = output_begin("result");
+    cJSON *params = j ? params_json(s, o, p, err) : NULL;
+    if (!params) {
+        cJSON_Delete(j);
+        return j ? -1 : sr_fail(err, "--json: out of memory");
+    }
     cJSON_AddStringToObject(j, "method", METHOD_NAMES[o->method]);
+    cJSON_AddItemToObject(j, "params", params);
     size_t prompt_len = o->prompt ? strlen(o->prompt) : 0;
     if (add_text(j, "prompt", "prompt_replaced_bytes", o->prompt, prompt_len, err) != 0) {
         cJSON_Delete(j);
@@ -709,24 +760,14 @@ static int write_json(Session *s, const Opts *o, double gold, int has_gold, SrEr
         return -1;
     }
     cJSON_AddItemToObject(j, "response_ids", cJSON_CreateIntArray(c->tokens.data, c->tokens.len));
-    cJSON_AddStringToObject(j, "stop", c->stop_id >= 0 ? "stop_id" : "max_new");
+    cJSON_AddStringToObject(j, "stop_reason", c->stop_id >= 0 ? "stop_id" : "max_new");
     cJSON_AddNumberToObject(j, "reward", c->score);
-    cJSON_AddStringToObject(j, "reward_source", s->rs->name);
-    cJSON_AddStringToObject(j, "reward_detail", s->rs->detail);
     if (has_gold) cJSON_AddNumberToObject(j, "gold", gold);
     else cJSON_AddNullToObject(j, "gold");
     cJSON_AddNumberToObject(j, "candidate", c->index);
-    if (o->method == SEARCH_CLI_SPR) {
-        int k = policy_param_index(o->policy, "alpha");
-        if (k >= 0) cJSON_AddNumberToObject(j, "alpha", o->policy_args.num[k]);
-        cJSON_AddStringToObject(j, "policy", o->policy->name);
-        cJSON_AddItemToObject(j, "policy_args", policy_cli_json(o->policy, &o->policy_args));
-    }
-    if (o->method == SEARCH_CLI_BON) cJSON_AddNumberToObject(j, "N", (double)o->n);
-    cJSON_AddNumberToObject(j, "seed", (double)o->seed);
-    cJSON *st = search_stats_json(&s->res.stats);
+    cJSON *st = search_stats_json(&s->res.stats, 0);
     if (st) cJSON_AddItemToObject(j, "stats", st);
-    if (st) cJSON_AddItemToObject(st, "wave_costs", wave_costs_json(&s->res));
+    if (st) cJSON_AddItemToObject(st, "wave_costs", search_wave_costs_json(&s->res));
     cJSON *cands = candidates_json(s, err);
     if (!cands) {
         cJSON_Delete(j);
@@ -752,16 +793,11 @@ static void print_text(Session *s, const Opts *o, double gold, int has_gold) {
     if (o->method == SEARCH_CLI_GENERATE) return;
     printf("reward: %.6f (%s, candidate %d of %d)\n", c->score, s->rs->name, c->index, s->res.n);
     if (has_gold) printf("gold: %.3f\n", gold);
-    printf("cost: generator %.4g FLOPs, reward %.4g FLOPs, %lld tokens generated, %lld scored, "
-           "%d decision points, peak KV %zu of %zu bytes\n",
-           st->gen_flops, st->rm_flops, st->tokens_generated, st->tokens_scored,
-           st->decision_points, st->peak_kv_bytes, st->kv_budget);
-    printf("time: generation %.3fs, scoring %.3fs, other %.3fs\n", st->seconds_generation,
-           st->seconds_scoring, st->seconds_other);
+    search_stats_print(stdout, st);
     if (s->replaying) printf("replayed from %s (no model was run)\n", o->record);
 }
 
-static int finish(Session *s, const Opts *o, SrError *err) {
+static int finish(Session *s, const Opts *o, const SearchParams *p, SrError *err) {
     if (s->res.best < 0) return sr_fail(err, "%s: no candidate finished", METHOD_NAMES[o->method]);
     const SearchCandidate *c = &s->res.cands[s->res.best];
     SrError derr = {{0}};
@@ -789,7 +825,7 @@ static int finish(Session *s, const Opts *o, SrError *err) {
             return sr_fail(err, "%s", gerr.msg);
         }
     }
-    if (o->json || s->out) return write_json(s, o, gold, has_gold, err);
+    if (o->json || s->out) return write_json(s, o, p, gold, has_gold, err);
     print_text(s, o, gold, has_gold);
     return 0;
 }
@@ -951,10 +987,12 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
         model_free(rm);
         r->has_rm_cfg = 1;
     }
-    r->rs_kv_bytes_per_token = rs->kv_bytes_per_token;
-    r->rs_reserve_bytes = rs->reserve_bytes;
-    r->rs_prefix_len = rs->prefix_len, r->rs_closing_len = rs->closing_len;
-    r->rs_max_response = rs->max_response;
+    RewardFootprint fp;
+    reward_footprint(rs, &fp);
+    r->rs_kv_bytes_per_token = fp.kv_bytes_per_token;
+    r->rs_reserve_bytes = fp.reserve_bytes;
+    r->rs_prefix_len = fp.prefix_len, r->rs_closing_len = fp.closing_len;
+    r->rs_max_response = fp.max_response;
     return 0;
 }
 
@@ -967,9 +1005,11 @@ static int search_and_finish(Session *s, Opts *o, SearchParams *p, SrError *err)
         return sr_fail(err, "--trace: %s is also the --json file (each needs its own)", o->trace);
     if (o->trace) {
         if (trace_open(&s->trace, o->trace, err) != 0) return -1;
+        cJSON *params = params_json(s, o, p, err);
+        if (!params || trace_header(&s->trace, METHOD_NAMES[o->method], params, err) != 0)
+            return -1;
         p->on_decision = trace_decision;
         p->user = &s->trace;
-        if (o->method == SEARCH_CLI_SPR) s->trace.policy = policy_cli_json(p->policy, &p->policy_args);
         s->trace.tok = s->tok;
     }
     Explainer ex = {stderr, s->tok, p->on_decision, p->user};
@@ -980,7 +1020,7 @@ static int search_and_finish(Session *s, Opts *o, SearchParams *p, SrError *err)
                                    err)) != 0)
         return -1;
     if (o->explain && explain_answer(&ex, &s->res, err) != 0) return -1;
-    if (finish(s, o, err) != 0) return -1;
+    if (finish(s, o, p, err) != 0) return -1;
     if (o->trace && trace_finish(&s->trace, &s->res, err) != 0) return -1;
     return 0;
 }
@@ -995,7 +1035,9 @@ static int record_one(Session *s, const Opts *o, const char *path, SrError *err)
     int rc = -1;
     if (load_prompt(s, o, err) != 0) goto done;
     if (open_reward(s, o, err) != 0) goto done;
-    if (strcmp(s->rs->name, "model") == 0 && s->rs->kv_bytes_per_token == 0) {
+    RewardFootprint fp;
+    reward_footprint(s->rs, &fp);
+    if (strcmp(s->rs->name, "model") == 0 && fp.kv_bytes_per_token == 0) {
         sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
                      "model rescores from re-encoded text, which a record cannot replay", o->reward);
         goto done;

@@ -2,14 +2,11 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/utf8.h"
-
-double round6(double x) {
-    if (!isfinite(x)) return x;
-    double r = round(x * 1e6) / 1e6;
-    return r == 0 ? 0 : r; /* no "-0" */
-}
+#include "base/version.h"
+#include "search/search_stats.h"
 
 int trace_open(TraceWriter *tw, const char *path, SrError *err) {
     tw->open = 0;
@@ -21,15 +18,67 @@ int trace_open(TraceWriter *tw, const char *path, SrError *err) {
 void trace_abort(TraceWriter *tw) {
     if (tw->open) atomic_abort(&tw->af);
     tw->open = 0;
-    cJSON_Delete(tw->policy);
-    tw->policy = NULL;
 }
 
-static void add_cost(cJSON *o, const SearchStats *st) {
-    cJSON_AddNumberToObject(o, "gen_flops", st->gen_flops);
-    cJSON_AddNumberToObject(o, "rm_flops", st->rm_flops);
-    cJSON_AddNumberToObject(o, "tokens_generated", (double)st->tokens_generated);
-    cJSON_AddNumberToObject(o, "tokens_scored", (double)st->tokens_scored);
+cJSON *output_begin(const char *kind) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "schema_version", SPECREJ_SCHEMA_VERSION);
+    cJSON_AddStringToObject(o, "specrej_version", SPECREJ_VERSION);
+    cJSON_AddStringToObject(o, "kind", kind);
+    return o;
+}
+
+/* Adds the table's statistics to o, leaving out those flagged in exclude
+ * and keeping only those flagged in only (0: all). */
+static void add_stats(cJSON *o, const SearchStats *st, int exclude, int only) {
+    int n;
+    const StatField *f = search_stats_fields(&n);
+    for (int i = 0; i < n; i++)
+        if (!(f[i].flags & exclude) && (!only || (f[i].flags & only)))
+            cJSON_AddNumberToObject(o, f[i].name, f[i].get(st));
+}
+
+cJSON *search_stats_json(const SearchStats *st, int exclude) {
+    cJSON *o = cJSON_CreateObject();
+    if (o) add_stats(o, st, exclude, 0);
+    return o;
+}
+
+cJSON *search_wave_costs_json(const SearchResult *r) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int w = 0; arr && r->wave_stats && w < r->stats.waves; w++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "wave", w + 1);
+        add_stats(e, &r->wave_stats[w], 0, 0);
+        cJSON_AddItemToArray(arr, e);
+    }
+    return arr;
+}
+
+static void print_value(FILE *f, const StatField *s, double v) {
+    if (strcmp(s->unit, "FLOPs") == 0) fprintf(f, "%s %.4g FLOPs", s->label, v);
+    else if (strcmp(s->unit, "bytes") == 0) fprintf(f, "%s %.0f bytes", s->label, v);
+    else if (strcmp(s->unit, "s") == 0) fprintf(f, "%s %.3fs", s->label, v);
+    else fprintf(f, "%s %.0f", s->label, v);
+}
+
+static void print_line(FILE *f, const char *head, const SearchStats *st, int flag) {
+    int n, first = 1;
+    const StatField *s = search_stats_fields(&n);
+    fprintf(f, "%s: ", head);
+    for (int i = 0; i < n; i++) {
+        if (!(s[i].flags & flag) || !s[i].label) continue;
+        if (!first) fputs(", ", f);
+        print_value(f, &s[i], s[i].get(st));
+        first = 0;
+    }
+    fputc('\n', f);
+}
+
+void search_stats_print(FILE *f, const SearchStats *st) {
+    print_line(f, "cost", st, STAT_TEXT_COST);
+    print_line(f, "time", st, STAT_TEXT_TIME);
 }
 
 int candidate_text(const Tokenizer *tok, const SearchCandidate *c, char **text, SrError *err) {
@@ -63,19 +112,29 @@ static int write_line(TraceWriter *tw, cJSON *o, SrError *err) {
     return 0;
 }
 
+int trace_header(TraceWriter *tw, const char *method, cJSON *params, SrError *err) {
+    cJSON *o = output_begin("trace");
+    if (!o || !params) {
+        cJSON_Delete(o), cJSON_Delete(params);
+        return sr_fail(err, "trace: out of memory");
+    }
+    cJSON_AddStringToObject(o, "method", method);
+    cJSON_AddItemToObject(o, "params", params);
+    return write_line(tw, o, err);
+}
+
 int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
     TraceWriter *tw = user;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "decision", rec->decision);
-    cJSON_AddNumberToObject(o, "wave", rec->wave);
+    cJSON_AddNumberToObject(o, "wave", rec->wave + 1);
     cJSON_AddNumberToObject(o, "step", rec->step);
     cJSON_AddNumberToObject(o, "ranked", rec->n_ranked);
     cJSON_AddNumberToObject(o, "keep", rec->n_keep);
     cJSON_AddNumberToObject(o, "forced", rec->n_forced);
-    cJSON_AddNumberToObject(o, "cutoff", round6(rec->cutoff));
+    cJSON_AddNumberToObject(o, "cutoff", rec->cutoff);
     cJSON_AddNumberToObject(o, "kv_bytes", (double)rec->kv_bytes);
-    cJSON_AddNumberToObject(o, "kv_peak", (double)rec->stats->peak_kv_bytes);
-    cJSON_AddNumberToObject(o, "kv_limit", (double)rec->kv_limit);
+    cJSON_AddNumberToObject(o, "kv_budget", (double)rec->kv_limit);
     cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
     cJSON *kept = cJSON_CreateArray();
     for (int i = 0; i < rec->n_ranked; i++) {
@@ -83,7 +142,7 @@ int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
-        cJSON_AddNumberToObject(e, "score", round6(c->score));
+        cJSON_AddNumberToObject(e, "score", c->score);
         cJSON_AddBoolToObject(e, "finished", c->finished);
         cJSON_AddBoolToObject(e, "kept", c->in_batch);
         cJSON_AddItemToArray(cands, e);
@@ -94,33 +153,24 @@ int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
         if (c->in_batch) cJSON_AddItemToArray(kept, cJSON_CreateNumber(c->index));
     }
     cJSON_AddItemToObject(o, "kept", kept);
-    add_cost(o, rec->stats);
+    add_stats(o, rec->stats, STAT_TIMING, STAT_PER_DECISION);
     return write_line(tw, o, err);
 }
 
 int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
     cJSON *o = cJSON_CreateObject();
-    int finished = 0;
-    for (int i = 0; i < res->n; i++) finished += res->cands[i].finished;
     cJSON_AddBoolToObject(o, "final", 1);
-    cJSON_AddNumberToObject(o, "best", res->best);
-    cJSON_AddNumberToObject(o, "score", res->best >= 0 ? round6(res->cands[res->best].score) : 0);
-    cJSON_AddNumberToObject(o, "candidates", res->n);
-    cJSON_AddNumberToObject(o, "finished", finished);
-    cJSON_AddNumberToObject(o, "waves", res->stats.waves);
-    cJSON_AddNumberToObject(o, "decision_points", res->stats.decision_points);
-    cJSON_AddNumberToObject(o, "kv_peak", (double)res->stats.peak_kv_bytes);
-    cJSON_AddNumberToObject(o, "kv_limit", (double)res->stats.kv_budget);
-    add_cost(o, &res->stats);
-    if (tw->policy) cJSON_AddItemToObject(o, "policy", tw->policy);
-    tw->policy = NULL; /* o owns it now */
+    cJSON_AddNumberToObject(o, "candidate", res->best);
+    if (res->best >= 0) cJSON_AddNumberToObject(o, "reward", res->cands[res->best].score);
+    else cJSON_AddNullToObject(o, "reward");
+    add_stats(o, &res->stats, STAT_TIMING, 0);
     cJSON *outcomes = cJSON_AddArrayToObject(o, "outcomes");
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
-        cJSON_AddNumberToObject(e, "score", round6(c->score));
+        cJSON_AddNumberToObject(e, "score", c->score);
         cJSON_AddBoolToObject(e, "finished", c->finished);
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
         cJSON_AddItemToArray(outcomes, e);
@@ -132,24 +182,6 @@ int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
     if (write_line(tw, o, err) != 0) return -1;
     tw->open = 0;
     return atomic_commit(&tw->af, err);
-}
-
-cJSON *search_stats_json(const SearchStats *st) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    add_cost(o, st);
-    cJSON_AddNumberToObject(o, "gen_tokens", (double)st->gen_tokens);
-    cJSON_AddNumberToObject(o, "decision_points", st->decision_points);
-    cJSON_AddNumberToObject(o, "peak_kv_bytes", (double)st->peak_kv_bytes);
-    cJSON_AddNumberToObject(o, "kv_budget", (double)st->kv_budget);
-    cJSON_AddNumberToObject(o, "candidates", st->candidates);
-    cJSON_AddNumberToObject(o, "initial_batch", st->wave_size);
-    cJSON_AddNumberToObject(o, "waves", st->waves);
-    cJSON_AddNumberToObject(o, "max_new", st->max_new);
-    cJSON_AddNumberToObject(o, "seconds_generation", st->seconds_generation);
-    cJSON_AddNumberToObject(o, "seconds_scoring", st->seconds_scoring);
-    cJSON_AddNumberToObject(o, "seconds_other", st->seconds_other);
-    return o;
 }
 
 int json_write_file(const char *path, const cJSON *obj, SrError *err) {

@@ -6,6 +6,7 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
+#include "base/version.h"
 
 /* The template (build/gen/view_template.c, made by the Makefile from
  * src/cli/view_template.html). */
@@ -24,7 +25,7 @@ static int has_numbers(const cJSON *o, const char *const *keys) {
 /* "" when rec is a well-formed decision record, else what is wrong. */
 static const char *decision_problem(const cJSON *rec) {
     static const char *const KEYS[] = {"decision", "wave", "step", "ranked", "keep", "forced",
-                                       "cutoff", "kv_bytes", "kv_limit", NULL};
+                                       "cutoff", "kv_bytes", "kv_budget", NULL};
     static const char *const CAND[] = {"i", "len", "score", NULL};
     if (!has_numbers(rec, KEYS)) return "a decision record without its numbers";
     const cJSON *cands = cJSON_GetObjectItemCaseSensitive(rec, "candidates"), *c;
@@ -40,8 +41,8 @@ static const char *decision_problem(const cJSON *rec) {
 }
 
 static const char *final_problem(const cJSON *rec) {
-    static const char *const KEYS[] = {"best", "score", "candidates", "waves", "kv_peak",
-                                       "kv_limit", "gen_flops", "rm_flops",
+    static const char *const KEYS[] = {"candidate", "reward", "candidates_started", "waves",
+                                       "peak_kv_bytes", "kv_budget", "gen_flops", "rm_flops",
                                        "tokens_generated", "tokens_scored", NULL};
     static const char *const OUT[] = {"i", "len", "score", NULL};
     if (!has_numbers(rec, KEYS)) return "a final line without its numbers";
@@ -66,6 +67,17 @@ static int add_line(const char *path, int lineno, char *line, size_t len, cJSON 
     if (*finals)
         return sr_fail(err, "%s: line %d: a record after the final line", path, lineno);
     const char *problem;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
+    if (cJSON_IsString(kind) && strcmp(kind->valuestring, "trace") == 0) {
+        /* the header (docs/output-schema.md): a layout this build knows, first */
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "schema_version");
+        if (lineno != 1) return sr_fail(err, "%s: line %d: a second trace header", path, lineno);
+        if (!cJSON_IsNumber(v) || v->valuedouble != SPECREJ_SCHEMA_VERSION)
+            return sr_fail(err, "%s: schema_version %g, this specrej reads %d (written by "
+                           "another version?)", path, cJSON_IsNumber(v) ? v->valuedouble : -1,
+                           SPECREJ_SCHEMA_VERSION);
+        return 0;
+    }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "final")))
         problem = final_problem(rec), ++*finals;
     else if (cJSON_GetObjectItemCaseSensitive(rec, "decision"))

@@ -219,9 +219,17 @@ typedef struct RecSource {
     ModelConfig cfg;
     KVCache *kv;
     int prefix_slot;
+    int share_prefix;
+    RewardFootprint fp;   /* the recorded source's memory */
     int *slots, cap;
     Ledger ledger;
 } RecSource;
+
+/* A candidate's state when cached: reward_model_shared.c's. */
+typedef struct RecFed {
+    int slot, fed, has_score;
+    double score;
+} RecFed;
 
 static int ensure_rows(RecSource *s, int rows, SrError *err) {
     if (rows <= s->cap) return 0;
@@ -245,8 +253,10 @@ static int rs_forward_rows(RewardSource *rs, int rows, SrError *err) {
     return ledger_forward(&s->ledger, s->kv, rows, s->slots, err);
 }
 
-static int rs_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
+static int rs_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
+                    SrError *err) {
     RecSource *s = rs->self;
+    s->share_prefix = share_prefix;
     if (!s->cached) return 0;
     if (kv_create(&s->cfg, max_cands + 1, budget, &s->kv, err) != 0) return -1;
     s->prefix_slot = kv_alloc_slot(s->kv, err);
@@ -259,23 +269,28 @@ static int rs_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *
 
 static int rs_attach(RewardSource *rs, RewardCand *c, SrError *err) {
     RecSource *s = rs->self;
-    c->slot = -1, c->fed = 0, c->has_score = 0;
     if (c->index < 0 || c->index >= s->rec->n_cands)
         return sr_fail(err, "%s: this run needs candidate %d, the record holds %d (record with a "
                             "larger -N)", s->name, c->index, s->rec->n_cands);
     if (!s->cached) return 0;
-    c->slot = kv_alloc_slot(s->kv, err);
-    if (c->slot < 0) return -1;
-    /* reward_model.c's attach: the prefix borrowed or copied, as the driver says */
-    if (rs->share_prefix)
-        return kv_share_prefix(s->kv, c->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
-    return kv_copy_prefix(s->kv, c->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
+    RecFed *f = sr_calloc(1, sizeof *f, err);
+    if (!f) return -1;
+    c->state = f;
+    f->slot = kv_alloc_slot(s->kv, err);
+    if (f->slot < 0) return -1;
+    /* reward_model_shared.c's attach: the prefix borrowed or copied, as begin was told */
+    if (s->share_prefix)
+        return kv_share_prefix(s->kv, f->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
+    return kv_copy_prefix(s->kv, f->slot, s->prefix_slot, s->rec->rs_prefix_len, err);
 }
 
 static void rs_detach(RewardSource *rs, RewardCand *c) {
     RecSource *s = rs->self;
-    if (s->kv && c->slot >= 0) kv_release(s->kv, c->slot);
-    c->slot = -1;
+    RecFed *f = c->state;
+    if (!f) return;
+    if (s->kv && f->slot >= 0) kv_release(s->kv, f->slot);
+    free(f);
+    c->state = NULL;
 }
 
 /* The recorded score of c's current response: the finished response's
@@ -298,19 +313,22 @@ static int rs_chunk(RewardSource *rs, int n, RewardCand *const *cands, SrError *
     RecSource *s = rs->self;
     int closing = s->rec->rs_closing_len, prefix = s->rec->rs_prefix_len;
     int rows = 0;
-    for (int i = 0; i < n; i++) rows += cands[i]->len - cands[i]->fed + closing;
+    for (int i = 0; i < n; i++) rows += cands[i]->len - ((RecFed *)cands[i]->state)->fed + closing;
     if (rows == 0) return 0;
     if (ensure_rows(s, rows, err) != 0) return -1;
     int r = 0;
-    for (int i = 0; i < n; i++)
-        for (int t = cands[i]->fed; t < cands[i]->len + closing; t++) s->slots[r++] = cands[i]->slot;
+    for (int i = 0; i < n; i++) {
+        const RecFed *f = cands[i]->state;
+        for (int t = f->fed; t < cands[i]->len + closing; t++) s->slots[r++] = f->slot;
+    }
     if (rs_forward_rows(rs, rows, err) != 0) return -1;
     for (int i = 0; i < n; i++) {
-        RewardCand *c = cands[i];
-        if (lookup(s, c, &c->score, err) != 0) return -1;
-        c->fed = c->len;
-        c->has_score = 1;
-        kv_truncate(s->kv, c->slot, prefix + c->len);
+        const RewardCand *c = cands[i];
+        RecFed *f = c->state;
+        if (lookup(s, c, &f->score, err) != 0) return -1;
+        f->fed = c->len;
+        f->has_score = 1;
+        kv_truncate(s->kv, f->slot, prefix + c->len);
     }
     return 0;
 }
@@ -330,16 +348,17 @@ static int rs_score(RewardSource *rs, int n, RewardCand *const *cands, double *s
     int n_todo = 0, start = 0, rows = 0, rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         RewardCand *c = cands[i];
-        if (c->has_score && c->fed == c->len) continue;
+        RecFed *f = c->state;
+        if (f->has_score && f->fed == c->len) continue;
         if (c->len == 0 && closing == 0) {
-            rc = lookup(s, c, &c->score, err);
-            c->has_score = 1;
+            rc = lookup(s, c, &f->score, err);
+            f->has_score = 1;
             continue;
         }
         todo[n_todo++] = c;
     }
     for (int i = 0; i < n_todo && rc == 0; i++) {
-        rows += todo[i]->len - todo[i]->fed + closing;
+        rows += todo[i]->len - ((RecFed *)todo[i]->state)->fed + closing;
         if (rows >= REPLAY_RM_CHUNK_ROWS || i == n_todo - 1) {
             rc = rs_chunk(rs, i + 1 - start, todo + start, err);
             start = i + 1, rows = 0;
@@ -347,7 +366,7 @@ static int rs_score(RewardSource *rs, int n, RewardCand *const *cands, double *s
     }
     free(todo);
     if (rc != 0) return -1;
-    for (int i = 0; i < n; i++) scores[i] = cands[i]->score;
+    for (int i = 0; i < n; i++) scores[i] = ((RecFed *)cands[i]->state)->score;
     return 0;
 }
 
@@ -369,7 +388,36 @@ static void rs_close(RewardSource *rs) {
     free(rs);
 }
 
-static const RewardOps REC_OPS = {rs_begin, rs_attach, rs_score, rs_detach, rs_end, rs_close};
+/* The recorded footprint answers as reward_model_shared.c's did live. */
+static size_t rs_held_bytes(const RewardSource *rs) {
+    const RecSource *s = rs->self;
+    return s->fp.kv_bytes_per_token * (size_t)s->fp.prefix_len;
+}
+
+static size_t rs_bytes_needed(const RewardSource *rs, int share_prefix, int n,
+                              const RewardCand *const *cands, const int *lengths) {
+    const RecSource *s = rs->self;
+    size_t need = s->fp.reserve_bytes;
+    for (int i = 0; i < n; i++) {
+        const RecFed *f = cands[i]->state;
+        need += reward_footprint_bytes(&s->fp, share_prefix, f != NULL, f ? f->fed : 0,
+                                       lengths[i]);
+    }
+    return need;
+}
+
+static int rs_max_response(const RewardSource *rs) {
+    return ((const RecSource *)rs->self)->fp.max_response;
+}
+
+static void rs_footprint(const RewardSource *rs, RewardFootprint *fp) {
+    *fp = ((const RecSource *)rs->self)->fp;
+}
+
+static const RewardOps REC_OPS = {rs_begin,      rs_attach,       rs_score,
+                                  rs_detach,     rs_end,          rs_close,
+                                  rs_held_bytes, rs_bytes_needed, rs_max_response,
+                                  rs_footprint};
 
 int replay_open(Replay *rp, const Record *rec, const char *name, SrError *err) {
     memset(rp, 0, sizeof *rp);
@@ -394,11 +442,11 @@ int replay_open(Replay *rp, const Record *rec, const char *name, SrError *err) {
     rs->ops = &REC_OPS, rs->self = s;
     rs->name = rec->rs_name;
     rs->detail = rec->rs_detail;
-    rs->kv_bytes_per_token = (size_t)rec->rs_kv_bytes_per_token;
-    rs->prefix_len = rec->rs_prefix_len;
-    rs->closing_len = rec->rs_closing_len;
-    rs->reserve_bytes = (size_t)rec->rs_reserve_bytes;
-    rs->max_response = rec->rs_max_response;
+    s->fp.kv_bytes_per_token = (size_t)rec->rs_kv_bytes_per_token;
+    s->fp.prefix_len = rec->rs_prefix_len;
+    s->fp.closing_len = rec->rs_closing_len;
+    s->fp.reserve_bytes = (size_t)rec->rs_reserve_bytes;
+    s->fp.max_response = rec->rs_max_response;
     rp->rs = rs;
     return 0;
 }

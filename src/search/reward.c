@@ -26,8 +26,9 @@ void reward_close(RewardSource *rs) {
     if (rs) rs->ops->close(rs);
 }
 
-int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
-    (void)rs, (void)budget, (void)max_cands, (void)err;
+int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
+                           SrError *err) {
+    (void)rs, (void)budget, (void)max_cands, (void)share_prefix, (void)err;
     return 0;
 }
 
@@ -39,3 +40,28 @@ int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err) {
 void reward_stateless_detach(RewardSource *rs, RewardCand *c) { (void)rs, (void)c; }
 
 void reward_stateless_end(RewardSource *rs) { (void)rs; }
+
+size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int attached,
+                              int fed, int len) {
+    size_t own_prefix = attached || share_prefix ? 0 : (size_t)fp->prefix_len;
+    return fp->kv_bytes_per_token * (own_prefix + (size_t)(len - fed) + (size_t)fp->closing_len);
+}
+
+size_t reward_held_bytes(const RewardSource *rs) {
+    return rs->ops->held_bytes ? rs->ops->held_bytes(rs) : 0;
+}
+
+size_t reward_bytes_needed(const RewardSource *rs, int share_prefix, int n,
+                           const RewardCand *const *cands, const int *lengths) {
+    return rs->ops->bytes_needed ? rs->ops->bytes_needed(rs, share_prefix, n, cands, lengths) : 0;
+}
+
+int reward_max_response(const RewardSource *rs) {
+    return rs->ops->max_response ? rs->ops->max_response(rs) : 1 << 30;
+}
+
+void reward_footprint(const RewardSource *rs, RewardFootprint *fp) {
+    memset(fp, 0, sizeof *fp);
+    fp->max_response = reward_max_response(rs);
+    if (rs->ops->footprint) rs->ops->footprint(rs, fp);
+}

@@ -1,19 +1,23 @@
 /* reward.h - reward sources behind one interface.
  *
  * A source scores partial or finished responses of many candidates at once.
- * Sources: "model" (a reward-model checkpoint with its own KV cache per
- * candidate, fed incrementally), "selflik" (the generator's own likelihood,
- * -exp(mean token NLL)), "gold" (the AFINN gold judge on the decoded text).
+ * Sources: "model" (a reward-model checkpoint: with the generator's tokenizer
+ * its own KV cache per candidate, fed incrementally, reward_model_shared.c;
+ * with another, a bridge through text, reward_model_bridge.c), "selflik"
+ * (the generator's own likelihood, -exp(mean token NLL)), "gold" (the AFINN
+ * gold judge on the decoded text).
  *
- * To add one: write src/reward_NAME.c defining
+ * To add one: write src/search/reward_NAME.c defining
  * `const RewardEntry reward_source_NAME = {"NAME", "summary", open_fn};` and
  * add X(NAME) to REWARD_LIST in reward.c.
  *
- * Memory: a source that caches (model) declares its footprint so the driver
- * can plan against the shared KVBudget: one prefix slot of prefix_len
- * positions, plus per candidate prefix_len (none with share_prefix, when the
- * candidates borrow the prefix slot's blocks) + response length + closing_len (closing positions are scratch during
- * scoring), plus reserve_bytes of transient space. */
+ * State: whatever a source keeps per candidate hangs off RewardCand.state,
+ * created by attach and freed by detach; the driver never looks inside.
+ *
+ * Memory: the driver plans the shared KVBudget from the source's answers
+ * alone (held_bytes, bytes_needed); a source without a cache leaves them
+ * NULL and answers 0. footprint describes the built-in sources' linear
+ * memory model, for a record (src/search/record.h) to replay. */
 #ifndef SPECREJ_REWARD_H
 #define SPECREJ_REWARD_H
 
@@ -25,19 +29,32 @@
 #include "text/tokenizer.h"
 
 /* One candidate as a source sees it. The driver keeps it for the candidate's
- * whole life and refreshes the first block before every call. */
+ * whole life and refreshes the first block before every score call. */
 typedef struct RewardCand {
     const int *tokens;  /* response ids in the generator's vocabulary, stop id excluded */
     int len;
     double nll_sum;     /* -sum log p(token) under the generator, stop id included */
     int n_sampled;      /* tokens behind nll_sum */
     int index;          /* the candidate's index in the run (set by the driver) */
-    /* Owned by the source (-1 / 0 when unused). */
-    int slot;
-    int fed;
-    int has_score;
-    double score;
+    void *state;        /* the source's own (NULL before attach and after detach) */
 } RewardCand;
+
+/* The memory of a source with a KV cache, in the one form the built-in
+ * sources have: a prefix slot of prefix_len positions; per candidate its
+ * own copy of the prefix (none when shared: it borrows the prefix slot's
+ * blocks), its response, and closing_len scratch positions while it is
+ * scored; plus reserve_bytes of transient space during scoring. */
+typedef struct RewardFootprint {
+    size_t kv_bytes_per_token; /* 0: no cache */
+    int prefix_len, closing_len;
+    size_t reserve_bytes;
+    int max_response;          /* longest response it can score */
+} RewardFootprint;
+
+/* A candidate's bytes under fp, beyond the fed positions it holds now, to be
+ * scored at len tokens; attached = 0 adds its prefix copy (unless shared). */
+size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int attached,
+                              int fed, int len);
 
 typedef struct RewardContext {
     const char *path;          /* reward-model checkpoint ("model") */
@@ -67,8 +84,11 @@ typedef struct RewardSource RewardSource;
 #define REWARD_MODEL_CHUNK_ROWS 1024
 
 typedef struct RewardOps {
-    /* Creates caches under budget for up to max_cands live candidates. */
-    int (*begin)(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err);
+    /* Creates caches under budget for up to max_cands live candidates;
+     * share_prefix: candidates borrow the prefix slot's blocks
+     * (kv_share_prefix) instead of copying them. */
+    int (*begin)(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
+                 SrError *err);
     /* A new candidate with an empty response. */
     int (*attach)(RewardSource *rs, RewardCand *c, SrError *err);
     /* scores[i] = reward of cands[i]'s current response. */
@@ -79,12 +99,24 @@ typedef struct RewardOps {
     /* Frees what begin created (before the budget goes away). */
     void (*end)(RewardSource *rs);
     void (*close)(RewardSource *rs);
+    /* The rest may be NULL (a source without a cache): 0 bytes, no limit on
+     * the response, a zero footprint. */
+    /* Bytes it holds from begin to end whatever the candidates (a prefix slot). */
+    size_t (*held_bytes)(const RewardSource *rs);
+    /* Bytes, beyond what it holds now, needed to score cands[i] at lengths[i]
+     * tokens, scratch included. A candidate not attached yet (state NULL)
+     * counts as a new one (planning); n = 0 gives the scratch alone. */
+    size_t (*bytes_needed)(const RewardSource *rs, int share_prefix, int n,
+                           const RewardCand *const *cands, const int *lengths);
+    int (*max_response)(const RewardSource *rs);
+    void (*footprint)(const RewardSource *rs, RewardFootprint *fp);
 } RewardOps;
 
 /* Ready-made begin/attach/detach/end for sources that keep no per-candidate
  * state and no cache (gold judge, self-likelihood): a new stateless source
  * only writes score and close. */
-int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err);
+int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
+                           SrError *err);
 int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err);
 void reward_stateless_detach(RewardSource *rs, RewardCand *c);
 void reward_stateless_end(RewardSource *rs);
@@ -94,16 +126,16 @@ struct RewardSource {
     void *self;
     const char *name;
     const char *detail;        /* e.g. "shared tokenizer, incremental" */
-    size_t kv_bytes_per_token; /* 0 for sources without a cache */
-    int prefix_len;
-    int closing_len;
-    size_t reserve_bytes;
-    int share_prefix;          /* set by the driver before begin: candidates share the
-                                  prefix slot's KV blocks (kv_share_prefix) */
-    int max_response;          /* longest response it can score */
     double flops;              /* cumulative cost of everything it ran */
     long long tokens;          /* tokens pushed through its model */
 };
+
+/* The optional ops, with their defaults (see RewardOps). */
+size_t reward_held_bytes(const RewardSource *rs);
+size_t reward_bytes_needed(const RewardSource *rs, int share_prefix, int n,
+                           const RewardCand *const *cands, const int *lengths);
+int reward_max_response(const RewardSource *rs);
+void reward_footprint(const RewardSource *rs, RewardFootprint *fp);
 
 typedef struct RewardEntry {
     const char *name;

@@ -1,48 +1,19 @@
-/* model: a reward-model checkpoint (…ForSequenceClassification).
- *
- * Shared tokenizer (the usual case): the reward model keeps its own KV slot
- * per candidate, started from a copy of its prefilled prefix (template
- * prompt ids). At each scoring only the response tokens new since the last
- * call are fed, followed by the template's closing ids as a scratch step that
- * kv_truncate() removes again, so the cache always holds prefix + response.
- * The score is the head's output at the last closing id (at the last
- * response token when the template has none).
- *
- * Different tokenizers (a bridge through text): each scoring decodes the
- * response with the generator's tokenizer, re-encodes it with the reward
- * model's, and scores prefix + response + closing from scratch in a
- * temporary slot. Every call then re-processes the whole response, and the
- * re-encoding can split differently at the cut-off point. */
+/* reward_model.c - the "model" source: a reward-model checkpoint
+ * (...ForSequenceClassification). Opening decides its mode: the generator's
+ * ids when both tokenizers agree (reward_model_shared.c), a bridge through
+ * text when they differ (reward_model_bridge.c). Here: loading, the prompt
+ * prefix and closing ids, and what both modes share (the cache, the forward
+ * buffers, the memory answers from the mode's footprint). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/model.h"
-#include "search/reward.h"
+#include "search/reward_model_internal.h"
 #include "text/template.h"
 
-enum { CHUNK_ROWS = REWARD_MODEL_CHUNK_ROWS };
-
-typedef struct {
-    Model *m;
-    int borrowed;             /* m is the caller's (RewardContext.model) */
-    const ModelConfig *cfg;
-    Tokenizer *own_tok;       /* the reward model's tokenizer, if it has one */
-    const Tokenizer *gen_tok; /* bridge: decodes generator ids */
-    int bridge;
-    IntVec prefix, closing;
-    KVCache *kv;
-    int prefix_slot;
-    double prefix_score;
-    int out_dim;
-    float *out;
-    int *slots, *toks;
-    int cap;
-} ModelSource;
-
-static int ensure_rows(ModelSource *s, int rows, SrError *err) {
+int reward_model_ensure_rows(ModelSource *s, int rows, SrError *err) {
     if (rows <= s->cap) return 0;
     int cap = rows > 2 * s->cap ? rows : 2 * s->cap;
     float *out = sr_malloc_array((size_t)cap * (size_t)s->out_dim, sizeof *out, err);
@@ -57,8 +28,7 @@ static int ensure_rows(ModelSource *s, int rows, SrError *err) {
     return 0;
 }
 
-/* Runs rows queued in s->slots/s->toks, adding their cost. */
-static int forward_rows(RewardSource *rs, int rows, SrError *err) {
+int reward_model_forward_rows(RewardSource *rs, int rows, SrError *err) {
     ModelSource *s = rs->self;
     /* Cost first: positions are the slots' lengths before the call. */
     for (int r = 0, k = 0; r < rows; r++) {
@@ -69,146 +39,27 @@ static int forward_rows(RewardSource *rs, int rows, SrError *err) {
     return model_forward(s->m, s->kv, rows, s->slots, s->toks, s->out, err);
 }
 
-static int begin(RewardSource *rs, KVBudget *budget, int max_cands, SrError *err) {
+int reward_model_begin(RewardSource *rs, KVBudget *budget, int n_slots, SrError *err) {
     ModelSource *s = rs->self;
-    int slots = s->bridge ? 2 : max_cands + 1;
-    if (kv_create(s->cfg, slots, budget, &s->kv, err) != 0) return -1;
+    if (kv_create(s->cfg, n_slots, budget, &s->kv, err) != 0) return -1;
     s->prefix_slot = kv_alloc_slot(s->kv, err);
     if (s->prefix_slot < 0) return -1;
     int n = s->prefix.len;
-    if (ensure_rows(s, n, err) != 0) return -1;
+    if (reward_model_ensure_rows(s, n, err) != 0) return -1;
     for (int i = 0; i < n; i++) s->slots[i] = s->prefix_slot, s->toks[i] = s->prefix.data[i];
-    if (forward_rows(rs, n, err) != 0) return -1;
+    if (reward_model_forward_rows(rs, n, err) != 0) return -1;
     s->prefix_score = s->out[(size_t)(n - 1) * s->out_dim];
     return 0;
 }
 
-static int attach(RewardSource *rs, RewardCand *c, SrError *err) {
-    ModelSource *s = rs->self;
-    c->slot = -1, c->fed = 0, c->has_score = 0;
-    if (s->bridge) return 0;
-    c->slot = kv_alloc_slot(s->kv, err);
-    if (c->slot < 0) return -1;
-    if (rs->share_prefix) return kv_share_prefix(s->kv, c->slot, s->prefix_slot, s->prefix.len, err);
-    return kv_copy_prefix(s->kv, c->slot, s->prefix_slot, s->prefix.len, err);
-}
-
-static void detach(RewardSource *rs, RewardCand *c) {
-    ModelSource *s = rs->self;
-    if (c->slot >= 0) kv_release(s->kv, c->slot);
-    c->slot = -1;
-}
-
-/* Feeds cands[0..n): new response ids, then the closing ids as scratch. */
-static int score_chunk(RewardSource *rs, int n, RewardCand *const *cands, SrError *err) {
-    ModelSource *s = rs->self;
-    int rows = 0;
-    for (int i = 0; i < n; i++) rows += cands[i]->len - cands[i]->fed + s->closing.len;
-    if (rows == 0) return 0;
-    if (ensure_rows(s, rows, err) != 0) return -1;
-    int r = 0;
-    for (int i = 0; i < n; i++) {
-        const RewardCand *c = cands[i];
-        for (int t = c->fed; t < c->len; t++) s->slots[r] = c->slot, s->toks[r++] = c->tokens[t];
-        for (int t = 0; t < s->closing.len; t++)
-            s->slots[r] = c->slot, s->toks[r++] = s->closing.data[t];
-    }
-    if (forward_rows(rs, rows, err) != 0) return -1;
-    r = 0;
-    for (int i = 0; i < n; i++) {
-        RewardCand *c = cands[i];
-        r += c->len - c->fed + s->closing.len;
-        c->score = s->out[(size_t)(r - 1) * s->out_dim];
-        c->fed = c->len;
-        c->has_score = 1;
-        kv_truncate(s->kv, c->slot, s->prefix.len + c->len);
-    }
-    return 0;
-}
-
-static int score_shared(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
-                        SrError *err) {
-    ModelSource *s = rs->self;
-    int start = 0, rows = 0;
-    RewardCand **todo = sr_malloc_array((size_t)(n > 0 ? n : 1), sizeof *todo, err);
-    if (!todo) return -1;
-    int n_todo = 0;
-    for (int i = 0; i < n; i++) {
-        RewardCand *c = cands[i];
-        if (c->has_score && c->fed == c->len) continue; /* nothing new */
-        if (c->len == 0 && s->closing.len == 0) {
-            c->score = s->prefix_score, c->has_score = 1;
-            continue;
-        }
-        todo[n_todo++] = c;
-    }
-    for (int i = 0; i < n_todo; i++) {
-        rows += todo[i]->len - todo[i]->fed + s->closing.len;
-        if (rows >= CHUNK_ROWS || i == n_todo - 1) {
-            if (score_chunk(rs, i + 1 - start, todo + start, err) != 0) {
-                free(todo);
-                return -1;
-            }
-            start = i + 1, rows = 0;
-        }
-    }
-    free(todo);
-    for (int i = 0; i < n; i++) scores[i] = cands[i]->score;
-    return 0;
-}
-
-static int score_bridge_one(RewardSource *rs, RewardCand *c, double *score, SrError *err) {
-    ModelSource *s = rs->self;
-    char *text = NULL;
-    size_t len = 0;
-    IntVec ids = {0};
-    int slot = -1, rc = -1;
-    if (tokenizer_decode(s->gen_tok, c->tokens, c->len, &text, &len, err) != 0) goto done;
-    if (tokenizer_encode(s->own_tok, text, len, &ids, err) != 0) goto done;
-    if (intvec_extend(&ids, s->closing.data, s->closing.len, err) != 0) goto done;
-    if (s->prefix.len + ids.len > s->cfg->max_seq_len) {
-        sr_fail(err, "reward model: response re-encoded to %d tokens exceeds its context (%d)",
-                ids.len, s->cfg->max_seq_len - s->prefix.len);
-        goto done;
-    }
-    if (ids.len == 0) {
-        *score = s->prefix_score;
-        rc = 0;
-        goto done;
-    }
-    if ((slot = kv_alloc_slot(s->kv, err)) < 0) goto done;
-    if (kv_copy_prefix(s->kv, slot, s->prefix_slot, s->prefix.len, err) != 0) goto done;
-    if (ensure_rows(s, ids.len, err) != 0) goto done;
-    for (int i = 0; i < ids.len; i++) s->slots[i] = slot, s->toks[i] = ids.data[i];
-    if (forward_rows(rs, ids.len, err) != 0) goto done;
-    *score = s->out[(size_t)(ids.len - 1) * s->out_dim];
-    rc = 0;
-done:
-    if (slot >= 0) kv_release(s->kv, slot);
-    intvec_free(&ids);
-    free(text);
-    return rc;
-}
-
-static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
-                 SrError *err) {
-    ModelSource *s = rs->self;
-    if (!s->bridge) return score_shared(rs, n, cands, scores, err);
-    for (int i = 0; i < n; i++) {
-        if (score_bridge_one(rs, cands[i], &scores[i], err) != 0) return -1;
-        cands[i]->score = scores[i], cands[i]->has_score = 1, cands[i]->fed = cands[i]->len;
-    }
-    return 0;
-}
-
-static void end(RewardSource *rs) {
+void reward_model_end(RewardSource *rs) {
     ModelSource *s = rs->self;
     if (s->kv) kv_free(s->kv);
     s->kv = NULL;
     s->prefix_slot = -1;
 }
 
-static void close_source(RewardSource *rs) {
+void reward_model_close(RewardSource *rs) {
     ModelSource *s = rs->self;
     if (s) {
         if (s->kv) kv_free(s->kv);
@@ -222,7 +73,18 @@ static void close_source(RewardSource *rs) {
     free(rs);
 }
 
-static const RewardOps OPS = {begin, attach, score, detach, end, close_source};
+size_t reward_model_held_bytes(const RewardSource *rs) {
+    const ModelSource *s = rs->self;
+    return s->fp.kv_bytes_per_token * (size_t)s->fp.prefix_len;
+}
+
+int reward_model_max_response(const RewardSource *rs) {
+    return ((const ModelSource *)rs->self)->fp.max_response;
+}
+
+void reward_model_footprint(const RewardSource *rs, RewardFootprint *fp) {
+    *fp = ((const ModelSource *)rs->self)->fp;
+}
 
 /* Same vocabulary = same size and every id decodes to the same bytes. */
 static int same_vocab(const Tokenizer *a, const Tokenizer *b) {
@@ -242,7 +104,7 @@ static int same_vocab(const Tokenizer *a, const Tokenizer *b) {
 }
 
 /* Decides shared ids vs bridge and builds the prefix and closing ids. */
-static int setup_ids(ModelSource *s, const RewardContext *ctx, SrError *err) {
+static int setup_ids(ModelSource *s, const RewardContext *ctx, int *bridge, SrError *err) {
     int v = s->cfg->vocab_size;
     const Tokenizer *tok = s->own_tok;
     if (!ctx->prompt_text) { /* id-only run: ids are shared or nothing */
@@ -265,7 +127,7 @@ static int setup_ids(ModelSource *s, const RewardContext *ctx, SrError *err) {
         return sr_fail(err, "%s: the generator has no tokenizer to bridge to the reward model",
                        ctx->path);
     } else {
-        s->bridge = !same_vocab(tok, ctx->gen_tok);
+        *bridge = !same_vocab(tok, ctx->gen_tok);
     }
     s->gen_tok = ctx->gen_tok;
     TemplateKind k;
@@ -306,6 +168,26 @@ static int bridge_max_response(const ModelSource *s, const RewardContext *ctx, i
     return 0;
 }
 
+/* The mode's vtable and memory: the shared mode's cache grows with each
+ * response; the bridge holds one temporary slot at a time. */
+static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ctx, int bridge,
+                       int room, SrError *err) {
+    size_t m = kv_bytes_per_token(s->cfg);
+    s->fp.closing_len = s->closing.len;
+    if (bridge) {
+        rs->ops = &reward_model_bridge_ops;
+        rs->detail = "different tokenizer: bridged through text, rescored from scratch";
+        s->fp.reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
+        return bridge_max_response(s, ctx, room, &s->fp.max_response, err);
+    }
+    rs->ops = &reward_model_shared_ops;
+    rs->detail = "shared tokenizer: own KV cache, incremental";
+    s->fp.kv_bytes_per_token = m;
+    s->fp.prefix_len = s->prefix.len;
+    s->fp.max_response = room;
+    return 0;
+}
+
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     if (!ctx->path) return sr_fail(err, "--reward: required with --reward-source model");
     RewardSource *rs = sr_calloc(1, sizeof *rs, err);
@@ -314,8 +196,9 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         free(rs);
         return -1;
     }
-    rs->ops = &OPS, rs->self = s, rs->name = "model";
+    rs->ops = &reward_model_shared_ops, rs->self = s, rs->name = "model";
     s->prefix_slot = -1;
+    int bridge = 0;
     if (ctx->model) s->m = ctx->model, s->borrowed = 1;
     else if (model_load(ctx->path, &s->m, err) != 0) goto fail;
     s->cfg = model_config(s->m);
@@ -352,7 +235,7 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
                 tokenizer_vocab_size(s->own_tok), s->cfg->vocab_size);
         goto fail;
     }
-    if (setup_ids(s, ctx, err) != 0) goto fail;
+    if (setup_ids(s, ctx, &bridge, err) != 0) goto fail;
     for (int i = 0; i < s->closing.len; i++)
         if (s->closing.data[i] < 0 || s->closing.data[i] >= s->cfg->vocab_size) {
             sr_fail(err, "--closing-ids: %d is outside the reward model's vocabulary [0, %d)",
@@ -370,23 +253,11 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
                 s->cfg->max_seq_len);
         goto fail;
     }
-    size_t m = kv_bytes_per_token(s->cfg);
-    rs->closing_len = s->closing.len;
-    if (s->bridge) {
-        /* Nothing grows with the response; one temporary slot at a time. */
-        rs->detail = "different tokenizer: bridged through text, rescored from scratch";
-        rs->reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
-        if (bridge_max_response(s, ctx, room, &rs->max_response, err) != 0) goto fail;
-    } else {
-        rs->detail = "shared tokenizer: own KV cache, incremental";
-        rs->kv_bytes_per_token = m;
-        rs->prefix_len = s->prefix.len;
-        rs->max_response = room;
-    }
+    if (choose_mode(s, rs, ctx, bridge, room, err) != 0) goto fail;
     *out = rs;
     return 0;
 fail:
-    close_source(rs);
+    reward_model_close(rs);
     return -1;
 }
 

@@ -20,8 +20,13 @@ static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scor
 
 static void close_source(RewardSource *rs) { free(rs); }
 
-static const RewardOps OPS = {reward_stateless_begin, reward_stateless_attach, score,
-                               reward_stateless_detach, reward_stateless_end, close_source};
+/* no cache: the memory ops stay NULL (reward.h: 0 bytes, no length limit) */
+static const RewardOps OPS = {.begin = reward_stateless_begin,
+                              .attach = reward_stateless_attach,
+                              .score = score,
+                              .detach = reward_stateless_detach,
+                              .end = reward_stateless_end,
+                              .close = close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     (void)ctx;
@@ -30,7 +35,6 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
     rs->ops = &OPS;
     rs->name = "selflik";
     rs->detail = "generator likelihood, no extra forward pass";
-    rs->max_response = 1 << 30;
     *out = rs;
     return 0;
 }

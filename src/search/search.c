@@ -26,14 +26,22 @@ static double now_seconds(void) {
  * they are charged once, to the prompt's own slot). */
 static int own_prompt_positions(int len, int share_prompt) { return share_prompt ? 0 : len; }
 
+/* The source's bytes for one new candidate scored at r tokens, beyond the
+ * scratch it needs whatever the candidates (reward.h: bytes_needed). */
+static size_t source_per_candidate(const RewardSource *rs, int r, int share_prompt) {
+    RewardCand fresh = {0};
+    const RewardCand *one = &fresh;
+    return reward_bytes_needed(rs, share_prompt, 1, &one, &r) -
+           reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
+}
+
 /* KV bytes of one candidate that has sampled r >= 1 tokens and is being
  * scored: generator slot prompt + r - 1 (the last token is not fed yet),
- * reward slot prefix + r + closing scratch, prompts as charged. */
-static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource *rs, int r,
+ * plus what the source says it needs, prompts as charged. */
+static size_t per_candidate(size_t g, int n_prompt, const RewardSource *rs, int r,
                             int share_prompt) {
     return g * (size_t)(own_prompt_positions(n_prompt, share_prompt) + r - 1) +
-           m * (size_t)(own_prompt_positions(rs->prefix_len, share_prompt) + r +
-                        rs->closing_len);
+           source_per_candidate(rs, r, share_prompt);
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
@@ -45,16 +53,18 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
                        n_prompt, cfg->max_seq_len);
     int eff = max_new;
     if (eff > cfg->max_seq_len - n_prompt + 1) eff = cfg->max_seq_len - n_prompt + 1;
-    if (eff > rs->max_response) eff = rs->max_response;
+    if (eff > reward_max_response(rs)) eff = reward_max_response(rs);
     if (eff < 1) return sr_fail(err, "prompt: no room left for a response");
-    size_t g = kv_bytes_per_token(cfg), m = rs->kv_bytes_per_token;
+    size_t g = kv_bytes_per_token(cfg);
     plan->max_new = eff;
-    plan->fixed = g * (size_t)n_prompt + m * (size_t)rs->prefix_len + rs->reserve_bytes;
-    plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff, share_prompt);
+    /* the prompt's slot, the source's held bytes and its scoring scratch */
+    plan->fixed = g * (size_t)n_prompt + reward_held_bytes(rs) +
+                  reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
+    plan->per_cand_full = per_candidate(g, n_prompt, rs, eff, share_prompt);
     int len = policy->plan_length(pa, eff);
     if (len < 1) len = 1;
     if (len > eff) len = eff;
-    plan->per_cand_plan = per_candidate(g, m, n_prompt, rs, len, share_prompt);
+    plan->per_cand_plan = per_candidate(g, n_prompt, rs, len, share_prompt);
     return 0;
 }
 
@@ -119,7 +129,9 @@ typedef struct Run {
     SearchCandidate **live;  /* in-batch, not finished */
     SearchCandidate **ranked; /* decision scratch */
     int n_live;
-    RewardCand **rw;
+    RewardCand **rw;         /* source calls' scratch, with lens */
+    int *lens;
+    int share;               /* candidates share the prompts' KV (kv_share_prefix) */
     double *scores;
     SearchResult *res;
     double t_gen, t_score, t_sample;
@@ -138,28 +150,79 @@ static int is_stop(const SearchParams *p, int tok) {
 static void collect_live(Run *R) {
     R->n_live = 0;
     for (int i = 0; i < R->n_batch; i++)
-        if (!R->batch[i]->finished) R->live[R->n_live++] = R->batch[i];
+        if (R->batch[i]->state == CAND_LIVE) R->live[R->n_live++] = R->batch[i];
 }
 
 /* Bytes in use if the live candidates take one more step and everyone is
- * then scored at the new length. */
+ * then scored at the new length: the generator's share here, the source's
+ * from the source (the live at r + 1 tokens, the finished not yet scored at
+ * their own length). */
 static size_t bytes_after_step(const Run *R, int r) {
-    size_t g = kv_bytes_per_token(R->cfg), m = R->rs->kv_bytes_per_token;
-    size_t c = (size_t)R->rs->closing_len, need = R->budget.used + R->rs->reserve_bytes;
+    size_t need = R->budget.used;
+    int n = 0;
     for (int i = 0; i < R->n_batch; i++) {
-        const SearchCandidate *s = R->batch[i];
-        if (!s->finished)
-            need += g + m * ((size_t)(r + 1 - s->rw.fed) + c);
-        else if (!s->scored)
-            need += m * ((size_t)(s->tokens.len - s->rw.fed) + c);
+        SearchCandidate *s = R->batch[i];
+        if (s->state == CAND_LIVE) {
+            need += kv_bytes_per_token(R->cfg);
+            R->rw[n] = &s->rw, R->lens[n++] = r + 1;
+        } else if (!s->scored) {
+            R->rw[n] = &s->rw, R->lens[n++] = s->tokens.len;
+        }
     }
-    return need;
+    return need + reward_bytes_needed(R->rs, R->share, n, (const RewardCand *const *)R->rw,
+                                      R->lens);
 }
 
+/* Frees both caches' state of c (idempotent). */
 static void release_candidate(Run *R, SearchCandidate *c) {
     if (c->gslot >= 0) kv_release(R->kv, c->gslot);
     c->gslot = -1;
     R->rs->ops->detach(R->rs, &c->rw);
+}
+
+/* Starts c: its generator slot from the prompt, its source state. */
+static int start_candidate(Run *R, SearchCandidate *c, SrError *err) {
+    c->gslot = kv_alloc_slot(R->kv, err);
+    if (c->gslot < 0) return -1;
+    int rc = R->p->prompt_kv_per_candidate
+                 ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
+                 : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
+    if (rc != 0) return -1;
+    return R->rs->ops->attach(R->rs, &c->rw, err);
+}
+
+/* The one place a candidate changes state (search.h): started live, then
+ * finished (a stop id or max_new: its generator slot is freed, its source
+ * state kept until it is scored) or cut at a decision point (both freed).
+ * Each move is counted in the stats. */
+static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
+    SearchStats *st = &R->res->stats;
+    if (c->state != (to == CAND_LIVE ? 0 : CAND_LIVE)) /* a driver bug, never input */
+        return sr_fail(err, "search: candidate %d cannot move from state %d to %d", c->index,
+                       (int)c->state, (int)to);
+    switch (to) {
+    case CAND_LIVE:
+        c->state = CAND_LIVE;
+        c->in_batch = 1;
+        st->candidates_started++;
+        return start_candidate(R, c, err);
+    case CAND_FINISHED:
+        c->state = CAND_FINISHED;
+        c->finished = 1;
+        c->scored = 0; /* a score from a decision point is for a shorter text */
+        kv_release(R->kv, c->gslot);
+        c->gslot = -1;
+        st->candidates_finished++;
+        return 0;
+    case CAND_CUT:
+        c->state = CAND_CUT;
+        c->in_batch = 0;
+        c->rejected_at = R->decision_no;
+        release_candidate(R, c);
+        st->candidates_cut++;
+        return 0;
+    }
+    return sr_fail(err, "search: no candidate state %d", (int)to);
 }
 
 static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
@@ -191,7 +254,7 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
 static int score_finished(Run *R, SrError *err) {
     int n = 0;
     for (int i = 0; i < R->n_batch; i++)
-        if (R->batch[i]->finished && !R->batch[i]->scored) R->live[n++] = R->batch[i];
+        if (R->batch[i]->state == CAND_FINISHED && !R->batch[i]->scored) R->live[n++] = R->batch[i];
     if (score_list(R, R->live, n, err) != 0) return -1;
     for (int i = 0; i < n; i++) R->rs->ops->detach(R->rs, &R->live[i]->rw);
     return 0;
@@ -213,12 +276,11 @@ static void fill_stats(Run *R) {
     st->seconds_sampling = R->t_sample;
 }
 
+/* Out of the batch: a live candidate is cut; a finished one only leaves the
+ * ranking (it stays eligible for the answer). */
 static void cut(Run *R, SearchCandidate *c) {
-    c->in_batch = 0;
-    if (!c->finished) {
-        c->rejected_at = R->decision_no;
-        release_candidate(R, c);
-    }
+    if (c->state == CAND_LIVE) move(R, c, CAND_CUT, NULL);
+    else c->in_batch = 0;
 }
 
 static void rebuild_batch(Run *R, int n) {
@@ -343,17 +405,12 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         int tok = R->picked[j];
         c->nll_sum -= R->logp[j];
         R->res->stats.tokens_generated++;
-        if (is_stop(p, tok)) {
-            c->stop_id = tok;
-            c->finished = 1;
-        } else {
-            if (intvec_push(&c->tokens, tok, err) != 0) return -1;
-            if (c->tokens.len >= R->plan.max_new) c->finished = 1;
-        }
-        if (c->finished) {
-            c->scored = 0; /* a score from a decision point is for a shorter text */
-            kv_release(R->kv, c->gslot);
-            c->gslot = -1;
+        int done = is_stop(p, tok);
+        if (done) c->stop_id = tok;
+        else if (intvec_push(&c->tokens, tok, err) != 0) return -1;
+        else done = c->tokens.len >= R->plan.max_new;
+        if (done) {
+            if (move(R, c, CAND_FINISHED, err) != 0) return -1;
             (*n_finished)++;
         }
     }
@@ -391,21 +448,12 @@ static int start_wave(Run *R, int first, int count, SrError *err) {
         c->stop_id = -1;
         c->gslot = -1;
         c->row = -1; /* the prompt's logits */
-        c->in_batch = 1;
         c->rng = rng_stream(R->p->seed, (uint64_t)i);
-        c->rw.slot = -1;
         c->rw.index = i;
-        c->gslot = kv_alloc_slot(R->kv, err);
-        if (c->gslot < 0) return -1;
-        int rc = R->p->prompt_kv_per_candidate
-                     ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
-                     : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
-        if (rc != 0) return -1;
-        if (R->rs->ops->attach(R->rs, &c->rw, err) != 0) return -1;
+        R->res->n = i + 1; /* released on failure from here on */
+        if (move(R, c, CAND_LIVE, err) != 0) return -1;
         R->batch[R->n_batch++] = c;
     }
-    R->res->n = first + count;
-    R->res->stats.candidates = first + count;
     return 0;
 }
 
@@ -499,9 +547,10 @@ static int alloc_run(Run *R, SrError *err) {
     R->live = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
     R->ranked = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
     R->rw = sr_malloc_array(cap, sizeof(RewardCand *), err);
+    R->lens = sr_malloc_array(cap, sizeof(int), err);
     R->scratch = sr_calloc((size_t)R->n_threads, sizeof *R->scratch, err);
     if (!R->prompt_logits || !R->logits || !R->slots || !R->toks || !R->picked || !R->logp ||
-        !R->scores || !R->batch || !R->live || !R->ranked || !R->rw || !R->scratch)
+        !R->scores || !R->batch || !R->live || !R->ranked || !R->rw || !R->lens || !R->scratch)
         return -1;
     for (int t = 0; t < R->n_threads; t++)
         if (sampler_scratch_init(&R->scratch[t], (int)v, err) != 0) return -1;
@@ -514,7 +563,7 @@ static void free_run(Run *R) {
     free(R->scratch);
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
     free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
-    free(R->ranked), free(R->rw), free(R->masked), free(R->masked_row);
+    free(R->ranked), free(R->rw), free(R->lens), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
     policy_view_free(&R->pview);
@@ -540,8 +589,8 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
     *n_total = p->n > 0 ? p->n : R->cap;
     kv_budget_init(&R->budget, limit);
     R->res->stats.kv_budget = limit;
-    R->res->stats.wave_size = R->cap;
-    R->res->stats.max_new = pl->max_new;
+    R->res->stats.initial_batch = R->cap;
+    R->res->stats.max_new_effective = pl->max_new;
     return 0;
 }
 
@@ -549,7 +598,8 @@ static void pick_best(SearchResult *res) {
     res->best = -1;
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
-        if (!c->finished || !c->scored || !isfinite(c->score)) continue; /* see score_list */
+        /* a finished, scored, finite candidate only (see score_list) */
+        if (c->state != CAND_FINISHED || !c->scored || !isfinite(c->score)) continue;
         if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
     }
 }
@@ -581,9 +631,9 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         if (prompt[i] < 0 || prompt[i] >= R.cfg->vocab_size)
             return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
                            R.cfg->vocab_size);
-    rs->share_prefix = !p->prompt_kv_per_candidate;
-    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args,
-                 rs->share_prefix, &R.plan, err) != 0)
+    R.share = !p->prompt_kv_per_candidate;
+    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args, R.share,
+                 &R.plan, err) != 0)
         return -1;
     int n_total = 0;
     if (size_waves(&R, &n_total, err) != 0) return -1;
@@ -593,10 +643,10 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     R.n_waves = (n_total + R.cap - 1) / R.cap;
     res->wave_stats = sr_calloc((size_t)R.n_waves, sizeof *res->wave_stats, err);
     if (!res->wave_stats) goto done;
-    for (int i = 0; i < n_total; i++) res->cands[i].gslot = res->cands[i].rw.slot = -1;
+    for (int i = 0; i < n_total; i++) res->cands[i].gslot = -1;
     if (alloc_run(&R, err) != 0) goto done;
     if (kv_create(R.cfg, R.cap + 1, &R.budget, &R.kv, err) != 0) goto done;
-    if (rs->ops->begin(rs, &R.budget, R.cap, err) != 0) goto done;
+    if (rs->ops->begin(rs, &R.budget, R.cap, R.share, err) != 0) goto done;
     if (prefill_prompt(&R, prompt, err) != 0) goto done;
     for (int first = 0; first < n_total; first += R.cap, R.wave++) {
         int count = n_total - first < R.cap ? n_total - first : R.cap;

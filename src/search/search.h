@@ -15,6 +15,8 @@
  * and waves continue until n candidates have run. Speculative Rejection:
  * n = 0 means one wave of as many as fit at the first decision length.
  *
+ * Candidates: see CandState below.
+ *
  * Decision points: before each step, the driver asks the policy whether to
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
@@ -40,6 +42,8 @@
 #include "search/sampler.h"
 #include "text/tokenizer.h"
 
+/* A run's statistics; search_stats.h's table names, describes and prints
+ * them (the JSON keys are these field names). */
 typedef struct SearchStats {
     double gen_flops, rm_flops;   /* analytic, every token pushed through each model */
     long long tokens_generated;   /* tokens sampled (stop ids included) */
@@ -47,19 +51,30 @@ typedef struct SearchStats {
     long long tokens_scored;      /* tokens pushed through the reward model */
     int decision_points;
     int waves;
-    int wave_size;                /* candidates per wave (the initial batch) */
-    int candidates;               /* candidates started */
-    int max_new;                  /* effective response cap (context-limited) */
+    int initial_batch;            /* candidates per wave */
+    int candidates_started;
+    int candidates_finished;      /* of those, ended by a stop id or max_new */
+    int candidates_cut;           /* of those, rejected live at a decision point */
+    int max_new_effective;        /* the response cap, context-limited */
     size_t kv_budget, peak_kv_bytes;
     double seconds_generation, seconds_scoring, seconds_other;
     double seconds_sampling;      /* the part of seconds_generation spent sampling */
 } SearchStats;
 
+/* A candidate's life: LIVE from its wave's start, then FINISHED (a stop
+ * id or max_new) or CUT (rejected live at a decision point); the driver
+ * moves it in one function (search.c: move), which frees what the state no
+ * longer needs and counts the move in SearchStats. A finished candidate may
+ * also leave the batch at a decision point (in_batch = 0): it stays
+ * FINISHED and eligible for the answer. */
+typedef enum CandState { CAND_LIVE = 1, CAND_FINISHED, CAND_CUT } CandState;
+
 typedef struct SearchCandidate {
     int index;
+    CandState state;     /* 0 before its wave */
     IntVec tokens;       /* response ids, the stop id excluded */
     int stop_id;         /* the stop id that ended it, -1 otherwise */
-    int finished;        /* ended by a stop id or by max_new */
+    int finished;        /* state == CAND_FINISHED (for readers) */
     int rejected_at;     /* decision point (1-based, per run) that cut it live; 0 = never */
     int scored;
     double score;

@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""schema_check.py - real outputs of every command that writes JSON, validated
+against docs/schema/specrej-output.schema.json (make test runs it).
+
+Runs spr, bon (several policies, reward sources and KV modes), record then
+replay (spr and bon), and compare on the test fixtures (and on the shipped
+Austen models when present, for a text prompt with gold scores), and
+validates every --json document and every --trace line. Then checks that
+the schema can fail: a document with a field removed, renamed or added is
+rejected. Needs python3-jsonschema (tools/install_deps.sh)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+try:
+    import jsonschema
+except ImportError:
+    sys.exit("schema_check: python3-jsonschema is missing (sh tools/install_deps.sh)")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("SPECREJ_BIN", os.path.join(ROOT, "bin", "specrej"))
+SCHEMA = os.path.join(ROOT, "docs", "schema", "specrej-output.schema.json")
+LM, RM = "tests/fixtures/llama_gqa", "tests/fixtures/llama_rm"
+FIX = ["--model", LM, "--prompt-ids", "1,5,7,9", "-n", "24", "--seed", "3"]
+AUSTEN = os.path.exists(os.path.join(ROOT, "data", "austen-lm", "config.json"))
+
+
+def run(args):
+    r = subprocess.run([BIN] + args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
+    if r.returncode != 0:
+        sys.exit("schema_check: specrej %s exited %d: %s" % (" ".join(args), r.returncode,
+                                                           r.stderr.strip()))
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:  # strict: the output must be UTF-8
+        return json.load(f)
+
+
+def load_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(ln) for ln in f if ln.strip()]
+
+
+def main():
+    validator = jsonschema.Draft202012Validator(load(SCHEMA))
+    jsonschema.Draft202012Validator.check_schema(validator.schema)
+    tmp = tempfile.mkdtemp(prefix="specrej_schema_")
+    docs = []  # (what, document)
+
+    def check(what, doc):
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
+        if errors:
+            best = jsonschema.exceptions.best_match(errors)
+            sys.exit("schema_check: %s does not match the schema: %s at %s" %
+                     (what, best.message, "/".join(map(str, best.absolute_path)) or "top"))
+        docs.append((what, doc))
+
+    def search(name, args, trace=True):
+        j, t = os.path.join(tmp, name + ".json"), os.path.join(tmp, name + ".jsonl")
+        run(args + ["--json", j] + (["--trace", t] if trace else []))
+        check(name + " --json", load(j))
+        if trace:
+            lines = load_lines(t)
+            assert lines[0].get("kind") == "trace", name + ": the trace's first line is its header"
+            assert lines[-1].get("final") is True, name + ": the trace ends with its final line"
+            for k, line in enumerate(lines):
+                check("%s --trace line %d" % (name, k + 1), line)
+
+    rm = ["--reward", RM]
+    search("spr", ["spr"] + FIX + rm + ["--alpha", "0.5", "--kv-budget", "128K"])
+    search("spr_schedule", ["spr"] + FIX + rm + ["--alpha", "0.5", "--policy", "schedule",
+                                                  "--schedule", "4,8,16", "--stop-ids", "2,3"])
+    search("spr_per_candidate", ["spr"] + FIX + rm + ["--alpha", "0.5", "--kv-budget", "128K",
+                                                       "--prompt-kv", "per-candidate"])
+    search("spr_selflik", ["spr"] + FIX + ["--reward-source", "selflik", "--alpha", "0.8",
+                                            "--kv-budget-candidates", "4"])
+    search("bon", ["bon"] + FIX + rm + ["-N", "6", "--kv-budget", "80K"])
+    rec = os.path.join(tmp, "run.rec")
+    run(["record"] + FIX + rm + ["-N", "16", "--output", rec])
+    search("replay_spr", ["replay", "--record", rec, "--alpha", "0.5", "--kv-budget", "128K"])
+    search("replay_bon", ["replay", "--record", rec, "-N", "4"])
+    cmp = os.path.join(tmp, "compare.json")
+    run(["compare", "--records", rec, rec, "--bootstrap", "200", "--json", cmp, "--policy",
+         "quantile", "--alpha", "0.5", "--kv-budget", "128K", "--against", "bon", "-N", "8"])
+    check("compare --json", load(cmp))
+    if AUSTEN:
+        search("austen_spr", ["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm",
+                              "--prompt", "It was a truth universally acknowledged", "--alpha",
+                              "0.5", "-n", "16"])
+    kinds = {d.get("kind", "final" if "final" in d else "decision") for _, d in docs}
+    assert kinds == {"result", "trace", "decision", "final", "compare"}, kinds
+
+    # The schema can fail: each mutation of a valid document is rejected.
+    result = next(d for w, d in docs if w == "spr --json")
+    header = next(d for w, d in docs if w.startswith("spr --trace"))
+    mutations = [
+        ("schema_version removed", result, lambda d: d.pop("schema_version")),
+        ("schema_version 2", result, lambda d: d.__setitem__("schema_version", 2)),
+        ("a stat renamed", result, lambda d: d["stats"].__setitem__("kv_peak",
+                                                                   d["stats"].pop("peak_kv_bytes"))),
+        ("an unknown field", result, lambda d: d.__setitem__("best", 0)),
+        ("a score as text", result, lambda d: d.__setitem__("reward", "1.0")),
+        ("params without the model hash", header,
+         lambda d: d["params"]["model"].pop("hash")),
+    ]
+    for what, doc, mutate in mutations:
+        bad = json.loads(json.dumps(doc))
+        mutate(bad)
+        if validator.is_valid(bad):
+            sys.exit("schema_check: the schema accepts a document with %s" % what)
+    print("schema_check: %d documents from %d commands match %s; %d broken ones are refused" %
+          (len(docs), 10 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
+    for name in os.listdir(tmp):
+        os.remove(os.path.join(tmp, name))
+    os.rmdir(tmp)
+
+
+if __name__ == "__main__":
+    main()
