@@ -373,7 +373,8 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
     if (s->bridge) {
         /* Nothing grows with the response; one temporary slot at a time. */
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
-        rs->reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
+        /* (the prefix slot and one temporary slot of at most the context) */
+        rs->reserve_bytes = kv_bytes_for(m, s->prefix.len) + kv_bytes_for(m, s->cfg->max_seq_len);
         if (bridge_max_response(s, ctx, room, &rs->max_response, err) != 0) goto fail;
     } else {
         rs->detail = "shared tokenizer: own KV cache, incremental";

@@ -26,12 +26,13 @@ static int own_prompt_positions(int len, int share_prompt) { return share_prompt
 
 /* KV bytes of one candidate that has sampled r >= 1 tokens and is being
  * scored: generator slot prompt + r - 1 (the last token is not fed yet),
- * reward slot prefix + r + closing scratch, prompts as charged. */
+ * reward slot prefix + r + closing scratch, prompts as charged, each slot
+ * in whole blocks (kv_bytes_for: the cache charges what it allocates). */
 static size_t per_candidate(size_t g, size_t m, int n_prompt, const RewardSource *rs, int r,
                             int share_prompt) {
-    return g * (size_t)(own_prompt_positions(n_prompt, share_prompt) + r - 1) +
-           m * (size_t)(own_prompt_positions(rs->prefix_len, share_prompt) + r +
-                        rs->closing_len);
+    return kv_bytes_for(g, own_prompt_positions(n_prompt, share_prompt) + r - 1) +
+           kv_bytes_for(m, own_prompt_positions(rs->prefix_len, share_prompt) + r +
+                               rs->closing_len);
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
@@ -47,7 +48,7 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     if (eff < 1) return sr_fail(err, "prompt: no room left for a response");
     size_t g = kv_bytes_per_token(cfg), m = rs->kv_bytes_per_token;
     plan->max_new = eff;
-    plan->fixed = g * (size_t)n_prompt + m * (size_t)rs->prefix_len + rs->reserve_bytes;
+    plan->fixed = kv_bytes_for(g, n_prompt) + kv_bytes_for(m, rs->prefix_len) + rs->reserve_bytes;
     plan->per_cand_full = per_candidate(g, m, n_prompt, rs, eff, share_prompt);
     int len = policy->plan_length(pp, eff);
     if (len < 1) len = 1;
@@ -138,17 +139,25 @@ static void collect_live(Run *R) {
         if (!R->batch[i]->finished) R->live[R->n_live++] = R->batch[i];
 }
 
+/* Bytes a slot of bytes-per-token b is charged more at 'to' own positions
+ * than at 'from' (whole blocks: kv_bytes_for). */
+static size_t growth(size_t b, int from, int to) { return kv_bytes_for(b, to) - kv_bytes_for(b, from); }
+
 /* Bytes in use if the live candidates take one more step and everyone is
- * then scored at the new length. */
+ * then scored at the new length. A live candidate's generator slot holds
+ * its prompt + r - 1 positions, its reward slot prefix + fed. */
 static size_t bytes_after_step(const Run *R, int r) {
     size_t g = kv_bytes_per_token(R->cfg), m = R->rs->kv_bytes_per_token;
-    size_t c = (size_t)R->rs->closing_len, need = R->budget.used + R->rs->reserve_bytes;
+    int c = R->rs->closing_len, share = !R->p->prompt_kv_per_candidate;
+    int og = own_prompt_positions(R->n_prompt, share);
+    int om = own_prompt_positions(R->rs->prefix_len, share);
+    size_t need = R->budget.used + R->rs->reserve_bytes;
     for (int i = 0; i < R->n_batch; i++) {
         const SearchCandidate *s = R->batch[i];
         if (!s->finished)
-            need += g + m * ((size_t)(r + 1 - s->rw.fed) + c);
+            need += growth(g, og + r - 1, og + r) + growth(m, om + s->rw.fed, om + r + 1 + c);
         else if (!s->scored)
-            need += m * ((size_t)(s->tokens.len - s->rw.fed) + c);
+            need += growth(m, om + s->rw.fed, om + s->tokens.len + c);
     }
     return need;
 }
