@@ -959,6 +959,52 @@ static void added_tokens_are_found_through_a_trie(void **state) {
     tokenizer_free(tok);
 }
 
+/* ---- a total work budget for the pre-tokenizer regexes ---- */
+
+/* A hostile Split pattern whose every match stays far under PCRE2's
+ * per-call limit but rescans the rest of the text (a lookahead): time
+ * quadratic in the text before (37 KB took 65 s). Now the encode stops at
+ * a budget linear in the text, with one error naming the file; ordinary
+ * text of the same size, and invalid UTF-8 around the matches, encode as
+ * before. */
+static void regex_work_has_a_total_budget(void **state) {
+    (void)state;
+    const char *p = tmp_path("rescan.json");
+    write_text(p, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2}, "
+                  "\"merges\": []}, \"pre_tokenizer\": {\"type\": \"Sequence\", "
+                  "\"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                  "\"a(?=[a-z]*b)|.\"}, \"behavior\": \"Isolated\", \"invert\": false}, "
+                  "{\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
+    Tokenizer *tok = NULL;
+    SrError err = {{0}};
+    if (tokenizer_load(p, 0, &tok, &err) != 0) fail_msg("%s", err.msg);
+    size_t n = 6000;
+    char *text = malloc(n);
+    memset(text, 'a', n);
+    IntVec ids = {0};
+    double t0 = seconds_now();
+    assert_int_equal(tokenizer_encode(tok, text, n, &ids, &err), -1);
+    print_message("  %zu bytes: stopped after %.3f s: %s\n", n, seconds_now() - t0, err.msg);
+    assert_non_null(strstr(err.msg, p));
+    assert_non_null(strstr(err.msg, "work budget"));
+    /* the same pattern on text it does not rescan: within budget */
+    for (size_t i = 0; i < n; i++) text[i] = "abc"[i % 3];
+    ids.len = 0;
+    if (tokenizer_encode(tok, text, n, &ids, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(ids.len, (int)n);
+    /* invalid UTF-8 never matches and is not crossed (the lookahead does not
+     * see the b beyond it); its byte has no token here and is dropped */
+    const char *bad = "ab\xff" "cab";
+    ids.len = 0;
+    if (tokenizer_encode(tok, bad, strlen(bad), &ids, &err) != 0) fail_msg("%s", err.msg);
+    int want[] = {0, 1, 2, 0, 1};
+    assert_int_equal(ids.len, 5);
+    assert_memory_equal(ids.data, want, sizeof want);
+    free(text);
+    intvec_free(&ids);
+    tokenizer_free(tok);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -977,6 +1023,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(shard_names_match_exactly),
         cmocka_unit_test(many_shards_open_fast),
         cmocka_unit_test(added_tokens_are_found_through_a_trie),
+        cmocka_unit_test(regex_work_has_a_total_budget),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

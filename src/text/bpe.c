@@ -15,9 +15,27 @@
 #include "base/json.h"
 #include "base/heap.h"
 #include "base/strmap.h"
+#include "base/utf8.h"
 
 #define BPE_MAX_ID (1 << 24) /* ids above this are refused (hostile files stay cheap) */
 #define BPE_MAX_STEPS 8
+
+/* The pre-tokenizer regexes' work budget for one encode call: RX_BASE +
+ * RX_PER_BYTE x text length, in PCRE2 match-limit units (backtracking
+ * steps of the interpreter). A hostile pattern whose every match stays
+ * under a per-call limit can still cost time quadratic in the text (a
+ * lookahead that rescans the rest at each position: 37 KB took 65 s); a
+ * total bounds it. Each match starts with a small limit that doubles while
+ * it is hit, and is charged that limit (an upper bound on its work), so the
+ * charge depends only on pattern and text: the same on every machine. The
+ * patterns tokenizers ship are charged 8-30 units a byte of ordinary text,
+ * mostly the first limit of each match (so about 32 a byte and step when
+ * every match is one byte long).
+ * The interpreter, not the JIT: JIT matching counts too coarsely to
+ * measure work (a rescanning lookahead costs it one unit). */
+#define RX_BASE (1u << 20)
+#define RX_PER_BYTE 512u
+#define RX_FIRST_LIMIT 32u
 
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -74,6 +92,7 @@ struct Bpe {
     int n_steps;
     int ignore_merges;
     int unk_id;
+    char *path;         /* the file, for encoding errors */
 };
 
 /* ---- the GPT-2 byte <-> code point alphabet ---- */
@@ -137,6 +156,7 @@ static void free_steps(Bpe *b) {
 
 void bpe_free(Bpe *b) {
     if (!b) return;
+    free(b->path);
     strmap_free(&b->vocab);
     strmap_free(&b->added_map);
     free(b->vocab_arena);
@@ -173,7 +193,10 @@ static int add_regex_step(Bpe *b, const char *path, const char *pattern, int lit
     if (pattern) {
         int ec;
         PCRE2_SIZE eo;
-        uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : 0);
+        /* invalid UTF-8 is cut out before matching (split_piece), so no
+         * PCRE2_MATCH_INVALID_UTF: the interpreter would check the whole
+         * rest of the subject at every call */
+        uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
         re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
         if (!re) {
             PCRE2_UCHAR msg[160];
@@ -181,7 +204,6 @@ static int add_regex_step(Bpe *b, const char *path, const char *pattern, int lit
             return sr_fail(err, "%s: pre_tokenizer regex does not compile at offset %zu: %s",
                            path, (size_t)eo, (const char *)msg);
         }
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional: interpreted if it fails */
     }
     b->steps[b->n_steps].re = re;
     b->steps[b->n_steps].add_prefix_space = add_prefix_space;
@@ -546,7 +568,8 @@ int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError 
     if (sr_json_parse(json, len, path, NULL, &root, err) != 0) return -1;
     Bpe *b = sr_calloc(1, sizeof *b, err);
     int rc = -1;
-    if (b) {
+    if (b && !(b->path = strdup(path))) sr_fail(err, "%s: out of memory", path);
+    else if (b) {
         if (!cJSON_IsObject(root))
             sr_fail(err, "%s: not a tokenizer.json (top level is not an object)", path);
         else
@@ -584,6 +607,9 @@ typedef struct Ctx {
     IntVec *out;
     SrError *err;
     pcre2_match_data *md[BPE_MAX_STEPS];
+    pcre2_match_context *mctx;
+    uint64_t rx_budget, rx_left; /* the regexes' work budget (RX_BASE) */
+    size_t text_len;
     Sym *sym;
     Cand *heap;
     char *lvl; /* byte-level form of a pre-token (ignore_merges) */
@@ -704,29 +730,65 @@ static int bpe_piece(Ctx *c, const char *s, size_t n) {
 
 static int run_steps(Ctx *c, int k, const char *s, size_t n);
 
-/* Isolated split: each match and each gap between matches is a piece. */
-static int split_piece(Ctx *c, int k, const char *s, size_t n) {
-    const pcre2_code *re = c->b->steps[k].re;
-    size_t off = 0, last = 0;
+/* pcre2_match under the work budget (RX_BASE): returns its result, or
+ * PCRE2_ERROR_MATCHLIMIT once the budget is spent. */
+static int match_budgeted(Ctx *c, int k, const char *s, size_t n, size_t off) {
+    uint64_t limit = RX_FIRST_LIMIT;
+    for (;;) {
+        if (limit > c->rx_left) limit = c->rx_left;
+        pcre2_set_match_limit(c->mctx, (uint32_t)limit);
+        int rc = pcre2_match(c->b->steps[k].re, (PCRE2_SPTR)s, n, off, PCRE2_NO_UTF_CHECK,
+                             c->md[k], c->mctx);
+        c->rx_left -= limit;
+        if (rc != PCRE2_ERROR_MATCHLIMIT || c->rx_left == 0) return rc;
+        limit = limit * 2 < UINT32_MAX ? limit * 2 : UINT32_MAX;
+    }
+}
+
+/* Matches over s[from, to), a run of valid UTF-8, as a subject of its own;
+ * *last is where the pending gap began. */
+static int split_fragment(Ctx *c, int k, const char *s, size_t from, size_t to, size_t *last) {
+    const char *f = s + from;
+    size_t n = to - from, off = 0;
     while (off < n) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, off, 0, c->md[k], NULL);
+        int rc = match_budgeted(c, k, f, n, off);
         if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc == PCRE2_ERROR_MATCHLIMIT)
+            return sr_fail(c->err, "%s: pre_tokenizer regex %d spent its work budget (%llu "
+                                   "steps for %zu bytes of text): the pattern backtracks "
+                                   "too much on this input",
+                           c->b->path, k + 1, (unsigned long long)c->rx_budget, c->text_len);
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
-            return sr_fail(c->err, "tokenizer: pre_tokenizer regex failed: %s", (const char *)msg);
+            return sr_fail(c->err, "%s: pre_tokenizer regex %d failed: %s", c->b->path, k + 1,
+                           (const char *)msg);
         }
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md[k]);
-        size_t ms = ov[0], me = ov[1];
+        size_t ms = from + ov[0], me = from + ov[1];
         if (me == ms) { /* empty match: no piece; step over one character */
-            int cp;
-            if (ms >= n) break;
-            off = ms + (size_t)get_utf8((const unsigned char *)s + ms, n - ms, &cp);
+            if (ov[0] >= n) break;
+            off = ov[0] + utf8_char_len(f + ov[0], n - ov[0]);
             continue;
         }
-        if (ms > last && run_steps(c, k + 1, s + last, ms - last) != 0) return -1;
+        if (ms > *last && run_steps(c, k + 1, s + *last, ms - *last) != 0) return -1;
         if (run_steps(c, k + 1, s + ms, me - ms) != 0) return -1;
-        last = off = me;
+        *last = me, off = ov[1];
+    }
+    return 0;
+}
+
+/* Isolated split: each match and each gap between matches is a piece.
+ * Invalid UTF-8 never matches and no match crosses it (what
+ * PCRE2_MATCH_INVALID_UTF means): the regex runs on each valid run alone,
+ * the invalid bytes end up in the gaps. */
+static int split_piece(Ctx *c, int k, const char *s, size_t n) {
+    size_t last = 0, i = 0, len;
+    while (i < n) {
+        size_t end = i;
+        while (end < n && (len = utf8_char_len(s + end, n - end)) > 0) end += len;
+        if (end > i && split_fragment(c, k, s, i, end, &last) != 0) return -1;
+        for (i = end; i < n && utf8_char_len(s + i, n - i) == 0;) i++;
     }
     if (last < n && run_steps(c, k + 1, s + last, n - last) != 0) return -1;
     return 0;
@@ -774,6 +836,7 @@ static int find_added(const Bpe *b, const char *text, size_t len, size_t from, s
 
 static void ctx_free(Ctx *c) {
     for (int k = 0; k < BPE_MAX_STEPS; k++) pcre2_match_data_free(c->md[k]);
+    pcre2_match_context_free(c->mctx);
     free(c->sym);
     free(c->heap);
     free(c->lvl);
@@ -787,8 +850,11 @@ static void ctx_free(Ctx *c) {
 }
 
 int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError *err) {
-    Ctx c = {.b = b, .out = out, .err = err};
+    Ctx c = {.b = b, .out = out, .err = err, .text_len = len};
+    c.rx_budget = c.rx_left = RX_BASE + (uint64_t)RX_PER_BYTE * len;
     int rc = strmap_init(&c.cache, 1024, err);
+    if (rc == 0 && !(c.mctx = pcre2_match_context_create(NULL)))
+        rc = sr_fail(err, "tokenizer: out of memory encoding");
     for (int k = 0; rc == 0 && k < b->n_steps; k++) {
         if (b->steps[k].re && !(c.md[k] = pcre2_match_data_create_from_pattern(b->steps[k].re, NULL)))
             rc = sr_fail(err, "tokenizer: out of memory encoding");
