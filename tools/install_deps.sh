@@ -2,7 +2,7 @@
 # Installs specrej's build and test dependencies from Debian when any is
 # missing (needs root or sudo; a no-op when everything is there).
 set -e
-PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev gnuplot-nox"
+PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev libutf8proc-dev gnuplot-nox"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <utf8proc.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
@@ -93,6 +94,7 @@ struct Bpe {
     int ignore_merges;
     int unk_id;
     char *path;         /* the file, for encoding errors */
+    int nfc;            /* normalizer NFC: applied to the text between added tokens */
 };
 
 /* ---- the GPT-2 byte <-> code point alphabet ---- */
@@ -544,6 +546,8 @@ static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return sr_fail(err, "%s: \"model\" is missing", path);
     if (check_model_options(path, root, model, err) != 0) return -1;
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    b->nfc = norm && !cJSON_IsNull(norm); /* check_model_options admits only NFC */
     if (parse_vocab(b, path, cJSON_GetObjectItemCaseSensitive(model, "vocab"), err) != 0 ||
         parse_merges(b, path, cJSON_GetObjectItemCaseSensitive(model, "merges"), err) != 0 ||
         parse_added(b, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err) != 0 ||
@@ -812,6 +816,63 @@ static int run_steps(Ctx *c, int k, const char *s, size_t n) {
     return rc;
 }
 
+/* NFC of s[0..n) (Unicode normalization form C, through utf8proc) into
+ * *out (malloc'd; NULL when s is ASCII, which NFC leaves alone). Each run
+ * of valid UTF-8 is normalized on its own; invalid bytes stay as they are
+ * (NFC is defined on text, and they are barriers to matching anyway). */
+static int nfc_text(const Bpe *b, const char *s, size_t n, char **out, size_t *out_len,
+                    SrError *err) {
+    *out = NULL;
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    if (i == n) return 0;
+    size_t cap = 3 * n + 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return sr_fail(err, "tokenizer: out of memory normalizing");
+    for (i = 0; i < n;) {
+        size_t end = i, l;
+        while (end < n && (l = utf8_char_len(s + end, n - end)) > 0) end += l;
+        if (end > i) {
+            utf8proc_uint8_t *norm = NULL;
+            utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s + i,
+                                              (utf8proc_ssize_t)(end - i), &norm,
+                                              UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (m < 0) {
+                free(buf);
+                return sr_fail(err, "%s: NFC normalizer failed: %s", b->path, utf8proc_errmsg(m));
+            }
+            if (len + (size_t)m + (n - end) > cap) {
+                cap = len + (size_t)m + (n - end) + 16;
+                char *grown = realloc(buf, cap);
+                if (!grown) {
+                    free(norm), free(buf);
+                    return sr_fail(err, "tokenizer: out of memory normalizing");
+                }
+                buf = grown;
+            }
+            memcpy(buf + len, norm, (size_t)m);
+            len += (size_t)m;
+            free(norm);
+        }
+        for (i = end; i < n && utf8_char_len(s + i, n - i) == 0; i++) buf[len++] = s[i];
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* Pre-tokenizes and merges text that holds no added token, normalized
+ * first when the file asks for it (as tokenizers does: added tokens are
+ * matched on the raw text). */
+static int encode_segment(Ctx *c, const char *s, size_t n) {
+    char *norm = NULL;
+    size_t m = 0;
+    if (c->b->nfc && nfc_text(c->b, s, n, &norm, &m, c->err) != 0) return -1;
+    int rc = norm ? run_steps(c, 0, norm, m) : run_steps(c, 0, s, n);
+    free(norm);
+    return rc;
+}
+
 /* Leftmost-longest added token starting at or after text[from]: the trie
  * is walked from each position for as long as the text follows it. */
 static int find_added(const Bpe *b, const char *text, size_t len, size_t from, size_t *at,
@@ -863,10 +924,10 @@ int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError 
     const AddedToken *tok;
     while (rc == 0 && pos < len) {
         if (!find_added(b, text, len, pos, &at, &tok)) {
-            rc = run_steps(&c, 0, text + pos, len - pos);
+            rc = encode_segment(&c, text + pos, len - pos);
             break;
         }
-        rc = run_steps(&c, 0, text + pos, at - pos);
+        rc = encode_segment(&c, text + pos, at - pos);
         if (rc == 0) rc = intvec_push(out, tok->id, err);
         pos = at + tok->len;
     }

@@ -12,15 +12,17 @@
  *  - added_tokens (special or not) matched literally, leftmost-longest,
  *    before pre-tokenization; their lstrip/rstrip/single_word flags are
  *    not applied;
- *  - normalizer null, or NFC, which is assumed to hold already (the input
- *    is not normalized); decoder null or ByteLevel.
+ *  - normalizer null, or NFC (through libutf8proc), applied to the text
+ *    between added tokens, which are matched on the raw text as tokenizers
+ *    does for added tokens with normalized: false; decoder null or ByteLevel.
  * Refused with a message naming the file: WordPiece, Unigram, WordLevel,
  * SentencePiece-style BPE (byte_fallback, Metaspace, "▁"), BPE dropout,
  * subword prefixes/suffixes, other normalizers, pre-tokenizers, decoders.
  *
  * Encoding accepts any bytes. Invalid UTF-8 never matches a regex element,
  * so the bytes of an invalid sequence form pre-tokens of their own and are
- * encoded through the byte alphabet: decode(encode(s)) == s for every s.
+ * encoded through the byte alphabet: decode(encode(s)) == s for every s
+ * (NFC(s) under an NFC normalizer).
  * A Bpe is read-only after loading; encode keeps its pre-token cache per
  * call, so one Bpe may be shared by threads. */
 #ifndef SPECREJ_BPE_H
