@@ -95,7 +95,20 @@ struct Bpe {
     int unk_id;
     char *path;         /* the file, for encoding errors */
     int nfc;            /* normalizer NFC: applied to the text between added tokens */
+    /* SentencePiece style (sp): tokens are text with U+2581 for spaces,
+     * symbols start as characters, unknown ones fall back to <0xNN> byte
+     * tokens (byte_tok); spaces become U+2581, and one is prepended to
+     * every segment (SP_EVERY: the Prepend normalizer, Metaspace "always")
+     * or to the text's first (SP_FIRST: Metaspace "first"), by Metaspace
+     * (sp_meta) only where the segment does not start with a space;
+     * sp_split cuts pieces before each U+2581; decoding drops one leading
+     * space. */
+    int sp, sp_prepend, sp_meta, sp_split, fuse_unk;
+    int byte_tok[256];
 };
+
+enum { SP_NEVER, SP_FIRST, SP_EVERY };
+#define METASPACE "\xe2\x96\x81"
 
 /* ---- the GPT-2 byte <-> code point alphabet ---- */
 
@@ -279,7 +292,92 @@ static int sentencepiece_style(const cJSON *root) {
     return found;
 }
 
-/* Refuses what this implementation would silently get wrong. */
+/* ---- SentencePiece-style files (Llama 2, TinyLlama, Mistral) ---- */
+
+static int str_is(const cJSON *o, const char *key, const char *want) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
+}
+
+static int pattern_is(const cJSON *o, const char *want) {
+    return str_is(cJSON_GetObjectItemCaseSensitive(o, "pattern"), "String", want);
+}
+
+/* The normalizer Llama 2 ships: Prepend(U+2581), Replace(" " -> U+2581). */
+static int sp_legacy_normalizer(const cJSON *n) {
+    if (!str_is(n, "type", "Sequence")) return 0;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
+    if (cJSON_GetArraySize(list) != 2) return 0;
+    int prepend = 0, replace = 0;
+    for (const cJSON *e = list->child; e; e = e->next) {
+        prepend += str_is(e, "type", "Prepend") && str_is(e, "prepend", METASPACE);
+        replace += str_is(e, "type", "Replace") && pattern_is(e, " ") &&
+                   str_is(e, "content", METASPACE);
+    }
+    return prepend == 1 && replace == 1;
+}
+
+/* The decoder they ship: Replace(U+2581 -> " "), ByteFallback, Fuse, Strip
+ * one leading space. */
+static int sp_decoder(const cJSON *d) {
+    if (!str_is(d, "type", "Sequence")) return 0;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(d, "decoders");
+    const char *want[] = {"Replace", "ByteFallback", "Fuse", "Strip"};
+    if (cJSON_GetArraySize(list) != 4) return 0;
+    int k = 0;
+    for (const cJSON *e = list->child; e; e = e->next, k++)
+        if (!str_is(e, "type", want[k])) return 0;
+    const cJSON *rp = cJSON_GetArrayItem(list, 0), *st = cJSON_GetArrayItem(list, 3);
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(st, "start");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(st, "stop");
+    return pattern_is(rp, METASPACE) && str_is(rp, "content", " ") && str_is(st, "content", " ") &&
+           cJSON_IsNumber(start) && start->valuedouble == 1 && cJSON_IsNumber(stop) &&
+           stop->valuedouble == 0;
+}
+
+/* Metaspace pre-tokenizer: replacement U+2581, prepend_scheme, split. */
+static int sp_metaspace(Bpe *b, const cJSON *pt) {
+    if (!str_is(pt, "type", "Metaspace") || !str_is(pt, "replacement", METASPACE)) return 0;
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(pt, "split");
+    b->sp_meta = 1;
+    b->sp_split = !split || cJSON_IsTrue(split);
+    if (!cJSON_GetObjectItemCaseSensitive(pt, "prepend_scheme")) { /* older: add_prefix_space */
+        const cJSON *aps = cJSON_GetObjectItemCaseSensitive(pt, "add_prefix_space");
+        b->sp_prepend = !aps || cJSON_IsTrue(aps) ? SP_EVERY : SP_NEVER;
+    } else if (str_is(pt, "prepend_scheme", "first")) b->sp_prepend = SP_FIRST;
+    else if (str_is(pt, "prepend_scheme", "always")) b->sp_prepend = SP_EVERY;
+    else if (str_is(pt, "prepend_scheme", "never")) b->sp_prepend = SP_NEVER;
+    else return 0;
+    return 1;
+}
+
+/* Accepts the two layouts in use (the legacy normalizer and no
+ * pre-tokenizer, or no normalizer and Metaspace), each with the decoder
+ * above; anything else SentencePiece-like is refused by name. */
+static int parse_sp(Bpe *b, const char *path, const cJSON *root, const cJSON *model,
+                    SrError *err) {
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    int no_norm = !norm || cJSON_IsNull(norm), no_pt = !pt || cJSON_IsNull(pt);
+    b->sp = 1;
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")))
+        return sr_fail(err, "%s: SentencePiece-style BPE without byte_fallback is not supported",
+                       path);
+    if (!no_norm && no_pt && sp_legacy_normalizer(norm)) b->sp_prepend = SP_EVERY;
+    else if (!(no_norm && !no_pt && sp_metaspace(b, pt)))
+        return sr_fail(err, "%s: SentencePiece-style BPE: only the normalizer Prepend + Replace "
+                            "with no pre_tokenizer, or a Metaspace pre_tokenizer with no "
+                            "normalizer, is supported", path);
+    if (!sp_decoder(dec))
+        return sr_fail(err, "%s: SentencePiece-style BPE: only the decoder Replace + "
+                            "ByteFallback + Fuse + Strip is supported", path);
+    b->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "fuse_unk"));
+    return 0;
+}
+
+/* Refuses what this implementation would silently get wrong; returns 1 for
+ * a SentencePiece-style file (parse_sp). */
 static int check_model_options(const char *path, const cJSON *root, const cJSON *model,
                                SrError *err) {
     const char *type = json_type_name(model);
@@ -287,11 +385,6 @@ static int check_model_options(const char *path, const cJSON *root, const cJSON 
     if (strcmp(type, "BPE") != 0)
         return sr_fail(err, "%s: model type '%s' is not supported (only byte-level BPE)", path,
                        type);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) ||
-        sentencepiece_style(root))
-        return sr_fail(err, "%s: SentencePiece-style BPE (metaspace '\xe2\x96\x81' / "
-                       "byte_fallback, as in Llama 2 or TinyLlama) is not supported, only "
-                       "byte-level BPE", path);
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0)
         return sr_fail(err, "%s: BPE dropout is not supported", path);
@@ -301,6 +394,9 @@ static int check_model_options(const char *path, const cJSON *root, const cJSON 
         if (cJSON_IsString(a) && a->valuestring[0])
             return sr_fail(err, "%s: BPE %s is not supported", path, affix[i]);
     }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) ||
+        sentencepiece_style(root))
+        return 1; /* SentencePiece style: parse_sp checks the rest */
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     if (norm && !cJSON_IsNull(norm)) {
         const char *nt = json_type_name(norm);
@@ -542,18 +638,60 @@ static int build_tables(Bpe *b, const char *path, SrError *err) {
     return 0;
 }
 
+/* SentencePiece-style decoding table: U+2581 is a space, <0xNN> the byte
+ * NN, everything else the token's own text. */
+static int build_sp_tables(Bpe *b, SrError *err) {
+    for (int i = 0; i < 256; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", i);
+        b->byte_tok[i] = strmap_get(&b->vocab, name, 6);
+        b->byte_id[i] = -1;
+    }
+    b->dec = sr_calloc((size_t)b->vocab_size, sizeof *b->dec, err);
+    b->dec_len = sr_calloc((size_t)b->vocab_size, sizeof *b->dec_len, err);
+    size_t total = 0;
+    for (size_t i = 0; i < b->vocab.cap; i++) total += b->vocab.slots[i].len;
+    b->dec_arena = sr_malloc_array(total + 1, 1, err);
+    if (!b->dec || !b->dec_len || !b->dec_arena) return -1;
+    char *p = b->dec_arena;
+    for (size_t i = 0; i < b->vocab.cap; i++) {
+        const StrMapSlot *s = &b->vocab.slots[i];
+        if (!s->key) continue;
+        b->dec[s->value] = p;
+        unsigned v;
+        if (s->len == 6 && sscanf(s->key, "<0x%2X>", &v) == 1 && b->byte_tok[v] == s->value) {
+            *p++ = (char)v;
+        } else {
+            for (size_t k = 0; k < s->len;) {
+                if (s->len - k >= 3 && memcmp(s->key + k, METASPACE, 3) == 0)
+                    *p++ = ' ', k += 3;
+                else
+                    *p++ = s->key[k++];
+            }
+        }
+        b->dec_len[s->value] = (size_t)(p - b->dec[s->value]);
+    }
+    for (int i = 0; i < b->n_added; i++) { /* added tokens decode to their content */
+        const AddedToken *a = &b->added[i];
+        b->dec[a->id] = a->text;
+        b->dec_len[a->id] = a->len;
+    }
+    return 0;
+}
+
 static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *err) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return sr_fail(err, "%s: \"model\" is missing", path);
-    if (check_model_options(path, root, model, err) != 0) return -1;
+    int style = check_model_options(path, root, model, err);
+    if (style < 0 || (style == 1 && parse_sp(b, path, root, model, err) != 0)) return -1;
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
-    b->nfc = norm && !cJSON_IsNull(norm); /* check_model_options admits only NFC */
+    b->nfc = !b->sp && norm && !cJSON_IsNull(norm); /* check_model_options admits only NFC */
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (parse_vocab(b, path, cJSON_GetObjectItemCaseSensitive(model, "vocab"), err) != 0 ||
         parse_merges(b, path, cJSON_GetObjectItemCaseSensitive(model, "merges"), err) != 0 ||
         parse_added(b, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err) != 0 ||
-        parse_pre_tokenizer(b, path, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
-                            err) != 0 ||
-        build_tables(b, path, err) != 0)
+        (!b->sp && parse_pre_tokenizer(b, path, pt, err) != 0) ||
+        (b->sp ? build_sp_tables(b, err) : build_tables(b, path, err)) != 0)
         return -1;
     b->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
     b->unk_id = -1;
@@ -654,10 +792,33 @@ static void push_pair(const Bpe *b, Cand *h, int *n, const Sym *sym, int pos) {
 /* Merges symbols by lowest rank, leftmost first (as tokenizers' Word does),
  * and appends the resulting ids. A pair the heap offers is used only if
  * both symbols are still the ones it was made from. */
+/* SentencePiece-style first symbols: each character's token, else its
+ * bytes' <0xNN> tokens, else unk (consecutive unks fused with fuse_unk), as
+ * tokenizers' BPE with byte_fallback does. */
+static int sp_symbols(const Bpe *b, Sym *sym, const unsigned char *s, size_t n) {
+    int ns = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_char_len((const char *)s + i, n - i);
+        if (len == 0) len = 1;
+        int id = strmap_get(&b->vocab, (const char *)s + i, len), all = 1;
+        if (id >= 0) {
+            sym[ns] = (Sym){id, ns - 1, ns + 1}, ns++;
+        } else {
+            for (size_t k = 0; k < len; k++) all &= b->byte_tok[s[i + k]] >= 0;
+            for (size_t k = 0; all && k < len; k++)
+                sym[ns] = (Sym){b->byte_tok[s[i + k]], ns - 1, ns + 1}, ns++;
+            int fused = b->fuse_unk && ns > 0 && sym[ns - 1].id == b->unk_id;
+            if (!all && b->unk_id >= 0 && !fused) sym[ns] = (Sym){b->unk_id, ns - 1, ns + 1}, ns++;
+        }
+        i += len;
+    }
+    return ns;
+}
+
 static int merge_piece(Ctx *c, const unsigned char *s, size_t n) {
     const Bpe *b = c->b;
-    int ns = 0;
-    for (size_t i = 0; i < n; i++) {
+    int ns = b->sp ? sp_symbols(b, c->sym, s, n) : 0;
+    for (size_t i = 0; !b->sp && i < n; i++) {
         int id = b->byte_id[s[i]] >= 0 ? b->byte_id[s[i]] : b->unk_id;
         if (id < 0) continue; /* no token for this byte and no unk: dropped, as tokenizers does */
         c->sym[ns] = (Sym){id, ns - 1, ns + 1};
@@ -864,7 +1025,31 @@ static int nfc_text(const Bpe *b, const char *s, size_t n, char **out, size_t *o
 /* Pre-tokenizes and merges text that holds no added token, normalized
  * first when the file asks for it (as tokenizers does: added tokens are
  * matched on the raw text). */
-static int encode_segment(Ctx *c, const char *s, size_t n) {
+/* SentencePiece style: spaces become U+2581, one is prepended (see Bpe),
+ * pieces are cut before each U+2581 when the pre-tokenizer splits. */
+static int sp_segment(Ctx *c, const char *s, size_t n, int first) {
+    const Bpe *b = c->b;
+    if (n == 0) return 0;
+    char *t = malloc(3 * n + 3);
+    if (!t) return sr_fail(c->err, "tokenizer: out of memory encoding");
+    size_t m = 0;
+    int lead = b->sp_prepend == SP_EVERY || (b->sp_prepend == SP_FIRST && first);
+    if (lead && !(b->sp_meta && s[0] == ' ')) memcpy(t, METASPACE, 3), m = 3;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') memcpy(t + m, METASPACE, 3), m += 3;
+        else t[m++] = s[i];
+    }
+    int rc = 0;
+    size_t start = 0;
+    for (size_t i = 1; b->sp_split && rc == 0 && i + 3 <= m; i++)
+        if (memcmp(t + i, METASPACE, 3) == 0) rc = bpe_piece(c, t + start, i - start), start = i;
+    if (rc == 0) rc = bpe_piece(c, t + start, m - start);
+    free(t);
+    return rc;
+}
+
+static int encode_segment(Ctx *c, const char *s, size_t n, int first) {
+    if (c->b->sp) return sp_segment(c, s, n, first);
     char *norm = NULL;
     size_t m = 0;
     if (c->b->nfc && nfc_text(c->b, s, n, &norm, &m, c->err) != 0) return -1;
@@ -924,10 +1109,10 @@ int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError 
     const AddedToken *tok;
     while (rc == 0 && pos < len) {
         if (!find_added(b, text, len, pos, &at, &tok)) {
-            rc = encode_segment(&c, text + pos, len - pos);
+            rc = encode_segment(&c, text + pos, len - pos, pos == 0);
             break;
         }
-        rc = encode_segment(&c, text + pos, at - pos);
+        rc = encode_segment(&c, text + pos, at - pos, pos == 0);
         if (rc == 0) rc = intvec_push(out, tok->id, err);
         pos = at + tok->len;
     }
@@ -946,9 +1131,12 @@ int bpe_token_bytes(const Bpe *b, int id, const char **bytes, size_t *len) {
     return 0;
 }
 
+int bpe_strips_leading_space(const Bpe *b) { return b->sp; }
+
 int bpe_token_id(const Bpe *b, const char *text, size_t len) {
     int id = strmap_get(&b->added_map, text, len);
     if (id >= 0 || len == 0 || len > 256) return id;
+    if (b->sp) return strmap_get(&b->vocab, text, len);
     char lvl[512];
     size_t m = 0;
     for (size_t i = 0; i < len; i++)

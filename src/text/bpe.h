@@ -15,8 +15,13 @@
  *  - normalizer null, or NFC (through libutf8proc), applied to the text
  *    between added tokens, which are matched on the raw text as tokenizers
  *    does for added tokens with normalized: false; decoder null or ByteLevel.
+ *  - SentencePiece-style BPE (Llama 2, TinyLlama, Mistral): tokens are text
+ *    with "▁" for spaces, byte_fallback to <0xNN> tokens, unk and fuse_unk;
+ *    the normalizer Prepend("▁") + Replace(" ", "▁") with no pre-tokenizer,
+ *    or a Metaspace pre-tokenizer (prepend_scheme, split); the decoder
+ *    Replace + ByteFallback + Fuse + Strip (one leading space dropped).
  * Refused with a message naming the file: WordPiece, Unigram, WordLevel,
- * SentencePiece-style BPE (byte_fallback, Metaspace, "▁"), BPE dropout,
+ * other SentencePiece-style layouts, BPE dropout,
  * subword prefixes/suffixes, other normalizers, pre-tokenizers, decoders.
  *
  * Encoding accepts any bytes. Invalid UTF-8 never matches a regex element,
@@ -47,6 +52,9 @@ int bpe_vocab_size(const Bpe *b);
 /* The bytes id decodes to (added tokens: their content). Returns 0, or -1
  * when id is out of range or names no token. */
 int bpe_token_bytes(const Bpe *b, int id, const char **bytes, size_t *len);
+/* Whether decoding drops one leading space (the SentencePiece-style
+ * decoder's Strip: the space "\u2581" added before the first word). */
+int bpe_strips_leading_space(const Bpe *b);
 /* Id of an added token with this content, else of the vocab token that
  * decodes to exactly these bytes, else -1. */
 int bpe_token_id(const Bpe *b, const char *text, size_t len);
