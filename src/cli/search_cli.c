@@ -92,11 +92,12 @@ static void usage(SearchCliMethod m) {
                "                        charged once; per-candidate: every candidate copies\n"
                "                        it and is charged for it, as the authors' code does\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
-               "  --json [PATH|-]       one JSON object with the answer and costs\n"
-               "  --trace FILE          JSON lines, one per decision point\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
                reward_names());
+    if (m != SEARCH_CLI_GENERATE && m != SEARCH_CLI_RECORD) /* record refuses them */
+        printf("  --json [PATH|-]       one JSON object with the answer and costs\n"
+               "  --trace FILE          JSON lines, one per decision point\n");
     printf("  -n, --max-new N       response cap (default 128)\n"
            "  --temperature T       default 1 (0 = greedy)\n"
            "  --top-k K             default 50 (0 = off)\n"

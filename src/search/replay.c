@@ -343,7 +343,7 @@ static int rs_score(RewardSource *rs, int n, RewardCand *const *cands, double *s
     }
     for (int i = 0; i < n_todo && rc == 0; i++) {
         rows += todo[i]->len - todo[i]->fed + closing;
-        if (rows >= REPLAY_RM_CHUNK_ROWS || i == n_todo - 1) {
+        if (rows >= (rs->chunk_rows > 0 ? rs->chunk_rows : REPLAY_RM_CHUNK_ROWS) || i == n_todo - 1) {
             rc = rs_chunk(rs, i + 1 - start, todo + start, err);
             start = i + 1, rows = 0;
         }

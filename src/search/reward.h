@@ -98,6 +98,8 @@ struct RewardSource {
     int share_prefix;          /* set by the driver before begin: candidates share the
                                   prefix slot's KV blocks (kv_share_prefix) */
     int max_response;          /* longest response it can score */
+    int chunk_rows;            /* rows per forward call when scoring (model source; 0:
+                                  REWARD_MODEL_CHUNK_ROWS); a replay must use the live run's */
     double flops;              /* cumulative cost of everything it ran */
     long long tokens;          /* tokens pushed through its model */
 };
