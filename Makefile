@@ -15,7 +15,7 @@
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-DEPS := openblas libpcre2-8 libcjson
+DEPS := openblas libpcre2-8 libcjson libutf8proc
 # Goals that need no compiler flags (and so no dependencies).
 NO_DEPS_GOALS := clean checkpoints
 ifeq ($(origin PKG_DEPS_CFLAGS)$(origin PKG_DEPS_LIBS),undefinedundefined)

@@ -86,7 +86,9 @@ def main():
         if os.path.exists(p):
             add("fuzz_llama2c", read(p)[:28])
 
-    for p in sorted(glob.glob("tests/fixtures/tok_*/tokenizer.json") +
+    sp_files = [p for p in glob.glob("tests/fixtures/tok_sp_bpe/*.json")
+                if not p.endswith("reference.json")]  # SentencePiece-style layouts
+    for p in sorted(glob.glob("tests/fixtures/tok_*/tokenizer.json") + sp_files +
                     ["data/austen-lm/tokenizer.json"]):
         add("fuzz_tokenizer_json", read(p))
     tiny = {"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u0120": 3},

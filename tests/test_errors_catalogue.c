@@ -338,6 +338,16 @@ static int setup(void **state) {
     snprintf(loop, sizeof loop, "%s/loop", g_dir);
     assert_int_equal(symlink(loop, loop), 0);
     put_str("dup_lexicon.json", "{\"good\": 3, \"good\": -3}");
+    /* a Split regex that rescans the rest of the text at every position */
+    put_str("tok/rescan.json",
+            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": []},"
+            " \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\","
+            " \"pattern\": {\"Regex\": \"a(?=[a-z]*b)|.\"}, \"behavior\": \"Isolated\"},"
+            " {\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
+    put_str("tok/sp_decoder.json",
+            "{\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"vocab\": {\"a\": 0},"
+            " \"merges\": []}, \"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\":"
+            " \"\xe2\x96\x81\"}, \"decoder\": {\"type\": \"Metaspace\"}}");
     put_str("c_dup/config.json", "{\"architectures\": [\"LlamaForCausalLM\"], \"rope_theta\": 1,"
             " \"rope_theta\": 2}");
     put("tok/mtl.bin", "\xff\xff\xff\x7f", 4);
@@ -538,6 +548,12 @@ static void test_checkpoints(void **state) {
 
 /* ---- tokenizers ---- */
 static const Case TOKENIZER_CASES[] = {
+    {"tokenize --tokenizer %D/tok/rescan.json --text \"$(head -c 6000 /dev/zero | tr '\\0' a)\"",
+     "specrej: %D/tok/rescan.json: pre_tokenizer regex 1 spent its work budget (4120576 steps "
+     "for 6000 bytes of text): the pattern backtracks too much on this input", 1},
+    {"tokenize --tokenizer %D/tok/sp_decoder.json --text a",
+     "specrej: %D/tok/sp_decoder.json: SentencePiece-style BPE: only the decoder Replace + "
+     "ByteFallback + Fuse + Strip is supported", 1},
     {"tokenize --tokenizer %D/tok/none.json --text a",
      "specrej: %D/tok/none.json: No such file or directory", 1},
     {"tokenize --tokenizer %D/tok --text a",
@@ -619,7 +635,7 @@ static const Case DECODER_CASES[] = {
     {"spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 "
      "--alpha 0.5 --max-new 16 --kv-budget 1K",
      "specrej: --kv-budget: 1024 bytes cannot hold one candidate at full length (16 tokens): "
-     "need at least 17408 bytes", 1},
+     "need at least 41280 bytes", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-kv copied",
      "specrej: --prompt-kv: 'copied' is not shared or per-candidate", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-ids 5",
@@ -792,6 +808,67 @@ static void test_policy_flags(void **state) {
     run_cases(l.cases, (size_t)l.n);
 }
 
+/* ---- record and replay (issue 14) ---- */
+
+#define FLM "--model tests/fixtures/llama_gqa "
+#define FRM "--reward tests/fixtures/llama_rm "
+
+/* (status 2: a usage error, found before any file is read) */
+static const Case RECORD_CASES[] = {
+    {"record " FLM FRM "--prompt-ids 1,5 -N 4", "specrej: --output: required (the record file to write)",2},
+    {"record " FLM FRM "--prompt-ids 1,5 -N 4 --output %D/rec/x.rec --json %D/rec/x.json",
+     "specrej: record: --json and --trace belong to replay (the record run scores every "
+     "candidate at every length)",2},
+    {"record " FLM FRM "--prompt-ids 1,5 -N 4 --output %D/rec/x.rec --alpha 0.5",
+     "specrej: record: unknown flag '--alpha' (see specrej record --help)",2},
+    {"replay --alpha 0.5", "specrej: --record: required (a file written by specrej record)",2},
+    {"replay --record %D/rec/nothing.rec --alpha 0.5",
+     "specrej: %D/rec/nothing.rec: No such file or directory", 1},
+    {"replay --record %D/rec/junk.rec --alpha 0.5",
+     "specrej: %D/rec/junk.rec: not a specrej record file (bad magic) (at byte 0)", 1},
+    {"replay --record %D/rec/trunc.rec --alpha 0.5",
+     "specrej: %D/rec/trunc.rec: checksum mismatch: the file is truncated or damaged (at byte 92)", 1},
+    {"replay --record %D/rec/flip.rec --alpha 0.5",
+     "specrej: %D/rec/flip.rec: checksum mismatch: the file is truncated or damaged (at byte 1032)", 1},
+    {"replay --record %D/rec/r.rec",
+     "specrej: replay: give --alpha A or --policy NAME (Speculative Rejection) or -N N "
+     "(Best-of-N)", 2},
+    {"replay --record %D/rec/r.rec -N 9",
+     "specrej: -N: 9 exceeds the 4 candidates of %D/rec/r.rec (record with a larger -N)", 1},
+    {"replay --record %D/rec/r.rec --alpha 0.5 --seed 4",
+     "specrej: --seed: 4 differs from the record's 1 (%D/rec/r.rec)", 1},
+    {"replay --record %D/rec/r.rec --alpha 0.5 --max-new 30",
+     "specrej: --max-new: 30 differs from the record's 8 (%D/rec/r.rec)", 1},
+    {"replay --record %D/rec/r.rec --alpha 0.5 " FLM,
+     "specrej: replay: --model is fixed by the record (%D/rec/r.rec)",2},
+    {"compare --records %D/rec/r.rec", "specrej: --policy: required (a policy name or bon)",2},
+    {"compare --policy quantile --alpha 0.5 --against quantile --alpha 0.8",
+     "specrej: --records: required",2},
+};
+
+/* A record of the fixture models, then the damaged copies the cases name. */
+static void test_record_and_replay(void **state) {
+    (void)state;
+    char args[1024], cmd[2048], path[512];
+    snprintf(path, sizeof path, "%s/rec", g_dir);
+    mkdir(path, 0700);
+    expand("record " FLM FRM "--prompt-ids 1,5,7,9 -n 8 -N 4 --output %D/rec/r.rec", args,
+           sizeof args);
+    snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
+    assert_int_equal(test_run(cmd, NULL), 0);
+    snprintf(path, sizeof path, "%s/rec/r.rec", g_dir);
+    size_t len = 0;
+    char *rec = test_read_file(path, &len);
+    assert_non_null(rec);
+    assert_true(len > 100);
+    put("rec/trunc.rec", rec, 100);
+    put_str("rec/junk.rec", "not a record at all, just text");
+    rec[len / 2] ^= 1;
+    put("rec/flip.rec", rec, len);
+    free(rec);
+    RUN(RECORD_CASES);
+}
+
 /* Lists the entries of %D/out (one per line) into buf. */
 static void list_out(char *buf, size_t cap) {
     char cmd[256];
@@ -837,6 +914,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_decoders),
         cmocka_unit_test(test_policy_flags),
         cmocka_unit_test(test_outputs_are_atomic),
+        cmocka_unit_test(test_record_and_replay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -26,40 +26,54 @@ static void test_bytes_per_token(void **state) {
     assert_int_equal(kv_bytes_per_token(&c), 2 * 2 * 2 * 8 * 4);
 }
 
-/* Budget: exceeding it is an error and leaves the cache unchanged; release
- * returns the bytes; peak remembers the maximum. */
+/* Budget: charged in whole blocks, as allocated (kvcache.h); exceeding it
+ * is an error and leaves the cache unchanged; release returns the bytes;
+ * peak remembers the maximum. */
 static void test_budget(void **state) {
     (void)state;
     ModelConfig c = tiny_config();
-    size_t bpt = kv_bytes_per_token(&c);
+    size_t bpt = kv_bytes_per_token(&c), blk = kv_block_bytes(bpt);
+    assert_int_equal(blk, 64 + KV_BLOCK * bpt);
+    assert_int_equal(kv_bytes_for(bpt, 0), 0);
+    assert_int_equal(kv_bytes_for(bpt, 1), blk);
+    assert_int_equal(kv_bytes_for(bpt, KV_BLOCK), blk);
+    assert_int_equal(kv_bytes_for(bpt, KV_BLOCK + 1), 2 * blk);
+    assert_int_equal(kv_bytes_for(0, 7), 0);
     KVBudget budget;
-    kv_budget_init(&budget, 10 * bpt);
+    kv_budget_init(&budget, 3 * blk);
     KVCache *kv = NULL;
     SrError err = {{0}};
     assert_int_equal(kv_create(&c, 3, &budget, &kv, &err), 0);
     int a = kv_alloc_slot(kv, &err), b = kv_alloc_slot(kv, &err);
-    assert_int_equal(kv_reserve(kv, a, 6, &err), 0);
-    assert_int_equal(budget.used, 6 * bpt);
-    assert_int_equal(kv_reserve(kv, b, 5, &err), -1); /* 6 + 5 > 10 */
+    assert_int_equal(kv_reserve(kv, a, KV_BLOCK + 4, &err), 0);
+    assert_int_equal(budget.used, 2 * blk);
+    assert_int_equal(kv_reserve(kv, b, KV_BLOCK + 1, &err), -1); /* 2 + 2 blocks > 3 */
     assert_non_null(strstr(err.msg, "budget"));
-    assert_int_equal(budget.used, 6 * bpt);
+    assert_int_equal(budget.used, 2 * blk);
     assert_int_equal(kv_len(kv, b), 0);
-    assert_int_equal(kv_reserve(kv, b, 4, &err), 0);
-    assert_int_equal(budget.used, 10 * bpt);
-    assert_int_equal(kv_bytes_in_use(kv), 10 * bpt);
+    assert_int_equal(kv_reserve(kv, b, KV_BLOCK, &err), 0);
+    assert_int_equal(budget.used, 3 * blk);
+    assert_int_equal(kv_bytes_in_use(kv), 3 * blk);
+    assert_int_equal(kv_bytes_allocated(kv), 3 * blk);
+    /* positions inside a block already held cost nothing more */
+    assert_int_equal(kv_reserve(kv, a, 2 * KV_BLOCK, &err), 0);
+    assert_int_equal(budget.used, 3 * blk);
     /* all-or-nothing across slots */
     kv_truncate(kv, a, 0);
     kv_truncate(kv, b, 0);
     assert_int_equal(budget.used, 0);
-    int slots[2] = {a, b}, extra_bad[2] = {5, 6}, extra_ok[2] = {5, 5};
+    int slots[2] = {a, b}, extra_bad[2] = {KV_BLOCK + 1, KV_BLOCK + 1},
+        extra_ok[2] = {KV_BLOCK + 1, KV_BLOCK};
     assert_int_equal(kv_reserve_many(kv, 2, slots, extra_bad, &err), -1);
     assert_int_equal(budget.used, 0);
     assert_int_equal(kv_reserve_many(kv, 2, slots, extra_ok, &err), 0);
-    assert_int_equal(budget.used, 10 * bpt);
+    assert_int_equal(budget.used, 3 * blk);
     for (int i = 0; i < 5; i++) kv_advance(kv, a);
     kv_release(kv, b);
-    assert_int_equal(budget.used, 5 * bpt);
-    assert_int_equal(budget.peak, 10 * bpt);
+    assert_int_equal(budget.used, 2 * blk);
+    kv_truncate(kv, a, 5); /* gives back the block beyond position 5 */
+    assert_int_equal(budget.used, blk);
+    assert_int_equal(budget.peak, 3 * blk);
     assert_int_equal(kv_len(kv, b), -1);
     /* max_seq_len is a hard limit too */
     assert_int_equal(kv_reserve(kv, a, 96, &err), -1);
@@ -67,26 +81,52 @@ static void test_budget(void **state) {
     assert_int_equal(budget.used, 0); /* kv_free returns everything */
 }
 
+/* Short slots: what the cache allocates never exceeds the budget. Charging
+ * positions (the old accounting) let 16 one-position slots fit where one
+ * block's worth was budgeted, 16 times the memory. */
+static void test_short_slots_stay_in_budget(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    size_t bpt = kv_bytes_per_token(&c), limit = 10 * KV_BLOCK * bpt;
+    KVBudget budget;
+    kv_budget_init(&budget, limit);
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    int n_slots = 20 * KV_BLOCK, fitted = 0;
+    assert_int_equal(kv_create(&c, n_slots, &budget, &kv, &err), 0);
+    for (int i = 0; i < n_slots; i++) {
+        int s = kv_alloc_slot(kv, &err);
+        assert_true(s >= 0);
+        if (kv_reserve(kv, s, 1, &err) != 0) break;
+        kv_advance(kv, s);
+        fitted++;
+        assert_true(kv_bytes_allocated(kv) <= limit);
+    }
+    assert_int_equal(fitted, (int)(limit / kv_block_bytes(bpt))); /* 9: headers cost a block */
+    assert_int_equal(budget.peak, kv_bytes_allocated(kv));
+    kv_free(kv);
+}
+
 /* Two caches (generator + reward model) share one budget. */
 static void test_shared_budget(void **state) {
     (void)state;
     ModelConfig c = tiny_config(), c2 = tiny_config();
     c2.n_layers = 1;
-    size_t b1 = kv_bytes_per_token(&c), b2 = kv_bytes_per_token(&c2);
+    size_t b1 = kv_block_bytes(kv_bytes_per_token(&c)), b2 = kv_block_bytes(kv_bytes_per_token(&c2));
     KVBudget budget;
-    kv_budget_init(&budget, 4 * b1 + 4 * b2);
+    kv_budget_init(&budget, b1 + b2);
     KVCache *g = NULL, *r = NULL;
     SrError err = {{0}};
     assert_int_equal(kv_create(&c, 1, &budget, &g, &err), 0);
     assert_int_equal(kv_create(&c2, 1, &budget, &r, &err), 0);
     int sg = kv_alloc_slot(g, &err), sr = kv_alloc_slot(r, &err);
     assert_int_equal(kv_reserve(g, sg, 4, &err), 0);
-    assert_int_equal(kv_reserve(r, sr, 5, &err), -1);
-    assert_int_equal(kv_reserve(r, sr, 4, &err), 0);
-    assert_int_equal(budget.used, 4 * b1 + 4 * b2);
-    assert_int_equal(kv_bytes_in_use(g), 4 * b1);
+    assert_int_equal(kv_reserve(r, sr, KV_BLOCK + 1, &err), -1);
+    assert_int_equal(kv_reserve(r, sr, KV_BLOCK, &err), 0);
+    assert_int_equal(budget.used, b1 + b2);
+    assert_int_equal(kv_bytes_in_use(g), b1);
     kv_free(g);
-    assert_int_equal(budget.used, 4 * b2);
+    assert_int_equal(budget.used, b2);
     kv_free(r);
     assert_int_equal(budget.used, 0);
 }
@@ -116,7 +156,7 @@ static void test_slots(void **state) {
 static void test_copy_truncate(void **state) {
     (void)state;
     ModelConfig c = tiny_config();
-    size_t bpt = kv_bytes_per_token(&c);
+    size_t blk = kv_block_bytes(kv_bytes_per_token(&c));
     int kv_dim = c.n_kv_heads * c.head_dim, n = 2 * KV_BLOCK + 3;
     KVBudget budget;
     kv_budget_init(&budget, SIZE_MAX);
@@ -139,7 +179,7 @@ static void test_copy_truncate(void **state) {
     int len = KV_BLOCK + 5;
     assert_int_equal(kv_copy_prefix(kv, dst, src, len, &err), 0);
     assert_int_equal(kv_len(kv, dst), len);
-    assert_int_equal(budget.used, (size_t)(n + len) * bpt);
+    assert_int_equal(budget.used, (size_t)(3 + 2) * blk);
     for (int p = 0; p < len; p++)
         for (int l = 0; l < c.n_layers; l++) {
             assert_true(kv_key(kv, dst, l, p)[3] == (float)(p * 1000 + l * 100 + 3));
@@ -149,25 +189,25 @@ static void test_copy_truncate(void **state) {
     size_t alloc_before = kv_bytes_allocated(kv);
     kv_truncate(kv, src, 3);
     assert_int_equal(kv_len(kv, src), 3);
-    assert_int_equal(budget.used, (size_t)(3 + len) * bpt);
+    assert_int_equal(budget.used, (size_t)(1 + 2) * blk);
     assert_true(kv_bytes_allocated(kv) < alloc_before);
-    assert_true(kv_bytes_allocated(kv) >= kv_bytes_in_use(kv));
+    assert_int_equal(kv_bytes_allocated(kv), kv_bytes_in_use(kv));
     assert_true(kv_key(kv, src, 0, 2)[0] == 2000.0f);
     kv_truncate(kv, src, 10); /* cannot grow */
     assert_int_equal(kv_len(kv, src), 3);
     /* copy over a longer slot shrinks it */
     assert_int_equal(kv_copy_prefix(kv, dst, src, 2, &err), 0);
     assert_int_equal(kv_len(kv, dst), 2);
-    assert_int_equal(budget.used, (size_t)(3 + 2) * bpt);
+    assert_int_equal(budget.used, (size_t)(1 + 1) * blk);
     /* a copy refused by the budget changes nothing */
     budget.limit = budget.used;
     int third = kv_alloc_slot(kv, &err);
     assert_int_equal(kv_copy_prefix(kv, third, src, 3, &err), -1);
     assert_int_equal(kv_len(kv, third), 0);
-    assert_int_equal(budget.used, (size_t)5 * bpt);
+    assert_int_equal(budget.used, (size_t)2 * blk);
     kv_free(kv);
     assert_int_equal(budget.used, 0);
-    assert_int_equal(budget.peak, (size_t)(n + len) * bpt);
+    assert_int_equal(budget.peak, (size_t)(3 + 2) * blk);
 }
 
 static int argmax(const float *v, int n) {
@@ -194,7 +234,7 @@ static void test_forward_with_copies(void **state) {
     int V = cfg->vocab_size, N = 5;
     size_t bpt = kv_bytes_per_token(cfg);
     KVBudget budget;
-    kv_budget_init(&budget, (size_t)(g->n_prompt + N * (g->n_prompt + 3)) * bpt);
+    kv_budget_init(&budget, kv_bytes_for(bpt, g->n_prompt) + N * kv_bytes_for(bpt, g->n_prompt + 3));
     KVCache *kv = NULL;
     assert_int_equal(kv_create(cfg, N + 1, &budget, &kv, &err), 0);
     int p = kv_alloc_slot(kv, &err);
@@ -222,17 +262,26 @@ static void test_forward_with_copies(void **state) {
             assert_int_equal(tok[k], g->gen[t]);
         }
     }
-    /* budget: N * (prompt + 2) used; leave room for N more positions: N+1 fail */
-    assert_int_equal(budget.used, (size_t)N * (g->n_prompt + 2) * bpt);
-    budget.limit = budget.used + (size_t)N * bpt;
-    int two[2] = {cand[0], cand[0]}, tt[2] = {1, 2};
-    int big_slots[6] = {cand[0], cand[1], cand[2], cand[3], cand[4], cand[4]};
-    int big_toks[6] = {1, 1, 1, 1, 1, 1};
-    assert_int_equal(model_forward(m, kv, 6, big_slots, big_toks, out, &err), -1);
+    /* budget: N slots of prompt + 2 used; a call that feeds one more token to
+     * four of them and a block's worth to the fifth needs exactly 'need'
+     * more bytes: a byte less fails and changes nothing, 'need' fits */
+    size_t used = (size_t)N * kv_bytes_for(bpt, g->n_prompt + 2);
+    assert_int_equal(budget.used, used);
+    size_t need = (N - 1) * (kv_bytes_for(bpt, g->n_prompt + 3) - kv_bytes_for(bpt, g->n_prompt + 2)) +
+                  kv_bytes_for(bpt, g->n_prompt + 2 + KV_BLOCK) - kv_bytes_for(bpt, g->n_prompt + 2);
+    assert_true(need >= kv_block_bytes(bpt));
+    int big_slots[4 + KV_BLOCK], big_toks[4 + KV_BLOCK];
+    for (int k = 0; k < 4 + KV_BLOCK; k++) big_slots[k] = cand[k < 4 ? k : 4], big_toks[k] = 1;
+    budget.limit = used + need - 1;
+    assert_int_equal(model_forward(m, kv, 4 + KV_BLOCK, big_slots, big_toks, out, &err), -1);
     assert_non_null(strstr(err.msg, "budget"));
-    assert_int_equal(budget.used, (size_t)N * (g->n_prompt + 2) * bpt);
+    assert_int_equal(budget.used, used);
     for (int k = 0; k < N; k++) assert_int_equal(kv_len(kv, cand[k]), g->n_prompt + 2);
-    assert_int_equal(model_forward(m, kv, 2, two, tt, out, &err), 0);
+    budget.limit = used + need;
+    float *big_out = malloc((size_t)(4 + KV_BLOCK) * V * sizeof *big_out);
+    assert_int_equal(model_forward(m, kv, 4 + KV_BLOCK, big_slots, big_toks, big_out, &err), 0);
+    assert_int_equal(budget.used, budget.limit);
+    free(big_out);
     free(slots);
     free(out);
     kv_free(kv);
@@ -297,11 +346,17 @@ static void test_share_prefix(void **state) {
         assert_int_equal(model_forward(m, kv, P, slots, prompt, pl, &err), 0);
         free(pl);
         res[share] = decode_from_prompt(m, kv, p, P, N, steps, share, cand);
-        size_t own = share ? 0 : (size_t)P;
-        assert_int_equal(budget.used, ((size_t)P + 1 + N * (own + steps)) * bpt);
+        /* the prompt's P + 1 positions, plus: shared, each candidate's own
+         * steps and the block the prompt copied on write (the candidates still
+         * hold the original); copied, each candidate's P + steps */
+        size_t expect = share ? kv_bytes_for(bpt, P + 1) + kv_block_bytes(bpt) +
+                                    N * kv_bytes_for(bpt, steps)
+                              : kv_bytes_for(bpt, P + 1) + N * kv_bytes_for(bpt, P + steps);
+        assert_int_equal(budget.used, expect);
+        assert_int_equal(kv_bytes_allocated(kv), expect);
         if (share) {
-            kv_release(kv, p); /* the prompt first: candidates keep its blocks */
-            assert_int_equal(budget.used, (size_t)N * (own + steps) * bpt);
+            kv_release(kv, p); /* the prompt first: candidates keep its blocks, still charged */
+            assert_int_equal(budget.used, kv_bytes_for(bpt, P) + N * kv_bytes_for(bpt, steps));
             int one = cand[0], t = 5;
             float *o = malloc((size_t)V * sizeof *o);
             assert_int_equal(model_forward(m, kv, 1, &one, &t, o, &err), 0);
@@ -328,7 +383,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
         cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),
         cmocka_unit_test(test_copy_truncate),   cmocka_unit_test(test_forward_with_copies),
-        cmocka_unit_test(test_share_prefix),
+        cmocka_unit_test(test_share_prefix),    cmocka_unit_test(test_short_slots_stay_in_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,8 +350,9 @@ static void a_stateful_source_sizes_the_waves(void **state) {
     cs.rs.ops = &COUNTING_OPS, cs.rs.name = "counting", cs.rs.detail = "test";
     int prompt[] = {1, 5, 7, 9}, max_new = 6;
     size_t g = kv_bytes_per_token(model_config(lm));
-    /* the generator: the prompt once (shared), each candidate max_new - 1 positions */
-    size_t fixed = g * 4 + 300 + 500, per = g * (size_t)(max_new - 1) + 1000;
+    /* the generator: the prompt once (shared), each candidate max_new - 1
+     * positions, each slot charged in whole blocks (kvcache.h) */
+    size_t fixed = kv_bytes_for(g, 4) + 300 + 500, per = kv_bytes_for(g, max_new - 1) + 1000;
     SearchParams p = bon_params(0, max_new, NULL, 0);
     p.kv_budget = fixed + 3 * per + per / 2;
     SearchResult res;
@@ -738,7 +739,7 @@ static void messages_name_the_real_problem(void **state) {
     /* a flag without effect is refused: the policy does not declare it */
     out = run_cli("spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm "
                   "--prompt-ids 1,5 --alpha 0.5 -n 4 --policy schedule --schedule 2 "
-                  "--first-decision 3 --json -", 1);
+                  "--first-decision 3 --json -", 2);
     assert_non_null(strstr(out, "specrej: --first-decision: has no effect with --policy "
                                 "schedule (only with --policy quantile"));
     free(out);
@@ -1038,6 +1039,133 @@ static void added_tokens_are_found_through_a_trie(void **state) {
     tokenizer_free(tok);
 }
 
+/* ---- a total work budget for the pre-tokenizer regexes ---- */
+
+/* A hostile Split pattern whose every match stays far under PCRE2's
+ * per-call limit but rescans the rest of the text (a lookahead): time
+ * quadratic in the text before (37 KB took 65 s). Now the encode stops at
+ * a budget linear in the text, with one error naming the file; ordinary
+ * text of the same size, and invalid UTF-8 around the matches, encode as
+ * before. */
+static void regex_work_has_a_total_budget(void **state) {
+    (void)state;
+    const char *p = tmp_path("rescan.json");
+    write_text(p, "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2}, "
+                  "\"merges\": []}, \"pre_tokenizer\": {\"type\": \"Sequence\", "
+                  "\"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                  "\"a(?=[a-z]*b)|.\"}, \"behavior\": \"Isolated\", \"invert\": false}, "
+                  "{\"type\": \"ByteLevel\", \"use_regex\": false}]}}");
+    Tokenizer *tok = NULL;
+    SrError err = {{0}};
+    if (tokenizer_load(p, 0, &tok, &err) != 0) fail_msg("%s", err.msg);
+    size_t n = 6000;
+    char *text = malloc(n);
+    memset(text, 'a', n);
+    IntVec ids = {0};
+    double t0 = seconds_now();
+    assert_int_equal(tokenizer_encode(tok, text, n, &ids, &err), -1);
+    print_message("  %zu bytes: stopped after %.3f s: %s\n", n, seconds_now() - t0, err.msg);
+    assert_non_null(strstr(err.msg, p));
+    assert_non_null(strstr(err.msg, "work budget"));
+    /* the same pattern on text it does not rescan: within budget */
+    for (size_t i = 0; i < n; i++) text[i] = "abc"[i % 3];
+    ids.len = 0;
+    if (tokenizer_encode(tok, text, n, &ids, &err) != 0) fail_msg("%s", err.msg);
+    assert_int_equal(ids.len, (int)n);
+    /* invalid UTF-8 never matches and is not crossed (the lookahead does not
+     * see the b beyond it); its byte has no token here and is dropped */
+    const char *bad = "ab\xff" "cab";
+    ids.len = 0;
+    if (tokenizer_encode(tok, bad, strlen(bad), &ids, &err) != 0) fail_msg("%s", err.msg);
+    int want[] = {0, 1, 2, 0, 1};
+    assert_int_equal(ids.len, 5);
+    assert_memory_equal(ids.data, want, sizeof want);
+    free(text);
+    intvec_free(&ids);
+    tokenizer_free(tok);
+}
+
+/* ---- NFC normalizers are applied ---- */
+
+static size_t unhex(const char *h, size_t n, char *out) {
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        unsigned v;
+        sscanf(h + i, "%2x", &v);
+        out[k++] = (char)v;
+    }
+    return k;
+}
+
+/* decode(encode(text)) through a byte-level tokenizer */
+static char *round_trip(const Tokenizer *tok, const char *text, size_t n, size_t *len) {
+    IntVec ids = {0};
+    SrError err = {{0}};
+    char *out = NULL;
+    if (tokenizer_encode(tok, text, n, &ids, &err) != 0 ||
+        tokenizer_decode(tok, ids.data, ids.len, &out, len, &err) != 0)
+        fail_msg("%s", err.msg);
+    intvec_free(&ids);
+    return out;
+}
+
+/* The byte-level fixture tokenizer with "normalizer": {"type": "NFC"}: a
+ * text comes back from decode(encode()) as its NFC form, compared with
+ * Python's unicodedata.normalize (tests/fixtures/nfc/cases.txt, written by
+ * tools/nfc_fixture.py). Before, the normalizer was accepted and ignored.
+ * Added tokens are matched on the raw text; invalid bytes pass through. */
+static void nfc_normalizer_is_applied(void **state) {
+    (void)state;
+    size_t len;
+    char *json = test_read_file("tests/fixtures/tok_gpt2_bytelevel/tokenizer.json", &len);
+    assert_non_null(json);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    free(json);
+    assert_non_null(root);
+    cJSON *nfc = cJSON_CreateObject();
+    cJSON_AddStringToObject(nfc, "type", "NFC");
+    cJSON_ReplaceItemInObjectCaseSensitive(root, "normalizer", nfc);
+    char *text = cJSON_PrintUnformatted(root);
+    const char *p = tmp_path("nfc.json");
+    write_text(p, text);
+    free(text);
+    cJSON_Delete(root);
+    Tokenizer *tok = NULL, *raw = NULL;
+    SrError err = {{0}};
+    if (tokenizer_load(p, 0, &tok, &err) != 0) fail_msg("%s", err.msg);
+    if (tokenizer_load("tests/fixtures/tok_gpt2_bytelevel/tokenizer.json", 0, &raw, &err) != 0)
+        fail_msg("%s", err.msg);
+    char *cases = test_read_file("tests/fixtures/nfc/cases.txt", &len);
+    assert_non_null(cases);
+    int n_cases = 0, n_changed = 0;
+    for (char *line = strtok(cases, "\n"); line; line = strtok(NULL, "\n")) {
+        char *sp = strchr(line, ' ');
+        assert_non_null(sp);
+        char in[512], want[512];
+        size_t n_in = unhex(line, (size_t)(sp - line), in), n_want = unhex(sp + 1, strlen(sp + 1), want);
+        size_t n_got, n_raw;
+        char *got = round_trip(tok, in, n_in, &n_got), *same = round_trip(raw, in, n_in, &n_raw);
+        if (n_got != n_want || memcmp(got, want, n_want) != 0)
+            fail_msg("case %d: NFC of '%.*s' came back as '%.*s', Python says '%.*s'", n_cases,
+                     (int)n_in, in, (int)n_got, got, (int)n_want, want);
+        assert_true(n_raw == n_in && memcmp(same, in, n_in) == 0); /* no normalizer: as is */
+        n_changed += n_want != n_in || memcmp(want, in, n_in) != 0;
+        n_cases++;
+        free(got), free(same);
+    }
+    free(cases);
+    assert_true(n_cases >= 10 && n_changed >= 8);
+    /* "<|im_start|>" stays an added token; the invalid byte is kept */
+    const char *mixed = "e\xcc\x81<|im_start|>\xff" "a\xcc\x8a";
+    char *got = round_trip(tok, mixed, strlen(mixed), &len);
+    const char *want = "\xc3\xa9<|im_start|>\xff\xc3\xa5";
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(got, want, len);
+    free(got);
+    tokenizer_free(tok);
+    tokenizer_free(raw);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -1057,6 +1185,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(shard_names_match_exactly),
         cmocka_unit_test(many_shards_open_fast),
         cmocka_unit_test(added_tokens_are_found_through_a_trie),
+        cmocka_unit_test(regex_work_has_a_total_budget),
+        cmocka_unit_test(nfc_normalizer_is_applied),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,8 +10,16 @@
 #include "test_policies.h"
 
 #include <cJSON.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "runtime/model.h"
+#include "search/policy.h"
+#include "search/record.h"
+#include "search/replay.h"
+#include "search/reward.h"
+#include "search/search.h"
 
 #define LM "tests/fixtures/llama_gqa"
 #define RM "tests/fixtures/llama_rm"
@@ -248,7 +256,7 @@ static void mismatched_runs_are_refused(void **state) {
     char rec[128], small[128], a[512];
     path_of(rec, sizeof rec, "fix.rec");
     path_of(small, sizeof small, "fix_small.rec");
-    snprintf(a, sizeof a, "--record %s --alpha 0.5 --kv-budget 128K", small);
+    snprintf(a, sizeof a, "--record %s --alpha 0.5 --kv-budget 256K", small);
     refused(a, "the record holds 8 (record with a larger -N)");
     snprintf(a, sizeof a, "--record %s -N 9", small);
     refused(a, "-N: 9 exceeds the 8 candidates");
@@ -455,6 +463,133 @@ static void compare_reports_and_gates(void **state) {
     free(out);
 }
 
+/* ---- the reward model's chunking (issue 14) ---- */
+
+/* spr on fix.rec's run, live (the fixture models, chunk_rows rows per
+ * reward forward call) or replayed from the record with the same chunking. */
+static void spr_run(const Record *rec, const char *rec_path, int live, int chunk_rows,
+                    SearchResult *res) {
+    SearchParams p = {0};
+    SrError err = {{0}};
+    p.seed = rec->seed;
+    p.sampling = (SamplerParams){rec->temperature, rec->top_k, rec->top_p};
+    p.max_new = rec->max_new;
+    p.stop_ids = rec->stops, p.n_stop = rec->n_stops;
+    p.policy = policy_find("quantile", &err);
+    if (!p.policy || policy_args_init(p.policy, &p.policy_args, &err) != 0 ||
+        policy_args_set(p.policy, &p.policy_args, "alpha", "0.5", NULL, &err) != 0)
+        fail_msg("%s", err.msg);
+    p.kv_budget = 1 << 20;
+    if (live) {
+        Model *lm = NULL;
+        RewardSource *rs = NULL;
+        RewardContext ctx = {0};
+        ctx.path = RM, ctx.prompt_ids = rec->prompt, ctx.n_prompt = rec->n_prompt;
+        ctx.gen_vocab = rec->gen_cfg.vocab_size;
+        if (model_load(LM, &lm, &err) != 0 || reward_open("model", &ctx, &rs, &err) != 0)
+            fail_msg("%s", err.msg);
+        rs->chunk_rows = chunk_rows;
+        if (search_run(lm, rs, rec->prompt, rec->n_prompt, &p, res, &err) != 0)
+            fail_msg("live, chunks of %d rows: %s", chunk_rows, err.msg);
+        reward_close(rs);
+        model_free(lm);
+        return;
+    }
+    Replay rp;
+    if (replay_open(&rp, rec, rec_path, &err) != 0) fail_msg("%s", err.msg);
+    rp.rs->chunk_rows = chunk_rows;
+    if (search_run_gen(&rp.gen, rp.rs, rec->prompt, rec->n_prompt, &p, res, &err) != 0)
+        fail_msg("replay, chunks of %d rows: %s", chunk_rows, err.msg);
+    replay_close(&rp);
+}
+
+/* Same candidates, tokens, score bits, fates and costs; peak KV too when
+ * with_peak (the chunking sets how many closing scratch positions are held
+ * at once, so only runs with the same chunking share it). */
+static void same_run(const SearchResult *a, const SearchResult *b, int with_peak,
+                     const char *what) {
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->best, b->best);
+    for (int i = 0; i < a->n; i++) {
+        const SearchCandidate *x = &a->cands[i], *y = &b->cands[i];
+        if (x->tokens.len != y->tokens.len || x->finished != y->finished ||
+            x->rejected_at != y->rejected_at || x->scored != y->scored ||
+            (x->scored && memcmp(&x->score, &y->score, sizeof x->score) != 0) ||
+            memcmp(x->tokens.data, y->tokens.data, sizeof(int) * (size_t)x->tokens.len) != 0)
+            fail_msg("%s: candidate %d differs", what, i);
+    }
+    assert_int_equal(a->stats.decision_points, b->stats.decision_points);
+    assert_int_equal(a->stats.tokens_scored, b->stats.tokens_scored);
+    assert_true(a->stats.gen_flops == b->stats.gen_flops && a->stats.rm_flops == b->stats.rm_flops);
+    if (with_peak) assert_int_equal(a->stats.peak_kv_bytes, b->stats.peak_kv_bytes);
+}
+
+static void reward_chunking_changes_no_score(void **state) {
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "fix.rec");
+    Record rec;
+    SrError err = {{0}};
+    if (record_load(path, &rec, &err) != 0) fail_msg("%s", err.msg);
+    const int chunks[] = {0, 1, 3, 7}; /* 0: REWARD_MODEL_CHUNK_ROWS */
+    SearchResult base;
+    size_t base_peak = 0;
+    for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
+        SearchResult live, replayed;
+        spr_run(&rec, path, 1, chunks[k], &live);
+        spr_run(&rec, path, 0, chunks[k], &replayed);
+        char what[64];
+        snprintf(what, sizeof what, "chunks of %d rows: live vs replay", chunks[k]);
+        same_run(&live, &replayed, 1, what);
+        if (k == 0) {
+            base = live, base_peak = live.stats.peak_kv_bytes;
+            if (live.stats.decision_points < 1 || live.n < 20)
+                fail_msg("want a run with decisions: %d decision points, %d candidates",
+                         live.stats.decision_points, live.n);
+        } else {
+            snprintf(what, sizeof what, "chunks of %d rows vs %d", chunks[k],
+                     REWARD_MODEL_CHUNK_ROWS);
+            same_run(&base, &live, 0, what);
+            /* fewer closing ids are scratch at once */
+            assert_true(live.stats.peak_kv_bytes <= base_peak);
+            search_result_free(&live);
+        }
+        search_result_free(&replayed);
+    }
+    search_result_free(&base);
+    record_free(&rec);
+}
+
+/* record --help lists only flags that record takes: each one, given to
+ * record, is refused for a missing --output (or value), never as unknown or
+ * as a flag that belongs to replay. */
+static void record_help_lists_its_flags(void **state) {
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s record --help", test_specrej_bin());
+    char *help = run_ok(cmd);
+    assert_null(strstr(help, "--json"));
+    assert_null(strstr(help, "--trace"));
+    int n = 0;
+    for (char *line = strtok(help, "\n"); line; line = strtok(NULL, "\n")) {
+        char flag[64], meta[64] = "";
+        if (sscanf(line, "  %63s %63s", flag, meta) < 1 || strncmp(flag, "--", 2) != 0) continue;
+        if (strchr(flag, ',')) *strchr(flag, ',') = 0;
+        /* a flag that takes a value shows its name in capitals (--model PATH) */
+        int takes_value = meta[0] >= 'A' && meta[0] <= 'Z';
+        char *out = NULL;
+        snprintf(cmd, sizeof cmd, "%s record %s%s", test_specrej_bin(), flag,
+                 takes_value ? " 1" : "");
+        test_run(cmd, &out);
+        if (strstr(out, "unknown") || strstr(out, "belong to replay"))
+            fail_msg("record --help lists %s, which record refuses: %s", flag, out);
+        free(out);
+        n++;
+    }
+    assert_true(n >= 15);
+    free(help);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -471,6 +606,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(text_output_and_failures_match),
         cmocka_unit_test(record_refusals),
         cmocka_unit_test(stale_records_are_refused),
+        cmocka_unit_test(reward_chunking_changes_no_score),
+        cmocka_unit_test(record_help_lists_its_flags),
     };
     return cmocka_run_group_tests_name("replay", tests, setup, teardown);
 }

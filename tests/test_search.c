@@ -3,6 +3,22 @@
 
 #include <math.h>
 #include <omp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+/* A sanitizer's allocator bypasses glibc's arenas, which mallinfo2 reads. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HEAP_MEASURABLE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HEAP_MEASURABLE 0
+#endif
+#endif
+#if !defined(HEAP_MEASURABLE) && defined(__GLIBC__)
+#define HEAP_MEASURABLE 1
+#elif !defined(HEAP_MEASURABLE)
+#define HEAP_MEASURABLE 0
+#endif
 
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
@@ -467,10 +483,12 @@ static void costs_are_counted_exactly(void **state) {
          * (generator prompt + 19, reward model still at its prefix), above the
          * final scoring (generator slots released, reward model prefix + 20 +
          * closing); each candidate is charged for the prompts only when it
-         * copies them. */
-        size_t b = kv_bytes_per_token(g), own = per_candidate ? NP : 0;
-        size_t gen_peak = b * (NP + 3 * (own + 19) + NP + 3 * own);
-        size_t score_peak = b * (NP + NP + 3 * (own + 20 + 1));
+         * copies them; every slot in whole blocks. */
+        size_t b = kv_bytes_per_token(g);
+        int own = per_candidate ? NP : 0;
+        size_t prompts = 2 * kv_bytes_for(b, NP); /* charged in whole blocks (kvcache.h) */
+        size_t gen_peak = prompts + 3 * (kv_bytes_for(b, own + 19) + kv_bytes_for(b, own));
+        size_t score_peak = prompts + 3 * kv_bytes_for(b, own + 20 + 1);
         assert_int_equal(r.stats.peak_kv_bytes, gen_peak > score_peak ? gen_peak : score_peak);
         search_result_free(&r);
     }
@@ -550,6 +568,123 @@ static void budget_errors_are_clear(void **state) {
     model_free(lm);
 }
 
+/* ---- --kv-budget bounds the memory really allocated (issue 17) ---- */
+
+/* A reward source that passes everything to the model source and, after
+ * each scoring, measures the heap: the real bytes, not the cache's own
+ * count. */
+typedef struct {
+    RewardSource *inner;
+    size_t heap0, worst;
+} HeapWatch;
+
+static size_t heap_now(void) {
+#if HEAP_MEASURABLE
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+static int hw_begin(RewardSource *rs, KVBudget *b, int max_cands, SrError *err) {
+    HeapWatch *w = rs->self;
+    w->inner->share_prefix = rs->share_prefix;
+    return w->inner->ops->begin(w->inner, b, max_cands, err);
+}
+static int hw_attach(RewardSource *rs, RewardCand *c, SrError *err) {
+    HeapWatch *w = rs->self;
+    return w->inner->ops->attach(w->inner, c, err);
+}
+static void hw_note(HeapWatch *w) {
+    size_t h = heap_now() - w->heap0;
+    if (h > w->worst) w->worst = h;
+}
+static int hw_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                    SrError *err) {
+    HeapWatch *w = rs->self;
+    int rc = w->inner->ops->score(w->inner, n, cands, scores, err);
+    hw_note(w);
+    rs->flops = w->inner->flops, rs->tokens = w->inner->tokens;
+    return rc;
+}
+static void hw_detach(RewardSource *rs, RewardCand *c) {
+    HeapWatch *w = rs->self;
+    w->inner->ops->detach(w->inner, c);
+}
+static void hw_end(RewardSource *rs) {
+    HeapWatch *w = rs->self;
+    w->inner->ops->end(w->inner);
+}
+static void hw_close(RewardSource *rs) { (void)rs; }
+static const RewardOps HEAP_WATCH_OPS = {hw_begin, hw_attach, hw_score, hw_detach, hw_end,
+                                         hw_close};
+
+/* The generator likewise: the heap after each forward call. */
+typedef struct {
+    Model *m;
+    HeapWatch *w;
+} GenWatch;
+
+static int gw_forward(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                      float *out, SrError *err) {
+    GenWatch *g = self;
+    int rc = model_forward(g->m, kv, n, slots, tokens, out, err);
+    hw_note(g->w);
+    return rc;
+}
+
+/* Short candidates (first decision after 1 or 2 tokens: each slot holds a
+ * block of 16 positions for one or two of them) and long ones: the heap a
+ * run adds stays within the budget plus a stated constant: the run's own
+ * buffers (a logits row and under 1 KiB of bookkeeping per wave slot) and
+ * 64 KiB. A first identical run sizes both models' forward-pass scratch,
+ * which they keep, so the measured run adds only what the search holds.
+ * Charging positions instead of blocks, the short runs used about 8x the
+ * budget. */
+static void kv_budget_bounds_allocated_memory(void **state) {
+    (void)state;
+#if !HEAP_MEASURABLE
+    skip();
+#endif
+    Model *lm = load(LM);
+    const struct { int max_new, first_decision; size_t budget; } runs[] = {
+        {6, 1, 2u << 20}, {12, 2, 2u << 20}, {40, 24, 2u << 20}, {56, 48, 4u << 20}};
+    for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
+        SearchParams p = params("quantile", 0, runs[k].max_new);
+        p.n_stop = 0;
+        p.policy_params.first_decision = runs[k].first_decision;
+        p.kv_budget = runs[k].budget;
+        RewardSource *inner = open_source("model");
+        HeapWatch w = {inner, 0, 0};
+        RewardSource rs = *inner;
+        rs.ops = &HEAP_WATCH_OPS, rs.self = &w;
+        GenWatch gw = {lm, &w};
+        SearchGen gen;
+        search_live_gen(lm, &gen);
+        gen.self = &gw, gen.forward = gw_forward;
+        SearchResult r;
+        SrError err = {{0}};
+        for (int pass = 0; pass < 2; pass++) { /* the first sizes the scratch */
+            w.heap0 = heap_now(), w.worst = 0;
+            if (search_run_gen(&gen, &rs, PROMPT, NP, &p, &r, &err) != 0) fail_msg("%s", err.msg);
+            if (pass == 0) search_result_free(&r);
+        }
+        size_t slack = (size_t)64 * 1024 + (size_t)r.stats.wave_size * (1024 + 96 * sizeof(float));
+        if (w.worst > p.kv_budget + slack)
+            fail_msg("max_new %d, first decision %d: the run's heap grew by %zu bytes, more "
+                     "than the budget %zu + %zu (%d candidates)", runs[k].max_new,
+                     runs[k].first_decision, w.worst, p.kv_budget, slack, r.stats.wave_size);
+        assert_true(r.stats.peak_kv_bytes <= p.kv_budget);
+        assert_true(w.worst > p.kv_budget / 2); /* it measured the cache */
+        fprintf(stderr, "  max_new %d: heap +%zu, budget %zu + %zu (%d candidates)\n",
+                runs[k].max_new, w.worst, p.kv_budget, slack, r.stats.wave_size);
+        search_result_free(&r);
+        reward_close(inner);
+    }
+    model_free(lm);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -565,6 +700,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(bon_waves_match_one_wave),
         cmocka_unit_test(same_result_for_any_thread_count),
         cmocka_unit_test(budget_errors_are_clear),
+        cmocka_unit_test(kv_budget_bounds_allocated_memory),
     };
     return cmocka_run_group_tests_name("search", tests, NULL, NULL);
 }

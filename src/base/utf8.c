@@ -24,6 +24,10 @@ static size_t sequence_len(const unsigned char *s, size_t n) {
     return len;
 }
 
+size_t utf8_char_len(const char *s, size_t n) {
+    return s[0] == 0 ? 1 : sequence_len((const unsigned char *)s, n);
+}
+
 char *utf8_sanitize(const char *s, size_t len, size_t *replaced, SrError *err) {
     /* every byte becomes at most the 3 bytes of U+FFFD */
     char *out = sr_malloc_array(len > (SIZE_MAX - 1) / 3 ? SIZE_MAX : 3 * len + 1, 1, err);

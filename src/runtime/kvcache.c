@@ -36,8 +36,7 @@ struct KVCache {
     Slot *slots;
     KVBudget *budget;
     KVBudget own_budget; /* used when kv_create got no budget */
-    size_t used;         /* this cache's share of budget->used */
-    size_t allocated;    /* bytes of blocks actually held */
+    size_t allocated;    /* bytes of blocks held: this cache's share of budget->used */
 };
 
 void kv_budget_init(KVBudget *b, size_t limit) {
@@ -48,6 +47,15 @@ void kv_budget_init(KVBudget *b, size_t limit) {
 
 size_t kv_bytes_per_token(const ModelConfig *cfg) {
     return (size_t)2 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim * sizeof(float);
+}
+
+size_t kv_block_bytes(size_t bytes_per_token) {
+    return bytes_per_token ? sizeof(Block) + (size_t)KV_BLOCK * bytes_per_token : 0;
+}
+
+size_t kv_bytes_for(size_t bytes_per_token, int positions) {
+    size_t blocks = positions > 0 ? ((size_t)positions + KV_BLOCK - 1) / KV_BLOCK : 0;
+    return blocks * kv_block_bytes(bytes_per_token);
 }
 
 int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache **out,
@@ -97,25 +105,28 @@ int kv_alloc_slot(KVCache *kv, SrError *err) {
     return -1;
 }
 
-static void charge(KVCache *kv, size_t bytes) {
-    kv->used += bytes;
-    kv->budget->used += bytes;
-    if (kv->budget->used > kv->budget->peak) kv->budget->peak = kv->budget->used;
-}
-
-static void refund(KVCache *kv, size_t bytes) {
-    kv->used -= bytes;
-    kv->budget->used -= bytes;
-}
-
 static size_t block_bytes(const KVCache *kv) {
     return sizeof(Block) + kv->block_floats * sizeof(float);
+}
+
+/* The only places memory enters or leaves: a block is charged when it is
+ * allocated and refunded when it is freed, so the budget counts exactly
+ * the bytes held (shared blocks once). Callers check the budget first. */
+static Block *new_block(KVCache *kv, SrError *err) {
+    Block *blk = sr_malloc_array(1, block_bytes(kv), err);
+    if (!blk) return NULL;
+    blk->refs = 1;
+    kv->allocated += block_bytes(kv);
+    kv->budget->used += block_bytes(kv);
+    if (kv->budget->used > kv->budget->peak) kv->budget->peak = kv->budget->used;
+    return blk;
 }
 
 static void drop_block(KVCache *kv, Block *b) {
     if (--b->refs > 0) return;
     free(b);
     kv->allocated -= block_bytes(kv);
+    kv->budget->used -= block_bytes(kv);
 }
 
 /* Blocks a slot needs to hold 'positions' (>= shared, or 0). */
@@ -130,12 +141,6 @@ static void shrink_blocks(KVCache *kv, Slot *s, int positions) {
     while (s->n_blocks > keep) drop_block(kv, s->blocks[--s->n_blocks]);
 }
 
-static size_t charged_bytes(const KVCache *kv, const Slot *s) {
-    return (size_t)(s->reserved - s->shared) * kv->bytes_per_token;
-}
-
-/* Allocates blocks so that 'positions' fit; on failure the slot keeps what
- * it had (extra blocks are harmless: the budget counts positions). */
 /* Room in the slot's block list for 'need' blocks. */
 static int ensure_block_cap(Slot *s, int need, SrError *err) {
     if (need <= s->cap_blocks) return 0;
@@ -148,24 +153,31 @@ static int ensure_block_cap(Slot *s, int need, SrError *err) {
     return 0;
 }
 
+/* Allocates blocks so that 'positions' fit; on failure the slot keeps what
+ * it had (charged, as everything held is). */
 static int grow_blocks(KVCache *kv, Slot *s, int positions, SrError *err) {
     int need = blocks_for(s, positions);
     if (ensure_block_cap(s, need, err) != 0) return -1;
     while (s->n_blocks < need) {
-        Block *blk = sr_malloc_array(1, block_bytes(kv), err);
+        Block *blk = new_block(kv, err);
         if (!blk) return -1;
-        blk->refs = 1;
         s->blocks[s->n_blocks++] = blk;
-        kv->allocated += block_bytes(kv);
     }
     return 0;
 }
 
-/* Back to a fresh slot: no blocks, no charge. */
+/* Back to a fresh slot: no blocks. */
 static void clear_slot(KVCache *kv, Slot *s) {
     shrink_blocks(kv, s, 0);
-    refund(kv, charged_bytes(kv, s));
     s->len = s->reserved = s->shared = s->n_shared = 0;
+}
+
+/* Blocks a write of positions [from, to) must copy first (see below). */
+static int shared_blocks_written(const Slot *s, int from, int to) {
+    if (from >= to || from < s->shared) return 0;
+    int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1, n = 0;
+    for (int b = first; b <= last && b < s->n_blocks; b++) n += s->blocks[b]->refs > 1;
+    return n;
 }
 
 /* Before a slot writes positions [from, to): every block it would write
@@ -178,11 +190,9 @@ static int unshare_for_write(KVCache *kv, Slot *s, int from, int to, SrError *er
     int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1;
     for (int b = first; b <= last && b < s->n_blocks; b++) {
         if (s->blocks[b]->refs == 1) continue;
-        Block *copy = sr_malloc_array(1, block_bytes(kv), err);
+        Block *copy = new_block(kv, err);
         if (!copy) return -1;
-        memcpy(copy, s->blocks[b], block_bytes(kv));
-        copy->refs = 1;
-        kv->allocated += block_bytes(kv);
+        memcpy(copy->data, s->blocks[b]->data, kv->block_floats * sizeof(float));
         drop_block(kv, s->blocks[b]);
         s->blocks[b] = copy;
     }
@@ -214,24 +224,24 @@ static int budget_check(const KVCache *kv, size_t extra_bytes, SrError *err) {
 }
 
 int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrError *err) {
-    size_t grow = 0;
+    size_t new_blocks = 0;
     for (int i = 0; i < n; i++) {
         Slot *s = live_slot(kv, slots[i]);
         if (!s) return sr_fail(err, "KV cache: slot %d is not allocated", slots[i]);
         if (extra[i] < 0 || extra[i] > kv->max_seq_len - s->len)
             return sr_fail(err, "KV cache: slot %d would hold %lld positions, more than %d",
                            slots[i], (long long)s->len + extra[i], kv->max_seq_len);
-        int need = s->len + extra[i];
-        if (need > s->reserved) grow += (size_t)(need - s->reserved) * kv->bytes_per_token;
+        int need = s->len + extra[i], have = s->n_blocks;
+        new_blocks += (size_t)shared_blocks_written(s, s->len, need);
+        if (blocks_for(s, need) > have) new_blocks += (size_t)(blocks_for(s, need) - have);
     }
-    if (budget_check(kv, grow, err) != 0) return -1;
+    if (budget_check(kv, new_blocks * block_bytes(kv), err) != 0) return -1;
     for (int i = 0; i < n; i++) {
         Slot *s = &kv->slots[slots[i]];
         int need = s->len + extra[i];
         if (unshare_for_write(kv, s, s->len, need, err) != 0) return -1;
         if (need <= s->reserved) continue;
         if (grow_blocks(kv, s, need, err) != 0) return -1;
-        charge(kv, (size_t)(need - s->reserved) * kv->bytes_per_token);
         s->reserved = need;
     }
     return 0;
@@ -246,10 +256,7 @@ void kv_truncate(KVCache *kv, int slot, int len) {
     if (!s || len < 0) return;
     if (len < s->shared) len = s->shared; /* shared blocks are read-only */
     if (len < s->len) s->len = len;
-    if (s->reserved > s->len) {
-        refund(kv, (size_t)(s->reserved - s->len) * kv->bytes_per_token);
-        s->reserved = s->len;
-    }
+    if (s->reserved > s->len) s->reserved = s->len;
     shrink_blocks(kv, s, s->reserved);
 }
 
@@ -282,11 +289,9 @@ int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
         return 0;
     }
     clear_slot(kv, d);
-    size_t grow = (size_t)len * kv->bytes_per_token;
-    if (budget_check(kv, grow, err) != 0) return -1;
+    if (budget_check(kv, kv_bytes_for(kv->bytes_per_token, len), err) != 0) return -1;
     if (grow_blocks(kv, d, len, err) != 0) return -1;
     d->reserved = d->len = len;
-    charge(kv, grow);
     copy_positions(kv, dst, src, len);
     return 0;
 }
@@ -320,7 +325,7 @@ const void *kv_prefix_id(const KVCache *kv, int slot) {
     return s && s->n_shared ? (const void *)s->blocks[0] : NULL;
 }
 
-size_t kv_bytes_in_use(const KVCache *kv) { return kv->used; }
+size_t kv_bytes_in_use(const KVCache *kv) { return kv->allocated; }
 size_t kv_bytes_allocated(const KVCache *kv) { return kv->allocated; }
 int kv_max_slots(const KVCache *kv) { return kv->max_slots; }
 

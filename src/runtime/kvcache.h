@@ -2,27 +2,31 @@
  *
  * A KVCache holds up to max_slots sequences ("slots") of one model. Each live
  * slot stores, for every position it has seen, the keys and values of every
- * layer. Memory is accounted logically: a slot of length L uses
- * L * kv_bytes_per_token bytes, and the sum over all caches that share one
- * KVBudget may never exceed budget->limit. Growing past it is an error
- * reported to the caller, never a silent overflow. The generator's and the
- * reward model's caches share one KVBudget, as the algorithm requires.
+ * layer. The sum over all caches that share one KVBudget may never exceed
+ * budget->limit. Growing past it is an error reported to the caller, never a
+ * silent overflow. The generator's and the reward model's caches share one
+ * KVBudget, as the algorithm requires.
  *
- * Accounting: a slot is charged for max(length, reserved) positions, where
- * kv_reserve() (called by model_forward before it writes) raises 'reserved'.
- * After a forward pass reserved == length, so bytes in use are exactly
- * sum(length) * kv_bytes_per_token. A failed reserve/copy changes nothing.
+ * Accounting is what is allocated: memory comes in blocks of KV_BLOCK
+ * positions, and the budget is charged a block's full size (header included)
+ * when it is allocated and refunded when the last slot holding it lets go.
+ * So budget->used is exactly the bytes of KV blocks held, a slot of own
+ * length L costs kv_bytes_for(bytes_per_token, L), and the only memory
+ * outside the budget is malloc's bookkeeping per block. (Charging positions
+ * instead let short candidates use up to KV_BLOCK times their charge.)
+ * kv_reserve() (called by model_forward before it writes) allocates; a
+ * failed reserve/copy changes nothing the budget has not been charged for.
  *
  * Layout (paged): each slot owns a list of blocks of KV_BLOCK positions;
  * a block is laid out [layer][k|v][KV_BLOCK][kv_dim], so the keys of one
  * layer at consecutive positions inside a block are contiguous (stride
- * kv_dim floats), which is what the attention loop walks. Real memory stays
- * within KV_BLOCK - 1 positions per slot of the logical charge, a slot grows
+ * kv_dim floats), which is what the attention loop walks. A slot grows
  * without copying, and released slots give their blocks back at once, so
  * there is nothing to compact: surviving slots are simply kept and the
  * others released. kv_copy_prefix() copies blocks, and each copy is charged
  * in full (what the authors' code does with the prompt); kv_share_prefix()
- * shares the full blocks, charged once (specrej's default for the prompt).
+ * shares the blocks, charged once; a slot's own positions start in a block
+ * of its own, so a slot of own length L holds ceil(L / KV_BLOCK) blocks.
  */
 #ifndef SPECREJ_KVCACHE_H
 #define SPECREJ_KVCACHE_H
@@ -46,6 +50,11 @@ void kv_budget_init(KVBudget *b, size_t limit);
 
 /* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
 size_t kv_bytes_per_token(const ModelConfig *cfg);
+/* Bytes of one block (KV_BLOCK positions and its header); 0 for 0. */
+size_t kv_block_bytes(size_t bytes_per_token);
+/* What a slot holding 'positions' positions of its own (beyond a shared
+ * prefix) is charged: whole blocks. What planners must count with. */
+size_t kv_bytes_for(size_t bytes_per_token, int positions);
 
 /* budget may be NULL: the cache then has its own unlimited budget. */
 int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget,
@@ -87,8 +96,9 @@ int kv_reserve(KVCache *kv, int slot, int extra, SrError *err);
 /* All-or-nothing reserve for several slots (slot ids distinct): checks the
  * combined growth against the budget before reserving anything. */
 int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrError *err);
+/* This cache's share of budget->used; equal to kv_bytes_allocated. */
 size_t kv_bytes_in_use(const KVCache *kv);
-/* Bytes actually allocated for blocks (>= in use, by < KV_BLOCK positions a slot). */
+/* Bytes allocated for blocks (headers included). */
 size_t kv_bytes_allocated(const KVCache *kv);
 int kv_max_slots(const KVCache *kv);
 /* Whether the cache was created for cfg's shape (layers, kv width, positions). */

@@ -359,7 +359,7 @@ static int rs_score(RewardSource *rs, int n, RewardCand *const *cands, double *s
     }
     for (int i = 0; i < n_todo && rc == 0; i++) {
         rows += todo[i]->len - ((RecFed *)todo[i]->state)->fed + closing;
-        if (rows >= REPLAY_RM_CHUNK_ROWS || i == n_todo - 1) {
+        if (rows >= (rs->chunk_rows > 0 ? rs->chunk_rows : REPLAY_RM_CHUNK_ROWS) || i == n_todo - 1) {
             rc = rs_chunk(rs, i + 1 - start, todo + start, err);
             start = i + 1, rows = 0;
         }
@@ -391,7 +391,7 @@ static void rs_close(RewardSource *rs) {
 /* The recorded footprint answers as reward_model_shared.c's did live. */
 static size_t rs_held_bytes(const RewardSource *rs) {
     const RecSource *s = rs->self;
-    return s->fp.kv_bytes_per_token * (size_t)s->fp.prefix_len;
+    return kv_bytes_for(s->fp.kv_bytes_per_token, s->fp.prefix_len);
 }
 
 static size_t rs_bytes_needed(const RewardSource *rs, int share_prefix, int n,

@@ -1,5 +1,7 @@
 #include "search/reward.h"
 
+#include "runtime/kvcache.h"
+
 #include <string.h>
 
 /* The registry: one X(name) per src/reward_NAME.c. */
@@ -43,8 +45,12 @@ void reward_stateless_end(RewardSource *rs) { (void)rs; }
 
 size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int attached,
                               int fed, int len) {
-    size_t own_prefix = attached || share_prefix ? 0 : (size_t)fp->prefix_len;
-    return fp->kv_bytes_per_token * (own_prefix + (size_t)(len - fed) + (size_t)fp->closing_len);
+    /* the cache charges whole blocks (kvcache.h: kv_bytes_for), so the
+     * growth is counted in blocks: what the slot will hold less what it holds */
+    size_t m = fp->kv_bytes_per_token;
+    int own = share_prefix ? 0 : fp->prefix_len;
+    size_t held = attached ? kv_bytes_for(m, own + fed) : 0;
+    return kv_bytes_for(m, own + len + fp->closing_len) - held;
 }
 
 size_t reward_held_bytes(const RewardSource *rs) {

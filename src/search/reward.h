@@ -126,6 +126,8 @@ struct RewardSource {
     void *self;
     const char *name;
     const char *detail;        /* e.g. "shared tokenizer, incremental" */
+    int chunk_rows;            /* rows per forward call when scoring (model source; 0:
+                                  REWARD_MODEL_CHUNK_ROWS); a replay must use the live run's */
     double flops;              /* cumulative cost of everything it ran */
     long long tokens;          /* tokens pushed through its model */
 };

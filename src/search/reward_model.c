@@ -75,7 +75,7 @@ void reward_model_close(RewardSource *rs) {
 
 size_t reward_model_held_bytes(const RewardSource *rs) {
     const ModelSource *s = rs->self;
-    return s->fp.kv_bytes_per_token * (size_t)s->fp.prefix_len;
+    return kv_bytes_for(s->fp.kv_bytes_per_token, s->fp.prefix_len);
 }
 
 int reward_model_max_response(const RewardSource *rs) {
@@ -177,7 +177,8 @@ static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ct
     if (bridge) {
         rs->ops = &reward_model_bridge_ops;
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
-        s->fp.reserve_bytes = m * (size_t)(s->prefix.len + s->cfg->max_seq_len);
+        /* the prefix slot and one temporary slot of at most the context, in blocks */
+        s->fp.reserve_bytes = kv_bytes_for(m, s->prefix.len) + kv_bytes_for(m, s->cfg->max_seq_len);
         return bridge_max_response(s, ctx, room, &s->fp.max_response, err);
     }
     rs->ops = &reward_model_shared_ops;

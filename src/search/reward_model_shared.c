@@ -97,7 +97,7 @@ static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scor
     }
     for (int i = 0; i < n_todo; i++) {
         rows += todo[i]->len - ((Fed *)todo[i]->state)->fed + s->closing.len;
-        if (rows >= CHUNK_ROWS || i == n_todo - 1) {
+        if (rows >= (rs->chunk_rows > 0 ? rs->chunk_rows : CHUNK_ROWS) || i == n_todo - 1) {
             if (score_chunk(rs, i + 1 - start, todo + start, err) != 0) {
                 free(todo);
                 return -1;

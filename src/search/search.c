@@ -37,10 +37,11 @@ static size_t source_per_candidate(const RewardSource *rs, int r, int share_prom
 
 /* KV bytes of one candidate that has sampled r >= 1 tokens and is being
  * scored: generator slot prompt + r - 1 (the last token is not fed yet),
- * plus what the source says it needs, prompts as charged. */
+ * plus what the source says it needs, prompts as charged, the generator's
+ * slot in whole blocks (kv_bytes_for: the cache charges what it allocates). */
 static size_t per_candidate(size_t g, int n_prompt, const RewardSource *rs, int r,
                             int share_prompt) {
-    return g * (size_t)(own_prompt_positions(n_prompt, share_prompt) + r - 1) +
+    return kv_bytes_for(g, own_prompt_positions(n_prompt, share_prompt) + r - 1) +
            source_per_candidate(rs, r, share_prompt);
 }
 
@@ -58,7 +59,7 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     size_t g = kv_bytes_per_token(cfg);
     plan->max_new = eff;
     /* the prompt's slot, the source's held bytes and its scoring scratch */
-    plan->fixed = g * (size_t)n_prompt + reward_held_bytes(rs) +
+    plan->fixed = kv_bytes_for(g, n_prompt) + reward_held_bytes(rs) +
                   reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
     plan->per_cand_full = per_candidate(g, n_prompt, rs, eff, share_prompt);
     int len = policy->plan_length(pa, eff);
@@ -153,17 +154,22 @@ static void collect_live(Run *R) {
         if (R->batch[i]->state == CAND_LIVE) R->live[R->n_live++] = R->batch[i];
 }
 
+/* Bytes a slot of bytes-per-token b is charged more at 'to' own positions
+ * than at 'from' (whole blocks: kv_bytes_for). */
+static size_t growth(size_t b, int from, int to) { return kv_bytes_for(b, to) - kv_bytes_for(b, from); }
+
 /* Bytes in use if the live candidates take one more step and everyone is
- * then scored at the new length: the generator's share here, the source's
- * from the source (the live at r + 1 tokens, the finished not yet scored at
- * their own length). */
+ * then scored at the new length: the generator's share here (a live
+ * candidate's slot holds its own prompt positions + r - 1, charged in whole
+ * blocks), the source's from the source (the live at r + 1 tokens, the
+ * finished not yet scored at their own length). */
 static size_t bytes_after_step(const Run *R, int r) {
-    size_t need = R->budget.used;
-    int n = 0;
+    size_t need = R->budget.used, g = kv_bytes_per_token(R->cfg);
+    int og = own_prompt_positions(R->n_prompt, R->share), n = 0;
     for (int i = 0; i < R->n_batch; i++) {
         SearchCandidate *s = R->batch[i];
         if (s->state == CAND_LIVE) {
-            need += kv_bytes_per_token(R->cfg);
+            need += growth(g, og + r - 1, og + r);
             R->rw[n] = &s->rw, R->lens[n++] = r + 1;
         } else if (!s->scored) {
             R->rw[n] = &s->rw, R->lens[n++] = s->tokens.len;

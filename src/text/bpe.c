@@ -10,14 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <utf8proc.h>
 
 #include "base/fileio.h"
 #include "base/json.h"
 #include "base/heap.h"
 #include "base/strmap.h"
+#include "base/utf8.h"
 
 #define BPE_MAX_ID (1 << 24) /* ids above this are refused (hostile files stay cheap) */
 #define BPE_MAX_STEPS 8
+
+/* The pre-tokenizer regexes' work budget for one encode call: RX_BASE +
+ * RX_PER_BYTE x text length, in PCRE2 match-limit units (backtracking
+ * steps of the interpreter). A hostile pattern whose every match stays
+ * under a per-call limit can still cost time quadratic in the text (a
+ * lookahead that rescans the rest at each position: 37 KB took 65 s); a
+ * total bounds it. Each match starts with a small limit that doubles while
+ * it is hit, and is charged that limit (an upper bound on its work), so the
+ * charge depends only on pattern and text: the same on every machine. The
+ * patterns tokenizers ship are charged 8-30 units a byte of ordinary text,
+ * mostly the first limit of each match (so about 32 a byte and step when
+ * every match is one byte long).
+ * The interpreter, not the JIT: JIT matching counts too coarsely to
+ * measure work (a rescanning lookahead costs it one unit). */
+#define RX_BASE (1u << 20)
+#define RX_PER_BYTE 512u
+#define RX_FIRST_LIMIT 32u
 
 static const char GPT2_PATTERN[] =
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -74,7 +93,22 @@ struct Bpe {
     int n_steps;
     int ignore_merges;
     int unk_id;
+    char *path;         /* the file, for encoding errors */
+    int nfc;            /* normalizer NFC: applied to the text between added tokens */
+    /* SentencePiece style (sp): tokens are text with U+2581 for spaces,
+     * symbols start as characters, unknown ones fall back to <0xNN> byte
+     * tokens (byte_tok); spaces become U+2581, and one is prepended to
+     * every segment (SP_EVERY: the Prepend normalizer, Metaspace "always")
+     * or to the text's first (SP_FIRST: Metaspace "first"), by Metaspace
+     * (sp_meta) only where the segment does not start with a space;
+     * sp_split cuts pieces before each U+2581; decoding drops one leading
+     * space. */
+    int sp, sp_prepend, sp_meta, sp_split, fuse_unk;
+    int byte_tok[256];
 };
+
+enum { SP_NEVER, SP_FIRST, SP_EVERY };
+#define METASPACE "\xe2\x96\x81"
 
 /* ---- the GPT-2 byte <-> code point alphabet ---- */
 
@@ -137,6 +171,7 @@ static void free_steps(Bpe *b) {
 
 void bpe_free(Bpe *b) {
     if (!b) return;
+    free(b->path);
     strmap_free(&b->vocab);
     strmap_free(&b->added_map);
     free(b->vocab_arena);
@@ -173,7 +208,10 @@ static int add_regex_step(Bpe *b, const char *path, const char *pattern, int lit
     if (pattern) {
         int ec;
         PCRE2_SIZE eo;
-        uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF | (literal ? PCRE2_LITERAL : 0);
+        /* invalid UTF-8 is cut out before matching (split_piece), so no
+         * PCRE2_MATCH_INVALID_UTF: the interpreter would check the whole
+         * rest of the subject at every call */
+        uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
         re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, NULL);
         if (!re) {
             PCRE2_UCHAR msg[160];
@@ -181,7 +219,6 @@ static int add_regex_step(Bpe *b, const char *path, const char *pattern, int lit
             return sr_fail(err, "%s: pre_tokenizer regex does not compile at offset %zu: %s",
                            path, (size_t)eo, (const char *)msg);
         }
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* optional: interpreted if it fails */
     }
     b->steps[b->n_steps].re = re;
     b->steps[b->n_steps].add_prefix_space = add_prefix_space;
@@ -255,7 +292,92 @@ static int sentencepiece_style(const cJSON *root) {
     return found;
 }
 
-/* Refuses what this implementation would silently get wrong. */
+/* ---- SentencePiece-style files (Llama 2, TinyLlama, Mistral) ---- */
+
+static int str_is(const cJSON *o, const char *key, const char *want) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(v) && strcmp(v->valuestring, want) == 0;
+}
+
+static int pattern_is(const cJSON *o, const char *want) {
+    return str_is(cJSON_GetObjectItemCaseSensitive(o, "pattern"), "String", want);
+}
+
+/* The normalizer Llama 2 ships: Prepend(U+2581), Replace(" " -> U+2581). */
+static int sp_legacy_normalizer(const cJSON *n) {
+    if (!str_is(n, "type", "Sequence")) return 0;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
+    if (cJSON_GetArraySize(list) != 2) return 0;
+    int prepend = 0, replace = 0;
+    for (const cJSON *e = list->child; e; e = e->next) {
+        prepend += str_is(e, "type", "Prepend") && str_is(e, "prepend", METASPACE);
+        replace += str_is(e, "type", "Replace") && pattern_is(e, " ") &&
+                   str_is(e, "content", METASPACE);
+    }
+    return prepend == 1 && replace == 1;
+}
+
+/* The decoder they ship: Replace(U+2581 -> " "), ByteFallback, Fuse, Strip
+ * one leading space. */
+static int sp_decoder(const cJSON *d) {
+    if (!str_is(d, "type", "Sequence")) return 0;
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(d, "decoders");
+    const char *want[] = {"Replace", "ByteFallback", "Fuse", "Strip"};
+    if (cJSON_GetArraySize(list) != 4) return 0;
+    int k = 0;
+    for (const cJSON *e = list->child; e; e = e->next, k++)
+        if (!str_is(e, "type", want[k])) return 0;
+    const cJSON *rp = cJSON_GetArrayItem(list, 0), *st = cJSON_GetArrayItem(list, 3);
+    const cJSON *start = cJSON_GetObjectItemCaseSensitive(st, "start");
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(st, "stop");
+    return pattern_is(rp, METASPACE) && str_is(rp, "content", " ") && str_is(st, "content", " ") &&
+           cJSON_IsNumber(start) && start->valuedouble == 1 && cJSON_IsNumber(stop) &&
+           stop->valuedouble == 0;
+}
+
+/* Metaspace pre-tokenizer: replacement U+2581, prepend_scheme, split. */
+static int sp_metaspace(Bpe *b, const cJSON *pt) {
+    if (!str_is(pt, "type", "Metaspace") || !str_is(pt, "replacement", METASPACE)) return 0;
+    const cJSON *split = cJSON_GetObjectItemCaseSensitive(pt, "split");
+    b->sp_meta = 1;
+    b->sp_split = !split || cJSON_IsTrue(split);
+    if (!cJSON_GetObjectItemCaseSensitive(pt, "prepend_scheme")) { /* older: add_prefix_space */
+        const cJSON *aps = cJSON_GetObjectItemCaseSensitive(pt, "add_prefix_space");
+        b->sp_prepend = !aps || cJSON_IsTrue(aps) ? SP_EVERY : SP_NEVER;
+    } else if (str_is(pt, "prepend_scheme", "first")) b->sp_prepend = SP_FIRST;
+    else if (str_is(pt, "prepend_scheme", "always")) b->sp_prepend = SP_EVERY;
+    else if (str_is(pt, "prepend_scheme", "never")) b->sp_prepend = SP_NEVER;
+    else return 0;
+    return 1;
+}
+
+/* Accepts the two layouts in use (the legacy normalizer and no
+ * pre-tokenizer, or no normalizer and Metaspace), each with the decoder
+ * above; anything else SentencePiece-like is refused by name. */
+static int parse_sp(Bpe *b, const char *path, const cJSON *root, const cJSON *model,
+                    SrError *err) {
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    int no_norm = !norm || cJSON_IsNull(norm), no_pt = !pt || cJSON_IsNull(pt);
+    b->sp = 1;
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")))
+        return sr_fail(err, "%s: SentencePiece-style BPE without byte_fallback is not supported",
+                       path);
+    if (!no_norm && no_pt && sp_legacy_normalizer(norm)) b->sp_prepend = SP_EVERY;
+    else if (!(no_norm && !no_pt && sp_metaspace(b, pt)))
+        return sr_fail(err, "%s: SentencePiece-style BPE: only the normalizer Prepend + Replace "
+                            "with no pre_tokenizer, or a Metaspace pre_tokenizer with no "
+                            "normalizer, is supported", path);
+    if (!sp_decoder(dec))
+        return sr_fail(err, "%s: SentencePiece-style BPE: only the decoder Replace + "
+                            "ByteFallback + Fuse + Strip is supported", path);
+    b->fuse_unk = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "fuse_unk"));
+    return 0;
+}
+
+/* Refuses what this implementation would silently get wrong; returns 1 for
+ * a SentencePiece-style file (parse_sp). */
 static int check_model_options(const char *path, const cJSON *root, const cJSON *model,
                                SrError *err) {
     const char *type = json_type_name(model);
@@ -263,11 +385,6 @@ static int check_model_options(const char *path, const cJSON *root, const cJSON 
     if (strcmp(type, "BPE") != 0)
         return sr_fail(err, "%s: model type '%s' is not supported (only byte-level BPE)", path,
                        type);
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) ||
-        sentencepiece_style(root))
-        return sr_fail(err, "%s: SentencePiece-style BPE (metaspace '\xe2\x96\x81' / "
-                       "byte_fallback, as in Llama 2 or TinyLlama) is not supported, only "
-                       "byte-level BPE", path);
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0)
         return sr_fail(err, "%s: BPE dropout is not supported", path);
@@ -277,6 +394,9 @@ static int check_model_options(const char *path, const cJSON *root, const cJSON 
         if (cJSON_IsString(a) && a->valuestring[0])
             return sr_fail(err, "%s: BPE %s is not supported", path, affix[i]);
     }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) ||
+        sentencepiece_style(root))
+        return 1; /* SentencePiece style: parse_sp checks the rest */
     const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
     if (norm && !cJSON_IsNull(norm)) {
         const char *nt = json_type_name(norm);
@@ -518,16 +638,60 @@ static int build_tables(Bpe *b, const char *path, SrError *err) {
     return 0;
 }
 
+/* SentencePiece-style decoding table: U+2581 is a space, <0xNN> the byte
+ * NN, everything else the token's own text. */
+static int build_sp_tables(Bpe *b, SrError *err) {
+    for (int i = 0; i < 256; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", i);
+        b->byte_tok[i] = strmap_get(&b->vocab, name, 6);
+        b->byte_id[i] = -1;
+    }
+    b->dec = sr_calloc((size_t)b->vocab_size, sizeof *b->dec, err);
+    b->dec_len = sr_calloc((size_t)b->vocab_size, sizeof *b->dec_len, err);
+    size_t total = 0;
+    for (size_t i = 0; i < b->vocab.cap; i++) total += b->vocab.slots[i].len;
+    b->dec_arena = sr_malloc_array(total + 1, 1, err);
+    if (!b->dec || !b->dec_len || !b->dec_arena) return -1;
+    char *p = b->dec_arena;
+    for (size_t i = 0; i < b->vocab.cap; i++) {
+        const StrMapSlot *s = &b->vocab.slots[i];
+        if (!s->key) continue;
+        b->dec[s->value] = p;
+        unsigned v;
+        if (s->len == 6 && sscanf(s->key, "<0x%2X>", &v) == 1 && b->byte_tok[v] == s->value) {
+            *p++ = (char)v;
+        } else {
+            for (size_t k = 0; k < s->len;) {
+                if (s->len - k >= 3 && memcmp(s->key + k, METASPACE, 3) == 0)
+                    *p++ = ' ', k += 3;
+                else
+                    *p++ = s->key[k++];
+            }
+        }
+        b->dec_len[s->value] = (size_t)(p - b->dec[s->value]);
+    }
+    for (int i = 0; i < b->n_added; i++) { /* added tokens decode to their content */
+        const AddedToken *a = &b->added[i];
+        b->dec[a->id] = a->text;
+        b->dec_len[a->id] = a->len;
+    }
+    return 0;
+}
+
 static int load_from_json(Bpe *b, const char *path, const cJSON *root, SrError *err) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return sr_fail(err, "%s: \"model\" is missing", path);
-    if (check_model_options(path, root, model, err) != 0) return -1;
+    int style = check_model_options(path, root, model, err);
+    if (style < 0 || (style == 1 && parse_sp(b, path, root, model, err) != 0)) return -1;
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    b->nfc = !b->sp && norm && !cJSON_IsNull(norm); /* check_model_options admits only NFC */
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     if (parse_vocab(b, path, cJSON_GetObjectItemCaseSensitive(model, "vocab"), err) != 0 ||
         parse_merges(b, path, cJSON_GetObjectItemCaseSensitive(model, "merges"), err) != 0 ||
         parse_added(b, path, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err) != 0 ||
-        parse_pre_tokenizer(b, path, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
-                            err) != 0 ||
-        build_tables(b, path, err) != 0)
+        (!b->sp && parse_pre_tokenizer(b, path, pt, err) != 0) ||
+        (b->sp ? build_sp_tables(b, err) : build_tables(b, path, err)) != 0)
         return -1;
     b->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
     b->unk_id = -1;
@@ -546,7 +710,8 @@ int bpe_load(const char *path, const char *json, size_t len, Bpe **out, SrError 
     if (sr_json_parse(json, len, path, NULL, &root, err) != 0) return -1;
     Bpe *b = sr_calloc(1, sizeof *b, err);
     int rc = -1;
-    if (b) {
+    if (b && !(b->path = strdup(path))) sr_fail(err, "%s: out of memory", path);
+    else if (b) {
         if (!cJSON_IsObject(root))
             sr_fail(err, "%s: not a tokenizer.json (top level is not an object)", path);
         else
@@ -584,6 +749,9 @@ typedef struct Ctx {
     IntVec *out;
     SrError *err;
     pcre2_match_data *md[BPE_MAX_STEPS];
+    pcre2_match_context *mctx;
+    uint64_t rx_budget, rx_left; /* the regexes' work budget (RX_BASE) */
+    size_t text_len;
     Sym *sym;
     Cand *heap;
     char *lvl; /* byte-level form of a pre-token (ignore_merges) */
@@ -624,10 +792,33 @@ static void push_pair(const Bpe *b, Cand *h, int *n, const Sym *sym, int pos) {
 /* Merges symbols by lowest rank, leftmost first (as tokenizers' Word does),
  * and appends the resulting ids. A pair the heap offers is used only if
  * both symbols are still the ones it was made from. */
+/* SentencePiece-style first symbols: each character's token, else its
+ * bytes' <0xNN> tokens, else unk (consecutive unks fused with fuse_unk), as
+ * tokenizers' BPE with byte_fallback does. */
+static int sp_symbols(const Bpe *b, Sym *sym, const unsigned char *s, size_t n) {
+    int ns = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_char_len((const char *)s + i, n - i);
+        if (len == 0) len = 1;
+        int id = strmap_get(&b->vocab, (const char *)s + i, len), all = 1;
+        if (id >= 0) {
+            sym[ns] = (Sym){id, ns - 1, ns + 1}, ns++;
+        } else {
+            for (size_t k = 0; k < len; k++) all &= b->byte_tok[s[i + k]] >= 0;
+            for (size_t k = 0; all && k < len; k++)
+                sym[ns] = (Sym){b->byte_tok[s[i + k]], ns - 1, ns + 1}, ns++;
+            int fused = b->fuse_unk && ns > 0 && sym[ns - 1].id == b->unk_id;
+            if (!all && b->unk_id >= 0 && !fused) sym[ns] = (Sym){b->unk_id, ns - 1, ns + 1}, ns++;
+        }
+        i += len;
+    }
+    return ns;
+}
+
 static int merge_piece(Ctx *c, const unsigned char *s, size_t n) {
     const Bpe *b = c->b;
-    int ns = 0;
-    for (size_t i = 0; i < n; i++) {
+    int ns = b->sp ? sp_symbols(b, c->sym, s, n) : 0;
+    for (size_t i = 0; !b->sp && i < n; i++) {
         int id = b->byte_id[s[i]] >= 0 ? b->byte_id[s[i]] : b->unk_id;
         if (id < 0) continue; /* no token for this byte and no unk: dropped, as tokenizers does */
         c->sym[ns] = (Sym){id, ns - 1, ns + 1};
@@ -704,29 +895,65 @@ static int bpe_piece(Ctx *c, const char *s, size_t n) {
 
 static int run_steps(Ctx *c, int k, const char *s, size_t n);
 
-/* Isolated split: each match and each gap between matches is a piece. */
-static int split_piece(Ctx *c, int k, const char *s, size_t n) {
-    const pcre2_code *re = c->b->steps[k].re;
-    size_t off = 0, last = 0;
+/* pcre2_match under the work budget (RX_BASE): returns its result, or
+ * PCRE2_ERROR_MATCHLIMIT once the budget is spent. */
+static int match_budgeted(Ctx *c, int k, const char *s, size_t n, size_t off) {
+    uint64_t limit = RX_FIRST_LIMIT;
+    for (;;) {
+        if (limit > c->rx_left) limit = c->rx_left;
+        pcre2_set_match_limit(c->mctx, (uint32_t)limit);
+        int rc = pcre2_match(c->b->steps[k].re, (PCRE2_SPTR)s, n, off, PCRE2_NO_UTF_CHECK,
+                             c->md[k], c->mctx);
+        c->rx_left -= limit;
+        if (rc != PCRE2_ERROR_MATCHLIMIT || c->rx_left == 0) return rc;
+        limit = limit * 2 < UINT32_MAX ? limit * 2 : UINT32_MAX;
+    }
+}
+
+/* Matches over s[from, to), a run of valid UTF-8, as a subject of its own;
+ * *last is where the pending gap began. */
+static int split_fragment(Ctx *c, int k, const char *s, size_t from, size_t to, size_t *last) {
+    const char *f = s + from;
+    size_t n = to - from, off = 0;
     while (off < n) {
-        int rc = pcre2_match(re, (PCRE2_SPTR)s, n, off, 0, c->md[k], NULL);
+        int rc = match_budgeted(c, k, f, n, off);
         if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc == PCRE2_ERROR_MATCHLIMIT)
+            return sr_fail(c->err, "%s: pre_tokenizer regex %d spent its work budget (%llu "
+                                   "steps for %zu bytes of text): the pattern backtracks "
+                                   "too much on this input",
+                           c->b->path, k + 1, (unsigned long long)c->rx_budget, c->text_len);
         if (rc < 0) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(rc, msg, sizeof msg);
-            return sr_fail(c->err, "tokenizer: pre_tokenizer regex failed: %s", (const char *)msg);
+            return sr_fail(c->err, "%s: pre_tokenizer regex %d failed: %s", c->b->path, k + 1,
+                           (const char *)msg);
         }
         const PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md[k]);
-        size_t ms = ov[0], me = ov[1];
+        size_t ms = from + ov[0], me = from + ov[1];
         if (me == ms) { /* empty match: no piece; step over one character */
-            int cp;
-            if (ms >= n) break;
-            off = ms + (size_t)get_utf8((const unsigned char *)s + ms, n - ms, &cp);
+            if (ov[0] >= n) break;
+            off = ov[0] + utf8_char_len(f + ov[0], n - ov[0]);
             continue;
         }
-        if (ms > last && run_steps(c, k + 1, s + last, ms - last) != 0) return -1;
+        if (ms > *last && run_steps(c, k + 1, s + *last, ms - *last) != 0) return -1;
         if (run_steps(c, k + 1, s + ms, me - ms) != 0) return -1;
-        last = off = me;
+        *last = me, off = ov[1];
+    }
+    return 0;
+}
+
+/* Isolated split: each match and each gap between matches is a piece.
+ * Invalid UTF-8 never matches and no match crosses it (what
+ * PCRE2_MATCH_INVALID_UTF means): the regex runs on each valid run alone,
+ * the invalid bytes end up in the gaps. */
+static int split_piece(Ctx *c, int k, const char *s, size_t n) {
+    size_t last = 0, i = 0, len;
+    while (i < n) {
+        size_t end = i;
+        while (end < n && (len = utf8_char_len(s + end, n - end)) > 0) end += len;
+        if (end > i && split_fragment(c, k, s, i, end, &last) != 0) return -1;
+        for (i = end; i < n && utf8_char_len(s + i, n - i) == 0;) i++;
     }
     if (last < n && run_steps(c, k + 1, s + last, n - last) != 0) return -1;
     return 0;
@@ -747,6 +974,87 @@ static int run_steps(Ctx *c, int k, const char *s, size_t n) {
     }
     int rc = st->re ? split_piece(c, k, s, n) : run_steps(c, k + 1, s, n);
     free(spaced);
+    return rc;
+}
+
+/* NFC of s[0..n) (Unicode normalization form C, through utf8proc) into
+ * *out (malloc'd; NULL when s is ASCII, which NFC leaves alone). Each run
+ * of valid UTF-8 is normalized on its own; invalid bytes stay as they are
+ * (NFC is defined on text, and they are barriers to matching anyway). */
+static int nfc_text(const Bpe *b, const char *s, size_t n, char **out, size_t *out_len,
+                    SrError *err) {
+    *out = NULL;
+    size_t i = 0;
+    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    if (i == n) return 0;
+    size_t cap = 3 * n + 16, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return sr_fail(err, "tokenizer: out of memory normalizing");
+    for (i = 0; i < n;) {
+        size_t end = i, l;
+        while (end < n && (l = utf8_char_len(s + end, n - end)) > 0) end += l;
+        if (end > i) {
+            utf8proc_uint8_t *norm = NULL;
+            utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s + i,
+                                              (utf8proc_ssize_t)(end - i), &norm,
+                                              UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+            if (m < 0) {
+                free(buf);
+                return sr_fail(err, "%s: NFC normalizer failed: %s", b->path, utf8proc_errmsg(m));
+            }
+            if (len + (size_t)m + (n - end) > cap) {
+                cap = len + (size_t)m + (n - end) + 16;
+                char *grown = realloc(buf, cap);
+                if (!grown) {
+                    free(norm), free(buf);
+                    return sr_fail(err, "tokenizer: out of memory normalizing");
+                }
+                buf = grown;
+            }
+            memcpy(buf + len, norm, (size_t)m);
+            len += (size_t)m;
+            free(norm);
+        }
+        for (i = end; i < n && utf8_char_len(s + i, n - i) == 0; i++) buf[len++] = s[i];
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* Pre-tokenizes and merges text that holds no added token, normalized
+ * first when the file asks for it (as tokenizers does: added tokens are
+ * matched on the raw text). */
+/* SentencePiece style: spaces become U+2581, one is prepended (see Bpe),
+ * pieces are cut before each U+2581 when the pre-tokenizer splits. */
+static int sp_segment(Ctx *c, const char *s, size_t n, int first) {
+    const Bpe *b = c->b;
+    if (n == 0) return 0;
+    char *t = malloc(3 * n + 3);
+    if (!t) return sr_fail(c->err, "tokenizer: out of memory encoding");
+    size_t m = 0;
+    int lead = b->sp_prepend == SP_EVERY || (b->sp_prepend == SP_FIRST && first);
+    if (lead && !(b->sp_meta && s[0] == ' ')) memcpy(t, METASPACE, 3), m = 3;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ') memcpy(t + m, METASPACE, 3), m += 3;
+        else t[m++] = s[i];
+    }
+    int rc = 0;
+    size_t start = 0;
+    for (size_t i = 1; b->sp_split && rc == 0 && i + 3 <= m; i++)
+        if (memcmp(t + i, METASPACE, 3) == 0) rc = bpe_piece(c, t + start, i - start), start = i;
+    if (rc == 0) rc = bpe_piece(c, t + start, m - start);
+    free(t);
+    return rc;
+}
+
+static int encode_segment(Ctx *c, const char *s, size_t n, int first) {
+    if (c->b->sp) return sp_segment(c, s, n, first);
+    char *norm = NULL;
+    size_t m = 0;
+    if (c->b->nfc && nfc_text(c->b, s, n, &norm, &m, c->err) != 0) return -1;
+    int rc = norm ? run_steps(c, 0, norm, m) : run_steps(c, 0, s, n);
+    free(norm);
     return rc;
 }
 
@@ -774,6 +1082,7 @@ static int find_added(const Bpe *b, const char *text, size_t len, size_t from, s
 
 static void ctx_free(Ctx *c) {
     for (int k = 0; k < BPE_MAX_STEPS; k++) pcre2_match_data_free(c->md[k]);
+    pcre2_match_context_free(c->mctx);
     free(c->sym);
     free(c->heap);
     free(c->lvl);
@@ -787,8 +1096,11 @@ static void ctx_free(Ctx *c) {
 }
 
 int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError *err) {
-    Ctx c = {.b = b, .out = out, .err = err};
+    Ctx c = {.b = b, .out = out, .err = err, .text_len = len};
+    c.rx_budget = c.rx_left = RX_BASE + (uint64_t)RX_PER_BYTE * len;
     int rc = strmap_init(&c.cache, 1024, err);
+    if (rc == 0 && !(c.mctx = pcre2_match_context_create(NULL)))
+        rc = sr_fail(err, "tokenizer: out of memory encoding");
     for (int k = 0; rc == 0 && k < b->n_steps; k++) {
         if (b->steps[k].re && !(c.md[k] = pcre2_match_data_create_from_pattern(b->steps[k].re, NULL)))
             rc = sr_fail(err, "tokenizer: out of memory encoding");
@@ -797,10 +1109,10 @@ int bpe_encode(const Bpe *b, const char *text, size_t len, IntVec *out, SrError 
     const AddedToken *tok;
     while (rc == 0 && pos < len) {
         if (!find_added(b, text, len, pos, &at, &tok)) {
-            rc = run_steps(&c, 0, text + pos, len - pos);
+            rc = encode_segment(&c, text + pos, len - pos, pos == 0);
             break;
         }
-        rc = run_steps(&c, 0, text + pos, at - pos);
+        rc = encode_segment(&c, text + pos, at - pos, pos == 0);
         if (rc == 0) rc = intvec_push(out, tok->id, err);
         pos = at + tok->len;
     }
@@ -819,9 +1131,12 @@ int bpe_token_bytes(const Bpe *b, int id, const char **bytes, size_t *len) {
     return 0;
 }
 
+int bpe_strips_leading_space(const Bpe *b) { return b->sp; }
+
 int bpe_token_id(const Bpe *b, const char *text, size_t len) {
     int id = strmap_get(&b->added_map, text, len);
     if (id >= 0 || len == 0 || len > 256) return id;
+    if (b->sp) return strmap_get(&b->vocab, text, len);
     char lvl[512];
     size_t m = 0;
     for (size_t i = 0; i < len; i++)

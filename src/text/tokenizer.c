@@ -284,6 +284,8 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out, size
         p += len;
     }
     *p = 0;
+    if (t->bpe && bpe_strips_leading_space(t->bpe) && total > 0 && s[0] == ' ')
+        memmove(s, s + 1, total--); /* the SentencePiece-style decoder's Strip */
     *out = s;
     *out_len = total;
     return 0;
