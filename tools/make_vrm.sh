@@ -9,7 +9,7 @@
 # tools/work/train_prompts.txt) and with data/austen-rm in place; called by
 # `make checkpoints` as its last step.
 #
-# The shipped model: 2 shards x 22 minutes of sampling and 40 minutes of
+# The shipped model: 2 shards x 22 minutes of sampling and 38 minutes of
 # training on one CPU thread each (VRM_SAMPLE_MINUTES, VRM_MINUTES); with
 # no caps (0 / large) the recipe samples all 5,212 prompts and trains
 # VRM_EPOCHS epochs, which is what a GPU run should do.
@@ -20,7 +20,7 @@ if [ -z "${PY:-}" ]; then
     /usr/bin/python3 -c 'import torch' 2>/dev/null && PY=/usr/bin/python3
 fi
 SAMPLE_MINUTES=${VRM_SAMPLE_MINUTES:-22}
-MINUTES=${VRM_MINUTES:-40}
+MINUTES=${VRM_MINUTES:-38}
 EPOCHS=${VRM_EPOCHS:-1}
 [ -x bin/specrej ] || make -j2 bin/specrej
 echo "make_vrm: python $PY, $(date -u +%FT%TZ)"
@@ -38,7 +38,7 @@ for p in $PIDS; do wait "$p"; done
 # 2. Value-function training, warm-started from data/austen-rm.
 $PY tools/train_vrm.py --samples "$W"/vrm_samples.0.jsonl "$W"/vrm_samples.1.jsonl \
     --minutes "$MINUTES" --epochs "$EPOCHS" --out "$W/vrm_best.pt" \
-    --metrics "$W/vrm_metrics.json" | tee "$W/train_vrm.log"
+    --lr 3e-4 --metrics "$W/vrm_metrics.json" | tee "$W/train_vrm.log"
 
 # 3. Export (safetensors, config, tokenizer, refs.txt) and reload check.
 $PY tools/export.py --ckpt "$W/vrm_best.pt" --kind rm --out data/austen-vrm --name austen-vrm

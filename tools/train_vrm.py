@@ -192,11 +192,12 @@ def main():
     ap.add_argument("--metrics", default="tools/work/vrm_metrics.json")
     ap.add_argument("--epochs", type=float, default=1)
     ap.add_argument("--minutes", type=float, default=30)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--dropout", type=float, default=0.1)
-    ap.add_argument("--eval-every", type=int, default=100)
-    ap.add_argument("--eval-rows", type=int, default=1200)
+    ap.add_argument("--freeze", type=int, default=3, help="bottom layers kept frozen")
+    ap.add_argument("--eval-every", type=int, default=60)
+    ap.add_argument("--eval-rows", type=int, default=320)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
     ap.add_argument("--seed", type=int, default=1)
@@ -219,8 +220,16 @@ def main():
     self_check(model, train[:3])
     dev = pick_device(a.device)
     model.to(dev)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    other = [p for p in model.parameters() if p.dim() < 2]
+    # Frozen embeddings and bottom layers: no backward pass through them,
+    # which is most of what makes a CPU step affordable.
+    for n, p in model.named_parameters():
+        if n.startswith("model.embed_tokens.") or (
+                n.startswith("model.layers.") and int(n.split(".")[2]) < a.freeze):
+            p.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    print(f"trainable parameters {sum(p.numel() for p in trainable)}", flush=True)
+    decay = [p for p in trainable if p.dim() >= 2]
+    other = [p for p in trainable if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": other, "weight_decay": 0.0}], lr=a.lr)
     total = int(a.epochs * math.ceil(len(train) / a.batch))
@@ -252,7 +261,7 @@ def main():
         loss = F.mse_loss(pred / sd, y / sd)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         opt.step()
         step += 1
         if step % 10 == 0:
@@ -264,7 +273,8 @@ def main():
         best = checkpoint(model, opt, cfg, valid, step, best, history, t0, a, last)
     report = {"train_responses": len(train), "train_prompts": len({r["prompt"] for r in train}),
               "valid_responses": len(valid), "valid_prompts": len(keep), "gold_sd": sd,
-              "batch": a.batch, "lr": a.lr, "steps": step, "planned_steps": total,
+              "batch": a.batch, "lr": a.lr, "freeze": a.freeze, "steps": step,
+              "planned_steps": total,
               "probes": list(PROBES), "train_seconds": round(time.time() - t0),
               "best": best, "history": history}
     with open(a.metrics, "w") as f:
