@@ -1,7 +1,7 @@
 """vrm_compare.py - the value-function reward model (data/austen-vrm) against the current
 reward model (data/austen-rm) at the same settings: what Speculative Rejection's cuts keep.
 
-    python3 experiments/vrm_compare.py [--prompts 32] [--record-only rm|vrm]
+    python3 experiments/vrm_compare.py [--prompts 32] [--record-only rm|vrm [--shard I/K]]
 
 1. Per test prompt p (the first --prompts lines of data/prompts.txt, seed 1 + p as in
    collect.py) and per reward model: one `specrej record -N N` (default 64; the same seed draws
@@ -60,7 +60,7 @@ def make_records(a, prompts):
         os.makedirs(os.path.join(a.work, name), exist_ok=True)
         for p, text in enumerate(prompts):
             out = record_path(a, name, p)
-            if os.path.exists(out):
+            if os.path.exists(out) or p % a.shard[1] != a.shard[0]:
                 continue
             run([a.bin, "record", "--model", "data/austen-lm", "--reward", path, "-N", str(a.n),
                  "--seed", str(1 + p), "--prompt-kv", "per-candidate", "--prompt", text,
@@ -187,6 +187,8 @@ def main(argv):
     ap.add_argument("--work", default="experiments/work/vrm")
     ap.add_argument("--out", default="experiments/results/vrm")
     ap.add_argument("--record-only", metavar="MODEL", help="only make MODEL's records (rm, vrm)")
+    ap.add_argument("--shard", default="0/1", type=lambda s: tuple(map(int, s.split("/"))),
+                    help="I/K: make only the records of prompts p with p %% K == I")
     a = ap.parse_args(argv)
     with open("data/prompts.txt", encoding="utf-8") as f:
         texts = [l.rstrip("\n") for l in f][:a.prompts]
@@ -259,6 +261,11 @@ def write_md(a, n, rows, ken):
              f"replayed as Speculative Rejection with a budget of N0 = {a.n0} candidates at full "
              f"length, per-candidate prompt KV, first decision after tau1 = {a.tau1} response "
              "tokens. Brackets: 95% percentile bootstrap over prompts; diff = vrm - rm, paired.",
+             "", "Each model is measured against its own Best-of-N (the candidates are the same, "
+             "the picks differ). units and ceiling are in budget units of Best-of-N0, interpolated "
+             f"on Best-of-N for N = N0 .. {a.n}; a value above Best-of-{a.n}'s is extrapolated "
+             "from the last segment (the wide gold-matched intervals). kept: the Best-of-B "
+             "winner (by the model's own final reward) survived every cut.",
              "", "| alpha | match | measure | austen-rm | austen-vrm | vrm - rm |",
              "| --- | --- | --- | --- | --- | --- |"]
     for r in rows:
