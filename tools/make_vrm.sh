@@ -37,7 +37,7 @@ for p in $PIDS; do wait "$p"; done
 
 # 2. Value-function training, warm-started from data/austen-rm.
 $PY tools/train_vrm.py --samples "$W"/vrm_samples.0.jsonl "$W"/vrm_samples.1.jsonl \
-    --minutes "$MINUTES" --epochs "$EPOCHS" --out "$W/vrm_best.pt" \
+    --minutes "$MINUTES" --epochs "$EPOCHS" --freeze "${VRM_FREEZE:-3}" --out "$W/vrm_best.pt" \
     --lr 3e-4 --metrics "$W/vrm_metrics.json" | tee "$W/train_vrm.log"
 
 # 3. Export (safetensors, config, tokenizer, refs.txt) and reload check.
