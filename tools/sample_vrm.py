@@ -9,8 +9,8 @@ The prompts are taken in a fixed pseudo-random order, so a run cut short by
 its clock cap (or a kill) holds a random subset; every finished prompt is
 one line of the output at once, and a rerun appends only the prompts not
 yet there (the checkpoint is the output file itself). No test prompt can
-get in: the script refuses to start if any training prompt equals, contains
-or is contained in a line of data/prompts.txt or data/prompts-dev.txt, and
+get in: the script refuses to start if any training prompt equals, starts
+or is the start of a line of data/prompts.txt or data/prompts-dev.txt, and
 the record's gold score of every response is checked against tools/gold.py.
 
 Usage: sample_vrm.py --out tools/work/vrm_samples.jsonl [--n 8] [--minutes M]
@@ -45,9 +45,8 @@ def load_lines(path):
 def check_disjoint(train, tests):
     """Exits if a training prompt overlaps a test prompt (equal, or one a
     prefix of the other: both are paragraph openings)."""
-    test = [t for t in tests]
     for p in train:
-        for t in test:
+        for t in tests:
             if p == t or p.startswith(t) or t.startswith(p):
                 sys.exit(f"sample_vrm: training prompt {p!r} overlaps test prompt {t!r}")
 
