@@ -8,7 +8,8 @@
 #   make bench        performance benchmark (prints numbers and ratios)
 #   make bench-peers  side by side with llama.cpp (npm node-llama-cpp@3.21.1; not in CI)
 #   make experiments  regenerate every CSV and figure (long)
-#   make checkpoints  retrain the shipped models from Debian/npm data (7 min on a GPU, ~10 h on 2 cores)
+#   make checkpoints  retrain the shipped models from Debian/npm data (7 min on a GPU, ~10 h on 2 cores;
+#                     its last step, tools/make_vrm.sh, retrains austen-vrm alone: ~1 h on 2 cores)
 #
 # Dependencies are found with pkg-config; override PKG_DEPS_CFLAGS /
 # PKG_DEPS_LIBS / OPENMP_FLAGS on systems without it (see README, macOS).

@@ -123,6 +123,29 @@ static void rm_matches_refs(void **state) {
     model_free(m);
 }
 
+/* austen-vrm (the value-function reward model, tools/train_vrm.py) has
+ * austen-rm's layout, so the same reference check applies; its scores must
+ * also differ from austen-rm's, or the export shipped the warm start. */
+static void vrm_matches_refs(void **state) {
+    (void)state;
+    Model *m = load_model("data/austen-vrm");
+    assert_int_equal(model_config(m)->kind, MODEL_KIND_RM);
+    assert_int_equal(model_output_dim(m), 1);
+    Refs r = load_refs("data/austen-vrm/refs.txt");
+    check_cases(m, &r, "austen-vrm");
+    Model *rm = load_model("data/austen-rm");
+    const RefCase *rc = &r.cases[r.n_cases - 1];
+    float *a = forward_all(m, rc->ids, rc->len), *b = forward_all(rm, rc->ids, rc->len);
+    double most = 0;
+    for (int i = 0; i < rc->len; i++) most = fmax(most, fabs(a[i] - b[i]));
+    if (!(most > 1e-2)) fail_msg("austen-vrm scores within %g of austen-rm's", most);
+    free(a);
+    free(b);
+    model_free(rm);
+    refs_free(&r);
+    model_free(m);
+}
+
 /* tests/data/austen_tokens.txt: ids from tools/bpe.py, the encoder that
  * tokenized the training data; the C tokenizer must agree and round-trip. */
 static void tokenizer_matches_training_encoder(void **state) {
@@ -222,6 +245,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(lm_safetensors_matches_refs),
         cmocka_unit_test(lm_llama2c_matches_refs),
         cmocka_unit_test(rm_matches_refs),
+        cmocka_unit_test(vrm_matches_refs),
         cmocka_unit_test(tokenizer_matches_training_encoder),
         cmocka_unit_test(prompt_files_are_well_formed),
     };

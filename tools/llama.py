@@ -90,7 +90,9 @@ class Attention(nn.Module):
         att = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
         S = k.shape[2]
         causal = torch.ones(T, S, dtype=torch.bool, device=x.device).tril(diagonal=S - T)
-        if mask is not None:  # [B, S] True = may attend (left padding)
+        if mask is not None and mask.dim() == 3:  # [B, T, S]: the whole pattern
+            causal = mask[:, None]
+        elif mask is not None:  # [B, S] True = may attend (left padding)
             causal = causal[None, None] & mask[:, None, None, :]
         att = att.masked_fill(~causal, float("-inf")).softmax(-1)
         att = F.dropout(att, c.dropout, self.training)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Rebuilds everything in data/ from Debian and npm packages: the Austen
 # corpus and its split, the tokenizer, the generator austen-lm, its samples,
-# the gold labels, the reward model austen-rm, the exports, the test data.
+# the gold labels, the reward model austen-rm, the value-function reward
+# model austen-vrm (tools/make_vrm.sh), the exports, the test data.
 # Never part of `make test`.
 #
 # One recipe, two speeds: the training budgets are counted in tokens and
@@ -108,4 +109,8 @@ $PY tools/export.py --ckpt "$W/rm_best.pt" --kind rm --out data/austen-rm
 #    transformers on the fixtures.
 $PY tools/check_llama.py tests/fixtures data/austen-lm data/austen-rm
 $PY tools/model_card.py "$W" > "$W/model_card_numbers.md"
+
+# 8. The value-function reward model austen-vrm (issue #18): austen-rm
+#    fine-tuned on prefixes of specrej-sampled responses (tools/make_vrm.sh).
+PY=$PY sh tools/make_vrm.sh
 echo "make_checkpoints: done $(date -u +%FT%TZ); numbers for data/README.md in $W/model_card_numbers.md"
