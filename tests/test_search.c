@@ -396,7 +396,8 @@ static void reward_memory_answers_match_the_budget(void **state) {
     assert_true(held > 0);
     RewardFootprint fp;
     reward_footprint(rs, &fp);
-    assert_int_equal(held, fp.kv_bytes_per_token * (size_t)np);
+    /* the cache charges whole blocks (kvcache.h) */
+    assert_int_equal(held, kv_bytes_for(fp.kv_bytes_per_token, np));
     assert_int_equal(fp.closing_len, 1);
     RewardCand c = {0};
     const RewardCand *one = &c;
@@ -408,9 +409,10 @@ static void reward_memory_answers_match_the_budget(void **state) {
         score_at(rs, &c, resp, lens[k]);
         assert_int_equal(budget.peak - before, need);
         assert_true(need > scratch);
-        /* nothing new to feed: the closing scratch alone */
+        /* nothing new to feed: the closing scratch alone (a new block or none) */
+        size_t m = fp.kv_bytes_per_token;
         assert_int_equal(reward_bytes_needed(rs, 0, 1, &one, &lens[k]),
-                         scratch + fp.kv_bytes_per_token);
+                         scratch + kv_bytes_for(m, np + lens[k] + 1) - kv_bytes_for(m, np + lens[k]));
     }
     rs->ops->detach(rs, &c);
     assert_null(c.state);
@@ -587,10 +589,10 @@ static size_t heap_now(void) {
 #endif
 }
 
-static int hw_begin(RewardSource *rs, KVBudget *b, int max_cands, SrError *err) {
+static int hw_begin(RewardSource *rs, KVBudget *b, int max_cands, int share_prefix,
+                    SrError *err) {
     HeapWatch *w = rs->self;
-    w->inner->share_prefix = rs->share_prefix;
-    return w->inner->ops->begin(w->inner, b, max_cands, err);
+    return w->inner->ops->begin(w->inner, b, max_cands, share_prefix, err);
 }
 static int hw_attach(RewardSource *rs, RewardCand *c, SrError *err) {
     HeapWatch *w = rs->self;
@@ -617,8 +619,24 @@ static void hw_end(RewardSource *rs) {
     w->inner->ops->end(w->inner);
 }
 static void hw_close(RewardSource *rs) { (void)rs; }
-static const RewardOps HEAP_WATCH_OPS = {hw_begin, hw_attach, hw_score, hw_detach, hw_end,
-                                         hw_close};
+/* The memory answers are the inner source's (the driver plans with them). */
+static size_t hw_held(const RewardSource *rs) {
+    return reward_held_bytes(((const HeapWatch *)rs->self)->inner);
+}
+static size_t hw_needed(const RewardSource *rs, int share_prefix, int n,
+                        const RewardCand *const *cands, const int *lengths) {
+    return reward_bytes_needed(((const HeapWatch *)rs->self)->inner, share_prefix, n, cands,
+                               lengths);
+}
+static int hw_max_response(const RewardSource *rs) {
+    return reward_max_response(((const HeapWatch *)rs->self)->inner);
+}
+static void hw_footprint(const RewardSource *rs, RewardFootprint *fp) {
+    reward_footprint(((const HeapWatch *)rs->self)->inner, fp);
+}
+static const RewardOps HEAP_WATCH_OPS = {hw_begin,  hw_attach, hw_score,        hw_detach,
+                                         hw_end,    hw_close,  hw_held,         hw_needed,
+                                         hw_max_response, hw_footprint};
 
 /* The generator likewise: the heap after each forward call. */
 typedef struct {
@@ -653,7 +671,7 @@ static void kv_budget_bounds_allocated_memory(void **state) {
     for (size_t k = 0; k < sizeof runs / sizeof runs[0]; k++) {
         SearchParams p = params("quantile", 0, runs[k].max_new);
         p.n_stop = 0;
-        p.policy_params.first_decision = runs[k].first_decision;
+        policy_args_put(p.policy, &p.policy_args, "first_decision", runs[k].first_decision);
         p.kv_budget = runs[k].budget;
         RewardSource *inner = open_source("model");
         HeapWatch w = {inner, 0, 0};
@@ -670,15 +688,15 @@ static void kv_budget_bounds_allocated_memory(void **state) {
             if (search_run_gen(&gen, &rs, PROMPT, NP, &p, &r, &err) != 0) fail_msg("%s", err.msg);
             if (pass == 0) search_result_free(&r);
         }
-        size_t slack = (size_t)64 * 1024 + (size_t)r.stats.wave_size * (1024 + 96 * sizeof(float));
+        size_t slack = (size_t)64 * 1024 + (size_t)r.stats.initial_batch * (1024 + 96 * sizeof(float));
         if (w.worst > p.kv_budget + slack)
             fail_msg("max_new %d, first decision %d: the run's heap grew by %zu bytes, more "
                      "than the budget %zu + %zu (%d candidates)", runs[k].max_new,
-                     runs[k].first_decision, w.worst, p.kv_budget, slack, r.stats.wave_size);
+                     runs[k].first_decision, w.worst, p.kv_budget, slack, r.stats.initial_batch);
         assert_true(r.stats.peak_kv_bytes <= p.kv_budget);
         assert_true(w.worst > p.kv_budget / 2); /* it measured the cache */
         fprintf(stderr, "  max_new %d: heap +%zu, budget %zu + %zu (%d candidates)\n",
-                runs[k].max_new, w.worst, p.kv_budget, slack, r.stats.wave_size);
+                runs[k].max_new, w.worst, p.kv_budget, slack, r.stats.initial_batch);
         search_result_free(&r);
         reward_close(inner);
     }

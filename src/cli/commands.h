@@ -1,4 +1,4 @@
-/* commands.h - the CLI subcommands. Each lives in src/cmd_NAME.c (tokenize
+/* commands.h - the CLI subcommands. Each lives in src/cli/cmd_NAME.c (tokenize
  * and detokenize share src/cli/cmd_tokenize.c, as they share their flags),
  * parses its own flags, and returns 0, or -1 with err filled (main prints
  * "specrej: ..." and exits 1), or ARGS_USAGE (args.h) when the command line

@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-/* The registry: one X(name) per src/reward_NAME.c. */
+/* The registry: one X(name) per src/search/reward_NAME.c. */
 #define REWARD_LIST(X) X(model) X(selflik) X(gold)
 
 #define REWARD_DECLARE(n) extern const RewardEntry reward_source_##n;
