@@ -15,12 +15,14 @@
 #include "../fuzz/fuzz_hfconfig.c"
 #include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_llama2c.c"
+#include "../fuzz/fuzz_prompts.c"
 #include "../fuzz/fuzz_record.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_st_index.c"
 #include "../fuzz/fuzz_tokenizer_bin.c"
 #include "../fuzz/fuzz_tokenizer_config.c"
 #include "../fuzz/fuzz_tokenizer_json.c"
+#include "../fuzz/fuzz_trace.c"
 
 typedef void (*FuzzFn)(const uint8_t *data, size_t size);
 
@@ -67,6 +69,8 @@ REPLAY(fuzz_encode_bpe)
 REPLAY(fuzz_encode_sp)
 REPLAY(fuzz_gold)
 REPLAY(fuzz_record)
+REPLAY(fuzz_prompts)
+REPLAY(fuzz_trace)
 
 static int teardown(void **state) {
     (void)state;
@@ -88,6 +92,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_fuzz_tokenizer_config),
         cmocka_unit_test(test_fuzz_encode_bpe),
         cmocka_unit_test(test_fuzz_encode_sp),
+        cmocka_unit_test(test_fuzz_prompts),
+        cmocka_unit_test(test_fuzz_trace),
         cmocka_unit_test(test_fuzz_gold),
         cmocka_unit_test(test_fuzz_record),
     };

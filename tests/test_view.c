@@ -107,7 +107,7 @@ static void id_only_trace_has_null_text(void **state) {
     char trace[128], cmd[1024];
     path_of(trace, sizeof trace, "ids.trace");
     snprintf(cmd, sizeof cmd, "%s spr --model " LM " --reward " RM " --prompt-ids 1,5,7,9 -n 24 "
-             "--alpha 0.5 --kv-budget 128K --trace %s", test_specrej_bin(), trace);
+             "--alpha 0.5 --kv-budget 256K --trace %s", test_specrej_bin(), trace);
     free(run_ok(cmd));
     cJSON *t = read_trace(trace), *rec, *c;
     int nulls = 0;
