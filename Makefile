@@ -123,11 +123,10 @@ test-sanitize:
 	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" INVARIANCE_QUICK=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-# The main job: Speculative Rejection on a held-out prompt with the shipped models.
+# The main job: Speculative Rejection on a held-out prompt with the shipped models,
+# and Best-of-N over the same candidates beside it (tools/demo.sh).
 demo: $(BIN)
-	@printf 'prompt: %s\nresponse: ' "$$(head -n 1 data/prompts-dev.txt)"
-	@$(BIN) spr --model data/austen-lm --reward data/austen-rm --alpha 0.5 --seed 1 \
-	    --prompt "$$(head -n 1 data/prompts-dev.txt)"
+	@BIN=$(BIN) sh tools/demo.sh
 
 # libFuzzer targets (clang): see fuzz/Makefile for corpus and run rules.
 fuzz:
