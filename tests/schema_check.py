@@ -2,7 +2,8 @@
 """schema_check.py - real outputs of every command that writes JSON, validated
 against docs/schema/specrej-output.schema.json (make test runs it).
 
-Runs spr, bon (several policies, reward sources and KV modes), record then
+Runs generate, spr (every registered policy), bon (reward sources and KV
+modes), batch mode (--prompts, each output line), record then
 replay (spr and bon), and compare on the test fixtures (and on the shipped
 Austen models when present, for a text prompt with gold scores), and
 validates every --json document and every --trace line. Then checks that
@@ -45,6 +46,24 @@ def load_lines(path):
         return [json.loads(ln) for ln in f if ln.strip()]
 
 
+def policies():
+    """(name, --policy-arg flags) of every registered policy, from spr --help:
+    each required parameter set to its example value."""
+    r = subprocess.run([BIN, "spr", "--help"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    out, name = [], None
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if line.startswith("    ") and not line.startswith("      ") and parts:
+            name = parts[0]
+            out.append((name, []))
+        elif line.startswith("      ") and not line.startswith("        ") and name and \
+                "required, e.g. " in line:
+            param = parts[0].rstrip(":")
+            out[-1][1].extend(["--policy-arg", "%s=%s" % (param, line.split("e.g. ")[-1])])
+    assert len(out) >= 6, "spr --help lists the policies"
+    return out
+
+
 def main():
     validator = jsonschema.Draft202012Validator(load(SCHEMA))
     jsonschema.Draft202012Validator.check_schema(validator.schema)
@@ -79,6 +98,12 @@ def main():
     search("spr_selflik", ["spr"] + FIX + ["--reward-source", "selflik", "--alpha", "0.8",
                                             "--kv-budget-candidates", "4"])
     search("bon", ["bon"] + FIX + rm + ["-N", "6", "--kv-budget", "80K"])
+    search("generate", ["generate"] + FIX, trace=False)
+    # every registered policy (spr --help lists them, with an example of each
+    # required parameter), so a new one's params.policy is checked too
+    for name, pargs in policies():
+        search("spr_" + name, ["spr"] + FIX + rm + ["--kv-budget", "128K", "--policy", name] +
+               pargs)
     rec = os.path.join(tmp, "run.rec")
     run(["record"] + FIX + rm + ["-N", "16", "--output", rec])
     search("replay_spr", ["replay", "--record", rec, "--alpha", "0.5", "--kv-budget", "128K"])
@@ -88,6 +113,16 @@ def main():
          "quantile", "--alpha", "0.5", "--kv-budget", "128K", "--against", "bon", "-N", "8"])
     check("compare --json", load(cmp))
     if AUSTEN:
+        # batch mode: every line of the output is a result with its id
+        prompts, out = os.path.join(tmp, "prompts.txt"), os.path.join(tmp, "batch.jsonl")
+        with open(prompts, "w", encoding="utf-8") as f:
+            f.write('It was a truth\n{"id": "b", "prompt": "She had been", "seed": 2}\n')
+        run(["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm", "--alpha", "0.5",
+             "-n", "8", "--prompts", prompts, "--output", out])
+        lines = load_lines(out)
+        assert [ln.get("id") for ln in lines] == ["1", "b"], "batch ids"
+        for k, line in enumerate(lines):
+            check("spr --prompts line %d" % (k + 1), line)
         search("austen_spr", ["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm",
                               "--prompt", "It was a truth universally acknowledged", "--alpha",
                               "0.5", "-n", "16"])
@@ -113,7 +148,7 @@ def main():
         if validator.is_valid(bad):
             sys.exit("schema_check: the schema accepts a document with %s" % what)
     print("schema_check: %d documents from %d commands match %s; %d broken ones are refused" %
-          (len(docs), 10 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
+          (len(docs), 11 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)
