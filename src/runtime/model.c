@@ -6,6 +6,7 @@
  * Loading is model_load.c; RoPE's tables rope.c; attention (the tuned
  * kernels) attention.c, with its plain reference attention_ref.c.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "runtime/model.h"
 
 #include <cblas.h>
