@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Experiment 7, the paper's measure and regime: budget units of Best-of-N to match Speculative
+Rejection (measure.py), on the committed live runs and over a regime sweep replayed from
+records (make_records.py): response length L, prompt KV shared or per candidate, the initial
+batch capped at the authors' ratio (8.3 N0) or up to the paper's Fig. 1 (63 N0), the first
+decision tau1, alpha.
+
+  python3 experiments/exp7_regime.py MODE [--work DIR] [--jobs J]
+
+Writes results/measure_committed.csv (the live runs of collect.py), results/regime_runs.csv
+(one row per replay: the raw data), results/regime.csv (the measure per setting, alpha and
+matching), plots/regime_ratio.png, plots/regime_tau.png. Replays are cached per record under
+work/MODE/regime/ (a rerun with the same binary and records costs nothing).
+"""
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import lib  # noqa: E402
+import measure  # noqa: E402
+from make_records import RECORD_SETS, record_path  # noqa: E402
+from record import read_record  # noqa: E402
+from truncate_record import main as truncate_main  # noqa: E402
+
+ALL_ALPHAS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+# The authors' code caps the initial batch at 1000 against Best-of-120 per GPU (8.3); the
+# paper's Fig. 1 shows about 7600 trajectories on one GPU (63).
+RATIO_AUTHORS, RATIO_FIG1 = 1000 / 120, 63
+REGIMES = {
+    "quick": dict(n0=4, lengths=[32, 64], taus=[4, 8], caps=[33, 64], base_tau=8,
+                  sweep_alphas=[0.5], main=[("per-candidate", 64, 8, 64), ("shared", 64, 8, 33),
+                                            ("shared", 64, 8, 64)]),
+    "full": dict(n0=4, lengths=[64, 128, 256, 480], taus=[4, 8, 16, 32], caps=[33, 252],
+                 base_tau=8, sweep_alphas=[0.3, 0.5, 0.7, 0.9],
+                 # the committed regime; the authors' ratio; the paper's Fig. 1 ratio
+                 main=[("per-candidate", 128, 8, 252), ("shared", 480, 8, 33),
+                       ("shared", 480, 8, 252)]),
+}
+REGIMES["tiny"] = REGIMES["quick"]
+
+
+def settings(reg):
+    """{(kv, L, tau1, cap): [alphas]}: the main settings at every alpha, a length x prompt-KV x
+    cap grid at the base tau1, and a tau1 sweep at the longest length and at 128."""
+    out = {}
+    for s in reg["main"]:
+        out[s] = list(ALL_ALPHAS)
+    longest = max(reg["lengths"])
+    for kv in ("shared", "per-candidate"):
+        for L in reg["lengths"]:
+            for cap in reg["caps"]:
+                out.setdefault((kv, L, reg["base_tau"], cap), list(reg["sweep_alphas"]))
+        for tau in reg["taus"]:
+            for L, cap in ((longest, reg["caps"][0]), (longest, reg["caps"][1]),
+                           (min(128, longest), reg["caps"][1])):
+                out.setdefault((kv, L, tau, cap), list(reg["sweep_alphas"]))
+    return out
+
+
+# ---- replays (one task per record: its Best-of-N and every cell) ----------------------------
+
+def record_for(mode, work, kv, L, idx):
+    """The record of prompt idx at length L: the recorded file, or its truncation."""
+    src = record_path(os.path.join(lib.ROOT, "experiments", "work", "records", mode), kv, idx)
+    if L >= RECORD_SETS[mode][kv]["max_new"]:
+        return src
+    dst = os.path.join(work, "trunc", kv, str(L), "p%03d.rec" % idx)
+    if not os.path.exists(dst):
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        truncate_main([src, str(L), dst])
+    return dst
+
+
+def spr_row(s, r):
+    """What the measure needs from one run summary (lib.run_summary)."""
+    steps = max(c[2] for c in r["cands"]) + r["decision_points"]
+    b = r["initial_batch"]
+    started = r["cands"][:b]
+    winner = max(started, key=lambda c: (c[4], -c[0]))
+    return dict(reward=r["reward"], gold=r["gold"], flops=r["flops"], steps=steps,
+                initial_batch=b, decision_points=r["decision_points"], waves=r["waves"],
+                answer=r["answer"], winner=winner[0], winner_cut_at=winner[3])
+
+
+def replay_task(t):
+    """All replays of one (kv, L, prompt): {'bon': ..., 'cells': {key: row}}; cached."""
+    mode, work, kv, L, idx, cells, n0, stamp = t
+    cache = os.path.join(work, "cache", "%s-%d-p%03d.json" % (kv, L, idx))
+    done = {}
+    if os.path.exists(cache):
+        with open(cache) as f:
+            done = json.load(f)
+        if done.get("stamp") != stamp:
+            done = {}
+    rec = record_for(mode, work, kv, L, idx)
+    if "bon" not in done:
+        n = len(read_record(rec)["cands"])
+        n -= n % n0
+        r = lib.replay(rec, ["-N", n, "--kv-budget-candidates", n0])
+        cum = [0] + r["wave_flops"]
+        scores = [c[4] for c in r["cands"]]
+        steps = [max(c[2] for c in r["cands"][w * n0:(w + 1) * n0]) + 1 for w in range(n // n0)]
+        done["bon"] = dict(scores=scores, wave_flops=[b - a for a, b in zip(cum, cum[1:])],
+                           wave_steps=steps)
+    got = done.setdefault("cells", {})
+    for tau, cap, alpha in cells:
+        key = "%d/%d/%r" % (tau, cap, alpha)
+        if key in got:
+            continue
+        r = lib.replay(rec, ["--alpha", repr(alpha), "--kv-budget-candidates", n0,
+                             "--first-decision", tau, "--max-batch", cap,
+                             "--prompt-kv", kv])
+        got[key] = spr_row(None, r)
+    done["stamp"] = stamp
+    os.makedirs(os.path.dirname(cache), exist_ok=True)
+    with open(cache + ".tmp", "w") as f:
+        json.dump(done, f)
+    os.replace(cache + ".tmp", cache)
+    return kv, L, idx, done
+
+
+def available_prompts(mode, kv):
+    """Prompt indices 0..k-1 whose records exist (a partial record run analyses its prefix)."""
+    root = os.path.join(lib.ROOT, "experiments", "work", "records", mode)
+    k = 0
+    while k < RECORD_SETS[mode][kv]["n_prompts"] and os.path.exists(record_path(root, kv, k)):
+        k += 1
+    return k
+
+
+def run_replays(ctx, reg, jobs):
+    work = os.path.join(ctx.work, "regime")
+    stamp = "%d" % os.path.getmtime(lib.BIN)
+    grid = settings(reg)
+    tasks = []
+    for kv in ("shared", "per-candidate"):
+        k = available_prompts(ctx.mode, kv)
+        if k < 2:
+            lib.die("records %s: %d prompts recorded (run make_records.py %s)"
+                    % (kv, k, ctx.mode))
+        for L in reg["lengths"]:
+            cells = [(tau, cap, a) for (skv, sL, tau, cap), alphas in sorted(grid.items())
+                     if skv == kv and sL == L for a in alphas]
+            if cells:
+                tasks += [(ctx.mode, work, kv, L, i, cells, reg["n0"], stamp) for i in range(k)]
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as ex:
+        results = list(ex.map(replay_task, tasks))
+    return grid, {(kv, L, idx): d for kv, L, idx, d in results}
+
+
+# ---- the tables -----------------------------------------------------------------------------
+
+RUN_FIELDS = ["prompt_kv", "L", "tau1", "max_batch", "alpha", "prompt", "reward", "gold",
+              "flops", "steps", "initial_batch", "decision_points", "waves", "answer", "winner",
+              "winner_cut_at"]
+MEASURE_FIELDS = ["prompt_kv", "L", "tau1", "max_batch", "alpha", "match", "prompts", "ratio",
+                  "units", "units_lo", "units_hi", "ceiling", "ceiling_lo", "ceiling_hi",
+                  "retention", "retention_lo", "retention_hi", "flops_units", "flops_speedup",
+                  "flops_speedup_lo", "flops_speedup_hi", "latency_units", "latency_speedup",
+                  "latency_speedup_lo", "latency_speedup_hi", "winner_cut", "extrapolated",
+                  "ceiling_extrapolated"]
+
+
+def regime_tables(reg, grid, data):
+    runs, rows = [], []
+    by_setting = {}
+    for (kv, L, tau, cap), alphas in sorted(grid.items()):
+        idxs = sorted(i for (k2, L2, i) in data if (k2, L2) == (kv, L))
+        prompts = [measure.Prompt(data[(kv, L, i)]["bon"]["scores"], reg["n0"],
+                                  data[(kv, L, i)]["bon"]["wave_flops"],
+                                  data[(kv, L, i)]["bon"]["wave_steps"]) for i in idxs]
+        cells = []
+        for a in alphas:
+            cell = [data[(kv, L, i)]["cells"]["%d/%d/%r" % (tau, cap, a)] for i in idxs]
+            cells.append(cell)
+            for i, r in zip(idxs, cell):
+                runs.append(dict(prompt_kv=kv, L=L, tau1=tau, max_batch=cap, alpha=a, prompt=i,
+                                 **{k: r[k] for k in RUN_FIELDS[6:]}))
+        by_setting[(kv, L, tau, cap)] = (prompts, cells, alphas)
+    for (kv, L, tau, cap), (prompts, cells, alphas) in sorted(by_setting.items()):
+        for match in measure.MATCHES:
+            for a, cell, st in zip(alphas, cells, measure.measure(prompts, cells, match)):
+                rows.append(dict(prompt_kv=kv, L=L, tau1=tau, max_batch=cap, alpha=a,
+                                 match=match, ratio=lib.mean(r["initial_batch"] for r in cell)
+                                 / reg["n0"],
+                                 winner_cut=lib.mean(1.0 if r["winner_cut_at"] else 0.0
+                                                     for r in cell), **st))
+    return runs, rows
+
+
+def committed_table(ctx):
+    """The measure on collect.py's live runs (no latency: their step counts are not kept)."""
+    c = ctx.cfg
+    n0 = c["n0"]
+    bon = lib.bon_by_prompt(ctx)
+    waves = lib.waves_by_prompt(ctx)
+    spr = lib.spr_rows(ctx)
+    idxs = sorted(bon)
+    prompts = []
+    for p in idxs:
+        cum = [0] + [waves[p][w]["gen_flops"] + waves[p][w]["rm_flops"]
+                     for w in sorted(waves[p])]
+        steps = [max(r["n_sampled"] for r in bon[p][w * n0:(w + 1) * n0]) + 1
+                 for w in range(len(bon[p]) // n0)]
+        prompts.append(measure.Prompt([r["score"] for r in bon[p]], n0,
+                                      [b - a for a, b in zip(cum, cum[1:])], steps))
+    alphas = sorted(spr)
+    cells = [[dict(reward=spr[a][p]["score"], flops=spr[a][p]["gen_flops"] +
+                   spr[a][p]["rm_flops"], steps=float("nan"),
+                   initial_batch=spr[a][p]["initial_batch"]) for p in idxs] for a in alphas]
+    rows = []
+    for match in measure.MATCHES:
+        for a, cell, st in zip(alphas, cells, measure.measure(prompts, cells, match)):
+            rows.append(dict(prompt_kv=c["prompt_kv"], L=c["max_new"], tau1=c["first_decision"],
+                             max_batch=1000, alpha=a, match=match,
+                             ratio=lib.mean(r["initial_batch"] for r in cell) / n0,
+                             winner_cut=lib.mean(1.0 if spr[a][p]["winner_cut_at"] else 0.0
+                                                 for p in idxs), **st))
+    return rows
+
+
+def analyze(ctx, jobs=2):
+    reg = REGIMES[ctx.mode]
+    lib.write_csv(os.path.join(ctx.results, "measure_committed.csv"), MEASURE_FIELDS,
+                  committed_table(ctx))
+    grid, data = run_replays(ctx, reg, jobs)
+    runs, rows = regime_tables(reg, grid, data)
+    lib.write_csv(os.path.join(ctx.results, "regime_runs.csv"), RUN_FIELDS, runs)
+    lib.write_csv(os.path.join(ctx.results, "regime.csv"), MEASURE_FIELDS, rows)
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="exp7_regime.py")
+    ap.add_argument("mode", choices=sorted(lib.CONFIGS))
+    ap.add_argument("--work", help="alternative output root (tests)")
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args(argv)
+    ctx = lib.Ctx(a.mode, a.work)
+    os.makedirs(ctx.results, exist_ok=True)
+    analyze(ctx, a.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
