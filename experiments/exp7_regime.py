@@ -9,7 +9,9 @@ decision tau1, alpha.
 
 Writes results/measure_committed.csv (the live runs of collect.py), results/regime_runs.csv
 (one row per replay: the raw data), results/regime.csv (the measure per setting, alpha and
-matching), plots/regime_ratio.png, plots/regime_tau.png. Replays are cached per record under
+matching), plots/measure.png (units to match against alpha), plots/regime_ratio.png (against
+the budget ratio B/N0), plots/regime_tau.png (retention against tau1), with their data
+(results/plot_*.csv). Replays are cached per record under
 work/MODE/regime/ (a rerun with the same binary and records costs nothing).
 """
 import json
@@ -73,7 +75,7 @@ def record_for(mode, work, kv, L, idx):
     return dst
 
 
-def spr_row(s, r):
+def spr_row(r):
     """What the measure needs from one run summary (lib.run_summary)."""
     steps = max(c[2] for c in r["cands"]) + r["decision_points"]
     b = r["initial_batch"]
@@ -112,7 +114,7 @@ def replay_task(t):
         r = lib.replay(rec, ["--alpha", repr(alpha), "--kv-budget-candidates", n0,
                              "--first-decision", tau, "--max-batch", cap,
                              "--prompt-kv", kv])
-        got[key] = spr_row(None, r)
+        got[key] = spr_row(r)
     done["stamp"] = stamp
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache + ".tmp", "w") as f:
@@ -221,14 +223,85 @@ def committed_table(ctx):
     return rows
 
 
+# ---- figures --------------------------------------------------------------------------------
+
+PLOT_FIELDS = ["series", "x", "y", "lo", "hi", "ceiling", "ceiling_lo", "ceiling_hi", "label"]
+
+
+def nan0(x):
+    """Units of 0 (below Best-of-N0) cannot sit on a log axis: not drawn."""
+    return float("nan") if x == 0 else x
+
+
+def plot_rows(series, xkey, ykey, log=True):
+    """Rows of a figure's CSV: one contiguous block per series (gnuplot filters by series). On
+    a log axis a value below one unit (0) is not drawn and a lower bound below it sits at the
+    axis' floor (0.8)."""
+    out = []
+    for s, (title, rows) in enumerate(series):
+        for r in sorted(rows, key=lambda r: r[xkey]):
+            y, lo = r[ykey], r[ykey + "_lo"]
+            if log:
+                y, lo = nan0(y), (0.8 if lo == 0 else lo)
+            out.append(dict(series=s, x=r[xkey], y=y, lo=lo,
+                            hi=r[ykey + "_hi"], ceiling=r["ceiling"], ceiling_lo=r["ceiling_lo"],
+                            ceiling_hi=r["ceiling_hi"],
+                            label="L%d t%d" % (r["L"], r["tau1"])))
+    return out
+
+
+def titles(series):
+    return {"t%d" % i: t for i, (t, _) in enumerate(series)}
+
+
+def figures(ctx, reg, committed, rows):
+    imp = [r for r in rows if r["match"] == "improvement"]
+    key = lambda r: (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"])  # noqa: E731
+    # 1. units to match against alpha: the committed runs and the main regimes
+    ser = [("committed live runs (%s, L %d, B/N0 = %.1f, %d prompts)"
+            % (committed[0]["prompt_kv"], committed[0]["L"], committed[0]["ratio"],
+               committed[0]["prompts"]),
+            [r for r in committed if r["match"] == "improvement"])]
+    for m in reg["main"]:
+        rs = [r for r in imp if key(r) == tuple(m)]
+        if rs:
+            ser.append(("%s prompt KV, L %d, B/N0 = %.1f (%d prompts)"
+                        % (m[0], m[1], rs[0]["ratio"], rs[0]["prompts"]), rs))
+    lib.write_csv(os.path.join(ctx.results, "plot_measure.csv"), PLOT_FIELDS,
+                  plot_rows(ser, "alpha", "units"))
+    lib.gnuplot(ctx, "measure.gp", n=len(ser), n0=reg["n0"], **titles(ser))
+    # 2. units to match (and ceiling) against the budget ratio
+    ser = []
+    for a in (0.5, 0.9):
+        for kv in ("shared", "per-candidate"):
+            rs = [r for r in imp if r["alpha"] == a and r["prompt_kv"] == kv]
+            if rs:
+                ser.append(("%s prompt KV, alpha %.1f" % (kv, a), rs))
+    lib.write_csv(os.path.join(ctx.results, "plot_ratio.csv"), PLOT_FIELDS,
+                  plot_rows(ser, "ratio", "units"))
+    lib.gnuplot(ctx, "regime_ratio.gp", n=len(ser), authors=RATIO_AUTHORS, fig1=RATIO_FIG1,
+                **titles(ser))
+    # 3. retention against tau1, at alpha 0.5, for the settings swept in tau1
+    groups = {}
+    for r in imp:
+        if r["alpha"] == 0.5:
+            groups.setdefault((r["prompt_kv"], r["L"], r["max_batch"]), []).append(r)
+    ser = [("%s, L %d, cap %d" % g, rs) for g, rs in sorted(groups.items())
+           if len(rs) == len(reg["taus"])]
+    lib.write_csv(os.path.join(ctx.results, "plot_tau.csv"), PLOT_FIELDS,
+                  plot_rows(ser, "tau1", "retention", log=False))
+    lib.gnuplot(ctx, "regime_tau.gp", n=len(ser), **titles(ser))
+
+
 def analyze(ctx, jobs=2):
     reg = REGIMES[ctx.mode]
-    lib.write_csv(os.path.join(ctx.results, "measure_committed.csv"), MEASURE_FIELDS,
-                  committed_table(ctx))
+    committed = committed_table(ctx)
+    lib.write_csv(os.path.join(ctx.results, "measure_committed.csv"), MEASURE_FIELDS, committed)
     grid, data = run_replays(ctx, reg, jobs)
     runs, rows = regime_tables(reg, grid, data)
     lib.write_csv(os.path.join(ctx.results, "regime_runs.csv"), RUN_FIELDS, runs)
     lib.write_csv(os.path.join(ctx.results, "regime.csv"), MEASURE_FIELDS, rows)
+    figures(ctx, reg, committed, rows)
 
 
 def main(argv):

@@ -7,6 +7,7 @@ N0 candidates at full length). Per setting, from per-prompt data (Prompt below):
                   reaches Speculative Rejection's mean, interpolating linearly in log x between
                   the bracketing integer units (lib.interp_log_x: the paper's rule; above the
                   last point, extrapolated from the last segment, flagged)
+                  (0 when it does worse than Best-of-N0: "less than one unit")
   ceiling         the same for Best-of-B over the B candidates Speculative Rejection started
                   (its answer is always one of them, so units to match <= ceiling, up to noise)
   retention       units to match / ceiling: the share of the ceiling its cuts keep
@@ -87,7 +88,8 @@ def _stats(curves, unit_cost, cells, idx):
     for vals in cells:
         spr = sum(vals[i][0] for i in idx) / k
         ceil = sum(vals[i][1] for i in idx) / k
-        units = lib.interp_log_x(curve, spr)
+        # 0: below Best-of-N0 (less than one unit; nothing to interpolate)
+        units = 0.0 if spr < curve[0][1] else lib.interp_log_x(curve, spr)
         ceiling = lib.interp_log_x(curve, ceil)
         fu = sum(vals[i][2] for i in idx) / k / unit_flops
         lu = sum(vals[i][3] for i in idx) / k / unit_steps
