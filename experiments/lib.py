@@ -434,3 +434,19 @@ def replay(record, args):
     if r.returncode != 0:
         die("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
     return run_summary(json.loads(r.stdout))
+
+
+def trace_summary(t):
+    """One --trace decision line under stable names (None for the closing summary line)."""
+    if "step" not in t:
+        return None
+    return dict(step=t["step"], ranked=t["ranked"], kept=t["keep"], cutoff=t["cutoff"],
+                kv_bytes=t["kv_bytes"], kv_limit=t["kv_limit"])
+
+
+def replay_traced(record, args, trace_path):
+    """lib.replay with --trace: (run_summary, [trace_summary of each decision point])."""
+    out = replay(record, list(args) + ["--trace", trace_path])
+    with open(trace_path, encoding="utf-8", errors="replace") as f:
+        recs = [trace_summary(json.loads(ln)) for ln in f if ln.strip()]
+    return out, [r for r in recs if r]

@@ -60,7 +60,8 @@ done
 lap "analyses"
 if [ "$mode" != tiny ]; then
     $PY experiments/exp7_regime.py "$mode" $wargs --jobs "$JOBS"
-    lap "regime study (replays)"
+    $PY experiments/exp8_teaching.py "$mode" $wargs
+    lap "regime study and teaching figure (replays)"
 fi
 $PY experiments/headline.py "$mode" $wargs
 if [ "$mode" = full ]; then
