@@ -43,14 +43,19 @@ REGIMES = {
 REGIMES["tiny"] = REGIMES["quick"]
 
 
-def settings(reg):
-    """{(kv, L, tau1, cap): [alphas]}: the main settings at every alpha, a length x prompt-KV x
-    cap grid at the base tau1, and a tau1 sweep at the longest length and at 128."""
+def settings(reg, sets):
+    """{(set, L, tau1, cap): [alphas]}: the main settings at every alpha, a length x record set
+    (prompt KV) x cap grid at the base tau1, and a tau1 sweep at the longest length and at 128.
+    A record set is named by its prompt-KV mode; other sets (the value-function reward model's,
+    make_records.py) get the same grid and the main settings of their prompt-KV mode."""
     out = {}
     for s in reg["main"]:
         out[s] = list(ALL_ALPHAS)
+        for name, rs in sets.items():
+            if name != s[0] and rs["prompt_kv"] == s[0]:
+                out[(name,) + tuple(s[1:])] = list(ALL_ALPHAS)
     longest = max(reg["lengths"])
-    for kv in ("shared", "per-candidate"):
+    for kv in sets:
         for L in reg["lengths"]:
             for cap in reg["caps"]:
                 out.setdefault((kv, L, reg["base_tau"], cap), list(reg["sweep_alphas"]))
@@ -75,15 +80,16 @@ def record_for(mode, work, kv, L, idx):
     return dst
 
 
-def spr_row(r):
-    """What the measure needs from one run summary (lib.run_summary)."""
+def spr_row(r, finals):
+    """What the measure needs from one run summary (lib.run_summary); finals: every
+    candidate's finished score (the Best-of-B winner is judged on those, not on the partial
+    score a cut candidate stopped at)."""
     steps = max(c[2] for c in r["cands"]) + r["decision_points"]
     b = r["initial_batch"]
-    started = r["cands"][:b]
-    winner = max(started, key=lambda c: (c[4], -c[0]))
+    winner = max(range(b), key=lambda i: (finals[i], -i))
     return dict(reward=r["reward"], gold=r["gold"], flops=r["flops"], steps=steps,
                 initial_batch=b, decision_points=r["decision_points"], waves=r["waves"],
-                answer=r["answer"], winner=winner[0], winner_cut_at=winner[3])
+                answer=r["answer"], winner=winner, winner_cut_at=r["cands"][winner][3])
 
 
 def replay_task(t):
@@ -113,8 +119,8 @@ def replay_task(t):
             continue
         r = lib.replay(rec, ["--alpha", repr(alpha), "--kv-budget-candidates", n0,
                              "--first-decision", tau, "--max-batch", cap,
-                             "--prompt-kv", kv])
-        got[key] = spr_row(r)
+                             "--prompt-kv", RECORD_SETS[mode][kv]["prompt_kv"]])
+        got[key] = spr_row(r, done["bon"]["scores"])
     done["stamp"] = stamp
     os.makedirs(os.path.dirname(cache), exist_ok=True)
     with open(cache + ".tmp", "w") as f:
@@ -134,10 +140,10 @@ def available_prompts(mode, kv):
 
 def run_replays(ctx, reg, jobs):
     work = os.path.join(ctx.work, "regime")
-    stamp = "%d" % os.path.getmtime(lib.BIN)
-    grid = settings(reg)
+    stamp = "2:%d" % os.path.getmtime(lib.BIN)  # cache format 2, this binary
+    grid = settings(reg, RECORD_SETS[ctx.mode])
     tasks = []
-    for kv in ("shared", "per-candidate"):
+    for kv in RECORD_SETS[ctx.mode]:
         k = available_prompts(ctx.mode, kv)
         if k < 2:
             lib.die("records %s: %d prompts recorded (run make_records.py %s)"
@@ -166,29 +172,36 @@ MEASURE_FIELDS = ["prompt_kv", "L", "tau1", "max_batch", "alpha", "match", "prom
 
 
 def regime_tables(reg, grid, data):
+    """(rows of regime_runs.csv, rows of regime.csv). The measure runs once per (prompt KV, L)
+    and matching, over all its cells, so they share one Best-of-N curve per resample."""
     runs, rows = [], []
-    by_setting = {}
+    groups = {}
     for (kv, L, tau, cap), alphas in sorted(grid.items()):
-        idxs = sorted(i for (k2, L2, i) in data if (k2, L2) == (kv, L))
-        prompts = [measure.Prompt(data[(kv, L, i)]["bon"]["scores"], reg["n0"],
-                                  data[(kv, L, i)]["bon"]["wave_flops"],
-                                  data[(kv, L, i)]["bon"]["wave_steps"]) for i in idxs]
-        cells = []
         for a in alphas:
-            cell = [data[(kv, L, i)]["cells"]["%d/%d/%r" % (tau, cap, a)] for i in idxs]
-            cells.append(cell)
+            groups.setdefault((kv, L), []).append((tau, cap, a))
+    for (kv, L), cells in sorted(groups.items()):
+        idxs = sorted(i for (k2, L2, i) in data if (k2, L2) == (kv, L))
+        bon = [data[(kv, L, i)]["bon"] for i in idxs]
+        prompts = [measure.Prompt(b["scores"], reg["n0"], b["wave_flops"], b["wave_steps"])
+                   for b in bon]
+        cell_runs = [[data[(kv, L, i)]["cells"]["%d/%d/%r" % c] for i in idxs] for c in cells]
+        for (tau, cap, a), cell in zip(cells, cell_runs):
             for i, r in zip(idxs, cell):
                 runs.append(dict(prompt_kv=kv, L=L, tau1=tau, max_batch=cap, alpha=a, prompt=i,
                                  **{k: r[k] for k in RUN_FIELDS[6:]}))
-        by_setting[(kv, L, tau, cap)] = (prompts, cells, alphas)
-    for (kv, L, tau, cap), (prompts, cells, alphas) in sorted(by_setting.items()):
         for match in measure.MATCHES:
-            for a, cell, st in zip(alphas, cells, measure.measure(prompts, cells, match)):
+            for (tau, cap, a), cell, st in zip(cells, cell_runs,
+                                               measure.measure(prompts, cell_runs, match)):
                 rows.append(dict(prompt_kv=kv, L=L, tau1=tau, max_batch=cap, alpha=a,
                                  match=match, ratio=lib.mean(r["initial_batch"] for r in cell)
                                  / reg["n0"],
                                  winner_cut=lib.mean(1.0 if r["winner_cut_at"] else 0.0
                                                      for r in cell), **st))
+    key = lambda r: (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"], r["match"],  # noqa: E731
+                     r["alpha"])
+    runs.sort(key=lambda r: (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"], r["alpha"],
+                             r["prompt"]))
+    rows.sort(key=key)
     return runs, rows
 
 

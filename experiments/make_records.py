@@ -36,11 +36,18 @@ RECORD_SETS = {
     "full": {
         "shared": dict(prompts="data/prompts.txt", n_prompts=60, n=256, max_new=480,
                        prompt_kv="shared", batch=64),
-        "per-candidate": dict(prompts="data/prompts.txt", n_prompts=40, n=128, max_new=480,
+        "per-candidate": dict(prompts="data/prompts.txt", n_prompts=12, n=128, max_new=480,
                               prompt_kv="per-candidate", batch=64),
     },
 }
 SEED0 = 1
+
+# The value-function reward model's row (issue 18): SPECREJ_EXP_VRM=data/austen-vrm adds a set
+# like "shared" recorded with that reward model; exp7_regime.py gives it the same grid, so its
+# retention sits beside the current reward model's at the same settings (rows "vrm-shared").
+if os.environ.get("SPECREJ_EXP_VRM"):
+    for _sets in RECORD_SETS.values():
+        _sets["vrm-shared"] = dict(_sets["shared"], rm=os.environ["SPECREJ_EXP_VRM"])
 
 
 def prompts(path, n):
@@ -61,7 +68,7 @@ def record_one(root, set_name, s, idx, text):
     if os.path.exists(out):
         return 0.0
     tmp = out + ".tmp"
-    cmd = [lib.BIN, "record", "-m", lib.LM, "--reward", lib.RM, "-p", text,
+    cmd = [lib.BIN, "record", "-m", lib.LM, "--reward", s.get("rm", lib.RM), "-p", text,
            "-n", str(s["max_new"]), "--seed", str(SEED0 + idx), "-N", str(s["n"]),
            "--prompt-kv", s["prompt_kv"], "--kv-budget-candidates", str(s["batch"]),
            "--max-batch", str(s["batch"]), "--output", tmp]
