@@ -24,6 +24,9 @@ set size 1, 0.56
 set ylabel 'reward-model score of the prefix' font ',14'
 set format x ''
 set key top left font ',11' box opaque
+# headroom above the lines for the key
+stats f using 'score' name 'S' nooutput
+set yrange [S_min - 0.5 : S_max + 0.7 * (S_max - S_min)]
 do for [k=1:words(steps)] {
     set arrow k from real(word(steps, k)), graph 0 to real(word(steps, k)), graph 1 nohead dt 2 lw 1.5 lc rgb '#555555'
     set label k sprintf('decision %d', k) at real(word(steps, k)), graph 0.04 offset 0.5,0 font ',11' tc rgb '#555555'
@@ -35,7 +38,7 @@ plot f using 't':(strcol('kind') eq 'cut' ? column('score') : NaN) with lines lw
      f using 't':(strcol('kind') eq 'survivor' ? column('score') : NaN) with lines lw 2 lc rgb '#1f77b4' title 'survived', \
      f using 't':(strcol('kind') eq 'answer' ? column('score') : NaN) with lines lw 3 lc rgb '#d62728' title 'the answer', \
      f using 't':(strcol('kind') eq 'winner' && column('after_cut') == 0 ? column('score') : NaN) with lines lw 3.5 lc rgb '#2ca02c' title 'Best-of-B winner', \
-     f using 't':(strcol('kind') eq 'winner' && column('after_cut') == 1 ? column('score') : NaN) with lines lw 3 dt 3 lc rgb '#2ca02c' title 'winner after its cut (what it would have become)', \
+     f using 't':(strcol('kind') eq 'winner' && column('after_cut') == 1 ? column('score') : NaN) with lines lw 2.5 dt (6,4) lc rgb '#2ca02c' title 'winner after its cut (what it would have become)', \
      (real(winner_t) > 0 ? NaN : 1/0) with points pt 2 ps 3 lw 4 lc rgb '#2ca02c' title 'the cut that lost it'
 # --- bottom: memory (decision points: dashed, no labels)
 unset label
