@@ -16,6 +16,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -63,10 +64,11 @@ def record_path(root, set_name, idx):
 
 
 def record_one(root, set_name, s, idx, text):
-    """Records prompt idx of set s unless its file exists; returns seconds spent (0 if cached)."""
+    """Records prompt idx of set s unless its file exists; returns (wall, CPU) seconds spent
+    ((0, 0) if it exists)."""
     out = record_path(root, set_name, idx)
     if os.path.exists(out):
-        return 0.0
+        return 0.0, 0.0
     tmp = out + ".tmp"
     cmd = [lib.BIN, "record", "-m", lib.LM, "--reward", s.get("rm", lib.RM), "-p", text,
            "-n", str(s["max_new"]), "--seed", str(SEED0 + idx), "-N", str(s["n"]),
@@ -74,13 +76,18 @@ def record_one(root, set_name, s, idx, text):
            "--max-batch", str(s["batch"]), "--output", tmp]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     t0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    with tempfile.TemporaryFile(mode="w+") as errf:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf, text=True, env=env)
+        _, status, ru = os.wait4(p.pid, 0)  # this child's own CPU time, whatever else runs
+        p.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read()
     if p.returncode != 0:
         if os.path.exists(tmp):
             os.remove(tmp)
-        lib.die("record %s p%d: %s" % (set_name, idx, p.stderr.strip()))
+        lib.die("record %s p%d: %s" % (set_name, idx, err.strip()))
     os.replace(tmp, out)
-    return time.time() - t0
+    return time.time() - t0, ru.ru_utime + ru.ru_stime
 
 
 def main(argv):
@@ -106,17 +113,17 @@ def main(argv):
 
     def run(t):
         idx, name, text = t
-        sec = record_one(root, name, sets[name], idx, text)
+        sec, cpu = record_one(root, name, sets[name], idx, text)
         if sec:
-            print("make_records: %s p%03d %.1f s (%.0f s elapsed)"
-                  % (name, idx, sec, time.time() - t0), file=sys.stderr, flush=True)
-        return sec
+            print("make_records: %s p%03d %.1f s, %.1f s CPU (%.0f s elapsed)"
+                  % (name, idx, sec, cpu, time.time() - t0), file=sys.stderr, flush=True)
+        return sec, cpu
 
     with ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
         secs = list(ex.map(run, tasks))
-    print("make_records: %s: %d records (%d new, %.0f s of recording) in %.0f s"
-          % (a.mode, len(tasks), sum(1 for s in secs if s), sum(secs), time.time() - t0),
-          file=sys.stderr)
+    print("make_records: %s: %d records (%d new, %.0f s CPU) in %.0f s"
+          % (a.mode, len(tasks), sum(1 for s, _ in secs if s), sum(c for _, c in secs),
+             time.time() - t0), file=sys.stderr)
     return 0
 
 
