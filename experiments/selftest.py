@@ -59,8 +59,36 @@ def measure_checks():
     return got
 
 
+def truncation_checks():
+    """truncate_record.py against the live run: a record at --max-new 12 equals the truncation
+    of one at 24 in every field but the decoded text (which a truncation drops)."""
+    import subprocess
+    import tempfile
+    from record import read_record
+    from truncate_record import main as truncate
+    if not os.path.exists(lib.BIN):
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        recs = {}
+        for n in (12, 24):
+            recs[n] = os.path.join(d, "r%d.rec" % n)
+            subprocess.run([lib.BIN, "record", "-m", lib.LM, "--reward", lib.RM, "-p",
+                            "It was a truth", "-n", str(n), "-N", "6", "--seed", "3",
+                            "--output", recs[n]], check=True, capture_output=True,
+                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+        cut = os.path.join(d, "cut.rec")
+        truncate([recs[24], "12", cut])
+        live, got = read_record(recs[12]), read_record(cut)
+        live["has_text"] = False
+        for k in live["cands"]:
+            k["text"] = None
+        stopped = sum(1 for k in read_record(recs[24])["cands"] if k["len"] > 12)
+    return [("truncation equals the live record", live == got, True),
+            ("truncation cut something", stopped > 0, True)]
+
+
 def main():
-    checks = CHECKS + measure_checks()
+    checks = CHECKS + measure_checks() + truncation_checks()
     bad = [(name, got, want) for name, got, want in checks
            if isinstance(want, str) or not close(got, want)]
     if lib.improvement(1.0, [2.0, 2.0]) is not None:
