@@ -93,13 +93,19 @@ def measure_sections(ctx, w):
                  ci(r, "units"), ci(r, "ceiling"), ci(r, "retention"),
                  ci(r, "latency_speedup")))
         w("")
-    best = max((r for r in reg if r["match"] == "improvement" and r["units"] == r["units"]),
-               key=lambda r: r["units"])
-    w("Largest units to match anywhere: %s at alpha = %.1f, %s (B/N0 = %.1f, ceiling %s). "
-      "The paper's 16-32 %s.\n"
+    imp = [r for r in reg if r["match"] == "improvement" and r["units"] == r["units"]]
+    best = max(imp, key=lambda r: r["units"])
+    w("Largest units to match anywhere: %s at alpha = %.1f, %s (B/N0 = %.1f, ceiling %s)."
       % (ci(best, "units"), best["alpha"], regime_label(best), best["ratio"],
-         ci(best, "ceiling"),
-         "is reached" if best["units"] >= 16 else "is not reached in this miniature"))
+         ci(best, "ceiling")))
+    hit = [r for r in imp if r["units"] >= 16]
+    sure = [r for r in hit if r["units_lo"] >= 16]
+    w(" The paper's 16-32: reached by the point estimate in %d of %d cells%s; by the whole 95%% "
+      "interval in %d.\n"
+      % (len(hit), len(imp), (" (" + "; ".join("%s, alpha %.1f: %.1f" % (regime_label(r),
+                                                                        r["alpha"], r["units"])
+                                               for r in hit) + ")") if hit else "",
+         len(sure)))
 
 
 def main():
