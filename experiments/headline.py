@@ -153,7 +153,8 @@ def main():
     w("\n## Partial vs final reward (experiment 2): median per-prompt correlation\n")
     w("Paper: positive, growing with tau (no single number). Bench: AFINN on Austen windows "
       "correlates 0.41 / 0.57 / 0.76 at 16 / 32 / 64 words.\n")
-    w("| source | tau | Pearson median [q1, q3] | Kendall's rank correlation median [q1, q3] | finished by tau |")
+    w("| source | tau | Pearson median [q1, q3] | Kendall's rank correlation median [q1, q3] "
+      "| finished by tau |")
     w("| --- | --- | --- | --- | --- |")
     for s in ("model", "gold"):
         for t in sorted({r["tau"] for r in part}):
