@@ -13,9 +13,10 @@ set ylabel 'retention = units to match / ceiling' font ',14'
 set logscale x 2
 set xrange [3:40]
 set xtics (4, 8, 16, 32)
-set yrange [0:1.15]
+set yrange [0:1.5]
+set ytics 0, 0.2, 1
 set grid
-set key bottom right font ',11' box opaque
+set key top center maxrows 3 font ',11' box opaque
 color(s) = word("#1f77b4 #aec7e8 #17becf #d62728 #ff9896 #e377c2 #2ca02c #98df8a", s + 1)
 sel(s, v) = column('series') == s ? v : NaN
 off(s) = 1 + (s - (n - 1) / 2.0) * 0.015
