@@ -35,7 +35,7 @@ RECORD_SETS = {
     },
     # Sized to about 60 minutes on two busy cores (paper_notes.md, "The regime study").
     "full": {
-        "shared": dict(prompts="data/prompts.txt", n_prompts=25, n=256, max_new=480,
+        "shared": dict(prompts="data/prompts.txt", n_prompts=60, n=256, max_new=480,
                        prompt_kv="shared", batch=64),
         "per-candidate": dict(prompts="data/prompts.txt", n_prompts=12, n=128, max_new=480,
                               prompt_kv="per-candidate", batch=64),
