@@ -1,23 +1,118 @@
 #!/usr/bin/env python3
 """The headline numbers of a mode, next to the paper's, from the experiment
-CSVs (run after exp1..exp6): writes results/headline.md and prints it.
+CSVs (run after exp1..exp7): writes results/headline.md and prints it.
 
-  python3 experiments/headline.py MODE
+  python3 experiments/headline.py MODE [--work DIR]
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
+from exp7_regime import REGIMES  # noqa: E402
 
 
 def f(x, spec="%.2f"):
     return "n/a" if x != x else spec % x
 
 
+def ci(r, key, spec="%.2f"):
+    """'v [lo, hi]'; a units value of 0 reads '<1' (below Best-of-N0)."""
+    def one(x):
+        if x != x:
+            return "n/a"
+        return "<1" if key in ("units", "flops_speedup", "latency_speedup") and x == 0 \
+            else spec % x
+    return "%s [%s, %s]" % (one(r[key]), one(r[key + "_lo"]), one(r[key + "_hi"]))
+
+
+def regime_label(r):
+    return "%s, L = %d, tau1 = %d, cap %d" % (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"])
+
+
+def measure_sections(ctx, w):
+    """The paper's measure: budget units of Best-of-N to match (exp7_regime.py)."""
+    res = lambda name: lib.read_csv(os.path.join(ctx.results, name))  # noqa: E731
+    com, reg = res("measure_committed.csv"), res("regime.csv")
+    w("## The paper's measure: budget units of Best-of-N to match Speculative Rejection\n")
+    w("A budget unit is Best-of-N0 (paper: one 80 GB GPU = Best-of-120). *Units to match*: "
+      "the N/N0 at which Best-of-N's mean score reaches Speculative Rejection's (log "
+      "interpolation); *ceiling*: the same for Best-of-B over the B candidates it started; "
+      "*retention* = units / ceiling; FLOPs and latency speedups = units / its own cost in "
+      "units (latency: sequential decode steps + reward passes). 95% bootstrap intervals "
+      "over prompts. Paper: 16-32 units (Fig. 1, about 63 N0 started on one GPU; the "
+      "authors' code caps the batch at 1000 = 8.3 N0). Definitions: "
+      "`experiments/measure.py`, glossary in `paper_notes.md`.\n")
+    imp = [r for r in com if r["match"] == "improvement"]
+    rew = {r["alpha"]: r for r in com if r["match"] == "reward"}
+    if imp:
+        w("### The committed live runs (%d prompts; %s prompt KV, L = %d, tau1 = %d, "
+          "B/N0 = %.2f)\n" % (imp[0]["prompts"], imp[0]["prompt_kv"], imp[0]["L"],
+                               imp[0]["tau1"], imp[0]["ratio"]))
+        w("| alpha | units to match | ceiling | retention | FLOPs speedup | units (raw reward) "
+          "| Best-of-B winner cut |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in imp:
+            w("| %.1f | %s | %s | %s | %s | %s | %.0f%% |"
+              % (r["alpha"], ci(r, "units"), ci(r, "ceiling"), ci(r, "retention"),
+                 ci(r, "flops_speedup"), ci(rew[r["alpha"]], "units"), 100 * r["winner_cut"]))
+        w("")
+    if not reg:
+        return
+    cfg = REGIMES[ctx.mode]
+    mains = [tuple(m) for m in cfg["main"]]
+    key = lambda r: (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"])  # noqa: E731
+    for m in mains:
+        rows = [r for r in reg if key(r) == m and r["match"] == "improvement"]
+        rw = {r["alpha"]: r for r in reg if key(r) == m and r["match"] == "reward"}
+        if not rows:
+            continue
+        w("### Replayed: %s (%d prompts, B/N0 = %.1f)\n"
+          % (regime_label(rows[0]), rows[0]["prompts"], rows[0]["ratio"]))
+        w("| alpha | units to match | ceiling | retention | FLOPs speedup | latency speedup "
+          "| units (raw reward) |")
+        w("| --- | --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            w("| %.1f | %s | %s | %s | %s | %s | %s |"
+              % (r["alpha"], ci(r, "units"), ci(r, "ceiling"), ci(r, "retention"),
+                 ci(r, "flops_speedup"), ci(r, "latency_speedup"),
+                 ci(rw[r["alpha"]], "units")))
+        w("")
+    for a in (0.5, 0.9):
+        rows = sorted((r for r in reg if r["alpha"] == a and r["match"] == "improvement"),
+                      key=lambda r: (r["ratio"], key(r)))
+        if not rows:
+            continue
+        w("### Every setting at alpha = %.1f, by budget ratio B/N0\n" % a)
+        w("| prompt KV | L | tau1 | cap | prompts | B/N0 | units to match | ceiling | retention "
+          "| latency speedup |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            w("| %s | %d | %d | %d | %d | %.1f | %s | %s | %s | %s |"
+              % (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"], r["prompts"], r["ratio"],
+                 ci(r, "units"), ci(r, "ceiling"), ci(r, "retention"),
+                 ci(r, "latency_speedup")))
+        w("")
+    imp = [r for r in reg if r["match"] == "improvement" and r["units"] == r["units"]]
+    best = max(imp, key=lambda r: r["units"])
+    w("Largest units to match anywhere: %s at alpha = %.1f, %s (B/N0 = %.1f, ceiling %s)."
+      % (ci(best, "units"), best["alpha"], regime_label(best), best["ratio"],
+         ci(best, "ceiling")))
+    hit = [r for r in imp if r["units"] >= 16]
+    sure = [r for r in hit if r["units_lo"] >= 16]
+    w(" The paper's 16-32: reached by the point estimate in %d of %d cells%s; by the whole 95%% "
+      "interval in %d.\n"
+      % (len(hit), len(imp), (" (" + "; ".join("%s, alpha %.1f: %.1f" % (regime_label(r),
+                                                                        r["alpha"], r["units"])
+                                               for r in hit) + ")") if hit else "",
+         len(sure)))
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "quick"
-    ctx = lib.Ctx(mode, sys.argv[2] if len(sys.argv) > 2 else None)
+    rest = sys.argv[2:]
+    work = rest[1] if rest[:1] == ["--work"] else (rest[0] if rest else None)
+    ctx = lib.Ctx(mode, work)
     c = ctx.cfg
     res = lambda name: lib.read_csv(os.path.join(ctx.results, name))  # noqa: E731
     eff, sp, win = res("efficiency.csv"), res("speedup.csv"), res("winrate.csv")
@@ -31,7 +126,9 @@ def main():
       "tokens, seed %d. Paper: 100 AlpacaFarm prompts, N0 = 120, N up to 3840.\n"
       % (len(lib.bon_by_prompt(ctx)), c["prompts"], c["n0"], c["n0"] * max(c["mults"]),
          c["max_new"], c["seed"]))
-    w("## Efficiency (experiment 1): speedup at matched score\n")
+    if os.path.exists(os.path.join(ctx.results, "measure_committed.csv")):
+        measure_sections(ctx, w)
+    w("## Efficiency (experiment 1): speedup at matched score (FLOPs interpolation)\n")
     w("Paper: Best-of-N needs 16 to 32 GPUs (speedup 16-32x) to match Speculative Rejection "
       "on one GPU for the base models, less for the instruct model.\n")
     w("| alpha | score | rel. FLOPs | speedup (FLOPs) | rel. CPU time | speedup (time) | note |")
@@ -56,7 +153,8 @@ def main():
     w("\n## Partial vs final reward (experiment 2): median per-prompt correlation\n")
     w("Paper: positive, growing with tau (no single number). Bench: AFINN on Austen windows "
       "correlates 0.41 / 0.57 / 0.76 at 16 / 32 / 64 words.\n")
-    w("| source | tau | Pearson median [q1, q3] | Kendall median [q1, q3] | finished by tau |")
+    w("| source | tau | Pearson median [q1, q3] | Kendall's rank correlation median [q1, q3] "
+      "| finished by tau |")
     w("| --- | --- | --- | --- | --- |")
     for s in ("model", "gold"):
         for t in sorted({r["tau"] for r in part}):

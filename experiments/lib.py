@@ -421,3 +421,46 @@ def improvement(value, bon0):
 def wins(a, b):
     """1, 0.5 or 0: a against b, ties half."""
     return 1.0 if a > b else (0.5 if a == b else 0.0)
+
+
+# ---- reading specrej's --json (one place: a renamed field is a one-line change) ---------
+
+def run_summary(j):
+    """The fields the experiments read from one spr / bon / replay --json object, under
+    stable names: answer (candidate index), reward, gold, flops (generator + reward model),
+    initial_batch, decision_points, waves, cands [(i, len, n_sampled, rejected_at, score)] in
+    index order, wave_flops (cumulative FLOPs after each wave, Best-of-N only)."""
+    st = j["stats"]
+    cands = sorted(((x["i"], x["len"], x["n_sampled"], x["rejected_at"], x["score"])
+                    for x in j["candidates"]), key=lambda c: c[0])
+    return dict(answer=j["candidate"], reward=j["reward"], gold=j["gold"],
+                flops=st["gen_flops"] + st["rm_flops"], initial_batch=st["initial_batch"],
+                decision_points=st["decision_points"], waves=st["waves"], cands=cands,
+                wave_flops=[w["gen_flops"] + w["rm_flops"] for w in st.get("wave_costs", [])])
+
+
+def replay(record, args):
+    """`specrej replay --record RECORD ARGS --json -` -> run_summary of its output."""
+    cmd = [BIN, "replay", "--record", record] + [str(a) for a in args] + \
+          ["--no-progress", "--json", "-"]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       errors="replace")
+    if r.returncode != 0:
+        die("%s failed (%d): %s" % (" ".join(cmd), r.returncode, r.stderr.strip()))
+    return run_summary(json.loads(r.stdout))
+
+
+def trace_summary(t):
+    """One --trace decision line under stable names (None for the closing summary line)."""
+    if "step" not in t:
+        return None
+    return dict(step=t["step"], ranked=t["ranked"], kept=t["keep"], cutoff=t["cutoff"],
+                kv_bytes=t["kv_bytes"], kv_limit=t["kv_limit"])
+
+
+def replay_traced(record, args, trace_path):
+    """lib.replay with --trace: (run_summary, [trace_summary of each decision point])."""
+    out = replay(record, list(args) + ["--trace", trace_path])
+    with open(trace_path, encoding="utf-8", errors="replace") as f:
+        recs = [trace_summary(json.loads(ln)) for ln in f if ln.strip()]
+    return out, [r for r in recs if r]

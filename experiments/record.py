@@ -131,6 +131,62 @@ def parse_record(data, name="record"):
     return r
 
 
+def serialize_record(r):
+    """The bytes of record r (a dict as parse_record returns): its exact inverse, so a record
+    can be edited (truncate_record.py) and written back in the format C reads."""
+    out = bytearray(MAGIC)
+    put = lambda fmt, *v: out.extend(struct.pack("<" + fmt, *v))  # noqa: E731
+
+    def string(s):
+        b = s.encode("utf-8")
+        put("I", len(b))
+        out.extend(b)
+
+    def cfg(c):
+        put("%di" % len(CFG_FIELDS), *[c[k] for k in CFG_FIELDS])
+
+    put("I", r["version"])
+    put("Q", r["seed"])
+    put("d", r["temperature"])
+    put("i", r["top_k"])
+    put("d", r["top_p"])
+    put("iii", r["max_new"], r["max_new_eff"], len(r["cands"]))
+    put("i", len(r["stops"]))
+    put("%di" % len(r["stops"]), *r["stops"])
+    put("B", r["prompt_text"] is not None)
+    if r["prompt_text"] is not None:
+        string(r["prompt_text"])
+    put("i", len(r["prompt_ids"]))
+    put("%di" % len(r["prompt_ids"]), *r["prompt_ids"])
+    string(r["gen_path"])
+    put("Q", r["gen_hash"])
+    cfg(r["gen_cfg"])
+    string(r["rs_name"])
+    string(r["rs_detail"])
+    string(r["rm_path"])
+    put("Q", r["rm_hash"])
+    put("B", r["rm_cfg"] is not None)
+    if r["rm_cfg"] is not None:
+        cfg(r["rm_cfg"])
+    put("QQ", r["rs_kv_bytes_per_token"], r["rs_reserve_bytes"])
+    put("iii", r["rs_prefix_len"], r["rs_closing_len"], r["rs_max_response"])
+    put("BB", r["has_gold"], r["has_text"])
+    put("Q", r["lexicon_hash"])
+    put("B", r["prompt_kv"] == "per-candidate")
+    for k in r["cands"]:
+        put("ii", k["len"], k["stop_id"])
+        put("%di" % k["len"], *k["tokens"])
+        put("%dd" % len(k["logp"]), *k["logp"])
+        put("%dd" % len(k["score"]), *k["score"])
+        put("d", k["final"])
+        if r["has_gold"]:
+            put("%dd" % len(k["gold"]), *k["gold"])
+        if r["has_text"]:
+            string(k["text"])
+    put("Q", fnv1a(out))
+    return bytes(out)
+
+
 def read_record(path):
     with open(path, "rb") as f:
         return parse_record(f.read(), path)

@@ -7,6 +7,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
+import measure  # noqa: E402
 
 
 def close(a, b, tol=1e-9):
@@ -33,8 +34,63 @@ CHECKS = [
 ]
 
 
+def measure_checks():
+    """measure.py on two prompts worked out by hand (N0 = 1, so a unit is one candidate).
+    Best-of-m rewards: A 0,1,2,3; B 1,1,3,3; mean curve 0.5, 1, 2.5, 3. SpR answers 2 and 1
+    (mean 1.5: a third of the way from m = 2 to m = 3 in height, so 2 * 1.5 ** (1/3) units
+    in log x); B = 3 started: Best-of-3 means 2.5, the curve at m = 3: ceiling 3. Its FLOPs
+    and steps are twice one wave's."""
+    ps = [measure.Prompt([0, 1, 2, 3], 1, [10] * 4, [5] * 4),
+          measure.Prompt([1, 0, 3, 2], 1, [10] * 4, [5] * 4)]
+    runs = [[dict(reward=2, flops=20, steps=10, initial_batch=3),
+             dict(reward=1, flops=20, steps=10, initial_batch=3)]]
+    r = measure.measure(ps, runs, "reward", reps=50)[0]
+    units = 2 * 1.5 ** (1 / 3)
+    got = [("measure units", r["units"], units), ("measure ceiling", r["ceiling"], 3.0),
+           ("measure retention", r["retention"], units / 3),
+           ("measure flops speedup", r["flops_speedup"], units / 2),
+           ("measure latency speedup", r["latency_speedup"], units / 2),
+           ("measure identity", r["ceiling"] * r["retention"], r["units"])]
+    # below Best-of-N0: 0 ("less than one unit")
+    low = [[dict(reward=-1, flops=20, steps=10, initial_batch=3)] * 2]
+    got.append(("measure below", measure.measure(ps, low, "reward", reps=5)[0]["units"], 0.0))
+    if not r["units_lo"] <= r["units"] <= r["units_hi"]:
+        got.append(("measure interval", r["units_lo"], "<= units <= hi"))
+    return got
+
+
+def truncation_checks():
+    """truncate_record.py against the live run: a record at --max-new 12 equals the truncation
+    of one at 24 in every field but the decoded text (which a truncation drops)."""
+    import subprocess
+    import tempfile
+    from record import read_record
+    from truncate_record import main as truncate
+    if not os.path.exists(lib.BIN):
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        recs = {}
+        for n in (12, 24):
+            recs[n] = os.path.join(d, "r%d.rec" % n)
+            subprocess.run([lib.BIN, "record", "-m", lib.LM, "--reward", lib.RM, "-p",
+                            "It was a truth", "-n", str(n), "-N", "6", "--seed", "3",
+                            "--output", recs[n]], check=True, capture_output=True,
+                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+        cut = os.path.join(d, "cut.rec")
+        truncate([recs[24], "12", cut])
+        live, got = read_record(recs[12]), read_record(cut)
+        live["has_text"] = False
+        for k in live["cands"]:
+            k["text"] = None
+        stopped = sum(1 for k in read_record(recs[24])["cands"] if k["len"] > 12)
+    return [("truncation equals the live record", live == got, True),
+            ("truncation cut something", stopped > 0, True)]
+
+
 def main():
-    bad = [(name, got, want) for name, got, want in CHECKS if not close(got, want)]
+    checks = CHECKS + measure_checks() + truncation_checks()
+    bad = [(name, got, want) for name, got, want in checks
+           if isinstance(want, str) or not close(got, want)]
     if lib.improvement(1.0, [2.0, 2.0]) is not None:
         bad.append(("improvement flat", "not None", None))
     a = lib.bootstrap_ci([0, 1, 0.5, 1, 1, 0])

@@ -1,6 +1,6 @@
 # Experiment 2: per-prompt correlation between partial and final scores at
 # each prefix length tau (boxes: quartiles; whiskers: furthest point within
-# 1.5 IQR; dot: mean), Pearson (blue) and Kendall tau-b (orange), for the
+# 1.5 IQR; dot: mean), Pearson (blue) and Kendall's rank correlation, tau-b (orange), for the
 # reward model and the gold judge.
 # Run by experiments/exp2_partial.py: gnuplot -e "res='DIR'; out='DIR'; ntau='5'; taus='8 16 32 64 128'" partial_corr.gp
 set terminal pngcairo size 1300,520 font "sans,11"
@@ -23,7 +23,7 @@ do for [s=1:2] {
   set title (src eq 'model' ? 'reward model (austen-rm)' : 'gold judge (AFINN-165)')
   plot f using ((strcol('source') eq src && strcol('stat') eq 'pearson') ? column('x') : NaN):'q1':'whisker_lo':'whisker_hi':'q3' with candlesticks whiskerbars lc rgb '#1f77b4' fs solid 0.3 title 'Pearson', \
        f using ((strcol('source') eq src && strcol('stat') eq 'pearson') ? column('x') : NaN):'median':'median':'median':'median' with candlesticks lw 2 lc rgb '#1f77b4' notitle, \
-       f using ((strcol('source') eq src && strcol('stat') eq 'kendall') ? column('x') : NaN):'q1':'whisker_lo':'whisker_hi':'q3' with candlesticks whiskerbars lc rgb '#ff7f0e' fs solid 0.3 title 'Kendall tau', \
+       f using ((strcol('source') eq src && strcol('stat') eq 'kendall') ? column('x') : NaN):'q1':'whisker_lo':'whisker_hi':'q3' with candlesticks whiskerbars lc rgb '#ff7f0e' fs solid 0.3 title "Kendall's rank correlation", \
        f using ((strcol('source') eq src && strcol('stat') eq 'kendall') ? column('x') : NaN):'median':'median':'median':'median' with candlesticks lw 2 lc rgb '#ff7f0e' notitle, \
        f using ((strcol('source') eq src) ? column('x') : NaN):'mean' with points pt 7 ps 0.8 lc rgb 'black' title 'mean'
 }

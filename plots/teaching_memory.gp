@@ -1,0 +1,60 @@
+# Experiment 8: Speculative Rejection on one prompt, on a token-length axis, from a record.
+# Top: each candidate's reward-model score at every prefix length (grey: cut; blue: survived;
+# red: the answer; green: the Best-of-B winner, dotted after its cut, a cross where it was cut);
+# dashed verticals: decision points. Bottom: KV memory in use at each decision point (% of the
+# budget, before the cut) and candidates still decoding.
+# Run by experiments/exp8_teaching.py: gnuplot -e "res='DIR'; out='DIR'; prompt='3'; n0='4';
+# ncand='18'; endx='128'; steps='8 33'; note='...'; winner_t='8'; winner_s='0.1'" teaching_memory.gp
+set terminal pngcairo size 1200,900 font "sans,13"
+set output out.'/teaching_memory.png'
+set datafile separator ','
+set datafile columnheaders
+f = res.'/teach_record_lines.csv'
+d = res.'/teach_record_decisions.csv'
+a = res.'/teach_record_alive.csv'
+ex = real(endx)
+set multiplot title sprintf("Speculative Rejection on one prompt (prompt %s, alpha 0.5, one budget unit = Best-of-%s): %s candidates started\n%s", prompt, n0, ncand, note) font ',13'
+set lmargin 12
+set rmargin 10
+set xrange [0:ex + 2]
+set grid
+# --- top: scores
+set origin 0, 0.36
+set size 1, 0.56
+set ylabel 'reward-model score of the prefix' font ',14'
+set format x ''
+set key top left font ',11' box opaque
+# headroom above the lines for the key
+stats f using 'score' name 'S' nooutput
+set yrange [S_min - 0.5 : S_max + 0.7 * (S_max - S_min)]
+do for [k=1:words(steps)] {
+    set arrow k from real(word(steps, k)), graph 0 to real(word(steps, k)), graph 1 nohead dt 2 lw 1.5 lc rgb '#555555'
+    set label k sprintf('decision %d', k) at real(word(steps, k)), graph 0.04 offset 0.5,0 font ',11' tc rgb '#555555'
+}
+if (real(winner_t) > 0) {
+    set label 99 '' at real(winner_t), real(winner_s) point pt 2 ps 4 lw 4 lc rgb '#2ca02c' front
+}
+plot f using 't':(strcol('kind') eq 'cut' ? column('score') : NaN) with lines lw 1 lc rgb '#bbbbbb' title 'cut (line ends at the cut)', \
+     f using 't':(strcol('kind') eq 'survivor' ? column('score') : NaN) with lines lw 2 lc rgb '#1f77b4' title 'survived', \
+     f using 't':(strcol('kind') eq 'answer' ? column('score') : NaN) with lines lw 3 lc rgb '#d62728' title 'the answer', \
+     f using 't':(strcol('kind') eq 'winner' && column('after_cut') == 0 ? column('score') : NaN) with lines lw 3.5 lc rgb '#2ca02c' title 'Best-of-B winner', \
+     f using 't':(strcol('kind') eq 'winner' && column('after_cut') == 1 ? column('score') : NaN) with lines lw 2.5 dt (6,4) lc rgb '#2ca02c' title 'winner after its cut (what it would have become)', \
+     (real(winner_t) > 0 ? NaN : 1/0) with points pt 2 ps 3 lw 4 lc rgb '#2ca02c' title 'the cut that lost it'
+# --- bottom: memory (decision points: dashed, no labels)
+unset label
+set origin 0, 0.02
+set size 1, 0.36
+set format x '%g'
+set xlabel 'response length (tokens generated per candidate)' font ',14'
+set ylabel 'KV memory in use (% of budget)' font ',13'
+set yrange [0:125]
+set y2label 'candidates decoding' font ',13'
+set y2range [0:*]
+set y2tics
+set ytics nomirror
+set key bottom left font ',11' box opaque
+plot a using 't':'alive' with steps lw 2 lc rgb '#9467bd' axes x1y2 title 'candidates decoding (right axis)', \
+     d using 'step':'kv_share' with linespoints pt 7 ps 1.6 lw 2 lc rgb '#ff7f0e' title 'KV in use at each decision point, before the cut', \
+     d using 'step':'kv_share':(sprintf('%d ranked, %d kept', column('ranked'), column('kept'))) with labels offset 0,1.2 font ',11' notitle, \
+     100 with lines dt 2 lw 1.5 lc rgb '#555555' title 'budget (one unit)'
+unset multiplot
