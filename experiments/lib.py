@@ -455,7 +455,7 @@ def trace_summary(t):
     if "step" not in t:
         return None
     return dict(step=t["step"], ranked=t["ranked"], kept=t["keep"], cutoff=t["cutoff"],
-                kv_bytes=t["kv_bytes"], kv_limit=t["kv_limit"])
+                kv_bytes=t["kv_bytes"], kv_limit=t["kv_budget"])
 
 
 def replay_traced(record, args, trace_path):
