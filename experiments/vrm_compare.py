@@ -73,7 +73,7 @@ def replay(a, rec, alpha):
     j = json.loads(run([a.bin, "replay", "--record", rec, "--alpha", repr(alpha),
                         "--kv-budget-candidates", str(a.n0), "--first-decision", str(a.tau1),
                         "--no-progress", "--json", "-"]))
-    return j["candidate"], j["stats"]["candidates"]
+    return j["candidate"], j["stats"]["candidates_started"]
 
 
 def kendall(x, y):
