@@ -60,8 +60,17 @@ class Count(HTMLParser):
         super().__init__()
         self.n = {"cand": 0, "decision": 0, "cut": 0, "answer": 0, "kv": 0}
         self.body, self.answer_id, self.cand_ids = {}, None, set()
+        self.in_text, self.texts = None, {"summary": "", "answer": ""}
+    def handle_data(self, data):
+        if self.in_text:
+            self.texts[self.in_text] += data
+    def handle_endtag(self, tag):
+        if tag in ("p", "div", "h2", "span") and self.in_text:
+            self.in_text = None
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if a.get("id") in self.texts:
+            self.in_text = a["id"]
         if tag == "body":
             self.body = a
         if "data-cand" in a:
@@ -87,6 +96,11 @@ for k in want:
         problems.append("%s elements: drew %d, the trace has %d" % (k, p.n[k], want[k]))
 if p.cand_ids != ids:
     problems.append("candidate ids differ from the trace's")
+# the words the page writes from the trace: a field the script reads under a
+# name the trace no longer has shows as "undefined" or "NaN"
+summary = p.texts["summary"]
+if "%d candidates" % len(ids) not in summary or "undefined" in summary or "NaN" in summary:
+    problems.append("the summary line reads %r" % summary)
 if p.answer_id != final["candidate"]:
     problems.append("the answer drawn is #%s, the trace's is #%d" % (p.answer_id, final["candidate"]))
 if problems:
