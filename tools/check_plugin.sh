@@ -29,9 +29,10 @@ bin/specrej spr --help | grep -q '^    above_mean ' ||
 bin/specrej spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm \
     --prompt-ids 1,5,7,9 -n 24 --seed 3 --kv-budget 128K --policy above_mean \
     --policy-arg z=0.5 --policy-arg rising=1 --trace run.jsonl --json run.json
-tail -n 1 run.jsonl | grep -q '"policy":{"name":"above_mean","args":{"z":0.5,"rising":1,' ||
+# the run's params (the trace's header line, --json's "params") name the policy and its values
+head -n 1 run.jsonl | grep -q '"policy":{"name":"above_mean","params":{"z":0.5,"rising":1,' ||
     { echo "check_plugin: the trace does not record the policy" >&2; exit 1; }
-grep -q '"policy":	"above_mean"' run.json ||
+python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["params"]["policy"]; sys.exit(not (p["name"] == "above_mean" and p["params"]["z"] == 0.5))' run.json ||
     { echo "check_plugin: --json does not record the policy" >&2; exit 1; }
 build/tests/test_policy
 build/tests/test_errors_catalogue
