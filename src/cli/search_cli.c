@@ -428,6 +428,10 @@ typedef struct Session {
     Progress progress; /* the search's line (one run) */
     BatchOut *out;     /* batch mode: where each prompt's line goes */
     const char *id;    /* batch mode: the prompt's id */
+    /* content hashes of the loaded models, made once per session: every
+     * prompt of a batch and both --json and --trace report them */
+    uint64_t gen_hash, rm_hash;
+    int gen_hashed, rm_hashed;
 } Session;
 
 /* Frees what one prompt's run made, keeping the models, the tokenizer and
@@ -656,10 +660,19 @@ static cJSON *model_ref_json(const char *path, uint64_t hash) {
 
 static cJSON *ids_json(const int *ids, int n) { return cJSON_CreateIntArray(ids, n); }
 
-/* The policy and the parameters it reads (see search/policy.h). */
+/* The generator's (and, want_rm, the reward model's) content hash, read
+ * from the files once per session. */
+static int session_hashes(Session *s, const Opts *o, int want_rm, SrError *err) {
+    if (!s->gen_hashed && record_hash_model(o->model, &s->gen_hash, err) != 0) return -1;
+    s->gen_hashed = 1;
+    if (want_rm && !s->rm_hashed && record_hash_model(o->reward, &s->rm_hash, err) != 0)
+        return -1;
+    s->rm_hashed |= want_rm;
+    return 0;
+}
+
 /* Every parameter of the run (docs/output-schema.md): what reproduces it. */
-static cJSON *params_json(const Session *s, const Opts *o, const SearchParams *p,
-                          SrError *err) {
+static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrError *err) {
     uint64_t gen_hash = 0, rm_hash = 0;
     const char *gen_path = o->model, *rm_path = NULL;
     int model_src = o->method != SEARCH_CLI_GENERATE && strcmp(s->rs->name, "model") == 0;
@@ -667,9 +680,10 @@ static cJSON *params_json(const Session *s, const Opts *o, const SearchParams *p
         gen_path = s->rec.gen_path, gen_hash = s->rec.gen_hash;
         rm_path = s->rec.rm_path, rm_hash = s->rec.rm_hash;
     } else {
-        if (record_hash_model(o->model, &gen_hash, err) != 0) return NULL;
-        if (model_src && (rm_path = o->reward) && record_hash_model(rm_path, &rm_hash, err) != 0)
-            return NULL;
+        int want_rm = model_src && o->reward;
+        if (session_hashes(s, o, want_rm, err) != 0) return NULL;
+        gen_hash = s->gen_hash;
+        if (want_rm) rm_path = o->reward, rm_hash = s->rm_hash;
     }
     cJSON *j = cJSON_CreateObject();
     if (!j) return sr_fail(err, "--json: out of memory"), NULL;
@@ -970,7 +984,8 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
     if (!(r->prompt = dup_ids(s->prompt.data, s->prompt.len, err))) return -1;
     if (!o->prompt_ids && !(r->prompt_text = dup_str(o->prompt, err))) return -1;
     if (!(r->gen_path = dup_str(o->model, err))) return -1;
-    if (record_hash_model(o->model, &r->gen_hash, err) != 0) return -1;
+    if (session_hashes(s, o, 0, err) != 0) return -1;
+    r->gen_hash = s->gen_hash;
     r->gen_cfg = *model_config(s->gen);
     const RewardSource *rs = s->rs;
     if (!(r->rs_name = dup_str(rs->name, err)) || !(r->rs_detail = dup_str(rs->detail, err)))
@@ -981,7 +996,8 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
         Model *rm = NULL;
         /* the shapes behind the source's KV bytes and FLOPs: config only
          * would do, but loading is what validates them */
-        if (record_hash_model(o->reward, &r->rm_hash, err) != 0) return -1;
+        if (session_hashes(s, o, 1, err) != 0) return -1;
+        r->rm_hash = s->rm_hash;
         if (!s->rm && model_load(o->reward, &rm, err) != 0) return -1;
         r->rm_cfg = *model_config(s->rm ? s->rm : rm);
         model_free(rm);
