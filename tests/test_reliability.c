@@ -29,25 +29,16 @@
 
 static char g_dir[256];
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", g_dir, name);
-    return buf[k];
-}
+static const char *tmp_path(const char *name) { return test_scratch_path(g_dir, name); }
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/specrej_rel_XXXXXX");
-    return mkdtemp(g_dir) ? 0 : -1;
+    return test_scratch_make(g_dir, sizeof g_dir, "rel");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_scratch_remove(g_dir);
 }
 
 static const char *model_dir(const char *name) {

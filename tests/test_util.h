@@ -55,6 +55,27 @@ static inline int test_write_file(const char *path, const void *data, size_t len
     return (fclose(f) == 0 && w == len) ? 0 : -1;
 }
 
+/* A scratch folder for one test program: test_scratch_make() creates
+ * /tmp/specrej_TAG_XXXXXX in dir (256 bytes), test_scratch_path() names a file
+ * in it (the last four results stay valid), test_scratch_remove() deletes it
+ * and everything in it. */
+static inline int test_scratch_make(char *dir, size_t cap, const char *tag) {
+    snprintf(dir, cap, "/tmp/specrej_%s_XXXXXX", tag);
+    return mkdtemp(dir) ? 0 : -1;
+}
+static inline const char *test_scratch_path(const char *dir, const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
+    return buf[k];
+}
+static inline int test_scratch_remove(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 /* Runs a shell command, captures stdout+stderr into *out (malloc'd), returns
  * the exit status. */
 static inline int test_run(const char *cmd, char **out) {
