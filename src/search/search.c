@@ -41,8 +41,13 @@ static size_t source_per_candidate(const RewardSource *rs, int r, int share_prom
  * slot in whole blocks (kv_bytes_for: the cache charges what it allocates). */
 static size_t per_candidate(size_t g, int n_prompt, const RewardSource *rs, int r,
                             int share_prompt) {
-    return kv_bytes_for(g, own_prompt_positions(n_prompt, share_prompt) + r - 1) +
-           source_per_candidate(rs, r, share_prompt);
+    int positions = own_prompt_positions(n_prompt, share_prompt) + r - 1;
+    /* A candidate scored after its first token holds no position of its own
+     * yet (the prompt is shared, the token not fed); plan one block for it
+     * anyway, so that no candidate is free and the budget still bounds the
+     * batch (a zero here divided the budget by zero in size_waves). */
+    if (positions < 1) positions = 1;
+    return kv_bytes_for(g, positions) + source_per_candidate(rs, r, share_prompt);
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
