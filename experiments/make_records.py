@@ -40,6 +40,12 @@ RECORD_SETS = {
         "per-candidate": dict(prompts="data/prompts.txt", n_prompts=12, n=128, max_new=480,
                               prompt_kv="per-candidate", batch=64),
     },
+    # The pre-registered study at B/N0 ~ 60 (experiments/protocols/study1-regime60-protocol.md):
+    # 250 prompts no earlier experiment used, recorded once; replayed at KV blocks of 8.
+    "study1": {
+        "shared": dict(prompts="data/prompts-study1.txt", n_prompts=250, n=256, max_new=480,
+                       prompt_kv="shared", batch=64),
+    },
 }
 SEED0 = 1
 
