@@ -29,68 +29,138 @@ static float uniform(uint64_t *s) {
     return (float)((*s >> 40) / (double)(1 << 24)) - 0.5f;
 }
 
-/* Products of every shape class (one panel or many, partial panels, tiles
- * of 1..6 rows and their remainders) agree with: a float64 dot product
- * within float rounding; the documented FMA chain exactly; each other
- * across kernels, thread counts and batch sizes exactly. */
+/* w rounded to nearest, ties to even, on a grid of mant_bits stored mantissa
+ * bits with exponents down to min_exp (subnormals below): bf16 is (7, -126),
+ * f16 (10, -14). Computed in double, independently of gemm.c's bit tricks. */
+static float round_ref(float w, int mant_bits, int min_exp) {
+    if (w == 0) return w;
+    int e;
+    frexp(w, &e);
+    int lead = e - 1 < min_exp ? min_exp : e - 1;
+    double quantum = ldexp(1.0, lead - mant_bits);
+    return (float)(nearbyint((double)w / quantum) * quantum);
+}
+
+static float stored_value(float w, GemmDtype dt) {
+    return dt == GEMM_BF16 ? round_ref(w, 7, -126) : dt == GEMM_F16 ? round_ref(w, 10, -14) : w;
+}
+
+/* Products of every shape class (one panel or many, partial panels, odd
+ * column counts (bf16 stores columns in pairs), tiles of 1..6 rows and their
+ * remainders, blocks of 8 panels and their remainders) in every weight dtype
+ * agree with: a float64 dot product within float rounding; the documented
+ * FMA chain over the dtype's values exactly; each other across kernels,
+ * thread counts and batch sizes exactly. */
 static void gemm_matches_references(void **state) {
     (void)state;
     print_message("kernels this CPU runs: %s, %s, %s\n", gemm_kernel_name(GEMM_PORTABLE),
                   gemm_kernel_name(GEMM_AVX2), gemm_kernel_name(GEMM_AVX512));
-    static const int shapes[][2] = {{1, 7}, {17, 5}, {33, 192}, {1025, 192}, {320, 64}, {48, 513}};
+    static const int shapes[][2] = {{1, 7},    {17, 5},  {33, 192}, {1025, 192},
+                                    {320, 64}, {48, 513}, {200, 33}};
     static const int ns[] = {1, 2, 3, 4, 5, 6, 7, 11, 13, 31, 50, 97};
+    /* ties and edges of the roundings: 1 + 2^-8 is halfway between two bf16
+     * values (to even: 1), 1 + 3 * 2^-8 too (to even: 1 + 2^-6); 1 + 2^-11
+     * and 1 + 3 * 2^-11 the same for f16; 2^-24 and 3 * 2^-25 are f16
+     * subnormals and a tie between them */
+    static const float edges[] = {1.00390625f, 1.01171875f, 1.00048828125f, 1.00146484375f,
+                                  5.9604644775390625e-08f, 8.940696716308594e-08f, -1.00390625f};
     uint64_t seed = 7;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int rows = shapes[s][0], cols = shapes[s][1], nmax = 97;
-        float *W = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * nmax * cols);
-        float *C = malloc(sizeof(float) * nmax * rows), *chain = malloc(sizeof(float) * nmax * rows);
-        float *base = malloc(sizeof(float) * nmax * rows);
-        for (int i = 0; i < rows * cols; i++) W[i] = uniform(&seed);
-        for (int i = 0; i < nmax * cols; i++) X[i] = uniform(&seed);
-        for (int i = 0; i < nmax * rows; i++) base[i] = uniform(&seed);
-        PackedMatrix pm;
-        SrError err = {{0}};
-        assert_int_equal(gemm_pack(&pm, W, rows, cols, &err), 0);
-        for (int i = 0; i < nmax; i++)
-            for (int j = 0; j < rows; j++) {
-                float acc = 0;
-                double ref = 0, mag = 0;
-                for (int k = 0; k < cols; k++) {
-                    acc = fmaf(X[i * cols + k], W[j * cols + k], acc);
-                    ref += (double)X[i * cols + k] * W[j * cols + k];
-                    mag += fabs((double)X[i * cols + k] * W[j * cols + k]);
+    for (int dt = GEMM_F32; dt <= GEMM_F16; dt++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int rows = shapes[s][0], cols = shapes[s][1], nmax = 97;
+            float *W = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * nmax * cols);
+            float *Wq = malloc(sizeof(float) * rows * cols);
+            float *C = malloc(sizeof(float) * nmax * rows), *chain = malloc(sizeof(float) * nmax * rows);
+            float *base = malloc(sizeof(float) * nmax * rows);
+            for (int i = 0; i < rows * cols; i++) W[i] = uniform(&seed);
+            for (size_t i = 0; i < sizeof edges / sizeof edges[0] && i < (size_t)rows * cols; i++)
+                W[i * 7 % (rows * cols)] = edges[i];
+            for (int i = 0; i < rows * cols; i++) Wq[i] = stored_value(W[i], (GemmDtype)dt);
+            for (int i = 0; i < nmax * cols; i++) X[i] = uniform(&seed);
+            for (int i = 0; i < nmax * rows; i++) base[i] = uniform(&seed);
+            PackedMatrix pm;
+            SrError err = {{0}};
+            assert_int_equal(gemm_pack_as(&pm, W, rows, cols, (GemmDtype)dt, &err), 0);
+            const char *dn = gemm_dtype_name((GemmDtype)dt);
+            for (int i = 0; i < nmax; i++)
+                for (int j = 0; j < rows; j++) {
+                    float acc = 0;
+                    double ref = 0, mag = 0;
+                    for (int k = 0; k < cols; k++) {
+                        acc = fmaf(X[i * cols + k], Wq[j * cols + k], acc);
+                        ref += (double)X[i * cols + k] * Wq[j * cols + k];
+                        mag += fabs((double)X[i * cols + k] * Wq[j * cols + k]);
+                    }
+                    chain[i * rows + j] = acc;
+                    if (fabs(acc - ref) > 1e-6 * mag + 1e-30)
+                        fail_msg("%dx%d row %d col %d: %.9g vs float64 %.9g", rows, cols, i, j,
+                                 acc, ref);
                 }
-                chain[i * rows + j] = acc;
-                if (fabs(acc - ref) > 1e-6 * mag + 1e-30)
-                    fail_msg("%dx%d row %d col %d: %.9g vs float64 %.9g", rows, cols, i, j, acc, ref);
+            for (size_t q = 0; q < sizeof ns / sizeof ns[0]; q++) {
+                int n = ns[q];
+                for (int kernel = GEMM_PORTABLE; kernel <= GEMM_AVX512; kernel++)
+                    for (int t = 1; t <= 3; t++) {
+                        set_threads(t);
+                        memset(C, 0xff, sizeof(float) * n * rows); /* NaN: every cell must be written */
+                        gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 0);
+                        if (memcmp(C, chain, sizeof(float) * n * rows) != 0)
+                            fail_msg("%s %dx%d n=%d kernel %s, %d threads: differs from the FMA "
+                                     "chain", dn, rows, cols, n,
+                                     gemm_kernel_name((GemmKernel)kernel), t);
+                        memcpy(C, base, sizeof(float) * n * rows);
+                        gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 1);
+                        for (int e = 0; e < n * rows; e++)
+                            if (C[e] != base[e] + chain[e])
+                                fail_msg("%s %dx%d n=%d accumulate: cell %d", dn, rows, cols, n, e);
+                    }
             }
-        for (size_t q = 0; q < sizeof ns / sizeof ns[0]; q++) {
-            int n = ns[q];
-            for (int kernel = GEMM_PORTABLE; kernel <= GEMM_AVX512; kernel++)
-                for (int t = 1; t <= 3; t++) {
-                    set_threads(t);
-                    memset(C, 0xff, sizeof(float) * n * rows); /* NaN: every cell must be written */
-                    gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 0);
-                    if (memcmp(C, chain, sizeof(float) * n * rows) != 0)
-                        fail_msg("%dx%d n=%d kernel %s, %d threads: differs from the FMA chain",
-                                 rows, cols, n, gemm_kernel_name((GemmKernel)kernel), t);
-                    memcpy(C, base, sizeof(float) * n * rows);
-                    gemm_packed_with((GemmKernel)kernel, C, X, &pm, n, 1);
-                    for (int e = 0; e < n * rows; e++)
-                        if (C[e] != base[e] + chain[e])
-                            fail_msg("%dx%d n=%d accumulate: cell %d", rows, cols, n, e);
-                }
+            float *row = malloc(sizeof(float) * cols), *back = malloc(sizeof(float) * rows * cols);
+            gemm_row(&pm, rows - 1, row);
+            assert_memory_equal(row, Wq + (size_t)(rows - 1) * cols, sizeof(float) * cols);
+            gemm_unpack(&pm, back);
+            assert_memory_equal(back, Wq, sizeof(float) * rows * cols);
+            size_t elem = dt == GEMM_F32 ? 4 : 2, pcols = dt == GEMM_BF16 ? (cols + 1) / 2 * 2 : cols;
+            assert_int_equal(gemm_bytes(&pm), (size_t)pm.panels * GEMM_PANEL * pcols * elem);
+            free(row), free(back);
+            gemm_free(&pm);
+            free(W), free(Wq), free(X), free(C), free(chain), free(base);
         }
-        float *row = malloc(sizeof(float) * cols), *back = malloc(sizeof(float) * rows * cols);
-        gemm_row(&pm, rows - 1, row);
-        assert_memory_equal(row, W + (size_t)(rows - 1) * cols, sizeof(float) * cols);
-        gemm_unpack(&pm, back);
-        assert_memory_equal(back, W, sizeof(float) * rows * cols);
-        free(row), free(back);
-        gemm_free(&pm);
-        free(W), free(X), free(C), free(chain), free(base);
-    }
     set_threads(1);
+}
+
+/* A weight that is already a bf16 (f16) value gives the fp32 matrix's bits
+ * in a bf16 (f16) one: the widening is exact. And f16 refuses what it cannot
+ * hold rather than store an infinity. */
+static void gemm_half_dtypes_exact(void **state) {
+    (void)state;
+    int rows = 70, cols = 37, n = 9;
+    float *W = malloc(sizeof(float) * rows * cols), *X = malloc(sizeof(float) * n * cols);
+    float *C32 = malloc(sizeof(float) * n * rows), *Ch = malloc(sizeof(float) * n * rows);
+    uint64_t seed = 3;
+    for (int i = 0; i < n * cols; i++) X[i] = uniform(&seed);
+    for (int dt = GEMM_BF16; dt <= GEMM_F16; dt++) {
+        for (int i = 0; i < rows * cols; i++) W[i] = stored_value(uniform(&seed), (GemmDtype)dt);
+        W[3] = stored_value(65504.0f, (GemmDtype)dt); /* f16's largest value */
+        PackedMatrix a, b;
+        SrError err = {{0}};
+        assert_int_equal(gemm_pack(&a, W, rows, cols, &err), 0);
+        assert_int_equal(gemm_pack_as(&b, W, rows, cols, (GemmDtype)dt, &err), 0);
+        assert_true(2 * gemm_bytes(&b) <= gemm_bytes(&a) + 2 * GEMM_PANEL * 64);
+        for (int kernel = GEMM_PORTABLE; kernel <= GEMM_AVX512; kernel++) {
+            gemm_packed_with((GemmKernel)kernel, C32, X, &a, n, 0);
+            gemm_packed_with((GemmKernel)kernel, Ch, X, &b, n, 0);
+            assert_memory_equal(C32, Ch, sizeof(float) * n * rows);
+        }
+        gemm_free(&a), gemm_free(&b);
+    }
+    W[5] = 65520.0f; /* rounds to f16 infinity */
+    PackedMatrix c;
+    SrError err = {{0}};
+    assert_int_equal(gemm_pack_as(&c, W, rows, cols, GEMM_F16, &err), -1);
+    assert_non_null(strstr(err.msg, "f16"));
+    assert_int_equal(gemm_pack_as(&c, W, rows, cols, GEMM_BF16, &err), 0);
+    gemm_free(&c);
+    free(W), free(X), free(C32), free(Ch);
 }
 
 enum { N_SEQ = 24, MAX_LEN = 40 };
@@ -236,6 +306,7 @@ int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gemm_matches_references),
+        cmocka_unit_test(gemm_half_dtypes_exact),
         cmocka_unit_test(shipped_lm_rows_same_in_any_batch),
         cmocka_unit_test(shipped_rm_rows_same_in_any_batch),
         cmocka_unit_test(fixture_models_rows_same_in_any_batch),

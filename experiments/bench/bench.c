@@ -978,6 +978,150 @@ static void real_shapes(const Opts *o) {
     }
 }
 
+/* ------------------------------------------------------------ FMA peak */
+
+/* Both the clock and the kernel below are timed in this thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID), not wall time: on a shared machine the thread
+ * is descheduled for whole time slices, which wall time would count as
+ * slowness of the kernel. FLOP per cycle is then FLOPs / CPU seconds / the
+ * clock, both measured in the same seconds.
+ *
+ * The core clock, measured rather than read from /proc/cpuinfo (which gives
+ * a nominal or last-sampled value, and none under some hypervisors): a
+ * chain of dependent integer adds retires one add per cycle on every x86-64
+ * core (1-cycle latency; the loop counter runs beside it), so adds / seconds
+ * is the clock this thread ran at, boost included. Best of several short
+ * runs, since preemption by other processes only ever makes a run slower.
+ * 0 where there is no x86-64 inline assembly. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double clock_ghz(void) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    double best = 0;
+    for (int rep = 0; rep < 7; rep++) {
+        long iters = 2000000, x = 0;
+        double t0 = cpu_now();
+        __asm__ volatile("1:\n\t"
+                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "dec %1\n\tjnz 1b"
+                         : "+r"(x), "+r"(iters));
+        double ghz = 16.0 * 2000000 / (cpu_now() - t0) * 1e-9;
+        if (ghz > best) best = ghz;
+    }
+    return best;
+#else
+    return 0;
+#endif
+}
+
+/* One model's projection matrices for GEMM_PEAK_LAYERS distinct layers (so
+ * the weights do not all sit in the last-level cache, as in a forward pass
+ * over hundreds of MiB) and its output head when it is a language model. */
+enum { GEMM_PEAK_LAYERS = 4 };
+
+typedef struct PeakSet {
+    PackedMatrix pm[GEMM_PEAK_LAYERS * 4 + 1];
+    int n;
+    double macs_per_row;
+} PeakSet;
+
+static void peak_set(PeakSet *ps, const RealShape *r, GemmDtype dt) {
+    int q = r->heads * r->head_dim, kv = r->kv_heads * r->head_dim;
+    Shape sh[5] = {{"qkv", q + 2 * kv, r->dim}, {"o", r->dim, q},
+                   {"gate_up", 2 * r->hidden, r->dim}, {"down", r->dim, r->hidden},
+                   {"head", r->vocab, r->dim}};
+    memset(ps, 0, sizeof *ps);
+    for (int l = 0; l < GEMM_PEAK_LAYERS; l++)
+        for (int i = 0; i < 5; i++) {
+            if (i == 4 && (l > 0 || r->rm)) continue;
+            size_t sz = (size_t)sh[i].out * sh[i].in;
+            float *w = rand_floats(sz, 100 + l * 5 + i);
+            SrError err;
+            if (!w || gemm_pack_as(&ps->pm[ps->n], w, sh[i].out, sh[i].in, dt, &err) != 0)
+                die("gemm peak", NULL);
+            free(w);
+            ps->macs_per_row += (double)sz;
+            ps->n++;
+        }
+}
+
+static double peak_run(const PeakSet *ps, GemmKernel k, const float *X, float *C, int n) {
+    double t0 = cpu_now();
+    for (int i = 0; i < ps->n; i++) gemm_packed_with(k, C, X, &ps->pm[i], n, 0);
+    return cpu_now() - t0;
+}
+
+/* The projection kernel alone on real shapes, one thread: GFLOP/s, FLOP per
+ * cycle at the measured clock, and the share of the FMA peak. */
+static void gemm_peak(const Opts *o) {
+    int threads0 = max_threads();
+    set_threads(1);
+    double ghz[MAX_REPEATS];
+    int reps = o->repeats;
+    static const int ns[] = {1, 32, 128};
+    static const GemmKernel ks[] = {GEMM_AVX512, GEMM_AVX2};
+    static const GemmDtype dts[] = {GEMM_F32, GEMM_BF16, GEMM_F16};
+    /* Two FMA pipes of 256 bits (Zen 2-4, Haswell to Ice Lake client): 2 x 8
+     * lanes x 2 FLOP. Cores with two 512-bit FMA units (Xeon Scalable) peak
+     * at 64, which this figure does not know about. */
+    const int peak_flops = 32;
+    printf("\n## Projection kernel alone, real shapes (%d layers of distinct random weights + "
+           "the head), 1 thread, median of %d interleaved runs\n", GEMM_PEAK_LAYERS, reps);
+    printf("clock: measured by a chain of dependent integer adds (1 per cycle), best of 7 "
+           "short runs, before each round; peak = 2 FMA pipes x 8 fp32 lanes x 2 = %d "
+           "FLOP/cycle/core (AVX-512 on Zen 4 runs as two 256-bit halves, so AVX2+FMA has the "
+           "same peak there; cores with two 512-bit FMA units peak at 64)\n", peak_flops);
+    printf("%-21s %-6s %-8s %5s %9s %9s %8s %7s %10s\n", "model", "dtype", "kernel", "batch",
+           "GFLOP/s", "GHz", "FLOP/cyc", "%peak", "vs f32");
+    for (size_t s = 0; s < sizeof REAL_SHAPES / sizeof REAL_SHAPES[0]; s++) {
+        const RealShape *r = &REAL_SHAPES[s];
+        PeakSet *ps = malloc(3 * sizeof *ps);
+        if (!ps) die("gemm peak", NULL);
+        for (int d = 0; d < 3; d++) peak_set(&ps[d], r, dts[d]);
+        size_t big = (size_t)128 * (r->vocab > 2 * r->hidden ? r->vocab : 2 * r->hidden);
+        float *X = rand_floats((size_t)128 * r->hidden, 5), *C = malloc(big * sizeof *C);
+        if (!X || !C) die("gemm peak", NULL);
+        enum { NK = 2, ND = 3, NN = 3 };
+        static double t[NN][NK][ND][MAX_REPEATS];
+        for (int rep = 0; rep < reps; rep++) {
+            ghz[rep] = clock_ghz();
+            for (int b = 0; b < NN; b++)
+                for (int k = 0; k < NK; k++)
+                    for (int d = 0; d < ND; d++) {
+                        int inner = ns[b] == 1 ? 8 : 1;
+                        double sum = 0;
+                        for (int i = 0; i < inner; i++) sum += peak_run(&ps[d], ks[k], X, C, ns[b]);
+                        t[b][k][d][rep] = sum / inner;
+                    }
+        }
+        double g = median(ghz, reps);
+        for (int b = 0; b < NN; b++)
+            for (int k = 0; k < NK; k++) {
+                if (k > 0 && strcmp(gemm_kernel_name(ks[k]), gemm_kernel_name(ks[0])) == 0)
+                    continue;
+                double f32 = 0;
+                for (int d = 0; d < ND; d++) {
+                    double gf = 2.0 * ps[d].macs_per_row * ns[b] / median(t[b][k][d], reps) * 1e-9;
+                    if (d == 0) f32 = gf;
+                    printf("%-21s %-6s %-8s %5d %9.1f %9.2f %8.1f %6.0f%% %9.2fx\n", r->name,
+                           gemm_dtype_name(dts[d]), gemm_kernel_name(ks[k]), ns[b], gf, g,
+                           g > 0 ? gf / g : 0, g > 0 ? 100 * gf / g / peak_flops : 0, gf / f32);
+                }
+            }
+        for (int d = 0; d < 3; d++)
+            for (int i = 0; i < ps[d].n; i++) gemm_free(&ps[d].pm[i]);
+        free(ps), free(X), free(C);
+    }
+    set_threads(threads0);
+}
+
 typedef struct MemRun {
     long peak_kb, base_kb;   /* spr and info, or -1 */
     char json[65536];
@@ -1054,7 +1198,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes|gemm]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1118,6 +1262,7 @@ int main(int argc, char **argv) {
     if (WANT("replay")) record_vs_replay(&o, tok);
     if (WANT("mem")) peak_memory(gen, &o, mr);
     if (WANT("shapes")) real_shapes(&o);
+    if (WANT("gemm")) gemm_peak(&o);
     free(mr);
 #undef WANT
     printf("\nbench: %.0f s in all\n", now() - t_start);

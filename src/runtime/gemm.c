@@ -1,5 +1,7 @@
 #include "runtime/gemm.h"
 
+#include "runtime/safetensors.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,28 +22,109 @@
  * (gemm.h), whatever the tile, the thread or the vector width, and the
  * weights are packed once at load time, so no call re-packs them. */
 
-/* Rows of X one tile covers, at most: 6 rows x 2 vectors of 8 = 12 of the
- * 16 AVX2 registers hold accumulators, 2 the panel, 1 the broadcast. */
+/* Rows of X one tile covers, at most (AVX2: 6 rows x 2 vectors of 8 = 12 of
+ * the 16 registers hold accumulators, 2 the panel, 1 the broadcast;
+ * AVX-512: 6 rows x 4 panels = 24 of the 32, 4 the panels, 1 the
+ * broadcast, so each weight load feeds 6 FMAs and each broadcast 4). */
 #define TILE_ROWS 6
 /* Rows and panels a thread takes at once: one block of X (ROW_BLOCK rows)
- * stays in L1/L2 while it meets PANEL_BLOCK panels of W. */
+ * stays in L1/L2 while it meets PANEL_BLOCK panels of W. 8 panels let the
+ * few-row tiles (a batch of 1 or 2) keep 8 chains in flight. */
 #define ROW_BLOCK 48
-#define PANEL_BLOCK 4
+#define PANEL_BLOCK 8
 /* Below this many multiply-adds one thread is faster than waking a team. */
 #define GEMM_PAR_MIN_MACS 100000.0
 
-/* Fills pm->data (big enough, zeroed) from row-major W. */
-static void pack_rows(PackedMatrix *pm, const float *W) {
-    for (int r = 0; r < pm->rows; r++) {
-        float *dst = pm->data + (size_t)(r / GEMM_PANEL) * pm->cols * GEMM_PANEL + r % GEMM_PANEL;
-        const float *src = W + (size_t)r * pm->cols;
-        for (int k = 0; k < pm->cols; k++) dst[(size_t)k * GEMM_PANEL] = src[k];
+const char *gemm_dtype_name(GemmDtype dtype) {
+    return dtype == GEMM_BF16 ? "bf16" : dtype == GEMM_F16 ? "f16" : "f32";
+}
+
+/* Columns a panel stores (bf16: rounded up to a whole pair). */
+static size_t stored_cols(GemmDtype dt, int cols) {
+    return dt == GEMM_BF16 ? (size_t)(cols + 1) / 2 * 2 : (size_t)cols;
+}
+
+/* Index of W[r][k] in the packed storage (see the layout in gemm.h). */
+static size_t packed_index(const PackedMatrix *pm, int r, int k) {
+    size_t panel = (size_t)(r / GEMM_PANEL) * stored_cols(pm->dtype, pm->cols) * GEMM_PANEL;
+    if (pm->dtype == GEMM_BF16)
+        return panel + (size_t)(k / 2) * 2 * GEMM_PANEL + (size_t)(r % GEMM_PANEL) * 2 + k % 2;
+    return panel + (size_t)k * GEMM_PANEL + r % GEMM_PANEL;
+}
+
+static float bf16_value(uint16_t h) { return st_bf16_to_f32(h); }
+
+/* Round to nearest, ties to even (finite input; the caller checks range). */
+static uint16_t to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+/* Round to nearest, ties to even; *over set when |f| rounds beyond f16's
+ * largest finite value (65504). */
+static uint16_t to_f16(float f, int *over) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x477ff000u) { /* 65520 and up round to infinity */
+        *over = 1;
+        return sign | 0x7c00;
+    }
+    if (a < 0x38800000u) { /* below 2^-14: a subnormal f16 (or the smallest normal) */
+        float v;
+        memcpy(&v, &a, sizeof v);
+        return sign | (uint16_t)rintf(v * 16777216.0f); /* exact scaling, then RNE */
+    }
+    a = a + 0xfffu + ((a >> 13) & 1) - (112u << 23); /* rebias 127 -> 15, carry included */
+    return sign | (uint16_t)(a >> 13);
+}
+
+static float weight_at(const PackedMatrix *pm, size_t i) {
+    switch (pm->dtype) {
+    case GEMM_BF16: return bf16_value(pm->half[i]);
+    case GEMM_F16: return st_f16_to_f32(pm->half[i]);
+    default: return pm->data[i];
     }
 }
 
+/* Fills pm's storage (big enough, zeroed) from row-major W. */
+static int pack_rows(PackedMatrix *pm, const float *W, SrError *err) {
+    int over = 0;
+    for (int r = 0; r < pm->rows; r++) {
+        const float *src = W + (size_t)r * pm->cols;
+        for (int k = 0; k < pm->cols; k++) {
+            size_t i = packed_index(pm, r, k);
+            if (pm->dtype == GEMM_F32) pm->data[i] = src[k];
+            else if (pm->dtype == GEMM_BF16) pm->half[i] = to_bf16(src[k]);
+            else pm->half[i] = to_f16(src[k], &over);
+            if (over)
+                return sr_fail(err, "weight %.9g (row %d, column %d) is beyond f16's range "
+                                    "(65504); use --weights bf16 or f32", src[k], r, k);
+        }
+    }
+    return 0;
+}
+
 int gemm_pack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err) {
+    return gemm_pack_as(pm, W, rows, cols, GEMM_F32, err);
+}
+
+int gemm_pack_as(PackedMatrix *pm, const float *W, int rows, int cols, GemmDtype dtype,
+                 SrError *err) {
     memset(pm, 0, sizeof *pm);
-    return gemm_repack(pm, W, rows, cols, err);
+    if (dtype == GEMM_F32) return gemm_repack(pm, W, rows, cols, err);
+    int panels = (rows + GEMM_PANEL - 1) / GEMM_PANEL;
+    pm->half = sr_calloc((size_t)panels * stored_cols(dtype, cols) * GEMM_PANEL, sizeof(uint16_t),
+                         err);
+    if (!pm->half) return -1;
+    pm->rows = rows, pm->cols = cols, pm->panels = panels, pm->dtype = dtype;
+    if (pack_rows(pm, W, err) != 0) {
+        gemm_free(pm);
+        return -1;
+    }
+    return 0;
 }
 
 int gemm_repack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err) {
@@ -55,19 +138,25 @@ int gemm_repack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *e
     } else {
         memset(pm->data, 0, need * sizeof(float)); /* the last panel's padding */
     }
-    pm->rows = rows, pm->cols = cols, pm->panels = panels;
-    pack_rows(pm, W);
-    return 0;
+    free(pm->half);
+    pm->half = NULL;
+    pm->rows = rows, pm->cols = cols, pm->panels = panels, pm->dtype = GEMM_F32;
+    return pack_rows(pm, W, err);
 }
 
 void gemm_free(PackedMatrix *pm) {
     free(pm->data);
+    free(pm->half);
     memset(pm, 0, sizeof *pm);
 }
 
+size_t gemm_bytes(const PackedMatrix *pm) {
+    size_t n = (size_t)pm->panels * stored_cols(pm->dtype, pm->cols) * GEMM_PANEL;
+    return n * (pm->dtype == GEMM_F32 ? sizeof(float) : sizeof(uint16_t));
+}
+
 void gemm_row(const PackedMatrix *pm, int r, float *dst) {
-    const float *src = pm->data + (size_t)(r / GEMM_PANEL) * pm->cols * GEMM_PANEL + r % GEMM_PANEL;
-    for (int k = 0; k < pm->cols; k++) dst[k] = src[(size_t)k * GEMM_PANEL];
+    for (int k = 0; k < pm->cols; k++) dst[k] = weight_at(pm, packed_index(pm, r, k));
 }
 
 void gemm_unpack(const PackedMatrix *pm, float *dst) {
@@ -94,50 +183,95 @@ static int valid_cols(const TileOut *o, int q) {
     return left < GEMM_PANEL ? left : GEMM_PANEL;
 }
 
+/* What a tile reads: np panels of one matrix from p (in elements of its
+ * dtype), pstride elements apart. */
+typedef struct TileIn {
+    const void *p;
+    size_t pstride;
+    GemmDtype dt;
+} TileIn;
+
+/* Weight (k, j) of panel q, as fp32, for the portable kernel. */
+static float tile_weight(const TileIn *in, int q, int k, int j) {
+    size_t base = (size_t)q * in->pstride;
+    switch (in->dt) {
+    case GEMM_BF16:
+        return bf16_value(((const uint16_t *)in->p)[base + (size_t)(k / 2) * 2 * GEMM_PANEL +
+                                                    (size_t)j * 2 + k % 2]);
+    case GEMM_F16:
+        return st_f16_to_f32(((const uint16_t *)in->p)[base + (size_t)k * GEMM_PANEL + j]);
+    default: return ((const float *)in->p)[base + (size_t)k * GEMM_PANEL + j];
+    }
+}
+
 /* The portable kernel: the same chain per element, through fmaf(), which
  * rounds once exactly as the vector FMA does. */
-static void tile_portable(int mr, int np, const float *x, int ldx, const float *p, size_t pstride,
-                          int K, const TileOut *o) {
-    float acc[GEMM_PANEL];
+static void tile_portable(int mr, int np, const float *x, int ldx, const TileIn *in, int K,
+                          const TileOut *o) {
+    float acc[GEMM_PANEL], w[GEMM_PANEL];
     for (int r = 0; r < mr; r++)
         for (int q = 0; q < np; q++) {
-            const float *xr = x + (size_t)r * ldx, *pq = p + (size_t)q * pstride;
+            const float *xr = x + (size_t)r * ldx;
             memset(acc, 0, sizeof acc);
-            for (int k = 0; k < K; k++)
-                for (int j = 0; j < GEMM_PANEL; j++)
-                    acc[j] = fmaf(xr[k], pq[(size_t)k * GEMM_PANEL + j], acc[j]);
+            for (int k = 0; k < K; k++) {
+                for (int j = 0; j < GEMM_PANEL; j++) w[j] = tile_weight(in, q, k, j);
+                for (int j = 0; j < GEMM_PANEL; j++) acc[j] = fmaf(xr[k], w[j], acc[j]);
+            }
             store_partial(o->c + (size_t)r * o->ldc + q * GEMM_PANEL, acc, valid_cols(o, q),
                           o->accumulate);
         }
 }
 
 #ifdef GEMM_HAVE_AVX2
-#define AVX2_FN __attribute__((target("avx2,fma")))
-#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
-/* mr rows x np panels, both compile-time constants once inlined, so that
- * the accumulators live in registers. */
-AVX2_INLINE void tile_avx2(const int mr, const int np, const float *x, int ldx, const float *p,
-                           size_t pstride, int K, const TileOut *o) {
+/* Half h (columns 8h..8h+7) of column k of the panel at p, widened to fp32.
+ * bf16: the pair (k & ~1, k | 1) shares one 32-bit lane per output column;
+ * an even k is the low half, shifted up, an odd k the high half, masked. */
+AVX2_INLINE __m256 w8(const int dt, const void *p, int k, int h) {
+    if (dt == GEMM_F32) return _mm256_loadu_ps((const float *)p + (size_t)k * GEMM_PANEL + 8 * h);
+    if (dt == GEMM_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128(
+            (const __m128i *)((const uint16_t *)p + (size_t)k * GEMM_PANEL + 8 * h)));
+    __m256i pair = _mm256_loadu_si256(
+        (const __m256i *)((const uint16_t *)p + (size_t)(k / 2) * 2 * GEMM_PANEL + 16 * h));
+    return _mm256_castsi256_ps(k % 2 ? _mm256_and_si256(pair, _mm256_set1_epi32((int)0xffff0000))
+                                     : _mm256_slli_epi32(pair, 16));
+}
+
+/* One input column k of a tile: acc[r][v] = fma(x[r][k], w[v], acc[r][v]). */
+#define AVX2_STEP(kk)                                                                      \
+    do {                                                                                   \
+        __m256 w[8];                                                                       \
+        _Pragma("GCC unroll 8") for (int q = 0; q < np; q++) {                             \
+            w[2 * q] = w8(dt, (const char *)in->p + es * q * in->pstride, (kk), 0);        \
+            w[2 * q + 1] = w8(dt, (const char *)in->p + es * q * in->pstride, (kk), 1);    \
+        }                                                                                  \
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {                             \
+            __m256 xb = _mm256_broadcast_ss(x + (size_t)r * ldx + (kk));                   \
+            _Pragma("GCC unroll 8") for (int v = 0; v < 2 * np; v++)                       \
+                acc[r][v] = _mm256_fmadd_ps(xb, w[v], acc[r][v]);                          \
+        }                                                                                  \
+    } while (0)
+
+/* mr rows x np panels of dtype dt, all compile-time constants once inlined,
+ * so that the accumulators live in registers. Columns go in pairs (bf16's
+ * unit) and then the odd last one: the same chain, in order. */
+AVX2_INLINE void tile_avx2(const int dt, const int mr, const int np, const float *x, int ldx,
+                           const TileIn *in, int K, const TileOut *o) {
+    const size_t es = dt == GEMM_F32 ? sizeof(float) : sizeof(uint16_t);
     __m256 acc[TILE_ROWS][8];
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 8
         for (int v = 0; v < 2 * np; v++) acc[r][v] = _mm256_setzero_ps();
-    for (int k = 0; k < K; k++) {
-        __m256 w[8];
-#pragma GCC unroll 8
-        for (int q = 0; q < np; q++) {
-            w[2 * q] = _mm256_loadu_ps(p + q * pstride + (size_t)k * GEMM_PANEL);
-            w[2 * q + 1] = _mm256_loadu_ps(p + q * pstride + (size_t)k * GEMM_PANEL + 8);
-        }
-#pragma GCC unroll 6
-        for (int r = 0; r < mr; r++) {
-            __m256 xb = _mm256_broadcast_ss(x + (size_t)r * ldx + k);
-#pragma GCC unroll 8
-            for (int v = 0; v < 2 * np; v++) acc[r][v] = _mm256_fmadd_ps(xb, w[v], acc[r][v]);
-        }
+    int k = 0;
+    for (; k + 1 < K; k += 2) {
+        AVX2_STEP(k);
+        AVX2_STEP(k + 1);
     }
+    if (k < K) AVX2_STEP(k);
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
@@ -161,28 +295,48 @@ AVX2_INLINE void tile_avx2(const int mr, const int np, const float *x, int ldx, 
 }
 
 /* AVX-512: one register holds a whole panel row, so a tile of mr rows and
- * np panels keeps mr * np chains; up to 12 in flight of the 32 registers. */
+ * np panels keeps mr * np chains in flight. */
 #define AVX512_INLINE static inline __attribute__((always_inline, target("avx512f")))
 #define AVX512_FN __attribute__((target("avx512f")))
 
-AVX512_INLINE void tile_avx512(const int mr, const int np, const float *x, int ldx,
-                               const float *p, size_t pstride, int K, const TileOut *o) {
+/* Column k of the panel at p, widened to fp32 (see w8). */
+AVX512_INLINE __m512 w16(const int dt, const void *p, int k) {
+    if (dt == GEMM_F32) return _mm512_loadu_ps((const float *)p + (size_t)k * GEMM_PANEL);
+    if (dt == GEMM_F16)
+        return _mm512_cvtph_ps(
+            _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + (size_t)k * GEMM_PANEL)));
+    __m512i pair =
+        _mm512_loadu_si512((const void *)((const uint16_t *)p + (size_t)(k / 2) * 2 * GEMM_PANEL));
+    return _mm512_castsi512_ps(k % 2 ? _mm512_and_si512(pair, _mm512_set1_epi32((int)0xffff0000))
+                                     : _mm512_slli_epi32(pair, 16));
+}
+
+#define AVX512_STEP(kk)                                                                    \
+    do {                                                                                   \
+        __m512 w[8];                                                                       \
+        _Pragma("GCC unroll 8") for (int q = 0; q < np; q++)                               \
+            w[q] = w16(dt, (const char *)in->p + es * q * in->pstride, (kk));              \
+        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++) {                             \
+            __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + (kk)]);                         \
+            _Pragma("GCC unroll 8") for (int q = 0; q < np; q++)                           \
+                acc[r][q] = _mm512_fmadd_ps(xb, w[q], acc[r][q]);                          \
+        }                                                                                  \
+    } while (0)
+
+AVX512_INLINE void tile_avx512(const int dt, const int mr, const int np, const float *x,
+                               int ldx, const TileIn *in, int K, const TileOut *o) {
+    const size_t es = dt == GEMM_F32 ? sizeof(float) : sizeof(uint16_t);
     __m512 acc[TILE_ROWS][8];
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 8
         for (int q = 0; q < np; q++) acc[r][q] = _mm512_setzero_ps();
-    for (int k = 0; k < K; k++) {
-        __m512 w[8];
-#pragma GCC unroll 8
-        for (int q = 0; q < np; q++) w[q] = _mm512_loadu_ps(p + q * pstride + (size_t)k * GEMM_PANEL);
-#pragma GCC unroll 6
-        for (int r = 0; r < mr; r++) {
-            __m512 xb = _mm512_set1_ps(x[(size_t)r * ldx + k]);
-#pragma GCC unroll 8
-            for (int q = 0; q < np; q++) acc[r][q] = _mm512_fmadd_ps(xb, w[q], acc[r][q]);
-        }
+    int k = 0;
+    for (; k + 1 < K; k += 2) {
+        AVX512_STEP(k);
+        AVX512_STEP(k + 1);
     }
+    if (k < K) AVX512_STEP(k);
 #pragma GCC unroll 6
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 8
@@ -200,42 +354,50 @@ AVX512_INLINE void tile_avx512(const int mr, const int np, const float *x, int l
         }
 }
 
-AVX512_FN static void tile_avx512_any(int mr, int np, const float *x, int ldx, const float *p,
-                                      size_t pstride, int K, const TileOut *o) {
-    switch (mr * 16 + np) {
-    case 6 * 16 + 2: tile_avx512(6, 2, x, ldx, p, pstride, K, o); break;
-    case 5 * 16 + 2: tile_avx512(5, 2, x, ldx, p, pstride, K, o); break;
-    case 4 * 16 + 2: tile_avx512(4, 2, x, ldx, p, pstride, K, o); break;
-    case 3 * 16 + 4: tile_avx512(3, 4, x, ldx, p, pstride, K, o); break;
-    case 2 * 16 + 6: tile_avx512(2, 6, x, ldx, p, pstride, K, o); break;
-    case 1 * 16 + 8: tile_avx512(1, 8, x, ldx, p, pstride, K, o); break;
-    case 6 * 16 + 1: tile_avx512(6, 1, x, ldx, p, pstride, K, o); break;
-    case 5 * 16 + 1: tile_avx512(5, 1, x, ldx, p, pstride, K, o); break;
-    case 4 * 16 + 1: tile_avx512(4, 1, x, ldx, p, pstride, K, o); break;
-    case 3 * 16 + 1: tile_avx512(3, 1, x, ldx, p, pstride, K, o); break;
-    case 2 * 16 + 1: tile_avx512(2, 1, x, ldx, p, pstride, K, o); break;
-    case 1 * 16 + 1: tile_avx512(1, 1, x, ldx, p, pstride, K, o); break;
-    default: tile_portable(mr, np, x, ldx, p, pstride, K, o);
-    }
-}
+/* Every (rows, panels) shape panels_per_tile asks for, and one panel for
+ * the remainder of a block, per dtype. */
+#define AVX512_SHAPES(DT)                                                                  \
+    case 6 * 16 + 4: tile_avx512(DT, 6, 4, x, ldx, in, K, o); break;                       \
+    case 5 * 16 + 4: tile_avx512(DT, 5, 4, x, ldx, in, K, o); break;                       \
+    case 4 * 16 + 4: tile_avx512(DT, 4, 4, x, ldx, in, K, o); break;                       \
+    case 3 * 16 + 4: tile_avx512(DT, 3, 4, x, ldx, in, K, o); break;                       \
+    case 2 * 16 + 8: tile_avx512(DT, 2, 8, x, ldx, in, K, o); break;                       \
+    case 1 * 16 + 8: tile_avx512(DT, 1, 8, x, ldx, in, K, o); break;                       \
+    case 6 * 16 + 1: tile_avx512(DT, 6, 1, x, ldx, in, K, o); break;                       \
+    case 5 * 16 + 1: tile_avx512(DT, 5, 1, x, ldx, in, K, o); break;                       \
+    case 4 * 16 + 1: tile_avx512(DT, 4, 1, x, ldx, in, K, o); break;                       \
+    case 3 * 16 + 1: tile_avx512(DT, 3, 1, x, ldx, in, K, o); break;                       \
+    case 2 * 16 + 1: tile_avx512(DT, 2, 1, x, ldx, in, K, o); break;                       \
+    case 1 * 16 + 1: tile_avx512(DT, 1, 1, x, ldx, in, K, o); break;
 
 /* Few rows reuse each panel load little, so they take several panels at
  * once to keep enough independent FMA chains in flight. */
-AVX2_FN static void tile_avx2_any(int mr, int np, const float *x, int ldx, const float *p,
-                                  size_t pstride, int K, const TileOut *o) {
-    switch (mr * 8 + np) {
-    case 6 * 8 + 1: tile_avx2(6, 1, x, ldx, p, pstride, K, o); break;
-    case 5 * 8 + 1: tile_avx2(5, 1, x, ldx, p, pstride, K, o); break;
-    case 4 * 8 + 1: tile_avx2(4, 1, x, ldx, p, pstride, K, o); break;
-    case 3 * 8 + 2: tile_avx2(3, 2, x, ldx, p, pstride, K, o); break;
-    case 3 * 8 + 1: tile_avx2(3, 1, x, ldx, p, pstride, K, o); break;
-    case 2 * 8 + 3: tile_avx2(2, 3, x, ldx, p, pstride, K, o); break;
-    case 2 * 8 + 1: tile_avx2(2, 1, x, ldx, p, pstride, K, o); break;
-    case 1 * 8 + 4: tile_avx2(1, 4, x, ldx, p, pstride, K, o); break;
-    case 1 * 8 + 1: tile_avx2(1, 1, x, ldx, p, pstride, K, o); break;
-    default: tile_portable(mr, np, x, ldx, p, pstride, K, o);
+#define AVX2_SHAPES(DT)                                                                    \
+    case 6 * 16 + 1: tile_avx2(DT, 6, 1, x, ldx, in, K, o); break;                         \
+    case 5 * 16 + 1: tile_avx2(DT, 5, 1, x, ldx, in, K, o); break;                         \
+    case 4 * 16 + 1: tile_avx2(DT, 4, 1, x, ldx, in, K, o); break;                         \
+    case 3 * 16 + 2: tile_avx2(DT, 3, 2, x, ldx, in, K, o); break;                         \
+    case 3 * 16 + 1: tile_avx2(DT, 3, 1, x, ldx, in, K, o); break;                         \
+    case 2 * 16 + 3: tile_avx2(DT, 2, 3, x, ldx, in, K, o); break;                         \
+    case 2 * 16 + 1: tile_avx2(DT, 2, 1, x, ldx, in, K, o); break;                         \
+    case 1 * 16 + 4: tile_avx2(DT, 1, 4, x, ldx, in, K, o); break;                         \
+    case 1 * 16 + 1: tile_avx2(DT, 1, 1, x, ldx, in, K, o); break;
+
+#define DEFINE_ANY(NAME, ATTR, SHAPES, DT)                                                 \
+    ATTR static void NAME(int mr, int np, const float *x, int ldx, const TileIn *in, int K, \
+                          const TileOut *o) {                                              \
+        switch (mr * 16 + np) {                                                            \
+            SHAPES(DT)                                                                     \
+        default: tile_portable(mr, np, x, ldx, in, K, o);                                  \
+        }                                                                                  \
     }
-}
+
+DEFINE_ANY(tile_avx512_f32, AVX512_FN, AVX512_SHAPES, GEMM_F32)
+DEFINE_ANY(tile_avx512_bf16, AVX512_FN, AVX512_SHAPES, GEMM_BF16)
+DEFINE_ANY(tile_avx512_f16, AVX512_FN, AVX512_SHAPES, GEMM_F16)
+DEFINE_ANY(tile_avx2_f32, AVX2_FN, AVX2_SHAPES, GEMM_F32)
+DEFINE_ANY(tile_avx2_bf16, AVX2_FN, AVX2_SHAPES, GEMM_BF16)
+DEFINE_ANY(tile_avx2_f16, AVX2_FN, AVX2_SHAPES, GEMM_F16)
 #endif
 
 /* The kernel `want` resolves to on this CPU: the asked one if the CPU runs
@@ -243,7 +405,9 @@ AVX2_FN static void tile_avx2_any(int mr, int np, const float *x, int ldx, const
 static GemmKernel resolve(GemmKernel want) {
     GemmKernel best = GEMM_PORTABLE;
 #ifdef GEMM_HAVE_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = GEMM_AVX2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("f16c"))
+        best = GEMM_AVX2;
     if (best == GEMM_AVX2 && __builtin_cpu_supports("avx512f")) best = GEMM_AVX512;
 #endif
     return want == GEMM_AUTO || want > best ? best : want;
@@ -258,27 +422,36 @@ const char *gemm_kernel_name(GemmKernel kernel) {
 }
 
 /* Panels a tile of mr rows takes at once: enough chains in flight to cover
- * the FMA latency (see tile_avx2_any, tile_avx512_any). */
+ * the FMA latency and enough rows per weight load (AVX512_SHAPES,
+ * AVX2_SHAPES). */
 static int panels_per_tile(int mr, GemmKernel k) {
-    if (k == GEMM_AVX512) return mr >= 4 ? 2 : mr == 3 ? 4 : mr == 2 ? 6 : 8;
+    if (k == GEMM_AVX512) return mr >= 3 ? 4 : 8;
     return mr >= 4 ? 1 : mr == 3 ? 2 : mr == 2 ? 3 : 4;
 }
 
-static void run_tile(GemmKernel k, int mr, int np, const float *x, int ldx, const float *p,
-                     size_t pstride, int K, const TileOut *o) {
+static void run_tile(GemmKernel k, int mr, int np, const float *x, int ldx, const TileIn *in,
+                     int K, const TileOut *o) {
 #ifdef GEMM_HAVE_AVX2
-    if (k == GEMM_AVX512) return tile_avx512_any(mr, np, x, ldx, p, pstride, K, o);
-    if (k == GEMM_AVX2) return tile_avx2_any(mr, np, x, ldx, p, pstride, K, o);
+    if (k == GEMM_AVX512) {
+        if (in->dt == GEMM_BF16) return tile_avx512_bf16(mr, np, x, ldx, in, K, o);
+        if (in->dt == GEMM_F16) return tile_avx512_f16(mr, np, x, ldx, in, K, o);
+        return tile_avx512_f32(mr, np, x, ldx, in, K, o);
+    }
+    if (k == GEMM_AVX2) {
+        if (in->dt == GEMM_BF16) return tile_avx2_bf16(mr, np, x, ldx, in, K, o);
+        if (in->dt == GEMM_F16) return tile_avx2_f16(mr, np, x, ldx, in, K, o);
+        return tile_avx2_f32(mr, np, x, ldx, in, K, o);
+    }
 #else
     (void)k;
 #endif
-    tile_portable(mr, np, x, ldx, p, pstride, K, o);
+    tile_portable(mr, np, x, ldx, in, K, o);
 }
 
 /* One work item: rows [r0, r1) of X against panels [p0, p1) of W. */
 static void gemm_block(float *C, const float *X, const PackedMatrix *W, int r0, int r1, int p0,
                        int p1, int accumulate, GemmKernel k) {
-    size_t pstride = (size_t)W->cols * GEMM_PANEL;
+    size_t pstride = stored_cols(W->dtype, W->cols) * GEMM_PANEL;
     for (int r = r0; r < r1; r += TILE_ROWS) {
         int mr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
         int want = panels_per_tile(mr, k);
@@ -286,8 +459,10 @@ static void gemm_block(float *C, const float *X, const PackedMatrix *W, int r0, 
             int np = p1 - p >= want ? want : 1;
             TileOut o = {C + (size_t)r * W->rows + (size_t)p * GEMM_PANEL, W->rows,
                          p * GEMM_PANEL, W->rows, accumulate};
-            run_tile(k, mr, np, X + (size_t)r * W->cols, W->cols,
-                     W->data + (size_t)p * pstride, pstride, W->cols, &o);
+            TileIn in = {W->dtype == GEMM_F32 ? (const void *)(W->data + (size_t)p * pstride)
+                                              : (const void *)(W->half + (size_t)p * pstride),
+                         pstride, W->dtype};
+            run_tile(k, mr, np, X + (size_t)r * W->cols, W->cols, &in, W->cols, &o);
             p += np;
         }
     }

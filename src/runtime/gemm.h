@@ -15,30 +15,56 @@
  *    thread count, on the instruction set the kernel runs with (AVX-512,
  *    AVX2+FMA or the portable fmaf() loop) or on the BLAS library, so a row's bits
  *    are the same whatever else is in the batch, on every CPU.
+ *  - Weights may be stored as fp32, bf16 or f16 (GemmDtype): a half-width
+ *    matrix takes half the memory and memory bandwidth, and each weight is
+ *    widened to the fp32 value it stands for in a register before its FMA,
+ *    exactly (bf16 is the top half of an fp32; every f16 is an fp32), so the
+ *    chain above is unchanged: with weights that are already bf16 (f16)
+ *    values, the bf16 (f16) matrix gives the same bits as the fp32 one.
+ *    Packing fp32 into a half type rounds each weight to nearest, ties to
+ *    even. Invariance holds within a dtype, on every kernel.
  *  - No allocation and no failure inside gemm_packed(); packing can fail
- *    only for lack of memory.
+ *    only for lack of memory, or (f16) for a weight beyond its range.
  */
 #ifndef SPECREJ_GEMM_H
 #define SPECREJ_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
 #define GEMM_PANEL 16
 
+/* How a PackedMatrix stores its weights (the values of MODEL_DTYPE_*). */
+typedef enum { GEMM_F32 = 0, GEMM_BF16 = 1, GEMM_F16 = 2 } GemmDtype;
+
+/* Layout of a panel, by dtype: fp32 and f16 [col][GEMM_PANEL]; bf16 in
+ * pairs of columns [col / 2][GEMM_PANEL][2] (cols rounded up to even, the
+ * pad zero), so that one 32-bit lane holds a weight of column k in its low
+ * half and of column k + 1 in its high half: a shift and a mask widen them,
+ * with no cross-lane shuffle in the inner loop. */
 typedef struct PackedMatrix {
     int rows, cols;   /* of W: outputs, inputs */
     int panels;       /* ceil(rows / GEMM_PANEL) */
-    float *data;      /* panels * cols * GEMM_PANEL floats, owned */
+    GemmDtype dtype;
+    float *data;      /* GEMM_F32: panels * cols * GEMM_PANEL floats, owned */
     size_t cap;       /* floats data can hold */
+    uint16_t *half;   /* GEMM_BF16 / GEMM_F16: the panels as 16-bit values, owned */
 } PackedMatrix;
 
 /* Packs row-major W[rows][cols] into pm (which owns the copy). */
 int gemm_pack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
+/* The same, stored as dtype (see the contract for the rounding). */
+int gemm_pack_as(PackedMatrix *pm, const float *W, int rows, int cols, GemmDtype dtype,
+                 SrError *err);
+/* Bytes of weight storage pm holds (its padding included). */
+size_t gemm_bytes(const PackedMatrix *pm);
+/* "f32", "bf16" or "f16". */
+const char *gemm_dtype_name(GemmDtype dtype);
 /* The same into a matrix that may hold an earlier one: its buffer is reused
  * when big enough (per-call matrices, such as a shared prefix's keys). pm
- * must be zeroed or packed before. */
+ * must be zeroed or packed before; the result is fp32. */
 int gemm_repack(PackedMatrix *pm, const float *W, int rows, int cols, SrError *err);
 void gemm_free(PackedMatrix *pm);
 
