@@ -146,6 +146,71 @@ static void test_llama2c_bin(void **state) {
     check_fixture("llama_gqa", "tests/fixtures/llama_gqa/model_llama2c.bin");
 }
 
+/* Max |ours - ref| over every case of a fixture loaded with the given
+ * weight storage, and the largest |ref| (the logits' scale). */
+static double weights_error(const char *dir, int weights, double *scale) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/%s", dir);
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load_as(path, weights, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
+    if (weights != MODEL_WEIGHTS_AUTO) assert_int_equal(model_weight_dtype(m), weights);
+    Refs refs;
+    load_refs(dir, &refs);
+    double worst = 0;
+    *scale = 0;
+    for (int k = 0; k < refs.n_cases; k++) {
+        const RefCase *c = &refs.cases[k];
+        float *out = run_prefill(m, c->ids, c->len);
+        double e = max_err(c, out, model_output_dim(m));
+        if (!(e <= worst)) worst = e;
+        for (size_t i = 0; i < (size_t)c->len * c->width; i++)
+            if (fabs(c->values[i]) > *scale) *scale = fabs(c->values[i]);
+        free(out);
+    }
+    refs_free(&refs);
+    model_free(m);
+    return worst;
+}
+
+/* --weights. The BF16 checkpoint's weights are bf16 values, so stored as
+ * bf16 (its default) its logits are the fp32-stored ones bit for bit, within
+ * TOL of the references. The fp32 checkpoints, rounded to bf16 or f16, stay
+ * within BF16_TOL or F16_TOL of their float64 references, relative to the
+ * largest reference value (the README's stated tolerance). */
+#define BF16_TOL 2e-2
+#define F16_TOL 3e-3
+static void test_weights_dtypes(void **state) {
+    (void)state;
+    const char *dirs[] = {"llama_gqa", "qwen2_bias_tied", "qwen3_headdim", "llama_rm",
+                          "llama_bf16_sharded"};
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+        double scale, e32 = weights_error(dirs[d], MODEL_DTYPE_F32, &scale);
+        double ebf = weights_error(dirs[d], MODEL_DTYPE_BF16, &scale);
+        double ef16 = weights_error(dirs[d], MODEL_DTYPE_F16, &scale);
+        print_message("%-20s max abs error / max |ref| %.3g: f32 %.3g, bf16 %.3g, f16 %.3g\n",
+                      dirs[d], scale, e32, ebf, ef16);
+        if (strcmp(dirs[d], "llama_bf16_sharded") == 0) {
+            if (ebf != e32) fail_msg("%s: bf16 %g vs f32 %g: not the same bits", dirs[d], ebf, e32);
+            assert_true(weights_error(dirs[d], MODEL_WEIGHTS_AUTO, &scale) == e32);
+        }
+        if (!(ebf <= BF16_TOL * scale)) fail_msg("%s: bf16 error %g > %g", dirs[d], ebf,
+                                                BF16_TOL * scale);
+        if (!(ef16 <= F16_TOL * scale)) fail_msg("%s: f16 error %g > %g", dirs[d], ef16,
+                                                F16_TOL * scale);
+    }
+    /* the default for an F32 checkpoint is f32; a bf16 model holds fewer bytes */
+    Model *a = load_or_fail("tests/fixtures/llama_gqa"), *b = NULL;
+    SrError err = {{0}};
+    assert_int_equal(model_weight_dtype(a), MODEL_DTYPE_F32);
+    assert_int_equal(model_load_as("tests/fixtures/llama_gqa", MODEL_DTYPE_BF16, &b, &err), 0);
+    assert_true(model_weight_bytes(b) < model_weight_bytes(a));
+    model_free(a), model_free(b);
+    Model *c = load_or_fail("tests/fixtures/llama_bf16_sharded");
+    assert_int_equal(model_weight_dtype(c), MODEL_DTYPE_BF16);
+    model_free(c);
+}
+
 /* The llama2.c file holds the same weights: after the q/k row permutation
  * the computation is the same, so the logits must agree bit for bit. */
 static void test_llama2c_equals_safetensors(void **state) {
@@ -379,6 +444,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_qwen3_headdim),
         cmocka_unit_test(test_llama_bf16_sharded),
         cmocka_unit_test(test_llama_rm),
+        cmocka_unit_test(test_weights_dtypes),
         cmocka_unit_test(test_llama2c_bin),
         cmocka_unit_test(test_llama2c_equals_safetensors),
         cmocka_unit_test(test_batch_invariance),

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/model.h"
+
 /* "--flag=value" -> "value" when a is flag followed by '='; NULL otherwise.
  * Long names only: "-s=3" would be a typo for "-s 3" as often as not. */
 static const char *inline_value(const char *a, const char *flag) {
@@ -29,6 +31,16 @@ int args_take_value(int argc, char **argv, int *i, const char *flag, const char 
     if (strcmp(a, flag) != 0 && !(alias && strcmp(a, alias) == 0)) return 0;
     if (*i + 1 >= argc) return sr_fail(err, "%s: missing value", flag);
     *value = argv[++*i];
+    return 1;
+}
+
+int args_take_weights(int argc, char **argv, int *i, SrError *err) {
+    const char *v = NULL;
+    int r = args_take_value(argc, argv, i, "--weights", NULL, &v, err);
+    if (r <= 0) return r;
+    int w = model_weights_parse(v);
+    if (w < -1) return sr_fail(err, "--weights: '%s' is not f32, bf16, f16 or auto", v);
+    model_set_weights(w);
     return 1;
 }
 

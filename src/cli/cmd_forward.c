@@ -14,7 +14,7 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 
-#define USAGE "usage: forward --model PATH --ids ID,ID,... [--all]"
+#define USAGE "usage: forward --model PATH --ids ID,ID,... [--all] [--weights DTYPE]"
 
 static int run(Model *m, const int *ids, int n, int all, SrError *err) {
     const ModelConfig *c = model_config(m);
@@ -47,7 +47,8 @@ int cmd_forward(int argc, char **argv, SrError *err) {
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = args_take_value(argc, argv, &i, "--model", "-m", &path, err)) != 0 ||
-            (r = args_take_value(argc, argv, &i, "--ids", NULL, &ids_arg, err)) != 0) {
+            (r = args_take_value(argc, argv, &i, "--ids", NULL, &ids_arg, err)) != 0 ||
+            (r = args_take_weights(argc, argv, &i, err)) != 0) {
             if (r < 0) return ARGS_USAGE;
             continue;
         }
@@ -60,6 +61,7 @@ int cmd_forward(int argc, char **argv, SrError *err) {
                    "  -m, --model PATH      a model folder or llama2.c .bin file\n"
                    "  --ids ID,ID,...       token ids\n"
                    "  --all                 every position, not only the last\n"
+                   ARGS_WEIGHTS_HELP
                    "example:\n"
                    "  specrej forward --model data/austen-rm --ids 1,42,7\n");
             return 0;

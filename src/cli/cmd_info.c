@@ -14,7 +14,7 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 
-#define USAGE "usage: info --model PATH"
+#define USAGE "usage: info --model PATH [--weights DTYPE]"
 
 static const char *yes_no(int v) { return v ? "yes" : "no"; }
 
@@ -42,6 +42,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         int r = args_take_value(argc, argv, &i, "--model", "-m", &path, err);
+        if (r == 0) r = args_take_weights(argc, argv, &i, err);
         if (r < 0) return ARGS_USAGE;
         if (r > 0) continue;
         if (args_is_flag(argv[i], "--help", "-h")) {
@@ -50,6 +51,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
                    "  KV bytes and FLOPs per token, and the BLAS core and threads in use.\n"
                    "  -m, --model PATH      a model folder (config.json + safetensors) or a\n"
                    "                        llama2.c .bin file\n"
+                   ARGS_WEIGHTS_HELP
                    "example:\n"
                    "  specrej info --model data/austen-lm\n");
             return 0;
@@ -73,6 +75,8 @@ int cmd_info(int argc, char **argv, SrError *err) {
            yes_no(c->has_qk_norm), yes_no(c->tie_embeddings));
     print_ids(c);
     printf("parameters: %llu\n", (unsigned long long)model_param_count(m));
+    static const char *wd[] = {"f32", "bf16", "f16"};
+    printf("weights: %s, %zu bytes\n", wd[model_weight_dtype(m)], model_weight_bytes(m));
     printf("kv_bytes_per_token: %zu\n", kv_bytes_per_token(c));
     printf("flops_per_token_at_pos0: %.0f\n", model_flops_per_token(c, 0));
     printf("blas: OpenBLAS, core %s%s\n", blas_core_name(),

@@ -152,6 +152,7 @@ static void usage(SearchCliMethod m) {
            "                        generation_config.json when it sets them)\n"
            "  -s, --seed S          default 1 (README, \"Batch mode\", for --prompts)\n"
            "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+           ARGS_WEIGHTS_HELP
            "  --template NAME       plain, chatml, llama3, auto (default auto)\n"
            "  --tokenizer PATH      if not in the model folder\n"
            "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n"
@@ -212,6 +213,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     DBL("--temperature", "--temp", temperature, 0, 1e6, 1)
     DBL("--top-p", NULL, top_p, 1e-9, 1, 1)
     if (o->method != SEARCH_CLI_REPLAY) STR("--prompts", "-f", prompts)
+    if (o->method != SEARCH_CLI_REPLAY && (r = args_take_weights(argc, argv, i, err)) != 0)
+        return r < 0 ? -1 : 0;
     if (o->method != SEARCH_CLI_REPLAY) STR("--output", "-o", output)
     if (o->method != SEARCH_CLI_GENERATE) {
         STR("--reward", NULL, reward)

@@ -5,7 +5,8 @@
  *  - model_load() reads a Hugging Face directory (config.json +
  *    model.safetensors or shards), a path to its config.json or
  *    model.safetensors, or a llama2.c legacy .bin file. All weights are
- *    converted to fp32 and owned by the Model; model_free() releases them.
+ *    converted to fp32, the matrices then stored as model_load_as() says,
+ *    and owned by the Model; model_free() releases them.
  *  - One Model is read-only after loading except for its scratch buffers, so
  *    one Model serves one forward call at a time.
  *  - model_forward() pushes n tokens through the network. Token i belongs to
@@ -34,6 +35,24 @@ struct KVCache;
 typedef struct Model Model;
 
 int model_load(const char *path, Model **out, SrError *err);
+
+/* How the projections and a language model's output head store their
+ * weights (gemm.h): MODEL_DTYPE_F32, _BF16 or _F16, or MODEL_WEIGHTS_AUTO,
+ * the checkpoint's own (its matrices' dtype when they all share one, else
+ * fp32; fp32 for llama2.c files), which holds every weight exactly. bf16 and
+ * f16 halve that memory and the bytes a batch of 1 reads per token; the
+ * accumulation stays fp32 in the same order. Norms, biases, an untied
+ * embedding and a reward model's score head stay fp32. */
+enum { MODEL_WEIGHTS_AUTO = -1 };
+int model_load_as(const char *path, int weights, Model **out, SrError *err);
+/* What model_load() uses from now on, process-wide (the CLI's --weights, set
+ * once before any model loads, as OpenMP's thread count is); AUTO at start. */
+void model_set_weights(int weights);
+/* The storage a loaded model's matrices use, and every weight byte it holds. */
+int model_weight_dtype(const Model *m);
+size_t model_weight_bytes(const Model *m);
+/* "bf16" -> MODEL_DTYPE_BF16, "f16", "f32", "auto"; -2 for anything else. */
+int model_weights_parse(const char *name);
 void model_free(Model *m);
 const ModelConfig *model_config(const Model *m);
 

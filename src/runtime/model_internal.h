@@ -64,6 +64,7 @@ struct Model {
     float *final_norm; /* [dim] */
     float *head;       /* [out_dim, dim]; == embed when tied; NULL once packed (LM) */
     PackedMatrix phead; /* language models: the output head, packed */
+    int weight_dtype;  /* GemmDtype of the packed matrices (model_load_as) */
     int legacy_blas;   /* benchmarks only: OpenBLAS sgemm on row-major weights */
     float *inv_freq;   /* [hd / 2] after llama3 scaling */
     int rope_len;      /* positions in the tables */

@@ -261,6 +261,22 @@ static int check_tied_head(const Model *m, const TensorSrc *src, SrError *err) {
     return rc;
 }
 
+/* The checkpoint's own matrix dtype: the one every 2-D tensor shares, else
+ * fp32 (a mixed file is held exactly only in fp32). */
+static int checkpoint_dtype(const SafeTensors *st) {
+    int dt = -1;
+    for (int i = 0; i < st->n_tensors; i++) {
+        const StTensor *t = &st->tensors[i];
+        if (t->rank != 2) continue;
+        int d = strcmp(t->dtype, "BF16") == 0  ? MODEL_DTYPE_BF16
+                : strcmp(t->dtype, "F16") == 0 ? MODEL_DTYPE_F16
+                                               : MODEL_DTYPE_F32;
+        if (dt >= 0 && d != dt) return MODEL_DTYPE_F32;
+        dt = d;
+    }
+    return dt < 0 ? MODEL_DTYPE_F32 : dt;
+}
+
 /* Checks every name and shape before allocating anything: config.json alone
  * can imply gigabytes of weights, and a checkpoint that does not match it
  * should be refused as such, not as "out of memory". */
@@ -269,6 +285,7 @@ static int load_safetensors(Model *m, const SafeTensors *st, const char *where, 
     if (st_find(st, "model.layers.0.self_attn.q_proj.bias")) m->cfg.has_qkv_bias = 1;
     TensorSrc src = {st, where, sr_calloc((size_t)st->n_tensors, 1, err)};
     int tied_head = 0, rc = -1;
+    m->weight_dtype = checkpoint_dtype(st);
     if (src.used && visit_tensors(m, &src, 1, err) == 0 &&
         check_unused(m, &src, &tied_head, err) == 0 && alloc_weights(m, err) == 0 &&
         visit_tensors(m, &src, 0, err) == 0 && (!tied_head || check_tied_head(m, &src, err) == 0))
@@ -346,9 +363,11 @@ static int load_hf(Model *m, const char *dir, const char *weights, SrError *err)
     return rc;
 }
 
-/* Packs one row-major matrix for gemm_packed() and frees the original. */
-static int pack_and_free(PackedMatrix *pm, float **w, int rows, int cols, SrError *err) {
-    if (gemm_pack(pm, *w, rows, cols, err) != 0) return -1;
+/* Packs one row-major matrix for gemm_packed(), in the model's weight
+ * dtype, and frees the original. */
+static int pack_and_free(const Model *m, PackedMatrix *pm, float **w, int rows, int cols,
+                         SrError *err) {
+    if (gemm_pack_as(pm, *w, rows, cols, (GemmDtype)m->weight_dtype, err) != 0) return -1;
     free(*w);
     *w = NULL;
     return 0;
@@ -362,15 +381,40 @@ static int pack_weights(Model *m, SrError *err) {
     int D = c->dim, F = c->hidden_dim;
     for (int l = 0; l < c->n_layers; l++) {
         Layer *L = &m->layers[l];
-        if (pack_and_free(&L->pqkv, &L->wqkv, m->qkv_dim, D, err) ||
-            pack_and_free(&L->po, &L->wo, D, m->q_dim, err) ||
-            pack_and_free(&L->pgate_up, &L->w_gate_up, 2 * F, D, err) ||
-            pack_and_free(&L->pdown, &L->w_down, D, F, err))
+        if (pack_and_free(m, &L->pqkv, &L->wqkv, m->qkv_dim, D, err) ||
+            pack_and_free(m, &L->po, &L->wo, D, m->q_dim, err) ||
+            pack_and_free(m, &L->pgate_up, &L->w_gate_up, 2 * F, D, err) ||
+            pack_and_free(m, &L->pdown, &L->w_down, D, F, err))
             return -1;
     }
     if (c->kind != MODEL_KIND_LM) return 0;
     if (m->head == m->embed) m->embed = NULL; /* freed below as the head */
-    return pack_and_free(&m->phead, &m->head, m->out_dim, D, err);
+    return pack_and_free(m, &m->phead, &m->head, m->out_dim, D, err);
+}
+
+static int default_weights = MODEL_WEIGHTS_AUTO;
+void model_set_weights(int weights) { default_weights = weights; }
+int model_weight_dtype(const Model *m) { return m->weight_dtype; }
+
+int model_weights_parse(const char *name) {
+    static const char *const names[] = {"f32", "bf16", "f16"}; /* MODEL_DTYPE_* order */
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return strcmp(name, "auto") == 0 ? MODEL_WEIGHTS_AUTO : -2;
+}
+
+size_t model_weight_bytes(const Model *m) {
+    size_t bytes = (size_t)model_param_count(m) * sizeof(float);
+    const PackedMatrix *pm[] = {&m->phead};
+    for (size_t i = 0; i < sizeof pm / sizeof pm[0]; i++)
+        bytes = bytes - (size_t)pm[i]->rows * pm[i]->cols * sizeof(float) + gemm_bytes(pm[i]);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const Layer *L = &m->layers[l];
+        const PackedMatrix *q[] = {&L->pqkv, &L->po, &L->pgate_up, &L->pdown};
+        for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+            bytes = bytes - (size_t)q[i]->rows * q[i]->cols * sizeof(float) + gemm_bytes(q[i]);
+    }
+    return bytes;
 }
 
 /* Unpacks a matrix into a new row-major buffer. */
@@ -418,6 +462,10 @@ static void dir_of(const char *path, char *out, size_t cap) {
 }
 
 int model_load(const char *path, Model **out, SrError *err) {
+    return model_load_as(path, default_weights, out, err);
+}
+
+int model_load_as(const char *path, int weights, Model **out, SrError *err) {
     *out = NULL;
     Model *m = sr_calloc(1, sizeof *m, err);
     if (!m) return -1;
@@ -436,6 +484,7 @@ int model_load(const char *path, Model **out, SrError *err) {
     } else {
         rc = model_path_error(path, err);
     }
+    if (rc == 0 && weights != MODEL_WEIGHTS_AUTO) m->weight_dtype = weights;
     if (rc == 0) rc = pack_weights(m, err);
     if (rc == 0) rc = rope_init(m, err);
     if (rc == 0) rc = rope_grow(m, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
