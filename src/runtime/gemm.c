@@ -223,6 +223,21 @@ static void tile_portable(int mr, int np, const float *x, int ldx, const TileIn 
 }
 
 #ifdef GEMM_HAVE_AVX2
+/* Weights PREFETCH_K columns ahead of a pair of columns, every panel of the
+ * tile: the first row tile to meet a panel streams it from memory, and the
+ * hardware prefetcher alone runs too short a distance ahead of np streams. A
+ * pair of columns is 128 bytes of fp32 (two lines) or 64 of bf16/f16. */
+#define PREFETCH_K 64
+#define PREFETCH_W(kk)                                                                     \
+    do {                                                                                   \
+        _Pragma("GCC unroll 8") for (int q = 0; q < np; q++) {                             \
+            const char *pf = (const char *)in->p +                                         \
+                             es * (q * in->pstride + (size_t)((kk) + PREFETCH_K) * GEMM_PANEL); \
+            _mm_prefetch(pf, _MM_HINT_T0);                                                 \
+            if (es == sizeof(float)) _mm_prefetch(pf + 64, _MM_HINT_T0);                   \
+        }                                                                                  \
+    } while (0)
+
 #define AVX2_FN __attribute__((target("avx2,fma,f16c")))
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma,f16c")))
 
@@ -236,7 +251,7 @@ AVX2_INLINE __m256 w8(const int dt, const void *p, int k, int h) {
             (const __m128i *)((const uint16_t *)p + (size_t)k * GEMM_PANEL + 8 * h)));
     __m256i pair = _mm256_loadu_si256(
         (const __m256i *)((const uint16_t *)p + (size_t)(k / 2) * 2 * GEMM_PANEL + 16 * h));
-    return _mm256_castsi256_ps(k % 2 ? _mm256_and_si256(pair, _mm256_set1_epi32((int)0xffff0000))
+    return _mm256_castsi256_ps(k % 2 ? _mm256_slli_epi32(_mm256_srli_epi32(pair, 16), 16)
                                      : _mm256_slli_epi32(pair, 16));
 }
 
@@ -268,6 +283,7 @@ AVX2_INLINE void tile_avx2(const int dt, const int mr, const int np, const float
         for (int v = 0; v < 2 * np; v++) acc[r][v] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 1 < K; k += 2) {
+        PREFETCH_W(k);
         AVX2_STEP(k);
         AVX2_STEP(k + 1);
     }
@@ -333,6 +349,7 @@ AVX512_INLINE void tile_avx512(const int dt, const int mr, const int np, const f
         for (int q = 0; q < np; q++) acc[r][q] = _mm512_setzero_ps();
     int k = 0;
     for (; k + 1 < K; k += 2) {
+        PREFETCH_W(k);
         AVX512_STEP(k);
         AVX512_STEP(k + 1);
     }
@@ -448,22 +465,46 @@ static void run_tile(GemmKernel k, int mr, int np, const float *x, int ldx, cons
     tile_portable(mr, np, x, ldx, in, K, o);
 }
 
-/* One work item: rows [r0, r1) of X against panels [p0, p1) of W. */
+/* Rows the tile starting at r takes: the last 7..11 rows of a block as two
+ * even tiles (32 rows: 6, 6, 6, 6, 4, 4), not a full one and a thin one
+ * whose weight loads would feed few FMAs. */
+static int tile_rows(int r, int r1) {
+    int left = r1 - r;
+    return left <= TILE_ROWS ? left : left < 2 * TILE_ROWS ? (left + 1) / 2 : TILE_ROWS;
+}
+
+static void one_tile(float *C, const float *X, const PackedMatrix *W, size_t pstride, int r,
+                     int mr, int p, int np, int accumulate, GemmKernel k) {
+    TileOut o = {C + (size_t)r * W->rows + (size_t)p * GEMM_PANEL, W->rows, p * GEMM_PANEL,
+                 W->rows, accumulate};
+    TileIn in = {W->dtype == GEMM_F32 ? (const void *)(W->data + (size_t)p * pstride)
+                                      : (const void *)(W->half + (size_t)p * pstride),
+                 pstride, W->dtype};
+    run_tile(k, mr, np, X + (size_t)r * W->cols, W->cols, &in, W->cols, &o);
+}
+
+/* One work item: rows [r0, r1) of X against panels [p0, p1) of W. With
+ * more rows than one tile, the panels a tile takes are the outer loop: they
+ * stay in L1/L2 while every row tile of the block meets them (the block of
+ * X is the smaller stream per FMA). A single row tile sweeps the panels with
+ * as many at once as its few rows need. */
 static void gemm_block(float *C, const float *X, const PackedMatrix *W, int r0, int r1, int p0,
                        int p1, int accumulate, GemmKernel k) {
     size_t pstride = stored_cols(W->dtype, W->cols) * GEMM_PANEL;
-    for (int r = r0; r < r1; r += TILE_ROWS) {
-        int mr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        int want = panels_per_tile(mr, k);
-        for (int p = p0; p < p1;) {
-            int np = p1 - p >= want ? want : 1;
-            TileOut o = {C + (size_t)r * W->rows + (size_t)p * GEMM_PANEL, W->rows,
-                         p * GEMM_PANEL, W->rows, accumulate};
-            TileIn in = {W->dtype == GEMM_F32 ? (const void *)(W->data + (size_t)p * pstride)
-                                              : (const void *)(W->half + (size_t)p * pstride),
-                         pstride, W->dtype};
-            run_tile(k, mr, np, X + (size_t)r * W->cols, W->cols, &in, W->cols, &o);
-            p += np;
+    if (r1 - r0 <= TILE_ROWS) {
+        int mr = r1 - r0, want = panels_per_tile(mr, k);
+        for (int p = p0, np; p < p1; p += np) {
+            np = p1 - p >= want ? want : 1;
+            one_tile(C, X, W, pstride, r0, mr, p, np, accumulate, k);
+        }
+        return;
+    }
+    int want = panels_per_tile(TILE_ROWS, k);
+    for (int p = p0, np; p < p1; p += np) {
+        np = p1 - p >= want ? want : 1;
+        for (int r = r0, mr; r < r1; r += mr) {
+            mr = tile_rows(r, r1);
+            one_tile(C, X, W, pstride, r, mr, p, np, accumulate, k);
         }
     }
 }
