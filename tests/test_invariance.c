@@ -302,11 +302,63 @@ static void fixture_models_rows_same_in_any_batch(void **state) {
     check_model("tests/fixtures/qwen3_headdim");
 }
 
+/* A whole model on each kernel in turn gives the same bits: a prefill of 30
+ * tokens (tiles of every row count) and 3 decode steps, for an fp32 model,
+ * the BF16 fixture (held as bf16) and the shipped model held as f16. */
+static float *run_kernel(const char *path, int weights, GemmKernel k, int *len_out) {
+    enum { PREFILL = 30, STEPS = 3 };
+    Model *m = NULL;
+    SrError err = {{0}};
+    if (model_load_as(path, weights, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
+    gemm_set_auto(k);
+    int V = model_output_dim(m), vocab = model_config(m)->vocab_size;
+    float *out = malloc(sizeof(float) * (PREFILL + STEPS) * V);
+    KVCache *kv = NULL;
+    assert_int_equal(kv_create(model_config(m), 1, NULL, &kv, &err), 0);
+    int slot = kv_alloc_slot(kv, &err), slots[PREFILL], ids[PREFILL];
+    for (int i = 0; i < PREFILL; i++) slots[i] = slot, ids[i] = (i * 31 + 7) % vocab;
+    if (model_forward(m, kv, PREFILL, slots, ids, out, &err) != 0) fail_msg("%s", err.msg);
+    for (int t = 0; t < STEPS; t++) {
+        int id = (t * 13 + 3) % vocab;
+        if (model_forward(m, kv, 1, &slot, &id, out + (size_t)(PREFILL + t) * V, &err) != 0)
+            fail_msg("%s", err.msg);
+    }
+    gemm_set_auto(GEMM_AUTO);
+    kv_free(kv);
+    *len_out = (PREFILL + STEPS) * V;
+    model_free(m);
+    return out;
+}
+
+static void models_same_on_every_kernel(void **state) {
+    (void)state;
+    const struct { const char *path; int weights; } cases[] = {
+        {"tests/fixtures/qwen3_headdim", MODEL_WEIGHTS_AUTO},
+        {"tests/fixtures/llama_bf16_sharded", MODEL_WEIGHTS_AUTO},
+        {"data/austen-lm", MODEL_DTYPE_F16},
+        {"data/austen-rm", MODEL_DTYPE_BF16},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int n, n2;
+        float *best = run_kernel(cases[c].path, cases[c].weights, GEMM_AVX512, &n);
+        for (int k = GEMM_PORTABLE; k < GEMM_AVX512; k++) {
+            float *other = run_kernel(cases[c].path, cases[c].weights, (GemmKernel)k, &n2);
+            assert_int_equal(n, n2);
+            if (memcmp(best, other, sizeof(float) * n) != 0)
+                fail_msg("%s: kernel %s differs from %s", cases[c].path,
+                         gemm_kernel_name((GemmKernel)k), gemm_kernel_name(GEMM_AVX512));
+            free(other);
+        }
+        free(best);
+    }
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gemm_matches_references),
         cmocka_unit_test(gemm_half_dtypes_exact),
+        cmocka_unit_test(models_same_on_every_kernel),
         cmocka_unit_test(shipped_lm_rows_same_in_any_batch),
         cmocka_unit_test(shipped_rm_rows_same_in_any_batch),
         cmocka_unit_test(fixture_models_rows_same_in_any_batch),

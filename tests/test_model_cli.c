@@ -85,6 +85,41 @@ static void test_info(void **state) {
     free(out);
 }
 
+/* --weights: the BF16 fixture's default storage is bf16 and gives the same
+ * output bytes as --weights bf16 and f32 (its weights are bf16 values); an
+ * F32 checkpoint is held as f32 unless told; an unknown dtype is a usage
+ * error (status 2). */
+static void test_weights_flag(void **state) {
+    (void)state;
+    const char *bin = test_specrej_bin();
+    if (access(bin, X_OK) != 0) skip();
+    char cmd[512], *out[3] = {NULL};
+    const char *w[] = {"", " --weights bf16", " --weights=f32"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(cmd, sizeof cmd, "%s forward --model tests/fixtures/llama_bf16_sharded "
+                                  "--ids 1,5,9,2 --all%s", bin, w[i]);
+        assert_int_equal(test_run(cmd, &out[i]), 0);
+    }
+    assert_string_equal(out[0], out[1]);
+    assert_string_equal(out[0], out[2]);
+    for (int i = 0; i < 3; i++) free(out[i]);
+    const char *info[][2] = {{"tests/fixtures/llama_bf16_sharded", "weights: bf16, "},
+                             {"tests/fixtures/llama_gqa", "weights: f32, "},
+                             {"tests/fixtures/llama_gqa --weights f16", "weights: f16, "}};
+    for (int i = 0; i < 3; i++) {
+        char *o = NULL;
+        snprintf(cmd, sizeof cmd, "%s info --model %s", bin, info[i][0]);
+        assert_int_equal(test_run(cmd, &o), 0);
+        if (!strstr(o, info[i][1])) fail_msg("info --model %s lacks '%s'", info[i][0], info[i][1]);
+        free(o);
+    }
+    char *o = NULL;
+    snprintf(cmd, sizeof cmd, "%s info --model tests/fixtures/llama_gqa --weights fp8", bin);
+    assert_int_equal(test_run(cmd, &o), 2);
+    assert_string_equal(o, "specrej: --weights: 'fp8' is not f32, bf16, f16 or auto\n");
+    free(o);
+}
+
 static void test_cli_errors(void **state) {
     (void)state;
     const char *bin = test_specrej_bin();
@@ -120,7 +155,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_last), cmocka_unit_test(test_forward_all),
         cmocka_unit_test(test_forward_rm),   cmocka_unit_test(test_info),
-        cmocka_unit_test(test_cli_errors),
+        cmocka_unit_test(test_cli_errors),  cmocka_unit_test(test_weights_flag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
