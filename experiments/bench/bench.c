@@ -6,7 +6,9 @@
  * and the reward model, one batch against sequential single-sequence runs,
  * Speculative Rejection against Best-of-N, thread scaling and determinism,
  * recording against plain Best-of-N and replay against the live run,
- * and peak memory against the KV budget plus weights.
+ * peak memory against the KV budget plus weights, decode at real-model
+ * shapes with fp32 and bf16 weights, and the projection kernel alone
+ * against the FMA peak at a measured clock (gemm_peak).
  *
  * usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats R] [--quick]
  */
@@ -940,10 +942,12 @@ static double med_field(const Decode *runs, int n, size_t offset) {
 
 static void real_shapes(const Opts *o) {
     printf("\n## Real-model shapes, random weights (written under build/real-shapes/), "
-           "decode + sampling (LM) or scoring (RM), %d steps, median of %d\n",
+           "decode + sampling (LM) or scoring (RM), %d steps, median of %d; each batch runs "
+           "the model with fp32 and with bf16 weights (--weights bf16) in turn\n",
            o->quick ? 3 : 5, o->repeats < 3 ? o->repeats : 3);
-    printf("%-21s %6s %10s %9s %9s %7s %6s %6s %6s %9s\n", "model", "batch", "tokens/s",
-           "GFLOP/s", "ceiling", "ratio", "mm%", "attn%", "samp%", "RSS MiB");
+    printf("%-21s %-5s %6s %10s %9s %9s %7s %6s %6s %6s %9s %7s\n", "model", "wts", "batch",
+           "tokens/s", "GFLOP/s", "ceiling", "ratio", "mm%", "attn%", "samp%", "RSS MiB",
+           "x f32");
     for (size_t k = 0; k < sizeof REAL_SHAPES / sizeof REAL_SHAPES[0]; k++) {
         const RealShape *r = &REAL_SHAPES[k];
         char dir[256];
@@ -951,30 +955,37 @@ static void real_shapes(const Opts *o) {
         mkdir("build/real-shapes", 0755);
         write_real_model(r, dir);
         SrError err;
-        Model *m;
-        if (model_load(dir, &m, &err) != 0) die(dir, &err);
+        Model *m[2];
+        if (model_load_as(dir, MODEL_DTYPE_F32, &m[0], &err) != 0 ||
+            model_load_as(dir, MODEL_DTYPE_BF16, &m[1], &err) != 0)
+            die(dir, &err);
         static const int batches[] = {1, 32, 128};
         for (int b = 0; b < 3; b++) {
             int n = batches[b], reps = o->repeats < 3 ? o->repeats : 3;
-            Decode runs[MAX_REPEATS];
+            Decode runs[2][MAX_REPEATS];
             double ce[MAX_REPEATS];
             for (int i = 0; i < reps; i++) {
-                ce[i] = sgemm_ceiling(model_config(m), n, 1);
-                runs[i] = run_decode(m, n, o->quick ? 4 : 6, 1, !r->rm);
+                ce[i] = sgemm_ceiling(model_config(m[0]), n, 1);
+                for (int w = 0; w < 2; w++) runs[w][i] = run_decode(m[w], n, o->quick ? 4 : 6, 1, !r->rm);
             }
-            double tok = med_field(runs, reps, offsetof(Decode, tok_s));
-            double gf = med_field(runs, reps, offsetof(Decode, gflops));
-            double mm = med_field(runs, reps, offsetof(Decode, share_mm));
-            double at = med_field(runs, reps, offsetof(Decode, share_att));
-            double sa = med_field(runs, reps, offsetof(Decode, share_sample));
-            double ceil_gf = median(ce, reps);
-            printf("%-21s %6d %10.1f %9.1f %9.1f %6.0f%% %5.0f%% %5.0f%% %5.0f%% %9.0f\n",
-                   r->name, n, tok, gf, ceil_gf, 100 * gf / ceil_gf, 100 * mm, 100 * at,
-                   100 * sa, peak_rss_kb() / 1024.0);
+            double ceil_gf = median(ce, reps), tok32 = 0;
+            for (int w = 0; w < 2; w++) {
+                double tok = med_field(runs[w], reps, offsetof(Decode, tok_s));
+                double gf = med_field(runs[w], reps, offsetof(Decode, gflops));
+                double mm = med_field(runs[w], reps, offsetof(Decode, share_mm));
+                double at = med_field(runs[w], reps, offsetof(Decode, share_att));
+                double sa = med_field(runs[w], reps, offsetof(Decode, share_sample));
+                if (w == 0) tok32 = tok;
+                printf("%-21s %-5s %6d %10.1f %9.1f %9.1f %6.0f%% %5.0f%% %5.0f%% %5.0f%% %9.0f "
+                       "%6.2fx\n", r->name, w ? "bf16" : "f32", n, tok, gf, ceil_gf,
+                       100 * gf / ceil_gf, 100 * mm, 100 * at, 100 * sa,
+                       peak_rss_kb() / 1024.0, tok / tok32);
+            }
         }
-        printf("%-21s weights %.0f MiB (fp32)\n", r->name,
-               4.0 * (double)model_param_count(m) / (1 << 20));
-        model_free(m);
+        printf("%-21s weights %.0f MiB (f32), %.0f MiB (bf16: the matrices; norms%s stay fp32)\n",
+               r->name, model_weight_bytes(m[0]) / 1048576.0, model_weight_bytes(m[1]) / 1048576.0,
+               r->tied ? "" : " and the embedding");
+        model_free(m[0]), model_free(m[1]);
     }
 }
 
