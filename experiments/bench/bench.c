@@ -982,9 +982,9 @@ static void real_shapes(const Opts *o) {
                        peak_rss_kb() / 1024.0, tok / tok32);
             }
         }
-        printf("%-21s weights %.0f MiB (f32), %.0f MiB (bf16: the matrices; norms%s stay fp32)\n",
-               r->name, model_weight_bytes(m[0]) / 1048576.0, model_weight_bytes(m[1]) / 1048576.0,
-               r->tied ? "" : " and the embedding");
+        printf("%-21s weights %.0f MiB (f32), %.0f MiB (bf16: the matrices and an untied "
+               "embedding; norms%s stay fp32)\n", r->name, model_weight_bytes(m[0]) / 1048576.0,
+               model_weight_bytes(m[1]) / 1048576.0, r->rm ? " and the score head" : "");
         model_free(m[0]), model_free(m[1]);
     }
 }

@@ -188,8 +188,8 @@ static void embed(Model *m, int n, const int *tokens) {
     for (int i = 0; i < n; i++) {
         if (m->embed)
             memcpy(m->s.x + (size_t)i * D, m->embed + (size_t)tokens[i] * D, D * sizeof(float));
-        else /* tied: the embedding lives in the packed head */
-            gemm_row(&m->phead, tokens[i], m->s.x + (size_t)i * D);
+        else /* tied: the embedding lives in the packed head; or held as bf16/f16 */
+            gemm_row(m->pembed.rows ? &m->pembed : &m->phead, tokens[i], m->s.x + (size_t)i * D);
     }
 }
 

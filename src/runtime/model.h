@@ -36,13 +36,13 @@ typedef struct Model Model;
 
 int model_load(const char *path, Model **out, SrError *err);
 
-/* How the projections and a language model's output head store their
- * weights (gemm.h): MODEL_DTYPE_F32, _BF16 or _F16, or MODEL_WEIGHTS_AUTO,
- * the checkpoint's own (its matrices' dtype when they all share one, else
- * fp32; fp32 for llama2.c files), which holds every weight exactly. bf16 and
- * f16 halve that memory and the bytes a batch of 1 reads per token; the
- * accumulation stays fp32 in the same order. Norms, biases, an untied
- * embedding and a reward model's score head stay fp32. */
+/* How the projections, a language model's output head and an untied
+ * embedding store their weights (gemm.h): MODEL_DTYPE_F32, _BF16 or _F16, or
+ * MODEL_WEIGHTS_AUTO, the checkpoint's own (its matrices' dtype when they
+ * all share one, else fp32; fp32 for llama2.c files), which holds every
+ * weight exactly. bf16 and f16 halve that memory and the bytes a batch of 1
+ * reads per token; the accumulation stays fp32 in the same order. Norms,
+ * biases and a reward model's score head stay fp32. */
 enum { MODEL_WEIGHTS_AUTO = -1 };
 int model_load_as(const char *path, int weights, Model **out, SrError *err);
 /* What model_load() uses from now on, process-wide (the CLI's --weights, set

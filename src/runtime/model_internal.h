@@ -59,7 +59,8 @@ struct Model {
     ModelConfig cfg;
     int out_dim;
     int q_dim, kv_dim, qkv_dim;
-    float *embed;      /* [vocab, dim]; NULL when tied (rows come from phead) */
+    float *embed;      /* [vocab, dim]; NULL when tied (rows come from phead) or packed */
+    PackedMatrix pembed; /* an untied embedding held as bf16/f16 (--weights), else empty */
     Layer *layers;
     float *final_norm; /* [dim] */
     float *head;       /* [out_dim, dim]; == embed when tied; NULL once packed (LM) */

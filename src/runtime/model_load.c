@@ -59,6 +59,7 @@ void model_free(Model *m) {
     if (m->head != m->embed) free(m->head);
     free(m->embed);
     gemm_free(&m->phead);
+    gemm_free(&m->pembed);
     free(m->final_norm);
     free(m->inv_freq);
     free(m->rope_cos);
@@ -387,6 +388,11 @@ static int pack_weights(Model *m, SrError *err) {
             pack_and_free(m, &L->pdown, &L->w_down, D, F, err))
             return -1;
     }
+    /* An untied embedding in a half dtype too (only rows are read from it,
+     * so it gains memory, not speed); fp32 stays the plain array. */
+    if (m->head != m->embed && m->weight_dtype != MODEL_DTYPE_F32 &&
+        pack_and_free(m, &m->pembed, &m->embed, c->vocab_size, D, err))
+        return -1;
     if (c->kind != MODEL_KIND_LM) return 0;
     if (m->head == m->embed) m->embed = NULL; /* freed below as the head */
     return pack_and_free(m, &m->phead, &m->head, m->out_dim, D, err);
@@ -405,7 +411,7 @@ int model_weights_parse(const char *name) {
 
 size_t model_weight_bytes(const Model *m) {
     size_t bytes = (size_t)model_param_count(m) * sizeof(float);
-    const PackedMatrix *pm[] = {&m->phead};
+    const PackedMatrix *pm[] = {&m->phead, &m->pembed};
     for (size_t i = 0; i < sizeof pm / sizeof pm[0]; i++)
         bytes = bytes - (size_t)pm[i]->rows * pm[i]->cols * sizeof(float) + gemm_bytes(pm[i]);
     for (int l = 0; l < m->cfg.n_layers; l++) {
