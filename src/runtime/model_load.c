@@ -491,7 +491,11 @@ int model_load_as(const char *path, int weights, Model **out, SrError *err) {
         rc = model_path_error(path, err);
     }
     if (rc == 0 && weights != MODEL_WEIGHTS_AUTO) m->weight_dtype = weights;
-    if (rc == 0) rc = pack_weights(m, err);
+    if (rc == 0 && (rc = pack_weights(m, err)) != 0 && err) { /* name the model */
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        sr_fail(err, "%s: %s", path, why);
+    }
     if (rc == 0) rc = rope_init(m, err);
     if (rc == 0) rc = rope_grow(m, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
     if (rc != 0) {
