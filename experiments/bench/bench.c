@@ -1014,15 +1014,18 @@ static double clock_ghz(void) {
 #if defined(__GNUC__) && defined(__x86_64__)
     double best = 0;
     for (int rep = 0; rep < 7; rep++) {
-        long iters = 2000000, x = 0;
+        /* adds of a register, not an immediate: some cores (Intel's Golden
+         * Cove) fold chains of small immediate adds at rename */
+        long iters = 2000000, x = 0, one = 1;
         double t0 = cpu_now();
         __asm__ volatile("1:\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
-                         "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                         "add %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\t"
+                         "add %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\t"
+                         "add %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\t"
+                         "add %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\tadd %2, %0\n\t"
                          "dec %1\n\tjnz 1b"
-                         : "+r"(x), "+r"(iters));
+                         : "+r"(x), "+r"(iters)
+                         : "r"(one));
         double ghz = 16.0 * 2000000 / (cpu_now() - t0) * 1e-9;
         if (ghz > best) best = ghz;
     }
