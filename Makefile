@@ -5,6 +5,7 @@
 #   make check-layers fail on an include that points up, sideways or in a circle
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
+#   make records      a small record set for compare (seconds; README, "Workflow for changing a policy")
 #   make bench        performance benchmark (prints numbers and ratios)
 #   make bench-peers  side by side with llama.cpp (npm node-llama-cpp@3.21.1; not in CI)
 #   make experiments  regenerate every CSV and figure (long)
@@ -58,7 +59,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check-layers test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: all check-layers test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -109,6 +110,8 @@ $(BUILD)/tests/%: tests/%.c $(LIB) $(FLAGS_STAMP)
 $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # Every test binary runs from the repository root (fixtures live in tests/).
+# tests/doc_commands.py runs every command the documents and --help show, in a
+# scratch copy, and compares the outputs they show with what runs.
 # Then the determinism guarantee under every OpenBLAS core and thread count.
 # The folders under src/ are the layers (docs/architecture.md); an include
 # that points up, sideways or in a circle fails the build's tests.
@@ -121,6 +124,7 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
+	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
 
 # (the invariance runs under one core at 1 and 3 threads there: the full
 # matrix is make test's, and ten times slower under the sanitizers)
@@ -132,6 +136,22 @@ test-sanitize:
 # and Best-of-N over the same candidates beside it (tools/demo.sh).
 demo: $(BIN)
 	@BIN=$(BIN) sh tools/demo.sh
+
+# A small record set (the first RECORDS_PROMPTS dev prompts, N = RECORDS_N,
+# RECORDS_MAX_NEW tokens: seconds) that the README's policy-change workflow,
+# and make test through it, replays. Written whole under a temporary name and
+# renamed, so a folder that exists is complete; remade every time (cheap).
+RECORDS ?= build/records
+RECORDS_PROMPTS ?= 4
+RECORDS_N ?= 64
+RECORDS_MAX_NEW ?= 48
+records: $(BIN)
+	@rm -rf $(RECORDS).tmp
+	@head -n $(RECORDS_PROMPTS) data/prompts-dev.txt | $(BIN) record --model data/austen-lm \
+	    --reward data/austen-rm -N $(RECORDS_N) --max-new $(RECORDS_MAX_NEW) --prompts - \
+	    --output $(RECORDS).tmp --no-progress >/dev/null
+	@rm -rf $(RECORDS) && mv $(RECORDS).tmp $(RECORDS)
+	@echo "records: $(RECORDS_PROMPTS) prompts, N = $(RECORDS_N), $(RECORDS_MAX_NEW) tokens, in $(RECORDS)/"
 
 # libFuzzer targets (clang): see fuzz/Makefile for corpus and run rules.
 fuzz:

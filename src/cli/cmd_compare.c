@@ -262,8 +262,10 @@ static void usage(void) {
            "  fraction TOL.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
            "example:\n"
-           "  specrej compare --records runs/*.rec --policy quantile --alpha 0.5 \\\n"
-           "      --against schedule --alpha 0.5 --schedule 8,16,32\n");
+           "  specrej compare --records run.rec --policy quantile --alpha 0.5 --max-batch 64 \\\n"
+           "      --against schedule --alpha 0.5 --schedule 8,16,32 --max-batch 64\n"
+           "  (run.rec: the example of specrej record --help; make records makes a set of\n"
+           "  four, in build/records/)\n");
 }
 
 /* compare's own flags may come anywhere; everything else after --policy

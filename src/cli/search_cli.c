@@ -76,15 +76,17 @@ static void usage_replay(void) {
            "  -s, --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
            "  another value is refused (the record holds that run only)\n"
            "example:\n"
-           "  specrej replay --record run.rec --alpha 0.5 --json -\n");
+           "  specrej replay --record run.rec --alpha 0.5 --max-batch 64 --json -\n"
+           "  (run.rec: the example of specrej record --help; it holds 64 candidates, so\n"
+           "  the run is capped at 64: --max-batch)\n");
     policy_cli_usage(stdout);
 }
 
 static const char *const EXAMPLES[] = {
     "specrej generate -m data/austen-lm -p 'It is a truth' -n 64",
     "specrej bon -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 16",
-    "specrej spr -m data/austen-lm --reward data/austen-rm -f data/prompts-dev.txt --alpha 0.5 "
-    "--output spr.jsonl",
+    "specrej spr -m data/austen-lm --reward data/austen-rm -p 'It is a truth' --alpha 0.5 "
+    "--explain",
     "specrej record -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 64 "
     "--output run.rec",
 };
@@ -142,7 +144,9 @@ static void usage(SearchCliMethod m) {
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
-        printf("  --trace FILE          JSON lines, one per decision point\n");
+        printf("  --trace FILE          JSON lines, one per decision point\n"
+               "  --explain             each decision point (Best-of-N: each wave) and the\n"
+               "                        answer in words, on stderr\n");
     printf("  -n, --max-new N       response cap in tokens (default 128); not a sample\n"
            "                        count: that is -N\n"
            "  --temperature, --temp T   default 1 (0 = greedy)\n"
