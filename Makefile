@@ -111,7 +111,8 @@ $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # Every test binary runs from the repository root (fixtures live in tests/).
 # tests/doc_commands.py runs every command the documents and --help show, in a
-# scratch copy, and compares the outputs they show with what runs.
+# scratch copy, and compares the outputs they show with what runs;
+# tests/flag_edges.py runs every numeric flag of every command at its edges.
 # Then the determinism guarantee under every OpenBLAS core and thread count.
 # The folders under src/ are the layers (docs/architecture.md); an include
 # that points up, sideways or in a circle fails the build's tests.
@@ -125,6 +126,7 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
+	@SPECREJ_BIN=$(BIN) python3 tests/flag_edges.py
 
 # (the invariance runs under one core at 1 and 3 threads there: the full
 # matrix is make test's, and ten times slower under the sanitizers)
