@@ -169,7 +169,51 @@ static int run_side(const char *rec, const Side *s, const char *dir, Outcome *ou
     return 0;
 }
 
-/* The first decision point where the two runs differ, as text. */
+/* Whether the two runs decided differently anywhere or chose another answer:
+ * a change of behaviour, whatever it does to reward and cost. */
+static int changed(const Outcome *a, const Outcome *b) {
+    if (a->candidate != b->candidate || a->n_dec != b->n_dec) return 1;
+    for (int k = 0; k < a->n_dec; k++)
+        if (strcmp(a->dec[k], b->dec[k]) != 0) return 1;
+    return 0;
+}
+
+/* Does the kept list "step|[i,j,...]" hold candidate c? */
+static int kept_has(const char *dec, int c) {
+    const char *p = strchr(dec, '[');
+    while (p && *p && *p != ']') {
+        p++;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (v == c) return 1;
+        p = end;
+    }
+    return 0;
+}
+
+/* Appends to out the candidates kept in x and not in y ("3, 5, 8 and 4 more"). */
+static void kept_only(const char *x, const char *y, char *out, size_t n) {
+    const char *p = strchr(x, '[');
+    int shown = 0, more = 0;
+    size_t len = strlen(out);
+    while (p && *p && *p != ']') {
+        p++;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        p = end;
+        if (kept_has(y, (int)v)) continue;
+        if (shown < 4 && len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s%ld", shown ? "," : "", v), shown++;
+        else more++;
+    }
+    if (!shown && len < n) snprintf(out + len, n - len, "none");
+    else if (more && len < n) snprintf(out + len, n - len, " +%d", more);
+}
+
+/* The first decision point where the two runs differ, as text, with the
+ * candidates one side keeps and the other cuts there. */
 static void divergence(const Outcome *a, const Outcome *b, char *out, size_t n) {
     int k = 0;
     while (k < a->n_dec && k < b->n_dec && strcmp(a->dec[k], b->dec[k]) == 0) k++;
@@ -181,7 +225,13 @@ static void divergence(const Outcome *a, const Outcome *b, char *out, size_t n) 
     if (sa < 0) snprintf(out, n, "decision %d: only B decides (at %d tokens)", k + 1, sb);
     else if (sb < 0) snprintf(out, n, "decision %d: only A decides (at %d tokens)", k + 1, sa);
     else if (sa != sb) snprintf(out, n, "decision %d: A at %d tokens, B at %d", k + 1, sa, sb);
-    else snprintf(out, n, "decision %d (%d tokens): kept sets differ", k + 1, sa);
+    else {
+        size_t len = (size_t)snprintf(out, n, "decision %d (%d tokens): only A keeps ", k + 1, sa);
+        if (len < n) kept_only(a->dec[k], b->dec[k], out, n);
+        len = strlen(out);
+        if (len < n) snprintf(out + len, n - len, "; only B keeps ");
+        if (strlen(out) < n) kept_only(b->dec[k], a->dec[k], out, n);
+    }
 }
 
 typedef double (*StatFn)(const Outcome *a, const Outcome *b, const int *idx, int n);
@@ -247,11 +297,13 @@ typedef struct Opts {
     int has_tol, reps, check_models;
     long long seed;
     const char *json;
+    int fail_if_changed;
 } Opts;
 
 static void usage(void) {
-    printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]\n"
-           "                       [--bootstrap R] [--bootstrap-seed S] [--check-models]\n"
+    printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--fail-if-changed]\n"
+           "                       [--json PATH|-] [--bootstrap R] [--bootstrap-seed S]\n"
+           "                       [--check-models]\n"
            "                       --policy A [replay flags] --against B [replay flags]\n"
            "  A, B: a policy (spr --help lists them and their parameters) or bon (with -N);\n"
            "  their flags are replay's (--policy-arg, --alpha, --schedule, --kv-budget,\n"
@@ -259,7 +311,10 @@ static void usage(void) {
            "  and a summary of B against A with paired bootstrap 95%% intervals (default\n"
            "  10000 resamples, seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is\n"
            "  more than TOL * |A's| below A's, or B's FLOPs exceed A's by more than a\n"
-           "  fraction TOL.\n"
+           "  fraction TOL. --fail-if-changed: exit 1 when B decides differently from A\n"
+           "  (another kept set or decision point, or another answer) on any prompt,\n"
+           "  however reward and cost compare: a gate on behaviour.\n"
+           "  --json -: the report as JSON on stdout, the table on stderr.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
            "example:\n"
            "  specrej compare --records run.rec --policy quantile --alpha 0.5 --max-batch 64 \\\n"
@@ -311,6 +366,10 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
         if ((r = args_take_value(argc, argv, &i, "--bootstrap-seed", NULL, &v, err)) != 0) {
             if (r < 0 || args_parse_int("--bootstrap-seed", v, 0, INT64_MAX, &o->seed, err) != 0)
                 return ARGS_USAGE;
+            continue;
+        }
+        if (strcmp(argv[i], "--fail-if-changed") == 0) {
+            o->fail_if_changed = 1;
             continue;
         }
         if (strcmp(argv[i], "--check-models") == 0) {
@@ -412,25 +471,30 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     }
     for (int k = 0; o.check_models && k < n; k++)
         if (check_models(o.records[k], err) != 0) goto done;
+    /* --json -: stdout holds the JSON alone, so the table goes to stderr */
+    FILE *txt = o.json && strcmp(o.json, "-") == 0 ? stderr : stdout;
+    int n_changed = 0;
     rep = output_begin("compare");
     cJSON_AddStringToObject(rep, "A", ta);
     cJSON_AddStringToObject(rep, "B", tb);
     cJSON *prompts = cJSON_AddArrayToObject(rep, "prompts");
-    printf("A: %s\nB: %s\n", ta, tb);
-    printf("%-4s %5s %10s %7s %10s %6s | %5s %10s %7s %10s %6s | first divergence\n", "#", "A.i",
+    fprintf(txt, "A: %s\nB: %s\n", ta, tb);
+    fprintf(txt, "%-4s %5s %10s %7s %10s %6s | %5s %10s %7s %10s %6s | first divergence\n", "#", "A.i",
            "A.reward", "A.gold", "A.FLOPs", "steps", "B.i", "B.reward", "B.gold", "B.FLOPs",
            "steps");
     int all_gold = 1, win = 0, tie = 0, loss = 0, gwin = 0, gtie = 0, gloss = 0;
     for (int k = 0; k < n; k++) {
         if (run_side(o.records[k], &o.a, dir, &A[k], err) != 0) goto done;
         if (run_side(o.records[k], &o.b, dir, &B[k], err) != 0) goto done;
-        char div[160];
+        char div[200];
         divergence(&A[k], &B[k], div, sizeof div);
+        int ch = changed(&A[k], &B[k]);
+        n_changed += ch;
         all_gold &= A[k].has_gold && B[k].has_gold;
         char ga[16] = "-", gb[16] = "-";
         if (A[k].has_gold) snprintf(ga, sizeof ga, "%.3f", A[k].gold);
         if (B[k].has_gold) snprintf(gb, sizeof gb, "%.3f", B[k].gold);
-        printf("%-4d %5d %10.4f %7s %10.4g %6lld | %5d %10.4f %7s %10.4g %6lld | %s\n", k,
+        fprintf(txt, "%-4d %5d %10.4f %7s %10.4g %6lld | %5d %10.4f %7s %10.4g %6lld | %s\n", k,
                A[k].candidate, A[k].reward, ga, A[k].flops, A[k].steps, B[k].candidate,
                B[k].reward, gb, B[k].flops, B[k].steps, div);
         win += B[k].reward > A[k].reward, tie += B[k].reward == A[k].reward;
@@ -448,8 +512,13 @@ int cmd_compare(int argc, char **argv, SrError *err) {
             cJSON_AddNumberToObject(x, "flops", pair[s]->flops);
             cJSON_AddNumberToObject(x, "decode_steps", (double)pair[s]->steps);
             cJSON_AddNumberToObject(x, "decision_points", pair[s]->n_dec);
+            /* "step|[kept...]" per decision point: what --fail-if-changed compares */
+            cJSON *ds = cJSON_AddArrayToObject(x, "decisions");
+            for (int d = 0; d < pair[s]->n_dec; d++)
+                cJSON_AddItemToArray(ds, cJSON_CreateString(pair[s]->dec[d]));
         }
         cJSON_AddStringToObject(e, "first_divergence", div);
+        cJSON_AddBoolToObject(e, "changed", ch);
         cJSON_AddItemToArray(prompts, e);
     }
     Interval dr, dg = {0}, fr, sr;
@@ -459,17 +528,20 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     if (bootstrap(stat_steps, A, B, n, o.reps, (uint64_t)o.seed, &sr, err) != 0) goto done;
     double mean_a = 0, flops_a = 0, flops_b = 0;
     for (int k = 0; k < n; k++) mean_a += A[k].reward / n, flops_a += A[k].flops, flops_b += B[k].flops;
-    printf("\nB against A over %d prompts (paired bootstrap, %d resamples, seed %lld; 95%% "
+    fprintf(txt, "\nB against A over %d prompts (paired bootstrap, %d resamples, seed %lld; 95%% "
            "intervals):\n", n, o.reps, o.seed);
-    printf("  reward: B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", win, tie,
+    fprintf(txt, "  decisions: B changes %d of %d prompts (kept sets, decision points or answer)\n",
+            n_changed, n);
+    fprintf(txt, "  reward: B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", win, tie,
            loss, dr.value, dr.lo, dr.hi);
     if (all_gold)
-        printf("  gold:   B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", gwin,
+        fprintf(txt, "  gold:   B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", gwin,
                gtie, gloss, dg.value, dg.lo, dg.hi);
-    printf("  FLOPs:  B / A %.4f [%.4f, %.4f]\n", fr.value, fr.lo, fr.hi);
-    printf("  decode steps: B / A %.4f [%.4f, %.4f]\n", sr.value, sr.lo, sr.hi);
+    fprintf(txt, "  FLOPs:  B / A %.4f [%.4f, %.4f]\n", fr.value, fr.lo, fr.hi);
+    fprintf(txt, "  decode steps: B / A %.4f [%.4f, %.4f]\n", sr.value, sr.lo, sr.hi);
     cJSON *sum = cJSON_AddObjectToObject(rep, "summary");
     cJSON_AddNumberToObject(sum, "prompts", n);
+    cJSON_AddNumberToObject(sum, "changed", n_changed);
     cJSON_AddNumberToObject(sum, "bootstrap_resamples", o.reps);
     cJSON_AddNumberToObject(sum, "bootstrap_seed", (double)o.seed);
     cJSON *rw = cJSON_AddObjectToObject(sum, "reward");
@@ -494,11 +566,15 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         cJSON_AddNumberToObject(sum, "fail_if_worse", o.tol);
         cJSON_AddBoolToObject(sum, "worse", worse);
     }
+    if (o.fail_if_changed) cJSON_AddBoolToObject(sum, "fail_if_changed", 1);
     if (o.json && json_write_file(o.json, rep, err) != 0) goto done;
     if (worse)
         sr_fail(err, "compare: B is worse than A beyond --fail-if-worse %g (mean reward %+.4f "
                      "against A's %.4f, FLOPs x%.4f)", o.tol, dr.value, mean_a, fr.value);
-    rc = worse ? -1 : 0;
+    else if (o.fail_if_changed && n_changed)
+        sr_fail(err, "compare: B decides differently from A on %d of %d prompts "
+                     "(--fail-if-changed; the table's last column says where)", n_changed, n);
+    rc = worse || (o.fail_if_changed && n_changed) ? -1 : 0;
 done:
     if (made_dir) {
         char path[64];
