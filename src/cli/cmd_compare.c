@@ -315,6 +315,8 @@ static void usage(void) {
            "  (another kept set or decision point, or another answer) on any prompt,\n"
            "  however reward and cost compare: a gate on behaviour.\n"
            "  --json -: the report as JSON on stdout, the table on stderr.\n"
+           "  Records scored by different reward sources, or two records of one run,\n"
+           "  are refused.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
            "example:\n"
            "  specrej compare --records run.rec --policy quantile --alpha 0.5 --max-batch 64 \\\n"
@@ -422,6 +424,58 @@ static int check_models(const char *path, SrError *err) {
     return rc;
 }
 
+/* A compare pairs each record's two replays, then pools the prompts; that
+ * only means something when every record was scored by the same reward
+ * source and each prompt counts once. So records scored by different
+ * sources (model against gold, or two reward models) are refused, and so
+ * are two records of the same run (the same file given twice, or a copy):
+ * same prompt, seed, sampling, candidates and models. */
+typedef struct RecKey {
+    char *source; /* the reward source's name: model, selflik, gold */
+    uint64_t run;  /* FNV-1a 64 over the run's identity */
+} RecKey;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int check_records(char **paths, int n, SrError *err) {
+    RecKey *k = sr_calloc((size_t)n, sizeof *k, err);
+    if (!k) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        Record r;
+        if (record_load(paths[i], &r, err) != 0) {
+            rc = -1;
+            break;
+        }
+        k[i].source = strdup(r.rs_name ? r.rs_name : "");
+        if (!k[i].source) rc = sr_fail(err, "compare: out of memory");
+        uint64_t h = 1469598103934665603ull;
+        h = fnv(h, &r.seed, sizeof r.seed), h = fnv(h, &r.temperature, sizeof r.temperature);
+        h = fnv(h, &r.top_p, sizeof r.top_p), h = fnv(h, &r.top_k, sizeof r.top_k);
+        h = fnv(h, &r.max_new, sizeof r.max_new), h = fnv(h, &r.n_cands, sizeof r.n_cands);
+        h = fnv(h, &r.gen_hash, sizeof r.gen_hash), h = fnv(h, &r.rm_hash, sizeof r.rm_hash);
+        h = fnv(h, &r.prompt_kv_per_candidate, sizeof r.prompt_kv_per_candidate);
+        h = fnv(h, r.prompt, (size_t)r.n_prompt * sizeof *r.prompt);
+        h = fnv(h, r.stops, (size_t)r.n_stops * sizeof *r.stops);
+        k[i].run = h;
+        record_free(&r);
+        if (rc == 0 && strcmp(k[i].source, k[0].source) != 0)
+            rc = sr_fail(err, "compare: %s was scored by %s, %s by %s: compare records of one "
+                              "reward source", paths[0], k[0].source, paths[i], k[i].source);
+        for (int j = 0; j < i && rc == 0; j++)
+            if (k[j].run == k[i].run)
+                rc = sr_fail(err, "compare: %s and %s hold the same run (prompt, seed, sampling "
+                                  "and models): give each record once", paths[j], paths[i]);
+    }
+    for (int i = 0; i < n; i++) free(k[i].source);
+    free(k);
+    return rc;
+}
+
 static cJSON *interval_json(const Interval *v) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "value", v->value);
@@ -469,6 +523,7 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         if (atomic_open(&probe, o.json, err) != 0) goto done;
         atomic_abort(&probe);
     }
+    if (check_records(o.records, n, err) != 0) goto done;
     for (int k = 0; o.check_models && k < n; k++)
         if (check_models(o.records[k], err) != 0) goto done;
     /* --json -: stdout holds the JSON alone, so the table goes to stderr */

@@ -38,6 +38,7 @@ typedef struct Opts {
     SearchCliMethod method;
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     char model_buf[4096], reward_buf[4096]; /* a shipped model's path (datadir_shipped) */
+    int shard_i, shard_n; /* --shard I/N; shard_n 0: all prompts */
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
@@ -98,7 +99,8 @@ static void usage_batch(SearchCliMethod m) {
         printf("  -f, --prompts FILE    many prompts (FILE or - for stdin; README, \"Batch\n"
                "                        mode\"): --output is then a folder that gets ID.rec\n"
                "                        per prompt\n"
-               "  --resume              with --prompts: skip the prompts whose ID.rec exists\n");
+               "  --resume              with --prompts: skip the prompts whose ID.rec exists\n"
+               "  --shard I/N           with --prompts: only prompts I, I+N, I+2N, ...\n");
         return;
     }
     printf("  -f, --prompts FILE    many prompts, models loaded once (FILE or - for stdin;\n"
@@ -106,7 +108,9 @@ static void usage_batch(SearchCliMethod m) {
            "                        one compact --json object per prompt, plus \"id\"\n"
            "  -o, --output FILE     with --prompts: the JSON lines file (default stdout)\n"
            "  --resume              with --prompts: continue --output FILE, skipping the\n"
-           "                        ids it holds (a partial last line is cut off)\n");
+           "                        ids it holds (a partial last line is cut off)\n"
+           "  --shard I/N           with --prompts: only prompts I, I+N, I+2N, ... (merge:\n"
+           "                        README, \"Batch mode\")\n");
 }
 
 static void usage(SearchCliMethod m) {
@@ -191,6 +195,21 @@ static int parse_switch(Opts *o, const char *a) {
     return 0;
 }
 
+/* --shard I/N: 1 <= I <= N <= 2^20. */
+static int parse_shard(Opts *o, const char *v, SrError *err) {
+    char *end;
+    long i = strtol(v, &end, 10), n = 0;
+    if (end != v && *end == '/') {
+        const char *d = end + 1;
+        n = strtol(d, &end, 10);
+        if (end == d || *end) n = 0;
+    }
+    if (n < 1 || n > (1 << 20) || i < 1 || i > n || v[0] == '+' || v[0] == ' ')
+        return sr_fail(err, "--shard: '%s' is not I/N with 1 <= I <= N <= 1048576 (e.g. 2/4)", v);
+    o->shard_i = (int)i, o->shard_n = (int)n;
+    return 0;
+}
+
 static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     const char *v = NULL;
     int r;
@@ -211,6 +230,9 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--prompt-ids", NULL, prompt_ids)
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
+    if (o->method != SEARCH_CLI_REPLAY &&
+        (r = args_take_value(argc, argv, i, "--shard", NULL, &v, err)) != 0)
+        return r < 0 ? -1 : parse_shard(o, v, err);
     INT("--max-new", "-n", max_new, 1, 1 << 20)
     INT("--seed", "-s", seed, 0, INT64_MAX)
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
@@ -279,6 +301,7 @@ static int check_prompt_not_file(const Opts *o, SrError *err) {
 
 /* Batch mode's flags make sense only together. */
 static int check_batch(const Opts *o, SrError *err) {
+    if (!o->prompts && o->shard_n) return sr_fail(err, "--shard: only with --prompts FILE");
     if (!o->prompts) {
         if (o->resume) return sr_fail(err, "--resume: only with --prompts FILE");
         if (o->output && o->method != SEARCH_CLI_RECORD)
@@ -1165,6 +1188,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
     progress_init(&pr, o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO)),
                   METHOD_NAMES[o->method], "prompts");
     if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
+    if (o->shard_n) batch_prompts_shard(&bp, o->shard_i, o->shard_n);
     int rc = -1, skipped = 0, ran = 0;
     long long seed = o->seed;
     memset(&out, 0, sizeof out);
