@@ -43,6 +43,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "base/fileio.h"
+#include "base/json.h"
 #include "search/record.h"
 #include "base/rng.h"
 #include "cli/search_cli.h"
@@ -298,10 +299,12 @@ typedef struct Opts {
     long long seed;
     const char *json;
     int fail_if_changed;
+    const char *baseline; /* --baseline FILE: A is that report's B, no replay */
 } Opts;
 
 static void usage(void) {
     printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--fail-if-changed]\n"
+           "                       [--baseline REPORT.json (instead of --policy A)]\n"
            "                       [--json PATH|-] [--bootstrap R] [--bootstrap-seed S]\n"
            "                       [--check-models]\n"
            "                       --policy A [replay flags] --against B [replay flags]\n"
@@ -315,6 +318,9 @@ static void usage(void) {
            "  (another kept set or decision point, or another answer) on any prompt,\n"
            "  however reward and cost compare: a gate on behaviour.\n"
            "  --json -: the report as JSON on stdout, the table on stderr.\n"
+           "  --baseline FILE: instead of --policy A, A is the side B of FILE, an earlier\n"
+           "  compare --json report (the behaviour accepted then), matched by record\n"
+           "  file name: no old binary needed.\n"
            "  Records scored by different reward sources, or two records of one run,\n"
            "  are refused.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
@@ -370,6 +376,11 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
                 return ARGS_USAGE;
             continue;
         }
+        if ((r = args_take_value(argc, argv, &i, "--baseline", NULL, &v, err)) != 0) {
+            if (r < 0) return ARGS_USAGE;
+            o->baseline = v;
+            continue;
+        }
         if (strcmp(argv[i], "--fail-if-changed") == 0) {
             o->fail_if_changed = 1;
             continue;
@@ -397,6 +408,9 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
         side->args[side->n_args++] = argv[i];
     }
     if (o->n_records == 0) return args_usage(err, "--records: required");
+    if (o->baseline && o->a.name)
+        return args_usage(err, "--baseline: replaces --policy (A is the baseline's accepted side)");
+    if (o->baseline) o->a.name = "baseline";
     if (!o->a.name) return args_usage(err, "--policy: required (a policy name or bon)");
     if (!o->b.name) return args_usage(err, "--against: required (a policy name or bon)");
     return 0;
@@ -484,6 +498,64 @@ static cJSON *interval_json(const Interval *v) {
     return o;
 }
 
+/* --baseline: the outcome of record path under the report's side B (the
+ * behaviour accepted when the report was committed), matched by the
+ * record's file name, so a report made in another folder still applies. */
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int baseline_outcome(const cJSON *rep, const char *file, const char *record, Outcome *out,
+                            SrError *err) {
+    const cJSON *e, *hit = NULL;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rep, "prompts")) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "record");
+        if (!cJSON_IsString(r)) continue;
+        if (strcmp(base_name(r->valuestring), base_name(record)) == 0) {
+            if (hit) return sr_fail(err, "--baseline: %s names %s twice", file, base_name(record));
+            hit = e;
+        }
+    }
+    if (!hit) return sr_fail(err, "--baseline: %s has no outcome for %s", file, record);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(hit, "B");
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(b, "decisions");
+    const cJSON *gold = cJSON_GetObjectItemCaseSensitive(b, "gold");
+    if (!cJSON_IsObject(b) || !cJSON_IsArray(dec) ||
+        !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "candidate")))
+        return sr_fail(err, "--baseline: %s: the outcome of %s lacks candidate or decisions (a "
+                            "compare --json report of this version)", file, record);
+    out->candidate = (int)num(b, "candidate");
+    out->reward = num(b, "reward");
+    out->has_gold = cJSON_IsNumber(gold);
+    out->gold = out->has_gold ? gold->valuedouble : 0;
+    out->flops = num(b, "flops");
+    out->steps = (long long)num(b, "decode_steps");
+    int n = cJSON_GetArraySize(dec);
+    out->dec = n ? calloc((size_t)n, sizeof *out->dec) : NULL;
+    if (n && !out->dec) return sr_fail(err, "compare: out of memory");
+    const cJSON *d;
+    cJSON_ArrayForEach(d, dec) {
+        if (!cJSON_IsString(d) || !(out->dec[out->n_dec] = strdup(d->valuestring)))
+            return sr_fail(err, "--baseline: %s: a decision of %s is not a string", file, record);
+        out->n_dec++;
+    }
+    return 0;
+}
+
+static int baseline_load(const char *path, cJSON **out, SrError *err) {
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, (size_t)1 << 28, &text, &len, err) != 0) return -1;
+    int rc = sr_json_parse(text, len, path, NULL, out, err);
+    free(text);
+    if (rc == 0 && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*out, "prompts"))) {
+        cJSON_Delete(*out), *out = NULL;
+        return sr_fail(err, "--baseline: %s is not a compare --json report", path);
+    }
+    return rc;
+}
+
 static char *side_text(const Side *s) {
     size_t n = strlen(s->name) + 1;
     for (int i = 0; i < s->n_args; i++) n += strlen(s->args[i]) + 1;
@@ -507,6 +579,7 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     Outcome *A = sr_calloc((size_t)n, sizeof *A, err), *B = A ? sr_calloc((size_t)n, sizeof *B, err) : NULL;
     char dir[] = "/tmp/specrej-compare-XXXXXX";
     char *ta = side_text(&o.a), *tb = side_text(&o.b);
+    cJSON *base = NULL;
     cJSON *rep = NULL;
     int made_dir = 0;
     if (!B || !ta || !tb) {
@@ -524,6 +597,17 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         atomic_abort(&probe);
     }
     if (check_records(o.records, n, err) != 0) goto done;
+    if (o.baseline) {
+        if (baseline_load(o.baseline, &base, err) != 0) goto done;
+        const cJSON *bb = cJSON_GetObjectItemCaseSensitive(base, "B");
+        char *t = malloc(strlen(o.baseline) + (cJSON_IsString(bb) ? strlen(bb->valuestring) : 0) + 32);
+        if (!t) {
+            sr_fail(err, "compare: out of memory");
+            goto done;
+        }
+        sprintf(t, "baseline %s (its B: %s)", o.baseline, cJSON_IsString(bb) ? bb->valuestring : "?");
+        free(ta), ta = t;
+    }
     for (int k = 0; o.check_models && k < n; k++)
         if (check_models(o.records[k], err) != 0) goto done;
     /* --json -: stdout holds the JSON alone, so the table goes to stderr */
@@ -539,7 +623,9 @@ int cmd_compare(int argc, char **argv, SrError *err) {
            "steps");
     int all_gold = 1, win = 0, tie = 0, loss = 0, gwin = 0, gtie = 0, gloss = 0;
     for (int k = 0; k < n; k++) {
-        if (run_side(o.records[k], &o.a, dir, &A[k], err) != 0) goto done;
+        if (base ? baseline_outcome(base, o.baseline, o.records[k], &A[k], err) != 0
+                 : run_side(o.records[k], &o.a, dir, &A[k], err) != 0)
+            goto done;
         if (run_side(o.records[k], &o.b, dir, &B[k], err) != 0) goto done;
         char div[200];
         divergence(&A[k], &B[k], div, sizeof div);
@@ -637,7 +723,7 @@ done:
         snprintf(path, sizeof path, "%s/run.trace", dir), remove(path);
         rmdir(dir);
     }
-    cJSON_Delete(rep);
+    cJSON_Delete(rep), cJSON_Delete(base);
     for (int k = 0; A && k < n; k++) outcome_free(&A[k]);
     for (int k = 0; B && k < n; k++) outcome_free(&B[k]);
     free(A), free(B), free(ta), free(tb);
