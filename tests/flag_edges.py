@@ -44,7 +44,10 @@ DEFAULT_MAX = 1 << 20
 # flags whose maximum is a real run of that size, not an edge case
 WORK_GROWS = {"-N", "--max-batch", "--kv-budget-candidates", "--max-new", "--bootstrap",
               "--threads"}
-LM, RM = "data/austen-lm", "data/austen-rm"
+LM, RM = os.path.join(ROOT, "data", "austen-lm"), os.path.join(ROOT, "data", "austen-rm")
+# Every run's working directory: a scratch folder, since a probe may hand a
+# word to a flag that names an output (--json abc writes ./abc).
+CWD = None
 
 
 def sh(cmd, cwd, timeout=TIMEOUT):
@@ -80,7 +83,7 @@ RANGE = re.compile(r"outside \[([-\d.e+]+), ([-\d.e+]+)\]")
 def classify(runner, cmd, flag, aliases):
     """(kind, max) of a flag as the binary itself tells: a word is refused as
     not a number (int, float, bytes or a list), a huge value with its range."""
-    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "abc")]), ROOT)
+    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "abc")]), CWD)
     m = NOT_NUMBER.search(err.decode("utf-8", "replace"))
     if rc != 2 or not m:
         return None, None
@@ -88,7 +91,7 @@ def classify(runner, cmd, flag, aliases):
             "a byte size": "bytes", "a list": "list"}[m.group(1)]
     if kind == "int" and "list" in flag:
         kind = "list"
-    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "99999999999999")]), ROOT)
+    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "99999999999999")]), CWD)
     r = RANGE.search(err.decode("utf-8", "replace"))
     return kind, (float(r.group(2)) if r else None)
 
@@ -159,7 +162,7 @@ class Runner:
 
     def check(self, cmd, settings, long_ok):
         argv = self.argv(cmd, settings)
-        rc, out, err, secs = sh(argv, ROOT, LONG_TIMEOUT if long_ok else TIMEOUT)
+        rc, out, err, secs = sh(argv, CWD, LONG_TIMEOUT if long_ok else TIMEOUT)
         lines = [l for l in err.decode("utf-8", "replace").split("\n") if l.strip()]
         names = [n for _, aliases, _ in settings for n in aliases]
         what = " ".join(shlex.quote(x) for x in argv[1:])
@@ -186,7 +189,10 @@ class Runner:
 def main(argv):
     verbose = "-v" in argv
     binary = os.path.abspath(os.path.join(ROOT, os.environ.get("SPECREJ_BIN", "bin/specrej")))
+    global CWD
     work = tempfile.mkdtemp(prefix="specrej-flags-")
+    CWD = os.path.join(work, "cwd")
+    os.makedirs(CWD)
     r = Runner(binary, work)
     t0 = time.time()
     try:
