@@ -18,6 +18,7 @@
 #include "cli/batch.h"
 #include "cli/explain.h"
 #include "cli/policy_cli.h"
+#include "cli/reward_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
 #include "search/policy.h"
@@ -46,6 +47,10 @@ typedef struct Opts {
     PolicyCli pcli;             /* spr and replay: the policy flags, as given */
     const Policy *policy;       /* spr: resolved from them (parse_opts) */
     PolicyArgs policy_args;
+    RewardCli rcli;                 /* --reward-arg and the sources' own flags, as given */
+    const RewardEntry *reward_entry; /* bon, spr, record: --reward-source, NULL if unknown
+                                        (reward_open then says so) */
+    PolicyArgs reward_args;         /* its arguments, resolved from rcli */
     /* record and replay (issue 14) */
     const char *output, *record;
     int replay;                     /* method is then the simulated one (bon or spr) */
@@ -124,7 +129,7 @@ static void usage(SearchCliMethod m) {
     if (m == SEARCH_CLI_SPR) policy_cli_usage(stdout);
     if (m != SEARCH_CLI_GENERATE)
         printf("  --reward PATH         reward-model checkpoint\n"
-               "  --reward-source S     %s (default model)\n"
+               "  --reward-source S     %s (default %s)\n"
                "  --reward-tokenizer P  the reward model's tokenizer if not in its folder\n"
                "  --reward-template T   the reward model's template (default auto)\n"
                "  --kv-budget BYTES     generator + reward KV cache bytes (default: what holds\n"
@@ -138,7 +143,8 @@ static void usage(SearchCliMethod m) {
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
-               reward_names());
+               reward_names(), reward_at(0)->name);
+    if (m != SEARCH_CLI_GENERATE) reward_cli_usage(stdout);
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
@@ -217,6 +223,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--reward", NULL, reward)
         STR("--reward-tokenizer", NULL, reward_tokenizer)
         STR("--reward-source", NULL, reward_source)
+        if ((r = reward_cli_take(&o->rcli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
         STR("--reward-template", NULL, reward_template)
         STR("--closing-ids", NULL, closing_ids)
         STR("--lexicon", NULL, lexicon)
@@ -247,7 +254,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 /* A flag that would have no effect in this run is refused, so that nobody
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
-    if (o->method == SEARCH_CLI_GENERATE || strcmp(o->reward_source, "model") == 0) return 0;
+    if (o->method == SEARCH_CLI_GENERATE || (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL))
+        return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
                        : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
@@ -293,6 +301,19 @@ static int check_batch(const Opts *o, SrError *err) {
     return 0;
 }
 
+/* The source's entry and arguments. An unknown name is left to open_reward,
+ * which names the known ones (a run error, as it always was). */
+static int resolve_reward(Opts *o, SrError *err) {
+    if (!(o->reward_entry = reward_find(o->reward_source, NULL))) return 0;
+    if (reward_cli_resolve(&o->rcli, o->reward_entry, &o->reward_args, err) != 0) return -1;
+    if (!o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL)) {
+        char others[256];
+        reward_cli_modelless(others, sizeof others);
+        return sr_fail(err, "--reward: required (or --reward-source %s)", others);
+    }
+    return 0;
+}
+
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     /* -1: not given (a replay takes the record's; others the model's
      * generation_config.json or the defaults, sampling_defaults) */
@@ -320,11 +341,9 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->method == SEARCH_CLI_SPR &&
         policy_cli_resolve(&o->pcli, NULL, &o->policy, &o->policy_args, err) != 0)
         return -1;
-    if (o->method != SEARCH_CLI_GENERATE && !o->reward_source)
-        o->reward_source = "model";
-    if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
-        return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
-    return 0;
+    if (o->method == SEARCH_CLI_GENERATE) return 0;
+    if (!o->reward_source) o->reward_source = reward_at(0)->name;
+    return resolve_reward(o, err);
 }
 
 /* generation_config.json's sampling keys (transformers' names) as
@@ -507,6 +526,15 @@ static int load_prompt(Session *s, const Opts *o, SrError *err) {
     return 0;
 }
 
+/* generate ranks nothing, but the driver scores its one candidate: with the
+ * first source that needs nothing beyond the generator's own output. */
+static const char *generate_source(void) {
+    for (int i = 0; i < reward_count(); i++)
+        if (!(reward_needs(reward_at(i)) & ~(unsigned)REWARD_NEEDS_LOGPROBS))
+            return reward_at(i)->name;
+    return reward_at(0)->name;
+}
+
 static int open_reward(Session *s, const Opts *o, SrError *err) {
     RewardContext ctx = {0};
     ctx.path = o->reward;
@@ -528,8 +556,10 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
         ctx.closing_ids = s->closing;
         ctx.n_closing = s->n_closing;
     }
-    const char *src = o->method == SEARCH_CLI_GENERATE ? "selflik" : o->reward_source;
-    return reward_open(src, &ctx, &s->rs, err);
+    if (o->method == SEARCH_CLI_GENERATE) return reward_open(generate_source(), &ctx, &s->rs, err);
+    ctx.entry = o->reward_entry;
+    ctx.args = o->reward_entry ? &o->reward_args : NULL;
+    return reward_open(o->reward_source, &ctx, &s->rs, err);
 }
 
 /* With a tokenizer, only ids it can decode are sampled: a model's rows may
@@ -671,11 +701,30 @@ static int session_hashes(Session *s, const Opts *o, int want_rm, SrError *err) 
     return 0;
 }
 
+/* params.reward.params: the source's argument values, only for a source
+ * that declares parameters (the others' output stays as it always was). A
+ * replay gives the record's, as the live run printed them. */
+static int add_reward_args(Session *s, const Opts *o, cJSON *r, SrError *err) {
+    cJSON *args = NULL;
+    if (s->replaying) {
+        if (!s->rec.rs_args) return 0;
+        if (sr_json_parse(s->rec.rs_args, strlen(s->rec.rs_args), o->record, NULL, &args, err) != 0)
+            return -1;
+    } else {
+        if (!o->reward_entry || o->reward_entry->n_params == 0) return 0;
+        args = reward_cli_json(o->reward_entry, &o->reward_args);
+    }
+    if (!args) return sr_fail(err, "--json: out of memory");
+    cJSON_AddItemToObject(r, "params", args);
+    return 0;
+}
+
 /* Every parameter of the run (docs/output-schema.md): what reproduces it. */
 static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrError *err) {
     uint64_t gen_hash = 0, rm_hash = 0;
     const char *gen_path = o->model, *rm_path = NULL;
-    int model_src = o->method != SEARCH_CLI_GENERATE && strcmp(s->rs->name, "model") == 0;
+    int model_src = o->method != SEARCH_CLI_GENERATE &&
+                    (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL);
     if (s->replaying) {
         gen_path = s->rec.gen_path, gen_hash = s->rec.gen_hash;
         rm_path = s->rec.rm_path, rm_hash = s->rec.rm_hash;
@@ -695,6 +744,10 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         cJSON_AddStringToObject(r, "source", s->rs->name);
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
         cJSON_AddItemToObject(j, "reward", r);
+        if (add_reward_args(s, o, r, err) != 0) {
+            cJSON_Delete(j);
+            return NULL;
+        }
     }
     cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
     cJSON_AddNumberToObject(sm, "seed", (double)p->seed);
@@ -860,6 +913,7 @@ static int parse_replay_opts(Opts *o, SrError *err) {
                         : o->tokenizer ? "--tokenizer" : o->reward_tokenizer ? "--reward-tokenizer"
                         : o->stop_ids ? "--stop-ids" : o->closing_ids ? "--closing-ids"
                         : o->lexicon ? "--lexicon"
+                        : reward_cli_given(&o->rcli) ? "--reward-arg"
                         : strcmp(o->template_name, "auto") ? "--template"
                         : strcmp(o->reward_template, "auto") ? "--reward-template" : NULL;
     if (fixed) return sr_fail(err, "replay: %s is fixed by the record (%s)", fixed, o->record);
@@ -990,7 +1044,13 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
     const RewardSource *rs = s->rs;
     if (!(r->rs_name = dup_str(rs->name, err)) || !(r->rs_detail = dup_str(rs->detail, err)))
         return -1;
-    int model_src = strcmp(rs->name, "model") == 0;
+    int model_src = (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) != 0;
+    if (o->reward_entry->n_params > 0) {
+        cJSON *args = reward_cli_json(o->reward_entry, &o->reward_args);
+        r->rs_args = args ? cJSON_PrintUnformatted(args) : NULL;
+        cJSON_Delete(args);
+        if (!r->rs_args) return sr_fail(err, "record: out of memory");
+    }
     if (!(r->rm_path = dup_str(model_src ? o->reward : "", err))) return -1;
     if (model_src) {
         Model *rm = NULL;
@@ -1053,7 +1113,7 @@ static int record_one(Session *s, const Opts *o, const char *path, SrError *err)
     if (open_reward(s, o, err) != 0) goto done;
     RewardFootprint fp;
     reward_footprint(s->rs, &fp);
-    if (strcmp(s->rs->name, "model") == 0 && fp.kv_bytes_per_token == 0) {
+    if ((reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) && fp.kv_bytes_per_token == 0) {
         sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
                      "model rescores from re-encoded text, which a record cannot replay", o->reward);
         goto done;
@@ -1170,7 +1230,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
                                        : batch_out_open(&out, o->output, o->resume, err) != 0)
         goto done;
     s->out = o->method == SEARCH_CLI_RECORD ? NULL : &out;
-    if (o->reward && strcmp(o->reward_source, "model") == 0 &&
+    if (o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) &&
         model_load(o->reward, &s->rm, err) != 0)
         goto done;
     for (int i = 0; i < bp.n; i++) {
