@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/safetensors.h"
+#include "search/reward.h"
 #include "test_policies.h"
 
 static char g_dir[64];
@@ -650,10 +651,6 @@ static const Case DECODER_CASES[] = {
      "specrej: --schedule: 0 is outside [1, 1048576]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
      "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 1},
-    {"spr " LM "--prompt x --alpha 0.5", "specrej: --reward: required (or --reward-source "
-     "selflik|gold)", 2},
-    {"spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus",
-     "specrej: --reward-source: unknown source 'bogus' (known: model, selflik, gold)", 1},
     {"spr " LM "--reward %D/nothing --prompt x --alpha 0.5",
      "specrej: %D/nothing: no such model file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --max-batch 0",
@@ -808,6 +805,82 @@ static void test_policy_flags(void **state) {
     run_cases(l.cases, (size_t)l.n);
 }
 
+/* ---- the reward-source flags, for every registered source (reward_cli.h) ---- */
+
+static void add_full(CaseList *l, const char *args, const char *expect, int status) {
+    assert_true(l->n < MAX_POLICY_CASES);
+    snprintf(l->text[l->n][0], sizeof l->text[0][0], "%s", args);
+    snprintf(l->text[l->n][1], sizeof l->text[0][1], "specrej: %s", expect);
+    l->cases[l->n] = (Case){l->text[l->n][0], l->text[l->n][1], status};
+    l->n++;
+}
+
+/* Per source: a name it does not take, a parameter of another source, each
+ * parameter below its range (status 2: resolved with the command line). */
+static void reward_cases(CaseList *l, const RewardEntry *e) {
+    char base[256], args[512], want[512], own[128] = "", who[128];
+    snprintf(base, sizeof base, "spr " LM RM "--prompt x --alpha 0.5 --reward-source %s", e->name);
+    for (int k = 0; k < e->n_params; k++)
+        snprintf(own + strlen(own), sizeof own - strlen(own), "%s%s", k ? ", " : "",
+                 e->params[k].name);
+    snprintf(args, sizeof args, "%s --reward-arg no_such=1", base);
+    snprintf(want, sizeof want, "--reward-arg no_such: no reward source takes a parameter "
+             "'no_such' (%s takes %s)", e->name, own[0] ? own : "none");
+    add_full(l, args, want, 2);
+    for (int i = 0; i < reward_count(); i++) {
+        const RewardEntry *o = reward_at(i);
+        ParamOwner oe = reward_owner(e);
+        for (int k = 0; k < o->n_params; k++) {
+            const PolicyParam *q = &o->params[k];
+            if (param_index(&oe, q->name) >= 0) continue;
+            who[0] = 0;
+            for (int j = 0; j < reward_count(); j++) {
+                ParamOwner t = reward_owner(reward_at(j));
+                if (param_index(&t, q->name) >= 0)
+                    snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s",
+                             who[0] ? ", " : "", reward_at(j)->name);
+            }
+            snprintf(args, sizeof args, "%s --reward-arg %s=%s", base, q->name, q->example);
+            snprintf(want, sizeof want, "--reward-arg %s: has no effect with --reward-source %s "
+                     "(only with --reward-source %s)", q->name, e->name, who);
+            add_full(l, args, want, 2);
+        }
+    }
+    for (int k = 0; k < e->n_params; k++) {
+        const PolicyParam *q = &e->params[k];
+        int ints = q->type == POLICY_INT || q->type == POLICY_INT_LIST;
+        char low[64], range[96];
+        snprintf(low, sizeof low, ints ? "%.0f" : "%g", q->lo - 1);
+        snprintf(range, sizeof range, ints ? "[%.0f, %.0f%c" : "[%g, %g%c", q->lo, q->hi,
+                 q->hi_open ? ')' : ']');
+        snprintf(args, sizeof args, "%s --reward-arg %s=%s", base, q->name, low);
+        snprintf(want, sizeof want, "--reward-arg %s: %s is outside %s", q->name, low, range);
+        add_full(l, args, want, 2);
+    }
+}
+
+static void test_reward_flags(void **state) {
+    (void)state;
+    static CaseList l; /* large: off the stack */
+    l.n = 0;
+    char want[512], modelless[256] = "";
+    for (int i = 0; i < reward_count(); i++)
+        if (!(reward_needs(reward_at(i)) & REWARD_NEEDS_MODEL))
+            snprintf(modelless + strlen(modelless), sizeof modelless - strlen(modelless), "%s%s",
+                     modelless[0] ? "|" : "", reward_at(i)->name);
+    snprintf(want, sizeof want, "--reward: required (or --reward-source %s)", modelless);
+    add_full(&l, "spr " LM "--prompt x --alpha 0.5", want, 2);
+    snprintf(want, sizeof want, "--reward-source: unknown source 'bogus' (known: %s)",
+             reward_names());
+    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus", want, 1);
+    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-arg weight",
+             "--reward-arg: 'weight' is not name=value (e.g. weight=0.5)", 2);
+    add_full(&l, "replay --record x.rec --alpha 0.5 --reward-arg weight=1",
+             "replay: --reward-arg is fixed by the record (x.rec)", 2);
+    for (int i = 0; i < reward_count(); i++) reward_cases(&l, reward_at(i));
+    run_cases(l.cases, (size_t)l.n);
+}
+
 /* ---- record and replay (issue 14) ---- */
 
 #define FLM "--model tests/fixtures/llama_gqa "
@@ -913,6 +986,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tokenizers),
         cmocka_unit_test(test_decoders),
         cmocka_unit_test(test_policy_flags),
+        cmocka_unit_test(test_reward_flags),
         cmocka_unit_test(test_outputs_are_atomic),
         cmocka_unit_test(test_record_and_replay),
     };
