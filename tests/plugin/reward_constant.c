@@ -8,7 +8,7 @@
 
 enum { VALUE };
 static const PolicyParam PARAMS[] = {
-    {"value", POLICY_DOUBLE, "0", -1e9, 1e9, 0, "the score of every response", NULL, "1.5"},
+    {"value", POLICY_DOUBLE, "0", -1000, 1000, 0, "the score of every response", NULL, "1.5"},
 };
 
 static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
