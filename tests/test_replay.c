@@ -512,7 +512,7 @@ static void same_run(const SearchResult *a, const SearchResult *b, int with_peak
     assert_int_equal(a->best, b->best);
     for (int i = 0; i < a->n; i++) {
         const SearchCandidate *x = &a->cands[i], *y = &b->cands[i];
-        if (x->tokens.len != y->tokens.len || x->finished != y->finished ||
+        if (x->tokens.len != y->tokens.len || x->state != y->state ||
             x->rejected_at != y->rejected_at || x->scored != y->scored ||
             (x->scored && memcmp(&x->score, &y->score, sizeof x->score) != 0) ||
             memcmp(x->tokens.data, y->tokens.data, sizeof(int) * (size_t)x->tokens.len) != 0)

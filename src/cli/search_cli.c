@@ -648,7 +648,7 @@ static cJSON *candidates_json(Session *s, SrError *err) {
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
         cJSON_AddBoolToObject(e, "stop", c->stop_id >= 0);
-        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddBoolToObject(e, "finished", c->state == CAND_FINISHED);
         cJSON_AddBoolToObject(e, "scored", c->scored);
         cJSON_AddNumberToObject(e, "score", c->score);
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);

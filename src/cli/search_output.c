@@ -143,7 +143,7 @@ int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
         cJSON_AddNumberToObject(e, "score", c->score);
-        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddBoolToObject(e, "finished", c->state == CAND_FINISHED);
         cJSON_AddBoolToObject(e, "kept", c->in_batch);
         cJSON_AddItemToArray(cands, e);
         if (add_text(e, tw->tok, c, err) != 0) {
@@ -171,7 +171,7 @@ int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
         cJSON_AddNumberToObject(e, "score", c->score);
-        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddBoolToObject(e, "finished", c->state == CAND_FINISHED);
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
         cJSON_AddItemToArray(outcomes, e);
         if (add_text(e, tw->tok, c, err) != 0) {

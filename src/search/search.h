@@ -74,7 +74,6 @@ typedef struct SearchCandidate {
     CandState state;     /* 0 before its wave */
     IntVec tokens;       /* response ids, the stop id excluded */
     int stop_id;         /* the stop id that ended it, -1 otherwise */
-    int finished;        /* state == CAND_FINISHED (for readers) */
     int rejected_at;     /* decision point (1-based, per run) that cut it live; 0 = never */
     int scored;
     double score;
