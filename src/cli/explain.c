@@ -1,3 +1,5 @@
+/* explain.c - --explain: a run told in words on stderr, decision by
+ * decision (explain.h). */
 #include "cli/explain.h"
 
 #include <stdlib.h>

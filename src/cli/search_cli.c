@@ -1,3 +1,6 @@
+/* search_cli.c - the front end of generate, bon, spr, record and replay
+ * (search_cli.h): flags, models and tokenizers, prompt and stop ids, the
+ * run, its text/--json/--trace output, record files and batch mode. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/search_cli.h"
 

@@ -1,3 +1,5 @@
+/* search_output.c - a search's machine-readable output (search_output.h):
+ * the --trace JSON lines and the shared parts of --json. */
 #include "cli/search_output.h"
 
 #include <math.h>

@@ -1,3 +1,5 @@
+/* view_page.c - `specrej view`: a --trace file checked and turned into one
+ * self-contained HTML page (view_page.h). */
 #include "cli/view_page.h"
 
 #include <cJSON.h>

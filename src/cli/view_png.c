@@ -1,3 +1,5 @@
+/* view_png.c - a PNG of the view page for slides, rendered by headless
+ * Chromium (view_png.h). */
 #define _POSIX_C_SOURCE 200809L
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "cli/view_png.h"

@@ -1,3 +1,6 @@
+/* search.c - the decoding driver (search.h): plans the KV budget, runs
+ * waves of candidates through forward, sample and decision points, and
+ * moves each candidate live -> finished or cut. */
 #define _POSIX_C_SOURCE 200809L
 #include "search/search.h"
 
