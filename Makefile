@@ -9,7 +9,7 @@
 #   make bench-peers  side by side with llama.cpp (npm node-llama-cpp@3.21.1; not in CI)
 #   make experiments  regenerate every CSV and figure (long)
 #   make checkpoints  retrain the shipped models from Debian/npm data (7 min on a GPU, ~10 h on 2 cores;
-#                     its last step, tools/make_vrm.sh, retrains austen-vrm alone: ~1 h on 2 cores)
+#                     its last step, tools/train/make_vrm.sh, retrains austen-vrm alone: ~1 h on 2 cores)
 #
 # Dependencies are found with pkg-config; override PKG_DEPS_CFLAGS /
 # PKG_DEPS_LIBS / OPENMP_FLAGS on systems without it (see README, macOS).
@@ -108,8 +108,8 @@ $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 # The folders under src/ are the layers (docs/architecture.md); an include
 # that points up, sideways or in a circle fails the build's tests.
 check-layers:
-	@python3 tools/check_layers.py --selftest
-	@python3 tools/check_layers.py src
+	@python3 tools/checks/check_layers.py --selftest
+	@python3 tools/checks/check_layers.py src
 
 test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
@@ -151,7 +151,7 @@ experiments-quick: $(BIN)
 	sh experiments/run_all.sh quick
 
 checkpoints:
-	sh tools/make_checkpoints.sh
+	sh tools/train/make_checkpoints.sh
 
 clean:
 	rm -rf build build-san bin

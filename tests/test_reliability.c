@@ -1103,7 +1103,7 @@ static char *round_trip(const Tokenizer *tok, const char *text, size_t n, size_t
 /* The byte-level fixture tokenizer with "normalizer": {"type": "NFC"}: a
  * text comes back from decode(encode()) as its NFC form, compared with
  * Python's unicodedata.normalize (tests/fixtures/nfc/cases.txt, written by
- * tools/nfc_fixture.py). Before, the normalizer was accepted and ignored.
+ * tools/fixtures/nfc_fixture.py). Before, the normalizer was accepted and ignored.
  * Added tokens are matched on the raw text; invalid bytes pass through. */
 static void nfc_normalizer_is_applied(void **state) {
     (void)state;

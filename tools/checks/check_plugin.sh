@@ -18,7 +18,7 @@
 # trace must stay as it is). Prints the complete diff of the addition. Exits
 # non-zero on any failure.
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d /tmp/specrej_plugin.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT INT TERM
 cd "$root"
