@@ -92,53 +92,39 @@ static void put_config(const char *dir, const char *extra) {
     put_str(name, text);
 }
 
-/* The config above's tensors in one .safetensors file (zeros), with one
- * more tensor (extra, rows x cols; NULL: none), lm_head with head_rows rows
- * (0: none) and the float bits `poke` at byte `at` of the data (at < 0:
- * none). */
+/* put_tiny's one non-zero value: element g_poke_k of tensor g_poke_name. */
+static const char *g_poke_name;
+static size_t g_poke_k;
+static float g_poke_v;
+static float poked(const char *name, size_t k) {
+    return g_poke_name && strcmp(name, g_poke_name) == 0 && k == g_poke_k ? g_poke_v : 0.0f;
+}
+
+/* The config above's tensors in one .safetensors file (zeros; test_util.h's
+ * tiny Llama), with one more tensor (extra, rows x cols; NULL: none),
+ * lm_head with head_rows rows (0: none) and the float `poke` at byte `at` of
+ * the data (at < 0: none). */
 static void put_tiny(const char *name, const char *extra, long rows, long cols, long head_rows,
                      long at, float poke) {
-    static const struct { const char *n; long r, c; } T[] = {
-        {"model.embed_tokens.weight", 10, 8},
-        {"model.layers.0.input_layernorm.weight", 8, 0},
-        {"model.layers.0.self_attn.q_proj.weight", 8, 8},
-        {"model.layers.0.self_attn.k_proj.weight", 4, 8},
-        {"model.layers.0.self_attn.v_proj.weight", 4, 8},
-        {"model.layers.0.self_attn.o_proj.weight", 8, 8},
-        {"model.layers.0.post_attention_layernorm.weight", 8, 0},
-        {"model.layers.0.mlp.gate_proj.weight", 16, 8},
-        {"model.layers.0.mlp.up_proj.weight", 16, 8},
-        {"model.layers.0.mlp.down_proj.weight", 8, 16},
-        {"model.norm.weight", 8, 0},
-        {"lm_head.weight", 10, 8},
-        {"extra", 0, 0},
-    };
-    char json[4096] = "{";
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
-        const char *n = T[i].n;
-        long r = T[i].r, c = T[i].c;
-        if (strcmp(n, "lm_head.weight") == 0) r = head_rows;
-        if (strcmp(n, "extra") == 0) n = extra, r = rows, c = cols;
-        if (!n || r == 0) continue;
-        char e[256], shape[64];
-        if (c) snprintf(shape, sizeof shape, "[%ld, %ld]", r, c);
-        else snprintf(shape, sizeof shape, "[%ld]", r);
-        size_t bytes = 4 * (size_t)r * (size_t)(c ? c : 1);
-        snprintf(e, sizeof e, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
-                 off ? ", " : "", n, shape, off, off + bytes);
-        strcat(json, e);
-        off += bytes;
+    StSpec s = test_tiny();
+    s.t[N_TINY - 1].rows = head_rows;
+    s.skip_lm_head = head_rows == 0;
+    if (extra) test_tiny_add(&s, extra, rows, cols);
+    g_poke_name = NULL, g_poke_v = poke;
+    long off = 0;
+    for (int i = 0; at >= 0 && i < s.n; i++) {
+        if (s.skip_lm_head && strcmp(s.t[i].name, "lm_head.weight") == 0) continue;
+        long n = s.t[i].rows * (s.t[i].cols ? s.t[i].cols : 1);
+        if (at / 4 < off + n) {
+            g_poke_name = s.t[i].name, g_poke_k = (size_t)(at / 4 - off);
+            break;
+        }
+        off += n;
     }
-    strcat(json, "}");
-    size_t hl = strlen(json);
-    unsigned char *buf = calloc(1, 8 + hl + off);
-    assert_non_null(buf);
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
-    memcpy(buf + 8, json, hl);
-    if (at >= 0) memcpy(buf + 8 + hl + at, &poke, 4);
-    put(name, buf, 8 + hl + off);
-    free(buf);
+    s.value = poked;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    test_tiny_write(path, &s);
 }
 
 /* Non-finite numbers: a llama2.c file with an infinity in its embedding, one
