@@ -863,7 +863,19 @@ static void test_reward_flags(void **state) {
              "--reward-arg: 'weight' is not name=value (e.g. weight=0.5)", 2);
     add_full(&l, "replay --record x.rec --alpha 0.5 --reward-arg weight=1",
              "replay: --reward-arg is fixed by the record (x.rec)", 2);
-    for (int i = 0; i < reward_count(); i++) reward_cases(&l, reward_at(i));
+    for (int i = 0; i < reward_count(); i++) {
+        const RewardEntry *e = reward_at(i);
+        reward_cases(&l, e);
+        if (!(reward_needs(e) & REWARD_NEEDS_TOKENIZER) || (reward_needs(e) & REWARD_NEEDS_MODEL))
+            continue;
+        /* a declared need, refused for every source alike (the fixture has no tokenizer) */
+        char args[256];
+        snprintf(args, sizeof args, "bon --model tests/fixtures/llama_gqa --prompt-ids 1,5 -N 1 "
+                 "--reward-source %s", e->name);
+        snprintf(want, sizeof want, "--reward-source %s: needs the generator's tokenizer to "
+                 "decode responses (not available in an id-only run)", e->name);
+        add_full(&l, args, want, 1);
+    }
     run_cases(l.cases, (size_t)l.n);
 }
 

@@ -64,6 +64,14 @@ int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, 
         c.args = &defaults;
     }
     if (param_args_check(&o, c.args, err) != 0) return -1;
+    /* the declared needs, checked here once for every source */
+    unsigned needs = reward_needs(e);
+    if ((needs & REWARD_NEEDS_TOKENIZER) && !ctx->gen_tok)
+        return sr_fail(err, "--reward-source %s: needs the generator's tokenizer to decode "
+                            "responses (not available in an id-only run)", e->name);
+    if (needs & REWARD_NEEDS_HIDDEN)
+        return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
+                            "this build does not supply yet", e->name);
     c.entry = e;
     return e->open(&c, out, err);
 }

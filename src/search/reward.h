@@ -161,12 +161,13 @@ enum {
     REWARD_NEEDS_MODEL = 1,     /* a reward-model checkpoint: --reward PATH, with
                                    --reward-tokenizer, --reward-template, --closing-ids;
                                    a record keeps its path, hash and shapes */
-    REWARD_NEEDS_TOKENIZER = 2, /* the generator's tokenizer (RewardContext.gen_tok) */
+    REWARD_NEEDS_TOKENIZER = 2, /* the generator's tokenizer (RewardContext.gen_tok;
+                                   reward_open refuses an id-only run) */
     REWARD_NEEDS_LEXICON = 4,   /* a gold lexicon (--lexicon, default GOLD_DEFAULT_LEXICON) */
     REWARD_NEEDS_LOGPROBS = 8,  /* the generator's log-probabilities of the sampled tokens
                                    (RewardCand.nll_sum: always there, also in a replay) */
     REWARD_NEEDS_HIDDEN = 16,   /* the generator's last hidden state per candidate: not
-                                   supplied yet (issue 26); such a source must refuse to open */
+                                   supplied yet (issue 26): reward_open refuses the source */
 };
 
 /* A source's declaration, the one place its name is spelled. */

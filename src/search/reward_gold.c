@@ -39,9 +39,7 @@ static const RewardOps OPS = {.begin = reward_stateless_begin,
                               .close = close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    if (!ctx->gen_tok)
-        return sr_fail(err, "--reward-source %s: needs the generator's tokenizer to decode "
-                            "responses (not available in an id-only run)", ctx->entry->name);
+    /* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there */
     GoldSource *g = sr_calloc(1, sizeof *g, err);
     RewardSource *rs = g ? sr_calloc(1, sizeof *rs, err) : NULL;
     if (!rs) {
