@@ -122,6 +122,8 @@ static void needs_text(const RewardEntry *e, char *buf, size_t cap) {
     if (!buf[0]) snprintf(buf, cap, "nothing");
 }
 
+/* Sources as "  - NAME", their details 24 columns in: a layout apart from the
+ * policies' (4 and 6 columns), which tools read from spr --help. */
 void reward_cli_usage(FILE *f) {
     fprintf(f, "  --reward-arg N=V      set the reward source's parameter N (repeatable); a\n"
                "                        parameter with a flag of its own may be set by that flag\n"
@@ -130,9 +132,9 @@ void reward_cli_usage(FILE *f) {
         const RewardEntry *e = reward_at(i);
         char needs[256];
         needs_text(e, needs, sizeof needs);
-        fprintf(f, "    %-20s%s\n", e->name, e->summary);
-        if (e->wraps) fprintf(f, "                        wraps: %s\n", e->wraps);
-        fprintf(f, "                        needs: %s\n", needs);
+        fprintf(f, "  - %-20s%s\n", e->name, e->summary);
+        if (e->wraps) fprintf(f, "%24swraps: %s\n", "", e->wraps);
+        fprintf(f, "%24sneeds: %s\n", "", needs);
         for (int k = 0; k < e->n_params; k++) {
             const PolicyParam *q = &e->params[k];
             char def[80], range[64];
@@ -141,9 +143,9 @@ void reward_cli_usage(FILE *f) {
             if (q->hi >= 1e30) snprintf(range, sizeof range, ">= %.15g", q->lo);
             else snprintf(range, sizeof range, "in [%.15g, %.15g%c", q->lo, q->hi,
                           q->hi_open ? ')' : ']');
-            fprintf(f, "      %s%s%s%s: %s %s, %s\n", q->name, q->flag ? " (" : "",
-                    q->flag ? q->flag : "", q->flag ? ")" : "", type_name(q->type), range, def);
-            fprintf(f, "          %s\n", q->help);
+            fprintf(f, "%24s%s%s%s%s: %s %s, %s: %s\n", "", q->name, q->flag ? " (" : "",
+                    q->flag ? q->flag : "", q->flag ? ")" : "", type_name(q->type), range, def,
+                    q->help);
         }
     }
 }

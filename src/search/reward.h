@@ -175,7 +175,9 @@ struct RewardEntry {
     const char *name;          /* --reward-source NAME */
     const char *summary;       /* one line for --help */
     const PolicyParam *params; /* --reward-arg NAME=VALUE, or a parameter's own flag;
-                                  the same declaration and rules as a policy's */
+                                  the same declaration and rules as a policy's (an own
+                                  flag must not be one the commands already take: the
+                                  reward flags are matched first) */
     int n_params;
     int (*validate)(const PolicyArgs *a, SrError *err); /* between parameters, or NULL */
     unsigned needs;            /* REWARD_NEEDS_* */

@@ -49,7 +49,7 @@ python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["params"]["policy
 # each new reward source: live --json and --trace record it and its argument;
 # record -> replay gives the live run's --json; compare runs over the records
 for src in constant lenpen; do
-    bin/specrej spr --help | grep -q "^    $src " ||
+    bin/specrej spr --help | grep -q "^  - $src " ||
         { echo "check_plugin: spr --help does not list $src" >&2; exit 1; }
     case $src in
     constant) flags="--reward-source constant --reward-arg value=1.5"; key=value; val=1.5 ;;
