@@ -2,6 +2,7 @@
 #include "cli/batch.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +57,44 @@ static char *dup_n(const char *s, size_t n, SrError *err) {
     return d;
 }
 
+/* Whether the JSON text s[0..n) holds the escape \u0000: cJSON decodes it
+ * into a NUL that silently ends the C string (the prompt would be cut). */
+static int has_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0) return 1;
+        i++; /* skip the escaped character: in "\\\\u0000" (JSON text) the u is text */
+    }
+    return 0;
+}
+
+/* "seed": a JSON number up to 2^53 (every integer there is exact as a
+ * double), or a string of digits for the whole 64-bit range. */
+static int parse_seed(const cJSON *seed, const char *path, int line, BatchPrompt *p,
+                      SrError *err) {
+    if (cJSON_IsString(seed)) {
+        const char *d = seed->valuestring;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = d[0] >= '0' && d[0] <= '9' ? strtoull(d, &end, 10) : 0;
+        if (!(d[0] >= '0' && d[0] <= '9') || *end != 0 || errno == ERANGE)
+            return sr_fail(err, "--prompts: %s: line %d: \"seed\": \"%.40s\" is not an integer "
+                                "in [0, 18446744073709551615]", path, line, d);
+        p->seed = (uint64_t)v, p->has_seed = 1;
+        return 0;
+    }
+    double x = cJSON_IsNumber(seed) ? seed->valuedouble : -1;
+    if (!cJSON_IsNumber(seed) || !(x >= 0) || x != floor(x))
+        return sr_fail(err, "--prompts: %s: line %d: \"seed\" must be an integer >= 0", path,
+                       line);
+    if (x > 9007199254740992.0)
+        return sr_fail(err, "--prompts: %s: line %d: \"seed\" %.17g is above 2^53, where a JSON "
+                            "number is read as the nearest double (another seed); write it as "
+                            "a string of digits, \"seed\": \"N\"", path, line, x);
+    p->seed = (uint64_t)x, p->has_seed = 1;
+    return 0;
+}
+
 /* One JSON line into *p. */
 static int parse_json_line(const char *path, int line, const char *s, size_t n, BatchPrompt *p,
                            SrError *err) {
@@ -72,19 +111,19 @@ static int parse_json_line(const char *path, int line, const char *s, size_t n, 
     char num[32];
     if (!cJSON_IsObject(j) || !cJSON_IsString(pr)) {
         sr_fail(err, "--prompts: %s: line %d: a JSON line needs \"prompt\": \"text\"", path, line);
+    } else if (has_nul_escape(s, n)) {
+        sr_fail(err, "--prompts: %s: line %d: holds \\u0000 (a NUL byte cannot be part of a "
+                     "prompt or id)", path, line);
     } else if (id && !cJSON_IsString(id) &&
-               !(cJSON_IsNumber(id) && id->valuedouble == (double)(long long)id->valuedouble)) {
-        sr_fail(err, "--prompts: %s: line %d: \"id\" must be a string or an integer", path, line);
-    } else if (seed && !(cJSON_IsNumber(seed) && seed->valuedouble >= 0 &&
-                         seed->valuedouble <= 9007199254740992.0 &&
-                         seed->valuedouble == (double)(long long)seed->valuedouble)) {
-        sr_fail(err, "--prompts: %s: line %d: \"seed\" must be an integer >= 0", path, line);
-    } else {
+               !(cJSON_IsNumber(id) && fabs(id->valuedouble) <= 9007199254740992.0 &&
+                 id->valuedouble == floor(id->valuedouble))) {
+        sr_fail(err, "--prompts: %s: line %d: \"id\" must be a string or an integer (up to "
+                     "2^53; a larger one as a string)", path, line);
+    } else if (!seed || parse_seed(seed, path, line, p, err) == 0) {
         const char *ids = NULL;
         if (cJSON_IsString(id)) ids = id->valuestring;
         else if (id) snprintf(num, sizeof num, "%lld", (long long)id->valuedouble), ids = num;
         else snprintf(num, sizeof num, "%d", line), ids = num;
-        p->seed = seed ? (long long)seed->valuedouble : -1;
         if ((p->id = dup_n(ids, strlen(ids), err)) &&
             (p->text = dup_n(pr->valuestring, strlen(pr->valuestring), err)))
             rc = 0;
@@ -107,7 +146,6 @@ static int add_line(BatchPrompts *out, int *cap, const char *path, int line, con
     }
     BatchPrompt *p = &out->items[out->n];
     memset(p, 0, sizeof *p);
-    p->seed = -1;
     int rc;
     if (s[b] == '{') {
         rc = parse_json_line(path, line, s, n, p, err);
@@ -149,7 +187,10 @@ int batch_prompts_load(const char *path, BatchPrompts *out, SrError *err) {
         return sr_fail(err, "--prompts: %s: holds a NUL byte (not a text file)", path);
     }
     int cap = 0, line = 0, rc = 0;
-    for (size_t at = 0; at < len && rc == 0;) {
+    /* a UTF-8 byte-order mark is no part of the first prompt (and would
+     * hide a first JSON line's '{') */
+    size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    for (size_t at = start; at < len && rc == 0;) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
         if (++line == INT32_MAX) rc = sr_fail(err, "--prompts: %s: too many lines", path);

@@ -5,10 +5,15 @@
  * read on its own:
  *  - a line whose first non-blank byte is '{' is a JSON object with "prompt"
  *    (a string, required), "id" (a string or an integer, optional) and
- *    "seed" (an integer >= 0, optional: this prompt's --seed); other keys are
- *    ignored, so a JSONL file made for another tool can be read as it is;
+ *    "seed" (optional: this prompt's --seed; an integer in [0, 2^53] as a JSON
+ *    number, or any integer in [0, 2^64-1] as a string of digits, because a
+ *    JSON number above 2^53 is read as the nearest double: another seed);
+ *    other keys are ignored, so a JSONL file made for another tool can be
+ *    read as it is; nothing but blanks may follow the object, and a "\u0000"
+ *    in a prompt or id is refused (C strings would cut the text there);
  *  - any other line is the prompt text itself (a trailing "\r" dropped);
- *  - blank lines are skipped.
+ *  - blank lines are skipped; a UTF-8 byte-order mark opening the file is
+ *    dropped (editors on Windows write one).
  * A prompt without an id is named by its line number ("1" for the first
  * line), so ids stay put when blank lines come and go. Ids must be unique
  * (resume skips by id). A prompt that is plain text but starts with '{' must
@@ -22,6 +27,7 @@
 #define SPECREJ_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "base/strmap.h"
@@ -29,7 +35,8 @@
 typedef struct BatchPrompt {
     char *id;
     char *text;
-    long long seed; /* -1: the run's --seed */
+    uint64_t seed;  /* this prompt's seed when has_seed; else the run's --seed */
+    int has_seed;
 } BatchPrompt;
 
 typedef struct BatchPrompts {

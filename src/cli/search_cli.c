@@ -39,7 +39,9 @@ typedef struct Opts {
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
-    long long n, max_batch, max_new, seed, top_k, budget_candidates;
+    long long n, max_batch, max_new, top_k, budget_candidates;
+    uint64_t seed;              /* every 64-bit value, exactly */
+    int seed_given;
     double temperature, top_p;
     size_t kv_budget;
     int print_ids, help, explain;
@@ -206,7 +208,10 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
     INT("--max-new", "-n", max_new, 1, 1 << 20)
-    INT("--seed", "-s", seed, 0, INT64_MAX)
+    if ((r = args_take_value(argc, argv, i, "--seed", "-s", &v, err)) != 0) {
+        o->seed_given = 1;
+        return r < 0 ? -1 : args_parse_u64("--seed", v, &o->seed, err);
+    }
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
     INT("--threads", "-t", threads, 1, 4096)
     DBL("--temperature", "--temp", temperature, 0, 1e6, 1)
@@ -226,8 +231,12 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
-        if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
-            return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
+        if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0) {
+            if (r < 0 || args_parse_bytes("--kv-budget", v, &o->kv_budget, err) != 0) return -1;
+            /* 0 would read as "not given" (the default budget): refused */
+            return o->kv_budget ? 0 : sr_fail(err, "--kv-budget: 0 bytes hold no candidate "
+                                                   "(leave the flag out for the default)");
+        }
     }
     if (parse_json_flag(o, argc, argv, i)) return 0;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD ||
@@ -293,17 +302,56 @@ static int check_batch(const Opts *o, SrError *err) {
     return 0;
 }
 
+/* An id list's syntax (the vocabulary's bound needs the model, later). */
+static int check_id_list(const char *flag, const char *s, SrError *err) {
+    int *ids = NULL, n = 0;
+    if (!s) return 0;
+    if (!*s) return sr_fail(err, "%s: empty (give ids, e.g. 5,17,3)", flag);
+    int rc = args_parse_int_list(flag, s, 0, INT32_MAX, &ids, &n, err);
+    free(ids);
+    return rc;
+}
+
+/* Every check that needs no file, made while parsing, so that each of these
+ * mistakes is a usage error (exit 2, README "Exit status") found before a
+ * model is read, rather than a failure after loading. */
+static int check_usage(const Opts *o, SrError *err) {
+    static const char *const NAMES[] = {"--json", "--trace", "--output", "--record", "--model",
+                                        "--prompts", "--tokenizer", "--reward", "--lexicon"};
+    const char *vals[] = {o->json, o->trace, o->output, o->record, o->model,
+                          o->prompts, o->tokenizer, o->reward, o->lexicon};
+    for (size_t k = 0; k < sizeof NAMES / sizeof NAMES[0]; k++)
+        if (vals[k] && !*vals[k])
+            return sr_fail(err, "%s: empty file name%s", NAMES[k],
+                           k == 0 ? " (give a path, or - for stdout)" : "");
+    if (check_id_list("--prompt-ids", o->prompt_ids, err) != 0) return -1;
+    if (check_id_list("--stop-ids", o->stop_ids, err) != 0) return -1;
+    if (o->closing_ids && strcmp(o->closing_ids, "none") != 0 &&
+        check_id_list("--closing-ids", o->closing_ids, err) != 0)
+        return -1;
+    if (template_check_name(o->template_name, "--template", err) != 0) return -1;
+    if (template_check_name(o->reward_template, "--reward-template", err) != 0) return -1;
+    if (o->kv_budget && o->budget_candidates)
+        return sr_fail(err, "--kv-budget: give at most one of --kv-budget and "
+                            "--kv-budget-candidates");
+    if (o->prompt_kv && strcmp(o->prompt_kv, "shared") != 0 &&
+        strcmp(o->prompt_kv, "per-candidate") != 0)
+        return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
+    return 0;
+}
+
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     /* -1: not given (a replay takes the record's; others the model's
      * generation_config.json or the defaults, sampling_defaults) */
-    o->max_new = -1, o->seed = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
+    o->max_new = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
     o->max_batch = 1000;
     o->template_name = "auto", o->reward_template = "auto";
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
+    if (check_usage(o, err) != 0) return -1;
     if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
-    if (o->seed < 0) o->seed = 1;
+    if (!o->seed_given) o->seed = 1;
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
         if (o->json || o->trace)
@@ -324,7 +372,7 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
         o->reward_source = "model";
     if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
         return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
-    return 0;
+    return check_no_effect(o, err);
 }
 
 /* generation_config.json's sampling keys (transformers' names) as
@@ -359,9 +407,12 @@ static int gc_number(const cJSON *gc, const char *path, const char *key, double 
     const cJSON *v = gc ? cJSON_GetObjectItemCaseSensitive(gc, key) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
     double x = v->valuedouble;
-    if (!cJSON_IsNumber(v) || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x))
-        return sr_fail(err, "%s: \"%s\" must be %s in [%g, %g]", path, key,
-                       integer ? "an integer" : "a number", lo, hi);
+    if (!cJSON_IsNumber(v) || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x)) {
+        char l[40], h[40];
+        return sr_fail(err, "%s: \"%s\" must be %s in [%s, %s]", path, key,
+                       integer ? "an integer" : "a number", args_fmt_limit(lo, l, sizeof l),
+                       args_fmt_limit(hi, h, sizeof h));
+    }
     *field = x;
     *src = "generation_config";
     return 0;
@@ -555,7 +606,7 @@ static int mask_undecodable(Session *s, SearchParams *p, SrError *err) {
 static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err) {
     memset(p, 0, sizeof *p);
     p->max_new = (int)o->max_new;
-    p->seed = (uint64_t)o->seed;
+    p->seed = o->seed;
     p->sampling.temperature = o->temperature;
     p->sampling.top_k = (int)o->top_k;
     p->sampling.top_p = o->top_p;
@@ -658,7 +709,10 @@ static cJSON *model_ref_json(const char *path, uint64_t hash) {
     return m;
 }
 
-static cJSON *ids_json(const int *ids, int n) { return cJSON_CreateIntArray(ids, n); }
+/* cJSON_CreateIntArray gives NULL (the key would vanish) for no ids */
+static cJSON *ids_json(const int *ids, int n) {
+    return n > 0 ? cJSON_CreateIntArray(ids, n) : cJSON_CreateArray();
+}
 
 /* The generator's (and, want_rm, the reward model's) content hash, read
  * from the files once per session. */
@@ -694,10 +748,19 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         cJSON *r = model_ref_json(rm_path, rm_hash);
         cJSON_AddStringToObject(r, "source", s->rs->name);
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
+        /* --closing-ids changes every score, so it is part of what repeats
+         * the run: the ids as given ([] for none), null for the default */
+        if (o->closing_ids) cJSON_AddItemToObject(r, "closing_ids", ids_json(s->closing,
+                                                                             s->n_closing));
+        else cJSON_AddNullToObject(r, "closing_ids");
         cJSON_AddItemToObject(j, "reward", r);
     }
     cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
-    cJSON_AddNumberToObject(sm, "seed", (double)p->seed);
+    /* as digits: a double would round seeds above 2^53 (the run could not
+     * be repeated from its own output) */
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    cJSON_AddRawToObject(sm, "seed", seed);
     cJSON_AddNumberToObject(sm, "temperature", p->sampling.temperature);
     cJSON_AddNumberToObject(sm, "top_k", p->sampling.top_k);
     cJSON_AddNumberToObject(sm, "top_p", p->sampling.top_p);
@@ -880,17 +943,20 @@ static int parse_replay_opts(Opts *o, SrError *err) {
 /* The record fixes sampling, seed and length: a replay can take them only
  * as recorded. */
 static int replay_check(const Opts *o, const Record *r, SrError *err) {
-    if (o->seed >= 0 && (uint64_t)o->seed != r->seed)
-        return sr_fail(err, "--seed: %lld differs from the record's %llu (%s)", o->seed,
+    if (o->seed_given && o->seed != r->seed)
+        return sr_fail(err, "--seed: %llu differs from the record's %llu (%s)",
+                       (unsigned long long)o->seed,
                        (unsigned long long)r->seed, o->record);
     if (o->temperature >= 0 && o->temperature != r->temperature)
-        return sr_fail(err, "--temperature: %g differs from the record's %g (%s)", o->temperature,
+        return sr_fail(err, "--temperature: %.17g differs from the record's %.17g (%s)",
+                       o->temperature,
                        r->temperature, o->record);
     if (o->top_k >= 0 && o->top_k != r->top_k)
         return sr_fail(err, "--top-k: %lld differs from the record's %d (%s)", o->top_k, r->top_k,
                        o->record);
     if (o->top_p >= 0 && o->top_p != r->top_p)
-        return sr_fail(err, "--top-p: %g differs from the record's %g (%s)", o->top_p, r->top_p,
+        return sr_fail(err, "--top-p: %.17g differs from the record's %.17g (%s)", o->top_p,
+                       r->top_p,
                        o->record);
     if (o->max_new >= 0 && o->max_new != r->max_new)
         return sr_fail(err, "--max-new: %lld differs from the record's %d (%s)", o->max_new,
@@ -911,7 +977,7 @@ static int replay_setup(Session *s, Opts *o, SrError *err) {
     if (record_load(o->record, &s->rec, err) != 0) return -1;
     const Record *r = &s->rec;
     if (replay_check(o, r, err) != 0) return -1;
-    o->seed = (long long)r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
+    o->seed = r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
     o->top_p = r->top_p, o->max_new = r->max_new;
     o->prompt_kv = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
     o->prompt = r->prompt_text; /* for --json; NULL in an id-only record */
@@ -975,7 +1041,7 @@ static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) 
 
 static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Record *r,
                          SrError *err) {
-    r->seed = (uint64_t)o->seed;
+    r->seed = o->seed;
     r->temperature = o->temperature, r->top_p = o->top_p, r->top_k = (int)o->top_k;
     r->max_new = (int)o->max_new, r->max_new_eff = plan->max_new;
     r->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
@@ -1144,10 +1210,10 @@ static int batch_done(const Opts *o, const Session *s, const BatchPrompt *q) {
 static int run_prompt(Session *s, Opts *o, SrError *err);
 
 /* One prompt of the batch: the flags as given, this prompt's text and seed. */
-static int batch_one(Session *s, Opts *o, const BatchPrompt *q, long long seed, SrError *err) {
+static int batch_one(Session *s, Opts *o, const BatchPrompt *q, uint64_t seed, SrError *err) {
     session_reset_run(s);
     o->prompt = q->text;
-    o->seed = q->seed >= 0 ? q->seed : seed;
+    o->seed = q->has_seed ? q->seed : seed;
     s->id = q->id;
     if (o->method != SEARCH_CLI_RECORD) return run_prompt(s, o, err);
     char path[4400];
@@ -1163,7 +1229,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
                   METHOD_NAMES[o->method], "prompts");
     if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
     int rc = -1, skipped = 0, ran = 0;
-    long long seed = o->seed;
+    uint64_t seed = o->seed;
     memset(&out, 0, sizeof out);
     out.fd = -1;
     if (o->method == SEARCH_CLI_RECORD ? record_batch_check(o, &bp, err) != 0
@@ -1205,7 +1271,6 @@ static int run_prompt(Session *s, Opts *o, SrError *err) {
     SearchParams p;
     if (load_prompt(s, o, err) != 0) return -1;
     if (open_reward(s, o, err) != 0) return -1; /* a known source from here on */
-    if (check_no_effect(o, err) != 0) return -1;
     if (fill_params(s, o, &p, err) != 0) return -1;
     return search_and_finish(s, o, &p, err);
 }

@@ -29,7 +29,11 @@ static int out_of_range(const PolicyParam *q, const char *label, double v, SrErr
     if (is_int(q->type))
         return sr_fail(err, "%s: %.0f is outside [%.0f, %.0f%c", label, v, q->lo, q->hi,
                        q->hi_open ? ')' : ']');
-    return sr_fail(err, "%s: %g is outside [%g, %g%c", label, v, q->lo, q->hi,
+    /* an integral limit prints whole (1000000, not 1e+06) */
+    char lo[40], hi[40];
+    snprintf(lo, sizeof lo, q->lo == floor(q->lo) && fabs(q->lo) < 1e17 ? "%.0f" : "%.17g", q->lo);
+    snprintf(hi, sizeof hi, q->hi == floor(q->hi) && fabs(q->hi) < 1e17 ? "%.0f" : "%.17g", q->hi);
+    return sr_fail(err, "%s: %.17g is outside [%s, %s%c", label, v, lo, hi,
                    q->hi_open ? ')' : ']');
 }
 
@@ -49,8 +53,10 @@ static int parse_one(const PolicyParam *q, const char *label, const char *s, dou
         *out = (double)v;
     } else {
         double v = strtod(s, &end);
-        if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE ||
-            !isfinite(v))
+        /* ERANGE from an underflow (1e-320, a denormal) still leaves a finite
+         * value, the nearest to what was typed: only overflow is refused */
+        if (end == s || isspace((unsigned char)s[0]) || *end != 0 ||
+            (errno == ERANGE && fabs(v) == HUGE_VAL) || !isfinite(v))
             return sr_fail(err, "%s: '%s' is not a finite number", label, s);
         *out = v;
     }
