@@ -71,6 +71,12 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     if (len < 1) len = 1;
     if (len > eff) len = eff;
     plan->per_cand_plan = per_candidate(g, n_prompt, rs, len, share_prompt);
+    /* The one guard for every divisor of the planner: size_waves divides
+     * the budget by per_cand_plan, and a model whose KV holds no bytes (a
+     * hostile record's config, kv_bytes_per_token 0) would make it 0 */
+    if (plan->per_cand_plan == 0 || plan->per_cand_full == 0)
+        return sr_fail(err, "model: its KV cache holds 0 bytes per token (a config with no "
+                            "layers or heads): nothing to plan a budget with");
     return 0;
 }
 

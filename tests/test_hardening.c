@@ -1,0 +1,179 @@
+/* test_hardening.c - the second hostile-input campaign's classes (issue 23),
+ * one section per class: flag values and exit statuses, exact 64-bit seeds,
+ * batch input, outputs that must never destroy inputs, records whose sizes
+ * lie. Each test ran against the code before its fix and failed there. They
+ * run bin/specrej on the shipped Austen models with tiny caps, so the suite
+ * stays fast; nothing depends on timing or the CPU. */
+#include "test_util.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char g_dir[256];
+
+static const char *tmp(const char *name) { return test_scratch_path(g_dir, name); }
+
+static int setup(void **state) {
+    (void)state;
+    return test_scratch_make(g_dir, sizeof g_dir, "hard");
+}
+
+static int teardown(void **state) {
+    (void)state;
+    return test_scratch_remove(g_dir);
+}
+
+#define GEN "-m data/austen-lm"
+#define RM "--reward data/austen-rm"
+
+/* Runs "specrej ARGS"; returns the exit status, *out the output (stdout and
+ * stderr) unless out is NULL. */
+static int sr(char **out, const char *fmt, ...) {
+    char args[6000], cmd[7000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
+    return test_run(cmd, out);
+}
+
+static void expect(int status, const char *needle, const char *fmt, const char *arg) {
+    char *out = NULL;
+    int rc = sr(&out, fmt, arg);
+    if (rc != status || (needle && !strstr(out, needle)))
+        fail_msg("specrej %s: exit %d (want %d), output:\n%s\n(want it to contain '%s')", arg, rc,
+                 status, out, needle ? needle : "");
+    free(out);
+}
+
+/* ---- flag values -------------------------------------------------------- */
+
+/* A first decision or a response cap of 1 token divided the budget by zero
+ * (SIGFPE, exit 136) in every command that plans a batch. */
+static void one_token_shapes_run(void **state) {
+    (void)state;
+    static const char *const CASES[] = {
+        "generate " GEN " -p Hi -n 1",
+        "bon " GEN " " RM " -p Hi -N 3 -n 1",
+        "spr " GEN " " RM " -p Hi --alpha 0.5 -n 1",
+        "spr " GEN " " RM " -p Hi --alpha 0.5 --first-decision 1 -n 6 --kv-budget 200K",
+        "spr " GEN " " RM " -p Hi --policy schedule --alpha 0.5 --schedule 1,4 -n 6 --kv-budget 200K",
+        "spr " GEN " " RM " -p Hi --policy topk --policy-arg k=2 --policy-arg first_decision=1 -n 6 "
+        "--kv-budget 200K",
+        "spr " GEN " " RM " -p Hi --policy margin --policy-arg delta=0.1 --policy-arg first_decision=1 "
+        "-n 6 --kv-budget 200K",
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        char *out = NULL;
+        int rc = sr(&out, "%s", CASES[i]);
+        if (rc != 0) fail_msg("specrej %s: exit %d\n%s", CASES[i], rc, out);
+        free(out);
+    }
+    /* record -n 1, then replay and its first decision at 1 */
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 4 -n 1 --output %s", tmp("one.rec")),
+                     0);
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 4 -n 6 --output %s", tmp("six.rec")),
+                     0);
+    assert_int_equal(sr(NULL, "replay --record %s -N 4", tmp("one.rec")), 0);
+    assert_int_equal(sr(NULL, "replay --record %s --alpha 0.5 --first-decision 1 --kv-budget 200K",
+                        tmp("six.rec")),
+                     0);
+    /* generation_config.json's max_new_tokens 1 */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "cp -r data/austen-lm %s && echo '{\"max_new_tokens\": 1}' > %s",
+             tmp("lm1"), tmp("lm1/generation_config.json"));
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sr(NULL, "bon -m %s " RM " -p Hi -N 3", tmp("lm1")), 0);
+    assert_int_equal(sr(NULL, "generate -m %s -p Hi", tmp("lm1")), 0);
+}
+
+/* Seeds: every 64-bit integer, given as a flag and printed by --json as the
+ * same digits; a seed above 2^53 used to print as a rounded double. */
+static void seeds_are_exact(void **state) {
+    (void)state;
+    static const char *const SEEDS[] = {"9007199254740993", "9223372036854775808",
+                                        "18446744073709551615"};
+    for (size_t i = 0; i < 3; i++) {
+        char *out = NULL, want[80];
+        assert_int_equal(sr(&out, "bon " GEN " " RM " -p Hi -N 2 -n 2 --seed %s --json -",
+                            SEEDS[i]),
+                         0);
+        snprintf(want, sizeof want, "\"seed\":\t%s,", SEEDS[i]);
+        if (!strstr(out, want)) fail_msg("--seed %s: --json says\n%s", SEEDS[i], out);
+        free(out);
+    }
+    expect(2, "--seed: '18446744073709551616' is not an integer", "bon " GEN " " RM
+           " -p Hi -N 2 --seed %s", "18446744073709551616");
+    expect(2, "--seed: '-1' is not an integer", "bon " GEN " " RM " -p Hi -N 2 --seed %s", "-1");
+    /* two seeds that one double cannot tell apart give two runs */
+    char *a = NULL, *b = NULL;
+    assert_int_equal(sr(&a, "generate " GEN " -p Hi -n 12 --seed 9007199254740992 --print-ids"), 0);
+    assert_int_equal(sr(&b, "generate " GEN " -p Hi -n 12 --seed 9007199254740993 --print-ids"), 0);
+    assert_string_not_equal(a, b);
+    free(a), free(b);
+}
+
+/* Usage errors: exit 2, the flag named, before any file is read (the model
+ * path here does not exist, so a status of 1 would mean it was read). */
+static void usage_errors_exit_2(void **state) {
+    (void)state;
+    static const struct {
+        const char *args, *needle;
+    } CASES[] = {
+        {"spr -m /nonexistent " RM " --prompt-ids '' --alpha 0.5", "--prompt-ids: empty"},
+        {"spr -m /nonexistent " RM " -p Hi --stop-ids '' --alpha 0.5", "--stop-ids: empty"},
+        {"spr -m /nonexistent " RM " -p Hi --template nope --alpha 0.5", "--template: unknown"},
+        {"spr -m /nonexistent --reward /x --reward-source gold -p Hi --alpha 0.5",
+         "--reward: has no effect"},
+        {"spr -m /nonexistent " RM " -p Hi --kv-budget 1M --kv-budget-candidates 2 --alpha 0.5",
+         "--kv-budget: give at most one"},
+        {"spr -m /nonexistent " RM " -p Hi --json= --alpha 0.5", "--json: empty file name"},
+        {"spr -m /nonexistent " RM " -p Hi --kv-budget 0 --alpha 0.5", "--kv-budget: 0 bytes"},
+        {"spr -m /nonexistent " RM " -p Hi --closing-ids 1,,2 --alpha 0.5", "--closing-ids"},
+        {"spr -m /nonexistent " RM " -p Hi --prompt-kv both --alpha 0.5", "--prompt-kv"},
+        {"spr -m /nonexistent " RM " -p Hi --temperature 2e6 --alpha 0.5",
+         "--temperature: 2e6 is outside [0, 1000000]"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++)
+        expect(2, CASES[i].needle, "%s", CASES[i].args);
+}
+
+/* 1e-320 is a finite number (a denormal); strtod's ERANGE for it is not an
+ * error. */
+static void denormal_is_a_number(void **state) {
+    (void)state;
+    expect(0, NULL, "%s", "spr " GEN " " RM " -p Hi --alpha 1e-320 -n 2 --kv-budget 200K");
+    expect(0, NULL, "%s",
+           "spr " GEN " " RM " -p Hi --policy quantile --policy-arg alpha=1e-320 -n 2");
+    expect(2, "not a finite number", "%s", "spr " GEN " " RM " -p Hi --alpha 1e400 -n 2");
+}
+
+/* --closing-ids changes the scores, so it is in params (null when not
+ * given). */
+static void closing_ids_in_params(void **state) {
+    (void)state;
+    char *out = NULL;
+    assert_int_equal(sr(&out, "bon " GEN " " RM " -p Hi -N 2 -n 2 --closing-ids 5,6 --json -"), 0);
+    cJSON *j = cJSON_Parse(out);
+    assert_non_null(j);
+    cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "reward"),
+                                   "closing_ids");
+    assert_true(cJSON_IsArray(c));
+    assert_int_equal(cJSON_GetArraySize(c), 2);
+    assert_int_equal(cJSON_GetArrayItem(c, 1)->valueint, 6);
+    cJSON_Delete(j);
+    free(out);
+}
+
+int main(int argc, char **argv) {
+    test_blas_setup(argc, argv);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_token_shapes_run),
+        cmocka_unit_test(seeds_are_exact),
+        cmocka_unit_test(usage_errors_exit_2),
+        cmocka_unit_test(denormal_is_a_number),
+        cmocka_unit_test(closing_ids_in_params),
+    };
+    return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
+}
