@@ -166,6 +166,101 @@ static void closing_ids_in_params(void **state) {
     free(out);
 }
 
+
+/* ---- output files --------------------------------------------------------- */
+
+static size_t file_len(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
+}
+
+/* An output that is an input (by name, through "./", a link, or a file in a
+ * model folder) is refused before anything is written. */
+static void outputs_never_replace_inputs(void **state) {
+    (void)state;
+    char rec[512], cmd[2000];
+    snprintf(rec, sizeof rec, "%s", tmp("in.rec"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 3 -n 3 --output %s", rec), 0);
+    size_t before = file_len(rec);
+    char *orig = test_read_file(rec, NULL);
+    expect(1, "is an input of this run", "replay --record %1$s -N 3 --json %1$s", rec);
+    expect(1, "is an input of this run", "replay --record %1$s -N 3 --trace %1$s", rec);
+    snprintf(cmd, sizeof cmd, "ln -s %s %s", rec, tmp("link.json"));
+    assert_int_equal(system(cmd), 0);
+    char args[1200];
+    snprintf(args, sizeof args, "replay --record %s -N 3 --json %s", rec, tmp("link.json"));
+    expect(1, "is an input of this run", "%s", args);
+    char *after = test_read_file(rec, NULL);
+    assert_int_equal(file_len(rec), before);
+    assert_memory_equal(orig, after, before);
+    free(orig), free(after);
+    /* a model folder's config.json, and a batch's prompt file */
+    snprintf(cmd, sizeof cmd, "cp -r data/austen-lm %s", tmp("lm"));
+    assert_int_equal(system(cmd), 0);
+    snprintf(args, sizeof args, "generate -m %s -p Hi -n 2 --json %s/config.json", tmp("lm"),
+             tmp("lm"));
+    expect(1, "is an input of this run", "%s", args);
+    assert_int_equal(test_write_file(tmp("p.txt"), "Hi\n", 3), 0);
+    snprintf(args, sizeof args, "generate " GEN " -n 2 -f %1$s --output %1$s", tmp("p.txt"));
+    expect(1, "is an input of this run", "%s", args);
+    assert_int_equal(file_len(tmp("p.txt")), 3);
+}
+
+/* /dev/stdout and "-" write to the stream: appended where the shell
+ * appends (the earlier lines stay), and both outputs kept. */
+static void stdout_paths_append(void **state) {
+    (void)state;
+    char rec[512], log[512], cmd[2400];
+    snprintf(rec, sizeof rec, "%s", tmp("s.rec"));
+    snprintf(log, sizeof log, "%s", tmp("log.txt"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 3 -n 3 --output %s", rec), 0);
+    assert_int_equal(test_write_file(log, "earlier line\n", 13), 0);
+    snprintf(cmd, sizeof cmd, "%s replay --record %s -N 3 --json /dev/stdout >> %s",
+             test_specrej_bin(), rec, log);
+    assert_int_equal(test_run(cmd, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s replay --record %s --alpha 0.5 --max-batch 3 --json - --trace /dev/stdout >> %s",
+             test_specrej_bin(), rec, log);
+    assert_int_equal(test_run(cmd, NULL), 0);
+    char *text = test_read_file(log, NULL);
+    assert_non_null(text);
+    assert_memory_equal(text, "earlier line\n", 13);
+    int results = 0, traces = 0;
+    for (const char *p = text; (p = strstr(p, "\"kind\"")); p++) {
+        static const char R[] = "\"kind\":\t\"result\"", T[] = "\"kind\":\"trace\"";
+        results += strncmp(p, R, sizeof R - 1) == 0;
+        traces += strncmp(p, T, sizeof T - 1) == 0;
+    }
+    assert_int_equal(results, 2); /* both --json objects */
+    /* the record's limit is said before the run, with the fix */
+    expect(1, "this run needs 32 candidates, the record holds 3 (record with -N 32 or more, or "
+              "lower --max-batch", "replay --record %s --alpha 0.5", rec);
+    assert_int_equal(traces, 1);  /* the trace header */
+    free(text);
+}
+
+/* A dangling link is written through (its target appears), a full device
+ * says so. */
+static void links_and_full_disks(void **state) {
+    (void)state;
+    char rec[512], cmd[1200];
+    snprintf(rec, sizeof rec, "%s", tmp("d.rec"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 3 -n 3 --output %s", rec), 0);
+    snprintf(cmd, sizeof cmd, "ln -s target.json %s", tmp("dangling.json"));
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sr(NULL, "replay --record %s -N 3 --json %s", rec, tmp("dangling.json")), 0);
+    struct stat st;
+    assert_int_equal(lstat(tmp("dangling.json"), &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_true(file_len(tmp("target.json")) > 100);
+    if (access("/dev/full", W_OK) == 0) {
+        expect(1, "/dev/full: write failed: no space left on device",
+               "replay --record %s -N 3 --json /dev/full", rec);
+        char args[1200];
+        snprintf(args, sizeof args, "record " GEN " " RM " -p Hi -N 2 -n 2 --output /dev/full");
+        expect(1, "no space left on device", "%s", args);
+    }
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -174,6 +269,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(usage_errors_exit_2),
         cmocka_unit_test(denormal_is_a_number),
         cmocka_unit_test(closing_ids_in_params),
+        cmocka_unit_test(outputs_never_replace_inputs),
+        cmocka_unit_test(stdout_paths_append),
+        cmocka_unit_test(links_and_full_disks),
     };
     return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "base/json.h"
 
 /* A prompt file is text a person or a script wrote: far below this. */
@@ -313,7 +314,7 @@ int batch_out_write(BatchOut *b, const char *line, SrError *err) {
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             free(buf);
-            return sr_fail(err, "%s: write failed: %s", b->path, strerror(errno));
+            return sr_fail(err, "%s: write failed: %s", b->path, file_errstr(w < 0 ? errno : EIO));
         }
         done += (size_t)w;
     }

@@ -472,6 +472,7 @@ typedef struct Session {
     Record rec;        /* replay: the record, and its generator and source */
     Replay replay;
     int replaying;
+    int cand_limit;    /* replay: the record's candidates */
     /* loaded once for every prompt of a batch */
     Model *rm;         /* the reward model, lent to each prompt's source */
     int tok_tried;     /* the generator's tokenizer was looked for */
@@ -622,6 +623,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->label = METHOD_NAMES[o->method];
+    if (s->replaying) p->cand_limit = s->cand_limit, p->cand_limit_source = o->record;
     /* batch mode draws one line per prompt instead (batch_main) */
     int show = o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO));
     progress_init(&s->progress, show && !o->prompts && !o->explain, METHOD_NAMES[o->method],
@@ -972,10 +974,13 @@ static int replay_check(const Opts *o, const Record *r, SrError *err) {
     return 0;
 }
 
+static int check_outputs(const Opts *o, const char *extra, SrError *err);
+
 static int replay_setup(Session *s, Opts *o, SrError *err) {
     s->replaying = 1;
     if (record_load(o->record, &s->rec, err) != 0) return -1;
     const Record *r = &s->rec;
+    if (check_outputs(o, r->gen_path, err) != 0) return -1;
     if (replay_check(o, r, err) != 0) return -1;
     o->seed = r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
     o->top_p = r->top_p, o->max_new = r->max_new;
@@ -984,6 +989,7 @@ static int replay_setup(Session *s, Opts *o, SrError *err) {
     if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
     if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
     if (replay_open(&s->replay, r, o->record, err) != 0) return -1;
+    s->cand_limit = r->n_cands;
     /* The generator's tokenizer, when it is still where it was recorded,
      * gives the trace and --explain each candidate's text so far, as in the
      * live run; without it they have ids only. */
@@ -1275,6 +1281,30 @@ static int run_prompt(Session *s, Opts *o, SrError *err) {
     return search_and_finish(s, o, &p, err);
 }
 
+/* No output may be one of the run's inputs (issue 23: a replay's --json
+ * naming its own record replaced it): every output path is compared, by
+ * device and inode, with every file the run reads, before anything is
+ * written. extra: one more input (a replay's recorded generator path). */
+static int check_outputs(const Opts *o, const char *extra, SrError *err) {
+    char tok_bin[4200] = "", extra_bin[4200] = "";
+    /* a llama2.c model.bin reads the tokenizer.bin beside it */
+    const char *slash = o->model ? strrchr(o->model, '/') : NULL;
+    if (o->model)
+        snprintf(tok_bin, sizeof tok_bin, "%.*stokenizer.bin", slash ? (int)(slash - o->model + 1)
+                                                                      : 0, o->model);
+    slash = extra ? strrchr(extra, '/') : NULL;
+    if (extra)
+        snprintf(extra_bin, sizeof extra_bin, "%.*stokenizer.bin",
+                 slash ? (int)(slash - extra + 1) : 0, extra);
+    const char *in[] = {o->model, o->tokenizer, o->reward, o->reward_tokenizer,
+                        o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, o->prompts, o->record,
+                        extra, o->model ? tok_bin : NULL, extra ? extra_bin : NULL};
+    int n = (int)(sizeof in / sizeof in[0]);
+    if (output_not_input("--json", o->json, in, n, err) != 0) return -1;
+    if (output_not_input("--trace", o->trace, in, n, err) != 0) return -1;
+    return output_not_input("--output", o->output, in, n, err);
+}
+
 /* -t/--threads: every parallel loop (OpenMP) from here on. */
 static void set_threads(const Opts *o) {
 #ifdef _OPENMP
@@ -1304,6 +1334,7 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         return 0;
     }
     set_threads(&o);
+    if (check_outputs(&o, NULL, err) != 0) return -1;
     if (!o.replay && sampling_defaults(&o, err) != 0) return -1;
     note_short_n(&o);
     Session s = {0};

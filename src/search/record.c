@@ -138,11 +138,12 @@ int record_write(const char *path, const Record *r, SrError *err) {
         free(b.p);
         return -1;
     }
-    int ok = fwrite(b.p, 1, b.len, af.fp) == b.len;
+    int ok = atomic_write(&af, b.p, b.len) == 0;
     free(b.p);
     if (!ok) {
+        int e = af.err;
         atomic_abort(&af);
-        return sr_fail(err, "%s: write failed", path);
+        return sr_fail(err, "%s: write failed: %s", path, file_errstr(e));
     }
     return atomic_commit(&af, err);
 }
