@@ -86,8 +86,16 @@ int args_strtod(const char *s, double *out) {
 
 const char *args_fmt_limit(double x, char *buf, size_t cap) {
     /* 2147483647, not 2.14748e+09: an integer limit as an integer */
-    if (isfinite(x) && x == floor(x) && fabs(x) < 1e17) snprintf(buf, cap, "%.0f", x);
-    else snprintf(buf, cap, "%.17g", x);
+    if (isfinite(x) && x == floor(x) && fabs(x) < 1e17) {
+        snprintf(buf, cap, "%.0f", x);
+        return buf;
+    }
+    /* else the shortest form that reads back as x (1e-09, not
+     * 1.0000000000000001e-09) */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
     return buf;
 }
 

@@ -256,7 +256,20 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 /* A flag that would have no effect in this run is refused, so that nobody
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
-    if (o->method == SEARCH_CLI_GENERATE || strcmp(o->reward_source, "model") == 0) return 0;
+    if (o->method == SEARCH_CLI_GENERATE) return 0;
+    /* the source's name, from the registry's list ("model, selflik, gold") */
+    const char *names = reward_names();
+    size_t n = strlen(o->reward_source);
+    int known = 0;
+    for (const char *p = names; *p && !known; p += strcspn(p, ","), p += strspn(p, ", "))
+        known = strncmp(p, o->reward_source, n) == 0 && (p[n] == 0 || p[n] == ',');
+    if (!known)
+        return sr_fail(err, "--reward-source: unknown source '%s' (known: %s)", o->reward_source,
+                       names);
+    if (o->prompt_ids && o->reward_tokenizer)
+        return sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids "
+                            "(--prompt-ids)");
+    if (strcmp(o->reward_source, "model") == 0) return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
                        : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
@@ -349,8 +362,8 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
-    if (check_usage(o, err) != 0) return -1;
-    if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
+    if (o->method == SEARCH_CLI_REPLAY)
+        return parse_replay_opts(o, err) != 0 ? -1 : check_usage(o, err);
     if (!o->seed_given) o->seed = 1;
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
@@ -372,6 +385,7 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
         o->reward_source = "model";
     if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
         return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
+    if (check_usage(o, err) != 0) return -1;
     return check_no_effect(o, err);
 }
 
@@ -752,9 +766,15 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
         /* --closing-ids changes every score, so it is part of what repeats
          * the run: the ids as given ([] for none), null for the default */
-        if (o->closing_ids) cJSON_AddItemToObject(r, "closing_ids", ids_json(s->closing,
-                                                                             s->n_closing));
-        else cJSON_AddNullToObject(r, "closing_ids");
+        if (s->replaying && s->rec.rs_closing_len == 0 && strcmp(s->rec.rs_name, "model") == 0)
+            /* a record keeps how many closing ids there were, not which:
+             * none is the one case it can tell (a record format change
+             * would be needed for the rest) */
+            cJSON_AddItemToObject(r, "closing_ids", cJSON_CreateArray());
+        else if (o->closing_ids && !s->replaying)
+            cJSON_AddItemToObject(r, "closing_ids", ids_json(s->closing, s->n_closing));
+        else
+            cJSON_AddNullToObject(r, "closing_ids");
         cJSON_AddItemToObject(j, "reward", r);
     }
     cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
