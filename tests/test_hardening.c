@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "search/record.h"
+
 static char g_dir[256];
 
 static const char *tmp(const char *name) { return test_scratch_path(g_dir, name); }
@@ -261,6 +263,38 @@ static void links_and_full_disks(void **state) {
     }
 }
 
+/* ---- records ---------------------------------------------------------------- */
+
+/* A record with a valid checksum whose shapes or reserve lie: refused by
+ * the reader, naming the file, before any allocation of those sizes. */
+static void record_sizes_are_bounded(void **state) {
+    (void)state;
+    char rec[512];
+    snprintf(rec, sizeof rec, "%s", tmp("b.rec"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 3 -n 3 --output %s", rec), 0);
+    SrError err;
+    for (int k = 0; k < 3; k++) {
+        Record r;
+        assert_int_equal(record_load(rec, &r, &err), 0);
+        const char *bad = tmp(k == 0 ? "gen2tb.rec" : k == 1 ? "rm2tb.rec" : "wrap.rec");
+        if (k == 0) r.gen_cfg.n_layers = 1024, r.gen_cfg.n_kv_heads = 4096, r.gen_cfg.head_dim = 4096;
+        if (k == 1) r.rm_cfg.n_layers = 1024, r.rm_cfg.n_kv_heads = 4096, r.rm_cfg.head_dim = 4096,
+                    r.rs_kv_bytes_per_token = (uint64_t)2 * 1024 * 4096 * 4096 * 4;
+        if (k == 2) r.rs_reserve_bytes = UINT64_MAX - 5;
+        assert_int_equal(record_write(bad, &r, &err), 0);
+        record_free(&r);
+        char *out = NULL;
+        assert_int_equal(sr(&out, "replay --record %s -N 3", bad), 1);
+        if (!strstr(out, bad) || !strstr(out, k == 2 ? "reserve bytes" : "beyond any model") ||
+            strstr(out, "out of memory"))
+            fail_msg("record %d: %s", k, out);
+        free(out);
+    }
+    /* a temperature one ulp away is told apart in the message */
+    expect(1, "--temperature: 1.0000000000000002 differs from the record's 1 (",
+           "replay --record %s -N 3 --temperature 1.0000000000000002", rec);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -272,6 +306,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(outputs_never_replace_inputs),
         cmocka_unit_test(stdout_paths_append),
         cmocka_unit_test(links_and_full_disks),
+        cmocka_unit_test(record_sizes_are_bounded),
     };
     return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
 }
