@@ -40,12 +40,17 @@ static int sr(char **out, const char *fmt, ...) {
     return test_run(cmd, out);
 }
 
-static void expect(int status, const char *needle, const char *fmt, const char *arg) {
+static void expect(int status, const char *needle, const char *fmt, ...) {
+    char args[6000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
     char *out = NULL;
-    int rc = sr(&out, fmt, arg);
+    int rc = sr(&out, "%s", args);
     if (rc != status || (needle && !strstr(out, needle)))
-        fail_msg("specrej %s: exit %d (want %d), output:\n%s\n(want it to contain '%s')", arg, rc,
-                 status, out, needle ? needle : "");
+        fail_msg("specrej %s: exit %d (want %d), output:\n%s\n(want it to contain '%s')", args,
+                 rc, status, out, needle ? needle : "");
     free(out);
 }
 
@@ -295,6 +300,120 @@ static void record_sizes_are_bounded(void **state) {
            "replay --record %s -N 3 --temperature 1.0000000000000002", rec);
 }
 
+/* ---- batch mode and --resume ---------------------------------------------- */
+
+static void put(const char *name, const char *text) {
+    assert_int_equal(test_write_file(tmp(name), text, strlen(text)), 0);
+}
+
+/* The prompt file: a byte-order mark is dropped, a \u0000, trailing bytes
+ * and an inexact seed are refused naming the line; seeds are exact. */
+static void batch_input_is_strict(void **state) {
+    (void)state;
+    put("bom.jsonl", "\xEF\xBB\xBF{\"id\": \"a\", \"prompt\": \"Hi\", \"seed\": \"18446744073709551615\"}\n");
+    char *out = NULL;
+    assert_int_equal(sr(&out, "generate " GEN " -n 2 -f %s", tmp("bom.jsonl")), 0);
+    if (!strstr(out, "{\"id\":\"a\",") || !strstr(out, "\"seed\":18446744073709551615,"))
+        fail_msg("%s", out);
+    free(out);
+    put("nul.jsonl", "{\"prompt\": \"Hi\\u0000there\"}\n");
+    expect(1, "line 1: holds \\u0000", "generate " GEN " -n 2 -f %s", tmp("nul.jsonl"));
+    put("junk.jsonl", "{\"prompt\": \"Hi\"} trailing\n");
+    expect(1, "bytes after the JSON value", "generate " GEN " -n 2 -f %s", tmp("junk.jsonl"));
+    put("big.jsonl", "{\"prompt\": \"Hi\", \"seed\": 9007199254740993}\n");
+    expect(1, "line 1: \"seed\" 9007199254740992 is not below 2^53", "generate " GEN " -n 2 -f %s",
+           tmp("big.jsonl"));
+    put("e17.jsonl", "{\"prompt\": \"Hi\", \"seed\": 100000000000000000}\n");
+    expect(1, "write it as a string of digits", "generate " GEN " -n 2 -f %s", tmp("e17.jsonl"));
+}
+
+/* A prompt too long for the context is its own line ("kind": "error", with
+ * the reason) and the prompts after it run. */
+static void unrunnable_prompt_does_not_stop_the_batch(void **state) {
+    (void)state;
+    size_t n = 40000;
+    char *text = malloc(n + 64);
+    assert_non_null(text);
+    strcpy(text, "Hi\n");
+    size_t at = 3;
+    for (; at < n; at += 6) memcpy(text + at, "words ", 6);
+    memcpy(text + at, "\nThen\n", 7);
+    assert_int_equal(test_write_file(tmp("long.txt"), text, at + 6), 0);
+    free(text);
+    char *out = NULL;
+    assert_int_equal(sr(&out, "generate " GEN " -n 2 -f %s -o %s", tmp("long.txt"),
+                        tmp("long.jsonl")),
+                     0);
+    free(out);
+    char *lines = test_read_file(tmp("long.jsonl"), NULL);
+    assert_non_null(lines);
+    const char *l2 = strchr(lines, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+    if (strncmp(l2, "{\"id\":\"2\",", 10) != 0 || !strstr(l2, "\"kind\":\"error\"") ||
+        !strstr(l2, "leave no room") || strncmp(l3, "{\"id\":\"3\",", 10) != 0 ||
+        !strstr(l3, "\"kind\":\"result\""))
+        fail_msg("%s", lines);
+    free(lines);
+    /* resuming the finished file runs nothing again */
+    expect(0, "3 prompts were already done", "generate " GEN " -n 2 -f %s --resume -o %s",
+           tmp("long.txt"), tmp("long.jsonl"));
+}
+
+/* --resume keeps only lines this command made: other flags, another seed,
+ * an edited prompt, a foreign id or a line that is no result are refused,
+ * naming the line. */
+static void resume_checks_every_kept_line(void **state) {
+    (void)state;
+    put("r.txt", "Hi\nThere\nAgain\n");
+    char cmd[2000];
+    assert_int_equal(sr(NULL, "generate " GEN " -n 2 -f %s -o %s", tmp("r.txt"), tmp("r.jsonl")),
+                     0);
+    /* keep the first line only: an interrupted run */
+    char *all = test_read_file(tmp("r.jsonl"), NULL);
+    char *nl = strchr(all, '\n');
+    assert_int_equal(test_write_file(tmp("r1.jsonl"), all, (size_t)(nl - all + 1)), 0);
+    snprintf(cmd, sizeof cmd, "cp %s %s", tmp("r1.jsonl"), tmp("ok.jsonl"));
+    assert_int_equal(system(cmd), 0);
+    expect(0, "1 prompts were already done", "generate " GEN " -n 2 -f %s --resume -o %s",
+           tmp("r.txt"), tmp("ok.jsonl"));
+    static const char *const OTHER[] = {"-n 3", "-n 2 --seed 7", "-n 2 --temperature 0.5"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "cp %s %s", tmp("r1.jsonl"), tmp("x.jsonl"));
+        assert_int_equal(system(cmd), 0);
+        char args[1500];
+        snprintf(args, sizeof args, "generate " GEN " %s -f %s --resume -o %s", OTHER[k],
+                 tmp("r.txt"), tmp("x.jsonl"));
+        expect(1, "line 1 (id '1') was made by another command", "%s", args);
+    }
+    put("r2.txt", "Hello\nThere\nAgain\n"); /* prompt 1 edited */
+    snprintf(cmd, sizeof cmd, "cp %s %s", tmp("r1.jsonl"), tmp("x.jsonl"));
+    assert_int_equal(system(cmd), 0);
+    char args[1500];
+    snprintf(args, sizeof args, "generate " GEN " -n 2 -f %s --resume -o %s", tmp("r2.txt"),
+             tmp("x.jsonl"));
+    expect(1, "was made by another command", "%s", args);
+    put("f.jsonl", "{\"id\":\"zz\",\"kind\":\"result\",\"fingerprint\":\"x\"}\n");
+    snprintf(args, sizeof args, "generate " GEN " -n 2 -f %s --resume -o %s", tmp("r.txt"),
+             tmp("f.jsonl"));
+    expect(1, "line 1: id 'zz' is not a prompt of this batch", "%s", args);
+    put("n.jsonl", "{\"id\":\"1\",\"note\":1}\n");
+    snprintf(args, sizeof args, "generate " GEN " -n 2 -f %s --resume -o %s", tmp("r.txt"),
+             tmp("n.jsonl"));
+    expect(1, "line 1 is not a result line", "%s", args);
+    free(all);
+    /* a batch that fails before its first line leaves no file */
+    put("bad.txt", "Hi\n{\"prompt\": 3}\n");
+    snprintf(args, sizeof args, "generate " GEN " -n 2 -f %s -o %s", tmp("bad.txt"),
+             tmp("none.jsonl"));
+    expect(1, NULL, "%s", args);
+    snprintf(args, sizeof args, "generate -m %s -n 2 -f %s -o %s", tmp("nomodel"), tmp("r.txt"),
+             tmp("none.jsonl"));
+    expect(1, NULL, "%s", args);
+    snprintf(args, sizeof args, "bon " GEN " --reward %s -N 2 -n 2 -f %s -o %s", tmp("nomodel"),
+             tmp("r.txt"), tmp("none.jsonl"));
+    expect(1, NULL, "%s", args);
+    assert_int_equal(access(tmp("none.jsonl"), F_OK), -1);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -307,6 +426,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(stdout_paths_append),
         cmocka_unit_test(links_and_full_disks),
         cmocka_unit_test(record_sizes_are_bounded),
+        cmocka_unit_test(batch_input_is_strict),
+        cmocka_unit_test(unrunnable_prompt_does_not_stop_the_batch),
+        cmocka_unit_test(resume_checks_every_kept_line),
     };
     return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
 }

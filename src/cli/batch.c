@@ -69,8 +69,8 @@ static int has_nul_escape(const char *s, size_t n) {
     return 0;
 }
 
-/* "seed": a JSON number up to 2^53 (every integer there is exact as a
- * double), or a string of digits for the whole 64-bit range. */
+/* "seed": a JSON number below 2^53 (every integer there is exact as a
+ * double, and no other integer reads as one), or a string of digits for the whole 64-bit range. */
 static int parse_seed(const cJSON *seed, const char *path, int line, BatchPrompt *p,
                       SrError *err) {
     if (cJSON_IsString(seed)) {
@@ -88,8 +88,9 @@ static int parse_seed(const cJSON *seed, const char *path, int line, BatchPrompt
     if (!cJSON_IsNumber(seed) || !(x >= 0) || x != floor(x))
         return sr_fail(err, "--prompts: %s: line %d: \"seed\" must be an integer >= 0", path,
                        line);
-    if (x > 9007199254740992.0)
-        return sr_fail(err, "--prompts: %s: line %d: \"seed\" %.17g is above 2^53, where a JSON "
+    /* 2^53 itself is where 2^53 + 1 is read too */
+    if (x >= 9007199254740992.0)
+        return sr_fail(err, "--prompts: %s: line %d: \"seed\" %.17g is not below 2^53, where a JSON "
                             "number is read as the nearest double (another seed); write it as "
                             "a string of digits, \"seed\": \"N\"", path, line, x);
     p->seed = (uint64_t)x, p->has_seed = 1;
@@ -218,6 +219,7 @@ static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
     int lines = 0;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (!(b->ids = sr_calloc((size_t)lines + 1, sizeof *b->ids, err))) return -1;
+    if (!(b->fps = sr_calloc((size_t)lines + 1, sizeof *b->fps, err))) return -1;
     if (strmap_init(&b->done, (size_t)lines + 1, err) != 0) return -1;
     int line = 0;
     for (size_t at = 0; at < len; line++) {
@@ -227,16 +229,25 @@ static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
         SrError jerr = {{0}};
         int ok = sr_json_parse(text + at, n, b->path, NULL, &j, &jerr) == 0;
         const cJSON *id = ok ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
-        if (!cJSON_IsString(id)) {
+        const cJSON *kind = ok ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
+        const cJSON *fp = ok ? cJSON_GetObjectItemCaseSensitive(j, "fingerprint") : NULL;
+        if (!cJSON_IsString(id) || !cJSON_IsString(kind) ||
+            (strcmp(kind->valuestring, "result") != 0 && strcmp(kind->valuestring, "error") != 0)) {
             cJSON_Delete(j);
-            return sr_fail(err, "--resume: %s: line %d is not a line of a batch run (no \"id\")",
-                           b->path, line + 1);
+            return sr_fail(err, "--resume: %s: line %d is not a result line of a batch run (no "
+                                "\"id\" or \"kind\")", b->path, line + 1);
         }
         b->ids[b->n_done] = dup_n(id->valuestring, strlen(id->valuestring), err);
+        if (b->ids[b->n_done] && cJSON_IsString(fp))
+            b->fps[b->n_done] = dup_n(fp->valuestring, strlen(fp->valuestring), err);
         cJSON_Delete(j);
-        if (!b->ids[b->n_done]) return -1;
+        if (!b->ids[b->n_done] || (cJSON_IsString(fp) && !b->fps[b->n_done])) return -1;
         const char *k = b->ids[b->n_done++];
-        if (strmap_put(&b->done, k, strlen(k), line, err) < 0) return -1;
+        int put = strmap_put(&b->done, k, strlen(k), line, err);
+        if (put < 0) return -1;
+        if (put == 0)
+            return sr_fail(err, "--resume: %s: line %d: id '%s' appears twice", b->path, line + 1,
+                           k);
         at += n + 1;
     }
     return 0;
@@ -285,6 +296,8 @@ int batch_out_open(BatchOut *b, const char *path, int resume, SrError *err) {
         return strmap_init(&b->done, 1, err);
     }
     b->path = path;
+    struct stat pre;
+    b->created = stat(path, &pre) != 0;
     b->fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
     if (b->fd < 0) return sr_fail(err, "--output: %s: %s", path, strerror(errno));
     struct stat st;
@@ -298,6 +311,36 @@ int batch_out_open(BatchOut *b, const char *path, int resume, SrError *err) {
 
 int batch_out_has(const BatchOut *b, const char *id) {
     return b->done.slots && strmap_get(&b->done, id, strlen(id)) >= 0;
+}
+
+int batch_out_check(const BatchOut *b, const BatchPrompts *p,
+                    int (*fp)(void *user, int i, char out[32], SrError *err), void *user,
+                    SrError *err) {
+    if (b->n_done == 0) return 0;
+    StrMap ids;
+    if (strmap_init(&ids, (size_t)p->n, err) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < p->n && rc == 0; i++)
+        if (strmap_put(&ids, p->items[i].id, strlen(p->items[i].id), i, err) < 0) rc = -1;
+    for (int k = 0; k < b->n_done && rc == 0; k++) {
+        const char *id = b->ids[k];
+        int i = strmap_get(&ids, id, strlen(id));
+        char want[32];
+        if (i < 0)
+            rc = sr_fail(err, "--resume: %s: line %d: id '%s' is not a prompt of this batch "
+                              "(a line of another run; refused)", b->path, k + 1, id);
+        else if (!b->fps[k])
+            rc = sr_fail(err, "--resume: %s: line %d (id '%s') has no fingerprint (not written "
+                              "by this specrej's batch mode; refused)", b->path, k + 1, id);
+        else if (fp(user, i, want, err) != 0)
+            rc = -1;
+        else if (strcmp(want, b->fps[k]) != 0)
+            rc = sr_fail(err, "--resume: %s: line %d (id '%s') was made by another command, "
+                              "flags, model, seed or prompt text than this run; refused (remove "
+                              "the line, or write a new --output)", b->path, k + 1, id);
+    }
+    strmap_free(&ids);
+    return rc;
 }
 
 int batch_out_write(BatchOut *b, const char *line, SrError *err) {
@@ -319,13 +362,16 @@ int batch_out_write(BatchOut *b, const char *line, SrError *err) {
         done += (size_t)w;
     }
     free(buf);
+    b->lines++;
     return 0;
 }
 
-void batch_out_close(BatchOut *b) {
+void batch_out_close(BatchOut *b, int failed) {
     if (b->fd > STDERR_FILENO) close(b->fd);
-    for (int i = 0; i < b->n_done; i++) free(b->ids[i]);
+    if (failed && b->created && b->lines == 0 && b->fd > STDERR_FILENO) unlink(b->path);
+    for (int i = 0; i < b->n_done; i++) free(b->ids[i]), free(b->fps[i]);
     free(b->ids);
+    free(b->fps);
     if (b->done.slots) strmap_free(&b->done);
     memset(b, 0, sizeof *b);
     b->fd = -1;

@@ -31,6 +31,11 @@
 #include "text/tokenizer.h"
 #include "base/utf8.h"
 
+/* run_prompt and record_one: this prompt cannot run (its text does not fit
+ * a context or the tokenizer; err says why), which in a batch is the
+ * prompt's own result, not the batch's end. */
+#define PROMPT_CANNOT_RUN (-3)
+
 static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "replay"};
 
 typedef struct Opts {
@@ -56,6 +61,8 @@ typedef struct Opts {
     int resume, progress;           /* progress: 1 --progress, -1 --no-progress, 0 auto */
     int short_n;                    /* the cap came as -n (vLLM's n is a sample count) */
     long long threads;
+    int argc;                       /* the command line, for batch fingerprints */
+    char **argv;
     /* where each sampling value came from: "flag", "generation_config", "default" */
     const char *src_temperature, *src_top_k, *src_top_p, *src_max_new;
 } Opts;
@@ -494,6 +501,7 @@ typedef struct Session {
     Progress progress; /* the search's line (one run) */
     BatchOut *out;     /* batch mode: where each prompt's line goes */
     const char *id;    /* batch mode: the prompt's id */
+    char fp[32];       /* batch mode: the prompt's fingerprint (batch_fingerprint) */
     /* content hashes of the loaded models, made once per session: every
      * prompt of a batch and both --json and --trace report them */
     uint64_t gen_hash, rm_hash;
@@ -829,6 +837,7 @@ static int emit_json(Session *s, const Opts *o, cJSON *j, SrError *err) {
     if (!id) return sr_fail(err, "--json: out of memory");
     cJSON_AddItemToObject(j, "id", id);
     cJSON_InsertItemInArray(j, 0, cJSON_DetachItemViaPointer(j, id));
+    cJSON_AddStringToObject(j, "fingerprint", s->fp);
     char *line = cJSON_PrintUnformatted(j);
     if (!line) return sr_fail(err, "--json: out of memory");
     int rc = batch_out_write(s->out, line, err);
@@ -1141,8 +1150,10 @@ static int record_one(Session *s, const Opts *o, const char *path, SrError *err)
     Record rec = {0};
     SearchPlan plan;
     int rc = -1;
-    if (load_prompt(s, o, err) != 0) goto done;
-    if (open_reward(s, o, err) != 0) goto done;
+    if (load_prompt(s, o, err) != 0 || open_reward(s, o, err) != 0) {
+        rc = PROMPT_CANNOT_RUN;
+        goto done;
+    }
     RewardFootprint fp;
     reward_footprint(s->rs, &fp);
     if (strcmp(s->rs->name, "model") == 0 && fp.kv_bytes_per_token == 0) {
@@ -1235,12 +1246,82 @@ static int batch_done(const Opts *o, const Session *s, const BatchPrompt *q) {
 
 static int run_prompt(Session *s, Opts *o, SrError *err);
 
+/* Flags that say where a batch reads and writes, not what it computes:
+ * left out of the fingerprint, so a resumed run may move its files. */
+static int batch_only_flag(const char *a, int *takes_value) {
+    static const char *const VAL[] = {"--prompts", "-f", "--output", "-o", "--threads", "-t"};
+    static const char *const SW[] = {"--resume", "--progress", "--no-progress"};
+    *takes_value = 0;
+    for (size_t i = 0; i < sizeof SW / sizeof SW[0]; i++)
+        if (strcmp(a, SW[i]) == 0) return 1;
+    for (size_t i = 0; i < sizeof VAL / sizeof VAL[0]; i++) {
+        size_t n = strlen(VAL[i]);
+        if (strncmp(a, VAL[i], n) == 0 && a[n] == '=') return 1;
+        if (strcmp(a, VAL[i]) == 0) return *takes_value = 1, 1;
+    }
+    return 0;
+}
+
+/* What made a batch line: FNV-1a 64 over the command, its flags as given
+ * (batch_only_flag's aside), the models' content hashes, the prompt's text
+ * and its seed. --resume keeps a line only when this matches, so that a
+ * file continued with other flags, another model, an edited prompt or a
+ * line of another run is refused instead of silently mixed. */
+static int batch_fingerprint(Session *s, const Opts *o, const BatchPrompt *q, uint64_t seed,
+                             char out[32], SrError *err) {
+    int want_rm = o->reward && strcmp(o->reward_source ? o->reward_source : "model", "model") == 0;
+    if (session_hashes(s, o, want_rm, err) != 0) return -1;
+    uint64_t h = record_fnv1a(RECORD_FNV_OFFSET, "specrej-batch-1", 16);
+    h = record_fnv1a(h, METHOD_NAMES[o->method], strlen(METHOD_NAMES[o->method]) + 1);
+    for (int i = 1; i < o->argc; i++) {
+        int skip_value;
+        if (batch_only_flag(o->argv[i], &skip_value)) {
+            i += skip_value;
+            continue;
+        }
+        h = record_fnv1a(h, o->argv[i], strlen(o->argv[i]) + 1);
+    }
+    uint64_t hashes[2] = {s->gen_hash, want_rm ? s->rm_hash : 0};
+    h = record_fnv1a(h, hashes, sizeof hashes);
+    h = record_fnv1a(h, q->text, strlen(q->text) + 1);
+    uint64_t sd = q->has_seed ? q->seed : seed;
+    h = record_fnv1a(h, &sd, sizeof sd);
+    snprintf(out, 32, "fnv1a64:%016llx", (unsigned long long)h);
+    return 0;
+}
+
+typedef struct FpCtx {
+    Session *s;
+    const Opts *o;
+    const BatchPrompts *bp;
+    uint64_t seed;
+} FpCtx;
+
+static int fp_of(void *user, int i, char out[32], SrError *err) {
+    FpCtx *c = user;
+    return batch_fingerprint(c->s, c->o, &c->bp->items[i], c->seed, out, err);
+}
+
+/* A prompt that cannot run (too long for a context, not encodable) gets a
+ * line of its own saying why, and the batch goes on. */
+static int batch_error_line(Session *s, const Opts *o, const char *why, SrError *err) {
+    cJSON *j = output_begin("error");
+    if (!j) return sr_fail(err, "--output: out of memory");
+    cJSON_AddStringToObject(j, "method", METHOD_NAMES[o->method]);
+    cJSON_AddStringToObject(j, "error", why);
+    int rc = emit_json(s, o, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
 /* One prompt of the batch: the flags as given, this prompt's text and seed. */
 static int batch_one(Session *s, Opts *o, const BatchPrompt *q, uint64_t seed, SrError *err) {
     session_reset_run(s);
     o->prompt = q->text;
     o->seed = q->has_seed ? q->seed : seed;
     s->id = q->id;
+    if (o->method != SEARCH_CLI_RECORD && batch_fingerprint(s, o, q, seed, s->fp, err) != 0)
+        return -1;
     if (o->method != SEARCH_CLI_RECORD) return run_prompt(s, o, err);
     char path[4400];
     if (record_path(o->output, q->id, path, sizeof path, err) != 0) return -1;
@@ -1254,7 +1335,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
     progress_init(&pr, o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO)),
                   METHOD_NAMES[o->method], "prompts");
     if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
-    int rc = -1, skipped = 0, ran = 0;
+    int rc = -1, skipped = 0, ran = 0, failed_prompts = 0;
     uint64_t seed = o->seed;
     memset(&out, 0, sizeof out);
     out.fd = -1;
@@ -1265,6 +1346,9 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
     if (o->reward && strcmp(o->reward_source, "model") == 0 &&
         model_load(o->reward, &s->rm, err) != 0)
         goto done;
+    FpCtx fc = {s, o, &bp, seed};
+    if (o->method != SEARCH_CLI_RECORD && batch_out_check(&out, &bp, fp_of, &fc, err) != 0)
+        goto done;
     for (int i = 0; i < bp.n; i++) {
         if (batch_done(o, s, &bp.items[i])) {
             skipped++;
@@ -1272,7 +1356,14 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
         }
         progress_update(&pr, skipped + ran, bp.n);
         SrError e = {{0}};
-        if (batch_one(s, o, &bp.items[i], seed, &e) != 0) {
+        int r = batch_one(s, o, &bp.items[i], seed, &e);
+        if (r == PROMPT_CANNOT_RUN) {
+            failed_prompts++;
+            if (o->method == SEARCH_CLI_RECORD)
+                fprintf(stderr, "specrej: prompt '%s' not recorded: %s\n", bp.items[i].id, e.msg);
+            else if (batch_error_line(s, o, e.msg, err) != 0)
+                goto done;
+        } else if (r != 0) {
             sr_fail(err, "prompt '%s': %s", bp.items[i].id, e.msg);
             goto done;
         }
@@ -1285,8 +1376,12 @@ done:
     if (rc == 0 && skipped > 0)
         fprintf(stderr, "specrej: --resume: %d prompts were already done, %d ran now\n", skipped,
                 ran);
+    if (rc == 0 && failed_prompts > 0)
+        fprintf(stderr, "specrej: %d prompts could not run (%s)\n", failed_prompts,
+                o->method == SEARCH_CLI_RECORD ? "see above" : "their lines say why: \"kind\": "
+                                                              "\"error\"");
     s->out = NULL;
-    batch_out_close(&out);
+    batch_out_close(&out, rc != 0);
     batch_prompts_free(&bp);
     return rc;
 }
@@ -1295,8 +1390,8 @@ done:
  * loaded models (o->prompt or o->prompt_ids). */
 static int run_prompt(Session *s, Opts *o, SrError *err) {
     SearchParams p;
-    if (load_prompt(s, o, err) != 0) return -1;
-    if (open_reward(s, o, err) != 0) return -1; /* a known source from here on */
+    if (load_prompt(s, o, err) != 0) return PROMPT_CANNOT_RUN;
+    if (open_reward(s, o, err) != 0) return PROMPT_CANNOT_RUN; /* a known source from here on */
     if (fill_params(s, o, &p, err) != 0) return -1;
     return search_and_finish(s, o, &p, err);
 }
@@ -1348,6 +1443,7 @@ static void note_short_n(const Opts *o) {
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
+    o.argc = argc, o.argv = argv;
     if (parse_opts(&o, argc, argv, err) != 0) return ARGS_USAGE;
     if (o.help) {
         usage(method);
@@ -1368,6 +1464,7 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         else if (method == SEARCH_CLI_RECORD) rc = record_one(&s, &o, o.output, err);
         else rc = run_prompt(&s, &o, err);
     }
+    if (rc == PROMPT_CANNOT_RUN) rc = -1;
     session_free(&s);
     return rc;
 }
