@@ -557,7 +557,7 @@ static const Case TOKENIZER_CASES[] = {
     {"tokenize --tokenizer %D/tok/none.json --text a",
      "specrej: %D/tok/none.json: No such file or directory", 1},
     {"tokenize --tokenizer %D/tok --text a",
-     "specrej: %D/tok: no tokenizer.json in this directory", 1},
+     "specrej: %D/tok: no tokenizer.json or tokenizer.bin in this directory", 1},
     {"tokenize --tokenizer %D/tok/bad.json --text a",
      "specrej: %D/tok/bad.json: invalid JSON near byte 34", 1},
     {"tokenize --tokenizer %D/tok/wordpiece.json --text a",

@@ -414,6 +414,30 @@ static void resume_checks_every_kept_line(void **state) {
     assert_int_equal(access(tmp("none.jsonl"), F_OK), -1);
 }
 
+/* ---- models ------------------------------------------------------------------ */
+
+/* A checkpoint file given without --tokenizer uses the tokenizer beside it
+ * (it was read as a tokenizer itself); a folder with only model.bin is that
+ * llama2.c checkpoint; a folder with neither says what it needs. */
+static void checkpoint_files_find_their_tokenizer(void **state) {
+    (void)state;
+    expect(0, NULL, "generate -m data/austen-lm/model.bin -p Hi -n 2");
+    expect(0, NULL, "generate -m data/austen-lm/model.safetensors -p Hi -n 2");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p %1$s && cp data/austen-lm/model.bin %1$s/", tmp("bin"));
+    assert_int_equal(system(cmd), 0);
+    expect(1, "no tokenizer.json or tokenizer.bin beside the checkpoint",
+           "generate -m %s/model.bin -p Hi -n 2", tmp("bin"));
+    expect(0, NULL, "generate -m %s --prompt-ids 5,6 -n 2", tmp("bin"));
+    snprintf(cmd, sizeof cmd, "cp data/austen-lm/tokenizer.bin %s/", tmp("bin"));
+    assert_int_equal(system(cmd), 0);
+    expect(0, NULL, "generate -m %s -p Hi -n 2", tmp("bin"));
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", tmp("empty"));
+    assert_int_equal(system(cmd), 0);
+    expect(1, "holds config.json (Hugging Face) or model.bin (llama2.c)", "generate -m %s -p Hi",
+           tmp("empty"));
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -429,6 +453,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(batch_input_is_strict),
         cmocka_unit_test(unrunnable_prompt_does_not_stop_the_batch),
         cmocka_unit_test(resume_checks_every_kept_line),
+        cmocka_unit_test(checkpoint_files_find_their_tokenizer),
     };
     return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
 }

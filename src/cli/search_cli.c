@@ -541,11 +541,30 @@ static void session_free(Session *s) {
     free(s->list), free(s->closing), free(s->response), free(s->sampleable);
 }
 
+/* The tokenizer of a model given without --tokenizer: its folder, or for a
+ * checkpoint file (a llama2.c .bin, a .safetensors) the folder it lies in,
+ * where tokenizer.json or tokenizer.bin is looked for. Reading the
+ * checkpoint itself as a tokenizer gave "model.bin: token 1 has length
+ * 33554432". */
+static const char *model_tokenizer_path(const char *model, char *buf, size_t cap) {
+    struct stat st;
+    if (stat(model, &st) != 0 || S_ISDIR(st.st_mode)) return model;
+    const char *slash = strrchr(model, '/');
+    if (!slash) snprintf(buf, cap, ".");
+    else snprintf(buf, cap, "%.*s", (int)(slash - model) > 0 ? (int)(slash - model) : 1, model);
+    return buf;
+}
+
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
     const ModelConfig *cfg = model_config(s->gen);
-    const char *tp = o->tokenizer ? o->tokenizer : o->model;
-    if (!s->tok_tried && tokenizer_load(tp, cfg->vocab_size, &s->tok, &s->tok_err) != 0)
+    char dir[4200];
+    const char *tp = o->tokenizer ? o->tokenizer : model_tokenizer_path(o->model, dir, sizeof dir);
+    if (!s->tok_tried && tokenizer_load(tp, cfg->vocab_size, &s->tok, &s->tok_err) != 0) {
         s->tok = NULL;
+        if (!o->tokenizer && tp == dir) /* say which file was missing, and the way out */
+            sr_fail(&s->tok_err, "%.200s: no tokenizer.json or tokenizer.bin beside the "
+                                 "checkpoint %.200s (give --tokenizer PATH)", tp, o->model);
+    }
     s->tok_tried = 1;
     if (!s->tok && (o->prompt || o->tokenizer)) return sr_fail(err, "%s", s->tok_err.msg);
     if (o->prompt_ids) {
@@ -1023,7 +1042,9 @@ static int replay_setup(Session *s, Opts *o, SrError *err) {
      * gives the trace and --explain each candidate's text so far, as in the
      * live run; without it they have ids only. */
     SrError terr;
-    if (r->has_text && tokenizer_load(r->gen_path, r->gen_cfg.vocab_size, &s->tok, &terr) != 0)
+    char dir[4200];
+    if (r->has_text && tokenizer_load(model_tokenizer_path(r->gen_path, dir, sizeof dir),
+                                      r->gen_cfg.vocab_size, &s->tok, &terr) != 0)
         s->tok = NULL;
     s->rs = s->replay.rs;
     return 0;
