@@ -4,9 +4,12 @@
  * lie. Each test ran against the code before its fix and failed there. They
  * run bin/specrej on the shipped Austen models with tiny caps, so the suite
  * stays fast; nothing depends on timing or the CPU. */
+#define _DEFAULT_SOURCE /* wait4 */
 #include "test_util.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "search/record.h"
@@ -438,6 +441,70 @@ static void checkpoint_files_find_their_tokenizer(void **state) {
            tmp("empty"));
 }
 
+/* ---- memory outside the KV budget ------------------------------------------ */
+
+/* Peak RSS (KiB) of one run of bin/specrej with argv (NULL-terminated),
+ * stdout into out_path; its exit status must be 0. */
+static long run_rss(char *const argv[], const char *out_path) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *f = freopen(out_path, "w", stdout);
+        if (!f) _exit(127);
+        setenv("OMP_NUM_THREADS", "1", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        execv(test_specrej_bin(), argv);
+        _exit(127);
+    }
+    int st = 0;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    return ru.ru_maxrss;
+}
+
+static int started_of(const char *json_path) {
+    char *text = test_read_file(json_path, NULL);
+    assert_non_null(text);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    assert_non_null(j);
+    int n = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "candidates_started")->valueint;
+    cJSON_Delete(j);
+    return n;
+}
+
+/* The memory a run takes beyond its KV budget is bounded: growing the
+ * budget from 8 MiB to 64 MiB may grow the peak RSS by the budget's growth
+ * plus at most PER_CAND per extra candidate (logits, ids, score history,
+ * slots: a few KiB each for the Austen models), and the whole run stays
+ * under budget + BASE (the models, OpenBLAS, the allocator). The constants
+ * are generous and nothing depends on the CPU: one thread each. */
+#define PER_CAND_KIB 64
+#define BASE_KIB (192 * 1024)
+static void memory_beyond_the_budget_is_bounded(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* AddressSanitizer's shadow and quarantine are no run's memory */
+#endif
+    const char *prompt = "It is a truth universally acknowledged, that a single man";
+    char b8[] = "8M", b64[] = "64M";
+    char *j8 = strdup(tmp("m8.json")), *j64 = strdup(tmp("m64.json"));
+    char *a8[] = {"specrej", "spr", "-m", "data/austen-lm", "--reward", "data/austen-rm",
+                  "--alpha", "0.5", "-t", "1", "-n", "48", "-p", (char *)prompt,
+                  "--kv-budget", b8, "--json", j8, NULL};
+    char *a64[] = {"specrej", "spr", "-m", "data/austen-lm", "--reward", "data/austen-rm",
+                   "--alpha", "0.5", "-t", "1", "-n", "48", "-p", (char *)prompt,
+                   "--kv-budget", b64, "--json", j64, NULL};
+    long r8 = run_rss(a8, tmp("m8.out")), r64 = run_rss(a64, tmp("m64.out"));
+    int c8 = started_of(j8), c64 = started_of(j64);
+    long grow_allowed = (64 - 8) * 1024 + (long)PER_CAND_KIB * (c64 - c8);
+    if (r64 - r8 > grow_allowed || r64 > 64 * 1024 + BASE_KIB)
+        fail_msg("peak RSS %ld KiB at 8M (%d candidates), %ld KiB at 64M (%d): growth %ld KiB, "
+                 "allowed %ld", r8, c8, r64, c64, r64 - r8, grow_allowed);
+    free(j8), free(j64);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -454,6 +521,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(unrunnable_prompt_does_not_stop_the_batch),
         cmocka_unit_test(resume_checks_every_kept_line),
         cmocka_unit_test(checkpoint_files_find_their_tokenizer),
+        cmocka_unit_test(memory_beyond_the_budget_is_bounded),
     };
     return cmocka_run_group_tests_name("hardening", tests, setup, teardown);
 }
