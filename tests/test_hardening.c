@@ -116,6 +116,17 @@ static void seeds_are_exact(void **state) {
     expect(2, "--seed: '18446744073709551616' is not an integer", "bon " GEN " " RM
            " -p Hi -N 2 --seed %s", "18446744073709551616");
     expect(2, "--seed: '-1' is not an integer", "bon " GEN " " RM " -p Hi -N 2 --seed %s", "-1");
+    /* a record keeps the seed as a u64, and its replay prints it exactly */
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 2 -n 2 --seed 18446744073709551615 "
+                              "--output %s", tmp("seed.rec")),
+                     0);
+    char *rj = NULL;
+    assert_int_equal(sr(&rj, "replay --record %s -N 2 --json -", tmp("seed.rec")), 0);
+    if (!strstr(rj, "\"seed\":\t18446744073709551615,")) fail_msg("replay: %s", rj);
+    free(rj);
+    expect(0, NULL, "replay --record %s -N 2 --seed 18446744073709551615", tmp("seed.rec"));
+    expect(1, "--seed: 18446744073709551614 differs from the record's 18446744073709551615",
+           "replay --record %s -N 2 --seed 18446744073709551614", tmp("seed.rec"));
     /* two seeds that one double cannot tell apart give two runs */
     char *a = NULL, *b = NULL;
     assert_int_equal(sr(&a, "generate " GEN " -p Hi -n 12 --seed 9007199254740992 --print-ids"), 0);

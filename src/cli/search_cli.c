@@ -1422,19 +1422,20 @@ static int run_prompt(Session *s, Opts *o, SrError *err) {
  * device and inode, with every file the run reads, before anything is
  * written. extra: one more input (a replay's recorded generator path). */
 static int check_outputs(const Opts *o, const char *extra, SrError *err) {
-    char tok_bin[4200] = "", extra_bin[4200] = "";
-    /* a llama2.c model.bin reads the tokenizer.bin beside it */
-    const char *slash = o->model ? strrchr(o->model, '/') : NULL;
-    if (o->model)
-        snprintf(tok_bin, sizeof tok_bin, "%.*stokenizer.bin", slash ? (int)(slash - o->model + 1)
-                                                                      : 0, o->model);
-    slash = extra ? strrchr(extra, '/') : NULL;
-    if (extra)
-        snprintf(extra_bin, sizeof extra_bin, "%.*stokenizer.bin",
-                 slash ? (int)(slash - extra + 1) : 0, extra);
+    /* a checkpoint file reads the tokenizer files of its folder
+     * (model_tokenizer_path); a folder's files are all inputs anyway */
+    char dirs[2][4200], tok[4][4300];
+    const char *models[2] = {o->model, extra};
+    for (int k = 0; k < 2; k++) {
+        const char *d = models[k] ? model_tokenizer_path(models[k], dirs[k], sizeof dirs[k]) : NULL;
+        int file = d && d == dirs[k];
+        snprintf(tok[2 * k], sizeof tok[0], "%s/tokenizer.json", file ? d : "");
+        snprintf(tok[2 * k + 1], sizeof tok[0], "%s/tokenizer.bin", file ? d : "");
+        if (!file) tok[2 * k][0] = tok[2 * k + 1][0] = 0;
+    }
     const char *in[] = {o->model, o->tokenizer, o->reward, o->reward_tokenizer,
                         o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, o->prompts, o->record,
-                        extra, o->model ? tok_bin : NULL, extra ? extra_bin : NULL};
+                        extra, tok[0], tok[1], tok[2], tok[3]};
     int n = (int)(sizeof in / sizeof in[0]);
     if (output_not_input("--json", o->json, in, n, err) != 0) return -1;
     if (output_not_input("--trace", o->trace, in, n, err) != 0) return -1;
