@@ -663,6 +663,24 @@ static const Case DECODER_CASES[] = {
      "specrej: --temperature: -1 is outside [0, 1000000]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --seed -1",
      "specrej: --seed: '-1' is not an integer in [0, 18446744073709551615]", 2},
+    /* issue 23: usage errors before any file is read, exact seeds, no
+     * output over an input */
+    {"spr " LM RM "--prompt x --alpha 0.5 --seed 18446744073709551616",
+     "specrej: --seed: '18446744073709551616' is not an integer in [0, 18446744073709551615]", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 0",
+     "specrej: --kv-budget: 0 bytes hold no candidate (leave the flag out for the default)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --json=",
+     "specrej: --json: empty file name (give a path, or - for stdout)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 1M --kv-budget-candidates 4",
+     "specrej: --kv-budget: give at most one of --kv-budget and --kv-budget-candidates", 2},
+    {"spr " LM RM "--prompt-ids 5,,6 --alpha 0.5",
+     "specrej: --prompt-ids: bad list '5,,6' (expected e.g. 5,17,3)", 2},
+    {"generate " LM "--json %D/ok.txt -f %D/ok.txt",
+     "specrej: --json: with --prompts every prompt's object is a line of --output (default "
+     "stdout)", 2},
+    {"generate " LM "-f %D/p1.txt --output %D/p1.txt",
+     "specrej: --output: %D/p1.txt is an input of this run (%D/p1.txt); refused: writing it "
+     "would destroy the input", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --json %D/nodir/x.json",
      "specrej: %D/nodir/x.json: cannot write: No such file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --trace %D/nodir/x.jsonl",
@@ -710,6 +728,7 @@ static const Case DECODER_CASES[] = {
 
 static void test_decoders(void **state) {
     (void)state;
+    put_str("p1.txt", "x\n"); /* a prompt file that an --output names */
     RUN(DECODER_CASES);
 }
 
