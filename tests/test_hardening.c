@@ -282,6 +282,30 @@ static void links_and_full_disks(void **state) {
     }
 }
 
+/* Three runs writing one --json at once: each writes its own temporary
+ * file and renames it, so the file is one run's whole object (the last to
+ * finish wins), never a mix. */
+static void concurrent_writers_never_mix(void **state) {
+    (void)state;
+    char rec[512], cmd[3000];
+    snprintf(rec, sizeof rec, "%s", tmp("c.rec"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 8 -n 4 --output %s", rec), 0);
+    for (int round = 0; round < 3; round++) {
+        snprintf(cmd, sizeof cmd,
+                 "B=%1$s; $B replay --record %2$s -N 8 --json %3$s & "
+                 "$B replay --record %2$s -N 2 --json %3$s & "
+                 "$B replay --record %2$s --alpha 0.5 --max-batch 4 --json %3$s & wait",
+                 test_specrej_bin(), rec, tmp("same.json"));
+        assert_int_equal(test_run(cmd, NULL), 0);
+        char *text = test_read_file(tmp("same.json"), NULL);
+        assert_non_null(text);
+        cJSON *j = cJSON_Parse(text);
+        if (!j) fail_msg("not one JSON object:\n%s", text);
+        cJSON_Delete(j);
+        free(text);
+    }
+}
+
 /* ---- records ---------------------------------------------------------------- */
 
 /* A record with a valid checksum whose shapes or reserve lie: refused by
@@ -527,6 +551,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(outputs_never_replace_inputs),
         cmocka_unit_test(stdout_paths_append),
         cmocka_unit_test(links_and_full_disks),
+        cmocka_unit_test(concurrent_writers_never_mix),
         cmocka_unit_test(record_sizes_are_bounded),
         cmocka_unit_test(batch_input_is_strict),
         cmocka_unit_test(unrunnable_prompt_does_not_stop_the_batch),
