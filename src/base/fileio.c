@@ -231,7 +231,9 @@ int atomic_open(AtomicFile *af, const char *path, SrError *err) {
         }
         return 0;
     }
-    size_t n = (target ? strlen(target) : 0) + 32;
+    if (!target) return sr_fail(err, "%s: cannot write: a loop of symbolic links (or out of memory)",
+                                path);
+    size_t n = strlen(target) + 32;
     af->final_path = target;
     af->tmp_path = malloc(n);
     if (!af->final_path || !af->tmp_path) {
