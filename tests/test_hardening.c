@@ -89,6 +89,26 @@ static void one_token_shapes_run(void **state) {
     assert_int_equal(sr(NULL, "replay --record %s --alpha 0.5 --first-decision 1 --kv-budget 200K",
                         tmp("six.rec")),
                      0);
+    assert_int_equal(sr(NULL, "compare --records %s --policy quantile --alpha 0.5 "
+                              "--first-decision 1 --kv-budget 200K --against bon -N 4 "
+                              "--bootstrap 100", tmp("six.rec")),
+                     0);
+    /* record --prompts goes on past a prompt that cannot run */
+    char *big = malloc(40100);
+    assert_non_null(big);
+    strcpy(big, "Hi\n"); /* prompt 2: far beyond the 512-token context */
+    for (int k = 0; k < 6600; k++) memcpy(big + 3 + 6 * k, "words ", 6);
+    strcpy(big + 3 + 6 * 6600, "\nThen\n");
+    assert_int_equal(test_write_file(tmp("rp.txt"), big, strlen(big)), 0);
+    free(big);
+    char *rout = NULL;
+    assert_int_equal(sr(&rout, "record " GEN " " RM " -N 2 -n 1 -f %s --output %s", tmp("rp.txt"),
+                        tmp("recs")),
+                     0);
+    if (!strstr(rout, "prompt '2' not recorded: prompt:")) fail_msg("%s", rout);
+    free(rout);
+    assert_int_equal(access(tmp("recs/1.rec"), F_OK), 0);
+    assert_int_equal(access(tmp("recs/3.rec"), F_OK), 0);
     /* generation_config.json's max_new_tokens 1 */
     char cmd[1200];
     snprintf(cmd, sizeof cmd, "cp -r data/austen-lm %s && echo '{\"max_new_tokens\": 1}' > %s",
