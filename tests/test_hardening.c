@@ -274,7 +274,7 @@ static void stdout_paths_append(void **state) {
     assert_int_equal(results, 2); /* both --json objects */
     /* the record's limit is said before the run, with the fix */
     expect(1, "this run needs 32 candidates, the record holds 3 (record with -N 32 or more, or "
-              "lower --max-batch", "replay --record %s --alpha 0.5", rec);
+              "cap the run with --max-batch 3)", "replay --record %s --alpha 0.5", rec);
     assert_int_equal(traces, 1);  /* the trace header */
     free(text);
 }

@@ -606,9 +606,9 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
     *n_total = p->n > 0 ? p->n : R->cap;
     if (p->cand_limit > 0 && *n_total > p->cand_limit)
         return sr_fail(err, "%s: this run needs %d candidates, the record holds %d (record with "
-                            "-N %d or more, or lower --max-batch or the KV budget)",
+                            "-N %d or more, or cap the run with --max-batch %d)",
                        p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
-                       p->cand_limit, *n_total);
+                       p->cand_limit, *n_total, p->cand_limit);
     kv_budget_init(&R->budget, limit);
     R->res->stats.kv_budget = limit;
     R->res->stats.initial_batch = R->cap;
