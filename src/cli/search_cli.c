@@ -1296,7 +1296,10 @@ static int run_prompt(Session *s, Opts *o, SrError *err);
 /* Flags that say where a batch reads and writes, not what it computes:
  * left out of the fingerprint, so a resumed run may move its files. */
 static int batch_only_flag(const char *a, int *takes_value) {
-    static const char *const VAL[] = {"--prompts", "-f", "--output", "-o", "--threads", "-t"};
+    /* --shard picks which prompts run, not what a line holds: a shard's
+     * lines equal the unsharded run's */
+    static const char *const VAL[] = {"--prompts", "-f", "--output", "-o", "--threads", "-t",
+                                      "--shard"};
     static const char *const SW[] = {"--resume", "--progress", "--no-progress"};
     *takes_value = 0;
     for (size_t i = 0; i < sizeof SW / sizeof SW[0]; i++)
