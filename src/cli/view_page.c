@@ -192,25 +192,37 @@ static int put_html_text(Buf *b, const char *s, SrError *err) {
     return 0;
 }
 
-/* The template with its markers filled. */
-static int fill_template(Buf *b, const char *json, const char *title, const char *size,
-                         SrError *err) {
-    static const char *const MARKS[] = {TRACE_MARKER, TITLE_MARKER, SIZE_MARKER};
-    const char *t = view_template_html;
+int page_fill(const char *tmpl, const PageMark *marks, int n, char **out, SrError *err) {
+    Buf b = {0};
+    const char *t = tmpl;
+    *out = NULL;
     for (;;) {
         const char *m = NULL;
         int which = -1;
-        for (int k = 0; k < 3; k++) {
-            const char *at = strstr(t, MARKS[k]);
+        for (int k = 0; k < n; k++) {
+            const char *at = strstr(t, marks[k].marker);
             if (at && (!m || at < m)) m = at, which = k;
         }
-        if (!m) return put(b, t, strlen(t), err);
-        if (put(b, t, (size_t)(m - t), err) != 0) return -1;
-        int rc = which == 0 ? put_json(b, json, err)
-               : which == 1 ? put_html_text(b, title, err) : put(b, size, strlen(size), err);
-        if (rc != 0) return -1;
-        t = m + strlen(MARKS[which]);
+        int rc;
+        if (!m) {
+            rc = put(&b, t, strlen(t), err);
+        } else {
+            const PageMark *pm = &marks[which];
+            rc = put(&b, t, (size_t)(m - t), err);
+            if (rc == 0)
+                rc = pm->as == PAGE_JSON ? put_json(&b, pm->value, err)
+                   : pm->as == PAGE_TEXT ? put_html_text(&b, pm->value, err)
+                   : put(&b, pm->value, strlen(pm->value), err);
+        }
+        if (rc != 0) {
+            free(b.s);
+            return -1;
+        }
+        if (!m) break;
+        t = m + strlen(marks[which].marker);
     }
+    *out = b.s;
+    return 0;
 }
 
 int view_page_html(const char *trace_path, int width, int height, char **html, SrError *err) {
@@ -221,15 +233,12 @@ int view_page_html(const char *trace_path, int width, int height, char **html, S
     cJSON_Delete(records);
     if (!json) return sr_fail(err, "%s: out of memory", trace_path);
     const char *slash = strrchr(trace_path, '/');
-    Buf b = {0};
     char size[32];
     snprintf(size, sizeof size, "%d,%d", width, height);
-    int rc = fill_template(&b, json, slash ? slash + 1 : trace_path, size, err);
+    const PageMark marks[] = {{TRACE_MARKER, json, PAGE_JSON},
+                              {TITLE_MARKER, slash ? slash + 1 : trace_path, PAGE_TEXT},
+                              {SIZE_MARKER, size, PAGE_RAW}};
+    int rc = page_fill(view_template_html, marks, 3, html, err);
     free(json);
-    if (rc != 0) {
-        free(b.s);
-        return -1;
-    }
-    *html = b.s;
-    return 0;
+    return rc;
 }

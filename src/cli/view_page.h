@@ -14,6 +14,18 @@
 
 #include "base/error.h"
 
+/* A page template (compiled in from an .html file by the Makefile) with its
+ * markers filled: each occurrence of marker becomes value, as JSON inside
+ * a script element (every "<" written as \u003c, so that no string can
+ * close it), as HTML-escaped text, or as it is. *out is malloc'd. Shared
+ * by view and explore. */
+typedef enum { PAGE_JSON, PAGE_TEXT, PAGE_RAW } PageAs;
+typedef struct PageMark {
+    const char *marker, *value;
+    PageAs as;
+} PageMark;
+int page_fill(const char *tmpl, const PageMark *marks, int n, char **out, SrError *err);
+
 int view_page_html(const char *trace_path, int width, int height, char **html, SrError *err);
 
 #endif
