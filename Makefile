@@ -116,6 +116,7 @@ check-layers:
 test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
+	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 
