@@ -135,11 +135,11 @@ print("explore_chromium: ok (%s: %d cut, cut-offs and KV as replayed%s)"
 PY
 done
 
-# a picture for the README (docs/explore.png is this, at alpha 0.5, decision 1)
+# a picture for the README (docs/explore.png is this: alpha 0.5, the whole run)
 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-crash-reporter --hide-scrollbars --user-data-dir="$PROFILE/shot" \
     --window-size=1250,1060 --screenshot="$OUT/lesson.png" \
-    "file://$PWD/$OUT/lesson.html#drive=alpha:5,fd:8,start,step" >/dev/null 2>&1
+    "file://$PWD/$OUT/lesson.html#drive=alpha:5,fd:8" >/dev/null 2>&1
 [ -s "$OUT/lesson.png" ] || { echo "explore_chromium: no screenshot"; exit 1; }
 echo "explore_chromium: screenshot $OUT/lesson.png"
