@@ -59,7 +59,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check-layers test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: grade all check-layers test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -117,6 +117,7 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
 	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
+	@SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 
@@ -125,6 +126,10 @@ test: check-layers $(BIN) $(TEST_BINS)
 test-sanitize:
 	$(MAKE) BUILD=build-san BIN=build-san/specrej OPT="-O1 -g" INVARIANCE_QUICK=1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+# A lab of docs/course/ graded: make grade LAB=policy DIR=my-answers
+grade: $(BIN)
+	@sh tools/grade.sh "$(LAB)" "$(DIR)"
 
 # The main job: Speculative Rejection on a held-out prompt with the shipped models,
 # and Best-of-N over the same candidates beside it (tools/demo.sh).
