@@ -426,6 +426,93 @@ static void view_png_needs_a_browser(void **state) {
     free(said);
 }
 
+/* explore: usage errors exit 2 before anything is read or written; a file
+ * that is not a record is refused with one line naming it; the page embeds
+ * every grid setting's replay, no network, and its prompt. */
+static void explore_refuses_and_embeds(void **state) {
+    (void)state;
+    const char *rec = "docs/course/records/dev1.rec";
+    char out[128], cmd[1024], trace[128];
+    path_of(out, sizeof out, "lesson.html");
+    path_of(trace, sizeof trace, "ids.trace");
+    const char *usage[][2] = {
+        {"", "explore: give the record file"},
+        {"REC", "explore: -o LESSON.html is required"},
+        {"REC -o OUT.png", "explore writes an .html page"},
+        {"REC REC -o OUT", "explore: one record at a time"},
+        {"REC --bogus -o OUT", "explore: unknown flag '--bogus'"},
+        {"REC -o OUT --kv-budget-candidates 0", "--kv-budget-candidates: 0 is outside"},
+        {"", NULL},
+    };
+    for (size_t k = 0; usage[k][1]; k++) {
+        char args[512] = "";
+        const char *a = usage[k][0];
+        for (const char *p = a; *p;) {
+            const char *sub = !strncmp(p, "REC", 3) ? rec : !strncmp(p, "OUT", 3) ? out : NULL;
+            if (sub) {
+                strncat(args, sub, sizeof args - strlen(args) - 1);
+                p += 3;
+            } else {
+                size_t n = strlen(args);
+                if (n + 1 < sizeof args) args[n] = *p, args[n + 1] = 0;
+                p++;
+            }
+        }
+        snprintf(cmd, sizeof cmd, "%s explore %s", test_specrej_bin(), args);
+        char *said = NULL;
+        assert_int_equal(test_run(cmd, &said), 2);
+        if (!strstr(said, usage[k][1])) fail_msg("'%s' said '%s'", cmd, said);
+        free(said);
+        assert_int_equal(access(out, F_OK) == 0, 0);
+    }
+    /* the record itself is never the output (a copy named .html) */
+    char copy[128];
+    path_of(copy, sizeof copy, "rec.html");
+    snprintf(cmd, sizeof cmd, "cp %s %s && %s explore %s -o %s", rec, copy, test_specrej_bin(),
+             copy, copy);
+    char *said = NULL;
+    assert_int_equal(test_run(cmd, &said), 2);
+    assert_non_null(strstr(said, "is the record being explored"));
+    free(said);
+    /* a trace is not a record: one line, exit 1, no page */
+    snprintf(cmd, sizeof cmd, "%s explore %s -o %s", test_specrej_bin(), trace, out);
+    assert_int_equal(test_run(cmd, &said), 1);
+    if (!strstr(said, trace) || strchr(said, '\n') != said + strlen(said) - 1)
+        fail_msg("'%s' said '%s'", cmd, said);
+    free(said);
+    assert_int_not_equal(access(out, F_OK), 0);
+    /* the page */
+    snprintf(cmd, sizeof cmd, "%s explore %s -o %s", test_specrej_bin(), rec, out);
+    free(run_ok(cmd));
+    char *page = test_read_file(out, NULL);
+    assert_non_null(page);
+    const char *open = "<script id=\"data\" type=\"application/json\">\n";
+    char *start = strstr(page, open);
+    assert_non_null(start);
+    start += strlen(open);
+    char *end = strstr(start, "</script>");
+    assert_non_null(end);
+    *end = 0;
+    cJSON *data = cJSON_Parse(start);
+    assert_non_null(data);
+    assert_int_equal(cJSON_GetArraySize(get(data, "runs")), 30); /* 10 alphas x 3 first decisions */
+    assert_int_equal(cJSON_GetArraySize(get(data, "candidates")), 64);
+    assert_true(cJSON_IsString(get(data, "prompt")));
+    const cJSON *run;
+    cJSON_ArrayForEach(run, get(data, "runs")) {
+        if (cJSON_GetObjectItemCaseSensitive(run, "error"))
+            fail_msg("a grid setting failed: %s", get(run, "error")->valuestring);
+        assert_true(cJSON_GetArraySize(get(run, "trace")) >= 1);
+    }
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(get(data, "bon"), "result"));
+    *end = '<';
+    assert_int_equal(count(page, "EXPLORE_JSON_HERE") + count(page, "TITLE_HERE"), 0);
+    assert_int_equal(count(page, " src=") + count(page, " href=") + count(page, "<link") +
+                     count(page, "https:") + count(page, "url("), 0);
+    cJSON_Delete(data);
+    free(page);
+}
+
 static int setup(void **state) {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/specrej_view_test_XXXXXX");
@@ -451,6 +538,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(view_refuses_bad_traces),
         cmocka_unit_test(view_usage_errors),
         cmocka_unit_test(view_png_needs_a_browser),
+        cmocka_unit_test(explore_refuses_and_embeds),
     };
     return cmocka_run_group_tests_name("view", tests, setup, teardown);
 }
