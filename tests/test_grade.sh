@@ -2,8 +2,8 @@
 # test_grade.sh - the labs' grader (tools/grade.sh) passes the reference
 # solutions of docs/course/solutions/ and fails the wrong ones of
 # tests/course/ with the reason: an off-by-one policy (named at the first
-# decision point where it breaks the rule) and two wrong cost answers (each
-# named, without the right value). Run by make test.
+# decision point where it breaks the rule), two wrong cost answers (each
+# named, without the right value) and a wrong units line. Run by make test.
 set -eu
 out=$(mktemp /tmp/specrej_grade_test.XXXXXX)
 trap 'rm -f "$out"' EXIT
@@ -29,5 +29,8 @@ expect 0 costs docs/course/solutions/lab-costs "grade: costs: pass (6 of 6)"
 expect 1 costs tests/course/wrong-costs "grade: costs: fail (4 of 6)" \
     "spr_started: candidates Speculative Rejection starts): fail: 64 is above the replay's" \
     "flops_ratio: its FLOPs over Best-of-N's (two decimals)): fail: 0.25 is below the replay's by more than 0.01"
+expect 0 units docs/course/solutions/lab-units "grade: units: pass (4 of 4)"
+expect 1 units tests/course/wrong-units "grade: units: fail (1 of 2)" \
+    "exercise 2 (dev2): fail: units and ceiling not within 5% of the replays'"
 expect 2 nosuchlab tests/course/wrong-costs "unknown lab"
 [ "$fail" -eq 0 ] || { echo "test_grade: FAILED"; exit 1; }

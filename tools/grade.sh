@@ -14,14 +14,16 @@
 #           decision point must follow the lab's rule exactly (checked on the
 #           replay's own trace by this script's reader) and decide where the
 #           reference solution decides.
-#   units, reward-source: pending (see their lab pages).
+#   units   DIR/units.txt: units = ceiling x retention per record
+#           (lab-units.md), recomputed from each record by the C replay.
+#   reward-source: pending (see its lab page).
 #
 # Reference solutions live in docs/course/solutions/, apart from the
 # student's folder; tests/test_grade.sh grades them (pass) and wrong ones
 # (fail, with the reason).
 set -eu
 if [ $# -ne 2 ]; then
-    echo "usage: tools/grade.sh LAB DIR   (LAB: costs, policy; see docs/course/README.md)" >&2
+    echo "usage: tools/grade.sh LAB DIR   (LAB: costs, units, policy; see docs/course/README.md)" >&2
     exit 2
 fi
 LAB=$1 DIR=$2
@@ -29,12 +31,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SPECREJ_BIN:-$root/bin/specrej}
 RECORDS="$root/docs/course/records"
 case "$LAB" in
-costs | policy) ;;
-units | reward-source)
+costs | policy | units) ;;
+reward-source)
     echo "grade: $LAB: the grader is pending (docs/course/lab-$LAB.md says what it will check)" >&2
     exit 2 ;;
 *)
-    echo "grade: unknown lab '$LAB' (costs, policy)" >&2
+    echo "grade: unknown lab '$LAB' (costs, units, policy)" >&2
     exit 2 ;;
 esac
 [ -d "$DIR" ] || { echo "grade: $DIR: no such folder" >&2; exit 2; }
@@ -42,6 +44,9 @@ esac
 
 if [ "$LAB" = costs ]; then
     exec python3 "$root/tools/grade_costs.py" "$BIN" "$RECORDS/dev2.rec" "$DIR/answers.txt"
+fi
+if [ "$LAB" = units ]; then
+    exec python3 "$root/tools/grade_units.py" "$BIN" "$DIR"
 fi
 
 # policy: build the student's file, and the reference, into scratch copies
