@@ -56,7 +56,8 @@ stamp="$root/build/flags.stamp"
     { echo "grade: the library is not built (make)" >&2; exit 2; }
 CC=$(awk -F' [|] ' '{print $1}' "$stamp")
 CFLAGS=$(awk -F' [|] ' '{print $2}' "$stamp")
-LDLIBS=$(awk -F' [|] ' '{print $3}' "$stamp")
+# the stamp is "CC | CFLAGS | [DEPFLAGS |] LDLIBS | CMOCKA_LIBS": the libraries are next to last
+LDLIBS=$(awk -F' [|] ' '{print $(NF - 1)}' "$stamp")
 scratch=$(mktemp -d /tmp/specrej_grade.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT INT TERM
 

@@ -49,9 +49,9 @@ static void usage(void) {
            "  -o, --output PATH           the page (.html)\n"
            "  --kv-budget-candidates K    the KV budget both methods share: K candidates at\n"
            "                              full length (default: a quarter of the record's)\n"
-           "  example: specrej record --model data/austen-lm --reward data/austen-rm -N 64 -n 64 \\\n"
-           "               --prompt \"It is a truth\" --output lesson.rec\n"
-           "           specrej explore lesson.rec -o lesson.html\n");
+           "example:\n"
+           "  specrej record --model data/austen-lm --reward data/austen-rm -N 64 -n 48 "
+           "--prompt 'It is a truth' --output lesson.rec && specrej explore lesson.rec -o lesson.html\n");
 }
 
 static int ends_with(const char *s, const char *suffix) {

@@ -29,7 +29,9 @@ static void usage(void) {
            "                        name is refused, as is the trace itself\n"
            "  --size WxH            the page's size in pixels, the PNG's too (default %dx%d;\n"
            "                        1920x1080 for 16:9 slides); W 600..7680, H 480..4320\n"
-           "  example: specrej spr ... --trace run.jsonl && specrej view run.jsonl -o run.html\n",
+           "example:\n"
+           "  specrej spr -m data/austen-lm --reward data/austen-rm -p 'It is a truth' "
+           "--alpha 0.5 --trace run.jsonl && specrej view run.jsonl -o run.html\n",
            DEFAULT_W, DEFAULT_H);
 }
 
