@@ -5,6 +5,7 @@
 
 #include "base/version.h"
 #include "runtime/blas_setup.h"
+#include "base/fileio.h"
 #include "cli/args.h"
 #include "base/datadir.h"
 #include "cli/commands.h"
@@ -28,6 +29,7 @@ static const Command COMMANDS[] = {
     {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
     {"compare", cmd_compare, "two policies over many records: a regression report"},
     {"view", cmd_view, "draw a run from its --trace file (HTML page or PNG)"},
+    {"explore", cmd_explore, "a lesson page from a record: an alpha slider, step by step"},
 };
 
 static void usage(FILE *f) {
@@ -58,7 +60,7 @@ int main(int argc, char **argv) {
             return rc == ARGS_USAGE ? 2 : 1;
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "specrej: stdout: write failed: %s\n", strerror(errno));
+            fprintf(stderr, "specrej: stdout: write failed: %s\n", file_errstr(errno));
             return 1;
         }
         return 0;
