@@ -22,16 +22,20 @@
 #include "runtime/model_internal.h"
 
 /* Attention work space of one thread: the scores of every head over
- * max_pos + 1 positions (rounded up to whole KV blocks) and one transposed
- * block of keys (all kv heads). */
+ * max_pos + 1 positions (rounded up to whole blocks of the largest size)
+ * and one transposed block of keys (all kv heads) at the largest block
+ * size, plus one vector of slack: block_scores() loads 8 floats of a row
+ * that may hold only 4 (blocks of 4), reading into the next row, and past
+ * the last one. Sized for any block so that it does not depend on the
+ * setting. */
 static size_t score_stride(int max_pos) {
-    return ((size_t)max_pos + KV_BLOCK) / KV_BLOCK * KV_BLOCK;
+    return ((size_t)max_pos + KV_BLOCK_MAX) / KV_BLOCK_MAX * KV_BLOCK_MAX;
 }
 
 size_t attn_work_floats(const Model *m, int max_pos) {
     const ModelConfig *c = &m->cfg;
     return (size_t)c->n_heads * score_stride(max_pos) +
-           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
+           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX + 8;
 }
 
 /* ---- attention over a shared prefix --------------------------------------
@@ -237,15 +241,15 @@ static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
 #endif
 }
 
-/* The keys of a run of cnt <= KV_BLOCK positions (all kv heads) transposed
- * to kt[j][u], so that the scores vectorize across positions (no horizontal
+/* The keys of a run of cnt <= B positions (all kv heads; B the cache's
+ * block size) transposed to kt[j][u] (row stride B), so that the scores vectorize across positions (no horizontal
  * sums): 4x4 register tiles where SSE exists, then the odd positions one by
  * one. Columns u >= cnt keep whatever an earlier run left there (finite
  * values from the same buffer): the scores computed from them are never
  * read (block_scores copies out cnt), and not zeroing them saved most of
  * this function's time for the partly filled last block. */
 static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
-                                       int kv_dim) {
+                                       int kv_dim, int B) {
     int u = 0;
 #ifdef __SSE__
     if (kv_dim % 4 == 0)
@@ -255,16 +259,16 @@ static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict
                 __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
                 __m128 r2 = _mm_loadu_ps(k + 2 * kv_dim), r3 = _mm_loadu_ps(k + 3 * kv_dim);
                 _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                float *o = kt + (size_t)j * KV_BLOCK + u;
+                float *o = kt + (size_t)j * B + u;
                 _mm_storeu_ps(o, r0);
-                _mm_storeu_ps(o + KV_BLOCK, r1);
-                _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
-                _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
+                _mm_storeu_ps(o + B, r1);
+                _mm_storeu_ps(o + 2 * B, r2);
+                _mm_storeu_ps(o + 3 * B, r3);
             }
 #endif
     for (; u < cnt; u++) {
         const float *k = kb + (size_t)u * kv_dim;
-        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
+        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * B + u] = k[j];
     }
 }
 
@@ -276,19 +280,38 @@ static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, c
     return n < pos + 1 - t ? n : pos + 1 - t;
 }
 
-/* s[u] = q . key u, for the first cnt positions of a transposed block. */
-static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
-                                     const float *restrict kt, int hd, int cnt) {
-    v8f lo = {0}, hi = {0}, r0, r1;
+/* s[u] = q . key u for u < cnt, from a transposed block of row stride B,
+ * with nv 8-lane accumulators (nv = ceil(cnt / 8), a constant in each
+ * inlined copy, so the accumulators stay in registers). Lane u sums
+ * q[d] * kt[d][u] over d in order from 0 whatever nv and B are, so a score
+ * has the same bits at every block size; lanes >= cnt (junk columns, or
+ * the next row's head when B is 4) are computed and never read. */
+static SIMD_INLINE void scores_nv(float *restrict s, const float *restrict q,
+                                  const float *restrict kt, int hd, int B, int cnt, int nv) {
+    v8f acc[KV_BLOCK_MAX / 8] = {{0}}, r;
     for (int d = 0; d < hd; d++) {
-        const float *row = kt + (size_t)d * KV_BLOCK;
-        LOAD8(r0, row), LOAD8(r1, row + 8);
-        lo += q[d] * r0, hi += q[d] * r1;
+        const float *row = kt + (size_t)d * B;
+        for (int v = 0; v < nv; v++) {
+            LOAD8(r, row + 8 * v);
+            acc[v] += q[d] * r;
+        }
     }
-    float acc[KV_BLOCK];
-    memcpy(acc, &lo, sizeof lo);
-    memcpy(acc + 8, &hi, sizeof hi);
-    memcpy(s, acc, (size_t)cnt * sizeof *acc);
+    float out[KV_BLOCK_MAX];
+    memcpy(out, acc, (size_t)nv * sizeof(v8f));
+    memcpy(s, out, (size_t)cnt * sizeof *out);
+}
+
+/* s[u] = q . key u, for the first cnt <= B positions of a transposed block:
+ * only the vectors that hold them are computed (a partly filled last block
+ * costs what it holds). */
+static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
+                                     const float *restrict kt, int hd, int B, int cnt) {
+    switch ((cnt + 7) / 8) {
+    case 1: scores_nv(s, q, kt, hd, B, cnt, 1); break;
+    case 2: scores_nv(s, q, kt, hd, B, cnt, 2); break;
+    case 3: scores_nv(s, q, kt, hd, B, cnt, 3); break;
+    default: scores_nv(s, q, kt, hd, B, cnt, 4); break;
+    }
 }
 
 /* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
@@ -338,7 +361,7 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
                                      const float *q, float *work, float *out) {
     const ModelConfig *c = &m->cfg;
     int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
-    int group = heads / c->n_kv_heads;
+    int group = heads / c->n_kv_heads, B = kv_cache_block(kv);
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
     const float *kb, *vb, *nk, *nv;
@@ -362,10 +385,10 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
             int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
             prefetch_rows(nv, nc, kv_dim);
         }
-        transpose_keys(kt, kb, cnt, kv_dim);
+        transpose_keys(kt, kb, cnt, kv_dim, B);
         for (int h = 0; h < heads; h++)
             block_scores(work + h * stride + t, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd, cnt);
+                         kt + (size_t)(h / group) * hd * B, hd, B, cnt);
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
