@@ -4,7 +4,8 @@
  * medians over repeats, with the ratios the performance issue asks for:
  * the sgemm ceiling at the model's shapes, batched decode of the generator
  * and the reward model, one batch against sequential single-sequence runs,
- * Speculative Rejection against Best-of-N, thread scaling and determinism,
+ * Speculative Rejection against Best-of-N, the KV block sizes against 16,
+ * thread scaling and determinism,
  * recording against plain Best-of-N and replay against the live run,
  * and peak memory against the KV budget plus weights.
  *
@@ -411,6 +412,8 @@ typedef struct Method {
     const char *policy;
     int n;
     double alpha;
+    int first_decision; /* 0: the policy's default */
+    int budget_candidates; /* 0: the default budget */
 } Method;
 
 typedef struct RunOut {
@@ -498,6 +501,9 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     p.policy = policy_find(me->policy, &perr);
     if (!p.policy || policy_args_init(p.policy, &p.policy_args, &perr) != 0) die("policy", &perr);
     policy_args_put(p.policy, &p.policy_args, "alpha", me->alpha);
+    if (me->first_decision)
+        policy_args_put(p.policy, &p.policy_args, "first_decision", me->first_decision);
+    p.budget_candidates = me->budget_candidates;
     SearchResult res;
     double t0 = now();
     if (search_run(gen, rs, pr->ids.data, pr->ids.len, &p, &res, &err) != 0) die("search", &err);
@@ -593,10 +599,10 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
            "checks");
     Totals spr = {.ok = 1}, bon = {.ok = 1};
     for (int i = 0; i < np; i++) {
-        Method ms = {"SpR", "quantile", 0, 0.5};
+        Method ms = {"SpR", "quantile", 0, 0.5, 0, 0};
         RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
         add_run(&spr, &r, "SpR", i);
-        Method mb = {"BoN", "none", r.st.candidates_started, 0};
+        Method mb = {"BoN", "none", r.st.candidates_started, 0, 0, 0};
         RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
         add_run(&bon, &b, "BoN", i);
     }
@@ -607,6 +613,73 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
     printf("checks: generator tokens == prompt + sampled - candidates (the last sampled token "
            "of each is never fed); RM tokens == prefix + each response token once + closing "
            "ids per scoring\n");
+    for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
+}
+
+/* ------------------------------------------------------- KV block size */
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void set_block(int b) {
+    SrError err;
+    if (kv_set_block_size(b, &err) != 0) die("kv block", &err);
+}
+
+/* What --kv-block costs (#25): smaller blocks let an early first decision
+ * start more candidates, at shorter runs in attention. Two measures, each
+ * block size's repeats interleaved with the others' so that a change of
+ * load hits all alike, as ratios to blocks of 16: (1) generator decode at
+ * batch 128 (CPU seconds per step: the kernel alone, same work at every
+ * size); (2) Speculative Rejection with its first decision at 4 tokens
+ * under a budget of 4 candidates at full length, the study's setting,
+ * where the block size changes how many candidates start: CPU seconds per
+ * GFLOP of the run (process CPU time, all threads), so more candidates are
+ * not counted as a slowdown. */
+static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const IntVec *stops) {
+    enum { NB = 4 };
+    static const int SIZES[NB] = {4, 8, 16, 32};
+    int R = o->repeats, base = 2; /* SIZES[2] == 16 */
+    Prompt pr[8];
+    int np = load_prompts(o, tok, pr, o->n_prompts);
+    double dec[NB][MAX_REPEATS], cpg[NB][MAX_REPEATS], cands[NB] = {0}, gflop[NB] = {0};
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < NB; k++) {
+            set_block(SIZES[k]);
+            double c0 = cpu_seconds();
+            Decode d = run_decode(gen, 128, o->steps, 1, 1);
+            dec[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
+            (void)d;
+            double cpu = 0, flops = 0;
+            for (int i = 0; i < np; i++) {
+                Method ms = {"SpR", "quantile", 0, 0.5, 4, 4};
+                c0 = cpu_seconds();
+                RunOut ro = run_method(gen, tok, o, &pr[i], &ms, stops);
+                cpu += cpu_seconds() - c0, flops += ro.flops;
+                if (r == 0) cands[k] += ro.st.candidates_started, gflop[k] += ro.flops * 1e-9;
+            }
+            cpg[k][r] = cpu / (flops * 1e-9);
+        }
+    set_block(KV_BLOCK_DEFAULT);
+    printf("\n## KV block size (--kv-block): cost against blocks of 16, median of %d, repeats "
+           "interleaved\n", R);
+    printf("decode = generator decode at batch 128 (%d-token shared prompt, %d steps), CPU s "
+           "per step; SpR = alpha 0.5, first decision at 4 tokens, budget of 4 candidates at "
+           "full length, max_new %d, %d dev prompts: candidates started, GFLOP and CPU s per "
+           "GFLOP\n", PROMPT_LEN, o->steps, o->max_new, np);
+    printf("%6s %12s %8s %8s %9s %12s %9s\n", "block", "decode ms", "x 16", "SpR cands",
+           "SpR GFLOP", "CPU s/GFLOP", "x 16");
+    double mdec[NB], mcpg[NB];
+    for (int k = 0; k < NB; k++) mdec[k] = median(dec[k], R), mcpg[k] = median(cpg[k], R);
+    for (int k = 0; k < NB; k++)
+        printf("%6d %12.2f %8.3f %8.0f %9.2f %12.4f %9.3f\n", SIZES[k], 1e3 * mdec[k],
+               mdec[k] / mdec[base], cands[k], gflop[k], mcpg[k], mcpg[k] / mcpg[base]);
+    printf("blocks of 8 vs 16: decode %+.1f%%, SpR CPU per GFLOP %+.1f%%; blocks of 4 vs 16: "
+           "%+.1f%%, %+.1f%%\n", 100 * (mdec[1] / mdec[base] - 1), 100 * (mcpg[1] / mcpg[base] - 1),
+           100 * (mdec[0] / mdec[base] - 1), 100 * (mcpg[0] / mcpg[base] - 1));
     for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
 }
 
@@ -635,7 +708,7 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
            o->repeats);
     Prompt pr[1];
     load_prompts(o, tok, pr, 1);
-    Method me = {"SpR", "quantile", 0, 0.5};
+    Method me = {"SpR", "quantile", 0, 0.5, 0, 0};
     double tok_s[2];
     uint64_t dig[2];
     double wall[2];
@@ -1054,7 +1127,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1114,6 +1187,7 @@ int main(int argc, char **argv) {
     }
     if (WANT("seq")) batch_vs_sequential(gen, &o);
     if (WANT("spr")) spr_vs_bon(gen, tok, &o, &stops);
+    if (WANT("blocks")) block_sizes(gen, tok, &o, &stops);
     if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);
     if (WANT("replay")) record_vs_replay(&o, tok);
     if (WANT("mem")) peak_memory(gen, &o, mr);
