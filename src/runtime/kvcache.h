@@ -55,7 +55,7 @@ typedef struct KVCache KVCache;
  * only the budget arithmetic does. */
 #define KV_BLOCK_MIN 4
 #define KV_BLOCK_MAX 32
-#define KV_BLOCK_DEFAULT 16
+#define KV_BLOCK_DEFAULT 8
 
 /* The block size of the caches made from now on and of every planner's
  * arithmetic (kv_block_bytes, kv_bytes_for). One setting per process,
