@@ -232,7 +232,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
-        INT("--kv-block", NULL, kv_block, 1, KV_BLOCK_MAX)
+        INT("--kv-block", NULL, kv_block, KV_BLOCK_MIN, KV_BLOCK_MAX)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
             return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
     }
