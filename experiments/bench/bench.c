@@ -216,19 +216,22 @@ typedef struct Decode {
     double ceiling, speedup;   /* filled by decode_table: sgemm ceiling, x batch 1 */
 } Decode;
 
-/* n slots share a PROMPT_LEN prompt (its KV blocks, as the search does), then
- * decode `steps` tokens together, sampling top-k 50 per row (LM) as the
- * search does. Timed: the steps. */
-static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
+/* n slots share a plen-token prompt (its KV blocks, as the search does; or,
+ * copy set, each holds its own copy, so that attention walks all plen
+ * positions block by block as it does a long response), then decode
+ * `steps` tokens together, sampling top-k 50 per row (LM) as the search
+ * does. Timed: the steps. */
+static Decode run_decode_ctx(Model *m, int n, int steps, int repeats, int sample, int plen,
+                             int copy) {
     const ModelConfig *c = model_config(m);
     int out_dim = model_output_dim(m), vocab = c->vocab_size;
     SrError err;
     KVCache *kv;
     if (kv_create(c, n + 1, NULL, &kv, &err) != 0) die("kv_create", &err);
     float *out = malloc((size_t)n * out_dim * sizeof *out);
-    float *pl = malloc((size_t)PROMPT_LEN * out_dim * sizeof *pl);
-    int *slots = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *slots);
-    int *toks = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *toks);
+    float *pl = malloc((size_t)plen * out_dim * sizeof *pl);
+    int *slots = malloc((size_t)(n > plen ? n : plen) * sizeof *slots);
+    int *toks = malloc((size_t)(n > plen ? n : plen) * sizeof *toks);
     int nt = max_threads();
     SamplerScratch *sc = calloc((size_t)nt, sizeof *sc);
     if (!out || !pl || !slots || !toks || !sc) die("decode buffers", NULL);
@@ -236,14 +239,15 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
         if (sampler_scratch_init(&sc[i], vocab, &err) != 0) die("sampler", &err);
     SamplerParams sp = {1.0, 50, 1.0};
     int ps = kv_alloc_slot(kv, &err);
-    for (int i = 0; i < PROMPT_LEN; i++) slots[i] = ps, toks[i] = (i * 37 + 11) % vocab;
-    if (model_forward(m, kv, PROMPT_LEN, slots, toks, pl, &err) != 0) die("prefill", &err);
+    for (int i = 0; i < plen; i++) slots[i] = ps, toks[i] = (i * 37 + 11) % vocab;
+    if (model_forward(m, kv, plen, slots, toks, pl, &err) != 0) die("prefill", &err);
     double t[MAX_REPEATS], tm[MAX_REPEATS], ta[MAX_REPEATS], to[MAX_REPEATS], ts[MAX_REPEATS];
     double mmf[MAX_REPEATS], flops = 0;
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < n; i++) {
             slots[i] = kv_alloc_slot(kv, &err);
-            if (slots[i] < 0 || kv_share_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
+            if (slots[i] < 0 || (copy ? kv_copy_prefix(kv, slots[i], ps, plen, &err)
+                                      : kv_share_prefix(kv, slots[i], ps, plen, &err)) != 0)
                 die("kv", &err);
             toks[i] = (i * 13 + 5) % vocab;
         }
@@ -258,7 +262,7 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
                 t0 = now();
                 model_set_profile(m, &prof);
             }
-            for (int i = 0; i < n; i++) flops += model_flops_per_token(c, PROMPT_LEN + s);
+            for (int i = 0; i < n; i++) flops += model_flops_per_token(c, plen + s);
             if (model_forward(m, kv, n, slots, toks, out, &err) != 0) die("forward", &err);
             double ts0 = now();
             /* as search.c's sample_step: a team from 2^15 logits on */
@@ -297,6 +301,10 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     free(sc), free(out), free(pl), free(slots), free(toks);
     kv_free(kv);
     return d;
+}
+
+static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
+    return run_decode_ctx(m, n, steps, repeats, sample, PROMPT_LEN, 0);
 }
 
 /* Ceiling and decode at batch n, their repeats interleaved so that a change
@@ -697,7 +705,9 @@ static void set_block(int b) {
  * block size's repeats interleaved with the others' so that a change of
  * load hits all alike, as ratios to blocks of 16: (1) generator decode at
  * batch 128 (CPU seconds per step: the kernel alone, same work at every
- * size); (2) Speculative Rejection with its first decision at 4 tokens
+ * size), and at batch 64 with each candidate holding as many positions of
+ * its own as the study's responses (attention walks them block by block:
+ * where the block size weighs most); (2) Speculative Rejection with its first decision at 4 tokens
  * under a budget of 4 candidates at full length, the study's setting,
  * where the block size changes how many candidates start: CPU seconds per
  * GFLOP of the run (process CPU time, all threads), so more candidates are
@@ -708,7 +718,12 @@ static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const I
     int R = o->repeats, base = 2; /* SIZES[2] == 16 */
     Prompt pr[8];
     int np = load_prompts(o, tok, pr, o->n_prompts);
-    double dec[NB][MAX_REPEATS], cpg[NB][MAX_REPEATS], cands[NB] = {0}, gflop[NB] = {0};
+    double dec[NB][MAX_REPEATS], lng[NB][MAX_REPEATS], cpg[NB][MAX_REPEATS], cands[NB] = {0},
+           gflop[NB] = {0};
+    /* a context as long as the study's responses (L = 480): attention's share, and so the
+     * block size's, is largest there */
+    int long_ctx = model_config(gen)->max_seq_len - o->steps - 1;
+    if (long_ctx > 448) long_ctx = 448;
     for (int r = 0; r < R; r++)
         for (int k = 0; k < NB; k++) {
             set_block(SIZES[k]);
@@ -716,6 +731,9 @@ static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const I
             Decode d = run_decode(gen, 128, o->steps, 1, 1);
             dec[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
             (void)d;
+            c0 = cpu_seconds();
+            d = run_decode_ctx(gen, 64, o->steps, 1, 1, long_ctx, 1);
+            lng[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
             double cpu = 0, flops = 0;
             for (int i = 0; i < np; i++) {
                 Method ms = {"SpR", "quantile", 0, 0.5, 4, 4};
@@ -730,19 +748,24 @@ static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const I
     printf("\n## KV block size (--kv-block): cost against blocks of 16, median of %d, repeats "
            "interleaved\n", R);
     printf("decode = generator decode at batch 128 (%d-token shared prompt, %d steps), CPU s "
-           "per step; SpR = alpha 0.5, first decision at 4 tokens, budget of 4 candidates at "
+           "per step; long = the same at batch 64, each candidate holding %d positions of its own; SpR = alpha 0.5, first decision at 4 tokens, budget of 4 candidates at "
            "full length, max_new %d, %d dev prompts: candidates started, GFLOP and CPU s per "
-           "GFLOP\n", PROMPT_LEN, o->steps, o->max_new, np);
-    printf("%6s %12s %8s %8s %9s %12s %9s\n", "block", "decode ms", "x 16", "SpR cands",
-           "SpR GFLOP", "CPU s/GFLOP", "x 16");
-    double mdec[NB], mcpg[NB];
-    for (int k = 0; k < NB; k++) mdec[k] = median(dec[k], R), mcpg[k] = median(cpg[k], R);
+           "GFLOP (more candidates make bigger batches, which run more FLOPs per second: "
+           "this ratio mixes that in)\n", PROMPT_LEN, o->steps, long_ctx, o->max_new, np);
+    printf("%6s %10s %6s %10s %6s %9s %9s %12s %6s\n", "block", "decode ms", "x 16", "long ms",
+           "x 16", "SpR cands", "SpR GFLOP", "CPU s/GFLOP", "x 16");
+    double mdec[NB], mlng[NB], mcpg[NB];
     for (int k = 0; k < NB; k++)
-        printf("%6d %12.2f %8.3f %8.0f %9.2f %12.4f %9.3f\n", SIZES[k], 1e3 * mdec[k],
-               mdec[k] / mdec[base], cands[k], gflop[k], mcpg[k], mcpg[k] / mcpg[base]);
-    printf("blocks of 8 vs 16: decode %+.1f%%, SpR CPU per GFLOP %+.1f%%; blocks of 4 vs 16: "
-           "%+.1f%%, %+.1f%%\n", 100 * (mdec[1] / mdec[base] - 1), 100 * (mcpg[1] / mcpg[base] - 1),
-           100 * (mdec[0] / mdec[base] - 1), 100 * (mcpg[0] / mcpg[base] - 1));
+        mdec[k] = median(dec[k], R), mlng[k] = median(lng[k], R), mcpg[k] = median(cpg[k], R);
+    for (int k = 0; k < NB; k++)
+        printf("%6d %10.2f %6.3f %10.2f %6.3f %9.0f %9.2f %12.4f %6.3f\n", SIZES[k],
+               1e3 * mdec[k], mdec[k] / mdec[base], 1e3 * mlng[k], mlng[k] / mlng[base], cands[k],
+               gflop[k], mcpg[k], mcpg[k] / mcpg[base]);
+    printf("against blocks of 16: blocks of 8 decode %+.1f%%, long decode %+.1f%%, SpR CPU per "
+           "GFLOP %+.1f%%; blocks of 4 %+.1f%%, %+.1f%%, %+.1f%%\n",
+           100 * (mdec[1] / mdec[base] - 1), 100 * (mlng[1] / mlng[base] - 1),
+           100 * (mcpg[1] / mcpg[base] - 1), 100 * (mdec[0] / mdec[base] - 1),
+           100 * (mlng[0] / mlng[base] - 1), 100 * (mcpg[0] / mcpg[base] - 1));
     for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
 }
 

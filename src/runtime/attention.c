@@ -24,19 +24,16 @@
 #include "runtime/simd.h"
 
 /* Attention work space of one thread: the scores of every head over
- * max_pos + 1 positions (rounded up to whole blocks of the largest size)
- * and one transposed block of keys (all kv heads) at the largest block
- * size, plus one vector of slack: block_scores() loads 8 floats of a row
- * that may hold only 4 (blocks of 4), reading into the next row, and past
- * the last one. Sized for any block so that it does not depend on the
- * setting. */
+ * max_pos + 1 positions (rounded up to whole tiles) and one tile of
+ * transposed keys (all kv heads), a tile being KV_BLOCK_MAX positions
+ * whatever the block size (attend_token). */
 static size_t score_stride(int max_pos) {
     return ((size_t)max_pos + KV_BLOCK_MAX) / KV_BLOCK_MAX * KV_BLOCK_MAX;
 }
 
 size_t attn_work_floats(const AttnShape *c, int max_pos) {
     return (size_t)c->n_heads * score_stride(max_pos) +
-           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX + 8;
+           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX;
 }
 
 /* Grows *p to n floats (contents not kept; zeroed, so that the junk lanes
@@ -267,9 +264,9 @@ static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
 #endif
 }
 
-/* The keys of a run of cnt <= B positions (all kv heads; B the cache's
- * block size) transposed to kt[j][u] (row stride B), so that the scores vectorize across positions (no horizontal
- * sums): 4x4 register tiles where SSE exists, then the odd positions one by
+/* The keys of a run of cnt positions (all kv heads) transposed to
+ * kt[j][u], row stride B (kt may point into a tile, B its width), so that
+ * the scores vectorize across positions (no horizontal sums): 4x4 register tiles where SSE exists, then the odd positions one by
  * one. Columns u >= cnt keep whatever an earlier run left there (finite
  * values from the same buffer): the scores computed from them are never
  * read (block_scores copies out cnt), and not zeroing them saved most of
@@ -306,12 +303,12 @@ static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, c
     return n < pos + 1 - t ? n : pos + 1 - t;
 }
 
-/* s[u] = q . key u for u < cnt, from a transposed block of row stride B,
+/* s[u] = q . key u for u < cnt, from a transposed tile of row stride B,
  * with nv 8-lane accumulators (nv = ceil(cnt / 8), a constant in each
  * inlined copy, so the accumulators stay in registers). Lane u sums
- * q[d] * kt[d][u] over d in order from 0 whatever nv and B are, so a score
- * has the same bits at every block size; lanes >= cnt (junk columns, or
- * the next row's head when B is 4) are computed and never read. */
+ * q[d] * kt[d][u] over d in order from 0 whatever nv, B and the runs the
+ * tile was gathered from, so a score has the same bits at every block
+ * size; lanes >= cnt (stale columns) are computed and never read. */
 static SIMD_INLINE void scores_nv(float *restrict s, const float *restrict q,
                                   const float *restrict kt, int hd, int B, int cnt, int nv) {
     v8f acc[KV_BLOCK_MAX / 8] = {{0}}, r;
@@ -327,8 +324,8 @@ static SIMD_INLINE void scores_nv(float *restrict s, const float *restrict q,
     memcpy(s, out, (size_t)cnt * sizeof *out);
 }
 
-/* s[u] = q . key u, for the first cnt <= B positions of a transposed block:
- * only the vectors that hold them are computed (a partly filled last block
+/* s[u] = q . key u, for the first cnt <= B positions of a transposed tile:
+ * only the vectors that hold them are computed (a partly filled last tile
  * costs what it holds). */
 static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
                                      const float *restrict kt, int hd, int B, int cnt) {
@@ -387,7 +384,7 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
                                      int l, int i, int slot, int pos, const float *q,
                                      float *work, float *out) {
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
-    int group = heads / c->n_kv_heads, B = kv_cache_block(kv);
+    int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
     const float *kb, *vb, *nk, *nv;
@@ -400,21 +397,32 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     /* Positions come in runs (kv_span: a block, or the end of a shared
      * prompt); every score and every product is summed in the same order
      * whatever the runs, so where they break changes no bit. */
+    /* Scores go a tile of up to TILE positions at a time, gathered from as
+     * many runs as it takes: small blocks (--kv-block 4 or 8) still fill
+     * 4 vector accumulators per pass over q, instead of one per block
+     * (which cost blocks of 8 about 10% in attention-heavy decode). */
+    enum { TILE = KV_BLOCK_MAX };
     int cnt = span_upto(kv, slot, l, from, pos, &kb, &vb);
     prefetch_rows(kb, cnt, kv_dim);
-    for (int t = from; t <= pos; t += cnt) {
-        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
-        if (t + cnt <= pos) {
-            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
-            prefetch_rows(nk, nc, kv_dim);
-        } else {
-            int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
-            prefetch_rows(nv, nc, kv_dim);
+    for (int t = from; t <= pos;) {
+        int tile = 0;
+        while (tile < TILE && t + tile <= pos) {
+            cnt = span_upto(kv, slot, l, t + tile, pos, &kb, &vb);
+            if (cnt > TILE - tile) cnt = TILE - tile;
+            if (t + tile + cnt <= pos) {
+                int nc = span_upto(kv, slot, l, t + tile + cnt, pos, &nk, &nv);
+                prefetch_rows(nk, nc, kv_dim);
+            } else {
+                int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
+                prefetch_rows(nv, nc, kv_dim);
+            }
+            transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
+            tile += cnt;
         }
-        transpose_keys(kt, kb, cnt, kv_dim, B);
         for (int h = 0; h < heads; h++)
             block_scores(work + h * stride + t, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * B, hd, B, cnt);
+                         kt + (size_t)(h / group) * hd * TILE, hd, TILE, tile);
+        t += tile;
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
