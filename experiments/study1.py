@@ -330,6 +330,21 @@ def table_md(k, mrows, krows, win, prs):
     L.append("| retention (units / ceiling) | %s |" % ci(p, "retention", 3))
     L.append("| verdict | %s |" % verdict(p))
     L.append("")
+    k8 = next(r for r in krows if r["length"] == 8)
+    if p["ceiling_lo"] >= 16:
+        L.append("What decides it: the retention. The ceiling (%.1f units, lower end %.1f) is "
+                 "above 16, so enough candidates were started; the cuts keep %.0f%% of it, "
+                 "with the first decision at %.1f tokens on average, where partial rewards rank "
+                 "candidates at Kendall %.3f (8 tokens; secondary 3), and the Best-of-B winner "
+                 "cut in %.0f%% of prompts there." % (p["ceiling"], p["ceiling_lo"],
+                                                      100 * p["retention"], prs["first_step"],
+                                                      k8["kendall"],
+                                                      100 * p["winner_cut_first"]))
+    else:
+        L.append("What decides it: the ceiling (%.1f units, lower end %.1f, below 16): too few "
+                 "candidates were started for 16 to be reachable whatever the cuts keep."
+                 % (p["ceiling"], p["ceiling_lo"]))
+    L.append("")
     L.append("## Secondary 1 and 2: every alpha, KV blocks of 8 (the study) and 16 (B/N0 ~ 30)")
     L.append("")
     L.append("| block | match | alpha | B/N0 | units [95% CI] | ceiling [95% CI] | retention "
