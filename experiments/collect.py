@@ -47,7 +47,8 @@ TABLES = {
 def base_args(ctx, text, idx, max_new=None):
     c = ctx.cfg
     return ["-m", lib.LM, "-p", text, "-n", str(max_new or c["max_new"]),
-            "--seed", str(c["seed"] + idx), "--prompt-kv", c["prompt_kv"]]
+            "--seed", str(c["seed"] + idx), "--prompt-kv", c["prompt_kv"],
+            "--kv-block", str(lib.KV_BLOCK)]
 
 
 def selflik(cand):

@@ -106,7 +106,7 @@ def replay_task(t):
     if "bon" not in done:
         n = len(read_record(rec)["cands"])
         n -= n % n0
-        r = lib.replay(rec, ["-N", n, "--kv-budget-candidates", n0])
+        r = lib.replay(rec, ["-N", n, "--kv-budget-candidates", n0, "--kv-block", lib.KV_BLOCK])
         cum = [0] + r["wave_flops"]
         scores = [c[4] for c in r["cands"]]
         steps = [max(c[2] for c in r["cands"][w * n0:(w + 1) * n0]) + 1 for w in range(n // n0)]
@@ -119,7 +119,8 @@ def replay_task(t):
             continue
         r = lib.replay(rec, ["--alpha", repr(alpha), "--kv-budget-candidates", n0,
                              "--first-decision", tau, "--max-batch", cap,
-                             "--prompt-kv", RECORD_SETS[mode][kv]["prompt_kv"]])
+                             "--prompt-kv", RECORD_SETS[mode][kv]["prompt_kv"],
+                             "--kv-block", lib.KV_BLOCK])
         got[key] = spr_row(r, done["bon"]["scores"])
     done["stamp"] = stamp
     os.makedirs(os.path.dirname(cache), exist_ok=True)
@@ -163,8 +164,8 @@ def run_replays(ctx, reg, jobs):
 RUN_FIELDS = ["prompt_kv", "L", "tau1", "max_batch", "alpha", "prompt", "reward", "gold",
               "flops", "steps", "initial_batch", "decision_points", "waves", "answer", "winner",
               "winner_cut_at"]
-MEASURE_FIELDS = ["prompt_kv", "L", "tau1", "max_batch", "alpha", "match", "prompts", "ratio",
-                  "units", "units_lo", "units_hi", "ceiling", "ceiling_lo", "ceiling_hi",
+MEASURE_FIELDS = ["prompt_kv", "kv_block", "L", "tau1", "max_batch", "alpha", "match", "prompts",
+                  "ratio", "units", "units_lo", "units_hi", "ceiling", "ceiling_lo", "ceiling_hi",
                   "retention", "retention_lo", "retention_hi", "flops_units", "flops_speedup",
                   "flops_speedup_lo", "flops_speedup_hi", "latency_units", "latency_speedup",
                   "latency_speedup_lo", "latency_speedup_hi", "winner_cut", "extrapolated",
@@ -192,9 +193,9 @@ def regime_tables(reg, grid, data):
         for match in measure.MATCHES:
             for (tau, cap, a), cell, st in zip(cells, cell_runs,
                                                measure.measure(prompts, cell_runs, match)):
-                rows.append(dict(prompt_kv=kv, L=L, tau1=tau, max_batch=cap, alpha=a,
-                                 match=match, ratio=lib.mean(r["initial_batch"] for r in cell)
-                                 / reg["n0"],
+                rows.append(dict(prompt_kv=kv, kv_block=lib.KV_BLOCK, L=L, tau1=tau,
+                                 max_batch=cap, alpha=a, match=match,
+                                 ratio=lib.mean(r["initial_batch"] for r in cell) / reg["n0"],
                                  winner_cut=lib.mean(1.0 if r["winner_cut_at"] else 0.0
                                                      for r in cell), **st))
     key = lambda r: (r["prompt_kv"], r["L"], r["tau1"], r["max_batch"], r["match"],  # noqa: E731
@@ -228,8 +229,8 @@ def committed_table(ctx):
     rows = []
     for match in measure.MATCHES:
         for a, cell, st in zip(alphas, cells, measure.measure(prompts, cells, match)):
-            rows.append(dict(prompt_kv=c["prompt_kv"], L=c["max_new"], tau1=c["first_decision"],
-                             max_batch=1000, alpha=a, match=match,
+            rows.append(dict(prompt_kv=c["prompt_kv"], kv_block=lib.KV_BLOCK, L=c["max_new"],
+                             tau1=c["first_decision"], max_batch=1000, alpha=a, match=match,
                              ratio=lib.mean(r["initial_batch"] for r in cell) / n0,
                              winner_cut=lib.mean(1.0 if spr[a][p]["winner_cut_at"] else 0.0
                                                  for p in idxs), **st))

@@ -35,7 +35,8 @@ def run(mode, work, idx, s):
     tpath = os.path.join(work, "teach-p%03d.trace.jsonl" % idx)
     out, trace = lib.replay_traced(rec, ["--alpha", ALPHA, "--kv-budget-candidates", s["n0"],
                                          "--first-decision", s["tau1"],
-                                         "--prompt-kv", "per-candidate"], tpath)
+                                         "--prompt-kv", "per-candidate",
+                                         "--kv-block", lib.KV_BLOCK], tpath)
     cands = read_record(rec)["cands"]
     started = out["cands"][:out["initial_batch"]]
     winner = max(started, key=lambda c: (cands[c[0]]["final"], -c[0]))

@@ -87,8 +87,98 @@ def truncation_checks():
             ("truncation cut something", stopped > 0, True)]
 
 
+def block_checks():
+    """A record does not depend on --kv-block (only a replay's budget arithmetic does): the
+    same run recorded at blocks of 4 and of 32 is the same file, byte for byte. What lets a
+    study record once at any block size and replay at another."""
+    import subprocess
+    import tempfile
+    if not os.path.exists(lib.BIN):
+        return []
+    with tempfile.TemporaryDirectory() as d:
+        data = []
+        for b in (4, 32):
+            path = os.path.join(d, "b%d.rec" % b)
+            subprocess.run([lib.BIN, "record", "-m", lib.LM, "--reward", lib.RM, "-p",
+                            "It was a truth", "-n", "40", "-N", "6", "--seed", "9",
+                            "--kv-block", str(b), "--output", path], check=True,
+                           capture_output=True)
+            with open(path, "rb") as f:
+                data.append(f.read())
+    return [("records at blocks of 4 and 32 are the same bytes", data[0] == data[1], True)]
+
+
+def brute_spearman(x, y):
+    """Spearman by definition: each value's average rank counted pair by pair, then Pearson."""
+    def ranks(v):
+        return [sum(1 for b in v if b < a) + (sum(1 for b in v if b == a) + 1) / 2 for a in v]
+    return lib.pearson(ranks(x), ranks(y))
+
+
+def profile_checks():
+    """profile_partial.py's O(n log n) Kendall tau-b and Spearman against the brute force
+    (lib.kendall_tau_b, brute_spearman) on random vectors with ties, and on a record made
+    here from the shipped models (8 candidates, 24 tokens), at every prefix length; its
+    command line with a policy replay end to end."""
+    import random
+    import subprocess
+    import tempfile
+    from record import read_record
+    import profile_partial as pp
+    out = []
+    rng = random.Random(7)
+    worst = 0.0
+    for trial in range(200):
+        n = rng.randrange(1, 30)
+        x = [rng.randrange(5) for _ in range(n)]
+        y = [rng.randrange(4) if trial % 3 else rng.random() for _ in range(n)]
+        for fast, slow in ((pp.kendall_tau_b(x, y), lib.kendall_tau_b(x, y)),
+                           (pp.spearman(x, y), brute_spearman(x, y))):
+            if math.isnan(fast) != math.isnan(slow):
+                out.append(("profile: nan agreement", fast, slow))
+            elif not math.isnan(fast):
+                worst = max(worst, abs(fast - slow))
+    out.append(("profile: fast = brute force on random ties", worst, 0.0))
+    if not os.path.exists(lib.BIN):
+        return out
+    with tempfile.TemporaryDirectory() as d:
+        rec = os.path.join(d, "p.rec")
+        subprocess.run([lib.BIN, "record", "-m", lib.LM, "--reward", lib.RM, "-p",
+                        "It was a truth", "-n", "24", "-N", "8", "--seed", "5",
+                        "--output", rec], check=True, capture_output=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"))
+        r = read_record(rec)
+        lengths = list(range(1, 25))
+        worst, compared = 0.0, 0
+        for row in pp.profile_record(r, lengths):
+            cs = [k for k in r["cands"] if k["len"] >= row["length"]]
+            part = [k["score"][row["length"] - 1] for k in cs]
+            for target in ("final", "gold"):
+                ys = [k["final"] if target == "final" else k["gold"][-1] for k in cs]
+                for key, slow in (("kendall_", lib.kendall_tau_b(part, ys)),
+                                  ("spearman_", brute_spearman(part, ys))):
+                    fast = row[key + target]
+                    if math.isnan(fast) != math.isnan(slow):
+                        out.append(("profile record: nan at %d" % row["length"], fast, slow))
+                    elif not math.isnan(fast):
+                        worst, compared = max(worst, abs(fast - slow)), compared + 1
+        out.append(("profile record: fast = brute force", worst, 0.0))
+        out.append(("profile record: correlations compared", compared > 40, True))
+        summary = os.path.join(d, "s.csv")
+        p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__),
+                                                          "profile_partial.py"), rec,
+                            "--lengths", "4,8,16", "--policy",
+                            "--alpha 0.5 --kv-budget-candidates 2 --first-decision 4",
+                            "--csv", summary, "--bin", lib.BIN],
+                           capture_output=True, text=True)
+        out.append(("profile command line", p.returncode == 0 and "winner cut" in p.stdout
+                    and os.path.exists(summary), True))
+    return out
+
+
 def main():
-    checks = CHECKS + measure_checks() + truncation_checks()
+    checks = (CHECKS + measure_checks() + truncation_checks() + profile_checks() +
+              block_checks())
     bad = [(name, got, want) for name, got, want in checks
            if isinstance(want, str) or not close(got, want)]
     if lib.improvement(1.0, [2.0, 2.0]) is not None:

@@ -25,6 +25,10 @@ BIN = os.environ.get("SPECREJ_BIN", os.path.join(ROOT, "bin", "specrej"))
 SCHEMA = os.path.join(ROOT, "docs", "schema", "specrej-output.schema.json")
 LM, RM = "tests/fixtures/llama_gqa", "tests/fixtures/llama_rm"
 FIX = ["--model", LM, "--prompt-ids", "1,5,7,9", "-n", "24", "--seed", "3"]
+# the default --kv-block, from the one place that sets it
+with open(os.path.join(ROOT, "src", "runtime", "kvcache.h"), encoding="utf-8") as _h:
+    DEFAULT_KV_BLOCK = int(next(ln.split()[2] for ln in _h
+                                if ln.startswith("#define KV_BLOCK_DEFAULT ")))
 AUSTEN = os.path.exists(os.path.join(ROOT, "data", "austen-lm", "config.json"))
 
 
@@ -108,6 +112,14 @@ def main():
     run(["record"] + FIX + rm + ["-N", "16", "--output", rec])
     search("replay_spr", ["replay", "--record", rec, "--alpha", "0.5", "--kv-budget", "128K"])
     search("replay_bon", ["replay", "--record", rec, "-N", "4"])
+    # --kv-block: recorded in params as run, default or given, live or replayed
+    search("spr_block4", ["spr"] + FIX + rm + ["--alpha", "0.5", "--kv-budget", "128K",
+                                                "--kv-block", "4"])
+    search("replay_block32", ["replay", "--record", rec, "--alpha", "0.5", "--kv-budget",
+                              "128K", "--kv-block", "32"])
+    for name, want in (("spr", DEFAULT_KV_BLOCK), ("spr_block4", 4), ("replay_block32", 32)):
+        got = load(os.path.join(tmp, name + ".json"))["params"]["budget"]["kv_block"]
+        assert got == want, "%s: params.budget.kv_block %r, not %r" % (name, got, want)
     cmp = os.path.join(tmp, "compare.json")
     rec2 = os.path.join(tmp, "run2.rec")  # compare refuses a record given twice
     run(["record"] + FIX + rm + ["-N", "12", "--output", rec2])
@@ -147,6 +159,7 @@ def main():
         ("a score as text", result, lambda d: d.__setitem__("reward", "1.0")),
         ("params without the model hash", header,
          lambda d: d["params"]["model"].pop("hash")),
+        ("a block size of 12", result, lambda d: d["params"]["budget"].__setitem__("kv_block", 12)),
     ]
     for what, doc, mutate in mutations:
         bad = json.loads(json.dumps(doc))
@@ -154,7 +167,7 @@ def main():
         if validator.is_valid(bad):
             sys.exit("schema_check: the schema accepts a document with %s" % what)
     print("schema_check: %d documents from %d commands match %s; %d broken ones are refused" %
-          (len(docs), 11 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
+          (len(docs), 13 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)

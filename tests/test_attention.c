@@ -12,6 +12,12 @@
  * block boundaries. Every output must agree within TOL; the two are not
  * meant to agree bit for bit (libm's expf against fastexp.h, other sums'
  * shapes), which test_model.c's invariance tests check for the tuned path.
+ *
+ * Each trial's caches have its own block size (4, 8, 16, 32 in turn), and
+ * a third cache, at another block size, runs the tuned kernels too: its
+ * outputs must equal the first cache's bit for bit, since the block size
+ * may change only the budget arithmetic, never a number (what lets a
+ * record made at one --kv-block be replayed at any other).
  */
 #include "test_util.h"
 
@@ -68,10 +74,11 @@ static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
     assert_int_equal(fclose(f), 0);
 }
 
-/* The two sides of a trial: one model, a cache per kernel. */
+/* The sides of a trial: one model, a cache per kernel, and one more for
+ * the tuned kernel at another block size. */
 typedef struct {
     Model *m;
-    KVCache *kv[2]; /* [0]: tuned, [1]: reference */
+    KVCache *kv[3]; /* [0]: tuned, [1]: reference, [2]: tuned, other blocks */
     int V;
     double worst;
     long long compared;
@@ -80,14 +87,17 @@ typedef struct {
 /* One forward call on both caches; the outputs must agree. */
 static void forward_both(Pair *p, int n, const int *slots, const int *tokens) {
     SrError err = {{0}};
-    float *out[2];
-    for (int side = 0; side < 2; side++) {
+    float *out[3];
+    for (int side = 0; side < 3; side++) {
         out[side] = malloc((size_t)n * p->V * sizeof(float));
-        model_use_reference_attention(p->m, side);
+        model_use_reference_attention(p->m, side == 1);
         if (model_forward(p->m, p->kv[side], n, slots, tokens, out[side], &err) != 0)
-            fail_msg("forward (%s): %s", side ? "reference" : "tuned", err.msg);
+            fail_msg("forward (%s): %s", side == 1 ? "reference" : "tuned", err.msg);
     }
     model_use_reference_attention(p->m, 0);
+    if (memcmp(out[0], out[2], (size_t)n * p->V * sizeof(float)) != 0)
+        fail_msg("tuned attention at blocks of %d and of %d: the outputs differ",
+                 kv_cache_block(p->kv[0]), kv_cache_block(p->kv[2]));
     for (size_t e = 0; e < (size_t)n * p->V; e++) {
         double ref = out[1][e], d = fabs((double)out[0][e] - ref) / fmax(1.0, fabs(ref));
         if (!(d <= TOL))
@@ -96,7 +106,7 @@ static void forward_both(Pair *p, int n, const int *slots, const int *tokens) {
         if (d > p->worst) p->worst = d;
     }
     p->compared += (long long)n * p->V;
-    free(out[0]), free(out[1]);
+    free(out[0]), free(out[1]), free(out[2]);
 }
 
 /* Prefills a random prompt of len tokens into slot (on both sides). */
@@ -111,8 +121,11 @@ static void prefill(Pair *p, Rng *r, int slot, int len) {
 static void start_candidate(Pair *p, Rng *r, int c, int src) {
     SrError err = {{0}};
     int len = kv_len(p->kv[0], src), mode = rand_int(r, 0, 3);
-    if (mode == 3 && len > KV_BLOCK) len = KV_BLOCK; /* a block limit */
-    for (int side = 0; side < 2; side++) {
+    /* a block limit of both block sizes (powers of two: the larger one's) */
+    int limit = kv_cache_block(p->kv[0]) > kv_cache_block(p->kv[2]) ? kv_cache_block(p->kv[0])
+                                                                     : kv_cache_block(p->kv[2]);
+    if (mode == 3 && len > limit) len = limit;
+    for (int side = 0; side < 3; side++) {
         assert_int_equal(kv_alloc_slot(p->kv[side], &err), c);
         int rc = mode == 1 ? kv_copy_prefix(p->kv[side], c, src, len, &err)
                  : mode == 2 ? 0
@@ -161,19 +174,25 @@ static void run_trial(Rng *r, const char *path, int trial) {
     SrError err = {{0}};
     if (model_load(path, &p.m, &err) != 0) fail_msg("model_load: %s", err.msg);
     p.V = model_output_dim(p.m);
-    for (int side = 0; side < 2; side++)
+    /* blocks of 4, 8, 16, 32 in turn; the third cache at the size 2 steps on */
+    int block = KV_BLOCK_MIN << (trial % 4), other = KV_BLOCK_MIN << ((trial + 2) % 4);
+    for (int side = 0; side < 3; side++) {
+        assert_int_equal(kv_set_block_size(side == 2 ? other : block, &err), 0);
         assert_int_equal(kv_create(model_config(p.m), MAX_SLOTS, NULL, &p.kv[side], &err), 0);
+    }
+    assert_int_equal(kv_set_block_size(KV_BLOCK_DEFAULT, &err), 0);
     int n_prompts = rand_int(r, 1, 2), n_slots = n_prompts + rand_int(r, 2, MAX_SLOTS - 2);
     for (int q = 0; q < n_prompts; q++) {
-        for (int side = 0; side < 2; side++) assert_int_equal(kv_alloc_slot(p.kv[side], &err), q);
+        for (int side = 0; side < 3; side++) assert_int_equal(kv_alloc_slot(p.kv[side], &err), q);
         prefill(&p, r, q, rand_int(r, 1, 40));
     }
     for (int c = n_prompts; c < n_slots; c++) start_candidate(&p, r, c, rand_int(r, 0, n_prompts - 1));
     decode(&p, r, n_slots, rand_int(r, 10, 40));
-    print_message("trial %2d: %d heads / %d kv, hd %2d, %d layers, %d slots: %lld values, "
-                  "worst relative difference %.2g\n",
-                  trial, s.heads, s.kv_heads, s.hd, s.layers, n_slots, p.compared, p.worst);
-    kv_free(p.kv[0]), kv_free(p.kv[1]);
+    print_message("trial %2d: %d heads / %d kv, hd %2d, %d layers, %d slots, blocks %2d (%2d): "
+                  "%lld values, worst relative difference %.2g\n",
+                  trial, s.heads, s.kv_heads, s.hd, s.layers, n_slots, block, other, p.compared,
+                  p.worst);
+    kv_free(p.kv[0]), kv_free(p.kv[1]), kv_free(p.kv[2]);
     model_free(p.m);
 }
 

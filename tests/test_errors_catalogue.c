@@ -622,7 +622,16 @@ static const Case DECODER_CASES[] = {
     {"spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 "
      "--alpha 0.5 --max-new 16 --kv-budget 1K",
      "specrej: --kv-budget: 1024 bytes cannot hold one candidate at full length (16 tokens): "
+     "need at least 29120 bytes", 1},
+    /* the same at blocks of 16 (the default before): whole blocks are charged */
+    {"spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 "
+     "--alpha 0.5 --max-new 16 --kv-budget 1K --kv-block 16",
+     "specrej: --kv-budget: 1024 bytes cannot hold one candidate at full length (16 tokens): "
      "need at least 41280 bytes", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-block 12",
+     "specrej: --kv-block: 12 is not a power of two in [4, 32]", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-block 64",
+     "specrej: --kv-block: 64 is outside [4, 32]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-kv copied",
      "specrej: --prompt-kv: 'copied' is not shared or per-candidate", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-ids 5",

@@ -1,5 +1,6 @@
 /* test_kvcache.c - byte budget, slots, copy_prefix, truncate, release, and
- * that a forward pass through copied/truncated slots matches the fixtures. */
+ * that a forward pass through copied/truncated slots matches the fixtures,
+ * all at every allowed block size (--kv-block). */
 #include "test_util.h"
 
 #include <math.h>
@@ -7,6 +8,9 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "refs.h"
+
+/* The block size the tests below run at (main sets each in turn). */
+#define KV_BLOCK kv_block_size()
 
 static ModelConfig tiny_config(void) {
     ModelConfig c;
@@ -68,10 +72,10 @@ static void test_budget(void **state) {
     assert_int_equal(budget.used, 0);
     assert_int_equal(kv_reserve_many(kv, 2, slots, extra_ok, &err), 0);
     assert_int_equal(budget.used, 3 * blk);
-    for (int i = 0; i < 5; i++) kv_advance(kv, a);
+    for (int i = 0; i < KV_BLOCK - 1; i++) kv_advance(kv, a);
     kv_release(kv, b);
     assert_int_equal(budget.used, 2 * blk);
-    kv_truncate(kv, a, 5); /* gives back the block beyond position 5 */
+    kv_truncate(kv, a, KV_BLOCK - 1); /* gives back the block beyond its first */
     assert_int_equal(budget.used, blk);
     assert_int_equal(budget.peak, 3 * blk);
     assert_int_equal(kv_len(kv, b), -1);
@@ -176,7 +180,7 @@ static void test_copy_truncate(void **state) {
     assert_int_equal(kv_len(kv, src), n);
     /* the block layout promised in kvcache.h */
     assert_ptr_equal(kv_key(kv, src, 1, KV_BLOCK + 2), kv_key(kv, src, 1, KV_BLOCK) + 2 * kv_dim);
-    int len = KV_BLOCK + 5;
+    int len = KV_BLOCK + KV_BLOCK / 2; /* into the second block */
     assert_int_equal(kv_copy_prefix(kv, dst, src, len, &err), 0);
     assert_int_equal(kv_len(kv, dst), len);
     assert_int_equal(budget.used, (size_t)(3 + 2) * blk);
@@ -330,7 +334,10 @@ static void test_share_prefix(void **state) {
     SrError err = {{0}};
     assert_int_equal(model_load("tests/fixtures/llama_gqa", &m, &err), 0);
     const ModelConfig *cfg = model_config(m);
-    int P = KV_BLOCK * 2 + 5, N = 4, steps = 6, V = cfg->vocab_size;
+    /* two blocks and a part, or one and a part where two would not fit
+     * the fixture's 64 positions (blocks of 32) */
+    int P = KV_BLOCK <= 16 ? KV_BLOCK * 2 + 5 : KV_BLOCK + 5, N = 4, steps = 6,
+        V = cfg->vocab_size;
     size_t bpt = kv_bytes_per_token(cfg);
     int prompt[64], slots[64];
     for (int i = 0; i < P; i++) prompt[i] = (i * 7 + 1) % V;
@@ -377,13 +384,37 @@ static void test_share_prefix(void **state) {
     model_free(m);
 }
 
+/* Only powers of two in [KV_BLOCK_MIN, KV_BLOCK_MAX]; a refused value
+ * changes nothing. */
+static void test_block_size_values(void **state) {
+    (void)state;
+    SrError err = {{0}};
+    int before = kv_block_size();
+    int bad[] = {0, 2, 3, 6, 12, 64, -8};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(kv_set_block_size(bad[i], &err), -1);
+        assert_non_null(strstr(err.msg, "power of two"));
+        assert_int_equal(kv_block_size(), before);
+    }
+    assert_int_equal(kv_set_block_size(before, &err), 0);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
+    assert_int_equal(kv_block_size(), KV_BLOCK_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
         cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),
         cmocka_unit_test(test_copy_truncate),   cmocka_unit_test(test_forward_with_copies),
         cmocka_unit_test(test_share_prefix),    cmocka_unit_test(test_short_slots_stay_in_budget),
+        cmocka_unit_test(test_block_size_values),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+    for (int b = KV_BLOCK_MIN; b <= KV_BLOCK_MAX; b *= 2) {
+        SrError err = {{0}};
+        if (kv_set_block_size(b, &err) != 0) return 1;
+        printf("# KV blocks of %d positions\n", b);
+        failed += cmocka_run_group_tests(tests, NULL, NULL);
+    }
+    return failed;
 }

@@ -20,7 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
 from lib import interp_log_x  # noqa: E402
 
-SETTINGS = ["--kv-budget-candidates", "16"]
+# the course records, labs and reference answers were made at KV blocks of 16 (the default
+# then); pinned until the labs are redone at the new default of 8
+SETTINGS = ["--kv-budget-candidates", "16", "--kv-block", "16"]
 
 
 def replay(rec, args):

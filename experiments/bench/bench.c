@@ -4,7 +4,8 @@
  * medians over repeats, with the ratios the performance issue asks for:
  * the sgemm ceiling at the model's shapes, batched decode of the generator
  * and the reward model, one batch against sequential single-sequence runs,
- * Speculative Rejection against Best-of-N, thread scaling and determinism,
+ * Speculative Rejection against Best-of-N, the KV block sizes against 16,
+ * thread scaling and determinism,
  * recording against plain Best-of-N and replay against the live run,
  * peak memory against the KV budget plus weights, decode at real-model
  * shapes with fp32 and bf16 weights, and the projection kernel alone
@@ -217,19 +218,22 @@ typedef struct Decode {
     double ceiling, speedup;   /* filled by decode_table: sgemm ceiling, x batch 1 */
 } Decode;
 
-/* n slots share a PROMPT_LEN prompt (its KV blocks, as the search does), then
- * decode `steps` tokens together, sampling top-k 50 per row (LM) as the
- * search does. Timed: the steps. */
-static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
+/* n slots share a plen-token prompt (its KV blocks, as the search does; or,
+ * copy set, each holds its own copy, so that attention walks all plen
+ * positions block by block as it does a long response), then decode
+ * `steps` tokens together, sampling top-k 50 per row (LM) as the search
+ * does. Timed: the steps. */
+static Decode run_decode_ctx(Model *m, int n, int steps, int repeats, int sample, int plen,
+                             int copy) {
     const ModelConfig *c = model_config(m);
     int out_dim = model_output_dim(m), vocab = c->vocab_size;
     SrError err;
     KVCache *kv;
     if (kv_create(c, n + 1, NULL, &kv, &err) != 0) die("kv_create", &err);
     float *out = malloc((size_t)n * out_dim * sizeof *out);
-    float *pl = malloc((size_t)PROMPT_LEN * out_dim * sizeof *pl);
-    int *slots = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *slots);
-    int *toks = malloc((size_t)(n > PROMPT_LEN ? n : PROMPT_LEN) * sizeof *toks);
+    float *pl = malloc((size_t)plen * out_dim * sizeof *pl);
+    int *slots = malloc((size_t)(n > plen ? n : plen) * sizeof *slots);
+    int *toks = malloc((size_t)(n > plen ? n : plen) * sizeof *toks);
     int nt = max_threads();
     SamplerScratch *sc = calloc((size_t)nt, sizeof *sc);
     if (!out || !pl || !slots || !toks || !sc) die("decode buffers", NULL);
@@ -237,14 +241,15 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
         if (sampler_scratch_init(&sc[i], vocab, &err) != 0) die("sampler", &err);
     SamplerParams sp = {1.0, 50, 1.0};
     int ps = kv_alloc_slot(kv, &err);
-    for (int i = 0; i < PROMPT_LEN; i++) slots[i] = ps, toks[i] = (i * 37 + 11) % vocab;
-    if (model_forward(m, kv, PROMPT_LEN, slots, toks, pl, &err) != 0) die("prefill", &err);
+    for (int i = 0; i < plen; i++) slots[i] = ps, toks[i] = (i * 37 + 11) % vocab;
+    if (model_forward(m, kv, plen, slots, toks, pl, &err) != 0) die("prefill", &err);
     double t[MAX_REPEATS], tm[MAX_REPEATS], ta[MAX_REPEATS], to[MAX_REPEATS], ts[MAX_REPEATS];
     double mmf[MAX_REPEATS], flops = 0;
     for (int r = 0; r < repeats; r++) {
         for (int i = 0; i < n; i++) {
             slots[i] = kv_alloc_slot(kv, &err);
-            if (slots[i] < 0 || kv_share_prefix(kv, slots[i], ps, PROMPT_LEN, &err) != 0)
+            if (slots[i] < 0 || (copy ? kv_copy_prefix(kv, slots[i], ps, plen, &err)
+                                      : kv_share_prefix(kv, slots[i], ps, plen, &err)) != 0)
                 die("kv", &err);
             toks[i] = (i * 13 + 5) % vocab;
         }
@@ -259,7 +264,7 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
                 t0 = now();
                 model_set_profile(m, &prof);
             }
-            for (int i = 0; i < n; i++) flops += model_flops_per_token(c, PROMPT_LEN + s);
+            for (int i = 0; i < n; i++) flops += model_flops_per_token(c, plen + s);
             if (model_forward(m, kv, n, slots, toks, out, &err) != 0) die("forward", &err);
             double ts0 = now();
             /* as search.c's sample_step: a team from 2^15 logits on */
@@ -298,6 +303,10 @@ static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
     free(sc), free(out), free(pl), free(slots), free(toks);
     kv_free(kv);
     return d;
+}
+
+static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
+    return run_decode_ctx(m, n, steps, repeats, sample, PROMPT_LEN, 0);
 }
 
 /* Ceiling and decode at batch n, their repeats interleaved so that a change
@@ -358,33 +367,96 @@ static void decode_table(const char *title, Model *m, const Opts *o, int sample,
 
 /* ------------------------------------------------ projection schemes */
 
-/* The cost of batch invariance: generator decode with the projections on
- * gemm_packed (the default: one FMA chain per element, batch- and
- * thread-invariant on every CPU) and on the legacy scheme (OpenBLAS sgemm
- * with row padding, invariant only on some kernels), same run, repeats
- * interleaved, at one thread and at all threads. */
-static void scheme_table(Model *m, Model *legacy, const Opts *o, int threads0) {
+/* The cost of batch invariance: the generator's projections and head (every
+ * layer's own weights, as the forward pass streams them) through
+ * gemm_packed (what the forward pass runs: one FMA chain per element,
+ * batch- and thread-invariant on every CPU) and through the scheme before
+ * it, OpenBLAS sgemm with every call given at least LEGACY_MIN_CELLS / out
+ * rows of zero padding, invariant on SkylakeX-class kernels only. Matmuls
+ * alone, same run, repeats interleaved, at one thread and at all threads.
+ * (The padded sgemm scheme left the forward pass (#24); it lives on here
+ * only, as the comparison.) */
+#define LEGACY_MIN_CELLS 1201
+#define LEGACY_MIN_ROWS 2
+
+static int legacy_rows(int n, int out) {
+    int need = (LEGACY_MIN_CELLS + out - 1) / out;
+    if (need < LEGACY_MIN_ROWS) need = LEGACY_MIN_ROWS;
+    return n > need ? n : need;
+}
+
+/* Seconds of one pass over the model's matmuls at n rows: packed or legacy. */
+static double matmul_pass(const ModelConfig *c, int n, int legacy, PackedMatrix (*P)[5],
+                          float *(*W)[5], int L, float *X, float *C) {
+    Shape sh[5];
+    int ns = model_shapes(c, sh);
+    double t0 = now();
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < ns; i++) {
+            if (!W[l][i]) continue;
+            if (legacy)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, legacy_rows(n, sh[i].out),
+                            sh[i].out, sh[i].in, 1.0f, X, sh[i].in, W[l][i], sh[i].in, 0.0f, C,
+                            sh[i].out);
+            else
+                gemm_packed(C, X, &P[l][i], n, 0);
+        }
+    return now() - t0;
+}
+
+static void scheme_table(const ModelConfig *c, const Opts *o, int threads0) {
     printf("\n## Projection schemes: packed kernel (%s, invariant by construction) vs legacy "
-           "OpenBLAS sgemm + padding (core %s); generator decode + top-k 50 sampling, %d steps, "
-           "median of %d\n", gemm_kernel_name(GEMM_AUTO), blas_core_name(), o->steps - 1, o->repeats);
-    printf("%7s %6s %13s %13s %7s\n", "threads", "batch", "packed tok/s", "legacy tok/s",
-           "ratio");
+           "OpenBLAS sgemm + padding (core %s); the generator's matmuls alone (every layer's "
+           "projections, then the head), median of %d\n", gemm_kernel_name(GEMM_AUTO),
+           blas_core_name(), o->repeats);
+    printf("%7s %6s %13s %13s %7s\n", "threads", "batch", "packed GF/s", "legacy GF/s", "ratio");
+    Shape sh[5];
+    int ns = model_shapes(c, sh), L = c->n_layers < 64 ? c->n_layers : 64;
+    static float *W[64][5];
+    static PackedMatrix P[64][5];
+    size_t big = 0;
+    double flops_row = 0;
+    for (int i = 0; i < ns; i++) {
+        size_t a = (size_t)(BATCHES[N_BATCHES - 1] + LEGACY_MIN_CELLS) *
+                   (size_t)(sh[i].in > sh[i].out ? sh[i].in : sh[i].out);
+        if (a > big) big = a;
+        flops_row += 2.0 * sh[i].out * sh[i].in * (i == 4 ? 1 : L);
+    }
+    SrError err;
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < ns; i++) {
+            W[l][i] = NULL;
+            if (!(i < 4 || l == 0)) continue;
+            W[l][i] = rand_floats((size_t)sh[i].out * sh[i].in, 1 + l * 5 + i);
+            if (!W[l][i] || gemm_pack(&P[l][i], W[l][i], sh[i].out, sh[i].in, &err) != 0)
+                die("scheme weights", &err);
+        }
+    float *X = rand_floats(big, 2), *C = calloc(big, sizeof *C);
+    if (!X || !C) die("scheme buffers", NULL);
     int counts[2] = {1, threads0};
     for (int tc = 0; tc < (threads0 > 1 ? 2 : 1); tc++) {
         set_threads(counts[tc]);
         for (int b = 0; b < N_BATCHES; b++) {
-            int n = BATCHES[b];
+            int n = BATCHES[b], inner = n >= 128 ? 2 : n >= 32 ? 8 : 32;
             if (o->quick && n > 128) continue;
-            double a[MAX_REPEATS], l[MAX_REPEATS];
+            double a[MAX_REPEATS], lg[MAX_REPEATS];
             for (int r = 0; r < o->repeats; r++) {
-                a[r] = run_decode(m, n, o->steps, 1, 1).tok_s;
-                l[r] = run_decode(legacy, n, o->steps, 1, 1).tok_s;
+                a[r] = lg[r] = 0;
+                for (int k = 0; k < inner; k++) {
+                    a[r] += matmul_pass(c, n, 0, P, W, L, X, C);
+                    lg[r] += matmul_pass(c, n, 1, P, W, L, X, C);
+                }
             }
-            double ma = median(a, o->repeats), ml = median(l, o->repeats);
-            printf("%7d %6d %13.0f %13.0f %6.2fx\n", counts[tc], n, ma, ml, ma / ml);
+            double fl = flops_row * n * inner * 1e-9;
+            double ma = fl / median(a, o->repeats), ml = fl / median(lg, o->repeats);
+            printf("%7d %6d %13.1f %13.1f %6.2fx\n", counts[tc], n, ma, ml, ma / ml);
         }
     }
     set_threads(threads0);
+    for (int l = 0; l < L; l++)
+        for (int i = 0; i < ns; i++)
+            if (W[l][i]) free(W[l][i]), gemm_free(&P[l][i]);
+    free(X), free(C);
 }
 
 /* ------------------------------------------- one batch vs N sequential */
@@ -413,6 +485,8 @@ typedef struct Method {
     const char *policy;
     int n;
     double alpha;
+    int first_decision; /* 0: the policy's default */
+    int budget_candidates; /* 0: the default budget */
 } Method;
 
 typedef struct RunOut {
@@ -500,6 +574,9 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     p.policy = policy_find(me->policy, &perr);
     if (!p.policy || policy_args_init(p.policy, &p.policy_args, &perr) != 0) die("policy", &perr);
     policy_args_put(p.policy, &p.policy_args, "alpha", me->alpha);
+    if (me->first_decision)
+        policy_args_put(p.policy, &p.policy_args, "first_decision", me->first_decision);
+    p.budget_candidates = me->budget_candidates;
     SearchResult res;
     double t0 = now();
     if (search_run(gen, rs, pr->ids.data, pr->ids.len, &p, &res, &err) != 0) die("search", &err);
@@ -595,10 +672,10 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
            "checks");
     Totals spr = {.ok = 1}, bon = {.ok = 1};
     for (int i = 0; i < np; i++) {
-        Method ms = {"SpR", "quantile", 0, 0.5};
+        Method ms = {"SpR", "quantile", 0, 0.5, 0, 0};
         RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
         add_run(&spr, &r, "SpR", i);
-        Method mb = {"BoN", "none", r.st.candidates_started, 0};
+        Method mb = {"BoN", "none", r.st.candidates_started, 0, 0, 0};
         RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
         add_run(&bon, &b, "BoN", i);
     }
@@ -609,6 +686,88 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
     printf("checks: generator tokens == prompt + sampled - candidates (the last sampled token "
            "of each is never fed); RM tokens == prefix + each response token once + closing "
            "ids per scoring\n");
+    for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
+}
+
+/* ------------------------------------------------------- KV block size */
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void set_block(int b) {
+    SrError err;
+    if (kv_set_block_size(b, &err) != 0) die("kv block", &err);
+}
+
+/* What --kv-block costs (#25): smaller blocks let an early first decision
+ * start more candidates, at shorter runs in attention. Two measures, each
+ * block size's repeats interleaved with the others' so that a change of
+ * load hits all alike, as ratios to blocks of 16: (1) generator decode at
+ * batch 128 (CPU seconds per step: the kernel alone, same work at every
+ * size), and at batch 64 with each candidate holding as many positions of
+ * its own as the study's responses (attention walks them block by block:
+ * where the block size weighs most); (2) Speculative Rejection with its first decision at 4 tokens
+ * under a budget of 4 candidates at full length, the study's setting,
+ * where the block size changes how many candidates start: CPU seconds per
+ * GFLOP of the run (process CPU time, all threads), so more candidates are
+ * not counted as a slowdown. */
+static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const IntVec *stops) {
+    enum { NB = 4 };
+    static const int SIZES[NB] = {4, 8, 16, 32};
+    int R = o->repeats, base = 2; /* SIZES[2] == 16 */
+    Prompt pr[8];
+    int np = load_prompts(o, tok, pr, o->n_prompts);
+    double dec[NB][MAX_REPEATS], lng[NB][MAX_REPEATS], cpg[NB][MAX_REPEATS], cands[NB] = {0},
+           gflop[NB] = {0};
+    /* a context as long as the study's responses (L = 480): attention's share, and so the
+     * block size's, is largest there */
+    int long_ctx = model_config(gen)->max_seq_len - o->steps - 1;
+    if (long_ctx > 448) long_ctx = 448;
+    for (int r = 0; r < R; r++)
+        for (int k = 0; k < NB; k++) {
+            set_block(SIZES[k]);
+            double c0 = cpu_seconds();
+            Decode d = run_decode(gen, 128, o->steps, 1, 1);
+            dec[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
+            (void)d;
+            c0 = cpu_seconds();
+            d = run_decode_ctx(gen, 64, o->steps, 1, 1, long_ctx, 1);
+            lng[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
+            double cpu = 0, flops = 0;
+            for (int i = 0; i < np; i++) {
+                Method ms = {"SpR", "quantile", 0, 0.5, 4, 4};
+                c0 = cpu_seconds();
+                RunOut ro = run_method(gen, tok, o, &pr[i], &ms, stops);
+                cpu += cpu_seconds() - c0, flops += ro.flops;
+                if (r == 0) cands[k] += ro.st.candidates_started, gflop[k] += ro.flops * 1e-9;
+            }
+            cpg[k][r] = cpu / (flops * 1e-9);
+        }
+    set_block(KV_BLOCK_DEFAULT);
+    printf("\n## KV block size (--kv-block): cost against blocks of 16, median of %d, repeats "
+           "interleaved\n", R);
+    printf("decode = generator decode at batch 128 (%d-token shared prompt, %d steps), CPU s "
+           "per step; long = the same at batch 64, each candidate holding %d positions of its own; SpR = alpha 0.5, first decision at 4 tokens, budget of 4 candidates at "
+           "full length, max_new %d, %d dev prompts: candidates started, GFLOP and CPU s per "
+           "GFLOP (more candidates make bigger batches, which run more FLOPs per second: "
+           "this ratio mixes that in)\n", PROMPT_LEN, o->steps, long_ctx, o->max_new, np);
+    printf("%6s %10s %6s %10s %6s %9s %9s %12s %6s\n", "block", "decode ms", "x 16", "long ms",
+           "x 16", "SpR cands", "SpR GFLOP", "CPU s/GFLOP", "x 16");
+    double mdec[NB], mlng[NB], mcpg[NB];
+    for (int k = 0; k < NB; k++)
+        mdec[k] = median(dec[k], R), mlng[k] = median(lng[k], R), mcpg[k] = median(cpg[k], R);
+    for (int k = 0; k < NB; k++)
+        printf("%6d %10.2f %6.3f %10.2f %6.3f %9.0f %9.2f %12.4f %6.3f\n", SIZES[k],
+               1e3 * mdec[k], mdec[k] / mdec[base], 1e3 * mlng[k], mlng[k] / mlng[base], cands[k],
+               gflop[k], mcpg[k], mcpg[k] / mcpg[base]);
+    printf("against blocks of 16: blocks of 8 decode %+.1f%%, long decode %+.1f%%, SpR CPU per "
+           "GFLOP %+.1f%%; blocks of 4 %+.1f%%, %+.1f%%, %+.1f%%\n",
+           100 * (mdec[1] / mdec[base] - 1), 100 * (mlng[1] / mlng[base] - 1),
+           100 * (mcpg[1] / mcpg[base] - 1), 100 * (mdec[0] / mdec[base] - 1),
+           100 * (mlng[0] / mlng[base] - 1), 100 * (mcpg[0] / mcpg[base] - 1));
     for (int i = 0; i < np; i++) intvec_free(&pr[i].ids);
 }
 
@@ -637,7 +796,7 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
            o->repeats);
     Prompt pr[1];
     load_prompts(o, tok, pr, 1);
-    Method me = {"SpR", "quantile", 0, 0.5};
+    Method me = {"SpR", "quantile", 0, 0.5, 0, 0};
     double tok_s[2];
     uint64_t dig[2];
     double wall[2];
@@ -1212,7 +1371,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|threads|replay|mem|shapes|gemm]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1264,14 +1423,11 @@ int main(int argc, char **argv) {
         decode_table("Reward model scoring (one new token per candidate per call)", rm, &o, 0,
                      NULL);
     if (WANT("schemes")) {
-        Model *legacy;
-        if (model_load(o.lm, &legacy, &err) != 0 || model_set_legacy_blas(legacy, 1, &err) != 0)
-            die(o.lm, &err);
-        scheme_table(gen, legacy, &o, threads0);
-        model_free(legacy);
+        scheme_table(model_config(gen), &o, threads0);
     }
     if (WANT("seq")) batch_vs_sequential(gen, &o);
     if (WANT("spr")) spr_vs_bon(gen, tok, &o, &stops);
+    if (WANT("blocks")) block_sizes(gen, tok, &o, &stops);
     if (WANT("threads")) thread_scaling(gen, tok, &o, &stops, threads0);
     if (WANT("replay")) record_vs_replay(&o, tok);
     if (WANT("mem")) peak_memory(gen, &o, mr);

@@ -25,6 +25,7 @@
 #include "cli/reward_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
+#include "runtime/kvcache.h"
 #include "search/policy.h"
 #include "search/policy_args.h"
 #include "search/record.h"
@@ -52,6 +53,7 @@ typedef struct Opts {
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
     long long n, max_batch, max_new, top_k, budget_candidates;
+    long long kv_block;         /* --kv-block; 0: not given (KV_BLOCK_DEFAULT) */
     uint64_t seed;              /* every 64-bit value, exactly */
     int seed_given;
     double temperature, top_p;
@@ -88,6 +90,8 @@ static void usage_replay(void) {
            "  -N N                  Best-of-N with the record's first N candidates\n"
            "  --alpha A, --policy NAME, --policy-arg N=V   Speculative Rejection, as for spr\n"
            "  --kv-budget BYTES, --kv-budget-candidates K, --max-batch B   as for spr\n"
+           "  --kv-block N          as for spr; any size (a record does not depend on it:\n"
+           "                        only the budget's arithmetic does)\n"
            "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
            "                        refused: its attention rounds differently\n"
            "  --json [PATH|-], --trace FILE, --explain   as for spr\n"
@@ -157,13 +161,15 @@ static void usage(SearchCliMethod m) {
                "  --kv-budget-candidates K  the budget that holds K candidates at full\n"
                "                        length (the paper's unit: one GPU = Best-of-K)\n"
                "  --max-batch B         cap on candidates at once (default 1000)\n"
+               "  --kv-block N          positions per KV cache block: 4, 8, 16 or 32 (default\n"
+               "                        %d); the budget charges whole blocks\n"
                "  --prompt-kv MODE      shared (default): the prompt's KV is stored once and\n"
                "                        charged once; per-candidate: every candidate copies\n"
                "                        it and is charged for it, as the authors' code does\n"
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
-               reward_names(), reward_at(0)->name);
+               reward_names(), reward_at(0)->name, KV_BLOCK_DEFAULT);
     if (m != SEARCH_CLI_GENERATE) reward_cli_usage(stdout);
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
@@ -279,6 +285,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
+        INT("--kv-block", NULL, kv_block, KV_BLOCK_MIN, KV_BLOCK_MAX)
         if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0) {
             if (r < 0 || args_parse_bytes("--kv-budget", v, &o->kv_budget, err) != 0) return -1;
             /* 0 would read as "not given" (the default budget): refused */
@@ -417,6 +424,13 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
+    /* Set for every run, given or not: compare and the tests call this
+     * function many times in one process, and a run without the flag must
+     * not inherit the last one's blocks. */
+    SrError ignored;
+    if (kv_set_block_size(o->kv_block ? (int)o->kv_block : KV_BLOCK_DEFAULT, &ignored) != 0)
+        return sr_fail(err, "--kv-block: %lld is not a power of two in [%d, %d]", o->kv_block,
+                       KV_BLOCK_MIN, KV_BLOCK_MAX);
     if (o->method == SEARCH_CLI_REPLAY)
         return parse_replay_opts(o, err) != 0 ? -1 : check_usage(o, err);
     if (!o->seed_given) o->seed = 1;
@@ -910,6 +924,7 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
     cJSON_AddNumberToObject(b, "max_batch", p->max_batch);
     cJSON_AddStringToObject(b, "prompt_kv", p->prompt_kv_per_candidate ? "per-candidate"
                                                                        : "shared");
+    cJSON_AddNumberToObject(b, "kv_block", kv_block_size());
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
     return j;
 }

@@ -1,5 +1,5 @@
 /* attention.c - the attention step of the forward pass, tuned
- * (model_internal.h): each token's softmax(q K / sqrt(hd)) V over its slot's
+ * (attention.h): each token's softmax(q K / sqrt(hd)) V over its slot's
  * positions, vectorized across positions and prefetched, and, for tokens
  * whose slots borrow a shared prompt (kv_share_prefix), the prompt's part
  * as matrix products over all of them. attention_ref.c is the same in plain
@@ -10,6 +10,7 @@
  * tokens of the call or the thread count.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -19,19 +20,47 @@
 #endif
 
 #include "base/fastexp.h"
-#include "runtime/model_internal.h"
+#include "runtime/attention.h"
+#include "runtime/simd.h"
 
 /* Attention work space of one thread: the scores of every head over
- * max_pos + 1 positions (rounded up to whole KV blocks) and one transposed
- * block of keys (all kv heads). */
+ * max_pos + 1 positions (rounded up to whole tiles) and one tile of
+ * transposed keys (all kv heads), a tile being KV_BLOCK_MAX positions
+ * whatever the block size (attend_token). */
 static size_t score_stride(int max_pos) {
-    return ((size_t)max_pos + KV_BLOCK) / KV_BLOCK * KV_BLOCK;
+    return ((size_t)max_pos + KV_BLOCK_MAX) / KV_BLOCK_MAX * KV_BLOCK_MAX;
 }
 
-size_t attn_work_floats(const Model *m, int max_pos) {
-    const ModelConfig *c = &m->cfg;
+size_t attn_work_floats(const AttnShape *c, int max_pos) {
     return (size_t)c->n_heads * score_stride(max_pos) +
-           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK;
+           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX;
+}
+
+/* Grows *p to n floats (contents not kept; zeroed, so that the junk lanes
+ * block_scores reads are finite). */
+static int grow_floats(float **p, size_t n, SrError *err) {
+    float *q = sr_calloc(n ? n : 1, sizeof(float), err);
+    if (!q) return -1;
+    free(*p);
+    *p = q;
+    return 0;
+}
+
+int attn_reserve(AttnScratch *a, const AttnShape *s, int threads, int max_pos, SrError *err) {
+    size_t need = (size_t)threads * attn_work_floats(s, max_pos);
+    if (need <= a->cap_scores) return 0;
+    if (grow_floats(&a->scores, need, err) != 0) return -1;
+    a->cap_scores = need;
+    return 0;
+}
+
+void attn_scratch_free(AttnScratch *a) {
+    int *ints[] = {a->fam_of, a->fam_k, a->fam_len, a->fam_n, a->fam_first, a->fam_tok};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
+    free(a->fam_off);
+    free(a->scores), free(a->pscore), free(a->gather), free(a->gather2);
+    gemm_free(&a->pkeys), gemm_free(&a->pvalues);
+    memset(a, 0, sizeof *a);
 }
 
 /* ---- attention over a shared prefix --------------------------------------
@@ -50,7 +79,7 @@ size_t attn_work_floats(const Model *m, int max_pos) {
 
 /* The family arrays hold n tokens; grown only when a call has more tokens
  * than any before. */
-static int grow_family_arrays(Scratch *s, int n, SrError *err) {
+static int grow_family_arrays(AttnScratch *s, int n, SrError *err) {
     if (n <= s->cap_fam) return 0;
     int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
@@ -69,7 +98,7 @@ static int grow_family_arrays(Scratch *s, int n, SrError *err) {
  * (kv_prefix_id) at the same length, each family's tokens in batch order
  * (fam_tok from fam_first[f]); fam_of[i] is -1 for a token that borrows
  * nothing. */
-static void group_families(Scratch *s, KVCache *kv, int n, const int *slots) {
+static void group_families(AttnScratch *s, KVCache *kv, int n, const int *slots) {
     s->n_fam = 0;
     for (int i = 0; i < n; i++) {
         int len = kv_shared_len(kv, slots[i]);
@@ -106,9 +135,7 @@ static int grow_packed(PackedMatrix *pm, size_t cap, SrError *err) {
 
 /* The families' score buffers (fam_off), the gather buffers and the packed
  * prefix keys [len][hd] and values^T [hd][len], at their largest. */
-static int size_prefix_buffers(Model *m, SrError *err) {
-    Scratch *s = &m->s;
-    const ModelConfig *c = &m->cfg;
+static int size_prefix_buffers(AttnScratch *s, const AttnShape *c, SrError *err) {
     int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, max_len = 0;
     size_t total = 0, gather = 0;
     for (int f = 0; f < s->n_fam; f++) {
@@ -120,11 +147,11 @@ static int size_prefix_buffers(Model *m, SrError *err) {
         if (s->fam_len[f] > max_len) max_len = s->fam_len[f];
     }
     if (total > s->cap_prefix) {
-        if (model_grow_buf(&s->pscore, 0, total, err)) return -1;
+        if (grow_floats(&s->pscore, total, err)) return -1;
         s->cap_prefix = total;
     }
     if (gather > s->cap_gather) {
-        if (model_grow_buf(&s->gather, 0, gather, err) || model_grow_buf(&s->gather2, 0, gather, err))
+        if (grow_floats(&s->gather, gather, err) || grow_floats(&s->gather2, gather, err))
             return -1;
         s->cap_gather = gather;
     }
@@ -134,16 +161,16 @@ static int size_prefix_buffers(Model *m, SrError *err) {
 }
 
 /* Nothing is allocated later in the forward pass. */
-int attn_prefix_plan(Model *m, KVCache *kv, int n, const int *slots, SrError *err) {
-    if (grow_family_arrays(&m->s, n, err) != 0) return -1;
-    group_families(&m->s, kv, n, slots);
-    return size_prefix_buffers(m, err);
+int attn_prefix_plan(AttnScratch *a, const AttnShape *s, KVCache *kv, int n, const int *slots,
+                     SrError *err) {
+    if (grow_family_arrays(a, n, err) != 0) return -1;
+    group_families(a, kv, n, slots);
+    return size_prefix_buffers(a, s, err);
 }
 
 /* Row of family f's score buffer for its k-th token and query head h. */
-static float *prefix_row(const Model *m, int f, int k, int h) {
-    const Scratch *s = &m->s;
-    int group = m->cfg.n_heads / m->cfg.n_kv_heads, nf = s->fam_n[f];
+static float *prefix_row(const AttnScratch *s, const AttnShape *c, int f, int k, int h) {
+    int group = c->n_heads / c->n_kv_heads, nf = s->fam_n[f];
     size_t row = ((size_t)(h / group) * nf + k) * group + h % group;
     return s->pscore + s->fam_off[f] + row * s->fam_len[f];
 }
@@ -169,43 +196,43 @@ static void gather_prefix(KVCache *kv, int slot, int l, int g, int len, int hd, 
 
 /* Scores of family f's queries of kv head g against its prefix, into
  * pscore. */
-static void prefix_head_scores(Model *m, KVCache *kv, int l, int slot, int f, int g) {
-    Scratch *s = &m->s;
-    int group = m->cfg.n_heads / m->cfg.n_kv_heads, hd = m->cfg.head_dim, nf = s->fam_n[f];
+static void prefix_head_scores(AttnScratch *s, const AttnShape *c, const AttnCall *call,
+                               KVCache *kv, int l, int slot, int f, int g) {
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, nf = s->fam_n[f];
     const int *tok = s->fam_tok + s->fam_first[f];
-    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, m->kv_dim, 0, s->gather2);
+    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, c->n_kv_heads * hd, 0, s->gather2);
     gemm_repack(&s->pkeys, s->gather2, s->fam_len[f], hd, NULL); /* fits: prefix_plan */
     for (int k = 0; k < nf; k++)
         memcpy(s->gather + (size_t)k * group * hd,
-               s->qkv + (size_t)tok[k] * m->qkv_dim + (size_t)g * group * hd,
+               call->qkv + (size_t)tok[k] * call->qkv_stride + (size_t)g * group * hd,
                (size_t)group * hd * sizeof(float));
-    gemm_packed(prefix_row(m, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
+    gemm_packed(prefix_row(s, c, f, 0, g * group), s->gather, &s->pkeys, nf * group, 0);
 }
 
 /* Adds the prefix's share of the weighted values (probabilities now in
  * pscore) to the outputs of family f's query heads of kv head g. */
-static void prefix_head_values(Model *m, KVCache *kv, int l, int slot, int f, int g) {
-    Scratch *s = &m->s;
-    int group = m->cfg.n_heads / m->cfg.n_kv_heads, hd = m->cfg.head_dim, nf = s->fam_n[f];
+static void prefix_head_values(AttnScratch *s, const AttnShape *c, const AttnCall *call,
+                               KVCache *kv, int l, int slot, int f, int g) {
+    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, nf = s->fam_n[f];
     const int *tok = s->fam_tok + s->fam_first[f];
-    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, m->kv_dim, 1, s->gather2);
+    gather_prefix(kv, slot, l, g, s->fam_len[f], hd, c->n_kv_heads * hd, 1, s->gather2);
     gemm_repack(&s->pvalues, s->gather2, hd, s->fam_len[f], NULL); /* fits: prefix_plan */
-    gemm_packed(s->gather, prefix_row(m, f, 0, g * group), &s->pvalues, nf * group, 0);
+    gemm_packed(s->gather, prefix_row(s, c, f, 0, g * group), &s->pvalues, nf * group, 0);
     for (int k = 0; k < nf; k++) {
-        float *o = s->att + (size_t)tok[k] * m->q_dim + (size_t)g * group * hd;
+        float *o = call->out + (size_t)tok[k] * c->n_heads * hd + (size_t)g * group * hd;
         const float *p = s->gather + (size_t)k * group * hd;
         for (int j = 0; j < group * hd; j++) o[j] += p[j];
     }
 }
 
 /* One of the two above for every family and kv head. */
-static void prefix_pass(Model *m, KVCache *kv, int l, const int *slots, int values) {
-    const Scratch *s = &m->s;
+static void prefix_pass(AttnScratch *s, const AttnShape *c, const AttnCall *call, KVCache *kv,
+                        int l, int values) {
     for (int f = 0; f < s->n_fam; f++) {
-        int slot = slots[s->fam_tok[s->fam_first[f]]];
-        for (int g = 0; g < m->cfg.n_kv_heads; g++) {
-            if (values) prefix_head_values(m, kv, l, slot, f, g);
-            else prefix_head_scores(m, kv, l, slot, f, g);
+        int slot = call->slots[s->fam_tok[s->fam_first[f]]];
+        for (int g = 0; g < c->n_kv_heads; g++) {
+            if (values) prefix_head_values(s, c, call, kv, l, slot, f, g);
+            else prefix_head_scores(s, c, call, kv, l, slot, f, g);
         }
     }
 }
@@ -237,15 +264,15 @@ static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
 #endif
 }
 
-/* The keys of a run of cnt <= KV_BLOCK positions (all kv heads) transposed
- * to kt[j][u], so that the scores vectorize across positions (no horizontal
- * sums): 4x4 register tiles where SSE exists, then the odd positions one by
+/* The keys of a run of cnt positions (all kv heads) transposed to
+ * kt[j][u], row stride B (kt may point into a tile, B its width), so that
+ * the scores vectorize across positions (no horizontal sums): 4x4 register tiles where SSE exists, then the odd positions one by
  * one. Columns u >= cnt keep whatever an earlier run left there (finite
  * values from the same buffer): the scores computed from them are never
  * read (block_scores copies out cnt), and not zeroing them saved most of
  * this function's time for the partly filled last block. */
 static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict kb, int cnt,
-                                       int kv_dim) {
+                                       int kv_dim, int B) {
     int u = 0;
 #ifdef __SSE__
     if (kv_dim % 4 == 0)
@@ -255,16 +282,16 @@ static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict
                 __m128 r0 = _mm_loadu_ps(k), r1 = _mm_loadu_ps(k + kv_dim);
                 __m128 r2 = _mm_loadu_ps(k + 2 * kv_dim), r3 = _mm_loadu_ps(k + 3 * kv_dim);
                 _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-                float *o = kt + (size_t)j * KV_BLOCK + u;
+                float *o = kt + (size_t)j * B + u;
                 _mm_storeu_ps(o, r0);
-                _mm_storeu_ps(o + KV_BLOCK, r1);
-                _mm_storeu_ps(o + 2 * KV_BLOCK, r2);
-                _mm_storeu_ps(o + 3 * KV_BLOCK, r3);
+                _mm_storeu_ps(o + B, r1);
+                _mm_storeu_ps(o + 2 * B, r2);
+                _mm_storeu_ps(o + 3 * B, r3);
             }
 #endif
     for (; u < cnt; u++) {
         const float *k = kb + (size_t)u * kv_dim;
-        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * KV_BLOCK + u] = k[j];
+        for (int j = 0; j < kv_dim; j++) kt[(size_t)j * B + u] = k[j];
     }
 }
 
@@ -276,19 +303,38 @@ static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, c
     return n < pos + 1 - t ? n : pos + 1 - t;
 }
 
-/* s[u] = q . key u, for the first cnt positions of a transposed block. */
-static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
-                                     const float *restrict kt, int hd, int cnt) {
-    v8f lo = {0}, hi = {0}, r0, r1;
+/* s[u] = q . key u for u < cnt, from a transposed tile of row stride B,
+ * with nv 8-lane accumulators (nv = ceil(cnt / 8), a constant in each
+ * inlined copy, so the accumulators stay in registers). Lane u sums
+ * q[d] * kt[d][u] over d in order from 0 whatever nv, B and the runs the
+ * tile was gathered from, so a score has the same bits at every block
+ * size; lanes >= cnt (stale columns) are computed and never read. */
+static SIMD_INLINE void scores_nv(float *restrict s, const float *restrict q,
+                                  const float *restrict kt, int hd, int B, int cnt, int nv) {
+    v8f acc[KV_BLOCK_MAX / 8] = {{0}}, r;
     for (int d = 0; d < hd; d++) {
-        const float *row = kt + (size_t)d * KV_BLOCK;
-        LOAD8(r0, row), LOAD8(r1, row + 8);
-        lo += q[d] * r0, hi += q[d] * r1;
+        const float *row = kt + (size_t)d * B;
+        for (int v = 0; v < nv; v++) {
+            LOAD8(r, row + 8 * v);
+            acc[v] += q[d] * r;
+        }
     }
-    float acc[KV_BLOCK];
-    memcpy(acc, &lo, sizeof lo);
-    memcpy(acc + 8, &hi, sizeof hi);
-    memcpy(s, acc, (size_t)cnt * sizeof *acc);
+    float out[KV_BLOCK_MAX];
+    memcpy(out, acc, (size_t)nv * sizeof(v8f));
+    memcpy(s, out, (size_t)cnt * sizeof *out);
+}
+
+/* s[u] = q . key u, for the first cnt <= B positions of a transposed tile:
+ * only the vectors that hold them are computed (a partly filled last tile
+ * costs what it holds). */
+static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
+                                     const float *restrict kt, int hd, int B, int cnt) {
+    switch ((cnt + 7) / 8) {
+    case 1: scores_nv(s, q, kt, hd, B, cnt, 1); break;
+    case 2: scores_nv(s, q, kt, hd, B, cnt, 2); break;
+    case 3: scores_nv(s, q, kt, hd, B, cnt, 3); break;
+    default: scores_nv(s, q, kt, hd, B, cnt, 4); break;
+    }
 }
 
 /* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
@@ -334,10 +380,10 @@ static SIMD_INLINE void softmax_scaled(float *s, int n, float scale) {
 /* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
  * Query head h reads kv head h / group; each key and value is loaded once
  * for all the heads that share it. work: attn_work_floats(). */
-SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int slot, int pos,
-                                     const float *q, float *work, float *out) {
-    const ModelConfig *c = &m->cfg;
-    int hd = c->head_dim, kv_dim = m->kv_dim, heads = c->n_heads;
+SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, KVCache *kv,
+                                     int l, int i, int slot, int pos, const float *q,
+                                     float *work, float *out) {
+    int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
     int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
@@ -345,32 +391,43 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
     /* A borrowed prefix's scores come from prefix_head_scores(); its
      * values are added by prefix_head_values() once the probabilities are
      * back in place. */
-    int f = m->s.fam_of[i], from = f >= 0 ? m->s.fam_len[f] : 0;
+    int f = s->fam_of[i], from = f >= 0 ? s->fam_len[f] : 0;
     for (int h = 0; f >= 0 && h < heads; h++)
-        memcpy(work + h * stride, prefix_row(m, f, m->s.fam_k[i], h), (size_t)from * sizeof *work);
+        memcpy(work + h * stride, prefix_row(s, c, f, s->fam_k[i], h), (size_t)from * sizeof *work);
     /* Positions come in runs (kv_span: a block, or the end of a shared
      * prompt); every score and every product is summed in the same order
      * whatever the runs, so where they break changes no bit. */
+    /* Scores go a tile of up to TILE positions at a time, gathered from as
+     * many runs as it takes: small blocks (--kv-block 4 or 8) still fill
+     * 4 vector accumulators per pass over q, instead of one per block
+     * (which cost blocks of 8 about 10% in attention-heavy decode). */
+    enum { TILE = KV_BLOCK_MAX };
     int cnt = span_upto(kv, slot, l, from, pos, &kb, &vb);
     prefetch_rows(kb, cnt, kv_dim);
-    for (int t = from; t <= pos; t += cnt) {
-        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
-        if (t + cnt <= pos) {
-            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
-            prefetch_rows(nk, nc, kv_dim);
-        } else {
-            int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
-            prefetch_rows(nv, nc, kv_dim);
+    for (int t = from; t <= pos;) {
+        int tile = 0;
+        while (tile < TILE && t + tile <= pos) {
+            cnt = span_upto(kv, slot, l, t + tile, pos, &kb, &vb);
+            if (cnt > TILE - tile) cnt = TILE - tile;
+            if (t + tile + cnt <= pos) {
+                int nc = span_upto(kv, slot, l, t + tile + cnt, pos, &nk, &nv);
+                prefetch_rows(nk, nc, kv_dim);
+            } else {
+                int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
+                prefetch_rows(nv, nc, kv_dim);
+            }
+            transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
+            tile += cnt;
         }
-        transpose_keys(kt, kb, cnt, kv_dim);
         for (int h = 0; h < heads; h++)
             block_scores(work + h * stride + t, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * KV_BLOCK, hd, cnt);
+                         kt + (size_t)(h / group) * hd * TILE, hd, TILE, tile);
+        t += tile;
     }
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
     for (int h = 0; f >= 0 && h < heads; h++)
-        memcpy(prefix_row(m, f, m->s.fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
+        memcpy(prefix_row(s, c, f, s->fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
     memset(out, 0, (size_t)heads * hd * sizeof *out);
     for (int t = from; t <= pos; t += cnt) {
         cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
@@ -386,24 +443,23 @@ SIMD_CLONES static void attend_token(Model *m, KVCache *kv, int l, int i, int sl
 
 /* The borrowed prefixes' scores, then attention for every token over its
  * own positions, then the prefixes' values. */
-void attn_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
-    const ModelConfig *c = &m->cfg;
-    size_t work = attn_work_floats(m, max_pos);
-    double flops = 4.0 * n * c->n_heads * c->head_dim * (max_pos + 1.0);
-    int par = flops >= PAR_MIN_FLOPS && n > 1;
-    prefix_pass(m, kv, l, slots, 0);
+void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const AttnCall *call) {
+    size_t work = attn_work_floats(c, call->max_pos);
+    double flops = 4.0 * call->n * c->n_heads * c->head_dim * (call->max_pos + 1.0);
+    int par = flops >= PAR_MIN_FLOPS && call->n > 1, q_dim = c->n_heads * c->head_dim;
+    prefix_pass(a, c, call, kv, l, 0);
 #pragma omp parallel if (par)
     {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *w = m->s.scores + (size_t)tid * work;
+        float *w = a->scores + (size_t)tid * work;
 #pragma omp for schedule(dynamic, 2)
-        for (int i = 0; i < n; i++)
-            attend_token(m, kv, l, i, slots[i], m->s.pos[i],
-                         m->s.qkv + (size_t)i * m->qkv_dim, w, m->s.att + (size_t)i * m->q_dim);
+        for (int i = 0; i < call->n; i++)
+            attend_token(a, c, kv, l, i, call->slots[i], call->pos[i],
+                         call->qkv + (size_t)i * call->qkv_stride, w,
+                         call->out + (size_t)i * q_dim);
     }
-    prefix_pass(m, kv, l, slots, 1);
+    prefix_pass(a, c, call, kv, l, 1);
 }
-

@@ -2,7 +2,7 @@
  * forward() writes it: for each token and head, the scores q.k / sqrt(hd)
  * over positions 0..pos, a softmax, the weighted sum of the values.
  *
- * Contract (model_internal.h, attn_reference): what attention.c computes,
+ * Contract (attention.h, attn_reference): what attention.c computes,
  * without any of its tuning: positions read one at a time (kv_key,
  * kv_value), a borrowed prompt like any other position, libm's expf, no
  * SIMD, no prefetch, no shared-prefix products, no threads. It is the
@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "runtime/model_internal.h"
+#include "runtime/attention.h"
 
 /* In place: softmax over n scores. */
 static void softmax(float *x, int n) {
@@ -45,15 +45,14 @@ static void attend_head(KVCache *kv, int slot, int l, int pos, int g, int hd, co
     }
 }
 
-void attn_reference(Model *m, KVCache *kv, int l, int n, const int *slots) {
-    const ModelConfig *c = &m->cfg;
+void attn_reference(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const AttnCall *call) {
     int hd = c->head_dim, group = c->n_heads / c->n_kv_heads;
-    float *att = m->s.scores; /* attn_work_floats(max_pos) >= max_pos + 1 floats */
-    for (int i = 0; i < n; i++) {
-        const float *q = m->s.qkv + (size_t)i * m->qkv_dim;
-        float *out = m->s.att + (size_t)i * m->q_dim;
+    float *att = a->scores; /* attn_work_floats(max_pos) >= max_pos + 1 floats */
+    for (int i = 0; i < call->n; i++) {
+        const float *q = call->qkv + (size_t)i * call->qkv_stride;
+        float *out = call->out + (size_t)i * c->n_heads * hd;
         for (int h = 0; h < c->n_heads; h++) /* query head h reads kv head h / group */
-            attend_head(kv, slots[i], l, m->s.pos[i], h / group, hd, q + (size_t)h * hd, att,
-                        out + (size_t)h * hd);
+            attend_head(kv, call->slots[i], l, call->pos[i], h / group, hd, q + (size_t)h * hd,
+                        att, out + (size_t)h * hd);
     }
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A block of KV_BLOCK positions, shared by every slot that lists it:
+/* A block of a cache's `block` positions, shared by every slot that lists it:
  * kv_share_prefix() hands the prompt's full blocks to each candidate, and
  * the last slot to let go frees it. The header keeps data 64-byte aligned. */
 typedef struct Block {
@@ -22,14 +22,15 @@ typedef struct Slot {
     int len;
     int reserved;   /* positions held, >= len; charged: reserved - shared */
     int shared;     /* leading positions another slot was charged for */
-    int n_shared;   /* blocks holding them: ceil(shared / KV_BLOCK) */
-    Block **blocks; /* n_shared borrowed, then ceil((reserved - shared) / KV_BLOCK) own */
+    int n_shared;   /* blocks holding them: ceil(shared / block) */
+    Block **blocks; /* n_shared borrowed, then ceil((reserved - shared) / block) own */
     int n_blocks;
     int cap_blocks;
 } Slot;
 
 struct KVCache {
     int n_layers, kv_dim, max_seq_len;
+    int block;      /* positions per block: kv_block_size() when made */
     size_t bytes_per_token;
     size_t block_floats;
     int max_slots;
@@ -38,6 +39,19 @@ struct KVCache {
     KVBudget own_budget; /* used when kv_create got no budget */
     size_t allocated;    /* bytes of blocks held: this cache's share of budget->used */
 };
+
+/* The process's block size (kvcache.h says why there is one). */
+static int g_block = KV_BLOCK_DEFAULT;
+
+int kv_set_block_size(int positions, SrError *err) {
+    if (positions < KV_BLOCK_MIN || positions > KV_BLOCK_MAX || (positions & (positions - 1)))
+        return sr_fail(err, "KV block size %d: not a power of two in [%d, %d]", positions,
+                       KV_BLOCK_MIN, KV_BLOCK_MAX);
+    g_block = positions;
+    return 0;
+}
+
+int kv_block_size(void) { return g_block; }
 
 void kv_budget_init(KVBudget *b, size_t limit) {
     b->limit = limit;
@@ -50,11 +64,11 @@ size_t kv_bytes_per_token(const ModelConfig *cfg) {
 }
 
 size_t kv_block_bytes(size_t bytes_per_token) {
-    return bytes_per_token ? sizeof(Block) + (size_t)KV_BLOCK * bytes_per_token : 0;
+    return bytes_per_token ? sizeof(Block) + (size_t)g_block * bytes_per_token : 0;
 }
 
 size_t kv_bytes_for(size_t bytes_per_token, int positions) {
-    size_t blocks = positions > 0 ? ((size_t)positions + KV_BLOCK - 1) / KV_BLOCK : 0;
+    size_t blocks = positions > 0 ? ((size_t)positions + g_block - 1) / g_block : 0;
     return blocks * kv_block_bytes(bytes_per_token);
 }
 
@@ -74,7 +88,8 @@ int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache *
     kv->kv_dim = cfg->n_kv_heads * cfg->head_dim;
     kv->max_seq_len = cfg->max_seq_len;
     kv->bytes_per_token = kv_bytes_per_token(cfg);
-    kv->block_floats = (size_t)cfg->n_layers * 2 * KV_BLOCK * kv->kv_dim;
+    kv->block = g_block;
+    kv->block_floats = (size_t)cfg->n_layers * 2 * kv->block * kv->kv_dim;
     kv->max_slots = max_slots;
     kv_budget_init(&kv->own_budget, SIZE_MAX);
     kv->budget = budget ? budget : &kv->own_budget;
@@ -129,15 +144,15 @@ static void drop_block(KVCache *kv, Block *b) {
     kv->budget->used -= block_bytes(kv);
 }
 
-/* Blocks a slot needs to hold 'positions' (>= shared, or 0). */
-static int blocks_for(const Slot *s, int positions) {
+/* Blocks a slot of kv needs to hold 'positions' (>= shared, or 0). */
+static int blocks_for(const KVCache *kv, const Slot *s, int positions) {
     if (positions <= s->shared) return positions ? s->n_shared : 0;
-    return s->n_shared + (positions - s->shared + KV_BLOCK - 1) / KV_BLOCK;
+    return s->n_shared + (positions - s->shared + kv->block - 1) / kv->block;
 }
 
 /* Lets go of blocks beyond what 'positions' needs. */
 static void shrink_blocks(KVCache *kv, Slot *s, int positions) {
-    int keep = blocks_for(s, positions);
+    int keep = blocks_for(kv, s, positions);
     while (s->n_blocks > keep) drop_block(kv, s->blocks[--s->n_blocks]);
 }
 
@@ -156,7 +171,7 @@ static int ensure_block_cap(Slot *s, int need, SrError *err) {
 /* Allocates blocks so that 'positions' fit; on failure the slot keeps what
  * it had (charged, as everything held is). */
 static int grow_blocks(KVCache *kv, Slot *s, int positions, SrError *err) {
-    int need = blocks_for(s, positions);
+    int need = blocks_for(kv, s, positions);
     if (ensure_block_cap(s, need, err) != 0) return -1;
     while (s->n_blocks < need) {
         Block *blk = new_block(kv, err);
@@ -173,9 +188,9 @@ static void clear_slot(KVCache *kv, Slot *s) {
 }
 
 /* Blocks a write of positions [from, to) must copy first (see below). */
-static int shared_blocks_written(const Slot *s, int from, int to) {
+static int shared_blocks_written(const KVCache *kv, const Slot *s, int from, int to) {
     if (from >= to || from < s->shared) return 0;
-    int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1, n = 0;
+    int first = blocks_for(kv, s, from + 1) - 1, last = blocks_for(kv, s, to) - 1, n = 0;
     for (int b = first; b <= last && b < s->n_blocks; b++) n += s->blocks[b]->refs > 1;
     return n;
 }
@@ -187,7 +202,7 @@ static int shared_blocks_written(const Slot *s, int from, int to) {
  * here; the candidates write their own blocks only. */
 static int unshare_for_write(KVCache *kv, Slot *s, int from, int to, SrError *err) {
     if (from >= to || from < s->shared) return 0; /* never writes borrowed positions */
-    int first = blocks_for(s, from + 1) - 1, last = blocks_for(s, to) - 1;
+    int first = blocks_for(kv, s, from + 1) - 1, last = blocks_for(kv, s, to) - 1;
     for (int b = first; b <= last && b < s->n_blocks; b++) {
         if (s->blocks[b]->refs == 1) continue;
         Block *copy = new_block(kv, err);
@@ -232,8 +247,8 @@ int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrEr
             return sr_fail(err, "KV cache: slot %d would hold %lld positions, more than %d",
                            slots[i], (long long)s->len + extra[i], kv->max_seq_len);
         int need = s->len + extra[i], have = s->n_blocks;
-        new_blocks += (size_t)shared_blocks_written(s, s->len, need);
-        if (blocks_for(s, need) > have) new_blocks += (size_t)(blocks_for(s, need) - have);
+        new_blocks += (size_t)shared_blocks_written(kv, s, s->len, need);
+        if (blocks_for(kv, s, need) > have) new_blocks += (size_t)(blocks_for(kv, s, need) - have);
     }
     if (budget_check(kv, new_blocks * block_bytes(kv), err) != 0) return -1;
     for (int i = 0; i < n; i++) {
@@ -300,11 +315,11 @@ int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
     Slot *d = live_slot(kv, dst), *s = live_slot(kv, src);
     if (!d || !s || dst == src)
         return sr_fail(err, "KV cache: cannot share slot %d's prefix with slot %d", src, dst);
-    if (len < 0 || len > s->len || (len > 0 && len < s->shared && len % KV_BLOCK != 0))
+    if (len < 0 || len > s->len || (len > 0 && len < s->shared && len % kv->block != 0))
         return sr_fail(err, "KV cache: cannot share %d positions of slot %d of length %d", len,
                        src, s->len);
     clear_slot(kv, d);
-    int nb = blocks_for(s, len);
+    int nb = blocks_for(kv, s, len);
     if (ensure_block_cap(d, nb, err) != 0) return -1;
     for (int b = 0; b < nb; b++) {
         d->blocks[b] = s->blocks[b];
@@ -328,6 +343,7 @@ const void *kv_prefix_id(const KVCache *kv, int slot) {
 size_t kv_bytes_in_use(const KVCache *kv) { return kv->allocated; }
 size_t kv_bytes_allocated(const KVCache *kv) { return kv->allocated; }
 int kv_max_slots(const KVCache *kv) { return kv->max_slots; }
+int kv_cache_block(const KVCache *kv) { return kv->block; }
 
 int kv_matches(const KVCache *kv, const ModelConfig *cfg) {
     return kv->n_layers == cfg->n_layers && kv->kv_dim == cfg->n_kv_heads * cfg->head_dim &&
@@ -337,17 +353,17 @@ int kv_matches(const KVCache *kv, const ModelConfig *cfg) {
 /* Block and offset of a position (see Slot). */
 static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *left) {
     const Slot *s = &kv->slots[slot];
-    int b, u;
+    int B = kv->block, b, u;
     if (pos < s->shared) {
-        b = pos / KV_BLOCK, u = pos % KV_BLOCK;
-        int end = s->shared - b * KV_BLOCK; /* borrowed positions in this block */
-        *left = (end < KV_BLOCK ? end : KV_BLOCK) - u;
+        b = pos / B, u = pos % B;
+        int end = s->shared - b * B; /* borrowed positions in this block */
+        *left = (end < B ? end : B) - u;
     } else {
-        b = s->n_shared + (pos - s->shared) / KV_BLOCK, u = (pos - s->shared) % KV_BLOCK;
-        *left = KV_BLOCK - u;
+        b = s->n_shared + (pos - s->shared) / B, u = (pos - s->shared) % B;
+        *left = B - u;
     }
     float *blk = s->blocks[b]->data;
-    return blk + (((size_t)layer * 2 + which) * KV_BLOCK + u) * kv->kv_dim;
+    return blk + (((size_t)layer * 2 + which) * B + u) * kv->kv_dim;
 }
 
 float *kv_key(KVCache *kv, int slot, int layer, int pos) {

@@ -7,18 +7,19 @@
  * silent overflow. The generator's and the reward model's caches share one
  * KVBudget, as the algorithm requires.
  *
- * Accounting is what is allocated: memory comes in blocks of KV_BLOCK
+ * Accounting is what is allocated: memory comes in blocks of kv_block_size()
  * positions, and the budget is charged a block's full size (header included)
  * when it is allocated and refunded when the last slot holding it lets go.
  * So budget->used is exactly the bytes of KV blocks held, a slot of own
  * length L costs kv_bytes_for(bytes_per_token, L), and the only memory
  * outside the budget is malloc's bookkeeping per block. (Charging positions
- * instead let short candidates use up to KV_BLOCK times their charge.)
+ * instead let short candidates use up to a block's positions times their charge.)
  * kv_reserve() (called by model_forward before it writes) allocates; a
  * failed reserve/copy changes nothing the budget has not been charged for.
  *
- * Layout (paged): each slot owns a list of blocks of KV_BLOCK positions;
- * a block is laid out [layer][k|v][KV_BLOCK][kv_dim], so the keys of one
+ * Layout (paged): each slot owns a list of blocks of B positions (B =
+ * kv_block_size() when the cache was made); a block is laid out
+ * [layer][k|v][B][kv_dim], so the keys of one
  * layer at consecutive positions inside a block are contiguous (stride
  * kv_dim floats), which is what the attention loop walks. A slot grows
  * without copying, and released slots give their blocks back at once, so
@@ -26,7 +27,7 @@
  * others released. kv_copy_prefix() copies blocks, and each copy is charged
  * in full (what the authors' code does with the prompt); kv_share_prefix()
  * shares the blocks, charged once; a slot's own positions start in a block
- * of its own, so a slot of own length L holds ceil(L / KV_BLOCK) blocks.
+ * of its own, so a slot of own length L holds ceil(L / B) blocks.
  */
 #ifndef SPECREJ_KVCACHE_H
 #define SPECREJ_KVCACHE_H
@@ -44,13 +45,33 @@ typedef struct KVBudget {
 
 typedef struct KVCache KVCache;
 
-#define KV_BLOCK 16
+/* Positions per block: a run parameter (--kv-block), a power of two in
+ * [KV_BLOCK_MIN, KV_BLOCK_MAX], default KV_BLOCK_DEFAULT. Smaller blocks
+ * waste less of a short candidate's last block, which is what lets the
+ * budget start more candidates at an early first decision (blocks of 16
+ * cap B/N0 near L / 16), at some CPU for shorter runs in attention and a
+ * 64-byte header per block. The computed numbers do not depend on it
+ * (attention sums in position order whatever the runs; tests/test_attention.c);
+ * only the budget arithmetic does. */
+#define KV_BLOCK_MIN 4
+#define KV_BLOCK_MAX 32
+#define KV_BLOCK_DEFAULT 8
+
+/* The block size of the caches made from now on and of every planner's
+ * arithmetic (kv_block_bytes, kv_bytes_for). One setting per process,
+ * not one per cache, because the generator's cache, the reward model's
+ * and every planner that sizes waves against their shared budget must
+ * count in the same blocks: set it once, before any cache exists (the
+ * CLI does at start-up; tests may change it between caches). Fails on a
+ * value that is not an allowed power of two, changing nothing. */
+int kv_set_block_size(int positions, SrError *err);
+int kv_block_size(void);
 
 void kv_budget_init(KVBudget *b, size_t limit);
 
 /* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
 size_t kv_bytes_per_token(const ModelConfig *cfg);
-/* Bytes of one block (KV_BLOCK positions and its header); 0 for 0. */
+/* Bytes of one block (kv_block_size() positions and its header); 0 for 0. */
 size_t kv_block_bytes(size_t bytes_per_token);
 /* What a slot holding 'positions' positions of its own (beyond a shared
  * prefix) is charged: whole blocks. What planners must count with. */
@@ -101,6 +122,8 @@ size_t kv_bytes_in_use(const KVCache *kv);
 /* Bytes allocated for blocks (headers included). */
 size_t kv_bytes_allocated(const KVCache *kv);
 int kv_max_slots(const KVCache *kv);
+/* The block size this cache was made with (kv_span's longest run). */
+int kv_cache_block(const KVCache *kv);
 /* Whether the cache was created for cfg's shape (layers, kv width, positions). */
 int kv_matches(const KVCache *kv, const ModelConfig *cfg);
 
@@ -109,7 +132,7 @@ int kv_matches(const KVCache *kv, const ModelConfig *cfg);
 float *kv_key(KVCache *kv, int slot, int layer, int pos);
 float *kv_value(KVCache *kv, int slot, int layer, int pos);
 /* The run of positions pos, pos + 1, ... stored contiguously (stride kv_dim
- * floats) from *keys and *values: returns its length, 1..KV_BLOCK (it ends
+ * floats) from *keys and *values: returns its length, 1..kv_cache_block (it ends
  * where a block or the borrowed prefix ends; may reach past reserved). */
 int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
             const float **values);

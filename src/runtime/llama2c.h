@@ -8,8 +8,7 @@
  *
  * llama2.c rotates adjacent pairs (2j, 2j+1) with RoPE, Hugging Face rotates
  * (j, j + hd/2). The q and k rows of each head are permuted at load time into
- * the Hugging Face order so one RoPE implementation serves both formats
- * (cfg->rope_adjacent_pairs is 0 afterwards).
+ * the Hugging Face order so one RoPE implementation serves both formats.
  */
 #ifndef SPECREJ_LLAMA2C_H
 #define SPECREJ_LLAMA2C_H

@@ -3,13 +3,13 @@
  * forward_layer() first: it is the whole network, one named step a line;
  * everything above it is one step or the bookkeeping of a call.
  *
- * Loading is model_load.c; RoPE's tables rope.c; attention (the tuned
- * kernels) attention.c, with its plain reference attention_ref.c.
+ * Loading is model_load.c; RoPE rope.c (rope.h); attention attention.c,
+ * with its plain reference attention_ref.c (attention.h): both steps see
+ * arrays and shapes, not the Model.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "runtime/model.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,43 +20,21 @@
 
 #include "base/fastexp.h"
 #include "runtime/model_internal.h"
+#include "runtime/simd.h"
 
 /* Batch invariance. Every output row must be bit-identical whatever else is
  * in the batch and however many threads run: the decoders promise the same
  * tokens for the same seed at any batch composition. Attention, norms and
  * sampling work row by row in a fixed order; the projections go through
  * gemm_packed(), whose per-element order is fixed by the shapes alone
- * (gemm.h). tests/test_model.c checks it bit for bit.
- *
- * The legacy scheme (benchmarks only, model_set_legacy_blas) is the one
- * specrej used before: OpenBLAS sgemm with every call given at least
- * LEGACY_MIN_CELLS / out rows of zero padding, which kept SkylakeX-class
- * kernels off their small-matrix path but did not hold on Haswell, Zen or
- * Prescott kernels, nor across thread counts. */
-#define LEGACY_MIN_CELLS 1201
-#define LEGACY_MIN_ROWS 2
-
-static int legacy_rows(int n, int out) {
-    int need = (LEGACY_MIN_CELLS + out - 1) / out;
-    if (need < LEGACY_MIN_ROWS) need = LEGACY_MIN_ROWS;
-    return n > need ? n : need;
-}
-
-/* Rows every activation buffer needs for a batch of n (padding included). */
-static int padded_rows(const Model *m, int n) {
-    if (!m->legacy_blas) return n;
-    const ModelConfig *c = &m->cfg;
-    int outs[] = {m->qkv_dim, c->dim, 2 * c->hidden_dim, m->out_dim};
-    int rows = n;
-    for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++)
-        if (legacy_rows(n, outs[i]) > rows) rows = legacy_rows(n, outs[i]);
-    return rows;
-}
+ * (gemm.h). tests/test_model.c checks it bit for bit. (OpenBLAS sgemm, the
+ * scheme before gemm_packed, held only on some kernels; make bench still
+ * compares the two, matmuls alone.) */
 
 /* ------------------------------------------------------- a call's buffers */
 
-/* Grows *p to n floats; the new part is zeroed so padding rows are finite. */
-int model_grow_buf(float **p, size_t old, size_t n, SrError *err) {
+/* Grows *p from old to n floats (contents kept, the new part zeroed). */
+static int grow_buf(float **p, size_t old, size_t n, SrError *err) {
     float *q = realloc(*p, (n ? n : 1) * sizeof(float));
     if (!q) return sr_fail(err, "out of memory for activations (%zu floats)", n);
     if (n > old) memset(q + old, 0, (n - old) * sizeof(float));
@@ -65,40 +43,34 @@ int model_grow_buf(float **p, size_t old, size_t n, SrError *err) {
 }
 
 void model_scratch_free(Scratch *s) {
-    float *f[] = {s->x, s->xb, s->qkv, s->att, s->hb, s->hb2, s->logits, s->scores};
+    float *f[] = {s->x, s->xb, s->qkv, s->att, s->hb, s->hb2};
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
     free(s->pos);
     free(s->slot_count);
     free(s->uniq_slots);
     free(s->uniq_extra);
-    int *ints[] = {s->fam_of, s->fam_k, s->fam_len, s->fam_n, s->fam_first, s->fam_tok};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
-    free(s->fam_off);
-    free(s->pscore), free(s->gather), free(s->gather2);
-    gemm_free(&s->pkeys), gemm_free(&s->pvalues);
+    attn_scratch_free(&s->attn);
 }
 
-/* Grows the buffers of a call: activations for n tokens (legacy padding
- * included), per-slot counters, every thread's attention work space for
- * positions up to max_pos, the RoPE tables. */
+/* Grows the buffers of a call: activations for n tokens, per-slot
+ * counters, every thread's attention work space for positions up to
+ * max_pos, the RoPE tables. */
 static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *err) {
     Scratch *s = &m->s;
     const ModelConfig *c = &m->cfg;
-    int rows = padded_rows(m, n);
-    if (rows > s->cap_n) {
-        size_t N = (size_t)rows, O = (size_t)s->cap_n;
-        if (model_grow_buf(&s->x, O * c->dim, N * c->dim, err) ||
-            model_grow_buf(&s->xb, O * c->dim, N * c->dim, err) ||
-            model_grow_buf(&s->qkv, O * m->qkv_dim, N * m->qkv_dim, err) ||
-            model_grow_buf(&s->att, O * m->q_dim, N * m->q_dim, err) ||
-            model_grow_buf(&s->hb, O * 2 * c->hidden_dim, N * 2 * c->hidden_dim, err) ||
-            model_grow_buf(&s->hb2, O * c->hidden_dim, N * c->hidden_dim, err) ||
-            model_grow_buf(&s->logits, O * m->out_dim, N * m->out_dim, err))
+    if (n > s->cap_n) {
+        size_t N = (size_t)n, O = (size_t)s->cap_n;
+        if (grow_buf(&s->x, O * c->dim, N * c->dim, err) ||
+            grow_buf(&s->xb, O * c->dim, N * c->dim, err) ||
+            grow_buf(&s->qkv, O * m->qkv_dim, N * m->qkv_dim, err) ||
+            grow_buf(&s->att, O * m->q_dim, N * m->q_dim, err) ||
+            grow_buf(&s->hb, O * 2 * c->hidden_dim, N * 2 * c->hidden_dim, err) ||
+            grow_buf(&s->hb2, O * c->hidden_dim, N * c->hidden_dim, err))
             return -1;
         int *pos = realloc(s->pos, N * sizeof *pos);
         if (!pos) return sr_fail(err, "out of memory");
         s->pos = pos;
-        s->cap_n = rows;
+        s->cap_n = n;
     }
     if (n_slots > s->cap_slots) {
         int *a = realloc(s->slot_count, (size_t)n_slots * sizeof *a);
@@ -115,12 +87,8 @@ static int ensure_scratch(Model *m, int n, int n_slots, int max_pos, SrError *er
 #ifdef _OPENMP
     threads = omp_get_max_threads();
 #endif
-    size_t need = (size_t)threads * attn_work_floats(m, max_pos);
-    if (need > s->cap_scores) {
-        if (model_grow_buf(&s->scores, 0, need, err)) return -1;
-        s->cap_scores = need;
-    }
-    return rope_grow(m, max_pos + 1, err);
+    if (attn_reserve(&s->attn, &m->attn_shape, threads, max_pos, err) != 0) return -1;
+    return rope_grow(&m->rope, max_pos + 1, err);
 }
 
 /* Checks tokens and slots, assigns each token its position and reserves the
@@ -148,11 +116,6 @@ static int plan_batch(Model *m, KVCache *kv, int n, const int *slots, const int 
     return kv_reserve_many(kv, n_uniq, s->uniq_slots, s->uniq_extra, err);
 }
 
-/* Zeroes rows n..rows-1 of a [rows][width] buffer. */
-static void zero_tail(float *buf, int n, int rows, int width) {
-    if (rows > n) memset(buf + (size_t)n * width, 0, (size_t)(rows - n) * width * sizeof *buf);
-}
-
 /* Everything before the first layer: checks, positions, the cache reserved,
  * buffers grown, the shared prefixes planned. Nothing changes on failure. */
 static int prepare_call(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
@@ -166,17 +129,10 @@ static int prepare_call(Model *m, KVCache *kv, int n, const int *slots, const in
     if (ensure_scratch(m, n, kv_max_slots(kv), 0, err) != 0) return -1;
     if (plan_batch(m, kv, n, slots, tokens, max_pos, err) != 0) return -1;
     if (ensure_scratch(m, n, kv_max_slots(kv), *max_pos, err) != 0 ||
-        attn_prefix_plan(m, kv, n, slots, err) != 0) {
+        attn_prefix_plan(&m->s.attn, &m->attn_shape, kv, n, slots, err) != 0) {
         for (int i = 0; i < n; i++) kv_truncate(kv, slots[i], kv_len(kv, slots[i]));
         return -1;
     }
-    /* padding rows: x feeds every later matmul, att and hb2 are never
-     * written for them */
-    Scratch *s = &m->s;
-    int rows = padded_rows(m, n);
-    zero_tail(s->x, n, rows, m->cfg.dim);
-    zero_tail(s->att, n, rows, m->q_dim);
-    zero_tail(s->hb2, n, rows, m->cfg.hidden_dim);
     return 0;
 }
 
@@ -206,23 +162,14 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int 
     for (int r = 0; r < n; r++) model_rmsnorm(out + (size_t)r * d, x + (size_t)r * d, w, d, eps);
 }
 
-/* C[n, W.rows] = X[n, W.cols] * W^T (+ C when accumulate: the residual).
- * Under the legacy scheme, X and C must have padded_rows(n) rows (padding
- * holds zeros or finite junk). */
-static void project(const Model *m, float *C, const float *X, const PackedMatrix *W,
-                    const float *row_major, int n, int accumulate) {
-    if (!m->legacy_blas) {
-        gemm_packed(C, X, W, n, accumulate);
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, legacy_rows(n, W->rows), W->rows,
-                W->cols, 1.0f, X, W->cols, row_major, W->cols, accumulate ? 1.0f : 0.0f, C,
-                W->rows);
+/* C[n][W.rows] = X[n][W.cols] * W^T (+ C when accumulate: the residual). */
+static void project(float *C, const float *X, const PackedMatrix *W, int n, int accumulate) {
+    gemm_packed(C, X, W, n, accumulate);
 }
 
 /* The fused q|k|v projection, then its bias where the model has one (Qwen2). */
 static void qkv_projection(Model *m, const Layer *L, int n) {
-    project(m, m->s.qkv, m->s.xb, &L->pqkv, L->wqkv, n, 0);
+    project(m->s.qkv, m->s.xb, &L->pqkv, n, 0);
     if (!L->bqkv) return;
     for (int i = 0; i < n; i++) {
         float *row = m->s.qkv + (size_t)i * m->qkv_dim;
@@ -249,8 +196,8 @@ static void rope(Model *m, int n) {
     int hd = c->head_dim, half = hd / 2, heads = c->n_heads + c->n_kv_heads;
 #pragma omp parallel for schedule(static) if (3.0 * n * heads * hd >= PAR_MIN_FLOPS)
     for (int i = 0; i < n; i++) {
-        const float *cs = m->rope_cos + (size_t)m->s.pos[i] * half;
-        const float *sn = m->rope_sin + (size_t)m->s.pos[i] * half;
+        const float *cs = m->rope.cos + (size_t)m->s.pos[i] * half;
+        const float *sn = m->rope.sin + (size_t)m->s.pos[i] * half;
         for (int h = 0; h < heads; h++)
             rope_rotate(m->s.qkv + (size_t)i * m->qkv_dim + (size_t)h * hd, cs, sn, half);
     }
@@ -270,8 +217,9 @@ static void kv_write(Model *m, KVCache *kv, int l, int n, const int *slots) {
 /* softmax(q K / sqrt(hd)) V of every token into s.att: the tuned kernels
  * (attention.c), or the plain reference the tests compare them with. */
 static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
-    if (m->attn_reference) attn_reference(m, kv, l, n, slots);
-    else attn_layer(m, kv, l, n, slots, max_pos);
+    AttnCall call = {n, slots, m->s.pos, max_pos, m->s.qkv, m->qkv_dim, m->s.att};
+    if (m->attn_reference) attn_reference(&m->s.attn, &m->attn_shape, kv, l, &call);
+    else attn_layer(&m->s.attn, &m->attn_shape, kv, l, &call);
 }
 
 void model_use_reference_attention(Model *m, int on) { m->attn_reference = on; }
@@ -308,14 +256,8 @@ static void small_head(float *out, const float *X, const float *W, int n, int in
 /* A language model's logits or a reward model's scores, from s.xb. */
 static void output_head(Model *m, int n, float *out) {
     Scratch *s = &m->s;
-    if (m->cfg.kind == MODEL_KIND_RM) {
-        small_head(out, s->xb, m->head, n, m->cfg.dim, m->out_dim);
-    } else if (padded_rows(m, n) == n) {
-        project(m, out, s->xb, &m->phead, m->head, n, 0);
-    } else {
-        project(m, s->logits, s->xb, &m->phead, m->head, n, 0);
-        memcpy(out, s->logits, (size_t)n * m->out_dim * sizeof *out);
-    }
+    if (m->cfg.kind == MODEL_KIND_RM) small_head(out, s->xb, m->head, n, m->cfg.dim, m->out_dim);
+    else project(out, s->xb, &m->phead, n, 0);
 }
 
 /* ------------------------------------------------------------- profiling */
@@ -385,11 +327,11 @@ static void forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots,
     STEP(m, PH_ATTENTION, rope(m, n));
     STEP(m, PH_ATTENTION, kv_write(m, kv, l, n, slots));
     STEP(m, PH_ATTENTION, attention(m, kv, l, n, slots, max_pos));
-    STEP(m, PH_MATMUL, project(m, s->x, s->att, &L->po, L->wo, n, 1)); /* + residual */
+    STEP(m, PH_MATMUL, project(s->x, s->att, &L->po, n, 1)); /* + residual */
     STEP(m, PH_OTHER, rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, c->dim, c->rms_eps));
-    STEP(m, PH_MATMUL, project(m, s->hb, s->xb, &L->pgate_up, L->w_gate_up, n, 0));
+    STEP(m, PH_MATMUL, project(s->hb, s->xb, &L->pgate_up, n, 0));
     STEP(m, PH_OTHER, swiglu(m, n));
-    STEP(m, PH_MATMUL, project(m, s->x, s->hb2, &L->pdown, L->w_down, n, 1)); /* + residual */
+    STEP(m, PH_MATMUL, project(s->x, s->hb2, &L->pdown, n, 1)); /* + residual */
 }
 
 int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,

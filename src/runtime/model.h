@@ -69,12 +69,6 @@ uint64_t model_param_count(const Model *m);
 int model_forward(Model *m, struct KVCache *kv, int n, const int *slots,
                   const int *tokens, float *out, SrError *err);
 
-/* Benchmarks only: on, the projections run as OpenBLAS sgemm calls on
- * row-major copies of the weights (the scheme before gemm_packed, which is
- * not batch-invariant on every kernel); off, the default. Costs a second
- * copy of the weights while on. */
-int model_set_legacy_blas(Model *m, int on, SrError *err);
-
 /* Optional phase timing for benchmarks: while set, every model_forward adds
  * its wall seconds to the matmuls (projections and output head), attention
  * (RoPE, KV writes, softmax(qK)V) and the rest (norms, SwiGLU, embedding),

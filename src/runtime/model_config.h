@@ -26,7 +26,6 @@ typedef struct ModelConfig {
     int num_labels;         /* reward models: rows of score.weight */
     float rms_eps;
     float rope_theta;
-    int rope_adjacent_pairs; /* internal: always 0 after loading */
     int tie_embeddings;
     int has_qkv_bias;
     int has_qk_norm;

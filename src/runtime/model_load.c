@@ -1,8 +1,7 @@
 /* model_load.c - a Model from a checkpoint: config to shapes, tensors to
  * weights (every name and shape checked before anything is allocated, every
  * value finite, every tensor of the file used), the projections packed for
- * gemm_packed(), the RoPE tables started; the Model's parameter count; and
- * the row-major weight copies of the legacy BLAS scheme (benchmarks).
+ * gemm_packed(), the RoPE tables started; the Model's parameter count.
  *
  * Formats: a Hugging Face directory (config.json + model.safetensors or an
  * index of shards), a path to either file, or a llama2.c .bin (llama2c.h).
@@ -61,9 +60,7 @@ void model_free(Model *m) {
     gemm_free(&m->phead);
     gemm_free(&m->pembed);
     free(m->final_norm);
-    free(m->inv_freq);
-    free(m->rope_cos);
-    free(m->rope_sin);
+    rope_free(&m->rope);
     model_scratch_free(&m->s);
     free(m);
 }
@@ -104,6 +101,7 @@ static void set_dims(Model *m) {
     m->q_dim = c->n_heads * c->head_dim;
     m->kv_dim = c->n_kv_heads * c->head_dim;
     m->qkv_dim = m->q_dim + 2 * m->kv_dim;
+    m->attn_shape = (AttnShape){c->n_heads, c->n_kv_heads, c->head_dim};
     m->out_dim = output_dim(c);
 }
 
@@ -423,31 +421,6 @@ size_t model_weight_bytes(const Model *m) {
     return bytes;
 }
 
-/* Unpacks a matrix into a new row-major buffer. */
-static int unpack_copy(const PackedMatrix *pm, float **w, SrError *err) {
-    if (*w) return 0;
-    *w = alloc_floats((size_t)pm->rows * pm->cols, err);
-    if (!*w) return -1;
-    gemm_unpack(pm, *w);
-    return 0;
-}
-
-int model_set_legacy_blas(Model *m, int on, SrError *err) {
-    if (on) {
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            Layer *L = &m->layers[l];
-            if (unpack_copy(&L->pqkv, &L->wqkv, err) || unpack_copy(&L->po, &L->wo, err) ||
-                unpack_copy(&L->pgate_up, &L->w_gate_up, err) ||
-                unpack_copy(&L->pdown, &L->w_down, err))
-                return -1;
-        }
-        if (m->cfg.kind == MODEL_KIND_LM && unpack_copy(&m->phead, &m->head, err)) return -1;
-        m->s.cap_n = 0; /* the padded activations are grown afresh */
-    }
-    m->legacy_blas = on;
-    return 0;
-}
-
 /* Why path names no model: it does not exist, it cannot be examined (say
  * EACCES), or it is neither a directory nor a regular file (/dev/null). */
 static int model_path_error(const char *path, SrError *err) {
@@ -504,8 +477,9 @@ int model_load_as(const char *path, int weights, Model **out, SrError *err) {
         snprintf(why, sizeof why, "%s", err->msg);
         sr_fail(err, "%s: %s", path, why);
     }
-    if (rc == 0) rc = rope_init(m, err);
-    if (rc == 0) rc = rope_grow(m, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
+    if (rc == 0) rc = rope_init(&m->rope, &m->cfg, err);
+    if (rc == 0)
+        rc = rope_grow(&m->rope, m->cfg.max_seq_len < 256 ? m->cfg.max_seq_len : 256, err);
     if (rc != 0) {
         model_free(m);
         return -1;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/model_internal.h"
+#include "runtime/rope.h"
 
 /* Rounds to the nearest bf16 or fp16 value (ties to even), as a cast of
  * transformers' fp32 inv_freq buffer to the model dtype does. */
@@ -30,11 +30,12 @@ static float round_to_dtype(float f, int dtype) {
 }
 
 /* inv_freq_j = theta^(-2j/hd), then the llama3 rescaling (formats.md). */
-int rope_init(Model *m, SrError *err) {
-    const ModelConfig *c = &m->cfg;
+int rope_init(Rope *r, const ModelConfig *c, SrError *err) {
     int half = c->head_dim / 2;
-    m->inv_freq = sr_malloc_array((size_t)half, sizeof(float), err);
-    if (!m->inv_freq) return -1;
+    r->half = half, r->max_len = c->max_seq_len, r->len = 0;
+    r->cos = r->sin = NULL;
+    r->inv_freq = sr_malloc_array((size_t)half, sizeof(float), err);
+    if (!r->inv_freq) return -1;
     for (int j = 0; j < half; j++) {
         double f = pow((double)c->rope_theta, -2.0 * j / c->head_dim);
         if (c->rope_factor > 0) {
@@ -47,35 +48,40 @@ int rope_init(Model *m, SrError *err) {
                 f = (1 - s) * f / c->rope_factor + s * f;
             }
         }
-        m->inv_freq[j] = round_to_dtype((float)f, c->rope_freq_dtype);
+        r->inv_freq[j] = round_to_dtype((float)f, c->rope_freq_dtype);
     }
     return 0;
 }
 
 /* Extends the cos/sin tables to cover positions < need (geometric growth,
  * so a long max_position_embeddings costs nothing until it is used). */
-int rope_grow(Model *m, int need, SrError *err) {
-    if (need <= m->rope_len) return 0;
-    int len = m->rope_len ? m->rope_len : 64;
-    while (len < need && len < m->cfg.max_seq_len)
-        len = len > m->cfg.max_seq_len / 2 ? m->cfg.max_seq_len : len * 2;
+int rope_grow(Rope *r, int need, SrError *err) {
+    if (need <= r->len) return 0;
+    int len = r->len ? r->len : 64;
+    while (len < need && len < r->max_len)
+        len = len > r->max_len / 2 ? r->max_len : len * 2;
     if (len < need) len = need;
-    int half = m->cfg.head_dim / 2;
-    float *cs = realloc(m->rope_cos, (size_t)len * half * sizeof(float));
-    if (cs) m->rope_cos = cs;
-    float *sn = realloc(m->rope_sin, (size_t)len * half * sizeof(float));
-    if (sn) m->rope_sin = sn;
+    int half = r->half;
+    float *cs = realloc(r->cos, (size_t)len * half * sizeof(float));
+    if (cs) r->cos = cs;
+    float *sn = realloc(r->sin, (size_t)len * half * sizeof(float));
+    if (sn) r->sin = sn;
     if (!cs || !sn) return sr_fail(err, "out of memory for RoPE tables");
-    for (int p = m->rope_len; p < len; p++)
+    for (int p = r->len; p < len; p++)
         for (int j = 0; j < half; j++) {
-            double a = (double)p * (double)m->inv_freq[j];
-            m->rope_cos[(size_t)p * half + j] = (float)cos(a);
-            m->rope_sin[(size_t)p * half + j] = (float)sin(a);
+            double a = (double)p * (double)r->inv_freq[j];
+            r->cos[(size_t)p * half + j] = (float)cos(a);
+            r->sin[(size_t)p * half + j] = (float)sin(a);
         }
-    m->rope_len = len;
+    r->len = len;
     return 0;
 }
 
+void rope_free(Rope *r) {
+    free(r->inv_freq), free(r->cos), free(r->sin);
+    r->inv_freq = r->cos = r->sin = NULL;
+    r->len = 0;
+}
 
 /* Rotates one head in place: pairs (j, j + half), as Hugging Face's
  * rotate_half (llama2.c files are permuted to this order at load). */
