@@ -38,6 +38,8 @@ typedef struct Opts {
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
+    const char *system, *thinking; /* --system TEXT, --thinking on|off */
+    TemplateOpts chat;             /* both models' templates get them (parse_opts) */
     const char *prompt_kv;
     long long n, max_batch, max_new, seed, top_k, budget_candidates;
     double temperature, top_p;
@@ -152,7 +154,12 @@ static void usage(SearchCliMethod m) {
            "                        generation_config.json when it sets them)\n"
            "  -s, --seed S          default 1 (README, \"Batch mode\", for --prompts)\n"
            "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
-           "  --template NAME       plain, chatml, llama3, auto (default auto)\n"
+           "  --template NAME       model (the checkpoint's own chat template), plain,\n"
+           "                        chatml, llama3, or auto (default: model when the\n"
+           "                        tokenizer has a chat template, else detected)\n"
+           "  --system TEXT         a system message before the prompt (both models)\n"
+           "  --thinking on|off     a model template's enable_thinking (Qwen3); default:\n"
+           "                        the template's own\n"
            "  --tokenizer PATH      if not in the model folder\n"
            "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n"
            "  --progress, --no-progress   the progress line on stderr (default: when\n"
@@ -205,6 +212,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--prompt-ids", NULL, prompt_ids)
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
+    STR("--system", NULL, system)
+    STR("--thinking", NULL, thinking)
     INT("--max-new", "-n", max_new, 1, 1 << 20)
     INT("--seed", "-s", seed, 0, INT64_MAX)
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
@@ -304,6 +313,16 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->help) return 0;
     if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
     if (o->seed < 0) o->seed = 1;
+    o->chat.system = o->system;
+    o->chat.thinking = -1;
+    if (o->thinking) {
+        if (strcmp(o->thinking, "on") != 0 && strcmp(o->thinking, "off") != 0)
+            return sr_fail(err, "--thinking: '%s' is not on or off", o->thinking);
+        o->chat.thinking = strcmp(o->thinking, "on") == 0;
+    }
+    if (o->prompt_ids && (o->system || o->thinking))
+        return sr_fail(err, "%s: no template is applied to --prompt-ids",
+                       o->system ? "--system" : "--thinking");
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
         if (o->json || o->trace)
@@ -482,7 +501,8 @@ static int load_prompt(Session *s, const Opts *o, SrError *err) {
     } else {
         TemplateKind k;
         if (template_parse(o->template_name, s->tok, &k, err) != 0) return -1;
-        if (template_prompt_ids(s->tok, k, o->prompt, &s->prompt, err) != 0) return -1;
+        if (template_prompt_ids_opts(s->tok, k, o->prompt, &o->chat, &s->prompt, err) != 0)
+            return -1;
     }
     if (s->prompt.len >= cfg->max_seq_len)
         return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
@@ -514,6 +534,7 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
     ctx.tokenizer_path = o->reward_tokenizer;
     ctx.lexicon = o->lexicon;
     ctx.template_name = o->reward_template;
+    ctx.chat = &o->chat;
     ctx.prompt_text = o->prompt_ids ? NULL : o->prompt;
     ctx.prompt_ids = s->prompt.data;
     ctx.n_prompt = s->prompt.len;
@@ -861,7 +882,8 @@ static int parse_replay_opts(Opts *o, SrError *err) {
                         : o->stop_ids ? "--stop-ids" : o->closing_ids ? "--closing-ids"
                         : o->lexicon ? "--lexicon"
                         : strcmp(o->template_name, "auto") ? "--template"
-                        : strcmp(o->reward_template, "auto") ? "--reward-template" : NULL;
+                        : strcmp(o->reward_template, "auto") ? "--reward-template"
+                        : o->system ? "--system" : o->thinking ? "--thinking" : NULL;
     if (fixed) return sr_fail(err, "replay: %s is fixed by the record (%s)", fixed, o->record);
     int spr = policy_cli_given(&o->pcli);
     if (spr && o->n)
