@@ -397,6 +397,71 @@ static void fixed_templates_with_system(void **state) {
     tokenizer_free(t);
 }
 
+/* Runs specrej with args; returns its parsed --json (stdout), or fails. */
+static cJSON *run_json(const char *args) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s --json - 2>/dev/null", test_specrej_bin(), args);
+    int rc = test_run(cmd, &out);
+    if (rc != 0) fail_msg("%s: exit %d: %s", cmd, rc, out);
+    cJSON *j = cJSON_Parse(out);
+    if (!j) fail_msg("%s: not JSON: %.200s", cmd, out);
+    free(out);
+    return j;
+}
+
+static void expect_cli_error(const char *args, const char *needle) {
+    char cmd[2048], *out = NULL;
+    snprintf(cmd, sizeof cmd, "%s %s", test_specrej_bin(), args);
+    int rc = test_run(cmd, &out);
+    if (rc == 0 || !strstr(out, needle)) fail_msg("%s: exit %d, '%s' lacks '%s'", cmd, rc, out, needle);
+    free(out);
+}
+
+/* tests/fixtures/austen_chat_{lm,rm} are the shipped Austen models with a
+ * chat template that, without a system message, renders what the plain
+ * template encodes: the same run through either path is the same run. */
+static void cli_model_template(void **state) {
+    (void)state;
+    const char *run = "bon -p 'It was a truth' -N 8 -n 24";
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s -m data/austen-lm --reward data/austen-rm", run);
+    snprintf(b, sizeof b, "%s -m tests/fixtures/austen_chat_lm --reward tests/fixtures/austen_chat_rm",
+             run);
+    cJSON *x = run_json(a), *y = run_json(b);
+    const char *keys[] = {"prompt_ids", "response_ids", "reward", "candidates"};
+    for (int i = 0; i < 4; i++) {
+        char *u = cJSON_PrintUnformatted(cJSON_GetObjectItem(x, keys[i]));
+        char *v = cJSON_PrintUnformatted(cJSON_GetObjectItem(y, keys[i]));
+        if (strcmp(u, v) != 0) fail_msg("%s differs:\n%.300s\n%.300s", keys[i], u, v);
+        free(u), free(v);
+    }
+    cJSON_Delete(x);
+    cJSON_Delete(y);
+    /* a system message is rendered before the prompt, for both models */
+    x = run_json("bon -p 'It was a truth' -N 4 -n 8 -m tests/fixtures/austen_chat_lm "
+                 "--reward tests/fixtures/austen_chat_rm --system 'Write like Jane Austen.'");
+    Tokenizer *t = load_ok("data/austen-lm");
+    IntVec want = {0};
+    enc(t, "<|endoftext|>Write like Jane Austen.\n\nIt was a truth", &want);
+    char *got = cJSON_PrintUnformatted(cJSON_GetObjectItem(x, "prompt_ids"));
+    cJSON *w = cJSON_CreateIntArray(want.data, want.len);
+    char *ws = cJSON_PrintUnformatted(w);
+    if (strcmp(got, ws) != 0) fail_msg("prompt_ids %s, want %s", got, ws);
+    free(got), free(ws);
+    cJSON_Delete(w);
+    cJSON_Delete(x);
+    intvec_free(&want);
+    tokenizer_free(t);
+    expect_cli_error("generate -m data/austen-lm -p x --template model", "no chat template");
+    expect_cli_error("generate -m data/austen-lm -p x --system S", "--system: the plain template");
+    expect_cli_error("generate -m tests/fixtures/austen_chat_lm -p x --thinking maybe",
+                     "--thinking: 'maybe' is not on or off");
+    expect_cli_error("generate -m tests/fixtures/austen_chat_lm -p x --thinking on --template plain",
+                     "--thinking: only a model's own chat template");
+    expect_cli_error("generate -m tests/fixtures/austen_chat_lm --prompt-ids 5,6 --system S",
+                     "--system: no template is applied to --prompt-ids");
+}
+
 static void names(void **state) {
     (void)state;
     assert_string_equal(template_name(TEMPLATE_PLAIN), "plain");
@@ -426,6 +491,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(model_template_scoring),
         cmocka_unit_test(model_template_sources_and_refusals),
         cmocka_unit_test(fixed_templates_with_system),
+        cmocka_unit_test(cli_model_template),
         cmocka_unit_test(names),
     };
     return cmocka_run_group_tests_name("template", tests, setup, teardown);
