@@ -83,7 +83,10 @@ struct LoopInfo;
 typedef struct Value {
     VType t;
     int ns; /* a dict made by namespace() (the one thing `set x.y` may change);
-             * for a list: a tuple, which only prints differently */
+             * for a list: LIST_TUPLE, which only prints differently, or
+             * LIST_ITER, what Jinja2's select, reject, reverse and items
+             * return: an iterator, true even when empty, that can be walked
+             * (for, list, join, first) but not printed, measured or indexed */
     union {
         long long i;
         double f;
@@ -100,6 +103,8 @@ typedef struct List {
     Value *v;
 } List;
 
+enum { LIST_PLAIN, LIST_TUPLE, LIST_ITER };
+
 typedef struct Dict {
     int n, cap;
     Str *k;
@@ -114,7 +119,7 @@ typedef struct LoopInfo {
 static const char *type_name(const Value *v) {
     static const char *const N[] = {"Undefined", "NoneType", "bool", "int", "float",
                                     "str", "list", "dict", "loop", "function"};
-    if (v->ns) return v->t == V_DICT ? "Namespace" : "tuple";
+    if (v->ns) return v->t == V_DICT ? "Namespace" : v->ns == LIST_TUPLE ? "tuple" : "generator";
     return N[v->t];
 }
 
@@ -716,6 +721,16 @@ static Expr *parse_subscript(Parser *ps, Expr *obj) {
             return NULL;
         }
         if (!(parts[colons] = parse_expr(ps))) return NULL;
+        if (!colons && is_op(peek_tok(ps), ",")) { /* x[a, b]: the key is a tuple */
+            Expr *t = new_expr(ps, E_LIST);
+            if (!t || add_arg(ps, t, parts[0], (Str){NULL, 0}) != 0) return NULL;
+            t->op = 1;
+            while (accept(ps, ",") && !is_op(peek_tok(ps), "]")) {
+                Expr *x = parse_expr(ps);
+                if (!x || add_arg(ps, t, x, (Str){NULL, 0}) != 0) return NULL;
+            }
+            parts[0] = t;
+        }
     }
     if (expect(ps, "]") != 0) return NULL;
     Expr *e = new_expr(ps, colons ? E_SLICE : E_INDEX);
@@ -802,9 +817,13 @@ static Expr *parse_filters(Parser *ps, Expr *e) {
                 if (parse_args(ps, f) != 0) return NULL;
             } else if ((n.k == T_NAME || n.k == T_STR || n.k == T_INT || n.k == T_FLOAT ||
                         is_op(n, "[") || is_op(n, "{")) &&
-                       !is_kw(n, "else") && !is_kw(n, "or") && !is_kw(n, "and") &&
-                       !is_kw(n, "if") && !is_kw(n, "is")) {
-                /* `x is equalto 5`, `x is sameas false`: one argument without parentheses */
+                       !is_kw(n, "else") && !is_kw(n, "or") && !is_kw(n, "and")) {
+                /* `x is equalto 5`, `x is sameas false`: one argument without parentheses,
+                 * taken exactly where Jinja2's parser takes one (even `if`) */
+                if (is_kw(n, "is")) {
+                    perr(ps, "multiple tests cannot be chained with 'is'");
+                    return NULL;
+                }
                 Expr *arg = parse_primary(ps);
                 if (!arg || !(arg = parse_postfix(ps, arg))) return NULL;
                 if (add_arg(ps, f, arg, (Str){NULL, 0}) != 0) return NULL;
@@ -967,16 +986,17 @@ static Expr *parse_expr(Parser *ps) {
 }
 
 /* An expression that must fill the rest of the tag; a bare tuple
- * `{{ a, b }}` becomes a list. */
-static Expr *parse_tag_expr(Parser *ps) {
-    Expr *e = parse_expr(ps);
+ * `{{ a, b }}` becomes a list. Without condexpr (an if's condition, as in
+ * Jinja2) `a if b else c` is not one. */
+static Expr *parse_tag_expr_as(Parser *ps, int condexpr) {
+    Expr *e = condexpr ? parse_expr(ps) : parse_or(ps);
     if (!e) return NULL;
     if (is_op(peek_tok(ps), ",")) {
         Expr *l = new_expr(ps, E_LIST);
         if (!l || add_arg(ps, l, e, (Str){NULL, 0}) != 0) return NULL;
         while (accept(ps, ",")) {
             if (peek_tok(ps).k == T_END) break;
-            Expr *x = parse_expr(ps);
+            Expr *x = condexpr ? parse_expr(ps) : parse_or(ps);
             if (!x || add_arg(ps, l, x, (Str){NULL, 0}) != 0) return NULL;
         }
         e = l;
@@ -988,6 +1008,8 @@ static Expr *parse_tag_expr(Parser *ps) {
     }
     return e;
 }
+
+static Expr *parse_tag_expr(Parser *ps) { return parse_tag_expr_as(ps, 1); }
 
 /* ---- parser: statements ---- */
 
@@ -1039,7 +1061,7 @@ static int parse_stmt(Parser *ps, Body *b, Tok kw) {
     Stmt *s = NULL;
     if (is_kw(kw, "if")) {
         if (!(s = new_stmt(ps, S_IF, line))) return -1;
-        Expr *cond = parse_tag_expr(ps);
+        Expr *cond = parse_tag_expr_as(ps, 0);
         for (;;) {
             if (!cond && s->n == 0) return -1;
             Expr **conds = grow(ps, s->conds, s->n, sizeof *conds);
@@ -1059,7 +1081,7 @@ static int parse_stmt(Parser *ps, Body *b, Tok kw) {
             if (is_kw(stop, "else")) {
                 if (end_of_tag(ps) != 0) return -1;
                 cond = NULL;
-            } else if (!(cond = parse_tag_expr(ps))) {
+            } else if (!(cond = parse_tag_expr_as(ps, 0))) {
                 return -1;
             }
         }
@@ -1392,7 +1414,7 @@ static int truthy(const Value *v) {
     case V_BOOL: case V_INT: return v->u.i != 0;
     case V_FLOAT: return v->u.f != 0;
     case V_STR: return v->u.s.n != 0;
-    case V_LIST: return v->u.l->n != 0;
+    case V_LIST: return v->ns == LIST_ITER || v->u.l->n != 0;
     case V_DICT: return v->ns || v->u.d->n != 0;
     default: return 1;
     }
@@ -1498,7 +1520,7 @@ static int write_repr(Ctx *c, Buf *b, const Value *v, int line) {
     int rc = 0;
     if (v->t == V_STR) {
         rc = write_repr_str(c, b, v->u.s);
-    } else if (v->t == V_LIST) {
+    } else if (v->t == V_LIST && v->ns != LIST_ITER) {
         rc = buf_puts(c, b, v->ns ? "(" : "[");
         for (int i = 0; rc == 0 && i < v->u.l->n; i++)
             rc = (i ? buf_puts(c, b, ", ") : 0) || write_repr(c, b, &v->u.l->v[i], line) ? -1 : 0;
@@ -1527,7 +1549,7 @@ static int write_str(Ctx *c, Buf *b, const Value *v, int line) {
     case V_INT: snprintf(num, sizeof num, "%lld", v->u.i); return buf_puts(c, b, num);
     case V_FLOAT: float_repr(v->u.f, num, sizeof num); return buf_puts(c, b, num);
     case V_STR: return buf_put(c, b, v->u.s.p, v->u.s.n);
-    case V_LIST: return write_repr(c, b, v, line);
+    case V_LIST: if (v->ns != LIST_ITER) return write_repr(c, b, v, line); break;
     case V_DICT: if (!v->ns) return write_repr(c, b, v, line); break;
     default: break;
     }
@@ -1585,8 +1607,8 @@ static int write_json(Ctx *c, Buf *b, const Value *v, int indent, int level, int
         break;
     case V_LIST:
     case V_DICT: {
-        if (v->ns) {
-            rc = rfail(c, line, "tojson: a Namespace is not JSON serializable");
+        if (v->ns == (v->t == V_DICT ? 1 : LIST_ITER)) {
+            rc = rfail(c, line, "tojson: a %s is not JSON serializable", type_name(v));
             break;
         }
         int is_list = v->t == V_LIST, n = is_list ? v->u.l->n : v->u.d->n;
@@ -1700,7 +1722,8 @@ static int get_index(Ctx *c, const Value *obj, const Value *key, Value *out, con
     if (obj->t == V_UNDEF) return not_defined(c, e->a);
     if (obj->t == V_DICT && key->t == V_STR) return get_attr(c, obj, key->u.s, out, e);
     if (obj->t == V_LOOP && key->t == V_STR) return get_attr(c, obj, key->u.s, out, e);
-    if ((obj->t == V_LIST || obj->t == V_STR) && (key->t == V_INT || key->t == V_BOOL)) {
+    if (((obj->t == V_LIST && obj->ns != LIST_ITER) || obj->t == V_STR) &&
+        (key->t == V_INT || key->t == V_BOOL)) {
         if (obj->t == V_LIST) {
             long long i = norm_index(key->u.i, obj->u.l->n);
             if (i >= 0) *out = obj->u.l->v[i];
@@ -1732,11 +1755,13 @@ static int get_slice(Ctx *c, Frame *f, const Expr *e, const Value *obj, Value *o
         Value v;
         if (eval(c, f, parts[k], &v) != 0) return -1;
         if (v.t == V_NONE) continue;
+        /* Jinja2 slices in Python directly (not through its getitem, which
+         * turns failures into Undefined), so a bad bound is Python's error */
         if (as_int(c, &v, &lim[k], e->line, "a slice bound") != 0) return -1;
         given[k] = 1;
     }
     size_t *off = NULL;
-    if (obj->t == V_LIST) n = obj->u.l->n;
+    if (obj->t == V_LIST && obj->ns != LIST_ITER) n = obj->u.l->n;
     else if (obj->t == V_STR) {
         if (!(off = cp_offsets(c, obj->u.s, &n))) return oom(c);
     } else if (obj->t == V_UNDEF) {
@@ -1770,6 +1795,7 @@ static int get_slice(Ctx *c, Frame *f, const Expr *e, const Value *obj, Value *o
         if (!l) return oom(c);
         for (long long i = 0; i < count; i++) l->v[i] = obj->u.l->v[lo + i * stepv];
         *out = list_value(l);
+        out->ns = obj->ns; /* a tuple's slice is a tuple */
         return 0;
     }
     Buf b = {0};
@@ -2040,6 +2066,17 @@ static int dict_method(Ctx *c, const Value *obj, Str m, const Args *a, Value *ou
 
 static int run_test(Ctx *c, Str name, const Value *v, const Args *a, int *out, int line) {
     const Value *x = arg(a, 0, "value");
+    static const char *const WITH_ARG[] = {"equalto", "eq", "==", "sameas", "ne", "!=", "in", NULL};
+    static const char *const NO_ARG[] = {
+        "defined", "undefined", "none", "string", "number", "integer", "float", "boolean", "true",
+        "false", "mapping", "iterable", "sequence", "callable", "odd", "even", "lower", "upper",
+        NULL};
+    int takes_arg = 0, known = 0;
+    for (int i = 0; WITH_ARG[i]; i++) takes_arg |= str_eq(name, WITH_ARG[i]);
+    for (int i = 0; NO_ARG[i]; i++) known |= str_eq(name, NO_ARG[i]);
+    if ((known || takes_arg) && a->n_pos + a->n_kw > takes_arg)
+        return rfail(c, line, "the test '%.*s' takes %s", (int)(name.n > 40 ? 40 : name.n), name.p,
+                     takes_arg ? "one argument" : "no argument");
     if (str_eq(name, "defined")) *out = v->t != V_UNDEF;
     else if (str_eq(name, "undefined")) *out = v->t == V_UNDEF;
     else if (str_eq(name, "none")) *out = v->t == V_NONE;
@@ -2052,7 +2089,7 @@ static int run_test(Ctx *c, Str name, const Value *v, const Args *a, int *out, i
     else if (str_eq(name, "false")) *out = v->t == V_BOOL && !v->u.i;
     else if (str_eq(name, "mapping")) *out = v->t == V_DICT && !v->ns;
     else if (str_eq(name, "iterable")) *out = v->t == V_STR || v->t == V_LIST || (v->t == V_DICT && !v->ns) || v->t == V_UNDEF;
-    else if (str_eq(name, "sequence")) *out = v->t == V_STR || v->t == V_LIST || (v->t == V_DICT && !v->ns);
+    else if (str_eq(name, "sequence")) *out = v->t == V_STR || (v->t == V_LIST && v->ns != LIST_ITER) || (v->t == V_DICT && !v->ns);
     else if (str_eq(name, "callable")) *out = v->t == V_FUNC;
     else if (str_eq(name, "equalto") || str_eq(name, "eq") || str_eq(name, "==") || str_eq(name, "sameas")) {
         if (!x) return rfail(c, line, "the test '%.*s' needs an argument", (int)name.n, name.p);
@@ -2140,6 +2177,7 @@ static int select_like(Ctx *c, Str fname, const Value *v, const Args *a, Value *
         if (ok == keep_true) l->v[l->n++] = items->v[i];
     }
     *out = list_value(l);
+    out->ns = LIST_ITER;
     return 0;
 }
 
@@ -2155,7 +2193,7 @@ static int apply_filter(Ctx *c, Str name, const Value *v, const Args *a, Value *
     if (str_eq(name, "length") || str_eq(name, "count")) {
         if (check_args(c, a, NONE_, "length", line) != 0) return -1;
         if (v->t == V_STR) *out = int_value(cp_count(v->u.s));
-        else if (v->t == V_LIST) *out = int_value(v->u.l->n);
+        else if (v->t == V_LIST && v->ns != LIST_ITER) *out = int_value(v->u.l->n);
         else if (v->t == V_DICT && !v->ns) *out = int_value(v->u.d->n);
         else if (v->t == V_UNDEF) *out = int_value(0);
         else return rfail(c, line, "length of a %s", type_name(v));
@@ -2189,6 +2227,8 @@ static int apply_filter(Ctx *c, Str name, const Value *v, const Args *a, Value *
     if (str_eq(name, "first") || str_eq(name, "last")) {
         if (check_args(c, a, NONE_, "first", line) != 0) return -1;
         const List *items;
+        if (name.p[0] == 'l' && v->t == V_LIST && v->ns == LIST_ITER)
+            return rfail(c, line, "last: a generator is not reversible");
         if (iter_items(c, v, &items, line) != 0) return -1;
         *out = (Value){.t = V_UNDEF};
         if (items->n) *out = items->v[name.p[0] == 'f' ? 0 : items->n - 1];
@@ -2227,14 +2267,18 @@ static int apply_filter(Ctx *c, Str name, const Value *v, const Args *a, Value *
     }
     if (str_eq(name, "items")) {
         if (check_args(c, a, NONE_, "items", line) != 0) return -1;
-        if (v->t == V_UNDEF) {
+        if (v->t != V_DICT || v->ns) {
+            /* Jinja2's items is a generator that fails only when walked;
+             * here it is empty (a template never walks items of a non-dict) */
             List *l = new_list(c, 0);
             if (!l) return oom(c);
             *out = list_value(l);
+            out->ns = LIST_ITER;
             return 0;
         }
-        if (v->t != V_DICT || v->ns) return rfail(c, line, "items of a %s", type_name(v));
-        return dict_items(c, v->u.d, 2, out);
+        if (dict_items(c, v->u.d, 2, out) != 0) return -1;
+        out->ns = LIST_ITER;
+        return 0;
     }
     if (str_eq(name, "list") || str_eq(name, "reverse")) {
         if (check_args(c, a, NONE_, "list", line) != 0) return -1;
@@ -2257,6 +2301,7 @@ static int apply_filter(Ctx *c, Str name, const Value *v, const Args *a, Value *
         for (int i = 0; i < items->n; i++)
             l->v[i] = items->v[name.p[0] == 'r' ? items->n - 1 - i : i];
         *out = list_value(l);
+        if (name.p[0] == 'r') out->ns = LIST_ITER; /* reversed(): an iterator */
         return 0;
     }
     if (str_eq(name, "select") || str_eq(name, "reject") || str_eq(name, "selectattr") ||
@@ -2264,9 +2309,21 @@ static int apply_filter(Ctx *c, Str name, const Value *v, const Args *a, Value *
         return select_like(c, name, v, a, out, line);
     if (str_eq(name, "int")) {
         if (check_args(c, a, NONE_, "int", line) != 0) return -1;
+        /* Jinja2's int: what does not convert is 0 */
+        *out = int_value(0);
         if (v->t == V_INT || v->t == V_BOOL) *out = int_value(v->u.i);
         else if (v->t == V_FLOAT && v->u.f > -9e18 && v->u.f < 9e18) *out = int_value((long long)v->u.f);
-        else return rfail(c, line, "unsupported: int of a %s", type_name(v));
+        else if (v->t == V_STR && v->u.s.n < 64) {
+            char num[64], *end;
+            memcpy(num, v->u.s.p, v->u.s.n);
+            num[v->u.s.n] = 0;
+            double d = strtod(num, &end);
+            int digits_only = 1;
+            for (const char *q = num; *q; q++)
+                if (!is_space(*q) && !is_digit(*q) && *q != '-' && *q != '+' && *q != '.') digits_only = 0;
+            while (*end && is_space(*end)) end++;
+            if (end != num && !*end && digits_only && d > -9e18 && d < 9e18) *out = int_value((long long)d);
+        }
         return 0;
     }
     if (str_eq(name, "abs")) {
@@ -2333,12 +2390,28 @@ static int arith(Ctx *c, int op, const Value *a, const Value *b, Value *out, int
             }
             return buf_take(c, &o, out);
         }
+        if (a->ns != b->ns || a->ns == LIST_ITER)
+            return rfail(c, line, "unsupported operand types for +: %s and %s", type_name(a),
+                         type_name(b));
         if ((long long)a->u.l->n + b->u.l->n > JJ_MAX_RANGE) return rfail(c, line, "a list grows too long");
         List *l = new_list(c, a->u.l->n + b->u.l->n);
         if (!l) return oom(c);
         for (int i = 0; i < a->u.l->n; i++) l->v[i] = a->u.l->v[i];
         for (int i = 0; i < b->u.l->n; i++) l->v[a->u.l->n + i] = b->u.l->v[i];
         *out = list_value(l);
+        return 0;
+    }
+    if (op == OP_MUL && ((a->t == V_LIST && a->ns != LIST_ITER && (b->t == V_INT || b->t == V_BOOL)) ||
+                         (b->t == V_LIST && b->ns != LIST_ITER && (a->t == V_INT || a->t == V_BOOL)))) {
+        const Value *l = a->t == V_LIST ? a : b;
+        long long k = a->t == V_LIST ? b->u.i : a->u.i;
+        if (k < 0) k = 0;
+        if (l->u.l->n > 0 && k > JJ_MAX_RANGE / l->u.l->n) return rfail(c, line, "a list grows too long");
+        List *r = new_list(c, (int)(k * l->u.l->n));
+        if (!r) return oom(c);
+        for (long long i = 0; i < k * l->u.l->n; i++) r->v[i] = l->u.l->v[i % l->u.l->n];
+        *out = list_value(r);
+        out->ns = l->ns;
         return 0;
     }
     if (op == OP_MUL && ((a->t == V_STR && (b->t == V_INT || b->t == V_BOOL)) ||
@@ -2392,11 +2465,28 @@ as_float:;
     case OP_SUB: r = x - y; break;
     case OP_MUL: r = x * y; break;
     case OP_DIV:
-    case OP_FLOORDIV:
-    case OP_MOD:
         if (y == 0) return rfail(c, line, "division by zero");
-        r = op == OP_DIV ? x / y : op == OP_FLOORDIV ? floor(x / y) : x - y * floor(x / y);
+        r = x / y;
         break;
+    case OP_FLOORDIV:
+    case OP_MOD: {
+        if (y == 0) return rfail(c, line, "float division or modulo by zero");
+        /* CPython's float_divmod, so that 1 % 0.1 is 0.09999999999999995 */
+        double mod = fmod(x, y), div = (x - mod) / y, fd;
+        if (mod != 0) {
+            if ((y < 0) != (mod < 0)) mod += y, div -= 1.0;
+        } else {
+            mod = copysign(0.0, y);
+        }
+        if (div != 0) {
+            fd = floor(div);
+            if (div - fd > 0.5) fd += 1.0;
+        } else {
+            fd = copysign(0.0, x / y);
+        }
+        r = op == OP_MOD ? mod : fd;
+        break;
+    }
     case OP_POW: r = pow(x, y); break;
     }
     *out = (Value){.t = V_FLOAT, .u.f = r};
@@ -2412,7 +2502,10 @@ static int compare(Ctx *c, int op, const Value *a, const Value *b, int *out, int
         Args t;
         memset(&t, 0, sizeof t);
         t.pos[0] = *b, t.n_pos = 1;
-        if (b->t == V_UNDEF) return rfail(c, line, "'in' an undefined value");
+        if (b->t == V_UNDEF) { /* Undefined iterates as empty */
+            *out = op == C_NOTIN;
+            return 0;
+        }
         if (b->t == V_STR && a->t != V_STR)
             return rfail(c, line, "'in <string>' requires a string on the left, not %s", type_name(a));
         if (run_test(c, (Str){"in", 2}, a, &t, out, line) != 0) return -1;
