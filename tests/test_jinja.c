@@ -159,6 +159,9 @@ static void refuses_unsupported(void **state) {
     expect_refusal("{{ 99999999999999999999 }}", "too large");
     expect_refusal("{{ 9223372036854775807 + 1 }}", "integer overflow");
     expect_refusal("{{ raise_exception('two\nlines') }}", "raise_exception: two lines");
+    /* lines are counted through text, tags and multi-line string literals */
+    expect_refusal("a\n{{ 'x\ny' + }}", "T: line 3: expected an expression");
+    expect_refusal("{% if x %}\n\n{% endfor %}", "T: line 3: unexpected 'endfor'");
 }
 
 /* Hostile templates end in a message, not a crash or an endless run. */

@@ -271,7 +271,7 @@ static const char *find_tag_end(const char *q, const char *end, char close, int 
             continue;
         }
         if (depth == 0) {
-            if ((c == '-' || c == '+') && q + 2 < end + 0 && q[1] == close && q[2] == '}' &&
+            if ((c == '-' || c == '+') && q + 2 < end && q[1] == close && q[2] == '}' &&
                 (c == '-' || close == '%')) {
                 *sign = c;
                 return q;
@@ -411,7 +411,12 @@ static Tok peek_tok(Parser *ps) {
     return (Tok){T_OP, p, 0};
 }
 
-static void take(Parser *ps, Tok t) { ps->p = t.p + t.n; }
+/* Consumes t; a string literal may span lines (Llama 3's does), which
+ * the line of later messages must count. */
+static void take(Parser *ps, Tok t) {
+    ps->line += count_lines(t.p, t.p + t.n);
+    ps->p = t.p + t.n;
+}
 
 static int tok_is(Tok t, TokKind k, const char *s) {
     return t.k == k && t.n == strlen(s) && memcmp(t.p, s, t.n) == 0;
@@ -469,10 +474,11 @@ static Expr *new_expr(Parser *ps, EKind k) {
     return e;
 }
 
-/* Grows an arena array by one slot (doubling). */
+/* Makes room for element n of an arena array holding n elements. The
+ * capacity is implied by n (4, then the next power of two), so no field
+ * stores it: a new block is due exactly when n is 0 or a power of two >= 4. */
 static void *grow(Parser *ps, void *arr, int n, size_t size) {
-    if (n & (n - 1) && n > 4) return arr; /* capacity is the next power of two >= 4 */
-    if (n < 4 && n > 0) return arr;
+    if (n > 0 && (n < 4 || (n & (n - 1)) != 0)) return arr;
     int cap = n == 0 ? 4 : n * 2;
     void *a = arena_alloc(ps->a, (size_t)cap * size);
     if (!a) {
@@ -2832,9 +2838,8 @@ int jinja_render_chat(const JinjaTemplate *t, const JinjaChat *chat, char **out,
         if (frame_set(&c, &root, (Str){v->name, strlen(v->name)}, x) != 0) goto done;
     }
     if (exec_body(&c, &root, &t->root) != 0) goto done;
-    if (!c.out.p && buf_put(&c, &c.out, "", 0) == 0) {
-        c.out.p = malloc(1);
-        if (!c.out.p) {
+    if (!c.out.p) { /* nothing was written: the empty string */
+        if (!(c.out.p = malloc(1))) {
             oom(&c);
             goto done;
         }
