@@ -50,8 +50,17 @@ static int check_needs(const Tokenizer *t, TemplateKind k, SrError *err) {
     return 0;
 }
 
+int template_check_name(const char *name, const char *flag, SrError *err) {
+    static const char *const NAMES[] = {"auto", "model", "plain", "chatml", "llama3"};
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (strcmp(name, NAMES[i]) == 0) return 0;
+    return sr_fail(err, "%s: unknown template '%s' (model, plain, chatml, llama3, auto)", flag,
+                   name);
+}
+
 int template_parse(const char *name, const Tokenizer *t, TemplateKind *out, SrError *err) {
     TemplateKind k;
+    if (template_check_name(name, "--template", err) != 0) return -1;
     if (strcmp(name, "auto") == 0)
         k = template_detect(t);
     else if (strcmp(name, "model") == 0) {
@@ -63,11 +72,8 @@ int template_parse(const char *name, const Tokenizer *t, TemplateKind *out, SrEr
         k = TEMPLATE_PLAIN;
     else if (strcmp(name, "chatml") == 0)
         k = TEMPLATE_CHATML;
-    else if (strcmp(name, "llama3") == 0)
+    else /* llama3: template_check_name let no other name through */
         k = TEMPLATE_LLAMA3;
-    else
-        return sr_fail(err, "--template: unknown template '%s' (model, plain, chatml, llama3, "
-                            "auto)", name);
     if (check_needs(t, k, err) != 0) return -1;
     *out = k;
     return 0;

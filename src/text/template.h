@@ -37,6 +37,10 @@ typedef enum {
  * (so a model without a chat template, like the shipped Austen models,
  * gets exactly what it got before chat templates were read). */
 int template_parse(const char *name, const Tokenizer *t, TemplateKind *out, SrError *err);
+/* The name check alone, with no tokenizer: for the command line, so that a
+ * misspelt template is a usage error found before any file is read. flag
+ * names the flag in the message ("--template", "--reward-template"). */
+int template_check_name(const char *name, const char *flag, SrError *err);
 /* The checkpoint's own template when there is one, else from the special
  * tokens: <|im_start|> -> chatml, <|start_header_id|> -> llama3, else plain. */
 TemplateKind template_detect(const Tokenizer *t);
