@@ -6,7 +6,7 @@
 #     exactly; --ignore-scripts: only its prebuilt CPU libraries and the
 #     llama.cpp source it ships are used, nothing is downloaded or built
 #     by the package);
-#  2. converts data/austen-lm to an F32 GGUF (tools/gguf_export.py);
+#  2. converts data/austen-lm to an F32 GGUF (tools/train/gguf_export.py);
 #  3. builds experiments/peers/llama_peer.c against the package's prebuilt
 #     libllama/ggml (headers from the package's llama.cpp source bundle);
 #  4. checks that llama.cpp's greedy continuations of a few dev prompts equal
@@ -127,8 +127,8 @@ peer() { "$LP" "$@" --libdir "$LIBDIR"; }
 
 # ----------------------------------------------------------------- 2. GGUF
 GGUF=$WORK/$(basename "$LM")-f32.gguf
-if [ ! -f "$GGUF" ] || [ tools/gguf_export.py -nt "$GGUF" ] || [ "$LM/model.safetensors" -nt "$GGUF" ]; then
-    python3 tools/gguf_export.py --model "$LM" --out "$GGUF" || die "GGUF conversion failed"
+if [ ! -f "$GGUF" ] || [ tools/train/gguf_export.py -nt "$GGUF" ] || [ "$LM/model.safetensors" -nt "$GGUF" ]; then
+    python3 tools/train/gguf_export.py --model "$LM" --out "$GGUF" || die "GGUF conversion failed"
 fi
 
 say "# specrej vs llama.cpp: $LM as F32 GGUF, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"

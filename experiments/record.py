@@ -16,7 +16,7 @@ import struct
 import sys
 
 MAGIC = b"SPRECORD"
-VERSION = 1
+VERSION = 2  # reads 1 and 2; version 2 adds rs_args (docs/record-format.md)
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 CFG_FIELDS = ("kind", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
@@ -79,8 +79,8 @@ def parse_record(data, name="record"):
     c = _Cursor(name, data[:-8])
     c.take(8, "magic")
     version = c.unpack("I", "version")[0]
-    if version != VERSION:
-        raise ValueError(f"{name}: format version {version}, this reader reads {VERSION}")
+    if not 1 <= version <= VERSION:
+        raise ValueError(f"{name}: format version {version}, this reader reads 1 to {VERSION}")
     r = {"version": version}
     r["seed"] = c.u64("seed")
     r["temperature"] = c.f64("temperature")
@@ -109,6 +109,8 @@ def parse_record(data, name="record"):
     r["has_gold"], r["has_text"] = bool(has_gold), bool(has_text)
     r["lexicon_hash"] = c.u64("lexicon_hash")
     r["prompt_kv"] = "per-candidate" if c.u8("prompt KV mode") else "shared"
+    # version 2: the reward source's arguments, as JSON (params.reward.params)
+    r["rs_args"] = c.string("rs_args") if version >= 2 else None
     if not 0 <= n_cands <= (1 << 20):
         raise ValueError(f"{name}: candidate count {n_cands} out of range")
     cands = []
@@ -173,6 +175,8 @@ def serialize_record(r):
     put("BB", r["has_gold"], r["has_text"])
     put("Q", r["lexicon_hash"])
     put("B", r["prompt_kv"] == "per-candidate")
+    if r["version"] >= 2:
+        string(r["rs_args"])
     for k in r["cands"]:
         put("ii", k["len"], k["stop_id"])
         put("%di" % k["len"], *k["tokens"])

@@ -8,7 +8,7 @@
 #include "text/tokenizer.h"
 
 /* The shipped Austen models against the reference outputs that their
- * training script (tools/export.py, a float64 torch forward pass) wrote:
+ * training script (tools/train/export.py, a float64 torch forward pass) wrote:
  * the cross-implementation check of data/. */
 #define TOL 1e-4
 
@@ -123,7 +123,7 @@ static void rm_matches_refs(void **state) {
     model_free(m);
 }
 
-/* austen-vrm (the value-function reward model, tools/train_vrm.py) has
+/* austen-vrm (the value-function reward model, tools/train/train_vrm.py) has
  * austen-rm's layout, so the same reference check applies; its scores must
  * also differ from austen-rm's, or the export shipped the warm start. */
 static void vrm_matches_refs(void **state) {
@@ -146,7 +146,7 @@ static void vrm_matches_refs(void **state) {
     model_free(m);
 }
 
-/* tests/data/austen_tokens.txt: ids from tools/bpe.py, the encoder that
+/* tests/data/austen_tokens.txt: ids from tools/train/bpe.py, the encoder that
  * tokenized the training data; the C tokenizer must agree and round-trip. */
 static void tokenizer_matches_training_encoder(void **state) {
     (void)state;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/safetensors.h"
+#include "search/reward.h"
 #include "test_policies.h"
 
 static char g_dir[64];
@@ -91,53 +92,39 @@ static void put_config(const char *dir, const char *extra) {
     put_str(name, text);
 }
 
-/* The config above's tensors in one .safetensors file (zeros), with one
- * more tensor (extra, rows x cols; NULL: none), lm_head with head_rows rows
- * (0: none) and the float bits `poke` at byte `at` of the data (at < 0:
- * none). */
+/* put_tiny's one non-zero value: element g_poke_k of tensor g_poke_name. */
+static const char *g_poke_name;
+static size_t g_poke_k;
+static float g_poke_v;
+static float poked(const char *name, size_t k) {
+    return g_poke_name && strcmp(name, g_poke_name) == 0 && k == g_poke_k ? g_poke_v : 0.0f;
+}
+
+/* The config above's tensors in one .safetensors file (zeros; test_util.h's
+ * tiny Llama), with one more tensor (extra, rows x cols; NULL: none),
+ * lm_head with head_rows rows (0: none) and the float `poke` at byte `at` of
+ * the data (at < 0: none). */
 static void put_tiny(const char *name, const char *extra, long rows, long cols, long head_rows,
                      long at, float poke) {
-    static const struct { const char *n; long r, c; } T[] = {
-        {"model.embed_tokens.weight", 10, 8},
-        {"model.layers.0.input_layernorm.weight", 8, 0},
-        {"model.layers.0.self_attn.q_proj.weight", 8, 8},
-        {"model.layers.0.self_attn.k_proj.weight", 4, 8},
-        {"model.layers.0.self_attn.v_proj.weight", 4, 8},
-        {"model.layers.0.self_attn.o_proj.weight", 8, 8},
-        {"model.layers.0.post_attention_layernorm.weight", 8, 0},
-        {"model.layers.0.mlp.gate_proj.weight", 16, 8},
-        {"model.layers.0.mlp.up_proj.weight", 16, 8},
-        {"model.layers.0.mlp.down_proj.weight", 8, 16},
-        {"model.norm.weight", 8, 0},
-        {"lm_head.weight", 10, 8},
-        {"extra", 0, 0},
-    };
-    char json[4096] = "{";
-    size_t off = 0;
-    for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
-        const char *n = T[i].n;
-        long r = T[i].r, c = T[i].c;
-        if (strcmp(n, "lm_head.weight") == 0) r = head_rows;
-        if (strcmp(n, "extra") == 0) n = extra, r = rows, c = cols;
-        if (!n || r == 0) continue;
-        char e[256], shape[64];
-        if (c) snprintf(shape, sizeof shape, "[%ld, %ld]", r, c);
-        else snprintf(shape, sizeof shape, "[%ld]", r);
-        size_t bytes = 4 * (size_t)r * (size_t)(c ? c : 1);
-        snprintf(e, sizeof e, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, \"data_offsets\": [%zu, %zu]}",
-                 off ? ", " : "", n, shape, off, off + bytes);
-        strcat(json, e);
-        off += bytes;
+    StSpec s = test_tiny();
+    s.t[N_TINY - 1].rows = head_rows;
+    s.skip_lm_head = head_rows == 0;
+    if (extra) test_tiny_add(&s, extra, rows, cols);
+    g_poke_name = NULL, g_poke_v = poke;
+    long off = 0;
+    for (int i = 0; at >= 0 && i < s.n; i++) {
+        if (s.skip_lm_head && strcmp(s.t[i].name, "lm_head.weight") == 0) continue;
+        long n = s.t[i].rows * (s.t[i].cols ? s.t[i].cols : 1);
+        if (at / 4 < off + n) {
+            g_poke_name = s.t[i].name, g_poke_k = (size_t)(at / 4 - off);
+            break;
+        }
+        off += n;
     }
-    strcat(json, "}");
-    size_t hl = strlen(json);
-    unsigned char *buf = calloc(1, 8 + hl + off);
-    assert_non_null(buf);
-    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((uint64_t)hl >> (8 * i));
-    memcpy(buf + 8, json, hl);
-    if (at >= 0) memcpy(buf + 8 + hl + at, &poke, 4);
-    put(name, buf, 8 + hl + off);
-    free(buf);
+    s.value = poked;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_dir, name);
+    test_tiny_write(path, &s);
 }
 
 /* Non-finite numbers: a llama2.c file with an infinity in its embedding, one
@@ -664,10 +651,6 @@ static const Case DECODER_CASES[] = {
      "thinking block)", 1},
     {"spr " LM RM "--prompt-ids 5 --alpha 0.5 --system S",
      "specrej: --system: no template is applied to --prompt-ids", 2},
-    {"spr " LM "--prompt x --alpha 0.5", "specrej: --reward: required (or --reward-source "
-     "selflik|gold)", 2},
-    {"spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus",
-     "specrej: --reward-source: unknown source 'bogus' (known: model, selflik, gold)", 2},
     {"spr " LM "--reward %D/nothing --prompt x --alpha 0.5",
      "specrej: %D/nothing: no such model file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --max-batch 0",
@@ -841,6 +824,94 @@ static void test_policy_flags(void **state) {
     run_cases(l.cases, (size_t)l.n);
 }
 
+/* ---- the reward-source flags, for every registered source (reward_cli.h) ---- */
+
+static void add_full(CaseList *l, const char *args, const char *expect, int status) {
+    assert_true(l->n < MAX_POLICY_CASES);
+    snprintf(l->text[l->n][0], sizeof l->text[0][0], "%s", args);
+    snprintf(l->text[l->n][1], sizeof l->text[0][1], "specrej: %s", expect);
+    l->cases[l->n] = (Case){l->text[l->n][0], l->text[l->n][1], status};
+    l->n++;
+}
+
+/* Per source: a name it does not take, a parameter of another source, each
+ * parameter below its range (status 2: resolved with the command line). */
+static void reward_cases(CaseList *l, const RewardEntry *e) {
+    char base[256], args[512], want[512], own[128] = "", who[128];
+    snprintf(base, sizeof base, "spr " LM RM "--prompt x --alpha 0.5 --reward-source %s", e->name);
+    for (int k = 0; k < e->n_params; k++)
+        snprintf(own + strlen(own), sizeof own - strlen(own), "%s%s", k ? ", " : "",
+                 e->params[k].name);
+    snprintf(args, sizeof args, "%s --reward-arg no_such=1", base);
+    snprintf(want, sizeof want, "--reward-arg no_such: no reward source takes a parameter "
+             "'no_such' (%s takes %s)", e->name, own[0] ? own : "none");
+    add_full(l, args, want, 2);
+    for (int i = 0; i < reward_count(); i++) {
+        const RewardEntry *o = reward_at(i);
+        ParamOwner oe = reward_owner(e);
+        for (int k = 0; k < o->n_params; k++) {
+            const PolicyParam *q = &o->params[k];
+            if (param_index(&oe, q->name) >= 0) continue;
+            who[0] = 0;
+            for (int j = 0; j < reward_count(); j++) {
+                ParamOwner t = reward_owner(reward_at(j));
+                if (param_index(&t, q->name) >= 0)
+                    snprintf(who + strlen(who), sizeof who - strlen(who), "%s%s",
+                             who[0] ? ", " : "", reward_at(j)->name);
+            }
+            snprintf(args, sizeof args, "%s --reward-arg %s=%s", base, q->name, q->example);
+            snprintf(want, sizeof want, "--reward-arg %s: has no effect with --reward-source %s "
+                     "(only with --reward-source %s)", q->name, e->name, who);
+            add_full(l, args, want, 2);
+        }
+    }
+    for (int k = 0; k < e->n_params; k++) {
+        const PolicyParam *q = &e->params[k];
+        int ints = q->type == POLICY_INT || q->type == POLICY_INT_LIST;
+        char low[64], range[96];
+        snprintf(low, sizeof low, ints ? "%.0f" : "%g", q->lo - 1);
+        snprintf(range, sizeof range, ints ? "[%.0f, %.0f%c" : "[%g, %g%c", q->lo, q->hi,
+                 q->hi_open ? ')' : ']');
+        snprintf(args, sizeof args, "%s --reward-arg %s=%s", base, q->name, low);
+        snprintf(want, sizeof want, "--reward-arg %s: %s is outside %s", q->name, low, range);
+        add_full(l, args, want, 2);
+    }
+}
+
+static void test_reward_flags(void **state) {
+    (void)state;
+    static CaseList l; /* large: off the stack */
+    l.n = 0;
+    char want[512], modelless[256] = "";
+    for (int i = 0; i < reward_count(); i++)
+        if (!(reward_needs(reward_at(i)) & REWARD_NEEDS_MODEL))
+            snprintf(modelless + strlen(modelless), sizeof modelless - strlen(modelless), "%s%s",
+                     modelless[0] ? "|" : "", reward_at(i)->name);
+    snprintf(want, sizeof want, "--reward: required (or --reward-source %s)", modelless);
+    add_full(&l, "spr " LM "--prompt x --alpha 0.5", want, 2);
+    snprintf(want, sizeof want, "--reward-source: unknown source 'bogus' (known: %s)",
+             reward_names());
+    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus", want, 2);
+    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-arg weight",
+             "--reward-arg: 'weight' is not name=value (e.g. weight=0.5)", 2);
+    add_full(&l, "replay --record x.rec --alpha 0.5 --reward-arg weight=1",
+             "replay: --reward-arg is fixed by the record (x.rec)", 2);
+    for (int i = 0; i < reward_count(); i++) {
+        const RewardEntry *e = reward_at(i);
+        reward_cases(&l, e);
+        if (!(reward_needs(e) & REWARD_NEEDS_TOKENIZER) || (reward_needs(e) & REWARD_NEEDS_MODEL))
+            continue;
+        /* a declared need, refused for every source alike (the fixture has no tokenizer) */
+        char args[256];
+        snprintf(args, sizeof args, "bon --model tests/fixtures/llama_gqa --prompt-ids 1,5 -N 1 "
+                 "--reward-source %s", e->name);
+        snprintf(want, sizeof want, "--reward-source %s: needs the generator's tokenizer to "
+                 "decode responses (not available in an id-only run)", e->name);
+        add_full(&l, args, want, 1);
+    }
+    run_cases(l.cases, (size_t)l.n);
+}
+
 /* ---- record and replay (issue 14) ---- */
 
 #define FLM "--model tests/fixtures/llama_gqa "
@@ -946,6 +1017,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_tokenizers),
         cmocka_unit_test(test_decoders),
         cmocka_unit_test(test_policy_flags),
+        cmocka_unit_test(test_reward_flags),
         cmocka_unit_test(test_outputs_are_atomic),
         cmocka_unit_test(test_record_and_replay),
     };

@@ -4,7 +4,7 @@
 
 #include "text/gold.h"
 
-/* tests/data/gold_cases.txt is written by tools/gold.py (the Python twin
+/* tests/data/gold_cases.txt is written by tools/train/gold.py (the Python twin
  * used to label the reward model's training data): the two must agree. */
 #define CASES "tests/data/gold_cases.txt"
 

@@ -27,28 +27,7 @@ static int teardown(void **state) {
     return test_scratch_remove(g_dir);
 }
 
-/* ---- a tiny valid Llama: dim 8, 1 layer, 2 heads, 1 kv head, vocab 10 */
-
-typedef struct {
-    const char *name;
-    long rows, cols; /* cols 0: 1-D */
-} TSpec;
-
-static const TSpec TINY[] = {
-    {"model.embed_tokens.weight", 10, 8},
-    {"model.layers.0.input_layernorm.weight", 8, 0},
-    {"model.layers.0.self_attn.q_proj.weight", 8, 8},
-    {"model.layers.0.self_attn.k_proj.weight", 4, 8},
-    {"model.layers.0.self_attn.v_proj.weight", 4, 8},
-    {"model.layers.0.self_attn.o_proj.weight", 8, 8},
-    {"model.layers.0.post_attention_layernorm.weight", 8, 0},
-    {"model.layers.0.mlp.gate_proj.weight", 16, 8},
-    {"model.layers.0.mlp.up_proj.weight", 16, 8},
-    {"model.layers.0.mlp.down_proj.weight", 8, 16},
-    {"model.norm.weight", 8, 0},
-    {"lm_head.weight", 10, 8},
-};
-#define N_TINY ((int)(sizeof TINY / sizeof TINY[0]))
+/* ---- a tiny valid Llama (test_util.h: test_tiny) */
 
 /* extra keys are set with test_json_set (duplicate keys are refused) */
 static const char *TINY_CONFIG =
@@ -61,33 +40,14 @@ static const char *TINY_CONFIG =
 /* Writes the tiny model's safetensors, skipping tensor 'skip' (-1: none) and
  * giving tensor 'bad' (-1: none) one row too many. */
 static void write_tiny_st(const char *path, int skip, int bad) {
-    char header[4096];
-    size_t off = 0, hl = 0;
-    hl += (size_t)snprintf(header + hl, sizeof header - hl, "{");
-    for (int i = 0; i < N_TINY; i++) {
+    StSpec all = test_tiny(), s = all;
+    s.n = 0;
+    for (int i = 0; i < all.n; i++) {
         if (i == skip) continue;
-        long rows = TINY[i].rows + (i == bad), n = rows * (TINY[i].cols ? TINY[i].cols : 1);
-        char shape[64];
-        if (TINY[i].cols) snprintf(shape, sizeof shape, "[%ld, %ld]", rows, TINY[i].cols);
-        else snprintf(shape, sizeof shape, "[%ld]", rows);
-        hl += (size_t)snprintf(header + hl, sizeof header - hl,
-                               "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, "
-                               "\"data_offsets\": [%zu, %zu]}",
-                               hl > 1 ? ", " : "", TINY[i].name, shape, off, off + 4 * (size_t)n);
-        off += 4 * (size_t)n;
+        s.t[s.n] = all.t[i];
+        s.t[s.n++].rows += i == bad;
     }
-    hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
-    assert_true(hl < sizeof header);
-    size_t total = 8 + hl + off;
-    unsigned char *buf = calloc(1, total);
-    for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)hl >> (8 * b));
-    memcpy(buf + 8, header, hl);
-    for (size_t k = 0; k < off / 4; k++) { /* small deterministic weights */
-        float v = (float)((int)(k * 7919 % 97) - 48) / 97.0f;
-        memcpy(buf + 8 + hl + 4 * k, &v, 4);
-    }
-    assert_int_equal(test_write_file(path, buf, total), 0);
-    free(buf);
+    test_tiny_write(path, &s);
 }
 
 /* extra: "" or ", \"key\": value, ..." (set in the config, replacing a key) */

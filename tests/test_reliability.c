@@ -49,88 +49,7 @@ static const char *model_dir(const char *name) {
     return d;
 }
 
-/* ---- a tiny Llama (dim 8, 1 layer, 2 heads, 1 kv head, vocab 10) ---- */
-
-typedef struct {
-    const char *name;
-    long rows, cols; /* cols 0: 1-D */
-} TSpec;
-
-static const TSpec TINY[] = {
-    {"model.embed_tokens.weight", 10, 8},
-    {"model.layers.0.input_layernorm.weight", 8, 0},
-    {"model.layers.0.self_attn.q_proj.weight", 8, 8},
-    {"model.layers.0.self_attn.k_proj.weight", 4, 8},
-    {"model.layers.0.self_attn.v_proj.weight", 4, 8},
-    {"model.layers.0.self_attn.o_proj.weight", 8, 8},
-    {"model.layers.0.post_attention_layernorm.weight", 8, 0},
-    {"model.layers.0.mlp.gate_proj.weight", 16, 8},
-    {"model.layers.0.mlp.up_proj.weight", 16, 8},
-    {"model.layers.0.mlp.down_proj.weight", 8, 16},
-    {"model.norm.weight", 8, 0},
-    {"lm_head.weight", 10, 8},
-};
-#define N_TINY ((int)(sizeof TINY / sizeof TINY[0]))
-enum { MAX_T = 32 };
-
-/* A tensor list: the tiny model's, then extras; value(t, k) fills element k
- * of tensor t (NULL: small deterministic weights, the same for every
- * tensor of the same position in the file). */
-typedef struct {
-    TSpec t[MAX_T];
-    int n;
-    float (*value)(const char *name, size_t k);
-    int skip_lm_head;
-} StSpec;
-
-static StSpec tiny_spec(void) {
-    StSpec s = {0};
-    for (int i = 0; i < N_TINY; i++) s.t[s.n++] = TINY[i];
-    return s;
-}
-
-static void add_tensor(StSpec *s, const char *name, long rows, long cols) {
-    assert_true(s->n < MAX_T);
-    s->t[s->n++] = (TSpec){name, rows, cols};
-}
-
-static float default_value(size_t k) { return (float)((int)(k * 7919 % 97) - 48) / 97.0f; }
-
-static void write_st(const char *path, const StSpec *s) {
-    char header[8192];
-    size_t off = 0, hl = 0;
-    hl += (size_t)snprintf(header + hl, sizeof header - hl, "{");
-    size_t start[MAX_T];
-    for (int i = 0; i < s->n; i++) {
-        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
-        long n = s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1);
-        char shape[64];
-        if (s->t[i].cols) snprintf(shape, sizeof shape, "[%ld, %ld]", s->t[i].rows, s->t[i].cols);
-        else snprintf(shape, sizeof shape, "[%ld]", s->t[i].rows);
-        hl += (size_t)snprintf(header + hl, sizeof header - hl,
-                               "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, "
-                               "\"data_offsets\": [%zu, %zu]}",
-                               hl > 1 ? ", " : "", s->t[i].name, shape, off, off + 4 * (size_t)n);
-        start[i] = off;
-        off += 4 * (size_t)n;
-    }
-    hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
-    assert_true(hl < sizeof header);
-    size_t total = 8 + hl + off;
-    unsigned char *buf = calloc(1, total);
-    for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)hl >> (8 * b));
-    memcpy(buf + 8, header, hl);
-    for (int i = 0; i < s->n; i++) {
-        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
-        size_t n = (size_t)(s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1));
-        for (size_t k = 0; k < n; k++) {
-            float v = s->value ? s->value(s->t[i].name, k) : default_value(k);
-            memcpy(buf + 8 + hl + start[i] + 4 * k, &v, 4);
-        }
-    }
-    assert_int_equal(test_write_file(path, buf, total), 0);
-    free(buf);
-}
+/* ---- a tiny Llama (test_util.h: test_tiny) ---- */
 
 static const char *TINY_CONFIG =
     "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
@@ -146,7 +65,7 @@ static const char *write_model(const char *name, const char *extra, const StSpec
     snprintf(path, sizeof path, "%s/config.json", d);
     assert_int_equal(test_write_file(path, text, strlen(text)), 0);
     snprintf(path, sizeof path, "%s/model.safetensors", d);
-    write_st(path, s);
+    test_tiny_write(path, s);
     return d;
 }
 
@@ -220,24 +139,24 @@ static SearchParams bon_params(int n, int max_new, const int *stop, int n_stop) 
 
 static float nan_in_down_proj(const char *name, size_t k) {
     if (strcmp(name, "model.layers.0.mlp.down_proj.weight") == 0 && k == 5) return NAN;
-    return default_value(k);
+    return test_tiny_value(k);
 }
 
 static float inf_in_norm(const char *name, size_t k) {
     if (strcmp(name, "model.norm.weight") == 0 && k == 3) return -INFINITY;
-    return default_value(k);
+    return test_tiny_value(k);
 }
 
 /* Finite, but every logit overflows to infinity (and NaN). */
 static float huge_head(const char *name, size_t k) {
     if (strcmp(name, "lm_head.weight") == 0 || strcmp(name, "model.norm.weight") == 0)
         return 3e38f;
-    return default_value(k);
+    return test_tiny_value(k);
 }
 
 static void nonfinite_weights_are_refused_at_load(void **state) {
     (void)state;
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     const char *ok = write_model("finite", "", &s);
     model_free(load_ok(ok));
     s.value = nan_in_down_proj;
@@ -264,7 +183,7 @@ static double constant_score(const RewardCand *c) { return (double)c->len; }
 
 static void nonfinite_logits_stop_the_run(void **state) {
     (void)state;
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     s.value = huge_head;
     Model *lm = load_ok(write_model("huge", "", &s));
     FakeSource fs = fake_source(constant_score);
@@ -398,7 +317,7 @@ static float padded_value(const char *name, size_t k) {
 }
 
 static const char *write_padded_model(void) {
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     s.value = padded_value;
     const char *d = write_model("padded", "", &s);
     const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
@@ -470,7 +389,7 @@ static void padded_ids_are_never_sampled(void **state) {
  * bridged through text) and a context of 16: a prompt of one token leaves
  * 15 for the response, while the generator (context 16) could write 16. */
 static const char *write_bridged_rm(void) {
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     s.t[0].rows = 12; /* 11 tokens: every one of the generator's, and "k" */
     s.t[N_TINY - 1] = (TSpec){"score.weight", 1, 8};
     const char *d = model_dir("rm_bridge");
@@ -482,7 +401,7 @@ static const char *write_bridged_rm(void) {
     snprintf(path, sizeof path, "%s/config.json", d);
     assert_int_equal(test_write_file(path, cfg, strlen(cfg)), 0);
     snprintf(path, sizeof path, "%s/model.safetensors", d);
-    write_st(path, &s);
+    test_tiny_write(path, &s);
     const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
                       " \"d\": 3, \"e\": 4, \"f\": 5, \"g\": 6, \"h\": 7, \"i\": 8, \"j\": 9,"
                       " \"k\": 10}, \"merges\": []}, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}}";
@@ -494,7 +413,7 @@ static const char *write_bridged_rm(void) {
 static void bridge_context_is_checked_before_the_run(void **state) {
     (void)state;
     if (access(test_specrej_bin(), X_OK) != 0) skip();
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     const char *lm = write_model("lm_bridge", "", &s), *rm = write_bridged_rm();
     const char *tok = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2,"
                       " \"d\": 3, \"e\": 4, \"f\": 5, \"g\": 6, \"h\": 7, \"i\": 8, \"j\": 9},"
@@ -521,18 +440,18 @@ static void bridge_context_is_checked_before_the_run(void **state) {
 /* ================================================ 4. unused tensors */
 
 static float head_differs(const char *name, size_t k) {
-    return strcmp(name, "lm_head.weight") == 0 && k == 17 ? 0.25f : default_value(k);
+    return strcmp(name, "lm_head.weight") == 0 && k == 17 ? 0.25f : test_tiny_value(k);
 }
 
 static void unused_tensors_are_refused(void **state) {
     (void)state;
     /* attention_bias: Llama's o_proj bias, which the model does not apply */
-    StSpec s = tiny_spec();
-    add_tensor(&s, "model.layers.0.self_attn.q_proj.bias", 8, 0);
-    add_tensor(&s, "model.layers.0.self_attn.k_proj.bias", 4, 0);
-    add_tensor(&s, "model.layers.0.self_attn.v_proj.bias", 4, 0);
+    StSpec s = test_tiny();
+    test_tiny_add(&s, "model.layers.0.self_attn.q_proj.bias", 8, 0);
+    test_tiny_add(&s, "model.layers.0.self_attn.k_proj.bias", 4, 0);
+    test_tiny_add(&s, "model.layers.0.self_attn.v_proj.bias", 4, 0);
     model_free(load_ok(write_model("qkv_bias", ", \"attention_bias\": true", &s)));
-    add_tensor(&s, "model.layers.0.self_attn.o_proj.bias", 8, 0);
+    test_tiny_add(&s, "model.layers.0.self_attn.o_proj.bias", 8, 0);
     expect_load_error(write_model("o_bias", ", \"attention_bias\": true", &s),
                       "tensor 'model.layers.0.self_attn.o_proj.bias' is not used by this model "
                       "(LlamaForCausalLM config); refused rather than ignored");
@@ -546,15 +465,15 @@ static void unused_tensors_are_refused(void **state) {
         {"score.weight", "8"},
     };
     for (size_t i = 0; i < sizeof extras / sizeof extras[0]; i++) {
-        s = tiny_spec();
-        add_tensor(&s, extras[i][0], atol(extras[i][1]), 0);
+        s = test_tiny();
+        test_tiny_add(&s, extras[i][0], atol(extras[i][1]), 0);
         char want[160];
         snprintf(want, sizeof want, "tensor '%s' is not used by this model", extras[i][0]);
         expect_load_error(write_model("extra", "", &s), want);
     }
     /* a reward model has no lm_head */
-    s = tiny_spec();
-    add_tensor(&s, "score.weight", 1, 8);
+    s = test_tiny();
+    test_tiny_add(&s, "score.weight", 1, 8);
     const char *d = write_model("rm_head", ", \"num_labels\": 1", &s);
     char path[600], cfg[1024], *arch;
     snprintf(cfg, sizeof cfg, TINY_CONFIG, ", \"num_labels\": 1");
@@ -572,13 +491,13 @@ static void unused_tensors_are_refused(void **state) {
 static void known_harmless_extras_load(void **state) {
     (void)state;
     /* older checkpoints' RoPE buffers (recomputed from the config) */
-    StSpec s = tiny_spec();
-    add_tensor(&s, "model.layers.0.self_attn.rotary_emb.inv_freq", 2, 0);
-    add_tensor(&s, "model.rotary_emb.inv_freq", 2, 0);
+    StSpec s = test_tiny();
+    test_tiny_add(&s, "model.layers.0.self_attn.rotary_emb.inv_freq", 2, 0);
+    test_tiny_add(&s, "model.rotary_emb.inv_freq", 2, 0);
     model_free(load_ok(write_model("inv_freq", "", &s)));
     /* tied embeddings with lm_head.weight saved too: fine when equal (the
      * default weights of both [10, 8] tensors are the same) */
-    s = tiny_spec();
+    s = test_tiny();
     Model *m = load_ok(write_model("tied_same", ", \"tie_word_embeddings\": true", &s));
     assert_true(model_config(m)->tie_embeddings);
     model_free(m);
@@ -589,7 +508,7 @@ static void known_harmless_extras_load(void **state) {
     expect_load_error(write_model("tied_differs", ", \"tie_word_embeddings\": true", &s),
                       "tensor 'lm_head.weight' differs from the embedding (element 17), but "
                       "tie_word_embeddings is true: the model would ignore it");
-    s = tiny_spec();
+    s = test_tiny();
     s.t[N_TINY - 1].rows = 9;
     expect_load_error(write_model("tied_shape", ", \"tie_word_embeddings\": true", &s),
                       "tensor 'lm_head.weight' does not have the embedding's shape");
@@ -617,7 +536,7 @@ static void duplicate_keys_are_refused_in_every_json(void **state) {
     SrError err = {{0}};
     Model *m = NULL;
     /* config.json: transformers would run rope_theta 500000, cJSON kept 10000 */
-    StSpec s = tiny_spec();
+    StSpec s = test_tiny();
     const char *d = write_model("dup_cfg", ", \"rope_theta\": 10000.0, \"rope_theta\": 500000.0", &s);
     snprintf(path, sizeof path, "%s/config.json", d);
     expect_err(model_load(d, &m, &err), &err,
@@ -1103,7 +1022,7 @@ static char *round_trip(const Tokenizer *tok, const char *text, size_t n, size_t
 /* The byte-level fixture tokenizer with "normalizer": {"type": "NFC"}: a
  * text comes back from decode(encode()) as its NFC form, compared with
  * Python's unicodedata.normalize (tests/fixtures/nfc/cases.txt, written by
- * tools/nfc_fixture.py). Before, the normalizer was accepted and ignored.
+ * tools/fixtures/nfc_fixture.py). Before, the normalizer was accepted and ignored.
  * Added tokens are matched on the raw text; invalid bytes pass through. */
 static void nfc_normalizer_is_applied(void **state) {
     (void)state;

@@ -208,7 +208,7 @@ static void spr_candidates_are_prefixes_of_bon(void **state) {
         assert_int_equal(x->index, i);
         assert_true(x->tokens.len <= y->tokens.len);
         assert_memory_equal(x->tokens.data, y->tokens.data, sizeof(int) * x->tokens.len);
-        if (x->finished) { /* finished in both: same response, same score */
+        if (x->state == CAND_FINISHED) { /* finished in both: same response, same score */
             assert_int_equal(x->tokens.len, y->tokens.len);
             assert_int_equal(x->stop_id, y->stop_id);
             if (fabs(x->score - y->score) >= 1e-5)
@@ -274,7 +274,7 @@ static void finished_candidates_are_never_lost(void **state) {
     double best = -INFINITY;
     for (int i = 0; i < s.n; i++) {
         const SearchCandidate *c = &s.cands[i];
-        if (!c->finished) continue;
+        if (c->state != CAND_FINISHED) continue;
         finished++;
         assert_true(c->scored);
         assert_int_equal(c->rejected_at, 0);
@@ -284,7 +284,7 @@ static void finished_candidates_are_never_lost(void **state) {
     assert_true(finished > 3);
     assert_true(cut_finished > 0); /* some were ranked out of the batch ... */
     assert_true(s.best >= 0);      /* ... yet the answer is the best of all of them */
-    assert_true(s.cands[s.best].finished);
+    assert_true(s.cands[s.best].state == CAND_FINISHED);
     assert_true(s.cands[s.best].score == best);
     search_result_free(&s);
     model_free(lm);

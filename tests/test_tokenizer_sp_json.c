@@ -2,7 +2,7 @@
  * TinyLlama, Mistral: "▁" for spaces, byte fallback) against an independent
  * implementation: tests/fixtures/tok_sp_bpe/reference.json holds the ids and
  * decoded texts npm @huggingface/tokenizers gives for the three fixture
- * files (tools/sp_bpe_fixture.py builds them, tools/sp_bpe_reference.mjs
+ * files (tools/fixtures/sp_bpe_fixture.py builds them, tools/fixtures/sp_bpe_reference.mjs
  * runs the reference). Layouts outside the supported ones are refused. */
 #define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen, unlink */
 #include "test_util.h"

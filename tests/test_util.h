@@ -154,4 +154,93 @@ static inline size_t test_unescape(char *s) {
     return n;
 }
 
+/* ---- one tiny Llama for the tests that write checkpoints: dim 8, 1 layer,
+ * 2 heads, 1 kv head, vocab 10, one .safetensors file of F32 tensors ---- */
+
+typedef struct {
+    const char *name;
+    long rows, cols; /* cols 0: 1-D */
+} TSpec;
+
+#define TEST_TINY_MAX 32
+
+/* A tensor list: the tiny model's (test_tiny), then any extras
+ * (test_tiny_add); value(name, k) fills element k of a tensor (NULL:
+ * test_tiny_value, small deterministic weights). */
+typedef struct {
+    TSpec t[TEST_TINY_MAX];
+    int n;
+    float (*value)(const char *name, size_t k);
+    int skip_lm_head; /* leave lm_head.weight out (a tied or headless model) */
+} StSpec;
+
+static const TSpec TEST_TINY_TENSORS[] = {
+    {"model.embed_tokens.weight", 10, 8},
+    {"model.layers.0.input_layernorm.weight", 8, 0},
+    {"model.layers.0.self_attn.q_proj.weight", 8, 8},
+    {"model.layers.0.self_attn.k_proj.weight", 4, 8},
+    {"model.layers.0.self_attn.v_proj.weight", 4, 8},
+    {"model.layers.0.self_attn.o_proj.weight", 8, 8},
+    {"model.layers.0.post_attention_layernorm.weight", 8, 0},
+    {"model.layers.0.mlp.gate_proj.weight", 16, 8},
+    {"model.layers.0.mlp.up_proj.weight", 16, 8},
+    {"model.layers.0.mlp.down_proj.weight", 8, 16},
+    {"model.norm.weight", 8, 0},
+    {"lm_head.weight", 10, 8},
+};
+#define N_TINY ((int)(sizeof TEST_TINY_TENSORS / sizeof TEST_TINY_TENSORS[0]))
+
+static inline StSpec test_tiny(void) {
+    StSpec s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < N_TINY; i++) s.t[s.n++] = TEST_TINY_TENSORS[i];
+    return s;
+}
+
+static inline void test_tiny_add(StSpec *s, const char *name, long rows, long cols) {
+    assert_true(s->n < TEST_TINY_MAX);
+    s->t[s->n++] = (TSpec){name, rows, cols};
+}
+
+static inline float test_tiny_value(size_t k) {
+    return (float)((int)(k * 7919 % 97) - 48) / 97.0f;
+}
+
+/* Writes s as one .safetensors file at path. */
+static inline void test_tiny_write(const char *path, const StSpec *s) {
+    char header[8192];
+    size_t off = 0, hl = 0, start[TEST_TINY_MAX];
+    hl += (size_t)snprintf(header + hl, sizeof header - hl, "{");
+    for (int i = 0; i < s->n; i++) {
+        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
+        long n = s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1);
+        char shape[64];
+        if (s->t[i].cols) snprintf(shape, sizeof shape, "[%ld, %ld]", s->t[i].rows, s->t[i].cols);
+        else snprintf(shape, sizeof shape, "[%ld]", s->t[i].rows);
+        hl += (size_t)snprintf(header + hl, sizeof header - hl,
+                               "%s\"%s\": {\"dtype\": \"F32\", \"shape\": %s, "
+                               "\"data_offsets\": [%zu, %zu]}",
+                               hl > 1 ? ", " : "", s->t[i].name, shape, off, off + 4 * (size_t)n);
+        start[i] = off;
+        off += 4 * (size_t)n;
+    }
+    hl += (size_t)snprintf(header + hl, sizeof header - hl, "}");
+    assert_true(hl < sizeof header);
+    size_t total = 8 + hl + off;
+    unsigned char *buf = calloc(1, total);
+    assert_non_null(buf);
+    for (int b = 0; b < 8; b++) buf[b] = (unsigned char)((uint64_t)hl >> (8 * b));
+    memcpy(buf + 8, header, hl);
+    for (int i = 0; i < s->n; i++) {
+        if (s->skip_lm_head && strcmp(s->t[i].name, "lm_head.weight") == 0) continue;
+        size_t n = (size_t)(s->t[i].rows * (s->t[i].cols ? s->t[i].cols : 1));
+        for (size_t k = 0; k < n; k++) {
+            float v = s->value ? s->value(s->t[i].name, k) : test_tiny_value(k);
+            memcpy(buf + 8 + hl + start[i] + 4 * k, &v, 4);
+        }
+    }
+    assert_int_equal(test_write_file(path, buf, total), 0);
+    free(buf);
+}
+
 #endif

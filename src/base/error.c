@@ -1,3 +1,5 @@
+/* error.c - errors as values (error.h): one-line messages and allocation
+ * that says what failed. */
 #include "base/error.h"
 
 #include <math.h>

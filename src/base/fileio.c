@@ -1,3 +1,4 @@
+/* fileio.c - capped whole-file reads and atomic output files (fileio.h). */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath() */
 #include "base/fileio.h"
 

@@ -1,3 +1,4 @@
+/* intvec.c - a growable array of ints (intvec.h). */
 #include "base/intvec.h"
 
 #include <limits.h>

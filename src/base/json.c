@@ -1,3 +1,5 @@
+/* json.c - the one JSON reader (json.h): capped nesting and size, duplicate
+ * keys refused. */
 #include "base/json.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* progress.c - one progress line on stderr, redrawn in place at a bounded
+ * rate (progress.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "base/progress.h"
 

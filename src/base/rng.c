@@ -1,3 +1,5 @@
+/* rng.c - per-candidate random streams (rng.h): candidate i's draws depend
+ * on the seed and i alone. */
 #include "base/rng.h"
 
 static uint64_t splitmix64(uint64_t *state) {

@@ -1,3 +1,5 @@
+/* strmap.c - an open-addressing hash map from byte strings to ints
+ * (strmap.h). */
 #include "base/strmap.h"
 
 #include <stdlib.h>

@@ -1,3 +1,5 @@
+/* utf8.c - byte strings made safe for JSON text: invalid UTF-8 becomes
+ * U+FFFD, counted (utf8.h). */
 #include "base/utf8.h"
 
 #include <stdint.h>

@@ -1,3 +1,5 @@
+/* args.c - strict parsing of command-line values (args.h): whole numbers,
+ * byte sizes, id lists, flags with =VALUE. */
 #include "cli/args.h"
 
 #include <ctype.h>

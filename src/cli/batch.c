@@ -1,3 +1,5 @@
+/* batch.c - batch mode's files (batch.h): the --prompts list and the JSON-
+ * lines output a --resume continues. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli/batch.h"
 

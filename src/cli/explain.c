@@ -1,3 +1,5 @@
+/* explain.c - --explain: a run told in words on stderr, decision by
+ * decision (explain.h). */
 #include "cli/explain.h"
 
 #include <stdlib.h>
@@ -29,7 +31,7 @@ static int print_cand(const Explainer *ex, const char *role, const SearchCandida
     char *text;
     if (candidate_text(ex->tok, c, &text, err) != 0) return -1;
     fprintf(ex->out, "    %-9s #%-4d %+9.4f  %3d tokens%s  ", role, c->index, c->score,
-            c->tokens.len, c->finished ? ", finished" : "          ");
+            c->tokens.len, c->state == CAND_FINISHED ? ", finished" : "          ");
     if (text) print_short(ex->out, text);
     else fputs("(no text: an id-only run)", ex->out);
     fputc('\n', ex->out);

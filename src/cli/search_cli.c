@@ -1,3 +1,6 @@
+/* search_cli.c - the front end of generate, bon, spr, record and replay
+ * (search_cli.h): flags, models and tokenizers, prompt and stop ids, the
+ * run, its text/--json/--trace output, record files and batch mode. */
 #define _POSIX_C_SOURCE 200809L
 #include "base/datadir.h"
 #include "cli/search_cli.h"
@@ -19,6 +22,7 @@
 #include "cli/batch.h"
 #include "cli/explain.h"
 #include "cli/policy_cli.h"
+#include "cli/reward_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
 #include "search/policy.h"
@@ -58,6 +62,10 @@ typedef struct Opts {
     PolicyCli pcli;             /* spr and replay: the policy flags, as given */
     const Policy *policy;       /* spr: resolved from them (parse_opts) */
     PolicyArgs policy_args;
+    RewardCli rcli;                 /* --reward-arg and the sources' own flags, as given */
+    const RewardEntry *reward_entry; /* bon, spr, record: --reward-source, NULL if unknown
+                                        (reward_open then says so) */
+    PolicyArgs reward_args;         /* its arguments, resolved from rcli */
     /* record and replay (issue 14) */
     const char *output, *record;
     int replay;                     /* method is then the simulated one (bon or spr) */
@@ -143,7 +151,7 @@ static void usage(SearchCliMethod m) {
     if (m == SEARCH_CLI_SPR) policy_cli_usage(stdout);
     if (m != SEARCH_CLI_GENERATE)
         printf("  --reward PATH         reward-model checkpoint\n"
-               "  --reward-source S     %s (default model)\n"
+               "  --reward-source S     %s (default %s)\n"
                "  --reward-tokenizer P  the reward model's tokenizer if not in its folder\n"
                "  --reward-template T   the reward model's template (default auto)\n"
                "  --kv-budget BYTES     generator + reward KV cache bytes (default: what holds\n"
@@ -157,7 +165,8 @@ static void usage(SearchCliMethod m) {
                "  --lexicon PATH        gold judge lexicon (default " GOLD_DEFAULT_LEXICON ")\n"
                "  --closing-ids IDS     id-only runs: ids closing a response for the reward\n"
                "                        model (default its eos id; 'none' for none)\n",
-               reward_names());
+               reward_names(), reward_at(0)->name);
+    if (m != SEARCH_CLI_GENERATE) reward_cli_usage(stdout);
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
@@ -266,6 +275,7 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--reward", NULL, reward)
         STR("--reward-tokenizer", NULL, reward_tokenizer)
         STR("--reward-source", NULL, reward_source)
+        if ((r = reward_cli_take(&o->rcli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
         STR("--reward-template", NULL, reward_template)
         STR("--closing-ids", NULL, closing_ids)
         STR("--lexicon", NULL, lexicon)
@@ -301,19 +311,12 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
     if (o->method == SEARCH_CLI_GENERATE) return 0;
-    /* the source's name, from the registry's list ("model, selflik, gold") */
-    const char *names = reward_names();
-    size_t n = strlen(o->reward_source);
-    int known = 0;
-    for (const char *p = names; *p && !known; p += strcspn(p, ","), p += strspn(p, ", "))
-        known = strncmp(p, o->reward_source, n) == 0 && (p[n] == 0 || p[n] == ',');
-    if (!known)
-        return sr_fail(err, "--reward-source: unknown source '%s' (known: %s)", o->reward_source,
-                       names);
+    /* an unknown name: resolve_reward found no entry; reward_find says which are known */
+    if (!o->reward_entry && !reward_find(o->reward_source, err)) return -1;
     if (o->prompt_ids && o->reward_tokenizer)
         return sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids "
                             "(--prompt-ids)");
-    if (strcmp(o->reward_source, "model") == 0) return 0;
+    if (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
                        : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
@@ -357,6 +360,19 @@ static int check_batch(const Opts *o, SrError *err) {
     if (o->print_ids) return sr_fail(err, "--print-ids: one run only (not with --prompts)");
     if (o->method == SEARCH_CLI_RECORD && !o->output)
         return sr_fail(err, "--output: required (with --prompts: the folder for the ID.rec files)");
+    return 0;
+}
+
+/* The source's entry and arguments. An unknown name is left to open_reward,
+ * which names the known ones (a run error, as it always was). */
+static int resolve_reward(Opts *o, SrError *err) {
+    if (!(o->reward_entry = reward_find(o->reward_source, NULL))) return 0;
+    if (reward_cli_resolve(&o->rcli, o->reward_entry, &o->reward_args, err) != 0) return -1;
+    if (!o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL)) {
+        char others[256];
+        reward_cli_modelless(others, sizeof others);
+        return sr_fail(err, "--reward: required (or --reward-source %s)", others);
+    }
     return 0;
 }
 
@@ -438,10 +454,10 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->method == SEARCH_CLI_SPR &&
         policy_cli_resolve(&o->pcli, NULL, &o->policy, &o->policy_args, err) != 0)
         return -1;
-    if (o->method != SEARCH_CLI_GENERATE && !o->reward_source)
-        o->reward_source = "model";
-    if (o->method != SEARCH_CLI_GENERATE && !o->reward && strcmp(o->reward_source, "model") == 0)
-        return sr_fail(err, "--reward: required (or --reward-source selflik|gold)");
+    if (o->method != SEARCH_CLI_GENERATE) {
+        if (!o->reward_source) o->reward_source = reward_at(0)->name;
+        if (resolve_reward(o, err) != 0) return -1;
+    }
     if (check_usage(o, err) != 0) return -1;
     return check_no_effect(o, err);
 }
@@ -651,6 +667,15 @@ static int load_prompt(Session *s, const Opts *o, SrError *err) {
     return 0;
 }
 
+/* generate ranks nothing, but the driver scores its one candidate: with the
+ * first source that needs nothing beyond the generator's own output. */
+static const char *generate_source(void) {
+    for (int i = 0; i < reward_count(); i++)
+        if (!(reward_needs(reward_at(i)) & ~(unsigned)REWARD_NEEDS_LOGPROBS))
+            return reward_at(i)->name;
+    return reward_at(0)->name;
+}
+
 static int open_reward(Session *s, const Opts *o, SrError *err) {
     RewardContext ctx = {0};
     ctx.path = o->reward;
@@ -673,8 +698,10 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
         ctx.closing_ids = s->closing;
         ctx.n_closing = s->n_closing;
     }
-    const char *src = o->method == SEARCH_CLI_GENERATE ? "selflik" : o->reward_source;
-    return reward_open(src, &ctx, &s->rs, err);
+    if (o->method == SEARCH_CLI_GENERATE) return reward_open(generate_source(), &ctx, &s->rs, err);
+    ctx.entry = o->reward_entry;
+    ctx.args = o->reward_entry ? &o->reward_args : NULL;
+    return reward_open(o->reward_source, &ctx, &s->rs, err);
 }
 
 /* With a tokenizer, only ids it can decode are sampled: a model's rows may
@@ -764,7 +791,7 @@ static cJSON *candidates_json(Session *s, SrError *err) {
         cJSON_AddNumberToObject(e, "i", c->index);
         cJSON_AddNumberToObject(e, "len", c->tokens.len);
         cJSON_AddBoolToObject(e, "stop", c->stop_id >= 0);
-        cJSON_AddBoolToObject(e, "finished", c->finished);
+        cJSON_AddBoolToObject(e, "finished", c->state == CAND_FINISHED);
         cJSON_AddBoolToObject(e, "scored", c->scored);
         cJSON_AddNumberToObject(e, "score", c->score);
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
@@ -820,11 +847,30 @@ static int session_hashes(Session *s, const Opts *o, int want_rm, SrError *err) 
     return 0;
 }
 
+/* params.reward.params: the source's argument values, only for a source
+ * that declares parameters (the others' output stays as it always was). A
+ * replay gives the record's, as the live run printed them. */
+static int add_reward_args(Session *s, const Opts *o, cJSON *r, SrError *err) {
+    cJSON *args = NULL;
+    if (s->replaying) {
+        if (!s->rec.rs_args) return 0;
+        if (sr_json_parse(s->rec.rs_args, strlen(s->rec.rs_args), o->record, NULL, &args, err) != 0)
+            return -1;
+    } else {
+        if (!o->reward_entry || o->reward_entry->n_params == 0) return 0;
+        args = reward_cli_json(o->reward_entry, &o->reward_args);
+    }
+    if (!args) return sr_fail(err, "--json: out of memory");
+    cJSON_AddItemToObject(r, "params", args);
+    return 0;
+}
+
 /* Every parameter of the run (docs/output-schema.md): what reproduces it. */
 static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrError *err) {
     uint64_t gen_hash = 0, rm_hash = 0;
     const char *gen_path = o->model, *rm_path = NULL;
-    int model_src = o->method != SEARCH_CLI_GENERATE && strcmp(s->rs->name, "model") == 0;
+    int model_src = o->method != SEARCH_CLI_GENERATE &&
+                    (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL);
     if (s->replaying) {
         gen_path = s->rec.gen_path, gen_hash = s->rec.gen_hash;
         rm_path = s->rec.rm_path, rm_hash = s->rec.rm_hash;
@@ -845,7 +891,7 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
         /* --closing-ids changes every score, so it is part of what repeats
          * the run: the ids as given ([] for none), null for the default */
-        if (s->replaying && s->rec.rs_closing_len == 0 && strcmp(s->rec.rs_name, "model") == 0)
+        if (s->replaying && s->rec.rs_closing_len == 0 && s->rec.has_rm_cfg)
             /* a record keeps how many closing ids there were, not which:
              * none is the one case it can tell (a record format change
              * would be needed for the rest) */
@@ -855,6 +901,10 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         else
             cJSON_AddNullToObject(r, "closing_ids");
         cJSON_AddItemToObject(j, "reward", r);
+        if (add_reward_args(s, o, r, err) != 0) {
+            cJSON_Delete(j);
+            return NULL;
+        }
     }
     cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
     /* as digits: a double would round seeds above 2^53 (the run could not
@@ -1024,6 +1074,7 @@ static int parse_replay_opts(Opts *o, SrError *err) {
                         : o->tokenizer ? "--tokenizer" : o->reward_tokenizer ? "--reward-tokenizer"
                         : o->stop_ids ? "--stop-ids" : o->closing_ids ? "--closing-ids"
                         : o->lexicon ? "--lexicon"
+                        : reward_cli_given(&o->rcli) ? "--reward-arg"
                         : strcmp(o->template_name, "auto") ? "--template"
                         : strcmp(o->reward_template, "auto") ? "--reward-template"
                         : o->system ? "--system" : o->thinking ? "--thinking" : NULL;
@@ -1160,7 +1211,13 @@ static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Reco
     const RewardSource *rs = s->rs;
     if (!(r->rs_name = dup_str(rs->name, err)) || !(r->rs_detail = dup_str(rs->detail, err)))
         return -1;
-    int model_src = strcmp(rs->name, "model") == 0;
+    int model_src = (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) != 0;
+    if (o->reward_entry->n_params > 0) {
+        cJSON *args = reward_cli_json(o->reward_entry, &o->reward_args);
+        r->rs_args = args ? cJSON_PrintUnformatted(args) : NULL;
+        cJSON_Delete(args);
+        if (!r->rs_args) return sr_fail(err, "record: out of memory");
+    }
     if (!(r->rm_path = dup_str(model_src ? o->reward : "", err))) return -1;
     if (model_src) {
         Model *rm = NULL;
@@ -1192,7 +1249,8 @@ static int search_and_finish(Session *s, Opts *o, SearchParams *p, SrError *err)
     if (o->trace) {
         if (trace_open(&s->trace, o->trace, err) != 0) return -1;
         cJSON *params = params_json(s, o, p, err);
-        if (!params || trace_header(&s->trace, METHOD_NAMES[o->method], params, err) != 0)
+        if (!params || trace_header(&s->trace, METHOD_NAMES[o->method], params, o->prompt,
+                                    s->prompt.data, s->prompt.len, err) != 0)
             return -1;
         p->on_decision = trace_decision;
         p->user = &s->trace;
@@ -1225,7 +1283,7 @@ static int record_one(Session *s, const Opts *o, const char *path, SrError *err)
     }
     RewardFootprint fp;
     reward_footprint(s->rs, &fp);
-    if (strcmp(s->rs->name, "model") == 0 && fp.kv_bytes_per_token == 0) {
+    if ((reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) && fp.kv_bytes_per_token == 0) {
         sr_fail(err, "record: %s has another tokenizer than the generator; a bridged reward "
                      "model rescores from re-encoded text, which a record cannot replay", o->reward);
         goto done;
@@ -1341,7 +1399,7 @@ static int batch_only_flag(const char *a, int *takes_value) {
  * line of another run is refused instead of silently mixed. */
 static int batch_fingerprint(Session *s, const Opts *o, const BatchPrompt *q, uint64_t seed,
                              char out[32], SrError *err) {
-    int want_rm = o->reward && strcmp(o->reward_source ? o->reward_source : "model", "model") == 0;
+    int want_rm = o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL);
     if (session_hashes(s, o, want_rm, err) != 0) return -1;
     uint64_t h = record_fnv1a(RECORD_FNV_OFFSET, "specrej-batch-1", 16);
     h = record_fnv1a(h, METHOD_NAMES[o->method], strlen(METHOD_NAMES[o->method]) + 1);
@@ -1416,7 +1474,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
                                        : batch_out_open(&out, o->output, o->resume, err) != 0)
         goto done;
     s->out = o->method == SEARCH_CLI_RECORD ? NULL : &out;
-    if (o->reward && strcmp(o->reward_source, "model") == 0 &&
+    if (o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) &&
         model_load(o->reward, &s->rm, err) != 0)
         goto done;
     FpCtx fc = {s, o, &bp, seed};

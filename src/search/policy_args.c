@@ -1,5 +1,5 @@
-/* policy_args.c - parsing and checking a policy's arguments against its
- * declaration (policy_args.h). */
+/* policy_args.c - parsing and checking declared parameters' values (a
+ * policy's, a reward source's) against their declaration (policy_args.h). */
 #include "search/policy_args.h"
 
 #include <ctype.h>
@@ -12,16 +12,30 @@
 static int is_list(PolicyParamType t) { return t == POLICY_INT_LIST || t == POLICY_DOUBLE_LIST; }
 static int is_int(PolicyParamType t) { return t == POLICY_INT || t == POLICY_INT_LIST; }
 
-int policy_param_index(const Policy *p, const char *name) {
-    for (int k = 0; k < p->n_params; k++)
-        if (strcmp(p->params[k].name, name) == 0) return k;
+ParamOwner policy_owner(const Policy *p) {
+    return (ParamOwner){"policy", p->name, "--policy-arg", p->params, p->n_params, p->validate};
+}
+
+int param_index(const ParamOwner *o, const char *name) {
+    for (int k = 0; k < o->n_params; k++)
+        if (strcmp(o->params[k].name, name) == 0) return k;
     return -1;
 }
 
-const char *policy_param_label(const PolicyParam *q, char *buf, size_t cap) {
+const char *param_label(const ParamOwner *o, const PolicyParam *q, char *buf, size_t cap) {
     if (q->flag) return q->flag;
-    snprintf(buf, cap, "--policy-arg %s", q->name);
+    snprintf(buf, cap, "%s %s", o->arg_flag, q->name);
     return buf;
+}
+
+int policy_param_index(const Policy *p, const char *name) {
+    ParamOwner o = policy_owner(p);
+    return param_index(&o, name);
+}
+
+const char *policy_param_label(const PolicyParam *q, char *buf, size_t cap) {
+    ParamOwner o = {.arg_flag = "--policy-arg"};
+    return param_label(&o, q, buf, cap);
 }
 
 /* x for a message: an integer whole (1000000, not 1e+06), anything else in
@@ -99,38 +113,66 @@ static int parse_list(const PolicyParam *q, PolicyArgs *a, int k, const char *la
     return 0;
 }
 
-static int set_k(const Policy *p, PolicyArgs *a, int k, const char *text, const char *label,
+static int set_k(const ParamOwner *o, PolicyArgs *a, int k, const char *text, const char *label,
                  SrError *err) {
-    const PolicyParam *q = &p->params[k];
+    const PolicyParam *q = &o->params[k];
     char buf[64];
-    if (!label) label = policy_param_label(q, buf, sizeof buf);
+    if (!label) label = param_label(o, q, buf, sizeof buf);
     int rc = is_list(q->type) ? parse_list(q, a, k, label, text, err)
                               : parse_one(q, label, text, &a->num[k], err);
     if (rc == 0) a->set[k] = 1;
     return rc;
 }
 
-int policy_args_init(const Policy *p, PolicyArgs *a, SrError *err) {
+int param_args_init(const ParamOwner *o, PolicyArgs *a, SrError *err) {
     memset(a, 0, sizeof *a);
-    if (p->n_params > POLICY_MAX_PARAMS)
-        return sr_fail(err, "policy %s: %d parameters (at most %d)", p->name, p->n_params,
+    if (o->n_params > POLICY_MAX_PARAMS)
+        return sr_fail(err, "%s %s: %d parameters (at most %d)", o->kind, o->name, o->n_params,
                        POLICY_MAX_PARAMS);
-    for (int k = 0; k < p->n_params; k++)
-        if (p->params[k].def && set_k(p, a, k, p->params[k].def, NULL, err) != 0) {
+    for (int k = 0; k < o->n_params; k++)
+        if (o->params[k].def && set_k(o, a, k, o->params[k].def, NULL, err) != 0) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
-            return sr_fail(err, "policy %s: its default: %s", p->name, msg);
+            return sr_fail(err, "%s %s: its default: %s", o->kind, o->name, msg);
         }
     return 0;
 }
 
+int param_args_set(const ParamOwner *o, PolicyArgs *a, const char *name, const char *text,
+                   const char *label, SrError *err) {
+    int k = param_index(o, name);
+    if (k < 0)
+        return sr_fail(err, "%s: %s %s takes no parameter '%s'", label ? label : o->arg_flag,
+                       o->kind, o->name, name);
+    return set_k(o, a, k, text, label, err);
+}
+
+int param_args_check(const ParamOwner *o, const PolicyArgs *a, SrError *err) {
+    for (int k = 0; k < o->n_params; k++) {
+        const PolicyParam *q = &o->params[k];
+        char buf[64];
+        const char *label = param_label(o, q, buf, sizeof buf);
+        if (!a->set[k]) return sr_fail(err, "%s: required (%s)", label, q->help);
+        int n = 1;
+        const double *v = is_list(q->type) ? policy_list(a, k, &n) : &a->num[k];
+        for (int i = 0; i < n; i++) {
+            if (!in_range(q, v[i])) return out_of_range(q, label, v[i], err);
+            if (is_int(q->type) && v[i] != floor(v[i]))
+                return sr_fail(err, "%s: %g is not an integer", label, v[i]);
+        }
+    }
+    return o->validate ? o->validate(a, err) : 0;
+}
+
+int policy_args_init(const Policy *p, PolicyArgs *a, SrError *err) {
+    ParamOwner o = policy_owner(p);
+    return param_args_init(&o, a, err);
+}
+
 int policy_args_set(const Policy *p, PolicyArgs *a, const char *name, const char *text,
                     const char *label, SrError *err) {
-    int k = policy_param_index(p, name);
-    if (k < 0)
-        return sr_fail(err, "%s: policy %s takes no parameter '%s'", label ? label : "--policy-arg",
-                       p->name, name);
-    return set_k(p, a, k, text, label, err);
+    ParamOwner o = policy_owner(p);
+    return param_args_set(&o, a, name, text, label, err);
 }
 
 void policy_args_put(const Policy *p, PolicyArgs *a, const char *name, double v) {
@@ -141,31 +183,6 @@ void policy_args_put(const Policy *p, PolicyArgs *a, const char *name, double v)
 }
 
 int policy_args_check(const Policy *p, const PolicyArgs *a, SrError *err) {
-    for (int k = 0; k < p->n_params; k++) {
-        const PolicyParam *q = &p->params[k];
-        char buf[64];
-        const char *label = policy_param_label(q, buf, sizeof buf);
-        if (!a->set[k]) return sr_fail(err, "%s: required (%s)", label, q->help);
-        int n = 1;
-        const double *v = is_list(q->type) ? policy_list(a, k, &n) : &a->num[k];
-        for (int i = 0; i < n; i++) {
-            if (!in_range(q, v[i])) return out_of_range(q, label, v[i], err);
-            if (is_int(q->type) && v[i] != floor(v[i]))
-                return sr_fail(err, "%s: %g is not an integer", label, v[i]);
-        }
-    }
-    return p->validate ? p->validate(a, err) : 0;
-}
-
-void policy_args_format(const Policy *p, const PolicyArgs *a, int k, char *buf, size_t cap) {
-    const PolicyParam *q = &p->params[k];
-    int n = 1;
-    const double *v = is_list(q->type) ? policy_list(a, k, &n) : &a->num[k];
-    size_t o = 0;
-    buf[0] = 0;
-    for (int i = 0; i < n && o < cap; i++) {
-        int w = snprintf(buf + o, cap - o, "%s%.15g", i ? "," : "", v[i]);
-        if (w < 0) break;
-        o += (size_t)w;
-    }
+    ParamOwner o = policy_owner(p);
+    return param_args_check(&o, a, err);
 }

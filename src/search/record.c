@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "base/fileio.h"
+#include "base/json.h"
+#include "search/reward.h"
 
 uint64_t record_fnv1a(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
@@ -84,7 +86,7 @@ static void put_cfg(Buf *b, const ModelConfig *c) {
 int record_write(const char *path, const Record *r, SrError *err) {
     Buf b = {0};
     put(&b, RECORD_MAGIC, 8);
-    put_u32(&b, RECORD_VERSION);
+    put_u32(&b, r->rs_args ? 2u : 1u);
     put_u64(&b, r->seed);
     put_f64(&b, r->temperature);
     put_i32(&b, r->top_k);
@@ -116,6 +118,7 @@ int record_write(const char *path, const Record *r, SrError *err) {
     put_u8(&b, r->has_text);
     put_u64(&b, r->lexicon_hash);
     put_u8(&b, r->prompt_kv_per_candidate);
+    if (r->rs_args) put_cstr(&b, r->rs_args); /* version 2 */
     for (int i = 0; i < r->n_cands; i++) {
         const RecordCand *c = &r->cands[i];
         put_i32(&b, c->len);
@@ -313,12 +316,29 @@ static void get_cfg(Cur *c, ModelConfig *m, int kind) {
     }
 }
 
+/* The arguments of version 2: one JSON object of numbers and arrays of
+ * numbers, as --json prints them. */
+static int check_args(Cur *c, const char *text) {
+    cJSON *j = NULL;
+    SrError e;
+    if (sr_json_parse(text, strlen(text), c->name, NULL, &j, &e) != 0)
+        return cfail(c, "the reward source arguments are not JSON");
+    int ok = cJSON_IsObject(j);
+    for (const cJSON *v = ok ? j->child : NULL; v && ok; v = v->next) {
+        ok = cJSON_IsNumber(v) || cJSON_IsArray(v);
+        for (const cJSON *x = cJSON_IsArray(v) ? v->child : NULL; x && ok; x = x->next)
+            ok = cJSON_IsNumber(x);
+    }
+    cJSON_Delete(j);
+    return ok ? 0 : cfail(c, "the reward source arguments are not an object of numbers");
+}
+
 static int parse_body(Cur *c, Record *r) {
     if (need(c, 8, "magic") != 0 || memcmp(c->p, RECORD_MAGIC, 8) != 0)
         return cfail(c, "not a specrej record file (bad magic)");
     c->off = 8;
     uint32_t version = get_u32(c, "version");
-    if (!c->failed && version != RECORD_VERSION) {
+    if (!c->failed && (version < 1 || version > RECORD_VERSION)) {
         char msg[120];
         snprintf(msg, sizeof msg, "format version %u, this build reads version %u", version,
                  RECORD_VERSION);
@@ -372,9 +392,19 @@ static int parse_body(Cur *c, Record *r) {
     r->has_text = get_flag(c, "text flag");
     r->lexicon_hash = get_u64(c, "lexicon hash");
     r->prompt_kv_per_candidate = get_flag(c, "prompt KV mode");
+    if (version >= 2) r->rs_args = get_str(c, "reward source arguments", NULL);
     if (c->failed) return -1;
-    if (strcmp(r->rs_name, "model") == 0) {
-        if (!r->has_rm_cfg) return cfail(c, "a model reward source without its shapes");
+    if (r->rs_args && check_args(c, r->rs_args) != 0) return -1;
+    /* a source is checked by what it declares it needs, not by its name; a
+     * name this build does not know (a record from a build with more
+     * sources) is checked by what the record holds */
+    const RewardEntry *e = reward_find(r->rs_name, NULL);
+    if (e && (reward_needs(e) & REWARD_NEEDS_MODEL) && !r->has_rm_cfg) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "a %s reward source without its shapes", r->rs_name);
+        return cfail(c, msg);
+    }
+    if (r->has_rm_cfg && (!e || (reward_needs(e) & REWARD_NEEDS_MODEL))) {
         const ModelConfig *m = &r->rm_cfg;
         uint64_t kvb = (uint64_t)2 * m->n_layers * m->n_kv_heads * m->head_dim * sizeof(float);
         if (r->rs_kv_bytes_per_token != kvb)
@@ -466,6 +496,7 @@ void record_free(Record *r) {
         }
     free(r->cands), free(r->stops), free(r->prompt_text), free(r->prompt);
     free(r->gen_path), free(r->rs_name), free(r->rs_detail), free(r->rm_path);
+    free(r->rs_args);
     memset(r, 0, sizeof *r);
 }
 

@@ -3,8 +3,11 @@
  * have seen (docs/record-format.md is the byte-level specification).
  *
  * Contract:
- *  - record_write() writes a Record atomically (fileio.h) in format version
- *    RECORD_VERSION, closed by an FNV-1a 64 checksum of every byte before it.
+ *  - record_write() writes a Record atomically (fileio.h), closed by an
+ *    FNV-1a 64 checksum of every byte before it, in the lowest format
+ *    version that holds it: 1, or 2 when the reward source has arguments
+ *    (rs_args). A record of a source without parameters is thus the same
+ *    bytes as before version 2 existed, and older builds still read it.
  *  - record_load() reads a file and validates all of it before returning:
  *    magic, version, checksum, every count against the bytes that remain
  *    (so a hostile count costs no memory), every id against the vocabulary,
@@ -32,7 +35,7 @@
 #include "runtime/model_config.h"
 
 #define RECORD_MAGIC "SPRECORD"
-#define RECORD_VERSION 1u
+#define RECORD_VERSION 2u /* the newest this build writes and reads (it reads 1 too) */
 /* Caps that keep a hostile header cheap (far above any real run). */
 #define RECORD_MAX_CANDS (1 << 20)
 #define RECORD_MAX_LEN (1 << 20)
@@ -76,6 +79,8 @@ typedef struct Record {
     ModelConfig rm_cfg;
     uint64_t rs_kv_bytes_per_token, rs_reserve_bytes;
     int rs_prefix_len, rs_closing_len, rs_max_response;
+    char *rs_args;    /* its arguments as one JSON object (params.reward.params), or NULL:
+                         a source without parameters (then the file is version 1) */
     /* text and gold */
     int has_gold, has_text;
     uint64_t lexicon_hash;

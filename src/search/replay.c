@@ -75,7 +75,7 @@ int record_tap_decision(void *user, const DecisionRecord *rec, SrError *err) {
     RecordTap *t = user;
     for (int i = 0; i < rec->n_ranked; i++) {
         const SearchCandidate *c = rec->ranked[i];
-        if (c->finished) continue;
+        if (c->state == CAND_FINISHED) continue;
         int len = c->tokens.len;
         if (c->index >= t->n || len >= t->width || !c->scored)
             return sr_fail(err, "record: candidate %d at %d tokens is outside the tap", c->index,
@@ -94,7 +94,7 @@ int record_tap_fill(const RecordTap *t, const SearchResult *res, Record *r, SrEr
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
         RecordCand *k = &r->cands[i];
-        if (!c->finished || !c->scored || c->index != i || i >= t->n)
+        if (c->state != CAND_FINISHED || !c->scored || c->index != i || i >= t->n)
             return sr_fail(err, "record: candidate %d did not finish", i);
         k->len = c->tokens.len;
         k->stop_id = c->stop_id;

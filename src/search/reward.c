@@ -1,27 +1,79 @@
+/* reward.c - the registry of reward sources (the list is reward_list.h),
+ * the memory answers' defaults, and the two kits a new source builds on:
+ * the stateless ops and the wrapper of another source. */
 #include "search/reward.h"
 
 #include "runtime/kvcache.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-/* The registry: one X(name) per src/search/reward_NAME.c. */
-#define REWARD_LIST(X) X(model) X(selflik) X(gold)
+#define X(n) extern const RewardEntry reward_source_##n;
+#include "search/reward_list.h"
+#undef X
 
-#define REWARD_DECLARE(n) extern const RewardEntry reward_source_##n;
-REWARD_LIST(REWARD_DECLARE)
-#define REWARD_ENTRY(n) &reward_source_##n,
-static const RewardEntry *const SOURCES[] = {REWARD_LIST(REWARD_ENTRY)};
-#define REWARD_NAME(n) ", " #n
-static const char REWARD_NAMES[] = REWARD_LIST(REWARD_NAME);
+static const RewardEntry *const SOURCES[] = {
+#define X(n) &reward_source_##n,
+#include "search/reward_list.h"
+#undef X
+};
+
+static const char REWARD_NAMES[] =
+#define X(n) ", " #n
+#include "search/reward_list.h"
+#undef X
+    ;
+
+int reward_count(void) { return (int)(sizeof SOURCES / sizeof SOURCES[0]); }
+
+const RewardEntry *reward_at(int i) { return i >= 0 && i < reward_count() ? SOURCES[i] : NULL; }
 
 const char *reward_names(void) { return REWARD_NAMES + 2; }
 
+const RewardEntry *reward_find(const char *name, SrError *err) {
+    for (int i = 0; i < reward_count(); i++)
+        if (strcmp(SOURCES[i]->name, name) == 0) return SOURCES[i];
+    sr_fail(err, "--reward-source: unknown source '%s' (known: %s)", name, reward_names());
+    return NULL;
+}
+
+unsigned reward_needs(const RewardEntry *e) {
+    unsigned needs = 0;
+    /* a wrapper's chain is short; the bound stops a source that wraps itself */
+    for (int depth = 0; e && depth < 8; depth++) {
+        needs |= e->needs;
+        e = e->wraps ? reward_find(e->wraps, NULL) : NULL;
+    }
+    return needs;
+}
+
+ParamOwner reward_owner(const RewardEntry *e) {
+    return (ParamOwner){"reward source", e->name, "--reward-arg", e->params, e->n_params,
+                        e->validate};
+}
+
 int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, SrError *err) {
     *out = NULL;
-    for (size_t i = 0; i < sizeof SOURCES / sizeof SOURCES[0]; i++)
-        if (strcmp(SOURCES[i]->name, name) == 0) return SOURCES[i]->open(ctx, out, err);
-    return sr_fail(err, "--reward-source: unknown source '%s' (known: %.*s)", name,
-                   (int)(sizeof REWARD_NAMES - 3), REWARD_NAMES + 2);
+    const RewardEntry *e = reward_find(name, err);
+    if (!e) return -1;
+    RewardContext c = *ctx;
+    PolicyArgs defaults;
+    ParamOwner o = reward_owner(e);
+    if (!c.args || c.entry != e) { /* another source's values are not this one's */
+        if (param_args_init(&o, &defaults, err) != 0) return -1;
+        c.args = &defaults;
+    }
+    if (param_args_check(&o, c.args, err) != 0) return -1;
+    /* the declared needs, checked here once for every source */
+    unsigned needs = reward_needs(e);
+    if ((needs & REWARD_NEEDS_TOKENIZER) && !ctx->gen_tok)
+        return sr_fail(err, "--reward-source %s: needs the generator's tokenizer to decode "
+                            "responses (not available in an id-only run)", e->name);
+    if (needs & REWARD_NEEDS_HIDDEN)
+        return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
+                            "this build does not supply yet", e->name);
+    c.entry = e;
+    return e->open(&c, out, err);
 }
 
 void reward_close(RewardSource *rs) {
@@ -70,4 +122,110 @@ void reward_footprint(const RewardSource *rs, RewardFootprint *fp) {
     memset(fp, 0, sizeof *fp);
     fp->max_response = reward_max_response(rs);
     if (rs->ops->footprint) rs->ops->footprint(rs, fp);
+}
+
+/* ---- the wrapper kit (reward_wrap_open) ---------------------------------- */
+
+typedef struct Wrap {
+    RewardSource *inner;
+    RewardAdjust adjust;
+    void *self;
+    void (*free_self)(void *);
+} Wrap;
+
+static RewardSource *inner_of(const RewardSource *rs) { return ((const Wrap *)rs->self)->inner; }
+
+/* The wrapper reports the inner source's cost as its own: the driver reads
+ * flops and tokens off the source it was given. */
+static void sync_cost(RewardSource *rs) {
+    rs->flops = inner_of(rs)->flops;
+    rs->tokens = inner_of(rs)->tokens;
+}
+
+static int wrap_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
+                      SrError *err) {
+    RewardSource *in = inner_of(rs);
+    int rc = in->ops->begin(in, budget, max_cands, share_prefix, err);
+    sync_cost(rs);
+    return rc;
+}
+
+static int wrap_attach(RewardSource *rs, RewardCand *c, SrError *err) {
+    RewardSource *in = inner_of(rs);
+    return in->ops->attach(in, c, err);
+}
+
+static int wrap_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                      SrError *err) {
+    const Wrap *w = rs->self;
+    int rc = w->inner->ops->score(w->inner, n, cands, scores, err);
+    sync_cost(rs);
+    if (rc != 0) return rc;
+    for (int i = 0; i < n; i++) scores[i] = w->adjust(w->self, cands[i], scores[i]);
+    return 0;
+}
+
+static void wrap_detach(RewardSource *rs, RewardCand *c) {
+    RewardSource *in = inner_of(rs);
+    in->ops->detach(in, c);
+}
+
+static void wrap_end(RewardSource *rs) {
+    RewardSource *in = inner_of(rs);
+    in->ops->end(in);
+}
+
+static void wrap_close(RewardSource *rs) {
+    Wrap *w = rs->self;
+    if (w) {
+        reward_close(w->inner);
+        if (w->free_self) w->free_self(w->self);
+        free(w);
+    }
+    free(rs);
+}
+
+static size_t wrap_held_bytes(const RewardSource *rs) { return reward_held_bytes(inner_of(rs)); }
+
+static size_t wrap_bytes_needed(const RewardSource *rs, int share_prefix, int n,
+                                const RewardCand *const *cands, const int *lengths) {
+    return reward_bytes_needed(inner_of(rs), share_prefix, n, cands, lengths);
+}
+
+static int wrap_max_response(const RewardSource *rs) { return reward_max_response(inner_of(rs)); }
+
+static void wrap_footprint(const RewardSource *rs, RewardFootprint *fp) {
+    reward_footprint(inner_of(rs), fp);
+}
+
+static const RewardOps WRAP_OPS = {wrap_begin,      wrap_attach,       wrap_score,
+                                   wrap_detach,     wrap_end,          wrap_close,
+                                   wrap_held_bytes, wrap_bytes_needed, wrap_max_response,
+                                   wrap_footprint};
+
+int reward_wrap_open(const RewardContext *ctx, const char *detail, RewardAdjust adjust, void *self,
+                     void (*free_self)(void *), RewardSource **out, SrError *err) {
+    const RewardEntry *e = ctx->entry;
+    RewardSource *rs = sr_calloc(1, sizeof *rs, err);
+    Wrap *w = rs ? sr_calloc(1, sizeof *w, err) : NULL;
+    if (!w) {
+        free(rs);
+        if (free_self) free_self(self);
+        return -1;
+    }
+    *w = (Wrap){NULL, adjust, self, free_self};
+    rs->ops = &WRAP_OPS, rs->self = w, rs->name = e->name, rs->detail = detail;
+    if (!e->wraps) {
+        wrap_close(rs);
+        return sr_fail(err, "reward source %s: wraps no source", e->name);
+    }
+    RewardContext inner = *ctx;
+    inner.entry = NULL, inner.args = NULL; /* the inner source's own defaults */
+    if (reward_open(e->wraps, &inner, &w->inner, err) != 0) {
+        wrap_close(rs);
+        return -1;
+    }
+    rs->chunk_rows = w->inner->chunk_rows; /* a replay chunks as the live run did */
+    *out = rs;
+    return 0;
 }

@@ -8,8 +8,15 @@
  * gold judge on the decoded text).
  *
  * To add one: write src/search/reward_NAME.c defining
- * `const RewardEntry reward_source_NAME = {"NAME", "summary", open_fn};` and
- * add X(NAME) to REWARD_LIST in reward.c.
+ * `const RewardEntry reward_source_NAME = {...}` (below: its name, help,
+ * parameters, what it needs, what it wraps, and how it opens) and add the
+ * line X(NAME) to src/search/reward_list.h. Nothing else changes: the
+ * command line (--reward-source NAME, --reward-arg name=value or a
+ * parameter's own flag, the flags its needs imply), --help, validation,
+ * params.reward in --json and --trace, record, replay and compare derive
+ * from the entry. A source with no cache writes score and close (the
+ * reward_stateless_* functions do the rest); a source that wraps another
+ * writes only how it adjusts the inner score (reward_wrap_open).
  *
  * State: whatever a source keeps per candidate hangs off RewardCand.state,
  * created by attach and freed by detach; the driver never looks inside.
@@ -25,6 +32,8 @@
 
 #include "base/error.h"
 #include "runtime/kvcache.h"
+#include "search/policy.h"
+#include "search/policy_args.h"
 #include "runtime/model.h"
 #include "text/tokenizer.h"
 
@@ -57,13 +66,18 @@ size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int a
                               int fed, int len);
 
 struct TemplateOpts; /* text/template.h */
+typedef struct RewardEntry RewardEntry;
 
 typedef struct RewardContext {
-    const char *path;          /* reward-model checkpoint ("model") */
+    /* The source being opened and its argument values, as declared in its
+     * entry (reward_open sets both; NULL args there: the defaults). */
+    const RewardEntry *entry;
+    const PolicyArgs *args;
+    const char *path;          /* reward-model checkpoint (REWARD_NEEDS_MODEL) */
     Model *model;              /* NULL, or path already loaded (batch mode loads it once):
                                   the source borrows it and never frees it */
     const char *tokenizer_path; /* its tokenizer if not in path, or NULL */
-    const char *lexicon;       /* AFINN lexicon ("gold") */
+    const char *lexicon;       /* AFINN lexicon (REWARD_NEEDS_LEXICON) */
     const char *template_name; /* reward-model template, "auto" */
     const struct TemplateOpts *chat; /* system message and thinking for its template, or NULL */
     const char *prompt_text;   /* NULL when the prompt came as ids */
@@ -142,14 +156,69 @@ size_t reward_bytes_needed(const RewardSource *rs, int share_prefix, int n,
 int reward_max_response(const RewardSource *rs);
 void reward_footprint(const RewardSource *rs, RewardFootprint *fp);
 
-typedef struct RewardEntry {
-    const char *name;
-    const char *summary;
-    int (*open)(const RewardContext *ctx, RewardSource **out, SrError *err);
-} RewardEntry;
+/* What a source needs from the run (RewardEntry.needs, or-ed). The command
+ * line supplies them and refuses a flag that feeds a need the source lacks
+ * (--reward without REWARD_NEEDS_MODEL has no effect, so it is an error). */
+enum {
+    REWARD_NEEDS_MODEL = 1,     /* a reward-model checkpoint: --reward PATH, with
+                                   --reward-tokenizer, --reward-template, --closing-ids;
+                                   a record keeps its path, hash and shapes */
+    REWARD_NEEDS_TOKENIZER = 2, /* the generator's tokenizer (RewardContext.gen_tok;
+                                   reward_open refuses an id-only run) */
+    REWARD_NEEDS_LEXICON = 4,   /* a gold lexicon (--lexicon, default GOLD_DEFAULT_LEXICON) */
+    REWARD_NEEDS_LOGPROBS = 8,  /* the generator's log-probabilities of the sampled tokens
+                                   (RewardCand.nll_sum: always there, also in a replay) */
+    REWARD_NEEDS_HIDDEN = 16,   /* the generator's last hidden state per candidate: not
+                                   supplied yet (issue 26): reward_open refuses the source */
+};
 
+/* A source's declaration, the one place its name is spelled. */
+struct RewardEntry {
+    const char *name;          /* --reward-source NAME */
+    const char *summary;       /* one line for --help */
+    const PolicyParam *params; /* --reward-arg NAME=VALUE, or a parameter's own flag;
+                                  the same declaration and rules as a policy's (an own
+                                  flag must not be one the commands already take: the
+                                  reward flags are matched first) */
+    int n_params;
+    int (*validate)(const PolicyArgs *a, SrError *err); /* between parameters, or NULL */
+    unsigned needs;            /* REWARD_NEEDS_* */
+    const char *wraps;         /* the source it wraps (reward_wrap_open), or NULL; the
+                                  inner source's needs are the wrapper's too */
+    /* Opens it; ctx->entry is this entry and ctx->args its values. A record
+     * of the run keeps name, the opened source's detail, the argument values
+     * (params.reward.params) and, with REWARD_NEEDS_MODEL, the reward
+     * model's identity and shapes; its scores are recorded for every prefix,
+     * so a replay never opens it. */
+    int (*open)(const RewardContext *ctx, RewardSource **out, SrError *err);
+};
+
+/* The registry (reward_list.h), in its order; reward_at(0) is the default. */
+int reward_count(void);
+const RewardEntry *reward_at(int i);
+/* NULL (and an error naming the known sources) for an unknown name. */
+const RewardEntry *reward_find(const char *name, SrError *err);
+/* e's needs and those of what it wraps. */
+unsigned reward_needs(const RewardEntry *e);
+/* e's parameters for the shared rules of policy_args.h (kind "reward
+ * source", generic flag "--reward-arg"). */
+ParamOwner reward_owner(const RewardEntry *e);
+/* Opens the source called name, after checking its arguments and needs:
+ * ctx->args when ctx->entry is that source (the command line's values),
+ * otherwise its defaults (a program or test that sets neither, or the inner
+ * source of a wrapper). The source's open sees ctx->entry set. */
 int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, SrError *err);
 void reward_close(RewardSource *rs);
+/* "model, selflik, gold": for help texts and errors. */
 const char *reward_names(void);
+
+/* A wrapper (RewardEntry.wraps): the inner source, opened with ctx and its
+ * own defaults, does the work and answers every memory question; the
+ * wrapper's score is adjust(self, candidate, inner score). self is the
+ * wrapper's own state (freed with free_self, may be NULL); detail describes
+ * it in --json. */
+typedef double (*RewardAdjust)(const void *self, const RewardCand *c, double inner_score);
+int reward_wrap_open(const RewardContext *ctx, const char *detail, RewardAdjust adjust, void *self,
+                     void (*free_self)(void *), RewardSource **out, SrError *err);
 
 #endif

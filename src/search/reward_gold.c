@@ -39,9 +39,7 @@ static const RewardOps OPS = {.begin = reward_stateless_begin,
                               .close = close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    if (!ctx->gen_tok)
-        return sr_fail(err, "--reward-source gold: needs the generator's tokenizer to decode "
-                            "responses (not available in an id-only run)");
+    /* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there */
     GoldSource *g = sr_calloc(1, sizeof *g, err);
     RewardSource *rs = g ? sr_calloc(1, sizeof *rs, err) : NULL;
     if (!rs) {
@@ -59,11 +57,15 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
     g->tok = ctx->gen_tok;
     rs->ops = &OPS;
     rs->self = g;
-    rs->name = "gold";
+    rs->name = ctx->entry->name;
     rs->detail = "AFINN-165 gold judge on the decoded text";
     *out = rs;
     return 0;
 }
 
-const RewardEntry reward_source_gold = {"gold", "AFINN-165 gold judge on the decoded text",
-                                        open_source};
+const RewardEntry reward_source_gold = {
+    .name = "gold",
+    .summary = "AFINN-165 gold judge on the decoded text",
+    .needs = REWARD_NEEDS_TOKENIZER | REWARD_NEEDS_LEXICON,
+    .open = open_source,
+};

@@ -194,14 +194,14 @@ static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ct
 }
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    if (!ctx->path) return sr_fail(err, "--reward: required with --reward-source model");
+    if (!ctx->path) return sr_fail(err, "--reward: required with --reward-source %s", ctx->entry->name);
     RewardSource *rs = sr_calloc(1, sizeof *rs, err);
     ModelSource *s = rs ? sr_calloc(1, sizeof *s, err) : NULL;
     if (!s) {
         free(rs);
         return -1;
     }
-    rs->ops = &reward_model_shared_ops, rs->self = s, rs->name = "model";
+    rs->ops = &reward_model_shared_ops, rs->self = s, rs->name = ctx->entry->name;
     s->prefix_slot = -1;
     int bridge = 0;
     if (ctx->model) s->m = ctx->model, s->borrowed = 1;
@@ -266,5 +266,9 @@ fail:
     return -1;
 }
 
-const RewardEntry reward_source_model = {"model", "a reward-model checkpoint (--reward PATH)",
-                                         open_source};
+const RewardEntry reward_source_model = {
+    .name = "model",
+    .summary = "a reward-model checkpoint (--reward PATH)",
+    .needs = REWARD_NEEDS_MODEL,
+    .open = open_source,
+};

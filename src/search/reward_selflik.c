@@ -29,15 +29,18 @@ static const RewardOps OPS = {.begin = reward_stateless_begin,
                               .close = close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    (void)ctx;
     RewardSource *rs = sr_calloc(1, sizeof *rs, err);
     if (!rs) return -1;
     rs->ops = &OPS;
-    rs->name = "selflik";
+    rs->name = ctx->entry->name;
     rs->detail = "generator likelihood, no extra forward pass";
     *out = rs;
     return 0;
 }
 
-const RewardEntry reward_source_selflik = {"selflik", "-exp(mean NLL) under the generator",
-                                           open_source};
+const RewardEntry reward_source_selflik = {
+    .name = "selflik",
+    .summary = "-exp(mean NLL) under the generator",
+    .needs = REWARD_NEEDS_LOGPROBS,
+    .open = open_source,
+};

@@ -1,3 +1,6 @@
+/* sampler.c - one row of logits and one uniform draw become a token
+ * (sampler.h): temperature, top-k, top-p, and the sampled token's log-
+ * probability. */
 #include "search/sampler.h"
 
 #include <math.h>

@@ -1,3 +1,6 @@
+/* search.c - the decoding driver (search.h): plans the KV budget, runs
+ * waves of candidates through forward, sample and decision points, and
+ * moves each candidate live -> finished or cut. */
 #define _POSIX_C_SOURCE 200809L
 #include "search/search.h"
 
@@ -138,9 +141,14 @@ typedef struct Run {
     float *masked_row;       /* n_threads x vocab */
     SearchCandidate **batch; /* candidates of the wave still in the batch */
     int n_batch;
-    SearchCandidate **live;  /* in-batch, not finished */
-    SearchCandidate **ranked; /* decision scratch */
+    /* The batch's live candidates, in batch order: built when a wave starts
+     * and when a decision reorders the batch, kept current in between by
+     * dropping those that finish or are cut (stable, so the order is what
+     * a rebuild would give). */
+    SearchCandidate **live;
     int n_live;
+    SearchCandidate **ranked; /* a decision's candidates in rank order */
+    SearchCandidate **spare;  /* scratch lists (the finished to score, a reordering) */
     RewardCand **rw;         /* source calls' scratch, with lens */
     int *lens;
     int share;               /* candidates share the prompts' KV (kv_share_prefix) */
@@ -163,6 +171,14 @@ static void collect_live(Run *R) {
     R->n_live = 0;
     for (int i = 0; i < R->n_batch; i++)
         if (R->batch[i]->state == CAND_LIVE) R->live[R->n_live++] = R->batch[i];
+}
+
+/* Drops the candidates no longer live from the live list, keeping its order. */
+static void prune_live(Run *R) {
+    int k = 0;
+    for (int j = 0; j < R->n_live; j++)
+        if (R->live[j]->state == CAND_LIVE) R->live[k++] = R->live[j];
+    R->n_live = k;
 }
 
 /* Bytes a slot of bytes-per-token b is charged more at 'to' own positions
@@ -225,7 +241,6 @@ static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
         return start_candidate(R, c, err);
     case CAND_FINISHED:
         c->state = CAND_FINISHED;
-        c->finished = 1;
         c->scored = 0; /* a score from a decision point is for a shorter text */
         kv_release(R->kv, c->gslot);
         c->gslot = -1;
@@ -271,9 +286,10 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
 static int score_finished(Run *R, SrError *err) {
     int n = 0;
     for (int i = 0; i < R->n_batch; i++)
-        if (R->batch[i]->state == CAND_FINISHED && !R->batch[i]->scored) R->live[n++] = R->batch[i];
-    if (score_list(R, R->live, n, err) != 0) return -1;
-    for (int i = 0; i < n; i++) R->rs->ops->detach(R->rs, &R->live[i]->rw);
+        if (R->batch[i]->state == CAND_FINISHED && !R->batch[i]->scored)
+            R->spare[n++] = R->batch[i];
+    if (score_list(R, R->spare, n, err) != 0) return -1;
+    for (int i = 0; i < n; i++) R->rs->ops->detach(R->rs, &R->spare[i]->rw);
     return 0;
 }
 
@@ -319,26 +335,26 @@ static int consult_policy(Run *R, int r, int n, SrError *err) {
     if (!pc) return -1;
     for (int i = 0; i < n; i++) {
         const SearchCandidate *c = R->ranked[i];
-        pc[i] = (PolicyCand){.index = c->index, .len = c->tokens.len, .finished = c->finished,
-                             .score = c->score};
+        pc[i] = (PolicyCand){.index = c->index, .len = c->tokens.len,
+                             .finished = c->state == CAND_FINISHED, .score = c->score};
     }
     policy_state(R, r, bytes_after_step(R, r) > R->budget.limit);
     const unsigned char *kept =
         policy_view_keep(&R->pview, R->p->policy, &R->p->policy_args, n, err);
     if (!kept) return -1;
-    int k = 0; /* R->live is free scratch until the next collect_live */
+    int k = 0;
     for (int pass = 1; pass >= 0; pass--)
         for (int i = 0; i < n; i++)
-            if (kept[i] == pass) R->live[k++] = R->ranked[i];
-    memcpy(R->ranked, R->live, (size_t)n * sizeof *R->ranked);
+            if (kept[i] == pass) R->spare[k++] = R->ranked[i];
+    memcpy(R->ranked, R->spare, (size_t)n * sizeof *R->ranked);
     int n_keep = 0;
     for (int i = 0; i < n; i++) n_keep += kept[i];
     return n_keep;
 }
 
-/* A decision point at response length r (see search.h). */
+/* A decision point at response length r (see search.h), on a current live
+ * list; leaves it current. */
 static int decide(Run *R, int r, SrError *err) {
-    collect_live(R);
     if (score_list(R, R->live, R->n_live, err) != 0) return -1;
     size_t kv_bytes = R->budget.used; /* everyone scored, before any release */
     if (score_finished(R, err) != 0) return -1;
@@ -351,14 +367,15 @@ static int decide(Run *R, int r, SrError *err) {
     R->res->stats.decision_points++;
     for (int i = keep; i < n; i++) cut(R, R->ranked[i]);
     rebuild_batch(R, n);
+    collect_live(R); /* the batch is in rank order now */
     /* Memory comes first: drop the weakest kept live candidates until one
      * more step fits (the budget check at start-up guarantees one does). */
     int forced = 0;
     for (int i = keep - 1; i >= 0 && bytes_after_step(R, r) > R->budget.limit; i--) {
-        collect_live(R);
-        if (R->ranked[i]->finished || R->n_live <= 1) continue;
+        if (R->ranked[i]->state != CAND_LIVE || R->n_live <= 1) continue;
         cut(R, R->ranked[i]);
         rebuild_batch(R, n);
+        prune_live(R);
         forced++;
     }
     fill_stats(R);
@@ -366,18 +383,18 @@ static int decide(Run *R, int r, SrError *err) {
         DecisionRecord rec = {R->wave, R->decision_no, r, n, keep, forced,
                               (const SearchCandidate *const *)R->ranked,
                               R->ranked[keep - 1]->score, kv_bytes, R->budget.limit,
-                              &R->res->stats};
+                              &R->res->stats, R->budget.used};
         if (R->p->on_decision(R->p->user, &rec, err) != 0) return -1;
     }
-    collect_live(R);
     if (R->n_live > 0 && bytes_after_step(R, r) > R->budget.limit)
         return sr_fail(err, "--kv-budget: %zu bytes cannot hold the next step of one candidate",
                        R->budget.limit);
     return 0;
 }
 
-/* Samples one token for every live candidate (one uniform draw each). */
-static int sample_step(Run *R, int *n_finished, SrError *err) {
+/* Samples one token for every live candidate (one uniform draw each); the
+ * finished leave the live list. */
+static int sample_step(Run *R, SrError *err) {
     const SearchParams *p = R->p;
     double t0 = now_seconds();
     int n = R->n_live, vocab = R->vocab;
@@ -416,7 +433,6 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
             return sr_fail(err, "generator: the logits of candidate %d after %d response tokens "
                                 "are not finite (NaN or infinity): the model overflows",
                            R->live[j]->index, R->live[j]->tokens.len);
-    *n_finished = 0;
     for (int j = 0; j < n; j++) {
         SearchCandidate *c = R->live[j];
         int tok = R->picked[j];
@@ -426,11 +442,9 @@ static int sample_step(Run *R, int *n_finished, SrError *err) {
         if (done) c->stop_id = tok;
         else if (intvec_push(&c->tokens, tok, err) != 0) return -1;
         else done = c->tokens.len >= R->plan.max_new;
-        if (done) {
-            if (move(R, c, CAND_FINISHED, err) != 0) return -1;
-            (*n_finished)++;
-        }
+        if (done && move(R, c, CAND_FINISHED, err) != 0) return -1;
     }
+    prune_live(R);
     R->t_gen += now_seconds() - t0;
     return 0;
 }
@@ -478,15 +492,12 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
     if (start_wave(R, first, count, err) != 0) return -1;
     collect_live(R);
     for (int r = 0; R->n_live > 0;) {
-        int n_fin;
-        if (sample_step(R, &n_fin, err) != 0) return -1;
+        if (sample_step(R, err) != 0) return -1;
         r++;
-        collect_live(R);
         if (R->n_live == 0) break;
         int over = bytes_after_step(R, r) > R->budget.limit;
         if (R->p->policy->decide(&R->p->policy_args, policy_state(R, r, over))) {
             if (decide(R, r, err) != 0) return -1;
-            collect_live(R);
             if (R->n_live == 0) break;
         } else if (over) {
             return sr_fail(err, "--kv-budget: %zu bytes exceeded by policy '%s' at %d tokens",
@@ -563,11 +574,12 @@ static int alloc_run(Run *R, SrError *err) {
     R->batch = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
     R->live = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
     R->ranked = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
+    R->spare = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
     R->rw = sr_malloc_array(cap, sizeof(RewardCand *), err);
     R->lens = sr_malloc_array(cap, sizeof(int), err);
     R->scratch = sr_calloc((size_t)R->n_threads, sizeof *R->scratch, err);
     if (!R->prompt_logits || !R->logits || !R->slots || !R->toks || !R->picked || !R->logp ||
-        !R->scores || !R->batch || !R->live || !R->ranked || !R->rw || !R->lens || !R->scratch)
+        !R->scores || !R->batch || !R->live || !R->ranked || !R->spare || !R->rw || !R->lens || !R->scratch)
         return -1;
     for (int t = 0; t < R->n_threads; t++)
         if (sampler_scratch_init(&R->scratch[t], (int)v, err) != 0) return -1;
@@ -580,7 +592,7 @@ static void free_run(Run *R) {
     free(R->scratch);
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
     free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
-    free(R->ranked), free(R->rw), free(R->lens), free(R->masked), free(R->masked_row);
+    free(R->ranked), free(R->spare), free(R->rw), free(R->lens), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
     policy_view_free(&R->pview);

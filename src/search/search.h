@@ -74,7 +74,6 @@ typedef struct SearchCandidate {
     CandState state;     /* 0 before its wave */
     IntVec tokens;       /* response ids, the stop id excluded */
     int stop_id;         /* the stop id that ended it, -1 otherwise */
-    int finished;        /* state == CAND_FINISHED (for readers) */
     int rejected_at;     /* decision point (1-based, per run) that cut it live; 0 = never */
     int scored;
     double score;
@@ -97,6 +96,8 @@ typedef struct DecisionRecord {
     double cutoff;             /* score of the last kept candidate */
     size_t kv_bytes, kv_limit; /* in use at scoring time (before releases) */
     const SearchStats *stats;  /* cumulative so far */
+    size_t kv_bytes_after;     /* in use once the cut ones released theirs: with
+                                  kv_bytes, the corners of the KV saw-tooth */
 } DecisionRecord;
 
 typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);

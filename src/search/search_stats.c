@@ -1,3 +1,5 @@
+/* search_stats.c - the run's statistics table (search_stats.h): one row per
+ * statistic feeds the text summary, --json, --trace and the benchmark. */
 #include "search/search_stats.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* gold.c - the AFINN gold judge (rule in gold.h; tools/gold.py is the twin). */
+/* gold.c - the AFINN gold judge (rule in gold.h; tools/train/gold.py is the twin). */
 #include "text/gold.h"
 
 #include "base/datadir.h"

@@ -237,8 +237,6 @@ int sp_piece(const SpTokenizer *t, int prev, int id, char *byte_buf, const char 
     return 0;
 }
 
-int sp_vocab_size(const SpTokenizer *t) { return t->vocab_size; }
-
 int sp_token_id(const SpTokenizer *t, const char *text, size_t len) {
     int id = strmap_get(&t->map, text, len);
     if (id >= 0) return id;

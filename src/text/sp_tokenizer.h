@@ -36,7 +36,6 @@ int sp_encode(const SpTokenizer *t, const char *text, size_t len, IntVec *out, S
  * the byte of a "<0xNN>" piece. Returns -1 when id is out of range. */
 int sp_piece(const SpTokenizer *t, int prev, int id, char *byte_buf, const char **bytes,
              size_t *len);
-int sp_vocab_size(const SpTokenizer *t);
 /* Id of the piece with exactly these bytes ("<s>" and "</s>" also name
  * BOS and EOS), or -1. */
 int sp_token_id(const SpTokenizer *t, const char *text, size_t len);

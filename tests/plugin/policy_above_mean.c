@@ -1,5 +1,5 @@
 /* above_mean: a throwaway policy that proves the one-file claim
- * (tools/check_plugin.sh copies it into a scratch tree with its one line).
+ * (tools/checks/check_plugin.sh copies it into a scratch tree with its one line).
  * At each decision point (a full KV budget) it keeps the candidates scoring
  * at least mean + z * sd of the batch, and, with rising=1, also those whose
  * score rose since the previous decision point. The best always stays. */

@@ -110,7 +110,7 @@ def cases(lex_path, corpus_path, out_path):
             parts.append(rng.choice([" ", "", ", ", "'", "\u2019", "  "]))
         texts.append("".join(parts))
     with open(out_path, "w", encoding="utf-8") as f:
-        f.write("# gold judge cases written by tools/gold.py: SCORE<TAB>TEXT, "
+        f.write("# gold judge cases written by tools/train/gold.py: SCORE<TAB>TEXT, "
                 "TEXT escaped with \\\\ \\n \\t \\xHH\n")
         for t in texts:
             f.write(f"{score(t, lex)}\t{escape(t)}\n")

@@ -11,7 +11,7 @@ one line of the output at once, and a rerun appends only the prompts not
 yet there (the checkpoint is the output file itself). No test prompt can
 get in: the script refuses to start if any training prompt equals, starts
 or is the start of a line of data/prompts.txt or data/prompts-dev.txt, and
-the record's gold score of every response is checked against tools/gold.py.
+the record's gold score of every response is checked against tools/train/gold.py.
 
 Usage: sample_vrm.py --out tools/work/vrm_samples.jsonl [--n 8] [--minutes M]
                      [--limit P] [--shard I/K]
@@ -30,7 +30,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "experiments"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "experiments"))
 import gold  # noqa: E402
 from record import read_record  # noqa: E402
 

