@@ -125,6 +125,12 @@ def main():
     add("fuzz_tokenizer_config", b'{"bos_token": null, "eos_token": {"content": "<|im_end|>"}}' +
         sep + b'{"eos_token_id": [0, 1]}' + sep + b'{"eos_token_id": 2}')
 
+    for p in sorted(glob.glob("tests/fixtures/chat_templates/*.jinja")):
+        add("fuzz_jinja", read(p))
+    for c in json.loads(read("tests/fixtures/chat_templates/cases.json"))["cases"]:
+        if "source" in c:
+            add("fuzz_jinja", c["source"].encode())
+
     for t in texts[:20]:
         add("fuzz_gold", b"\x00" + t)
     add("fuzz_gold", b"\x00It isn't good, not bad; never abandon hope \xe2\x80\x99tis fine.")

@@ -8,7 +8,8 @@ set -u
 SECS=${1:-180}
 [ $# -gt 0 ] && shift
 TARGETS=${*:-"fuzz_args fuzz_hfconfig fuzz_safetensors fuzz_st_index fuzz_llama2c \
-fuzz_tokenizer_json fuzz_tokenizer_bin fuzz_tokenizer_config fuzz_encode_bpe fuzz_encode_sp fuzz_gold"}
+fuzz_tokenizer_json fuzz_tokenizer_bin fuzz_tokenizer_config fuzz_encode_bpe fuzz_encode_sp fuzz_gold \
+fuzz_jinja"}
 mkdir -p build/fuzz/logs
 [ -d build/fuzz/corpus ] || python3 fuzz/make_corpus.py build/fuzz/corpus
 for t in $TARGETS; do

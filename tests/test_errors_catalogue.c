@@ -645,7 +645,21 @@ static const Case DECODER_CASES[] = {
     {"spr " LM RM "--prompt x --alpha 0.5 --policy schedule --schedule 8,0",
      "specrej: --schedule: 0 is outside [1, 1048576]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
-     "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 2},
+     "specrej: --template: unknown template 'bogus' (model, plain, chatml, llama3, auto)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --template model",
+     "specrej: --template model: the tokenizer has no chat template (no chat_template in "
+     "tokenizer_config.json, no chat_template.jinja)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --system S",
+     "specrej: --system: the plain template has no system turn (use a chat template: model, "
+     "chatml or llama3)", 1},
+    {"spr " LM RM "--prompt x --alpha 0.5 --thinking maybe",
+     "specrej: --thinking: 'maybe' is not on or off", 2},
+    {"spr --model tests/fixtures/austen_chat_lm " RM "--prompt x --alpha 0.5 --thinking on "
+     "--template plain",
+     "specrej: --thinking: only a model's own chat template reads it (the plain template has no "
+     "thinking block)", 1},
+    {"spr " LM RM "--prompt-ids 5 --alpha 0.5 --system S",
+     "specrej: --system: no template is applied to --prompt-ids", 2},
     {"spr " LM "--reward %D/nothing --prompt x --alpha 0.5",
      "specrej: %D/nothing: no such model file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --max-batch 0",

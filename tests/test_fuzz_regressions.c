@@ -13,6 +13,7 @@
 #include "../fuzz/fuzz_encode_sp.c"
 #include "../fuzz/fuzz_gold.c"
 #include "../fuzz/fuzz_hfconfig.c"
+#include "../fuzz/fuzz_jinja.c"
 #include "../fuzz/fuzz_json.c"
 #include "../fuzz/fuzz_llama2c.c"
 #include "../fuzz/fuzz_prompts.c"
@@ -59,6 +60,7 @@ static int replay_dir(const char *name, FuzzFn fn) {
 REPLAY(fuzz_args)
 REPLAY(fuzz_hfconfig)
 REPLAY(fuzz_json)
+REPLAY(fuzz_jinja)
 REPLAY(fuzz_safetensors)
 REPLAY(fuzz_st_index)
 REPLAY(fuzz_llama2c)
@@ -84,6 +86,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_fuzz_args),
         cmocka_unit_test(test_fuzz_hfconfig),
         cmocka_unit_test(test_fuzz_json),
+        cmocka_unit_test(test_fuzz_jinja),
         cmocka_unit_test(test_fuzz_safetensors),
         cmocka_unit_test(test_fuzz_st_index),
         cmocka_unit_test(test_fuzz_llama2c),

@@ -51,6 +51,8 @@ typedef struct Opts {
     int shard_i, shard_n; /* --shard I/N; shard_n 0: all prompts */
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
+    const char *system, *thinking; /* --system TEXT, --thinking on|off */
+    TemplateOpts chat;             /* both models' templates get them (parse_opts) */
     const char *prompt_kv;
     long long n, max_batch, max_new, top_k, budget_candidates;
     long long kv_block;         /* --kv-block; 0: not given (KV_BLOCK_DEFAULT) */
@@ -187,7 +189,12 @@ static void usage(SearchCliMethod m) {
            "  -s, --seed S          default 1 (README, \"Batch mode\", for --prompts)\n"
            "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
            ARGS_WEIGHTS_HELP
-           "  --template NAME       plain, chatml, llama3, auto (default auto)\n"
+           "  --template NAME       model (the checkpoint's own chat template), plain,\n"
+           "                        chatml, llama3, or auto (default: model when the\n"
+           "                        tokenizer has a chat template, else detected)\n"
+           "  --system TEXT         a system message before the prompt (both models)\n"
+           "  --thinking on|off     a model template's enable_thinking (Qwen3); default:\n"
+           "                        the template's own\n"
            "  --tokenizer PATH      if not in the model folder\n"
            "  --stop-ids IDS        stop ids (default: the tokenizer's, else config eos)\n"
            "  --progress, --no-progress   the progress line on stderr (default: when\n"
@@ -255,6 +262,8 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--prompt-ids", NULL, prompt_ids)
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
+    STR("--system", NULL, system)
+    STR("--thinking", NULL, thinking)
     if (o->method != SEARCH_CLI_REPLAY &&
         (r = args_take_value(argc, argv, i, "--shard", NULL, &v, err)) != 0)
         return r < 0 ? -1 : parse_shard(o, v, err);
@@ -434,6 +443,16 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->method == SEARCH_CLI_REPLAY)
         return parse_replay_opts(o, err) != 0 ? -1 : check_usage(o, err);
     if (!o->seed_given) o->seed = 1;
+    o->chat.system = o->system;
+    o->chat.thinking = -1;
+    if (o->thinking) {
+        if (strcmp(o->thinking, "on") != 0 && strcmp(o->thinking, "off") != 0)
+            return sr_fail(err, "--thinking: '%s' is not on or off", o->thinking);
+        o->chat.thinking = strcmp(o->thinking, "on") == 0;
+    }
+    if (o->prompt_ids && (o->system || o->thinking))
+        return sr_fail(err, "%s: no template is applied to --prompt-ids",
+                       o->system ? "--system" : "--thinking");
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
         if (o->json || o->trace)
@@ -639,7 +658,8 @@ static int load_prompt(Session *s, const Opts *o, SrError *err) {
     } else {
         TemplateKind k;
         if (template_parse(o->template_name, s->tok, &k, err) != 0) return -1;
-        if (template_prompt_ids(s->tok, k, o->prompt, &s->prompt, err) != 0) return -1;
+        if (template_prompt_ids_opts(s->tok, k, o->prompt, &o->chat, &s->prompt, err) != 0)
+            return -1;
     }
     if (s->prompt.len >= cfg->max_seq_len)
         return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
@@ -680,6 +700,7 @@ static int open_reward(Session *s, const Opts *o, SrError *err) {
     ctx.tokenizer_path = o->reward_tokenizer;
     ctx.lexicon = o->lexicon;
     ctx.template_name = o->reward_template;
+    ctx.chat = &o->chat;
     ctx.prompt_text = o->prompt_ids ? NULL : o->prompt;
     ctx.prompt_ids = s->prompt.data;
     ctx.n_prompt = s->prompt.len;
@@ -1073,7 +1094,8 @@ static int parse_replay_opts(Opts *o, SrError *err) {
                         : o->lexicon ? "--lexicon"
                         : reward_cli_given(&o->rcli) ? "--reward-arg"
                         : strcmp(o->template_name, "auto") ? "--template"
-                        : strcmp(o->reward_template, "auto") ? "--reward-template" : NULL;
+                        : strcmp(o->reward_template, "auto") ? "--reward-template"
+                        : o->system ? "--system" : o->thinking ? "--thinking" : NULL;
     if (fixed) return sr_fail(err, "replay: %s is fixed by the record (%s)", fixed, o->record);
     int spr = policy_cli_given(&o->pcli);
     if (spr && o->n)

@@ -65,6 +65,7 @@ typedef struct RewardFootprint {
 size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int attached,
                               int fed, int len);
 
+struct TemplateOpts; /* text/template.h */
 typedef struct RewardEntry RewardEntry;
 
 typedef struct RewardContext {
@@ -78,6 +79,7 @@ typedef struct RewardContext {
     const char *tokenizer_path; /* its tokenizer if not in path, or NULL */
     const char *lexicon;       /* AFINN lexicon (REWARD_NEEDS_LEXICON) */
     const char *template_name; /* reward-model template, "auto" */
+    const struct TemplateOpts *chat; /* system message and thinking for its template, or NULL */
     const char *prompt_text;   /* NULL when the prompt came as ids */
     const int *prompt_ids;     /* the generator's prompt ids */
     int n_prompt;

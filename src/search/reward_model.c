@@ -133,10 +133,14 @@ static int setup_ids(ModelSource *s, const RewardContext *ctx, int *bridge, SrEr
     TemplateKind k;
     if (template_parse(ctx->template_name ? ctx->template_name : "auto", tok, &k, err) != 0)
         return -1;
-    if (template_prompt_ids(tok, k, ctx->prompt_text, &s->prefix, err) != 0) return -1;
-    if (ctx->closing_given)
+    if (template_scoring_ids(tok, k, ctx->prompt_text, ctx->chat, &s->prefix, &s->closing,
+                             err) != 0)
+        return -1;
+    if (ctx->closing_given) {
+        s->closing.len = 0;
         return intvec_extend(&s->closing, ctx->closing_ids, ctx->n_closing, err);
-    return template_closing_ids(tok, k, &s->closing, err);
+    }
+    return 0;
 }
 
 /* The longest response the bridge can always score, so that the run is

@@ -35,6 +35,11 @@ struct Tokenizer {
     int bos, eos, pad;
     int stop[TOK_MAX_STOP];
     int n_stop;
+    /* the model's own chat template (text, not parsed: a run that names a
+     * fixed template must not fail on a template it never uses) and the
+     * special tokens' texts that apply_chat_template passes to it */
+    char *chat_template, *chat_template_origin;
+    char *special_text[TOKENIZER_SPECIAL_COUNT];
 };
 
 /* ---- IntVec ---- */
@@ -81,6 +86,70 @@ static int config_token(const Tokenizer *t, const cJSON *tc, const char *dir, co
         return sr_fail(err, "%s/tokenizer_config.json: %s '%.60s' is not a token of the "
                        "tokenizer", dir, key, v->valuestring);
     return 1;
+}
+
+/* The chat template: chat_template.jinja next to the tokenizer (where
+ * transformers 4.43+ saves it, and which it prefers), else
+ * tokenizer_config.json's "chat_template": a string, or a list of
+ * {"name", "template"} of which "default" is the one apply_chat_template
+ * uses without a name. */
+static int load_chat_template(Tokenizer *t, const char *dir, const cJSON *tc, SrError *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
+    struct stat st;
+    char *text = NULL;
+    size_t len = 0;
+    if (stat(path, &st) == 0) {
+        if (file_read_all(path, TOK_MAX_CONFIG, &text, &len, err) != 0) return -1;
+        if (strlen(text) != len) {
+            free(text);
+            return sr_fail(err, "%s: a NUL byte in the chat template", path);
+        }
+    } else {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, "chat_template");
+        if (!v || cJSON_IsNull(v)) return 0;
+        snprintf(path, sizeof path, "%s/tokenizer_config.json: chat_template", dir);
+        if (cJSON_IsArray(v)) {
+            const cJSON *e, *found = NULL;
+            cJSON_ArrayForEach(e, v) {
+                const cJSON *n = cJSON_GetObjectItemCaseSensitive(e, "name");
+                if (cJSON_IsString(n) && strcmp(n->valuestring, "default") == 0)
+                    found = cJSON_GetObjectItemCaseSensitive(e, "template");
+            }
+            if (!found)
+                return sr_fail(err, "%s: a list without a \"default\" template", path);
+            v = found;
+        }
+        if (!cJSON_IsString(v)) return sr_fail(err, "%s: not a string", path);
+        text = strdup(v->valuestring);
+        if (!text) return sr_fail(err, "%s: out of memory", path);
+    }
+    t->chat_template = text;
+    t->chat_template_origin = strdup(path);
+    if (!t->chat_template_origin) return sr_fail(err, "%s: out of memory", path);
+    return 0;
+}
+
+/* The texts of the special tokens, as apply_chat_template passes them:
+ * tokenizer_config.json's strings; else, for bos/eos/pad, the text of the
+ * id resolved above; NULL when there is none. */
+static int load_special_texts(Tokenizer *t, const cJSON *tc, SrError *err) {
+    static const char *const KEYS[TOKENIZER_SPECIAL_COUNT] = {"bos_token", "eos_token",
+                                                              "pad_token", "unk_token"};
+    const int ids[TOKENIZER_SPECIAL_COUNT] = {t->bos, t->eos, t->pad, -1};
+    for (int k = 0; k < TOKENIZER_SPECIAL_COUNT; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(tc, KEYS[k]);
+        if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
+        const char *text = cJSON_IsString(v) ? v->valuestring : NULL;
+        if (v && !text) continue; /* null: the tokenizer has none */
+        if (text) {
+            if (!(t->special_text[k] = strdup(text))) return sr_fail(err, "out of memory");
+        } else if (ids[k] >= 0) {
+            size_t n;
+            if (tokenizer_decode(t, &ids[k], 1, &t->special_text[k], &n, err) != 0) return -1;
+        }
+    }
+    return 0;
 }
 
 /* config.json-style "<key>" id(s): appends each valid id to ids. */
@@ -154,6 +223,8 @@ static int load_specials(Tokenizer *t, const char *dir, SrError *err) {
         rc = config_ids(t, gen, gen_path, "eos_token_id", ids, &n, TOK_MAX_STOP, err);
         for (int i = 0; i < n; i++) add_stop(t, ids[i]);
         for (int i = 0; STOP[i]; i++) add_stop(t, text_id(t, STOP[i]));
+        if (rc == 0) rc = load_chat_template(t, dir, tc, err);
+        if (rc == 0) rc = load_special_texts(t, tc, err);
     }
     cJSON_Delete(tc);
     cJSON_Delete(cfg);
@@ -257,6 +328,9 @@ void tokenizer_free(Tokenizer *t) {
     if (!t) return;
     bpe_free(t->bpe);
     sp_free(t->sp);
+    free(t->chat_template);
+    free(t->chat_template_origin);
+    for (int k = 0; k < TOKENIZER_SPECIAL_COUNT; k++) free(t->special_text[k]);
     free(t);
 }
 
@@ -326,3 +400,12 @@ int tokenizer_is_stop(const Tokenizer *t, int id) {
 }
 
 const char *tokenizer_kind(const Tokenizer *t) { return t->bpe ? "bpe" : "llama2c"; }
+
+const char *tokenizer_chat_template(const Tokenizer *t, const char **origin) {
+    if (origin) *origin = t->chat_template_origin;
+    return t->chat_template;
+}
+
+const char *tokenizer_special_text(const Tokenizer *t, TokenizerSpecial which) {
+    return which >= 0 && which < TOKENIZER_SPECIAL_COUNT ? t->special_text[which] : NULL;
+}

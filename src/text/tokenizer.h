@@ -54,4 +54,17 @@ int tokenizer_is_stop(const Tokenizer *t, int id);
 /* "bpe" or "llama2c" */
 const char *tokenizer_kind(const Tokenizer *t);
 
+/* The model's own chat template (chat_template.jinja next to tokenizer.json,
+ * else tokenizer_config.json's "chat_template"), or NULL; *origin (if
+ * origin is non-NULL) names where it came from, for messages. */
+const char *tokenizer_chat_template(const Tokenizer *t, const char **origin);
+
+/* The special tokens' texts a chat template sees as bos_token, eos_token,
+ * pad_token and unk_token, or NULL where the tokenizer has none. */
+typedef enum {
+    TOKENIZER_BOS_TEXT, TOKENIZER_EOS_TEXT, TOKENIZER_PAD_TEXT, TOKENIZER_UNK_TEXT,
+    TOKENIZER_SPECIAL_COUNT
+} TokenizerSpecial;
+const char *tokenizer_special_text(const Tokenizer *t, TokenizerSpecial which);
+
 #endif
