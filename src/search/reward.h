@@ -5,7 +5,9 @@
  * its own KV cache per candidate, fed incrementally, reward_model_shared.c;
  * with another, a bridge through text, reward_model_bridge.c), "selflik"
  * (the generator's own likelihood, -exp(mean token NLL)), "gold" (the AFINN
- * gold judge on the decoded text).
+ * gold judge on the decoded text), and two reward-free ones, "selfcertainty"
+ * (mean KL(uniform || next-token distribution)) and "confidence" (lowest
+ * sliding-window mean token log-probability); reward_list.h lists them all.
  *
  * To add one: write src/search/reward_NAME.c defining
  * `const RewardEntry reward_source_NAME = {...}` (below: its name, help,
