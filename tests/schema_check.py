@@ -118,7 +118,9 @@ def main():
     search("replay_soft", ["replay", "--record", rec, "-N", "8", "--select", "soft", "--lambda",
                            "0.5"])
     cmp = os.path.join(tmp, "compare.json")
-    run(["compare", "--records", rec, rec, "--bootstrap", "200", "--json", cmp, "--policy",
+    rec2 = os.path.join(tmp, "run2.rec")  # compare refuses a record given twice
+    run(["record"] + FIX + rm + ["-N", "12", "--output", rec2])
+    run(["compare", "--records", rec, rec2, "--bootstrap", "200", "--json", cmp, "--policy",
          "quantile", "--alpha", "0.5", "--kv-budget", "128K", "--against", "bon", "-N", "8"])
     check("compare --json", load(cmp))
     if AUSTEN:

@@ -11,7 +11,9 @@
 static GoldJudge *load_default(void) {
     GoldJudge *g = NULL;
     SrError err = {{0}};
-    if (gold_load(GOLD_DEFAULT_LEXICON, &g, &err) != 0) fail_msg("%s", err.msg);
+    char lex[4096];
+    if (gold_default_lexicon(lex, sizeof lex, &err) != 0 || gold_load(lex, &g, &err) != 0)
+        fail_msg("%s", err.msg);
     return g;
 }
 

@@ -311,7 +311,7 @@ static void mismatched_runs_are_refused(void **state) {
     path_of(rec, sizeof rec, "fix.rec");
     path_of(small, sizeof small, "fix_small.rec");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --kv-budget 256K", small);
-    refused(a, "the record holds 8 (record with a larger -N)");
+    refused(a, "than the 8 the record holds (record with a larger -N, or cap the run with --max-batch 8)");
     snprintf(a, sizeof a, "--record %s -N 9", small);
     refused(a, "-N: 9 exceeds the 8 candidates");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --seed 4", rec);
@@ -563,6 +563,22 @@ static void compare_reports_and_gates(void **state) {
     assert_int_equal(test_run(cmd, &out), 2);
     assert_non_null(strstr(out, "--against: required"));
     free(out);
+    /* a record given twice would count its prompt twice; records of another
+     * reward source would pool scores of another scale */
+    char r4[128];
+    path_of(r4, sizeof r4, "fix_self.rec");
+    const char *refusals[][2] = {{r1, "hold the same run"}, {r4, "compare records of one reward source"}};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s compare --records %s %s --policy quantile --alpha 0.5 "
+                 "--against bon -N 2", test_specrej_bin(), r2 /* fix_stop: model */, refusals[k][0]);
+        if (k == 0)
+            snprintf(cmd, sizeof cmd, "%s compare --records %s %s --policy quantile --alpha 0.5 "
+                     "--against bon -N 2", test_specrej_bin(), r1, r1);
+        out = NULL;
+        int rc2 = test_run(cmd, &out);
+        if (rc2 != 1 || !strstr(out, refusals[k][1])) fail_msg("'%s' exited %d:\n%s", cmd, rc2, out);
+        free(out);
+    }
 }
 
 /* ---- the reward model's chunking (issue 14) ---- */

@@ -290,3 +290,15 @@ void batch_out_close(BatchOut *b) {
     memset(b, 0, sizeof *b);
     b->fd = -1;
 }
+
+void batch_prompts_shard(BatchPrompts *p, int i, int n) {
+    int kept = 0;
+    for (int k = 0; k < p->n; k++) {
+        if (k % n == i - 1) {
+            p->items[kept++] = p->items[k];
+        } else {
+            free(p->items[k].id), free(p->items[k].text);
+        }
+    }
+    p->n = kept;
+}

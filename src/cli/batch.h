@@ -42,6 +42,12 @@ typedef struct BatchPrompts {
 int batch_prompts_load(const char *path, BatchPrompts *out, SrError *err);
 void batch_prompts_free(BatchPrompts *p);
 
+/* --shard I/N: keeps the prompts whose index (0-based, in file order) is
+ * I - 1 modulo N, in order, so N shards split any file evenly and, merged
+ * line by line in turn (README, "Batch mode"), give the unsharded order.
+ * Ids are the file's, so they stay unique across shards. */
+void batch_prompts_shard(BatchPrompts *p, int i, int n);
+
 typedef struct BatchOut {
     int fd;          /* 1 for stdout */
     const char *path;

@@ -43,6 +43,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "base/fileio.h"
+#include "base/json.h"
 #include "search/record.h"
 #include "base/rng.h"
 #include "cli/search_cli.h"
@@ -169,7 +170,51 @@ static int run_side(const char *rec, const Side *s, const char *dir, Outcome *ou
     return 0;
 }
 
-/* The first decision point where the two runs differ, as text. */
+/* Whether the two runs decided differently anywhere or chose another answer:
+ * a change of behaviour, whatever it does to reward and cost. */
+static int changed(const Outcome *a, const Outcome *b) {
+    if (a->candidate != b->candidate || a->n_dec != b->n_dec) return 1;
+    for (int k = 0; k < a->n_dec; k++)
+        if (strcmp(a->dec[k], b->dec[k]) != 0) return 1;
+    return 0;
+}
+
+/* Does the kept list "step|[i,j,...]" hold candidate c? */
+static int kept_has(const char *dec, int c) {
+    const char *p = strchr(dec, '[');
+    while (p && *p && *p != ']') {
+        p++;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        if (v == c) return 1;
+        p = end;
+    }
+    return 0;
+}
+
+/* Appends to out the candidates kept in x and not in y ("3, 5, 8 and 4 more"). */
+static void kept_only(const char *x, const char *y, char *out, size_t n) {
+    const char *p = strchr(x, '[');
+    int shown = 0, more = 0;
+    size_t len = strlen(out);
+    while (p && *p && *p != ']') {
+        p++;
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) break;
+        p = end;
+        if (kept_has(y, (int)v)) continue;
+        if (shown < 4 && len < n)
+            len += (size_t)snprintf(out + len, n - len, "%s%ld", shown ? "," : "", v), shown++;
+        else more++;
+    }
+    if (!shown && len < n) snprintf(out + len, n - len, "none");
+    else if (more && len < n) snprintf(out + len, n - len, " +%d", more);
+}
+
+/* The first decision point where the two runs differ, as text, with the
+ * candidates one side keeps and the other cuts there. */
 static void divergence(const Outcome *a, const Outcome *b, char *out, size_t n) {
     int k = 0;
     while (k < a->n_dec && k < b->n_dec && strcmp(a->dec[k], b->dec[k]) == 0) k++;
@@ -181,7 +226,13 @@ static void divergence(const Outcome *a, const Outcome *b, char *out, size_t n) 
     if (sa < 0) snprintf(out, n, "decision %d: only B decides (at %d tokens)", k + 1, sb);
     else if (sb < 0) snprintf(out, n, "decision %d: only A decides (at %d tokens)", k + 1, sa);
     else if (sa != sb) snprintf(out, n, "decision %d: A at %d tokens, B at %d", k + 1, sa, sb);
-    else snprintf(out, n, "decision %d (%d tokens): kept sets differ", k + 1, sa);
+    else {
+        size_t len = (size_t)snprintf(out, n, "decision %d (%d tokens): only A keeps ", k + 1, sa);
+        if (len < n) kept_only(a->dec[k], b->dec[k], out, n);
+        len = strlen(out);
+        if (len < n) snprintf(out + len, n - len, "; only B keeps ");
+        if (strlen(out) < n) kept_only(b->dec[k], a->dec[k], out, n);
+    }
 }
 
 typedef double (*StatFn)(const Outcome *a, const Outcome *b, const int *idx, int n);
@@ -247,11 +298,15 @@ typedef struct Opts {
     int has_tol, reps, check_models;
     long long seed;
     const char *json;
+    int fail_if_changed;
+    const char *baseline; /* --baseline FILE: A is that report's B, no replay */
 } Opts;
 
 static void usage(void) {
-    printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--json PATH]\n"
-           "                       [--bootstrap R] [--bootstrap-seed S] [--check-models]\n"
+    printf("usage: specrej compare --records FILE... [--fail-if-worse TOL] [--fail-if-changed]\n"
+           "                       [--baseline REPORT.json (instead of --policy A)]\n"
+           "                       [--json PATH|-] [--bootstrap R] [--bootstrap-seed S]\n"
+           "                       [--check-models]\n"
            "                       --policy A [replay flags] --against B [replay flags]\n"
            "  A, B: a policy (spr --help lists them and their parameters) or bon (with -N);\n"
            "  their flags are replay's (--policy-arg, --alpha, --schedule, --kv-budget,\n"
@@ -259,11 +314,21 @@ static void usage(void) {
            "  and a summary of B against A with paired bootstrap 95%% intervals (default\n"
            "  10000 resamples, seed 1). --fail-if-worse TOL: exit 1 when B's mean reward is\n"
            "  more than TOL * |A's| below A's, or B's FLOPs exceed A's by more than a\n"
-           "  fraction TOL.\n"
+           "  fraction TOL. --fail-if-changed: exit 1 when B decides differently from A\n"
+           "  (another kept set or decision point, or another answer) on any prompt,\n"
+           "  however reward and cost compare: a gate on behaviour.\n"
+           "  --json -: the report as JSON on stdout, the table on stderr.\n"
+           "  --baseline FILE: instead of --policy A, A is the side B of FILE, an earlier\n"
+           "  compare --json report (the behaviour accepted then), matched by record\n"
+           "  file name: no old binary needed.\n"
+           "  Records scored by different reward sources, or two records of one run,\n"
+           "  are refused.\n"
            "  --check-models: refuse records whose model folders no longer hash as recorded.\n"
            "example:\n"
-           "  specrej compare --records runs/*.rec --policy quantile --alpha 0.5 \\\n"
-           "      --against schedule --alpha 0.5 --schedule 8,16,32\n");
+           "  specrej compare --records run.rec --policy quantile --alpha 0.5 --max-batch 64 \\\n"
+           "      --against schedule --alpha 0.5 --schedule 8,16,32 --max-batch 64\n"
+           "  (run.rec: the example of specrej record --help; make records makes a set of\n"
+           "  four, in build/records/)\n");
 }
 
 /* compare's own flags may come anywhere; everything else after --policy
@@ -311,6 +376,15 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
                 return ARGS_USAGE;
             continue;
         }
+        if ((r = args_take_value(argc, argv, &i, "--baseline", NULL, &v, err)) != 0) {
+            if (r < 0) return ARGS_USAGE;
+            o->baseline = v;
+            continue;
+        }
+        if (strcmp(argv[i], "--fail-if-changed") == 0) {
+            o->fail_if_changed = 1;
+            continue;
+        }
         if (strcmp(argv[i], "--check-models") == 0) {
             o->check_models = 1;
             continue;
@@ -334,6 +408,9 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
         side->args[side->n_args++] = argv[i];
     }
     if (o->n_records == 0) return args_usage(err, "--records: required");
+    if (o->baseline && o->a.name)
+        return args_usage(err, "--baseline: replaces --policy (A is the baseline's accepted side)");
+    if (o->baseline) o->a.name = "baseline";
     if (!o->a.name) return args_usage(err, "--policy: required (a policy name or bon)");
     if (!o->b.name) return args_usage(err, "--against: required (a policy name or bon)");
     return 0;
@@ -361,12 +438,122 @@ static int check_models(const char *path, SrError *err) {
     return rc;
 }
 
+/* A compare pairs each record's two replays, then pools the prompts; that
+ * only means something when every record was scored by the same reward
+ * source and each prompt counts once. So records scored by different
+ * sources (model against gold, or two reward models) are refused, and so
+ * are two records of the same run (the same file given twice, or a copy):
+ * same prompt, seed, sampling, candidates and models. */
+typedef struct RecKey {
+    char *source; /* the reward source's name: model, selflik, gold */
+    uint64_t run;  /* FNV-1a 64 over the run's identity */
+} RecKey;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int check_records(char **paths, int n, SrError *err) {
+    RecKey *k = sr_calloc((size_t)n, sizeof *k, err);
+    if (!k) return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        Record r;
+        if (record_load(paths[i], &r, err) != 0) {
+            rc = -1;
+            break;
+        }
+        k[i].source = strdup(r.rs_name ? r.rs_name : "");
+        if (!k[i].source) rc = sr_fail(err, "compare: out of memory");
+        uint64_t h = 1469598103934665603ull;
+        h = fnv(h, &r.seed, sizeof r.seed), h = fnv(h, &r.temperature, sizeof r.temperature);
+        h = fnv(h, &r.top_p, sizeof r.top_p), h = fnv(h, &r.top_k, sizeof r.top_k);
+        h = fnv(h, &r.max_new, sizeof r.max_new), h = fnv(h, &r.n_cands, sizeof r.n_cands);
+        h = fnv(h, &r.gen_hash, sizeof r.gen_hash), h = fnv(h, &r.rm_hash, sizeof r.rm_hash);
+        h = fnv(h, &r.prompt_kv_per_candidate, sizeof r.prompt_kv_per_candidate);
+        h = fnv(h, r.prompt, (size_t)r.n_prompt * sizeof *r.prompt);
+        h = fnv(h, r.stops, (size_t)r.n_stops * sizeof *r.stops);
+        k[i].run = h;
+        record_free(&r);
+        if (rc == 0 && strcmp(k[i].source, k[0].source) != 0)
+            rc = sr_fail(err, "compare: %s was scored by %s, %s by %s: compare records of one "
+                              "reward source", paths[0], k[0].source, paths[i], k[i].source);
+        for (int j = 0; j < i && rc == 0; j++)
+            if (k[j].run == k[i].run)
+                rc = sr_fail(err, "compare: %s and %s hold the same run (prompt, seed, sampling "
+                                  "and models): give each record once", paths[j], paths[i]);
+    }
+    for (int i = 0; i < n; i++) free(k[i].source);
+    free(k);
+    return rc;
+}
+
 static cJSON *interval_json(const Interval *v) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "value", v->value);
     cJSON_AddNumberToObject(o, "lo", v->lo);
     cJSON_AddNumberToObject(o, "hi", v->hi);
     return o;
+}
+
+/* --baseline: the outcome of record path under the report's side B (the
+ * behaviour accepted when the report was committed), matched by the
+ * record's file name, so a report made in another folder still applies. */
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static int baseline_outcome(const cJSON *rep, const char *file, const char *record, Outcome *out,
+                            SrError *err) {
+    const cJSON *e, *hit = NULL;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(rep, "prompts")) {
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "record");
+        if (!cJSON_IsString(r)) continue;
+        if (strcmp(base_name(r->valuestring), base_name(record)) == 0) {
+            if (hit) return sr_fail(err, "--baseline: %s names %s twice", file, base_name(record));
+            hit = e;
+        }
+    }
+    if (!hit) return sr_fail(err, "--baseline: %s has no outcome for %s", file, record);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(hit, "B");
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(b, "decisions");
+    const cJSON *gold = cJSON_GetObjectItemCaseSensitive(b, "gold");
+    if (!cJSON_IsObject(b) || !cJSON_IsArray(dec) ||
+        !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "candidate")))
+        return sr_fail(err, "--baseline: %s: the outcome of %s lacks candidate or decisions (a "
+                            "compare --json report of this version)", file, record);
+    out->candidate = (int)num(b, "candidate");
+    out->reward = num(b, "reward");
+    out->has_gold = cJSON_IsNumber(gold);
+    out->gold = out->has_gold ? gold->valuedouble : 0;
+    out->flops = num(b, "flops");
+    out->steps = (long long)num(b, "decode_steps");
+    int n = cJSON_GetArraySize(dec);
+    out->dec = n ? calloc((size_t)n, sizeof *out->dec) : NULL;
+    if (n && !out->dec) return sr_fail(err, "compare: out of memory");
+    const cJSON *d;
+    cJSON_ArrayForEach(d, dec) {
+        if (!cJSON_IsString(d) || !(out->dec[out->n_dec] = strdup(d->valuestring)))
+            return sr_fail(err, "--baseline: %s: a decision of %s is not a string", file, record);
+        out->n_dec++;
+    }
+    return 0;
+}
+
+static int baseline_load(const char *path, cJSON **out, SrError *err) {
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(path, (size_t)1 << 28, &text, &len, err) != 0) return -1;
+    int rc = sr_json_parse(text, len, path, NULL, out, err);
+    free(text);
+    if (rc == 0 && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(*out, "prompts"))) {
+        cJSON_Delete(*out), *out = NULL;
+        return sr_fail(err, "--baseline: %s is not a compare --json report", path);
+    }
+    return rc;
 }
 
 static char *side_text(const Side *s) {
@@ -392,6 +579,7 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     Outcome *A = sr_calloc((size_t)n, sizeof *A, err), *B = A ? sr_calloc((size_t)n, sizeof *B, err) : NULL;
     char dir[] = "/tmp/specrej-compare-XXXXXX";
     char *ta = side_text(&o.a), *tb = side_text(&o.b);
+    cJSON *base = NULL;
     cJSON *rep = NULL;
     int made_dir = 0;
     if (!B || !ta || !tb) {
@@ -408,27 +596,46 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         if (atomic_open(&probe, o.json, err) != 0) goto done;
         atomic_abort(&probe);
     }
+    if (check_records(o.records, n, err) != 0) goto done;
+    if (o.baseline) {
+        if (baseline_load(o.baseline, &base, err) != 0) goto done;
+        const cJSON *bb = cJSON_GetObjectItemCaseSensitive(base, "B");
+        char *t = malloc(strlen(o.baseline) + (cJSON_IsString(bb) ? strlen(bb->valuestring) : 0) + 32);
+        if (!t) {
+            sr_fail(err, "compare: out of memory");
+            goto done;
+        }
+        sprintf(t, "baseline %s (its B: %s)", o.baseline, cJSON_IsString(bb) ? bb->valuestring : "?");
+        free(ta), ta = t;
+    }
     for (int k = 0; o.check_models && k < n; k++)
         if (check_models(o.records[k], err) != 0) goto done;
+    /* --json -: stdout holds the JSON alone, so the table goes to stderr */
+    FILE *txt = o.json && strcmp(o.json, "-") == 0 ? stderr : stdout;
+    int n_changed = 0;
     rep = output_begin("compare");
     cJSON_AddStringToObject(rep, "A", ta);
     cJSON_AddStringToObject(rep, "B", tb);
     cJSON *prompts = cJSON_AddArrayToObject(rep, "prompts");
-    printf("A: %s\nB: %s\n", ta, tb);
-    printf("%-4s %5s %10s %7s %10s %6s | %5s %10s %7s %10s %6s | first divergence\n", "#", "A.i",
+    fprintf(txt, "A: %s\nB: %s\n", ta, tb);
+    fprintf(txt, "%-4s %5s %10s %7s %10s %6s | %5s %10s %7s %10s %6s | first divergence\n", "#", "A.i",
            "A.reward", "A.gold", "A.FLOPs", "steps", "B.i", "B.reward", "B.gold", "B.FLOPs",
            "steps");
     int all_gold = 1, win = 0, tie = 0, loss = 0, gwin = 0, gtie = 0, gloss = 0;
     for (int k = 0; k < n; k++) {
-        if (run_side(o.records[k], &o.a, dir, &A[k], err) != 0) goto done;
+        if (base ? baseline_outcome(base, o.baseline, o.records[k], &A[k], err) != 0
+                 : run_side(o.records[k], &o.a, dir, &A[k], err) != 0)
+            goto done;
         if (run_side(o.records[k], &o.b, dir, &B[k], err) != 0) goto done;
-        char div[160];
+        char div[200];
         divergence(&A[k], &B[k], div, sizeof div);
+        int ch = changed(&A[k], &B[k]);
+        n_changed += ch;
         all_gold &= A[k].has_gold && B[k].has_gold;
         char ga[16] = "-", gb[16] = "-";
         if (A[k].has_gold) snprintf(ga, sizeof ga, "%.3f", A[k].gold);
         if (B[k].has_gold) snprintf(gb, sizeof gb, "%.3f", B[k].gold);
-        printf("%-4d %5d %10.4f %7s %10.4g %6lld | %5d %10.4f %7s %10.4g %6lld | %s\n", k,
+        fprintf(txt, "%-4d %5d %10.4f %7s %10.4g %6lld | %5d %10.4f %7s %10.4g %6lld | %s\n", k,
                A[k].candidate, A[k].reward, ga, A[k].flops, A[k].steps, B[k].candidate,
                B[k].reward, gb, B[k].flops, B[k].steps, div);
         win += B[k].reward > A[k].reward, tie += B[k].reward == A[k].reward;
@@ -446,8 +653,13 @@ int cmd_compare(int argc, char **argv, SrError *err) {
             cJSON_AddNumberToObject(x, "flops", pair[s]->flops);
             cJSON_AddNumberToObject(x, "decode_steps", (double)pair[s]->steps);
             cJSON_AddNumberToObject(x, "decision_points", pair[s]->n_dec);
+            /* "step|[kept...]" per decision point: what --fail-if-changed compares */
+            cJSON *ds = cJSON_AddArrayToObject(x, "decisions");
+            for (int d = 0; d < pair[s]->n_dec; d++)
+                cJSON_AddItemToArray(ds, cJSON_CreateString(pair[s]->dec[d]));
         }
         cJSON_AddStringToObject(e, "first_divergence", div);
+        cJSON_AddBoolToObject(e, "changed", ch);
         cJSON_AddItemToArray(prompts, e);
     }
     Interval dr, dg = {0}, fr, sr;
@@ -457,17 +669,20 @@ int cmd_compare(int argc, char **argv, SrError *err) {
     if (bootstrap(stat_steps, A, B, n, o.reps, (uint64_t)o.seed, &sr, err) != 0) goto done;
     double mean_a = 0, flops_a = 0, flops_b = 0;
     for (int k = 0; k < n; k++) mean_a += A[k].reward / n, flops_a += A[k].flops, flops_b += B[k].flops;
-    printf("\nB against A over %d prompts (paired bootstrap, %d resamples, seed %lld; 95%% "
+    fprintf(txt, "\nB against A over %d prompts (paired bootstrap, %d resamples, seed %lld; 95%% "
            "intervals):\n", n, o.reps, o.seed);
-    printf("  reward: B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", win, tie,
+    fprintf(txt, "  decisions: B changes %d of %d prompts (kept sets, decision points or answer)\n",
+            n_changed, n);
+    fprintf(txt, "  reward: B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", win, tie,
            loss, dr.value, dr.lo, dr.hi);
     if (all_gold)
-        printf("  gold:   B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", gwin,
+        fprintf(txt, "  gold:   B wins %d, ties %d, loses %d; mean B - A %+.4f [%+.4f, %+.4f]\n", gwin,
                gtie, gloss, dg.value, dg.lo, dg.hi);
-    printf("  FLOPs:  B / A %.4f [%.4f, %.4f]\n", fr.value, fr.lo, fr.hi);
-    printf("  decode steps: B / A %.4f [%.4f, %.4f]\n", sr.value, sr.lo, sr.hi);
+    fprintf(txt, "  FLOPs:  B / A %.4f [%.4f, %.4f]\n", fr.value, fr.lo, fr.hi);
+    fprintf(txt, "  decode steps: B / A %.4f [%.4f, %.4f]\n", sr.value, sr.lo, sr.hi);
     cJSON *sum = cJSON_AddObjectToObject(rep, "summary");
     cJSON_AddNumberToObject(sum, "prompts", n);
+    cJSON_AddNumberToObject(sum, "changed", n_changed);
     cJSON_AddNumberToObject(sum, "bootstrap_resamples", o.reps);
     cJSON_AddNumberToObject(sum, "bootstrap_seed", (double)o.seed);
     cJSON *rw = cJSON_AddObjectToObject(sum, "reward");
@@ -492,11 +707,15 @@ int cmd_compare(int argc, char **argv, SrError *err) {
         cJSON_AddNumberToObject(sum, "fail_if_worse", o.tol);
         cJSON_AddBoolToObject(sum, "worse", worse);
     }
+    if (o.fail_if_changed) cJSON_AddBoolToObject(sum, "fail_if_changed", 1);
     if (o.json && json_write_file(o.json, rep, err) != 0) goto done;
     if (worse)
         sr_fail(err, "compare: B is worse than A beyond --fail-if-worse %g (mean reward %+.4f "
                      "against A's %.4f, FLOPs x%.4f)", o.tol, dr.value, mean_a, fr.value);
-    rc = worse ? -1 : 0;
+    else if (o.fail_if_changed && n_changed)
+        sr_fail(err, "compare: B decides differently from A on %d of %d prompts "
+                     "(--fail-if-changed; the table's last column says where)", n_changed, n);
+    rc = worse || (o.fail_if_changed && n_changed) ? -1 : 0;
 done:
     if (made_dir) {
         char path[64];
@@ -504,7 +723,7 @@ done:
         snprintf(path, sizeof path, "%s/run.trace", dir), remove(path);
         rmdir(dir);
     }
-    cJSON_Delete(rep);
+    cJSON_Delete(rep), cJSON_Delete(base);
     for (int k = 0; A && k < n; k++) outcome_free(&A[k]);
     for (int k = 0; B && k < n; k++) outcome_free(&B[k]);
     free(A), free(B), free(ta), free(tb);

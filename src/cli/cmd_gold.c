@@ -8,7 +8,8 @@
 #include "text/gold.h"
 
 int cmd_gold(int argc, char **argv, SrError *err) {
-    const char *text = NULL, *lexicon = GOLD_DEFAULT_LEXICON;
+    const char *text = NULL, *lexicon = NULL;
+    char def[4096];
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = args_take_value(argc, argv, &i, "--text", NULL, &text, err)) != 0 ||
@@ -31,7 +32,8 @@ int cmd_gold(int argc, char **argv, SrError *err) {
     }
     if (!text) return args_usage(err, "gold: --text is required");
     GoldJudge *g = NULL;
-    if (gold_load(lexicon, &g, err) != 0) return -1;
+    if (!lexicon && gold_default_lexicon(def, sizeof def, err) != 0) return -1;
+    if (gold_load(lexicon ? lexicon : def, &g, err) != 0) return -1;
     printf("%.0f\n", gold_score(g, text, strlen(text)));
     gold_free(g);
     return 0;

@@ -19,7 +19,9 @@ static void usage(void) {
            "  -o, --output PATH     .html: one self-contained page (no network);\n"
            "                        .png: the same page rendered by headless Chromium\n"
            "                        ($SPECREJ_CHROMIUM, else chromium on PATH)\n"
-           "  example: specrej spr ... --trace run.jsonl && specrej view run.jsonl -o run.html\n");
+           "example:\n"
+           "  specrej spr -m data/austen-lm --reward data/austen-rm -p 'It is a truth' "
+           "--alpha 0.5 --trace run.jsonl && specrej view run.jsonl -o run.html\n");
 }
 
 static int ends_with(const char *s, const char *suffix) {

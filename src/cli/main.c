@@ -6,6 +6,7 @@
 #include "base/version.h"
 #include "runtime/blas_setup.h"
 #include "cli/args.h"
+#include "base/datadir.h"
 #include "cli/commands.h"
 
 typedef struct {
@@ -37,6 +38,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    datadir_set_argv0(argv[0]);
     blas_ensure_fast_core(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);

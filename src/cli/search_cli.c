@@ -2,6 +2,7 @@
  * (search_cli.h): flags, models and tokenizers, prompt and stop ids, the
  * run, its text/--json/--trace output, record files and batch mode. */
 #define _POSIX_C_SOURCE 200809L
+#include "base/datadir.h"
 #include "cli/search_cli.h"
 
 #include <stdint.h>
@@ -41,6 +42,8 @@ static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "
 typedef struct Opts {
     SearchCliMethod method;
     const char *model, *tokenizer, *reward, *reward_tokenizer, *reward_source;
+    char model_buf[4096], reward_buf[4096]; /* a shipped model's path (datadir_shipped) */
+    int shard_i, shard_n; /* --shard I/N; shard_n 0: all prompts */
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
@@ -88,15 +91,17 @@ static void usage_replay(void) {
            "  -s, --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
            "  another value is refused (the record holds that run only)\n"
            "example:\n"
-           "  specrej replay --record run.rec --alpha 0.5 --json -\n");
+           "  specrej replay --record run.rec --alpha 0.5 --max-batch 64 --json -\n"
+           "  (run.rec: the example of specrej record --help; it holds 64 candidates, so\n"
+           "  the run is capped at 64: --max-batch)\n");
     policy_cli_usage(stdout);
 }
 
 static const char *const EXAMPLES[] = {
     "specrej generate -m data/austen-lm -p 'It is a truth' -n 64",
     "specrej bon -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 16",
-    "specrej spr -m data/austen-lm --reward data/austen-rm -f data/prompts-dev.txt --alpha 0.5 "
-    "--output spr.jsonl",
+    "specrej spr -m data/austen-lm --reward data/austen-rm -p 'It is a truth' --alpha 0.5 "
+    "--explain",
     "specrej record -m data/austen-lm --reward data/austen-rm -p 'It is a truth' -N 64 "
     "--output run.rec",
 };
@@ -106,7 +111,8 @@ static void usage_batch(SearchCliMethod m) {
         printf("  -f, --prompts FILE    many prompts (FILE or - for stdin; README, \"Batch\n"
                "                        mode\"): --output is then a folder that gets ID.rec\n"
                "                        per prompt\n"
-               "  --resume              with --prompts: skip the prompts whose ID.rec exists\n");
+               "  --resume              with --prompts: skip the prompts whose ID.rec exists\n"
+               "  --shard I/N           with --prompts: only prompts I, I+N, I+2N, ...\n");
         return;
     }
     printf("  -f, --prompts FILE    many prompts, models loaded once (FILE or - for stdin;\n"
@@ -114,7 +120,9 @@ static void usage_batch(SearchCliMethod m) {
            "                        one compact --json object per prompt, plus \"id\"\n"
            "  -o, --output FILE     with --prompts: the JSON lines file (default stdout)\n"
            "  --resume              with --prompts: continue --output FILE, skipping the\n"
-           "                        ids it holds (a partial last line is cut off)\n");
+           "                        ids it holds (a partial last line is cut off)\n"
+           "  --shard I/N           with --prompts: only prompts I, I+N, I+2N, ... (merge:\n"
+           "                        README, \"Batch mode\")\n");
 }
 
 static void usage(SearchCliMethod m) {
@@ -156,7 +164,9 @@ static void usage(SearchCliMethod m) {
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
-        printf("  --trace FILE          JSON lines, one per decision point\n");
+        printf("  --trace FILE          JSON lines, one per decision point\n"
+               "  --explain             each decision point (Best-of-N: each wave) and the\n"
+               "                        answer in words, on stderr\n");
     printf("  -n, --max-new N       response cap in tokens (default 128); not a sample\n"
            "                        count: that is -N\n"
            "  --temperature, --temp T   default 1 (0 = greedy)\n"
@@ -199,6 +209,21 @@ static int parse_switch(Opts *o, const char *a) {
     return 0;
 }
 
+/* --shard I/N: 1 <= I <= N <= 2^20. */
+static int parse_shard(Opts *o, const char *v, SrError *err) {
+    char *end;
+    long i = strtol(v, &end, 10), n = 0;
+    if (end != v && *end == '/') {
+        const char *d = end + 1;
+        n = strtol(d, &end, 10);
+        if (end == d || *end) n = 0;
+    }
+    if (n < 1 || n > (1 << 20) || i < 1 || i > n || v[0] == '+' || v[0] == ' ')
+        return sr_fail(err, "--shard: '%s' is not I/N with 1 <= I <= N <= 1048576 (e.g. 2/4)", v);
+    o->shard_i = (int)i, o->shard_n = (int)n;
+    return 0;
+}
+
 static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     const char *v = NULL;
     int r;
@@ -219,6 +244,9 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
     STR("--prompt-ids", NULL, prompt_ids)
     STR("--stop-ids", NULL, stop_ids)
     STR("--template", NULL, template_name)
+    if (o->method != SEARCH_CLI_REPLAY &&
+        (r = args_take_value(argc, argv, i, "--shard", NULL, &v, err)) != 0)
+        return r < 0 ? -1 : parse_shard(o, v, err);
     INT("--max-new", "-n", max_new, 1, 1 << 20)
     INT("--seed", "-s", seed, 0, INT64_MAX)
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
@@ -293,6 +321,7 @@ static int check_prompt_not_file(const Opts *o, SrError *err) {
 
 /* Batch mode's flags make sense only together. */
 static int check_batch(const Opts *o, SrError *err) {
+    if (!o->prompts && o->shard_n) return sr_fail(err, "--shard: only with --prompts FILE");
     if (!o->prompts) {
         if (o->resume) return sr_fail(err, "--resume: only with --prompts FILE");
         if (o->output && o->method != SEARCH_CLI_RECORD)
@@ -345,6 +374,8 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
                                 "scores every candidate at every length)");
     }
     if (!o->model) return sr_fail(err, "--model: required");
+    if (datadir_shipped(o->model, o->model_buf, sizeof o->model_buf)) o->model = o->model_buf;
+    if (datadir_shipped(o->reward, o->reward_buf, sizeof o->reward_buf)) o->reward = o->reward_buf;
     if (check_batch(o, err) != 0) return -1;
     if (!o->prompts && !o->prompt == !o->prompt_ids)
         return sr_fail(err, "give exactly one of --prompt TEXT and --prompt-ids IDS");
@@ -899,14 +930,13 @@ static int finish(Session *s, const Opts *o, const SearchParams *p, SrError *err
     if (s->replaying) {
         if ((has_gold = s->rec.has_gold)) gold = s->rec.cands[c->index].gold[c->tokens.len];
     } else if (s->response && o->method != SEARCH_CLI_GENERATE) {
-        SrError gerr = {{0}};
-        if (s->gold || gold_load(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &s->gold,
-                                 &gerr) == 0) {
-            gold = gold_score(s->gold, s->response, s->response_len);
-            has_gold = 1;
-        } else if (o->lexicon) {
-            return sr_fail(err, "%s", gerr.msg);
-        }
+        /* a judge that cannot be loaded is an error, never a silent null gold */
+        char def[4096];
+        if (!s->gold && ((!o->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) ||
+                         gold_load(o->lexicon ? o->lexicon : def, &s->gold, err) != 0))
+            return -1;
+        gold = gold_score(s->gold, s->response, s->response_len);
+        has_gold = 1;
     }
     if (o->json || s->out) return write_json(s, o, p, gold, has_gold, err);
     print_text(s, o, gold, has_gold);
@@ -1015,16 +1045,12 @@ static int *dup_ids(const int *x, int n, SrError *err) {
  * the gold score of the decoded prefix at every length 0..len. */
 static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) {
     if (!s->tok) return 0;
-    SrError gerr = {{0}};
-    const char *lexicon = o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON;
-    if (s->gold || gold_load(lexicon, &s->gold, &gerr) == 0) {
-        r->has_gold = 1;
-        if (record_hash_file(o->lexicon ? o->lexicon : GOLD_DEFAULT_LEXICON, &r->lexicon_hash,
-                             err) != 0)
-            return -1;
-    } else if (o->lexicon) {
-        return sr_fail(err, "%s", gerr.msg);
-    }
+    char def[4096];
+    const char *lexicon = o->lexicon ? o->lexicon : def;
+    if (!o->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) return -1;
+    if (!s->gold && gold_load(lexicon, &s->gold, err) != 0) return -1;
+    r->has_gold = 1;
+    if (record_hash_file(lexicon, &r->lexicon_hash, err) != 0) return -1;
     r->has_text = 1;
     for (int i = 0; i < r->n_cands; i++) {
         RecordCand *k = &r->cands[i];
@@ -1238,6 +1264,7 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
     progress_init(&pr, o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO)),
                   METHOD_NAMES[o->method], "prompts");
     if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
+    if (o->shard_n) batch_prompts_shard(&bp, o->shard_i, o->shard_n);
     int rc = -1, skipped = 0, ran = 0;
     long long seed = o->seed;
     memset(&out, 0, sizeof out);

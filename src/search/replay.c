@@ -191,8 +191,9 @@ static int gen_forward(void *self, KVCache *kv, int n, const int *slots, const i
 static int gen_ready(void *self, const SearchCandidate *c, SrError *err) {
     RecGen *g = self;
     if (c->index >= g->rec->n_cands)
-        return sr_fail(err, "%s: this run needs candidate %d, the record holds %d (record with a "
-                            "larger -N)", g->name, c->index, g->rec->n_cands);
+        return sr_fail(err, "%s: this run starts more candidates than the %d the record holds "
+                            "(record with a larger -N, or cap the run with --max-batch %d)",
+                       g->name, g->rec->n_cands, g->rec->n_cands);
     const RecordCand *k = &g->rec->cands[c->index];
     int pos = c->tokens.len;
     if (pos < k->len || (pos == k->len && k->stop_id >= 0)) return 0;
@@ -270,8 +271,9 @@ static int rs_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share
 static int rs_attach(RewardSource *rs, RewardCand *c, SrError *err) {
     RecSource *s = rs->self;
     if (c->index < 0 || c->index >= s->rec->n_cands)
-        return sr_fail(err, "%s: this run needs candidate %d, the record holds %d (record with a "
-                            "larger -N)", s->name, c->index, s->rec->n_cands);
+        return sr_fail(err, "%s: this run starts more candidates than the %d the record holds "
+                            "(record with a larger -N, or cap the run with --max-batch %d)",
+                       s->name, s->rec->n_cands, s->rec->n_cands);
     if (!s->cached) return 0;
     RecFed *f = sr_calloc(1, sizeof *f, err);
     if (!f) return -1;

@@ -219,8 +219,10 @@ unsigned reward_needs(const RewardEntry *e);
 /* e's parameters for the shared rules of policy_args.h (kind "reward
  * source", generic flag "--reward-arg"). */
 ParamOwner reward_owner(const RewardEntry *e);
-/* Opens the source called name: ctx->args (its values) or, when NULL, its
- * defaults; ctx->entry is set by this call. */
+/* Opens the source called name, after checking its arguments and needs:
+ * ctx->args when ctx->entry is that source (the command line's values),
+ * otherwise its defaults (a program or test that sets neither, or the inner
+ * source of a wrapper). The source's open sees ctx->entry set. */
 int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, SrError *err);
 void reward_close(RewardSource *rs);
 /* "model, selflik, gold": for help texts and errors. */

@@ -46,8 +46,10 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
         free(g);
         return -1;
     }
-    const char *lex = ctx->lexicon ? ctx->lexicon : GOLD_DEFAULT_LEXICON;
-    if (gold_load(lex, &g->judge, err) != 0) {
+    char def[4096];
+    const char *lex = ctx->lexicon ? ctx->lexicon : def;
+    if ((!ctx->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) ||
+        gold_load(lex, &g->judge, err) != 0) {
         free(g);
         free(rs);
         return -1;

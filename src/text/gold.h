@@ -16,8 +16,12 @@
 
 typedef struct GoldJudge GoldJudge;
 
-/* Default lexicon path, relative to the repository root. */
-#define GOLD_DEFAULT_LEXICON "data/afinn-165.json"
+/* The default lexicon: afinn-165.json in the shipped data folder
+ * (base/datadir.h: beside the binary or where make install put it, never
+ * the working directory). GOLD_DEFAULT_LEXICON is how help texts name it. */
+#define GOLD_DEFAULT_LEXICON "DATA/afinn-165.json"
+/* Its path in out (cap bytes), or -1 with err filled (no data folder). */
+int gold_default_lexicon(char *out, size_t cap, SrError *err);
 
 /* Loads the AFINN JSON object {"word": valence, ...}. */
 int gold_load(const char *lexicon_path, GoldJudge **out, SrError *err);

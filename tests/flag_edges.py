@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""No flag value crashes (issue #22): every numeric flag of every command at
+its edges, alone and in the pairs that interact.
+
+The flags come from the binary itself: the commands from `specrej --help`,
+each command's numeric flags from its `--help` (a flag whose value is
+written as N, K, B, T, S, P, A, R, TOL or BYTES, and the policy parameters
+with their stated ranges), so a flag added later is tested without editing
+this file. Each value (0, 1, 2, the stated maximum and one past it, -1, a
+huge number, nan, and a word) runs alone on a tiny run of the command
+(2 new tokens, 2 candidates), then the pairs that interact:
+--max-new with --first-decision and --schedule; --kv-budget with
+--max-batch, -N and --kv-budget-candidates; --top-k around the vocabulary.
+
+A run passes when it exits 0 with output, or exits 1 or 2 with exactly one
+line on stderr that starts with "specrej: " and, for exit 2 (a wrong
+command line), names the flag. A signal or a run still going after
+TIMEOUT seconds fails, except a value at its maximum of a flag whose work
+grows with it (-N 1048576 samples a million candidates, --threads 4096
+starts 4096 threads): that one is stopped after LONG_TIMEOUT seconds, once
+its flags have been checked, and listed as long, since the run is real work.
+The maxima come from the help (policy parameters) or from the binary's own
+"outside [lo, hi]" message for a huge value; a flag is numeric when the
+binary refuses a word for it as "not an integer / a number / a byte size".
+
+Run by `make test` (SPECREJ_BIN names the binary); `-v` prints every run.
+"""
+import concurrent.futures
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TIMEOUT = 60  # a hang, not a slow machine (make test runs beside other jobs)
+LONG_TIMEOUT = 2  # a real run at a flag's maximum: enough to have passed its checks
+NUMERIC_META = {"N", "K", "B", "T", "S", "P", "A", "R", "TOL", "BYTES"}
+# the CLI's common cap for counts and lengths when the help states none (1 << 20)
+DEFAULT_MAX = 1 << 20
+# flags whose maximum is a real run of that size, not an edge case
+WORK_GROWS = {"-N", "--max-batch", "--kv-budget-candidates", "--max-new", "--bootstrap",
+              "--threads"}
+LM, RM = os.path.join(ROOT, "data", "austen-lm"), os.path.join(ROOT, "data", "austen-rm")
+# Every run's working directory: a scratch folder, since a probe may hand a
+# word to a flag that names an output (--json abc writes ./abc).
+CWD = None
+
+
+def sh(cmd, cwd, timeout=TIMEOUT):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, b"", b"", time.time() - t0
+    return p.returncode, p.stdout, p.stderr, time.time() - t0
+
+
+def candidate_flags(help_text):
+    """{flag: aliases} of every flag the help shows with a value (FLAG VALUE,
+    "-n, --max-new N", a policy parameter's own flag)."""
+    flags = {}
+    for line in help_text.split("\n"):
+        m = re.search(r"\((--[\w-]+)\): ", line)
+        if m:
+            flags.setdefault(m.group(1), (m.group(1),))
+        for m in re.finditer(r"(?<![\w-])(?:(--?[A-Za-z][\w-]*), )?(--?[A-Za-z][\w-]*)[ =]"
+                             r"([A-Z][A-Z_]*)\b", line):
+            aliases = tuple(x for x in (m.group(1), m.group(2)) if x)
+            flags.setdefault(max(aliases, key=len), aliases)
+    return flags
+
+
+NOT_NUMBER = re.compile(r"is not (an integer|a finite number|a number|a byte size|a list)")
+RANGE = re.compile(r"outside \[([-\d.e+]+), ([-\d.e+]+)\]")
+
+
+def classify(runner, cmd, flag, aliases):
+    """(kind, max) of a flag as the binary itself tells: a word is refused as
+    not a number (int, float, bytes or a list), a huge value with its range."""
+    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "abc")]), CWD)
+    m = NOT_NUMBER.search(err.decode("utf-8", "replace"))
+    if rc != 2 or not m:
+        return None, None
+    kind = {"an integer": "int", "a finite number": "float", "a number": "float",
+            "a byte size": "bytes", "a list": "list"}[m.group(1)]
+    if kind == "int" and "list" in flag:
+        kind = "list"
+    rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "99999999999999")]), CWD)
+    r = RANGE.search(err.decode("utf-8", "replace"))
+    return kind, (float(r.group(2)) if r else None)
+
+
+def values(kind, hi):
+    if kind == "bytes":
+        return ["0", "1", "2", "1K", "64K", "1M", "1G", "1T", "1E", "16E", "-1", "1.5M", "1Q",
+                "99999999999999999999999", "abc"]
+    top = hi if hi is not None else DEFAULT_MAX
+    top_s = str(int(top)) if top == int(top) else repr(top)
+    vs = ["0", "1", "2", top_s, str(int(top) + 1) if kind != "float" else repr(top + 1),
+          "-1", "99999999999999999999999", "abc"]
+    if kind == "float":
+        vs += ["0.5", "nan", "-inf", "1e999"]
+    if kind == "list":
+        vs += ["1,1", "2,1", "1,,2", "1,", ",1", "1,%s" % top_s]
+    return vs
+
+
+class Runner:
+    def __init__(self, binary, work):
+        self.bin, self.work = binary, work
+        self.n = 0
+
+    def base(self, cmd):
+        p = "It was"
+        b = {
+            "generate": ["-m", LM, "-p", p, "-n", "2"],
+            "bon": ["-m", LM, "--reward", RM, "-p", p, "-N", "2", "-n", "2"],
+            "spr": ["-m", LM, "--reward", RM, "-p", p, "--alpha", "0.5", "-n", "2",
+                    "--max-batch", "4"],
+            "record": ["-m", LM, "--reward", RM, "-p", p, "-N", "2", "-n", "2", "--output", "@OUT"],
+            "replay": ["--record", self.rec, "--alpha", "0.5", "--max-batch", "8"],
+            "compare": ["--bootstrap", "100", "--records", self.rec, "--policy", "quantile",
+                        "--alpha", "0.5", "--max-batch", "8", "--against", "bon", "-N", "2"],
+            "tokenize": ["--tokenizer", LM + "/tokenizer.bin", "--vocab-size", "1025",
+                         "--text", p],
+            "detokenize": ["--tokenizer", LM + "/tokenizer.bin", "--vocab-size", "1025",
+                           "--ids", "40,41"],
+        }
+        return b.get(cmd)
+
+    def setup(self):
+        self.rec = os.path.join(self.work, "base.rec")
+        rc, _, err, _ = sh([self.bin, "record", "-m", LM, "--reward", RM, "-p", "It was", "-N", "8",
+                            "-n", "8", "--output", self.rec, "--no-progress"], ROOT, 120)
+        if rc != 0:
+            sys.exit("flag-edges: cannot make the base record: %s" % err.decode())
+
+    def argv(self, cmd, settings):
+        """The base command with each (flag, aliases, value) set: replaced
+        where the base has the flag (compare: A's side), else appended."""
+        a = list(self.base(cmd))
+        for flag, aliases, val in settings:
+            for k, tok in enumerate(a):
+                if tok in aliases:
+                    a[k + 1] = val
+                    break
+            else:
+                if cmd == "compare":  # compare's own flags come before --policy
+                    a = [flag, val] + a
+                else:
+                    a += [flag, val]
+        self.n += 1
+        out = os.path.join(self.work, "out%d.rec" % self.n)
+        return [self.bin, cmd] + [out if t == "@OUT" else t for t in a] + (
+            ["--no-progress"] if cmd in ("generate", "bon", "spr", "record", "replay") else [])
+
+    def check(self, cmd, settings, long_ok):
+        argv = self.argv(cmd, settings)
+        rc, out, err, secs = sh(argv, CWD, LONG_TIMEOUT if long_ok else TIMEOUT)
+        lines = [l for l in err.decode("utf-8", "replace").split("\n") if l.strip()]
+        names = [n for _, aliases, _ in settings for n in aliases]
+        what = " ".join(shlex.quote(x) for x in argv[1:])
+        if rc is None:
+            if long_ok:
+                return "long", "%s (stopped at %d s)" % (what, LONG_TIMEOUT)
+            return "fail", "%s: still running after %d s" % (what, TIMEOUT)
+        if rc < 0:
+            return "fail", "%s: killed by signal %d" % (what, -rc)
+        if rc == 0:
+            if not out.strip() and cmd != "record":
+                return "fail", "%s: exit 0 with no output" % what
+            return "ok", what
+        if rc not in (1, 2):
+            return "fail", "%s: exit %d" % (what, rc)
+        if len(lines) != 1 or not lines[0].startswith("specrej: "):
+            return "fail", "%s: exit %d with %d stderr lines: %s" % (what, rc, len(lines),
+                                                                     " | ".join(lines[:3]))
+        if rc == 2 and not any(n in lines[0] for n in names):
+            return "fail", "%s: exit 2 does not name the flag: %s" % (what, lines[0])
+        return "ok", what
+
+
+def main(argv):
+    verbose = "-v" in argv
+    binary = os.path.abspath(os.path.join(ROOT, os.environ.get("SPECREJ_BIN", "bin/specrej")))
+    global CWD
+    work = tempfile.mkdtemp(prefix="specrej-flags-")
+    CWD = os.path.join(work, "cwd")
+    os.makedirs(CWD)
+    r = Runner(binary, work)
+    t0 = time.time()
+    try:
+        r.setup()
+        top = sh([binary, "--help"], ROOT)[1].decode()
+        cmds = re.findall(r"^  ([a-z]+)\s{2,}\S", top, re.M)
+        jobs, seen_flags = [], {}
+        for cmd in cmds:
+            if r.base(cmd) is None:
+                continue
+            h = sh([binary, cmd, "--help"], ROOT)[1].decode()
+            flags = {}
+            cands = list(candidate_flags(h).items())
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+                kinds = list(ex.map(lambda fa: classify(r, cmd, fa[0], fa[1]), cands))
+            for (flag, aliases), (kind, hi) in zip(cands, kinds):
+                if kind:
+                    flags[flag] = (aliases, hi, kind)
+            seen_flags[cmd] = flags
+            for flag, (aliases, hi, kind) in sorted(flags.items()):
+                for v in values(kind, hi):
+                    top = hi if hi is not None else DEFAULT_MAX
+                    at_max = v in (str(int(top)), "1T", "1G") and flag in WORK_GROWS
+                    jobs.append((cmd, [(flag, aliases, v)], at_max))
+        # a command with numeric flags in its help must have a base run here
+        for cmd in cmds:
+            if r.base(cmd) is None:
+                h = sh([binary, cmd, "--help"], ROOT)[1].decode()
+                if re.search(r"[ =](N|K|BYTES)\b", h) and cmd not in ("forward",):
+                    print("flag-edges: FAIL %s shows numeric flags but has no base run in "
+                          "tests/flag_edges.py: add one" % cmd, file=sys.stderr)
+                    return 1
+        # the pairs that interact, where the command has both flags
+        def al(cmd, f):
+            return seen_flags.get(cmd, {}).get(f, ((f,),))[0]
+        pairs = [
+            ("spr", "--max-new", ["1", "2", "8", "9", "1048576"], "--first-decision",
+             ["1", "2", "8", "9", "1048576"]),
+            ("spr", "--max-new", ["1", "2", "8", "9"], "--schedule",
+             ["1", "2", "8", "9", "1,2", "2,9", "1048576"]),
+            ("spr", "--kv-budget", ["1", "1K", "64K", "1M", "0", "-1", "1E"], "--max-batch",
+             ["1", "2", "1048576"]),
+            ("bon", "--kv-budget", ["1", "1K", "64K", "1M", "0", "-1", "1E"], "-N", ["1", "2", "64"]),
+            ("spr", "--kv-budget", ["1K", "64K", "1M"], "--kv-budget-candidates", ["1", "2", "64"]),
+            ("replay", "--kv-budget", ["1", "1K", "64K", "1M"], "--max-batch", ["1", "2", "8", "9"]),
+            ("replay", "--kv-budget", ["1K", "1M"], "-N", ["1", "8", "9"]),
+        ]
+        for cmd, fa, va, fb, vb in pairs:
+            for x in va:
+                for y in vb:
+                    # the schedule policy takes no --first-decision, quantile no --schedule
+                    jobs.append((cmd, [(fa, al(cmd, fa), x), (fb, al(cmd, fb), y)], False))
+        for k in ["1024", "1025", "1026", "2147483647"]:
+            for cmd in ("generate", "spr"):
+                jobs.append((cmd, [("--top-k", ("--top-k",), k)], False))
+                jobs.append((cmd, [("--top-k", ("--top-k",), k), ("--temperature", ("--temperature", "--temp"), "0")], False))
+        results = {"ok": [], "fail": [], "long": []}
+        # 4 at once: most runs wait on loading the models or exit at the flags
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
+            futs = [ex.submit(r.check, c, s, lo) for c, s, lo in jobs]
+            for f in futs:
+                kind, what = f.result()
+                results[kind].append(what)
+                if verbose or kind != "ok":
+                    print("flag-edges: %s %s" % (kind, what), flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    nflags = sum(len(f) for f in seen_flags.values())
+    print("flag-edges: %d runs over %d numeric flags of %d commands (%s): %d ok, %d long "
+          "(a real run at the flag's maximum, stopped at %d s), %d failed; %.0f s"
+          % (len(jobs), nflags, len(seen_flags), ", ".join(seen_flags), len(results["ok"]),
+             len(results["long"]), LONG_TIMEOUT, len(results["fail"]), time.time() - t0))
+    return 1 if results["fail"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
