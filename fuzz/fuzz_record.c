@@ -27,6 +27,12 @@ static void fuzz_record(const uint8_t *data, size_t size) {
         return;
     }
     FUZZ_CHECK(r.n_cands >= 1 && r.max_new_eff <= r.max_new);
+    /* issue 23: shapes a replay would allocate KV for stay bounded
+     * (tests/fuzz_regressions/fuzz_record: gen_kv_2tb, rm_kv_2tb, reserve_wraps) */
+    FUZZ_CHECK((uint64_t)2 * r.gen_cfg.n_layers * r.gen_cfg.n_kv_heads * r.gen_cfg.head_dim * 4 <=
+               RECORD_MAX_KV_PER_TOKEN);
+    FUZZ_CHECK(r.rs_kv_bytes_per_token <= RECORD_MAX_KV_PER_TOKEN);
+    FUZZ_CHECK(r.rs_reserve_bytes < ((uint64_t)1 << 62));
     for (int i = 0; i < r.n_cands; i++) {
         const RecordCand *k = &r.cands[i];
         FUZZ_CHECK(k->len >= 0 && k->len <= r.max_new_eff);

@@ -61,8 +61,37 @@ def find_binary(binary=None):
     return found
 
 
+# Flags whose values are integers: a float there is refused rather than
+# truncated (seed=1.9 would run seed 1).
+_INT_FLAGS = {"seed", "s", "N", "max_new", "n", "top_k", "threads", "t", "max_batch",
+              "kv_budget_candidates", "first_decision", "bootstrap", "bootstrap_seed"}
+
+
+def _value(key, val):
+    """One flag value as the CLI reads it, exactly, or TypeError."""
+    if isinstance(val, bool):
+        raise TypeError("%s: a boolean is a switch (True/False), not a value" % key)
+    if isinstance(val, int):
+        return str(val)
+    if isinstance(val, float):
+        if key in _INT_FLAGS:
+            if not val.is_integer():
+                raise TypeError("%s: %r is not an integer" % (key, val))
+            return str(int(val))
+        return repr(val)  # the shortest text that reads back as the same double
+    if isinstance(val, (list, tuple)):
+        if not val:
+            raise TypeError("%s: an empty list" % key)
+        return ",".join(_value(key, v) for v in val)  # --schedule 4,8 / --ids 1,2
+    if isinstance(val, (str, os.PathLike)):
+        return os.fspath(val)
+    raise TypeError("%s: cannot pass a %s as a flag value" % (key, type(val).__name__))
+
+
 def flags(**kw):
-    """Keyword arguments as CLI flags, in the order given."""
+    """Keyword arguments as CLI flags, in the order given. Values pass
+    exactly (ints as digits, floats as their shortest exact text, lists
+    comma-separated) or raise TypeError."""
     out = []
     for key, val in kw.items():
         if val is None or val is False:
@@ -71,7 +100,7 @@ def flags(**kw):
         if val is True:
             out.append(name)
         else:
-            out += [name, str(val)]
+            out += [name, _value(key, val)]
     return out
 
 
@@ -105,8 +134,14 @@ def _prompt_line(i, p):
     if not isinstance(p, dict) or not isinstance(p.get("prompt"), str):
         raise TypeError("prompt %d: a string or a dict with a \"prompt\" string" % (i + 1))
     line = {"id": str(p.get("id", i + 1)), "prompt": p["prompt"]}
-    if p.get("seed") is not None:
-        line["seed"] = int(p["seed"])
+    seed = p.get("seed")
+    if seed is not None:
+        if isinstance(seed, float) and seed.is_integer():
+            seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 64:
+            raise TypeError("prompt %d: seed %r is not an integer in [0, 2^64)" % (i + 1, seed))
+        # from 2^53 on a JSON number is read as a double: the CLI takes digits
+        line["seed"] = seed if seed < 2 ** 53 else str(seed)
     return json.dumps(line, ensure_ascii=False)
 
 
@@ -124,4 +159,11 @@ def batch(command, prompts, args=(), output=None, resume=False, binary=None, **k
         out = output or os.path.join(tmp, "out.jsonl")
         run(command, ["--prompts", pfile, "--output", out] + (["--resume"] if resume else [])
             + list(args), binary, **kw)
-        return read_jsonl(out)
+        recs = read_jsonl(out)
+        # a resumed file holds the earlier lines first: prompt order, by id
+        order = {_prompt_id(i, p): i for i, p in enumerate(prompts)}
+        return sorted(recs, key=lambda r: order.get(r.get("id"), len(order)))
+
+
+def _prompt_id(i, p):
+    return str(p.get("id", i + 1)) if isinstance(p, dict) else str(i + 1)

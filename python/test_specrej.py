@@ -37,6 +37,7 @@ def main():
         one = specrej.run_json("bon", N=3, max_new=10, seed=seed, prompt=p, **MODELS)
         r = dict(r)
         del r["id"]
+        del r["fingerprint"]
         check(no_timing(r) == no_timing(one), "batch record %s differs from its single run" % p)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "o.jsonl")
@@ -49,6 +50,28 @@ def main():
         again = specrej.batch("generate", ["a", "b", "c"], output=out, resume=True, max_new=6,
                               model=MODELS["model"])
         check([no_timing(r) for r in again] == [no_timing(r) for r in full], "resume differs")
+    # values pass exactly or are refused
+    check(specrej.flags(seed=2 ** 64 - 1, alpha=0.1, schedule=[4, 8]) ==
+          ["--seed", "18446744073709551615", "--alpha", "0.1", "--schedule", "4,8"], "flags")
+    for bad in (dict(seed=1.9), dict(schedule=[]), dict(alpha={})):
+        try:
+            specrej.flags(**bad)
+            raise AssertionError("accepted %r" % bad)
+        except TypeError:
+            pass
+    try:
+        specrej.batch("generate", [{"prompt": "a", "seed": 1.9}], model=MODELS["model"])
+        raise AssertionError("a float seed 1.9 was accepted")
+    except TypeError:
+        pass
+    # a resumed batch whose file holds a later prompt first: prompt order
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "o.jsonl")
+        specrej.batch("generate", [{"id": "y", "prompt": "b"}], output=out, max_new=4,
+                      model=MODELS["model"])
+        both = specrej.batch("generate", [{"id": "x", "prompt": "a"}, {"id": "y", "prompt": "b"}],
+                             output=out, resume=True, max_new=4, model=MODELS["model"])
+        check([r["id"] for r in both] == ["x", "y"], "resumed order: %r" % [r["id"] for r in both])
     try:
         specrej.run("bon", frobnicate=1, **MODELS)
         raise AssertionError("an unknown flag was accepted")

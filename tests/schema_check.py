@@ -128,17 +128,21 @@ def main():
         prompts, out = os.path.join(tmp, "prompts.txt"), os.path.join(tmp, "batch.jsonl")
         with open(prompts, "w", encoding="utf-8") as f:
             f.write('It was a truth\n{"id": "b", "prompt": "She had been", "seed": 2}\n')
+            # a prompt beyond the context: its own line, kind error (issue 23)
+            f.write('{"id": "long", "prompt": "%s"}\n' % ("words " * 3000))
         run(["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm", "--alpha", "0.5",
              "-n", "8", "--prompts", prompts, "--output", out])
         lines = load_lines(out)
-        assert [ln.get("id") for ln in lines] == ["1", "b"], "batch ids"
+        assert [ln.get("id") for ln in lines] == ["1", "b", "long"], "batch ids"
+        assert lines[2].get("kind") == "error", "the long prompt's line"
         for k, line in enumerate(lines):
             check("spr --prompts line %d" % (k + 1), line)
         search("austen_spr", ["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm",
                               "--prompt", "It was a truth universally acknowledged", "--alpha",
                               "0.5", "-n", "16"])
     kinds = {d.get("kind", "final" if "final" in d else "decision") for _, d in docs}
-    assert kinds == {"result", "trace", "decision", "final", "compare"}, kinds
+    assert kinds <= {"result", "trace", "decision", "final", "compare", "error"}, kinds
+    assert kinds >= {"result", "trace", "decision", "final", "compare"}, kinds
 
     # The schema can fail: each mutation of a valid document is rejected.
     result = next(d for w, d in docs if w == "spr --json")

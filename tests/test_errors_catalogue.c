@@ -544,7 +544,7 @@ static const Case TOKENIZER_CASES[] = {
     {"tokenize --tokenizer %D/tok/none.json --text a",
      "specrej: %D/tok/none.json: No such file or directory", 1},
     {"tokenize --tokenizer %D/tok --text a",
-     "specrej: %D/tok: no tokenizer.json in this directory", 1},
+     "specrej: %D/tok: no tokenizer.json or tokenizer.bin in this directory", 1},
     {"tokenize --tokenizer %D/tok/bad.json --text a",
      "specrej: %D/tok/bad.json: invalid JSON near byte 34", 1},
     {"tokenize --tokenizer %D/tok/wordpiece.json --text a",
@@ -624,7 +624,7 @@ static const Case DECODER_CASES[] = {
      "specrej: --kv-budget: 1024 bytes cannot hold one candidate at full length (16 tokens): "
      "need at least 41280 bytes", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-kv copied",
-     "specrej: --prompt-kv: 'copied' is not shared or per-candidate", 1},
+     "specrej: --prompt-kv: 'copied' is not shared or per-candidate", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --prompt-ids 5",
      "specrej: give exactly one of --prompt TEXT and --prompt-ids IDS", 2},
     {"spr " LM RM "--prompt-ids 5,99999 --alpha 0.5",
@@ -636,16 +636,34 @@ static const Case DECODER_CASES[] = {
     {"spr " LM RM "--prompt x --alpha 0.5 --policy schedule --schedule 8,0",
      "specrej: --schedule: 0 is outside [1, 1048576]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --template bogus",
-     "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 1},
+     "specrej: --template: unknown template 'bogus' (plain, chatml, llama3, auto)", 2},
     {"spr " LM "--reward %D/nothing --prompt x --alpha 0.5",
      "specrej: %D/nothing: no such model file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --max-batch 0",
      "specrej: --max-batch: 0 is outside [1, 1048576]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --top-p 0", "specrej: --top-p: 0 is outside [1e-09, 1]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --temperature -1",
-     "specrej: --temperature: -1 is outside [0, 1e+06]", 2},
+     "specrej: --temperature: -1 is outside [0, 1000000]", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --seed -1",
-     "specrej: --seed: -1 is outside [0, 9223372036854775807]", 2},
+     "specrej: --seed: '-1' is not an integer in [0, 18446744073709551615]", 2},
+    /* issue 23: usage errors before any file is read, exact seeds, no
+     * output over an input */
+    {"spr " LM RM "--prompt x --alpha 0.5 --seed 18446744073709551616",
+     "specrej: --seed: '18446744073709551616' is not an integer in [0, 18446744073709551615]", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 0",
+     "specrej: --kv-budget: 0 bytes hold no candidate (leave the flag out for the default)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --json=",
+     "specrej: --json: empty file name (give a path, or - for stdout)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --kv-budget 1M --kv-budget-candidates 4",
+     "specrej: --kv-budget: give at most one of --kv-budget and --kv-budget-candidates", 2},
+    {"spr " LM RM "--prompt-ids 5,,6 --alpha 0.5",
+     "specrej: --prompt-ids: bad list '5,,6' (expected e.g. 5,17,3)", 2},
+    {"generate " LM "--json %D/ok.txt -f %D/ok.txt",
+     "specrej: --json: with --prompts every prompt's object is a line of --output (default "
+     "stdout)", 2},
+    {"generate " LM "-f %D/p1.txt --output %D/p1.txt",
+     "specrej: --output: %D/p1.txt is an input of this run (%D/p1.txt); refused: writing it "
+     "would destroy the input", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --json %D/nodir/x.json",
      "specrej: %D/nodir/x.json: cannot write: No such file or directory", 1},
     {"spr " LM RM "--prompt x --alpha 0.5 --trace %D/nodir/x.jsonl",
@@ -669,7 +687,7 @@ static const Case DECODER_CASES[] = {
     {"spr " LM RM "--prompt x --alpha 0.5 --policy quantile --schedule 4,8",
      "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --reward-source selflik",
-     "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 1},
+     "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 2},
     /* soft selection (--select soft --lambda L): the flag is named, status 2 */
     {"bon " LM RM "--prompt x -N 2 --select soft --lambda 0",
      "specrej: --lambda: 0 must be a finite number > 0 (the softmax temperature of --select "
@@ -691,11 +709,11 @@ static const Case DECODER_CASES[] = {
      "specrej: generate: unknown flag '--select' (see specrej generate --help)", 2},
     {"bon " LM "--reward-source gold --reward-tokenizer data/austen-rm --prompt x -N 1",
      "specrej: --reward-tokenizer: has no effect with --reward-source gold (only with a reward "
-     "model)", 1},
+     "model)", 2},
     {"bon " LM RM "--reward-tokenizer %D/none.json --prompt x -N 1",
      "specrej: %D/none.json: No such file or directory", 1},
     {"bon " LM RM "--reward-tokenizer data/austen-rm --prompt-ids 5 -N 1",
-     "specrej: --reward-tokenizer: has no effect in a run given as ids (--prompt-ids)", 1},
+     "specrej: --reward-tokenizer: has no effect in a run given as ids (--prompt-ids)", 2},
     {"bon --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm --prompt-ids 5 -N 1 "
      "--closing-ids 2,500",
      "specrej: --closing-ids: 500 is outside the reward model's vocabulary [0, 96)", 1},
@@ -712,6 +730,7 @@ static const Case DECODER_CASES[] = {
 
 static void test_decoders(void **state) {
     (void)state;
+    put_str("p1.txt", "x\n"); /* a prompt file that an --output names */
     RUN(DECODER_CASES);
 }
 
@@ -877,7 +896,7 @@ static void test_reward_flags(void **state) {
     add_full(&l, "spr " LM "--prompt x --alpha 0.5", want, 2);
     snprintf(want, sizeof want, "--reward-source: unknown source 'bogus' (known: %s)",
              reward_names());
-    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus", want, 1);
+    add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-source bogus", want, 2);
     add_full(&l, "spr " LM RM "--prompt x --alpha 0.5 --reward-arg weight",
              "--reward-arg: 'weight' is not name=value (e.g. weight=0.5)", 2);
     add_full(&l, "replay --record x.rec --alpha 0.5 --reward-arg weight=1",

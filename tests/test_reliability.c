@@ -639,7 +639,7 @@ static void messages_name_the_real_problem(void **state) {
     /* a failed write to stdout is reported (before: status 1, no word) */
     snprintf(cmd, sizeof cmd, "{ %s gold --text good > /dev/full; }", test_specrej_bin());
     assert_int_equal(test_run(cmd, &out), 1);
-    assert_string_equal(out, "specrej: stdout: write failed: No space left on device\n");
+    assert_string_equal(out, "specrej: stdout: write failed: no space left on device\n");
     free(out);
     /* an existing non-regular file is not "no such model" */
     out = run_cli("info --model /dev/null", 1);
@@ -698,7 +698,7 @@ static void outputs_that_are_not_regular_files(void **state) {
         assert_int_equal(file_type(null), S_IFCHR);
         snprintf(args, sizeof args, SPR_ARGS " --trace %s", full);
         out = run_cli(args, 1);
-        assert_non_null(strstr(out, "write failed: No space left on device"));
+        assert_non_null(strstr(out, "write failed: no space left on device"));
         free(out);
         assert_int_equal(file_type(full), S_IFCHR);
     }

@@ -311,7 +311,8 @@ static void mismatched_runs_are_refused(void **state) {
     path_of(rec, sizeof rec, "fix.rec");
     path_of(small, sizeof small, "fix_small.rec");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --kv-budget 256K", small);
-    refused(a, "than the 8 the record holds (record with a larger -N, or cap the run with --max-batch 8)");
+    refused(a, "this run needs 14 candidates, the record holds 8 (record with -N 14 or more, or "
+               "cap the run with --max-batch 8)");
     snprintf(a, sizeof a, "--record %s -N 9", small);
     refused(a, "-N: 9 exceeds the 8 candidates");
     snprintf(a, sizeof a, "--record %s --alpha 0.5 --seed 4", rec);

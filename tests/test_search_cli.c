@@ -395,7 +395,7 @@ static void bad_input_gives_clear_errors(void **state) {
     expect_error("bon --model " LM " --reward " LM " --prompt-ids 1 -N 2", "not a reward model");
     expect_usage("spr --model " SPR " --alpha 0.5 --policy greedy", "unknown policy 'greedy'");
     expect_usage("spr --model " SPR " --alpha 0.5 --policy schedule", "--schedule: required");
-    expect_error("spr --model " SPR " --alpha 0.5 --reward-source oracle", "unknown source 'oracle'");
+    expect_usage("spr --model " SPR " --alpha 0.5 --reward-source oracle", "unknown source 'oracle'");
     expect_error("spr --model " SPR " --alpha 0.5 --prompt-ids 1,200", "--prompt-ids: 200 is outside");
     expect_usage("spr --model " SPR " --alpha 0.5 --frobnicate", "unknown flag '--frobnicate'");
     /* No partial output file after a failure. */

@@ -2,8 +2,10 @@
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath() */
 #include "base/fileio.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -135,23 +137,62 @@ static void pending_remove(int slot) {
 
 /* ---- atomic output files ---- */
 
+const char *file_errstr(int e) {
+    /* the words a user searches for when the disk is full */
+    return e == ENOSPC ? "no space left on device" : strerror(e);
+}
+
+int file_stream_fd(const char *path) {
+    if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0) return STDOUT_FILENO;
+    if (strcmp(path, "/dev/stderr") == 0) return STDERR_FILENO;
+    static const char *const DIRS[] = {"/dev/fd/", "/proc/self/fd/"};
+    for (size_t i = 0; i < sizeof DIRS / sizeof DIRS[0]; i++) {
+        size_t n = strlen(DIRS[i]);
+        if (strncmp(path, DIRS[i], n) != 0 || !path[n]) continue;
+        char *end = NULL;
+        long fd = strtol(path + n, &end, 10);
+        if (*end == 0 && path[n] >= '0' && path[n] <= '9' && fd >= 0 && fd < INT_MAX)
+            return (int)fd;
+    }
+    return -1;
+}
+
+/* The file a chain of symbolic links ends at, even when it does not exist
+ * yet (a dangling link: the output is written where it points, not over
+ * the link). malloc'd; NULL for a loop or on allocation failure. */
+static char *link_target(const char *path) {
+    char *cur = dup_str(path);
+    for (int hops = 0; cur && hops < 40; hops++) {
+        struct stat lb;
+        if (lstat(cur, &lb) != 0 || !S_ISLNK(lb.st_mode)) return cur;
+        char buf[PATH_MAX];
+        ssize_t n = readlink(cur, buf, sizeof buf - 1);
+        if (n <= 0) break;
+        buf[n] = 0;
+        char *next;
+        const char *slash = strrchr(cur, '/');
+        if (buf[0] == '/' || !slash) {
+            next = dup_str(buf);
+        } else { /* relative to the link's folder */
+            size_t d = (size_t)(slash - cur) + 1;
+            next = malloc(d + (size_t)n + 1);
+            if (next) memcpy(next, cur, d), memcpy(next + d, buf, (size_t)n + 1);
+        }
+        free(cur);
+        cur = next;
+    }
+    free(cur);
+    return NULL;
+}
+
 /* Where an output to path really goes: 1 = replace the regular file (or
- * create it) at *target (malloc'd: path, or what its symlink points to),
+ * create it) at *target (malloc'd: path, or the end of its links),
  * 0 = write in place (not a regular file). */
 static int output_kind(const char *path, char **target) {
     struct stat sb;
     *target = NULL;
-    if (stat(path, &sb) != 0) { /* new (or a dangling link: created as a file) */
-        *target = dup_str(path);
-        return 1;
-    }
-    if (!S_ISREG(sb.st_mode)) return 0;
-    struct stat lb;
-    if (lstat(path, &lb) == 0 && S_ISLNK(lb.st_mode)) {
-        *target = realpath(path, NULL); /* e.g. /dev/stdout -> the file stdout is */
-        return *target ? 1 : 0;
-    }
-    *target = dup_str(path);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return 0;
+    *target = link_target(path); /* new, a file, or a link (dangling or not) */
     return 1;
 }
 
@@ -160,6 +201,22 @@ int atomic_open(AtomicFile *af, const char *path, SrError *err) {
     af->slot = -1;
     if (strcmp(path, "-") == 0) {
         af->fp = stdout;
+        return 0;
+    }
+    int sfd = file_stream_fd(path);
+    if (sfd >= 0) {
+        /* /dev/stdout and its kin: the stream itself, through a copy of its
+         * descriptor, so that it shares the shell's offset and O_APPEND
+         * (`>> log` appends); reopening the name would truncate or write
+         * from offset 0, and renaming over it would replace the file */
+        af->final_path = dup_str(path);
+        int fd = af->final_path ? dup(sfd) : -1;
+        if (fd < 0 || !(af->fp = fdopen(fd, "wb"))) {
+            int e = errno;
+            if (fd >= 0) close(fd);
+            atomic_abort(af);
+            return sr_fail(err, "%s: cannot write: %s", path, strerror(e));
+        }
         return 0;
     }
     char *target = NULL;
@@ -175,7 +232,9 @@ int atomic_open(AtomicFile *af, const char *path, SrError *err) {
         }
         return 0;
     }
-    size_t n = (target ? strlen(target) : 0) + 32;
+    if (!target) return sr_fail(err, "%s: cannot write: a loop of symbolic links (or out of memory)",
+                                path);
+    size_t n = strlen(target) + 32;
     af->final_path = target;
     af->tmp_path = malloc(n);
     if (!af->final_path || !af->tmp_path) {
@@ -210,19 +269,24 @@ int atomic_commit(AtomicFile *af, SrError *err) {
     if (af->fp == stdout) {
         af->fp = NULL;
         return fflush(stdout) == 0 && !ferror(stdout) ? 0
-               : sr_fail(err, "stdout: write failed: %s", strerror(errno));
+               : sr_fail(err, "stdout: write failed: %s", file_errstr(errno ? errno : EIO));
     }
+    /* errno of the write that failed: a full disk says so (ENOSPC), not EIO */
+    int e = af->err;
     int bad = ferror(af->fp);
     errno = 0;
-    bad |= fclose(af->fp);
-    int e = errno ? errno : EIO;
+    if (fflush(af->fp) != 0) bad = 1, e = e ? e : errno;
+    if (!bad && af->tmp_path && fsync(fileno(af->fp)) != 0 && errno == ENOSPC) bad = 1, e = errno;
+    errno = 0;
+    if (fclose(af->fp) != 0) bad = 1, e = e ? e : errno;
+    if (!e) e = EIO;
     af->fp = NULL;
     if (!bad && af->tmp_path && rename(af->tmp_path, af->final_path) != 0) bad = 1, e = errno;
     if (bad) {
         char path[512];
         snprintf(path, sizeof path, "%s", af->final_path);
         atomic_abort(af);
-        return sr_fail(err, "%s: write failed: %s", path, strerror(e));
+        return sr_fail(err, "%s: write failed: %s", path, file_errstr(e));
     }
     pending_remove(af->slot);
     free(af->final_path);
@@ -242,9 +306,16 @@ void atomic_abort(AtomicFile *af) {
     af->slot = -1;
 }
 
+int atomic_write(AtomicFile *af, const void *data, size_t n) {
+    errno = 0;
+    if (fwrite(data, 1, n, af->fp) == n) return 0;
+    if (!af->err) af->err = errno ? errno : EIO;
+    return -1;
+}
+
 int atomic_probe(const char *path, SrError *err) {
     struct stat sb;
-    if (strcmp(path, "-") == 0) return 0;
+    if (strcmp(path, "-") == 0 || file_stream_fd(path) >= 0) return 0;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
         if (access(path, W_OK) != 0) return sr_fail(err, "%s: cannot write: %s", path, strerror(errno));
         return 0;
@@ -252,5 +323,40 @@ int atomic_probe(const char *path, SrError *err) {
     AtomicFile probe;
     if (atomic_open(&probe, path, err) != 0) return -1;
     atomic_abort(&probe);
+    return 0;
+}
+
+/* One input's files: itself, or every regular file directly in a folder
+ * (a model folder's config.json, weights, tokenizer files). */
+static int matches_input(const struct stat *o, const char *input) {
+    struct stat st;
+    if (stat(input, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return st.st_dev == o->st_dev && st.st_ino == o->st_ino;
+    DIR *d = opendir(input);
+    if (!d) return 0;
+    int hit = 0;
+    for (struct dirent *e; !hit && (e = readdir(d));) {
+        char p[PATH_MAX];
+        if (snprintf(p, sizeof p, "%s/%s", input, e->d_name) >= (int)sizeof p) continue;
+        hit = stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == o->st_dev &&
+              st.st_ino == o->st_ino;
+    }
+    closedir(d);
+    return hit;
+}
+
+int output_not_input(const char *flag, const char *path, const char *const *inputs, int n,
+                     SrError *err) {
+    if (!path) return 0;
+    struct stat o;
+    int sfd = file_stream_fd(path);
+    /* by identity (device and inode), so that links, "./x" and /dev/stdout
+     * redirected into a file are seen through */
+    if (sfd >= 0 ? fstat(sfd, &o) != 0 : stat(path, &o) != 0) return 0; /* new: no input */
+    if (!S_ISREG(o.st_mode)) return 0; /* a device or pipe holds no input */
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && *inputs[i] && matches_input(&o, inputs[i]))
+            return sr_fail(err, "%s: %s is an input of this run (%s); refused: writing it "
+                                "would destroy the input", flag, path, inputs[i]);
     return 0;
 }

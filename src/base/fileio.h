@@ -32,17 +32,27 @@ typedef struct AtomicFile {
     char *final_path;
     char *tmp_path; /* NULL when written in place (not a regular file) or stdout */
     int slot;       /* its entry in the signal cleanup list, -1 for none */
+    int err;        /* errno of the first failed atomic_write, 0 if none */
 } AtomicFile;
 
-/* Opens path for writing. "-" means stdout. A regular file (or a new one) is
+/* Opens path for writing. "-" means stdout; /dev/stdout, /dev/stderr,
+ * /dev/fd/N and /proc/self/fd/N write to that open stream (a copy of its
+ * descriptor: appending where the shell appends, never truncating or
+ * replacing the file behind it). A regular file (or a new one) is
  * written to "<path>.tmp.<pid>" (created exclusively: never over another
  * writer's) and renamed onto path by atomic_commit; through a symbolic link,
- * the file it points to is the one replaced. Anything else (a device such as
+ * the file at the end of the links is the one replaced (or created, for a
+ * dangling link). Two runs writing one output each write their own
+ * temporary file and rename it: the file is whole, and the last to finish
+ * wins. Anything else (a device such as
  * /dev/null or /dev/full, a FIFO, /dev/stdout on a pipe) is written in place:
  * renaming over it would replace the device node by a regular file.
  * While a temporary file exists, SIGINT, SIGTERM and SIGHUP remove it before
  * the process dies as the signal says (see fileio.c). */
 int atomic_open(AtomicFile *af, const char *path, SrError *err);
+/* fwrite that keeps the errno of a failure for atomic_commit's message
+ * ("no space left on device" rather than a bare "write failed"). */
+int atomic_write(AtomicFile *af, const void *data, size_t n);
 /* Flushes, closes and renames onto the final path. */
 int atomic_commit(AtomicFile *af, SrError *err);
 /* Closes and deletes the temporary file (use on every error path). */
@@ -51,5 +61,18 @@ void atomic_abort(AtomicFile *af);
  * outlives the call and without opening a FIFO (which would wait for a
  * reader): for checking output paths before a long run. */
 int atomic_probe(const char *path, SrError *err);
+
+/* The descriptor a path names when it is a stream rather than a file: 1 for
+ * "-" and /dev/stdout, 2 for /dev/stderr, N for /dev/fd/N and
+ * /proc/self/fd/N; -1 otherwise. */
+int file_stream_fd(const char *path);
+/* strerror(e), except ENOSPC: "no space left on device". */
+const char *file_errstr(int e);
+/* Refuses (err names flag and path) an output path that is one of the
+ * inputs[0..n) (NULL entries skipped) by device and inode: a file, or any
+ * regular file directly inside an input folder (a model's config.json).
+ * Check before anything is written. */
+int output_not_input(const char *flag, const char *path, const char *const *inputs, int n,
+                     SrError *err);
 
 #endif

@@ -64,6 +64,16 @@ int sr_json_parse(const char *text, size_t len, const char *path, const char *sy
         size_t off = (end && end >= text && end <= text + len) ? (size_t)(end - text) : 0;
         return sr_fail(err, "%s: invalid JSON near byte %zu", path, off);
     }
+    /* one value and nothing after it but blanks: "{...} garbage" is not
+     * JSON, and cJSON alone would stop reading at the garbage */
+    size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : len;
+    while (at < len && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' ||
+                        text[at] == '\r'))
+        at++;
+    if (at < len) {
+        cJSON_Delete(root);
+        return sr_fail(err, "%s: bytes after the JSON value (from byte %zu)", path, at);
+    }
     if (sr_json_check_unique_keys(root, path, err) != 0) {
         cJSON_Delete(root);
         return -1;

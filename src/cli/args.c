@@ -61,15 +61,54 @@ int args_parse_int(const char *flag, const char *s, long long min, long long max
     return 0;
 }
 
-int args_parse_double(const char *flag, const char *s, double min, double max,
-                      int max_inclusive, double *out, SrError *err) {
+int args_parse_u64(const char *flag, const char *s, uint64_t *out, SrError *err) {
+    char *end = NULL;
+    errno = 0;
+    /* strtoull skips spaces and negates "-1" into 2^64-1: digits only */
+    unsigned long long v = isdigit((unsigned char)s[0]) ? strtoull(s, &end, 10) : 0;
+    if (!isdigit((unsigned char)s[0]) || *end != 0 || errno == ERANGE)
+        return sr_fail(err, "%s: '%s' is not an integer in [0, %llu]", flag, s,
+                       (unsigned long long)UINT64_MAX);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int args_strtod(const char *s, double *out) {
     char *end = NULL;
     errno = 0;
     double v = strtod(s, &end);
-    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE || !isfinite(v))
-        return sr_fail(err, "%s: '%s' is not a finite number", flag, s);
+    if (end == s || isspace((unsigned char)s[0]) || *end != 0 || !isfinite(v)) return -1;
+    /* ERANGE on underflow (1e-320: a denormal, or 1e-400: 0) still gives a
+     * finite value, which is what was typed as nearly as a double can say;
+     * only overflow (HUGE_VAL) is refused */
+    if (errno == ERANGE && fabs(v) == HUGE_VAL) return -1;
+    *out = v;
+    return 0;
+}
+
+const char *args_fmt_limit(double x, char *buf, size_t cap) {
+    /* 2147483647, not 2.14748e+09: an integer limit as an integer */
+    if (isfinite(x) && x == floor(x) && fabs(x) < 1e17) {
+        snprintf(buf, cap, "%.0f", x);
+        return buf;
+    }
+    /* else the shortest form that reads back as x (1e-09, not
+     * 1.0000000000000001e-09) */
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    return buf;
+}
+
+int args_parse_double(const char *flag, const char *s, double min, double max,
+                      int max_inclusive, double *out, SrError *err) {
+    double v;
+    if (args_strtod(s, &v) != 0) return sr_fail(err, "%s: '%s' is not a finite number", flag, s);
+    char lo[40], hi[40];
     if (v < min || v > max || (!max_inclusive && v == max))
-        return sr_fail(err, "%s: %s is outside [%g, %g%c", flag, s, min, max,
+        return sr_fail(err, "%s: %s is outside [%s, %s%c", flag, s,
+                       args_fmt_limit(min, lo, sizeof lo), args_fmt_limit(max, hi, sizeof hi),
                        max_inclusive ? ']' : ')');
     *out = v;
     return 0;

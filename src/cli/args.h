@@ -8,6 +8,7 @@
 #define SPECREJ_ARGS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -34,6 +35,15 @@ int args_is_flag(const char *a, const char *flag, const char *alias);
 
 int args_parse_int(const char *flag, const char *s, long long min, long long max,
                    long long *out, SrError *err);
+/* A seed: every integer in [0, 2^64-1], exactly (a double or a long long
+ * cannot hold them all). */
+int args_parse_u64(const char *flag, const char *s, uint64_t *out, SrError *err);
+/* strtod over the whole of s: 0 and *out set for a finite number (a
+ * denormal such as 1e-320 included), -1 otherwise (junk, overflow, inf, nan). */
+int args_strtod(const char *s, double *out);
+/* x for a message: an integer as digits ("2147483647"), anything else with
+ * every digit it needs ("%.17g"); returns buf. */
+const char *args_fmt_limit(double x, char *buf, size_t cap);
 /* Floats: finite, within [min, max] (max_inclusive = 0 makes it [min, max)). */
 int args_parse_double(const char *flag, const char *s, double min, double max,
                       int max_inclusive, double *out, SrError *err);

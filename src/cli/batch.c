@@ -4,6 +4,7 @@
 #include "cli/batch.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fileio.h"
 #include "base/json.h"
 
 /* A prompt file is text a person or a script wrote: far below this. */
@@ -58,6 +60,45 @@ static char *dup_n(const char *s, size_t n, SrError *err) {
     return d;
 }
 
+/* Whether the JSON text s[0..n) holds the escape \u0000: cJSON decodes it
+ * into a NUL that silently ends the C string (the prompt would be cut). */
+static int has_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (i + 5 < n && memcmp(s + i + 1, "u0000", 5) == 0) return 1;
+        i++; /* skip the escaped character: in "\\\\u0000" (JSON text) the u is text */
+    }
+    return 0;
+}
+
+/* "seed": a JSON number below 2^53 (every integer there is exact as a
+ * double, and no other integer reads as one), or a string of digits for the whole 64-bit range. */
+static int parse_seed(const cJSON *seed, const char *path, int line, BatchPrompt *p,
+                      SrError *err) {
+    if (cJSON_IsString(seed)) {
+        const char *d = seed->valuestring;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = d[0] >= '0' && d[0] <= '9' ? strtoull(d, &end, 10) : 0;
+        if (!(d[0] >= '0' && d[0] <= '9') || *end != 0 || errno == ERANGE)
+            return sr_fail(err, "--prompts: %s: line %d: \"seed\": \"%.40s\" is not an integer "
+                                "in [0, 18446744073709551615]", path, line, d);
+        p->seed = (uint64_t)v, p->has_seed = 1;
+        return 0;
+    }
+    double x = cJSON_IsNumber(seed) ? seed->valuedouble : -1;
+    if (!cJSON_IsNumber(seed) || !(x >= 0) || x != floor(x))
+        return sr_fail(err, "--prompts: %s: line %d: \"seed\" must be an integer >= 0", path,
+                       line);
+    /* 2^53 itself is where 2^53 + 1 is read too */
+    if (x >= 9007199254740992.0)
+        return sr_fail(err, "--prompts: %s: line %d: \"seed\" %.17g is not below 2^53, where a JSON "
+                            "number is read as the nearest double (another seed); write it as "
+                            "a string of digits, \"seed\": \"N\"", path, line, x);
+    p->seed = (uint64_t)x, p->has_seed = 1;
+    return 0;
+}
+
 /* One JSON line into *p. */
 static int parse_json_line(const char *path, int line, const char *s, size_t n, BatchPrompt *p,
                            SrError *err) {
@@ -74,19 +115,19 @@ static int parse_json_line(const char *path, int line, const char *s, size_t n, 
     char num[32];
     if (!cJSON_IsObject(j) || !cJSON_IsString(pr)) {
         sr_fail(err, "--prompts: %s: line %d: a JSON line needs \"prompt\": \"text\"", path, line);
+    } else if (has_nul_escape(s, n)) {
+        sr_fail(err, "--prompts: %s: line %d: holds \\u0000 (a NUL byte cannot be part of a "
+                     "prompt or id)", path, line);
     } else if (id && !cJSON_IsString(id) &&
-               !(cJSON_IsNumber(id) && id->valuedouble == (double)(long long)id->valuedouble)) {
-        sr_fail(err, "--prompts: %s: line %d: \"id\" must be a string or an integer", path, line);
-    } else if (seed && !(cJSON_IsNumber(seed) && seed->valuedouble >= 0 &&
-                         seed->valuedouble <= 9007199254740992.0 &&
-                         seed->valuedouble == (double)(long long)seed->valuedouble)) {
-        sr_fail(err, "--prompts: %s: line %d: \"seed\" must be an integer >= 0", path, line);
-    } else {
+               !(cJSON_IsNumber(id) && fabs(id->valuedouble) <= 9007199254740992.0 &&
+                 id->valuedouble == floor(id->valuedouble))) {
+        sr_fail(err, "--prompts: %s: line %d: \"id\" must be a string or an integer (up to "
+                     "2^53; a larger one as a string)", path, line);
+    } else if (!seed || parse_seed(seed, path, line, p, err) == 0) {
         const char *ids = NULL;
         if (cJSON_IsString(id)) ids = id->valuestring;
         else if (id) snprintf(num, sizeof num, "%lld", (long long)id->valuedouble), ids = num;
         else snprintf(num, sizeof num, "%d", line), ids = num;
-        p->seed = seed ? (long long)seed->valuedouble : -1;
         if ((p->id = dup_n(ids, strlen(ids), err)) &&
             (p->text = dup_n(pr->valuestring, strlen(pr->valuestring), err)))
             rc = 0;
@@ -109,7 +150,6 @@ static int add_line(BatchPrompts *out, int *cap, const char *path, int line, con
     }
     BatchPrompt *p = &out->items[out->n];
     memset(p, 0, sizeof *p);
-    p->seed = -1;
     int rc;
     if (s[b] == '{') {
         rc = parse_json_line(path, line, s, n, p, err);
@@ -151,7 +191,10 @@ int batch_prompts_load(const char *path, BatchPrompts *out, SrError *err) {
         return sr_fail(err, "--prompts: %s: holds a NUL byte (not a text file)", path);
     }
     int cap = 0, line = 0, rc = 0;
-    for (size_t at = 0; at < len && rc == 0;) {
+    /* a UTF-8 byte-order mark is no part of the first prompt (and would
+     * hide a first JSON line's '{') */
+    size_t start = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    for (size_t at = start; at < len && rc == 0;) {
         const char *nl = memchr(text + at, '\n', len - at);
         size_t n = nl ? (size_t)(nl - (text + at)) : len - at;
         if (++line == INT32_MAX) rc = sr_fail(err, "--prompts: %s: too many lines", path);
@@ -178,6 +221,7 @@ static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
     int lines = 0;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (!(b->ids = sr_calloc((size_t)lines + 1, sizeof *b->ids, err))) return -1;
+    if (!(b->fps = sr_calloc((size_t)lines + 1, sizeof *b->fps, err))) return -1;
     if (strmap_init(&b->done, (size_t)lines + 1, err) != 0) return -1;
     int line = 0;
     for (size_t at = 0; at < len; line++) {
@@ -187,16 +231,25 @@ static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
         SrError jerr = {{0}};
         int ok = sr_json_parse(text + at, n, b->path, NULL, &j, &jerr) == 0;
         const cJSON *id = ok ? cJSON_GetObjectItemCaseSensitive(j, "id") : NULL;
-        if (!cJSON_IsString(id)) {
+        const cJSON *kind = ok ? cJSON_GetObjectItemCaseSensitive(j, "kind") : NULL;
+        const cJSON *fp = ok ? cJSON_GetObjectItemCaseSensitive(j, "fingerprint") : NULL;
+        if (!cJSON_IsString(id) || !cJSON_IsString(kind) ||
+            (strcmp(kind->valuestring, "result") != 0 && strcmp(kind->valuestring, "error") != 0)) {
             cJSON_Delete(j);
-            return sr_fail(err, "--resume: %s: line %d is not a line of a batch run (no \"id\")",
-                           b->path, line + 1);
+            return sr_fail(err, "--resume: %s: line %d is not a result line of a batch run (no "
+                                "\"id\" or \"kind\")", b->path, line + 1);
         }
         b->ids[b->n_done] = dup_n(id->valuestring, strlen(id->valuestring), err);
+        if (b->ids[b->n_done] && cJSON_IsString(fp))
+            b->fps[b->n_done] = dup_n(fp->valuestring, strlen(fp->valuestring), err);
         cJSON_Delete(j);
-        if (!b->ids[b->n_done]) return -1;
+        if (!b->ids[b->n_done] || (cJSON_IsString(fp) && !b->fps[b->n_done])) return -1;
         const char *k = b->ids[b->n_done++];
-        if (strmap_put(&b->done, k, strlen(k), line, err) < 0) return -1;
+        int put = strmap_put(&b->done, k, strlen(k), line, err);
+        if (put < 0) return -1;
+        if (put == 0)
+            return sr_fail(err, "--resume: %s: line %d: id '%s' appears twice", b->path, line + 1,
+                           k);
         at += n + 1;
     }
     return 0;
@@ -245,6 +298,8 @@ int batch_out_open(BatchOut *b, const char *path, int resume, SrError *err) {
         return strmap_init(&b->done, 1, err);
     }
     b->path = path;
+    struct stat pre;
+    b->created = stat(path, &pre) != 0;
     b->fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
     if (b->fd < 0) return sr_fail(err, "--output: %s: %s", path, strerror(errno));
     struct stat st;
@@ -258,6 +313,36 @@ int batch_out_open(BatchOut *b, const char *path, int resume, SrError *err) {
 
 int batch_out_has(const BatchOut *b, const char *id) {
     return b->done.slots && strmap_get(&b->done, id, strlen(id)) >= 0;
+}
+
+int batch_out_check(const BatchOut *b, const BatchPrompts *p,
+                    int (*fp)(void *user, int i, char out[32], SrError *err), void *user,
+                    SrError *err) {
+    if (b->n_done == 0) return 0;
+    StrMap ids;
+    if (strmap_init(&ids, (size_t)p->n, err) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; i < p->n && rc == 0; i++)
+        if (strmap_put(&ids, p->items[i].id, strlen(p->items[i].id), i, err) < 0) rc = -1;
+    for (int k = 0; k < b->n_done && rc == 0; k++) {
+        const char *id = b->ids[k];
+        int i = strmap_get(&ids, id, strlen(id));
+        char want[32];
+        if (i < 0)
+            rc = sr_fail(err, "--resume: %s: line %d: id '%s' is not a prompt of this batch "
+                              "(a line of another run; refused)", b->path, k + 1, id);
+        else if (!b->fps[k])
+            rc = sr_fail(err, "--resume: %s: line %d (id '%s') has no fingerprint (not written "
+                              "by this specrej's batch mode; refused)", b->path, k + 1, id);
+        else if (fp(user, i, want, err) != 0)
+            rc = -1;
+        else if (strcmp(want, b->fps[k]) != 0)
+            rc = sr_fail(err, "--resume: %s: line %d (id '%s') was made by another command, "
+                              "flags, model, seed or prompt text than this run; refused (remove "
+                              "the line, or write a new --output)", b->path, k + 1, id);
+    }
+    strmap_free(&ids);
+    return rc;
 }
 
 int batch_out_write(BatchOut *b, const char *line, SrError *err) {
@@ -274,18 +359,21 @@ int batch_out_write(BatchOut *b, const char *line, SrError *err) {
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             free(buf);
-            return sr_fail(err, "%s: write failed: %s", b->path, strerror(errno));
+            return sr_fail(err, "%s: write failed: %s", b->path, file_errstr(w < 0 ? errno : EIO));
         }
         done += (size_t)w;
     }
     free(buf);
+    b->lines++;
     return 0;
 }
 
-void batch_out_close(BatchOut *b) {
+void batch_out_close(BatchOut *b, int failed) {
     if (b->fd > STDERR_FILENO) close(b->fd);
-    for (int i = 0; i < b->n_done; i++) free(b->ids[i]);
+    if (failed && b->created && b->lines == 0 && b->fd > STDERR_FILENO) unlink(b->path);
+    for (int i = 0; i < b->n_done; i++) free(b->ids[i]), free(b->fps[i]);
     free(b->ids);
+    free(b->fps);
     if (b->done.slots) strmap_free(&b->done);
     memset(b, 0, sizeof *b);
     b->fd = -1;

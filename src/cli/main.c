@@ -5,6 +5,7 @@
 
 #include "base/version.h"
 #include "runtime/blas_setup.h"
+#include "base/fileio.h"
 #include "cli/args.h"
 #include "base/datadir.h"
 #include "cli/commands.h"
@@ -58,7 +59,7 @@ int main(int argc, char **argv) {
             return rc == ARGS_USAGE ? 2 : 1;
         }
         if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "specrej: stdout: write failed: %s\n", strerror(errno));
+            fprintf(stderr, "specrej: stdout: write failed: %s\n", file_errstr(errno));
             return 1;
         }
         return 0;

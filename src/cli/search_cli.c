@@ -37,6 +37,11 @@
 #include "text/tokenizer.h"
 #include "base/utf8.h"
 
+/* run_prompt and record_one: this prompt cannot run (its text does not fit
+ * a context or the tokenizer; err says why), which in a batch is the
+ * prompt's own result, not the batch's end. */
+#define PROMPT_CANNOT_RUN (-3)
+
 static const char *const METHOD_NAMES[] = {"generate", "bon", "spr", "record", "replay"};
 
 typedef struct Opts {
@@ -47,7 +52,9 @@ typedef struct Opts {
     const char *prompt, *prompt_ids, *stop_ids, *closing_ids;
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *prompt_kv;
-    long long n, max_batch, max_new, seed, top_k, budget_candidates;
+    long long n, max_batch, max_new, top_k, budget_candidates;
+    uint64_t seed;              /* every 64-bit value, exactly */
+    int seed_given;
     double temperature, top_p;
     size_t kv_budget;
     int print_ids, help, explain;
@@ -68,6 +75,8 @@ typedef struct Opts {
     int resume, progress;           /* progress: 1 --progress, -1 --no-progress, 0 auto */
     int short_n;                    /* the cap came as -n (vLLM's n is a sample count) */
     long long threads;
+    int argc;                       /* the command line, for batch fingerprints */
+    char **argv;
     /* where each sampling value came from: "flag", "generation_config", "default" */
     const char *src_temperature, *src_top_k, *src_top_p, *src_max_new;
 } Opts;
@@ -248,7 +257,10 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         (r = args_take_value(argc, argv, i, "--shard", NULL, &v, err)) != 0)
         return r < 0 ? -1 : parse_shard(o, v, err);
     INT("--max-new", "-n", max_new, 1, 1 << 20)
-    INT("--seed", "-s", seed, 0, INT64_MAX)
+    if ((r = args_take_value(argc, argv, i, "--seed", "-s", &v, err)) != 0) {
+        o->seed_given = 1;
+        return r < 0 ? -1 : args_parse_u64("--seed", v, &o->seed, err);
+    }
     INT("--top-k", NULL, top_k, 0, INT32_MAX)
     INT("--threads", "-t", threads, 1, 4096)
     DBL("--temperature", "--temp", temperature, 0, 1e6, 1)
@@ -269,8 +281,12 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         STR("--prompt-kv", NULL, prompt_kv)
         INT("--max-batch", NULL, max_batch, 1, 1 << 20)
         INT("--kv-budget-candidates", NULL, budget_candidates, 1, 1 << 20)
-        if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0)
-            return r < 0 ? -1 : args_parse_bytes("--kv-budget", v, &o->kv_budget, err);
+        if ((r = args_take_value(argc, argv, i, "--kv-budget", NULL, &v, err)) != 0) {
+            if (r < 0 || args_parse_bytes("--kv-budget", v, &o->kv_budget, err) != 0) return -1;
+            /* 0 would read as "not given" (the default budget): refused */
+            return o->kv_budget ? 0 : sr_fail(err, "--kv-budget: 0 bytes hold no candidate "
+                                                   "(leave the flag out for the default)");
+        }
     }
     if (parse_json_flag(o, argc, argv, i)) return 0;
     if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_RECORD ||
@@ -294,8 +310,13 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
 /* A flag that would have no effect in this run is refused, so that nobody
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
-    if (o->method == SEARCH_CLI_GENERATE || (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL))
-        return 0;
+    if (o->method == SEARCH_CLI_GENERATE) return 0;
+    if (o->prompt_ids && o->reward_tokenizer)
+        return sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids "
+                            "(--prompt-ids)");
+    /* the reward flags feed a reward model: the source's declared needs say
+     * whether it reads one (reward.h), never its name */
+    if (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
                        : strcmp(o->reward_template, "auto") != 0 ? "--reward-template"
@@ -342,10 +363,11 @@ static int check_batch(const Opts *o, SrError *err) {
     return 0;
 }
 
-/* The source's entry and arguments. An unknown name is left to open_reward,
- * which names the known ones (a run error, as it always was). */
+/* The source's entry and arguments: an unknown name, an argument it does
+ * not take and a missing reward model are usage errors (exit 2), found
+ * before any file is read. */
 static int resolve_reward(Opts *o, SrError *err) {
-    if (!(o->reward_entry = reward_find(o->reward_source, NULL))) return 0;
+    if (!(o->reward_entry = reward_find(o->reward_source, err))) return -1;
     if (reward_cli_resolve(&o->rcli, o->reward_entry, &o->reward_args, err) != 0) return -1;
     if (!o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL)) {
         char others[256];
@@ -355,18 +377,57 @@ static int resolve_reward(Opts *o, SrError *err) {
     return 0;
 }
 
+/* An id list's syntax (the vocabulary's bound needs the model, later). */
+static int check_id_list(const char *flag, const char *s, SrError *err) {
+    int *ids = NULL, n = 0;
+    if (!s) return 0;
+    if (!*s) return sr_fail(err, "%s: empty (give ids, e.g. 5,17,3)", flag);
+    int rc = args_parse_int_list(flag, s, 0, INT32_MAX, &ids, &n, err);
+    free(ids);
+    return rc;
+}
+
+/* Every check that needs no file, made while parsing, so that each of these
+ * mistakes is a usage error (exit 2, README "Exit status") found before a
+ * model is read, rather than a failure after loading. */
+static int check_usage(const Opts *o, SrError *err) {
+    static const char *const NAMES[] = {"--json", "--trace", "--output", "--record", "--model",
+                                        "--prompts", "--tokenizer", "--reward", "--lexicon"};
+    const char *vals[] = {o->json, o->trace, o->output, o->record, o->model,
+                          o->prompts, o->tokenizer, o->reward, o->lexicon};
+    for (size_t k = 0; k < sizeof NAMES / sizeof NAMES[0]; k++)
+        if (vals[k] && !*vals[k])
+            return sr_fail(err, "%s: empty file name%s", NAMES[k],
+                           k == 0 ? " (give a path, or - for stdout)" : "");
+    if (check_id_list("--prompt-ids", o->prompt_ids, err) != 0) return -1;
+    if (check_id_list("--stop-ids", o->stop_ids, err) != 0) return -1;
+    if (o->closing_ids && strcmp(o->closing_ids, "none") != 0 &&
+        check_id_list("--closing-ids", o->closing_ids, err) != 0)
+        return -1;
+    if (template_check_name(o->template_name, "--template", err) != 0) return -1;
+    if (template_check_name(o->reward_template, "--reward-template", err) != 0) return -1;
+    if (o->kv_budget && o->budget_candidates)
+        return sr_fail(err, "--kv-budget: give at most one of --kv-budget and "
+                            "--kv-budget-candidates");
+    if (o->prompt_kv && strcmp(o->prompt_kv, "shared") != 0 &&
+        strcmp(o->prompt_kv, "per-candidate") != 0)
+        return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
+    return 0;
+}
+
 static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     /* -1: not given (a replay takes the record's; others the model's
      * generation_config.json or the defaults, sampling_defaults) */
-    o->max_new = -1, o->seed = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
+    o->max_new = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
     o->max_batch = 1000;
     o->template_name = "auto", o->reward_template = "auto";
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
     if (select_cli_resolve(&o->scli, &o->select, err) != 0) return -1;
-    if (o->method == SEARCH_CLI_REPLAY) return parse_replay_opts(o, err);
-    if (o->seed < 0) o->seed = 1;
+    if (o->method == SEARCH_CLI_REPLAY)
+        return parse_replay_opts(o, err) != 0 ? -1 : check_usage(o, err);
+    if (!o->seed_given) o->seed = 1;
     if (o->method == SEARCH_CLI_RECORD) {
         if (!o->output) return sr_fail(err, "--output: required (the record file to write)");
         if (o->json || o->trace)
@@ -385,9 +446,12 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (o->method == SEARCH_CLI_SPR &&
         policy_cli_resolve(&o->pcli, NULL, &o->policy, &o->policy_args, err) != 0)
         return -1;
-    if (o->method == SEARCH_CLI_GENERATE) return 0;
-    if (!o->reward_source) o->reward_source = reward_at(0)->name;
-    return resolve_reward(o, err);
+    if (o->method != SEARCH_CLI_GENERATE) {
+        if (!o->reward_source) o->reward_source = reward_at(0)->name;
+        if (resolve_reward(o, err) != 0) return -1;
+    }
+    if (check_usage(o, err) != 0) return -1;
+    return check_no_effect(o, err);
 }
 
 /* generation_config.json's sampling keys (transformers' names) as
@@ -422,9 +486,12 @@ static int gc_number(const cJSON *gc, const char *path, const char *key, double 
     const cJSON *v = gc ? cJSON_GetObjectItemCaseSensitive(gc, key) : NULL;
     if (!v || cJSON_IsNull(v)) return 0;
     double x = v->valuedouble;
-    if (!cJSON_IsNumber(v) || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x))
-        return sr_fail(err, "%s: \"%s\" must be %s in [%g, %g]", path, key,
-                       integer ? "an integer" : "a number", lo, hi);
+    if (!cJSON_IsNumber(v) || !(x >= lo && x <= hi) || (integer && x != (double)(long long)x)) {
+        char l[40], h[40];
+        return sr_fail(err, "%s: \"%s\" must be %s in [%s, %s]", path, key,
+                       integer ? "an integer" : "a number", args_fmt_limit(lo, l, sizeof l),
+                       args_fmt_limit(hi, h, sizeof h));
+    }
     *field = x;
     *src = "generation_config";
     return 0;
@@ -484,6 +551,7 @@ typedef struct Session {
     Record rec;        /* replay: the record, and its generator and source */
     Replay replay;
     int replaying;
+    int cand_limit;    /* replay: the record's candidates */
     /* loaded once for every prompt of a batch */
     Model *rm;         /* the reward model, lent to each prompt's source */
     int tok_tried;     /* the generator's tokenizer was looked for */
@@ -491,6 +559,7 @@ typedef struct Session {
     Progress progress; /* the search's line (one run) */
     BatchOut *out;     /* batch mode: where each prompt's line goes */
     const char *id;    /* batch mode: the prompt's id */
+    char fp[32];       /* batch mode: the prompt's fingerprint (batch_fingerprint) */
     /* content hashes of the loaded models, made once per session: every
      * prompt of a batch and both --json and --trace report them */
     uint64_t gen_hash, rm_hash;
@@ -530,11 +599,30 @@ static void session_free(Session *s) {
     free(s->list), free(s->closing), free(s->response), free(s->sampleable);
 }
 
+/* The tokenizer of a model given without --tokenizer: its folder, or for a
+ * checkpoint file (a llama2.c .bin, a .safetensors) the folder it lies in,
+ * where tokenizer.json or tokenizer.bin is looked for. Reading the
+ * checkpoint itself as a tokenizer gave "model.bin: token 1 has length
+ * 33554432". */
+static const char *model_tokenizer_path(const char *model, char *buf, size_t cap) {
+    struct stat st;
+    if (stat(model, &st) != 0 || S_ISDIR(st.st_mode)) return model;
+    const char *slash = strrchr(model, '/');
+    if (!slash) snprintf(buf, cap, ".");
+    else snprintf(buf, cap, "%.*s", (int)(slash - model) > 0 ? (int)(slash - model) : 1, model);
+    return buf;
+}
+
 static int load_prompt(Session *s, const Opts *o, SrError *err) {
     const ModelConfig *cfg = model_config(s->gen);
-    const char *tp = o->tokenizer ? o->tokenizer : o->model;
-    if (!s->tok_tried && tokenizer_load(tp, cfg->vocab_size, &s->tok, &s->tok_err) != 0)
+    char dir[4200];
+    const char *tp = o->tokenizer ? o->tokenizer : model_tokenizer_path(o->model, dir, sizeof dir);
+    if (!s->tok_tried && tokenizer_load(tp, cfg->vocab_size, &s->tok, &s->tok_err) != 0) {
         s->tok = NULL;
+        if (!o->tokenizer && tp == dir) /* say which file was missing, and the way out */
+            sr_fail(&s->tok_err, "%.200s: no tokenizer.json or tokenizer.bin beside the "
+                                 "checkpoint %.200s (give --tokenizer PATH)", tp, o->model);
+    }
     s->tok_tried = 1;
     if (!s->tok && (o->prompt || o->tokenizer)) return sr_fail(err, "%s", s->tok_err.msg);
     if (o->prompt_ids) {
@@ -629,7 +717,7 @@ static int mask_undecodable(Session *s, SearchParams *p, SrError *err) {
 static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err) {
     memset(p, 0, sizeof *p);
     p->max_new = (int)o->max_new;
-    p->seed = (uint64_t)o->seed;
+    p->seed = o->seed;
     p->sampling.temperature = o->temperature;
     p->sampling.top_k = (int)o->top_k;
     p->sampling.top_p = o->top_p;
@@ -646,6 +734,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->select = o->select;
     p->label = METHOD_NAMES[o->method];
+    if (s->replaying) p->cand_limit = s->cand_limit, p->cand_limit_source = o->record;
     /* batch mode draws one line per prompt instead (batch_main) */
     int show = o->progress > 0 || (o->progress == 0 && isatty(STDERR_FILENO));
     progress_init(&s->progress, show && !o->prompts && !o->explain, METHOD_NAMES[o->method],
@@ -733,7 +822,10 @@ static cJSON *model_ref_json(const char *path, uint64_t hash) {
     return m;
 }
 
-static cJSON *ids_json(const int *ids, int n) { return cJSON_CreateIntArray(ids, n); }
+/* cJSON_CreateIntArray gives NULL (the key would vanish) for no ids */
+static cJSON *ids_json(const int *ids, int n) {
+    return n > 0 ? cJSON_CreateIntArray(ids, n) : cJSON_CreateArray();
+}
 
 /* The generator's (and, want_rm, the reward model's) content hash, read
  * from the files once per session. */
@@ -788,6 +880,17 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         cJSON *r = model_ref_json(rm_path, rm_hash);
         cJSON_AddStringToObject(r, "source", s->rs->name);
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
+        /* --closing-ids changes every score, so it is part of what repeats
+         * the run: the ids as given ([] for none), null for the default */
+        if (s->replaying && s->rec.rs_closing_len == 0 && s->rec.has_rm_cfg)
+            /* a record keeps how many closing ids there were, not which:
+             * none is the one case it can tell (a record format change
+             * would be needed for the rest) */
+            cJSON_AddItemToObject(r, "closing_ids", cJSON_CreateArray());
+        else if (o->closing_ids && !s->replaying)
+            cJSON_AddItemToObject(r, "closing_ids", ids_json(s->closing, s->n_closing));
+        else
+            cJSON_AddNullToObject(r, "closing_ids");
         cJSON_AddItemToObject(j, "reward", r);
         if (add_reward_args(s, o, r, err) != 0) {
             cJSON_Delete(j);
@@ -795,7 +898,11 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
         }
     }
     cJSON *sm = cJSON_AddObjectToObject(j, "sampling");
-    cJSON_AddNumberToObject(sm, "seed", (double)p->seed);
+    /* as digits: a double would round seeds above 2^53 (the run could not
+     * be repeated from its own output) */
+    char seed[24];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    cJSON_AddRawToObject(sm, "seed", seed);
     cJSON_AddNumberToObject(sm, "temperature", p->sampling.temperature);
     cJSON_AddNumberToObject(sm, "top_k", p->sampling.top_k);
     cJSON_AddNumberToObject(sm, "top_p", p->sampling.top_p);
@@ -844,6 +951,7 @@ static int emit_json(Session *s, const Opts *o, cJSON *j, SrError *err) {
     if (!id) return sr_fail(err, "--json: out of memory");
     cJSON_AddItemToObject(j, "id", id);
     cJSON_InsertItemInArray(j, 0, cJSON_DetachItemViaPointer(j, id));
+    cJSON_AddStringToObject(j, "fingerprint", s->fp);
     char *line = cJSON_PrintUnformatted(j);
     if (!line) return sr_fail(err, "--json: out of memory");
     int rc = batch_out_write(s->out, line, err);
@@ -980,17 +1088,20 @@ static int parse_replay_opts(Opts *o, SrError *err) {
 /* The record fixes sampling, seed and length: a replay can take them only
  * as recorded. */
 static int replay_check(const Opts *o, const Record *r, SrError *err) {
-    if (o->seed >= 0 && (uint64_t)o->seed != r->seed)
-        return sr_fail(err, "--seed: %lld differs from the record's %llu (%s)", o->seed,
+    if (o->seed_given && o->seed != r->seed)
+        return sr_fail(err, "--seed: %llu differs from the record's %llu (%s)",
+                       (unsigned long long)o->seed,
                        (unsigned long long)r->seed, o->record);
     if (o->temperature >= 0 && o->temperature != r->temperature)
-        return sr_fail(err, "--temperature: %g differs from the record's %g (%s)", o->temperature,
+        return sr_fail(err, "--temperature: %.17g differs from the record's %.17g (%s)",
+                       o->temperature,
                        r->temperature, o->record);
     if (o->top_k >= 0 && o->top_k != r->top_k)
         return sr_fail(err, "--top-k: %lld differs from the record's %d (%s)", o->top_k, r->top_k,
                        o->record);
     if (o->top_p >= 0 && o->top_p != r->top_p)
-        return sr_fail(err, "--top-p: %g differs from the record's %g (%s)", o->top_p, r->top_p,
+        return sr_fail(err, "--top-p: %.17g differs from the record's %.17g (%s)", o->top_p,
+                       r->top_p,
                        o->record);
     if (o->max_new >= 0 && o->max_new != r->max_new)
         return sr_fail(err, "--max-new: %lld differs from the record's %d (%s)", o->max_new,
@@ -1006,23 +1117,29 @@ static int replay_check(const Opts *o, const Record *r, SrError *err) {
     return 0;
 }
 
+static int check_outputs(const Opts *o, const char *extra, SrError *err);
+
 static int replay_setup(Session *s, Opts *o, SrError *err) {
     s->replaying = 1;
     if (record_load(o->record, &s->rec, err) != 0) return -1;
     const Record *r = &s->rec;
+    if (check_outputs(o, r->gen_path, err) != 0) return -1;
     if (replay_check(o, r, err) != 0) return -1;
-    o->seed = (long long)r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
+    o->seed = r->seed, o->temperature = r->temperature, o->top_k = r->top_k;
     o->top_p = r->top_p, o->max_new = r->max_new;
     o->prompt_kv = r->prompt_kv_per_candidate ? "per-candidate" : "shared";
     o->prompt = r->prompt_text; /* for --json; NULL in an id-only record */
     if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
     if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
     if (replay_open(&s->replay, r, o->record, err) != 0) return -1;
+    s->cand_limit = r->n_cands;
     /* The generator's tokenizer, when it is still where it was recorded,
      * gives the trace and --explain each candidate's text so far, as in the
      * live run; without it they have ids only. */
     SrError terr;
-    if (r->has_text && tokenizer_load(r->gen_path, r->gen_cfg.vocab_size, &s->tok, &terr) != 0)
+    char dir[4200];
+    if (r->has_text && tokenizer_load(model_tokenizer_path(r->gen_path, dir, sizeof dir),
+                                      r->gen_cfg.vocab_size, &s->tok, &terr) != 0)
         s->tok = NULL;
     s->rs = s->replay.rs;
     return 0;
@@ -1071,7 +1188,7 @@ static int record_text_gold(Session *s, const Opts *o, Record *r, SrError *err) 
 
 static int record_header(Session *s, const Opts *o, const SearchPlan *plan, Record *r,
                          SrError *err) {
-    r->seed = (uint64_t)o->seed;
+    r->seed = o->seed;
     r->temperature = o->temperature, r->top_p = o->top_p, r->top_k = (int)o->top_k;
     r->max_new = (int)o->max_new, r->max_new_eff = plan->max_new;
     r->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
@@ -1151,8 +1268,10 @@ static int record_one(Session *s, const Opts *o, const char *path, SrError *err)
     Record rec = {0};
     SearchPlan plan;
     int rc = -1;
-    if (load_prompt(s, o, err) != 0) goto done;
-    if (open_reward(s, o, err) != 0) goto done;
+    if (load_prompt(s, o, err) != 0 || open_reward(s, o, err) != 0) {
+        rc = PROMPT_CANNOT_RUN;
+        goto done;
+    }
     RewardFootprint fp;
     reward_footprint(s->rs, &fp);
     if ((reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) && fp.kv_bytes_per_token == 0) {
@@ -1245,12 +1364,85 @@ static int batch_done(const Opts *o, const Session *s, const BatchPrompt *q) {
 
 static int run_prompt(Session *s, Opts *o, SrError *err);
 
+/* Flags that say where a batch reads and writes, not what it computes:
+ * left out of the fingerprint, so a resumed run may move its files. */
+static int batch_only_flag(const char *a, int *takes_value) {
+    /* --shard picks which prompts run, not what a line holds: a shard's
+     * lines equal the unsharded run's */
+    static const char *const VAL[] = {"--prompts", "-f", "--output", "-o", "--threads", "-t",
+                                      "--shard"};
+    static const char *const SW[] = {"--resume", "--progress", "--no-progress"};
+    *takes_value = 0;
+    for (size_t i = 0; i < sizeof SW / sizeof SW[0]; i++)
+        if (strcmp(a, SW[i]) == 0) return 1;
+    for (size_t i = 0; i < sizeof VAL / sizeof VAL[0]; i++) {
+        size_t n = strlen(VAL[i]);
+        if (strncmp(a, VAL[i], n) == 0 && a[n] == '=') return 1;
+        if (strcmp(a, VAL[i]) == 0) return *takes_value = 1, 1;
+    }
+    return 0;
+}
+
+/* What made a batch line: FNV-1a 64 over the command, its flags as given
+ * (batch_only_flag's aside), the models' content hashes, the prompt's text
+ * and its seed. --resume keeps a line only when this matches, so that a
+ * file continued with other flags, another model, an edited prompt or a
+ * line of another run is refused instead of silently mixed. */
+static int batch_fingerprint(Session *s, const Opts *o, const BatchPrompt *q, uint64_t seed,
+                             char out[32], SrError *err) {
+    int want_rm = o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL);
+    if (session_hashes(s, o, want_rm, err) != 0) return -1;
+    uint64_t h = record_fnv1a(RECORD_FNV_OFFSET, "specrej-batch-1", 16);
+    h = record_fnv1a(h, METHOD_NAMES[o->method], strlen(METHOD_NAMES[o->method]) + 1);
+    for (int i = 1; i < o->argc; i++) {
+        int skip_value;
+        if (batch_only_flag(o->argv[i], &skip_value)) {
+            i += skip_value;
+            continue;
+        }
+        h = record_fnv1a(h, o->argv[i], strlen(o->argv[i]) + 1);
+    }
+    uint64_t hashes[2] = {s->gen_hash, want_rm ? s->rm_hash : 0};
+    h = record_fnv1a(h, hashes, sizeof hashes);
+    h = record_fnv1a(h, q->text, strlen(q->text) + 1);
+    uint64_t sd = q->has_seed ? q->seed : seed;
+    h = record_fnv1a(h, &sd, sizeof sd);
+    snprintf(out, 32, "fnv1a64:%016llx", (unsigned long long)h);
+    return 0;
+}
+
+typedef struct FpCtx {
+    Session *s;
+    const Opts *o;
+    const BatchPrompts *bp;
+    uint64_t seed;
+} FpCtx;
+
+static int fp_of(void *user, int i, char out[32], SrError *err) {
+    FpCtx *c = user;
+    return batch_fingerprint(c->s, c->o, &c->bp->items[i], c->seed, out, err);
+}
+
+/* A prompt that cannot run (too long for a context, not encodable) gets a
+ * line of its own saying why, and the batch goes on. */
+static int batch_error_line(Session *s, const Opts *o, const char *why, SrError *err) {
+    cJSON *j = output_begin("error");
+    if (!j) return sr_fail(err, "--output: out of memory");
+    cJSON_AddStringToObject(j, "method", METHOD_NAMES[o->method]);
+    cJSON_AddStringToObject(j, "error", why);
+    int rc = emit_json(s, o, j, err);
+    cJSON_Delete(j);
+    return rc;
+}
+
 /* One prompt of the batch: the flags as given, this prompt's text and seed. */
-static int batch_one(Session *s, Opts *o, const BatchPrompt *q, long long seed, SrError *err) {
+static int batch_one(Session *s, Opts *o, const BatchPrompt *q, uint64_t seed, SrError *err) {
     session_reset_run(s);
     o->prompt = q->text;
-    o->seed = q->seed >= 0 ? q->seed : seed;
+    o->seed = q->has_seed ? q->seed : seed;
     s->id = q->id;
+    if (o->method != SEARCH_CLI_RECORD && batch_fingerprint(s, o, q, seed, s->fp, err) != 0)
+        return -1;
     if (o->method != SEARCH_CLI_RECORD) return run_prompt(s, o, err);
     char path[4400];
     if (record_path(o->output, q->id, path, sizeof path, err) != 0) return -1;
@@ -1265,8 +1457,8 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
                   METHOD_NAMES[o->method], "prompts");
     if (batch_prompts_load(o->prompts, &bp, err) != 0) return -1;
     if (o->shard_n) batch_prompts_shard(&bp, o->shard_i, o->shard_n);
-    int rc = -1, skipped = 0, ran = 0;
-    long long seed = o->seed;
+    int rc = -1, skipped = 0, ran = 0, failed_prompts = 0;
+    uint64_t seed = o->seed;
     memset(&out, 0, sizeof out);
     out.fd = -1;
     if (o->method == SEARCH_CLI_RECORD ? record_batch_check(o, &bp, err) != 0
@@ -1276,6 +1468,9 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
     if (o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) &&
         model_load(o->reward, &s->rm, err) != 0)
         goto done;
+    FpCtx fc = {s, o, &bp, seed};
+    if (o->method != SEARCH_CLI_RECORD && batch_out_check(&out, &bp, fp_of, &fc, err) != 0)
+        goto done;
     for (int i = 0; i < bp.n; i++) {
         if (batch_done(o, s, &bp.items[i])) {
             skipped++;
@@ -1283,7 +1478,14 @@ static int batch_main(Session *s, Opts *o, SrError *err) {
         }
         progress_update(&pr, skipped + ran, bp.n);
         SrError e = {{0}};
-        if (batch_one(s, o, &bp.items[i], seed, &e) != 0) {
+        int r = batch_one(s, o, &bp.items[i], seed, &e);
+        if (r == PROMPT_CANNOT_RUN) {
+            failed_prompts++;
+            if (o->method == SEARCH_CLI_RECORD)
+                fprintf(stderr, "specrej: prompt '%s' not recorded: %s\n", bp.items[i].id, e.msg);
+            else if (batch_error_line(s, o, e.msg, err) != 0)
+                goto done;
+        } else if (r != 0) {
             sr_fail(err, "prompt '%s': %s", bp.items[i].id, e.msg);
             goto done;
         }
@@ -1296,8 +1498,12 @@ done:
     if (rc == 0 && skipped > 0)
         fprintf(stderr, "specrej: --resume: %d prompts were already done, %d ran now\n", skipped,
                 ran);
+    if (rc == 0 && failed_prompts > 0)
+        fprintf(stderr, "specrej: %d prompts could not run (%s)\n", failed_prompts,
+                o->method == SEARCH_CLI_RECORD ? "see above" : "their lines say why: \"kind\": "
+                                                              "\"error\"");
     s->out = NULL;
-    batch_out_close(&out);
+    batch_out_close(&out, rc != 0);
     batch_prompts_free(&bp);
     return rc;
 }
@@ -1306,11 +1512,38 @@ done:
  * loaded models (o->prompt or o->prompt_ids). */
 static int run_prompt(Session *s, Opts *o, SrError *err) {
     SearchParams p;
-    if (load_prompt(s, o, err) != 0) return -1;
-    if (open_reward(s, o, err) != 0) return -1; /* a known source from here on */
-    if (check_no_effect(o, err) != 0) return -1;
+    if (load_prompt(s, o, err) != 0) return PROMPT_CANNOT_RUN;
+    if (open_reward(s, o, err) != 0) return PROMPT_CANNOT_RUN; /* a known source from here on */
     if (fill_params(s, o, &p, err) != 0) return -1;
     return search_and_finish(s, o, &p, err);
+}
+
+/* No output may be one of the run's inputs (issue 23: a replay's --json
+ * naming its own record replaced it): every output path is compared, by
+ * device and inode, with every file the run reads, before anything is
+ * written. extra: one more input (a replay's recorded generator path). */
+static int check_outputs(const Opts *o, const char *extra, SrError *err) {
+    /* a checkpoint file reads the tokenizer files of its folder
+     * (model_tokenizer_path); a folder's files are all inputs anyway */
+    char dirs[2][4200], tok[4][4300];
+    const char *models[2] = {o->model, extra};
+    for (int k = 0; k < 2; k++) {
+        const char *d = models[k] ? model_tokenizer_path(models[k], dirs[k], sizeof dirs[k]) : NULL;
+        int file = d && d == dirs[k];
+        snprintf(tok[2 * k], sizeof tok[0], "%s/tokenizer.json", file ? d : "");
+        snprintf(tok[2 * k + 1], sizeof tok[0], "%s/tokenizer.bin", file ? d : "");
+        if (!file) tok[2 * k][0] = tok[2 * k + 1][0] = 0;
+    }
+    char lex[4200] = "";
+    SrError lerr; /* no data folder: no default lexicon to protect */
+    if (!o->lexicon && gold_default_lexicon(lex, sizeof lex, &lerr) != 0) lex[0] = 0;
+    const char *in[] = {o->model, o->tokenizer, o->reward, o->reward_tokenizer,
+                        o->lexicon ? o->lexicon : lex, o->prompts, o->record,
+                        extra, tok[0], tok[1], tok[2], tok[3]};
+    int n = (int)(sizeof in / sizeof in[0]);
+    if (output_not_input("--json", o->json, in, n, err) != 0) return -1;
+    if (output_not_input("--trace", o->trace, in, n, err) != 0) return -1;
+    return output_not_input("--output", o->output, in, n, err);
 }
 
 /* -t/--threads: every parallel loop (OpenMP) from here on. */
@@ -1336,12 +1569,14 @@ static void note_short_n(const Opts *o) {
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err) {
     Opts o = {0};
     o.method = method;
+    o.argc = argc, o.argv = argv;
     if (parse_opts(&o, argc, argv, err) != 0) return ARGS_USAGE;
     if (o.help) {
         usage(method);
         return 0;
     }
     set_threads(&o);
+    if (check_outputs(&o, NULL, err) != 0) return -1;
     if (!o.replay && sampling_defaults(&o, err) != 0) return -1;
     note_short_n(&o);
     Session s = {0};
@@ -1355,6 +1590,7 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         else if (method == SEARCH_CLI_RECORD) rc = record_one(&s, &o, o.output, err);
         else rc = run_prompt(&s, &o, err);
     }
+    if (rc == PROMPT_CANNOT_RUN) rc = -1;
     session_free(&s);
     return rc;
 }

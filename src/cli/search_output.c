@@ -108,9 +108,11 @@ static int write_line(TraceWriter *tw, cJSON *o, SrError *err) {
     char *s = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!s) return sr_fail(err, "trace: out of memory");
-    int ok = fputs(s, tw->af.fp) >= 0 && fputc('\n', tw->af.fp) != EOF;
+    int ok = atomic_write(&tw->af, s, strlen(s)) == 0 && atomic_write(&tw->af, "\n", 1) == 0;
     free(s);
-    if (!ok) return sr_fail(err, "%s: write failed", tw->af.final_path ? tw->af.final_path : "trace");
+    if (!ok)
+        return sr_fail(err, "%s: write failed: %s",
+                       tw->af.final_path ? tw->af.final_path : "trace", file_errstr(tw->af.err));
     return 0;
 }
 
@@ -194,11 +196,12 @@ int json_write_file(const char *path, const cJSON *obj, SrError *err) {
         free(s);
         return -1;
     }
-    int ok = fputs(s, af.fp) >= 0 && fputc('\n', af.fp) != EOF;
+    int ok = atomic_write(&af, s, strlen(s)) == 0 && atomic_write(&af, "\n", 1) == 0;
     free(s);
     if (!ok) {
+        int e = af.err;
         atomic_abort(&af);
-        return sr_fail(err, "%s: write failed", path);
+        return sr_fail(err, "%s: write failed: %s", path, file_errstr(e));
     }
     return atomic_commit(&af, err);
 }

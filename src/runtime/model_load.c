@@ -424,7 +424,15 @@ int model_load(const char *path, Model **out, SrError *err) {
     char dir[4096];
     int rc;
     if (is_dir(path)) {
-        rc = load_hf(m, path, NULL, err);
+        /* a folder without config.json but with a llama2.c model.bin is
+         * that checkpoint; with neither, say what a folder must hold */
+        char cfg[4096], bin[4096];
+        snprintf(cfg, sizeof cfg, "%s/config.json", path);
+        snprintf(bin, sizeof bin, "%s/model.bin", path);
+        if (file_exists(cfg)) rc = load_hf(m, path, NULL, err);
+        else if (file_exists(bin)) rc = load_llama2c(m, bin, err);
+        else rc = sr_fail(err, "%s: a model folder holds config.json (Hugging Face) or model.bin "
+                               "(llama2.c); this one has neither", path);
     } else if (ends_with(path, ".safetensors") || ends_with(path, ".safetensors.index.json")) {
         dir_of(path, dir, sizeof dir);
         rc = load_hf(m, dir, path, err);

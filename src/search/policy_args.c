@@ -38,12 +38,28 @@ const char *policy_param_label(const PolicyParam *q, char *buf, size_t cap) {
     return param_label(&o, q, buf, cap);
 }
 
+/* x for a message: an integer whole (1000000, not 1e+06), anything else in
+ * the shortest form that reads back as x (-0.2, 1e-320). */
+static const char *fmt_num(double x, char *buf, size_t cap) {
+    if (x == floor(x) && fabs(x) < 1e17) {
+        snprintf(buf, cap, "%.0f", x);
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    return buf;
+}
+
 /* "outside [0, 1)": ints print whole, others as %g. */
 static int out_of_range(const PolicyParam *q, const char *label, double v, SrError *err) {
     if (is_int(q->type))
         return sr_fail(err, "%s: %.0f is outside [%.0f, %.0f%c", label, v, q->lo, q->hi,
                        q->hi_open ? ')' : ']');
-    return sr_fail(err, "%s: %g is outside [%g, %g%c", label, v, q->lo, q->hi,
+    char lo[40], hi[40], val[40];
+    return sr_fail(err, "%s: %s is outside [%s, %s%c", label, fmt_num(v, val, sizeof val),
+                   fmt_num(q->lo, lo, sizeof lo), fmt_num(q->hi, hi, sizeof hi),
                    q->hi_open ? ')' : ']');
 }
 
@@ -63,8 +79,10 @@ static int parse_one(const PolicyParam *q, const char *label, const char *s, dou
         *out = (double)v;
     } else {
         double v = strtod(s, &end);
-        if (end == s || isspace((unsigned char)s[0]) || *end != 0 || errno == ERANGE ||
-            !isfinite(v))
+        /* ERANGE from an underflow (1e-320, a denormal) still leaves a finite
+         * value, the nearest to what was typed: only overflow is refused */
+        if (end == s || isspace((unsigned char)s[0]) || *end != 0 ||
+            (errno == ERANGE && fabs(v) == HUGE_VAL) || !isfinite(v))
             return sr_fail(err, "%s: '%s' is not a finite number", label, s);
         *out = v;
     }

@@ -141,11 +141,12 @@ int record_write(const char *path, const Record *r, SrError *err) {
         free(b.p);
         return -1;
     }
-    int ok = fwrite(b.p, 1, b.len, af.fp) == b.len;
+    int ok = atomic_write(&af, b.p, b.len) == 0;
     free(b.p);
     if (!ok) {
+        int e = af.err;
         atomic_abort(&af);
-        return sr_fail(err, "%s: write failed", path);
+        return sr_fail(err, "%s: write failed: %s", path, file_errstr(e));
     }
     return atomic_commit(&af, err);
 }
@@ -299,6 +300,20 @@ static void get_cfg(Cur *c, ModelConfig *m, int kind) {
     snprintf(m->architecture, sizeof m->architecture, "recorded");
     if (!c->failed && kind == MODEL_KIND_RM && m->num_labels < 1)
         cfail(c, "the reward model has no score head (num_labels 0)");
+    /* A replay allocates KV blocks of these shapes (whole blocks of
+     * positions): shapes the file cannot vouch for must stay within what a
+     * real model has (405B-class models hold about 1 MiB per token in
+     * fp32), or a hostile header asks for terabytes */
+    uint64_t kvb = (uint64_t)2 * (uint64_t)m->n_layers * (uint64_t)m->n_kv_heads *
+                   (uint64_t)m->head_dim * sizeof(float);
+    if (!c->failed && kvb > RECORD_MAX_KV_PER_TOKEN) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s KV cache of %llu bytes per token is beyond any model "
+                                  "(at most %llu)", kind == MODEL_KIND_RM ? "reward model" :
+                                  "generator", (unsigned long long)kvb,
+                 (unsigned long long)RECORD_MAX_KV_PER_TOKEN);
+        cfail(c, msg);
+    }
 }
 
 /* The arguments of version 2: one JSON object of numbers and arrays of
@@ -397,6 +412,10 @@ static int parse_body(Cur *c, Record *r) {
         if (r->rs_prefix_len < 1 ||
             r->rs_prefix_len + r->rs_closing_len + 1 > m->max_seq_len)
             return cfail(c, "reward prefix and closing do not fit its context");
+        /* the reserve is at most a prefix and a context of blocks; a larger
+         * one would wrap the budget arithmetic (fixed + reserve) */
+        if (r->rs_reserve_bytes > kvb * ((uint64_t)m->max_seq_len * 2 + 64))
+            return cfail(c, "reward reserve bytes exceed two contexts of its KV cache");
     } else if (r->has_rm_cfg || r->rs_kv_bytes_per_token || r->rs_prefix_len ||
                r->rs_closing_len || r->rs_reserve_bytes) {
         return cfail(c, "a reward source without a cache declares cache sizes");

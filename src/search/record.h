@@ -41,6 +41,9 @@
 #define RECORD_MAX_LEN (1 << 20)
 #define RECORD_MAX_STRING (1 << 24)
 #define RECORD_MAX_BYTES ((size_t)1 << 34)
+/* KV bytes per token of a recorded model's shapes (16 MiB: 16 times a
+ * 405B-parameter model's in fp32) */
+#define RECORD_MAX_KV_PER_TOKEN ((uint64_t)1 << 24)
 
 typedef struct RecordCand {
     int len;          /* response tokens, stop id excluded */

@@ -74,6 +74,12 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     if (len < 1) len = 1;
     if (len > eff) len = eff;
     plan->per_cand_plan = per_candidate(g, n_prompt, rs, len, share_prompt);
+    /* The one guard for every divisor of the planner: size_waves divides
+     * the budget by per_cand_plan, and a model whose KV holds no bytes (a
+     * hostile record's config, kv_bytes_per_token 0) would make it 0 */
+    if (plan->per_cand_plan == 0 || plan->per_cand_full == 0)
+        return sr_fail(err, "model: its KV cache holds 0 bytes per token (a config with no "
+                            "layers or heads): nothing to plan a budget with");
     return 0;
 }
 
@@ -632,6 +638,11 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
     if (fit > (1u << 20)) fit = 1u << 20;
     R->cap = (int)fit;
     *n_total = p->n > 0 ? p->n : R->cap;
+    if (p->cand_limit > 0 && *n_total > p->cand_limit)
+        return sr_fail(err, "%s: this run needs %d candidates, the record holds %d (record with "
+                            "-N %d or more, or cap the run with --max-batch %d)",
+                       p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
+                       p->cand_limit, *n_total, p->cand_limit);
     kv_budget_init(&R->budget, limit);
     R->res->stats.kv_budget = limit;
     R->res->stats.initial_batch = R->cap;

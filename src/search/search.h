@@ -153,6 +153,11 @@ typedef struct SearchParams {
     Progress *progress;    /* NULL, or the caller's progress line: decode steps done of
                               waves x max_new (an upper bound: candidates stop early) */
     const char *label;     /* for the progress line */
+    /* > 0: the generator holds this many candidates only (a replay's
+     * record); a run that would start more fails before its first step,
+     * naming limit_source and the fix */
+    int cand_limit;
+    const char *cand_limit_source;
     DecisionFn on_decision;
     void *user;
     SelectParams select;   /* how the answer is chosen (select.h); zeroed: argmax */

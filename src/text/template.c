@@ -40,8 +40,16 @@ static int check_needs(const Tokenizer *t, TemplateKind k, SrError *err) {
     return 0;
 }
 
+int template_check_name(const char *name, const char *flag, SrError *err) {
+    static const char *const NAMES[] = {"auto", "plain", "chatml", "llama3"};
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (strcmp(name, NAMES[i]) == 0) return 0;
+    return sr_fail(err, "%s: unknown template '%s' (plain, chatml, llama3, auto)", flag, name);
+}
+
 int template_parse(const char *name, const Tokenizer *t, TemplateKind *out, SrError *err) {
     TemplateKind k;
+    if (template_check_name(name, "--template", err) != 0) return -1;
     if (strcmp(name, "auto") == 0)
         k = template_detect(t);
     else if (strcmp(name, "plain") == 0)

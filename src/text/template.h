@@ -19,6 +19,10 @@ typedef enum { TEMPLATE_PLAIN = 0, TEMPLATE_CHATML = 1, TEMPLATE_LLAMA3 = 2 } Te
 
 /* "plain", "chatml", "llama3", or "auto" (detect from special tokens). */
 int template_parse(const char *name, const Tokenizer *t, TemplateKind *out, SrError *err);
+/* The name check alone, with no tokenizer: for the command line, so that a
+ * misspelt template is a usage error found before any file is read. flag
+ * names the flag in the message ("--template", "--reward-template"). */
+int template_check_name(const char *name, const char *flag, SrError *err);
 /* Detects from the tokenizer's special tokens: <|im_start|> -> chatml,
  * <|start_header_id|> -> llama3, else plain. */
 TemplateKind template_detect(const Tokenizer *t);

@@ -206,27 +206,36 @@ static int load_json(Tokenizer *t, const char *path, SrError *err) {
     return load_specials(t, dir, err);
 }
 
+/* A llama2.c tokenizer.bin (sentencepiece pieces and scores). */
+static int tokenizer_load_sp(Tokenizer *t, const char *path, int vocab_size, SrError *err) {
+    if (sp_load(path, vocab_size, &t->sp, err) != 0) return -1;
+    t->vocab_size = vocab_size;
+    t->bos = 1;
+    t->eos = 2;
+    add_stop(t, 2);
+    return 0;
+}
+
 int tokenizer_load(const char *path, int vocab_size, Tokenizer **out, SrError *err) {
     Tokenizer *t = sr_calloc(1, sizeof *t, err);
     if (!t) return -1;
     t->bos = t->eos = t->pad = -1;
     char joined[4096];
     int rc;
+    struct stat st;
     if (is_dir(path)) {
         snprintf(joined, sizeof joined, "%s/tokenizer.json", path);
-        struct stat st;
-        rc = stat(joined, &st) == 0 ? load_json(t, joined, err)
-                                    : sr_fail(err, "%s: no tokenizer.json in this directory", path);
+        if (stat(joined, &st) == 0) {
+            rc = load_json(t, joined, err);
+        } else { /* a llama2.c folder: its tokenizer.bin */
+            snprintf(joined, sizeof joined, "%s/tokenizer.bin", path);
+            rc = stat(joined, &st) == 0 ? tokenizer_load_sp(t, joined, vocab_size, err)
+                 : sr_fail(err, "%s: no tokenizer.json or tokenizer.bin in this directory", path);
+        }
     } else if (looks_like_json(path)) {
         rc = load_json(t, path, err);
     } else {
-        rc = sp_load(path, vocab_size, &t->sp, err);
-        if (rc == 0) {
-            t->vocab_size = vocab_size;
-            t->bos = 1;
-            t->eos = 2;
-            add_stop(t, 2);
-        }
+        rc = tokenizer_load_sp(t, path, vocab_size, err);
     }
     if (rc != 0) {
         tokenizer_free(t);
