@@ -311,11 +311,11 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
  * believes a setting was used. */
 static int check_no_effect(const Opts *o, SrError *err) {
     if (o->method == SEARCH_CLI_GENERATE) return 0;
+    /* an unknown name: resolve_reward found no entry; reward_find says which are known */
+    if (!o->reward_entry && !reward_find(o->reward_source, err)) return -1;
     if (o->prompt_ids && o->reward_tokenizer)
         return sr_fail(err, "--reward-tokenizer: has no effect in a run given as ids "
                             "(--prompt-ids)");
-    /* the reward flags feed a reward model: the source's declared needs say
-     * whether it reads one (reward.h), never its name */
     if (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) return 0;
     const char *flag = o->reward ? "--reward"
                        : o->reward_tokenizer ? "--reward-tokenizer"
@@ -363,11 +363,10 @@ static int check_batch(const Opts *o, SrError *err) {
     return 0;
 }
 
-/* The source's entry and arguments: an unknown name, an argument it does
- * not take and a missing reward model are usage errors (exit 2), found
- * before any file is read. */
+/* The source's entry and arguments. An unknown name is left to open_reward,
+ * which names the known ones (a run error, as it always was). */
 static int resolve_reward(Opts *o, SrError *err) {
-    if (!(o->reward_entry = reward_find(o->reward_source, err))) return -1;
+    if (!(o->reward_entry = reward_find(o->reward_source, NULL))) return 0;
     if (reward_cli_resolve(&o->rcli, o->reward_entry, &o->reward_args, err) != 0) return -1;
     if (!o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL)) {
         char others[256];
