@@ -13,7 +13,7 @@ static void fuzz_trace(const uint8_t *data, size_t size) {
     if (fuzz_write("run.trace", data, size, path) != 0) abort();
     char *html = NULL;
     SrError err = {{0}};
-    if (view_page_html(path, &html, &err) != 0) {
+    if (view_page_html(path, 1250, 1000, &html, &err) != 0) {
         FUZZ_CHECK(strstr(err.msg, path) != NULL);
         FUZZ_CHECK(html == NULL);
         return;

@@ -125,6 +125,7 @@ class Runner:
                     "--max-batch", "4"],
             "record": ["-m", LM, "--reward", RM, "-p", p, "-N", "2", "-n", "2", "--output", "@OUT"],
             "replay": ["--record", self.rec, "--alpha", "0.5", "--max-batch", "8"],
+            "explore": [self.rec, "-o", "@OUTHTML"],
             "compare": ["--bootstrap", "100", "--records", self.rec, "--policy", "quantile",
                         "--alpha", "0.5", "--max-batch", "8", "--against", "bon", "-N", "2"],
             "tokenize": ["--tokenizer", LM + "/tokenizer.bin", "--vocab-size", "1025",
@@ -157,7 +158,9 @@ class Runner:
                     a += [flag, val]
         self.n += 1
         out = os.path.join(self.work, "out%d.rec" % self.n)
-        return [self.bin, cmd] + [out if t == "@OUT" else t for t in a] + (
+        page = os.path.join(self.work, "out%d.html" % self.n)
+        return [self.bin, cmd] + [out if t == "@OUT" else page if t == "@OUTHTML" else t
+                                  for t in a] + (
             ["--no-progress"] if cmd in ("generate", "bon", "spr", "record", "replay") else [])
 
     def check(self, cmd, settings, long_ok):
@@ -173,7 +176,7 @@ class Runner:
         if rc < 0:
             return "fail", "%s: killed by signal %d" % (what, -rc)
         if rc == 0:
-            if not out.strip() and cmd != "record":
+            if not out.strip() and cmd not in ("record", "explore"):  # they write a file
                 return "fail", "%s: exit 0 with no output" % what
             return "ok", what
         if rc not in (1, 2):

@@ -220,7 +220,13 @@ static void view_embeds_the_trace(void **state) {
     assert_true(cJSON_Compare(embedded, t, 1));
     assert_null(strchr(start, '<'));
     *end = '<';
-    assert_int_equal(count(page, "TRACE_JSON_HERE") + count(page, "TITLE_HERE"), 0);
+    assert_int_equal(count(page, "TRACE_JSON_HERE") + count(page, "TITLE_HERE") +
+                     count(page, "SIZE_HERE"), 0);
+    /* the header carries the prompt the page shows (#27), and its ids */
+    const cJSON *header = cJSON_GetArrayItem(t, 0);
+    assert_string_equal(get(header, "prompt")->valuestring, "It is a truth");
+    assert_true(cJSON_GetArraySize(get(header, "prompt_ids")) > 0);
+    assert_int_equal(count(page, "const PAGE = [1250,1000];"), 1);
     assert_int_equal(count(page, " src=") + count(page, " href=") + count(page, "<link") +
                      count(page, "https:") + count(page, "url("), 0);
     assert_int_equal(count(page, "http:"), count(page, "http://www.w3.org/2000/svg"));
@@ -296,6 +302,19 @@ static void view_refuses_bad_traces(void **state) {
         {"{\"response\":\"x\",\"stats\":{}}\n", "line 1: neither a decision nor the final line"},
         {"{\"decision\":1}\n", "line 1: a decision record without its numbers"},
         {"{\"final\":true}\n", "line 1: a final line without its numbers"},
+        /* cJSON reads 1e999 as infinity: no drawing can place it (#23) */
+        {"{\"decision\":1,\"wave\":1,\"step\":1,\"ranked\":1,\"keep\":1,\"forced\":0,"
+         "\"cutoff\":1e999,\"kv_bytes\":1,\"kv_budget\":2,\"candidates\":[]}\n",
+         "line 1: a decision record without its numbers (finite ones)"},
+        {"{\"decision\":1,\"wave\":1,\"step\":1e300,\"ranked\":1,\"keep\":1,\"forced\":0,"
+         "\"cutoff\":0,\"kv_bytes\":1,\"kv_budget\":2,\"candidates\":[]}\n",
+         "line 1: a decision record with a count that is not a whole number"},
+        {"{\"decision\":1,\"wave\":1,\"step\":1,\"ranked\":1,\"keep\":1,\"forced\":0,"
+         "\"cutoff\":0,\"kv_bytes\":1,\"kv_budget\":2,\"candidates\":[{\"i\":0,\"len\":1,"
+         "\"score\":-1e999,\"finished\":true,\"kept\":true}]}\n",
+         "line 1: a candidate without i, len, score (finite)"},
+        {"{\"schema_version\":1,\"kind\":\"trace\",\"prompt\":7,\"prompt_ids\":[]}\n",
+         "line 1: \"prompt\" is neither text nor null"},
     };
     char in[128], out[128], cmd[1024];
     path_of(in, sizeof in, "input.trace");
@@ -330,24 +349,65 @@ static void view_usage_errors(void **state) {
     (void)state;
     char cmd[1024], trace[128];
     path_of(trace, sizeof trace, "ids.trace");
+    /* usage errors exit 2 (README, "Exit status"), before any file is
+     * read or written (#23, #22) */
     const char *cases[][2] = {
         {"", "view: give the --trace file to draw"},
         {"%s", "view: -o OUT.html or -o OUT.png is required"},
         {"%s %s -o x.html", "view: one trace at a time"},
         {"%s --bogus", "view: unknown flag '--bogus'"},
+        {"%s -o", "-o"},
+        {"%s -o DIR/v.svg", "v.svg: view writes .html or .png"},
+        {"%s -o DIR/v.pdf", "v.pdf: view writes .html or .png"},
+        {"%s -o DIR/v", "view writes .html or .png"},
+        {"%s -o DIR/v.html --size 1920", "--size: '1920' is not WxH"},
+        {"%s -o DIR/v.html --size 100x1080", "--size (width): 100 is outside"},
+        {"%s -o DIR/v.html --size 1920x99999", "--size (height): 99999 is outside"},
+        {"%s -o DIR/v.html --size x", "--size: 'x' is not WxH"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        char args[512];
-        snprintf(args, sizeof args, cases[k][0], trace, trace);
+        char args[512], fmt[256];
+        const char *dir = strstr(cases[k][0], "DIR");
+        if (dir)
+            snprintf(fmt, sizeof fmt, "%.*s%s%s", (int)(dir - cases[k][0]), cases[k][0], g_dir,
+                     dir + 3);
+        else
+            snprintf(fmt, sizeof fmt, "%s", cases[k][0]);
+        snprintf(args, sizeof args, fmt, trace, trace);
         snprintf(cmd, sizeof cmd, "%s view %s", test_specrej_bin(), args);
         char *said = NULL;
-        assert_int_equal(test_run(cmd, &said), 1);
+        assert_int_equal(test_run(cmd, &said), 2);
         if (!strstr(said, cases[k][1])) fail_msg("'%s' said '%s'", cmd, said);
         free(said);
+        assert_int_equal(leftovers(), 0);
     }
+    char v[128];
+    path_of(v, sizeof v, "v");
+    assert_int_not_equal(access(v, F_OK), 0);
+    /* the trace is never its own output, by any name (#23) */
+    char html_trace[128], link[128];
+    path_of(html_trace, sizeof html_trace, "t.html");
+    path_of(link, sizeof link, "link.html");
+    char *ids = test_read_file(trace, NULL);
+    assert_non_null(ids);
+    assert_int_equal(test_write_file(html_trace, ids, strlen(ids)), 0);
+    remove(link);
+    assert_int_equal(symlink(html_trace, link), 0);
+    const char *outs[] = {html_trace, link};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "%s view %s -o %s", test_specrej_bin(), html_trace, outs[k]);
+        char *said = NULL;
+        assert_int_equal(test_run(cmd, &said), 2);
+        if (!strstr(said, "is the trace being drawn")) fail_msg("'%s' said '%s'", cmd, said);
+        free(said);
+        char *now = test_read_file(html_trace, NULL);
+        assert_string_equal(now, ids);
+        free(now);
+    }
+    free(ids);
     snprintf(cmd, sizeof cmd, "%s view --help", test_specrej_bin());
     char *help = run_ok(cmd);
-    assert_non_null(strstr(help, "usage: specrej view TRACE -o OUT.html|OUT.png"));
+    assert_non_null(strstr(help, "usage: specrej view TRACE -o OUT.html|OUT.png [--size WxH]"));
     free(help);
 }
 
@@ -364,6 +424,93 @@ static void view_png_needs_a_browser(void **state) {
     assert_non_null(strstr(said, "specrej: view: a PNG needs headless Chromium"));
     assert_int_equal(leftovers(), 0);
     free(said);
+}
+
+/* explore: usage errors exit 2 before anything is read or written; a file
+ * that is not a record is refused with one line naming it; the page embeds
+ * every grid setting's replay, no network, and its prompt. */
+static void explore_refuses_and_embeds(void **state) {
+    (void)state;
+    const char *rec = "docs/course/records/dev1.rec";
+    char out[128], cmd[1024], trace[128];
+    path_of(out, sizeof out, "lesson.html");
+    path_of(trace, sizeof trace, "ids.trace");
+    const char *usage[][2] = {
+        {"", "explore: give the record file"},
+        {"REC", "explore: -o LESSON.html is required"},
+        {"REC -o OUT.png", "explore writes an .html page"},
+        {"REC REC -o OUT", "explore: one record at a time"},
+        {"REC --bogus -o OUT", "explore: unknown flag '--bogus'"},
+        {"REC -o OUT --kv-budget-candidates 0", "--kv-budget-candidates: 0 is outside"},
+        {"", NULL},
+    };
+    for (size_t k = 0; usage[k][1]; k++) {
+        char args[512] = "";
+        const char *a = usage[k][0];
+        for (const char *p = a; *p;) {
+            const char *sub = !strncmp(p, "REC", 3) ? rec : !strncmp(p, "OUT", 3) ? out : NULL;
+            if (sub) {
+                strncat(args, sub, sizeof args - strlen(args) - 1);
+                p += 3;
+            } else {
+                size_t n = strlen(args);
+                if (n + 1 < sizeof args) args[n] = *p, args[n + 1] = 0;
+                p++;
+            }
+        }
+        snprintf(cmd, sizeof cmd, "%s explore %s", test_specrej_bin(), args);
+        char *said = NULL;
+        assert_int_equal(test_run(cmd, &said), 2);
+        if (!strstr(said, usage[k][1])) fail_msg("'%s' said '%s'", cmd, said);
+        free(said);
+        assert_int_equal(access(out, F_OK) == 0, 0);
+    }
+    /* the record itself is never the output (a copy named .html) */
+    char copy[128];
+    path_of(copy, sizeof copy, "rec.html");
+    snprintf(cmd, sizeof cmd, "cp %s %s && %s explore %s -o %s", rec, copy, test_specrej_bin(),
+             copy, copy);
+    char *said = NULL;
+    assert_int_equal(test_run(cmd, &said), 2);
+    assert_non_null(strstr(said, "is the record being explored"));
+    free(said);
+    /* a trace is not a record: one line, exit 1, no page */
+    snprintf(cmd, sizeof cmd, "%s explore %s -o %s", test_specrej_bin(), trace, out);
+    assert_int_equal(test_run(cmd, &said), 1);
+    if (!strstr(said, trace) || strchr(said, '\n') != said + strlen(said) - 1)
+        fail_msg("'%s' said '%s'", cmd, said);
+    free(said);
+    assert_int_not_equal(access(out, F_OK), 0);
+    /* the page */
+    snprintf(cmd, sizeof cmd, "%s explore %s -o %s", test_specrej_bin(), rec, out);
+    free(run_ok(cmd));
+    char *page = test_read_file(out, NULL);
+    assert_non_null(page);
+    const char *open = "<script id=\"data\" type=\"application/json\">\n";
+    char *start = strstr(page, open);
+    assert_non_null(start);
+    start += strlen(open);
+    char *end = strstr(start, "</script>");
+    assert_non_null(end);
+    *end = 0;
+    cJSON *data = cJSON_Parse(start);
+    assert_non_null(data);
+    assert_int_equal(cJSON_GetArraySize(get(data, "runs")), 30); /* 10 alphas x 3 first decisions */
+    assert_int_equal(cJSON_GetArraySize(get(data, "candidates")), 64);
+    assert_true(cJSON_IsString(get(data, "prompt")));
+    const cJSON *run;
+    cJSON_ArrayForEach(run, get(data, "runs")) {
+        if (cJSON_GetObjectItemCaseSensitive(run, "error"))
+            fail_msg("a grid setting failed: %s", get(run, "error")->valuestring);
+        assert_true(cJSON_GetArraySize(get(run, "trace")) >= 1);
+    }
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(get(data, "bon"), "result"));
+    *end = '<';
+    assert_int_equal(count(page, "EXPLORE_JSON_HERE") + count(page, "TITLE_HERE"), 0);
+    assert_int_equal(count(page, " src=") + count(page, " href=") + count(page, "<link") +
+                     count(page, "https:") + count(page, "url("), 0);
+    cJSON_Delete(data);
+    free(page);
 }
 
 static int setup(void **state) {
@@ -391,6 +538,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(view_refuses_bad_traces),
         cmocka_unit_test(view_usage_errors),
         cmocka_unit_test(view_png_needs_a_browser),
+        cmocka_unit_test(explore_refuses_and_embeds),
     };
     return cmocka_run_group_tests_name("view", tests, setup, teardown);
 }

@@ -59,8 +59,9 @@ class Count(HTMLParser):
     def __init__(self):
         super().__init__()
         self.n = {"cand": 0, "decision": 0, "cut": 0, "answer": 0, "kv": 0}
+        self.cutoffs = {}
         self.body, self.answer_id, self.cand_ids = {}, None, set()
-        self.in_text, self.texts = None, {"summary": "", "answer": ""}
+        self.in_text, self.texts = None, {"summary": "", "answer": "", "prompt": ""}
     def handle_data(self, data):
         if self.in_text:
             self.texts[self.in_text] += data
@@ -85,10 +86,27 @@ class Count(HTMLParser):
             self.n["decision"] += 1
         if "data-kv" in a:
             self.n["kv"] += 1
+        if "data-cutoff" in a:
+            self.cutoffs[int(a["data-cutoff"])] = float(a["data-score"])
+        for k, v in a.items():  # no coordinate may be NaN or infinite
+            if k in ("d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "width", "height") and \
+                    v and ("NaN" in v or "Infinity" in v):
+                self.bad = "%s=%s on <%s>" % (k, v, tag)
 
 p = Count()
+p.bad = None
 p.feed(open(dom_path, encoding="utf-8").read())
 problems = []
+if p.bad:
+    problems.append("a coordinate that is not a number: " + p.bad)
+# the cut-off drawn at each decision is the trace's (#27)
+want_cut = {d["decision"]: d["cutoff"] for d in decisions}
+if p.cutoffs != want_cut:
+    problems.append("cut-offs drawn %s, the trace's %s" % (p.cutoffs, want_cut))
+header = records[0]
+want_prompt = header["prompt"] if header["prompt"] is not None else " ".join(map(str, header["prompt_ids"]))
+if want_prompt not in p.texts["prompt"]:
+    problems.append("the prompt reads %r, the trace's is %r" % (p.texts["prompt"][:80], want_prompt[:80]))
 if p.body.get("data-ready") != "1":
     problems.append("the script did not finish: %s" % p.body.get("data-error", "no data-ready"))
 for k in want:
@@ -150,18 +168,62 @@ print("view_chromium: hover ok (#%d: its text and 'cut at decision %d')" % (i, o
 PY
 fi
 
-# the PNG for slides, of the first run
-if [ "$fail" -eq 0 ]; then
-    "$BIN" view "$OUT/spr_austen.jsonl" -o "$OUT/spr_austen.png"
-    python3 - "$OUT/spr_austen.png" <<'PY' || fail=1
+# the PNG for slides, of the first run: the default size and 16:9 (--size)
+png_check() { # file width height
+    python3 - "$1" "$2" "$3" <<'PY'
 import struct, sys
 data = open(sys.argv[1], "rb").read()
+W, H = int(sys.argv[2]), int(sys.argv[3])
 ok = data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
 w, h = struct.unpack(">II", data[16:24]) if ok else (0, 0)
-if not ok or (w, h) != (1250, 1000) or len(data) < 20000:
-    print("view_chromium: PNG: not a %dx%d picture of the page (%d bytes, %dx%d)" % (1250, 1000, len(data), w, h))
+if not ok or (w, h) != (W, H) or len(data) < 20000:
+    print("view_chromium: PNG: not a %dx%d picture of the page (%d bytes, %dx%d)" % (W, H, len(data), w, h))
     sys.exit(1)
 print("view_chromium: PNG ok (%dx%d, %d bytes): %s" % (w, h, len(data), sys.argv[1]))
 PY
+}
+if [ "$fail" -eq 0 ]; then
+    "$BIN" view "$OUT/spr_austen.jsonl" -o "$OUT/spr_austen.png" && png_check "$OUT/spr_austen.png" 1250 1000 || fail=1
+    "$BIN" view "$OUT/spr_austen.jsonl" -o "$OUT/slide.png" --size 1920x1080 && png_check "$OUT/slide.png" 1920 1080 || fail=1
+fi
+
+# scores near the largest double (#23): every coordinate still a number
+if [ "$fail" -eq 0 ]; then
+    python3 - "$OUT/spr_ids.jsonl" "$OUT/huge.jsonl" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in recs:
+    for key in ("candidates", "outcomes"):
+        for k, c in enumerate(r.get(key, [])):
+            c["score"] = 1.7e308 if c["i"] % 2 else -1.7e308
+    if "cutoff" in r:
+        r["cutoff"] = 1.7e308
+with open(sys.argv[2], "w") as f:
+    for r in recs:
+        f.write(json.dumps(r) + "\n")
+PY
+    "$BIN" view "$OUT/huge.jsonl" -o "$OUT/huge.html"
+    dom "$OUT/huge.html" > "$OUT/huge.dom.html"
+    if grep -Eq '(d|x|y|x1|x2|y1|y2|cx|cy)="[^"]*(NaN|Infinity)' "$OUT/huge.dom.html" || \
+            ! grep -q 'data-ready="1"' "$OUT/huge.dom.html"; then
+        echo "view_chromium: huge scores: a coordinate that is not a number, or the page failed"
+        fail=1
+    else
+        echo "view_chromium: huge scores ok (every coordinate a number)"
+    fi
+fi
+
+# 50,000 candidates to a PNG within two minutes (#23: it took longer)
+if [ "$fail" -eq 0 ]; then
+    python3 tests/view/big_trace.py 50000 "$OUT/big.jsonl"
+    t0=$(date +%s)
+    "$BIN" view "$OUT/big.jsonl" -o "$OUT/big.png" || fail=1
+    t=$(( $(date +%s) - t0 ))
+    if [ "$fail" -eq 0 ] && [ "$t" -le 120 ] && png_check "$OUT/big.png" 1250 1000; then
+        echo "view_chromium: 50,000 candidates to PNG in ${t} s"
+    else
+        echo "view_chromium: 50,000 candidates to PNG: ${t} s (over 120 s) or failed"
+        fail=1
+    fi
 fi
 [ "$fail" -eq 0 ] || { echo "view_chromium: FAILED"; exit 1; }

@@ -22,5 +22,6 @@ int cmd_record(int argc, char **argv, SrError *err);
 int cmd_replay(int argc, char **argv, SrError *err);
 int cmd_compare(int argc, char **argv, SrError *err);
 int cmd_view(int argc, char **argv, SrError *err);
+int cmd_explore(int argc, char **argv, SrError *err);
 
 #endif

@@ -29,6 +29,7 @@ static const Command COMMANDS[] = {
     {"replay", cmd_replay, "simulate a bon or spr run from a record, without a model"},
     {"compare", cmd_compare, "two policies over many records: a regression report"},
     {"view", cmd_view, "draw a run from its --trace file (HTML page or PNG)"},
+    {"explore", cmd_explore, "a lesson page from a record: an alpha slider, step by step"},
 };
 
 static void usage(FILE *f) {

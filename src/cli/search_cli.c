@@ -1240,7 +1240,8 @@ static int search_and_finish(Session *s, Opts *o, SearchParams *p, SrError *err)
     if (o->trace) {
         if (trace_open(&s->trace, o->trace, err) != 0) return -1;
         cJSON *params = params_json(s, o, p, err);
-        if (!params || trace_header(&s->trace, METHOD_NAMES[o->method], params, err) != 0)
+        if (!params || trace_header(&s->trace, METHOD_NAMES[o->method], params, o->prompt,
+                                    s->prompt.data, s->prompt.len, err) != 0)
             return -1;
         p->on_decision = trace_decision;
         p->user = &s->trace;

@@ -116,7 +116,8 @@ static int write_line(TraceWriter *tw, cJSON *o, SrError *err) {
     return 0;
 }
 
-int trace_header(TraceWriter *tw, const char *method, cJSON *params, SrError *err) {
+int trace_header(TraceWriter *tw, const char *method, cJSON *params, const char *prompt,
+                 const int *prompt_ids, int n_prompt_ids, SrError *err) {
     cJSON *o = output_begin("trace");
     if (!o || !params) {
         cJSON_Delete(o), cJSON_Delete(params);
@@ -124,6 +125,20 @@ int trace_header(TraceWriter *tw, const char *method, cJSON *params, SrError *er
     }
     cJSON_AddStringToObject(o, "method", method);
     cJSON_AddItemToObject(o, "params", params);
+    /* the prompt, so that a picture of the run can say what was asked */
+    if (prompt) {
+        size_t replaced = 0;
+        char *clean = utf8_sanitize(prompt, strlen(prompt), &replaced, err);
+        if (!clean) {
+            cJSON_Delete(o);
+            return -1;
+        }
+        cJSON_AddStringToObject(o, "prompt", clean);
+        free(clean);
+    } else {
+        cJSON_AddNullToObject(o, "prompt");
+    }
+    cJSON_AddItemToObject(o, "prompt_ids", cJSON_CreateIntArray(prompt_ids, n_prompt_ids));
     return write_line(tw, o, err);
 }
 
@@ -139,6 +154,7 @@ int trace_decision(void *user, const DecisionRecord *rec, SrError *err) {
     cJSON_AddNumberToObject(o, "cutoff", rec->cutoff);
     cJSON_AddNumberToObject(o, "kv_bytes", (double)rec->kv_bytes);
     cJSON_AddNumberToObject(o, "kv_budget", (double)rec->kv_limit);
+    cJSON_AddNumberToObject(o, "kv_bytes_after", (double)rec->kv_bytes_after);
     cJSON *cands = cJSON_AddArrayToObject(o, "candidates");
     cJSON *kept = cJSON_CreateArray();
     for (int i = 0; i < rec->n_ranked; i++) {

@@ -30,9 +30,11 @@ typedef struct TraceWriter {
 } TraceWriter;
 
 int trace_open(TraceWriter *tw, const char *path, SrError *err);
-/* The first line: output_begin("trace") plus "method" and the run's params
- * (taken over: freed here). */
-int trace_header(TraceWriter *tw, const char *method, cJSON *params, SrError *err);
+/* The first line: output_begin("trace") plus "method", the run's params
+ * (taken over: freed here), "prompt" (the text made valid UTF-8, null for
+ * an id-only run) and "prompt_ids" (after the template). */
+int trace_header(TraceWriter *tw, const char *method, cJSON *params, const char *prompt,
+                 const int *prompt_ids, int n_prompt_ids, SrError *err);
 /* A DecisionFn: pass the TraceWriter as user. */
 int trace_decision(void *tw, const DecisionRecord *rec, SrError *err);
 /* Writes the final line and commits the file. */

@@ -3,6 +3,7 @@
 #include "cli/view_page.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,10 +18,25 @@ extern const char view_template_html[];
 #define TRACE_MAX_BYTES (512u << 20)
 #define TRACE_MARKER "TRACE_JSON_HERE"
 #define TITLE_MARKER "TITLE_HERE"
+#define SIZE_MARKER "SIZE_HERE"
 
+/* Finite numbers only: cJSON reads 1e999 as infinity, which no drawing can
+ * place (issue 23). */
 static int has_numbers(const cJSON *o, const char *const *keys) {
-    for (; *keys; keys++)
-        if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, *keys))) return 0;
+    for (; *keys; keys++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, *keys);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return 0;
+    }
+    return 1;
+}
+
+/* Counts, indices and lengths: whole numbers in [0, 2^31), which is what
+ * specrej writes; anything else is not one of its traces. */
+static int has_counts(const cJSON *o, const char *const *keys) {
+    for (; *keys; keys++) {
+        double v = cJSON_GetObjectItemCaseSensitive(o, *keys)->valuedouble;
+        if (v < 0 || v > 2147483647.0 || v != floor(v)) return 0;
+    }
     return 1;
 }
 
@@ -29,7 +45,12 @@ static const char *decision_problem(const cJSON *rec) {
     static const char *const KEYS[] = {"decision", "wave", "step", "ranked", "keep", "forced",
                                        "cutoff", "kv_bytes", "kv_budget", NULL};
     static const char *const CAND[] = {"i", "len", "score", NULL};
-    if (!has_numbers(rec, KEYS)) return "a decision record without its numbers";
+    static const char *const COUNTS[] = {"decision", "wave", "step", "ranked", "keep", "forced",
+                                         NULL};
+    static const char *const CAND_COUNTS[] = {"i", "len", NULL};
+    if (!has_numbers(rec, KEYS)) return "a decision record without its numbers (finite ones)";
+    if (!has_counts(rec, COUNTS)) return "a decision record with a count that is not a whole "
+                                         "number in [0, 2^31)";
     const cJSON *cands = cJSON_GetObjectItemCaseSensitive(rec, "candidates"), *c;
     if (!cJSON_IsArray(cands) || cJSON_GetArraySize(cands) < 1)
         return "a decision record without its candidates";
@@ -37,7 +58,9 @@ static const char *decision_problem(const cJSON *rec) {
         if (!cJSON_IsObject(c) || !has_numbers(c, CAND) ||
             !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(c, "kept")) ||
             !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(c, "finished")))
-            return "a candidate without i, len, score, kept and finished";
+            return "a candidate without i, len, score (finite), kept and finished";
+        if (!has_counts(c, CAND_COUNTS))
+            return "a candidate whose i or len is not a whole number in [0, 2^31)";
     }
     return "";
 }
@@ -47,11 +70,18 @@ static const char *final_problem(const cJSON *rec) {
                                        "peak_kv_bytes", "kv_budget", "gen_flops", "rm_flops",
                                        "tokens_generated", "tokens_scored", NULL};
     static const char *const OUT[] = {"i", "len", "score", NULL};
-    if (!has_numbers(rec, KEYS)) return "a final line without its numbers";
+    static const char *const COUNTS[] = {"candidate", "candidates_started", "waves", NULL};
+    static const char *const OUT_COUNTS[] = {"i", "len", NULL};
+    if (!has_numbers(rec, KEYS)) return "a final line without its numbers (finite ones)";
+    if (!has_counts(rec, COUNTS))
+        return "a final line with a count that is not a whole number in [0, 2^31)";
     const cJSON *outs = cJSON_GetObjectItemCaseSensitive(rec, "outcomes"), *o;
     if (outs && !cJSON_IsArray(outs)) return "\"outcomes\" is not an array";
     cJSON_ArrayForEach(o, outs) {
-        if (!cJSON_IsObject(o) || !has_numbers(o, OUT)) return "an outcome without i, len, score";
+        if (!cJSON_IsObject(o) || !has_numbers(o, OUT))
+            return "an outcome without i, len, score (finite ones)";
+        if (!has_counts(o, OUT_COUNTS))
+            return "an outcome whose i or len is not a whole number in [0, 2^31)";
     }
     return "";
 }
@@ -78,6 +108,14 @@ static int add_line(const char *path, int lineno, char *line, size_t len, cJSON 
             return sr_fail(err, "%s: schema_version %g, this specrej reads %d (written by "
                            "another version?)", path, cJSON_IsNumber(v) ? v->valuedouble : -1,
                            SPECREJ_SCHEMA_VERSION);
+        /* the prompt: absent in traces written before the header carried it */
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(rec, "prompt");
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(rec, "prompt_ids");
+        if (p && !cJSON_IsString(p) && !cJSON_IsNull(p))
+            return sr_fail(err, "%s: line 1: \"prompt\" is neither text nor null", path);
+        if ((p != NULL) != (ids != NULL) || (ids && !cJSON_IsArray(ids)))
+            return sr_fail(err, "%s: line 1: \"prompt\" needs \"prompt_ids\" (an array) beside "
+                           "it", path);
         return 0;
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "final")))
@@ -156,22 +194,40 @@ static int put_html_text(Buf *b, const char *s, SrError *err) {
     return 0;
 }
 
-/* The template with its markers filled. */
-static int fill_template(Buf *b, const char *json, const char *title, SrError *err) {
-    const char *t = view_template_html;
-    while (*t) {
-        const char *m1 = strstr(t, TRACE_MARKER), *m2 = strstr(t, TITLE_MARKER);
-        const char *m = !m1 ? m2 : !m2 ? m1 : m1 < m2 ? m1 : m2;
-        if (!m) return put(b, t, strlen(t), err);
-        if (put(b, t, (size_t)(m - t), err) != 0) return -1;
-        int is_trace = m == m1;
-        if ((is_trace ? put_json(b, json, err) : put_html_text(b, title, err)) != 0) return -1;
-        t = m + strlen(is_trace ? TRACE_MARKER : TITLE_MARKER);
+int page_fill(const char *tmpl, const PageMark *marks, int n, char **out, SrError *err) {
+    Buf b = {0};
+    const char *t = tmpl;
+    *out = NULL;
+    for (;;) {
+        const char *m = NULL;
+        int which = -1;
+        for (int k = 0; k < n; k++) {
+            const char *at = strstr(t, marks[k].marker);
+            if (at && (!m || at < m)) m = at, which = k;
+        }
+        int rc;
+        if (!m) {
+            rc = put(&b, t, strlen(t), err);
+        } else {
+            const PageMark *pm = &marks[which];
+            rc = put(&b, t, (size_t)(m - t), err);
+            if (rc == 0)
+                rc = pm->as == PAGE_JSON ? put_json(&b, pm->value, err)
+                   : pm->as == PAGE_TEXT ? put_html_text(&b, pm->value, err)
+                   : put(&b, pm->value, strlen(pm->value), err);
+        }
+        if (rc != 0) {
+            free(b.s);
+            return -1;
+        }
+        if (!m) break;
+        t = m + strlen(marks[which].marker);
     }
+    *out = b.s;
     return 0;
 }
 
-int view_page_html(const char *trace_path, char **html, SrError *err) {
+int view_page_html(const char *trace_path, int width, int height, char **html, SrError *err) {
     *html = NULL;
     cJSON *records = read_trace(trace_path, err);
     if (!records) return -1;
@@ -179,13 +235,12 @@ int view_page_html(const char *trace_path, char **html, SrError *err) {
     cJSON_Delete(records);
     if (!json) return sr_fail(err, "%s: out of memory", trace_path);
     const char *slash = strrchr(trace_path, '/');
-    Buf b = {0};
-    int rc = fill_template(&b, json, slash ? slash + 1 : trace_path, err);
+    char size[32];
+    snprintf(size, sizeof size, "%d,%d", width, height);
+    const PageMark marks[] = {{TRACE_MARKER, json, PAGE_JSON},
+                              {TITLE_MARKER, slash ? slash + 1 : trace_path, PAGE_TEXT},
+                              {SIZE_MARKER, size, PAGE_RAW}};
+    int rc = page_fill(view_template_html, marks, 3, html, err);
     free(json);
-    if (rc != 0) {
-        free(b.s);
-        return -1;
-    }
-    *html = b.s;
-    return 0;
+    return rc;
 }

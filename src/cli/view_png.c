@@ -18,9 +18,6 @@
 
 extern char **environ;
 
-/* The page is 1200 px wide plus margins; tall enough for chart, memory and
- * the answer. */
-#define WINDOW "--window-size=1250,1000"
 /* Temporary folder names: $TMPDIR plus a suffix. */
 #define PATH_CAP 1024
 
@@ -51,8 +48,10 @@ static int run_quiet(const char *browser, char *const *argv) {
 }
 
 /* Runs the first browser that starts; 0 when it exits 0. */
-static int screenshot(const char *dir, const char *page, const char *out, SrError *err) {
-    char url[PATH_CAP + 64], arg[PATH_CAP + 64], profile[PATH_CAP + 64];
+static int screenshot(const char *dir, const char *page, const char *out, int width, int height,
+                      SrError *err) {
+    char url[PATH_CAP + 64], arg[PATH_CAP + 64], profile[PATH_CAP + 64], window[64];
+    snprintf(window, sizeof window, "--window-size=%d,%d", width, height);
     snprintf(url, sizeof url, "file://%s", page);
     snprintf(arg, sizeof arg, "--screenshot=%s", out);
     snprintf(profile, sizeof profile, "--user-data-dir=%s/profile", dir);
@@ -64,7 +63,7 @@ static int screenshot(const char *dir, const char *page, const char *out, SrErro
         char *argv[] = {(char *)names[k], "--headless", "--no-sandbox", "--disable-gpu",
                         "--disable-quic", "--no-first-run", "--disable-background-networking",
                         "--disable-component-update", "--disable-sync",
-                        "--disable-crash-reporter", "--hide-scrollbars", WINDOW, profile, arg,
+                        "--disable-crash-reporter", "--hide-scrollbars", window, profile, arg,
                         url, NULL};
         int rc = run_quiet(names[k], argv);
         if (rc < 0 && errno == ENOENT) continue;
@@ -99,7 +98,7 @@ static int copy_into(const char *shot, AtomicFile *af, SrError *err) {
     return ok ? 0 : sr_fail(err, "%s: write failed", af->final_path);
 }
 
-int view_png_write(const char *html, const char *png_path, SrError *err) {
+int view_png_write(const char *html, const char *png_path, int width, int height, SrError *err) {
     AtomicFile af;
     if (atomic_open(&af, png_path, err) != 0) return -1;
     const char *tmp = getenv("TMPDIR");
@@ -115,7 +114,7 @@ int view_png_write(const char *html, const char *png_path, SrError *err) {
     snprintf(page, sizeof page, "%s/page.html", dir);
     snprintf(shot, sizeof shot, "%s/shot.png", dir);
     int rc = write_page(page, html, err);
-    if (rc == 0) rc = screenshot(dir, page, shot, err);
+    if (rc == 0) rc = screenshot(dir, page, shot, width, height, err);
     if (rc == 0) rc = copy_into(shot, &af, err);
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     if (rc != 0) {

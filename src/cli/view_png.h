@@ -4,7 +4,7 @@
  *
  * Contract: view_png_write() writes html to a private temporary folder,
  * runs the browser on it with a fresh profile and no network, and puts the
- * screenshot at png_path atomically (fileio.h; "-" is stdout): on any failure (no browser,
+ * screenshot, width x height pixels (the browser's window), at png_path atomically (fileio.h; "-" is stdout): on any failure (no browser,
  * the browser fails, no image) nothing is left at png_path and err says what
  * to do. The browser is $SPECREJ_CHROMIUM when set, else the first of
  * chromium, chromium-browser, google-chrome found on PATH. */
@@ -13,6 +13,6 @@
 
 #include "base/error.h"
 
-int view_png_write(const char *html, const char *png_path, SrError *err);
+int view_png_write(const char *html, const char *png_path, int width, int height, SrError *err);
 
 #endif

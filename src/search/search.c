@@ -401,7 +401,7 @@ static int decide(Run *R, int r, SrError *err) {
         DecisionRecord rec = {R->wave, R->decision_no, r, n, keep, forced,
                               (const SearchCandidate *const *)R->ranked,
                               R->ranked[keep - 1]->score, kv_bytes, R->budget.limit,
-                              &R->res->stats};
+                              &R->res->stats, R->budget.used};
         if (R->p->on_decision(R->p->user, &rec, err) != 0) return -1;
     }
     if (R->n_live > 0 && bytes_after_step(R, r) > R->budget.limit)

@@ -101,6 +101,8 @@ typedef struct DecisionRecord {
     double cutoff;             /* score of the last kept candidate */
     size_t kv_bytes, kv_limit; /* in use at scoring time (before releases) */
     const SearchStats *stats;  /* cumulative so far */
+    size_t kv_bytes_after;     /* in use once the cut ones released theirs: with
+                                  kv_bytes, the corners of the KV saw-tooth */
 } DecisionRecord;
 
 typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
