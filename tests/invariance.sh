@@ -4,7 +4,8 @@
 #  - the invariance, model and search test programs pass, and
 #  - bin/specrej prints the same bytes (answer, scores, trace) for
 #    Speculative Rejection, and the same answer for Best-of-N in one batch,
-#    in waves of 2 (--max-batch) and of 5.
+#    in waves of 2 (--max-batch) and of 5, and the same scores and answers
+#    under the reward-free sources and soft selection.
 # The projections never call BLAS (src/runtime/gemm.h), so the bytes must also agree
 # across cores; a core is skipped only when the CPU lacks its instructions.
 # usage: tests/invariance.sh [TEST_BIN_DIR]   (make test runs it)
@@ -40,6 +41,12 @@ run_cli() { # prints what must be the same bytes in every configuration
             --max-batch "$mb" --json - |
             grep -E '"(response_ids|reward|candidate|gold|stop)"' || return 1
     done
+    # the reward-free sources read every row of logits (selfcertainty) or the
+    # sampled log-probabilities (confidence); soft selection draws the answer
+    "$BIN" bon --model "$LM" --reward-source selfcertainty --prompt "$PROMPT" -N 40 -n 24 \
+        --seed 9 --select soft --lambda 0.05 --json - | grep -E '"(score|candidate)"' || return 1
+    "$BIN" spr --model "$LM" --reward-source confidence --reward-arg window=8 --prompt "$PROMPT" \
+        --alpha 0.5 -n 24 --seed 9 --json - | grep -E '"(score|candidate)"' || return 1
 }
 
 threads="1 2 3"

@@ -102,6 +102,13 @@ def main():
     search("spr_selflik", ["spr"] + FIX + ["--reward-source", "selflik", "--alpha", "0.8",
                                             "--kv-budget-candidates", "4"])
     search("bon", ["bon"] + FIX + rm + ["-N", "6", "--kv-budget", "80K"])
+    # the reward-free sources (confidence has a parameter: params.reward.params)
+    # and soft selection (params.select)
+    search("bon_selfcertainty_soft", ["bon"] + FIX + ["--reward-source", "selfcertainty", "-N", "6",
+                                                      "--select", "soft", "--lambda", "0.05"])
+    search("spr_confidence", ["spr"] + FIX + ["--reward-source", "confidence", "--reward-arg",
+                                               "window=4", "--alpha", "0.5",
+                                               "--kv-budget-candidates", "4"])
     search("generate", ["generate"] + FIX, trace=False)
     # every registered policy (spr --help lists them, with an example of each
     # required parameter), so a new one's params.policy is checked too
@@ -120,6 +127,8 @@ def main():
     for name, want in (("spr", DEFAULT_KV_BLOCK), ("spr_block4", 4), ("replay_block32", 32)):
         got = load(os.path.join(tmp, name + ".json"))["params"]["budget"]["kv_block"]
         assert got == want, "%s: params.budget.kv_block %r, not %r" % (name, got, want)
+    search("replay_soft", ["replay", "--record", rec, "-N", "8", "--select", "soft", "--lambda",
+                           "0.5"])
     cmp = os.path.join(tmp, "compare.json")
     rec2 = os.path.join(tmp, "run2.rec")  # compare refuses a record given twice
     run(["record"] + FIX + rm + ["-N", "12", "--output", rec2])
@@ -157,6 +166,9 @@ def main():
                                                                    d["stats"].pop("peak_kv_bytes"))),
         ("an unknown field", result, lambda d: d.__setitem__("best", 0)),
         ("a score as text", result, lambda d: d.__setitem__("reward", "1.0")),
+        ("soft selection without its lambda", next(d for w, d in docs if w ==
+                                                   "bon_selfcertainty_soft --json"),
+         lambda d: d["params"]["select"].pop("lambda")),
         ("params without the model hash", header,
          lambda d: d["params"]["model"].pop("hash")),
         ("a block size of 12", result, lambda d: d["params"]["budget"].__setitem__("kv_block", 12)),

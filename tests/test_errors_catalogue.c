@@ -711,6 +711,25 @@ static const Case DECODER_CASES[] = {
      "specrej: --schedule: has no effect with --policy quantile (only with --policy schedule)", 2},
     {"spr " LM RM "--prompt x --alpha 0.5 --reward-source selflik",
      "specrej: --reward: has no effect with --reward-source selflik (only with a reward model)", 2},
+    /* soft selection (--select soft --lambda L): the flag is named, status 2 */
+    {"bon " LM RM "--prompt x -N 2 --select soft --lambda 0",
+     "specrej: --lambda: 0 must be a finite number > 0 (the softmax temperature of --select "
+     "soft, in the score's units)", 2},
+    {"bon " LM RM "--prompt x -N 2 --select soft --lambda -0.5",
+     "specrej: --lambda: -0.5 must be a finite number > 0 (the softmax temperature of --select "
+     "soft, in the score's units)", 2},
+    {"spr " LM RM "--prompt x --alpha 0.5 --select soft --lambda nan",
+     "specrej: --lambda: 'nan' is not a finite number", 2},
+    {"bon " LM RM "--prompt x -N 2 --select soft --lambda 1e999",
+     "specrej: --lambda: '1e999' is not a finite number", 2},
+    {"bon " LM RM "--prompt x -N 2 --select soft",
+     "specrej: --select soft: needs --lambda L (the softmax temperature, in the score's units)", 2},
+    {"bon " LM RM "--prompt x -N 2 --lambda 2",
+     "specrej: --lambda: has no effect without --select soft", 2},
+    {"bon " LM RM "--prompt x -N 2 --select max",
+     "specrej: --select: 'max' is not argmax or soft", 2},
+    {"generate " LM "--prompt x --select soft --lambda 1",
+     "specrej: generate: unknown flag '--select' (see specrej generate --help)", 2},
     {"bon " LM "--reward-source gold --reward-tokenizer data/austen-rm --prompt x -N 1",
      "specrej: --reward-tokenizer: has no effect with --reward-source gold (only with a reward "
      "model)", 2},

@@ -120,6 +120,10 @@ static int setup(void **state) {
     record("--model " LM " --reward " RM " " FIX " -N 400", "fix.rec");
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 -N 400", "fix_stop.rec");
     record("--model " LM " --reward-source selflik " FIX " --stop-ids 2,3 -N 300", "fix_self.rec");
+    record("--model " LM " --reward-source selfcertainty " FIX " --stop-ids 2,3 -N 300",
+           "fix_cert.rec");
+    record("--model " LM " --reward-source confidence --reward-arg window=4 " FIX
+           " --stop-ids 2,3 -N 300", "fix_conf.rec");
     record("--model " LM " --reward " RM " " FIX " -N 8", "fix_small.rec");
     record("--model " LM " --reward " RM " " FIX " --prompt-kv per-candidate -N 400", "fix_pc.rec");
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none -N 300",
@@ -222,6 +226,56 @@ static void fixtures_selflik(void **state) {
     same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
     same("spr", live, rec, "--alpha 0.8 --kv-budget 64K --first-decision 3");
     same("bon", live, rec, "-N 37");
+}
+
+/* The reward-free sources: the record keeps every prefix's score (and
+ * confidence's window, a version-2 field), so a replay needs neither the
+ * logits selfcertainty reads nor the per-token log-probabilities; soft
+ * selection draws from the record's seed as the live run does. */
+static void fixtures_reward_free(void **state) {
+    (void)state;
+    char rec[128];
+    path_of(rec, sizeof rec, "fix_cert.rec");
+    const char *live = "--model " LM " --reward-source selfcertainty " FIX " --stop-ids 2,3";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("bon", live, rec, "-N 37");
+    same("bon", live, rec, "-N 37 --select soft --lambda 0.02");
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K --select soft --lambda 0.1");
+    path_of(rec, sizeof rec, "fix_conf.rec");
+    live = "--model " LM " --reward-source confidence --reward-arg window=4 " FIX " --stop-ids 2,3";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("bon", live, rec, "-N 37 --select soft --lambda 0.5");
+}
+
+/* A source that reads the next-token distributions cannot run over
+ * recorded tokens (a replay has no logits): the driver refuses it by name. */
+static void distribution_needs_live_logits(void **state) {
+    (void)state;
+    char path[128];
+    path_of(path, sizeof path, "fix_cert.rec");
+    Record rec;
+    SrError err = {{0}};
+    if (record_load(path, &rec, &err) != 0) fail_msg("%s", err.msg);
+    Replay rp;
+    if (replay_open(&rp, &rec, path, &err) != 0) fail_msg("%s", err.msg);
+    RewardContext ctx = {0};
+    ctx.prompt_ids = rec.prompt, ctx.n_prompt = rec.n_prompt;
+    ctx.gen_vocab = rec.gen_cfg.vocab_size;
+    RewardSource *rs = NULL;
+    if (reward_open("selfcertainty", &ctx, &rs, &err) != 0) fail_msg("%s", err.msg);
+    SearchParams p = {0};
+    p.n = 4, p.max_new = rec.max_new, p.seed = rec.seed;
+    p.sampling = (SamplerParams){rec.temperature, rec.top_k, rec.top_p};
+    p.stop_ids = rec.stops, p.n_stop = rec.n_stops;
+    p.policy = policy_find("none", &err);
+    assert_int_equal(policy_args_init(p.policy, &p.policy_args, &err), 0);
+    SearchResult res;
+    assert_int_equal(search_run_gen(&rp.gen, rs, rec.prompt, rec.n_prompt, &p, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "--reward-source selfcertainty: needs the generator's "
+                                    "next-token distributions"));
+    reward_close(rs);
+    replay_close(&rp);
+    record_free(&rec);
 }
 
 static void austen(void **state) {
@@ -663,6 +717,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(fixtures_stop_ids_and_bon),
         cmocka_unit_test(fixtures_no_closing_ids),
         cmocka_unit_test(fixtures_selflik),
+        cmocka_unit_test(fixtures_reward_free),
+        cmocka_unit_test(distribution_needs_live_logits),
         cmocka_unit_test(record_versions),
         cmocka_unit_test(austen),
         cmocka_unit_test(mismatched_runs_are_refused),

@@ -112,6 +112,7 @@ static void needs_text(const RewardEntry *e, char *buf, size_t cap) {
                  {REWARD_NEEDS_TOKENIZER, "the generator's tokenizer"},
                  {REWARD_NEEDS_LEXICON, "a lexicon (--lexicon)"},
                  {REWARD_NEEDS_LOGPROBS, "the generator's log-probabilities"},
+                 {REWARD_NEEDS_DISTRIBUTION, "the generator's next-token distributions"},
                  {REWARD_NEEDS_HIDDEN, "the generator's hidden states"}};
     unsigned needs = reward_needs(e);
     buf[0] = 0;

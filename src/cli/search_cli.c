@@ -23,6 +23,7 @@
 #include "cli/explain.h"
 #include "cli/policy_cli.h"
 #include "cli/reward_cli.h"
+#include "cli/select_cli.h"
 #include "text/gold.h"
 #include "runtime/model.h"
 #include "runtime/kvcache.h"
@@ -68,6 +69,8 @@ typedef struct Opts {
     const RewardEntry *reward_entry; /* bon, spr, record: --reward-source, NULL if unknown
                                         (reward_open then says so) */
     PolicyArgs reward_args;         /* its arguments, resolved from rcli */
+    SelectCli scli;                 /* bon, spr, replay: --select, --lambda, as given */
+    SelectParams select;            /* resolved from them (parse_opts) */
     /* record and replay (issue 14) */
     const char *output, *record;
     int replay;                     /* method is then the simulated one (bon or spr) */
@@ -97,6 +100,7 @@ static void usage_replay(void) {
            "  --prompt-kv MODE      the record's (shared or per-candidate); the other is\n"
            "                        refused: its attention rounds differently\n"
            "  --json [PATH|-], --trace FILE, --explain   as for spr\n"
+           "  --select RULE, --lambda L   as for spr (the draw uses the record's seed)\n"
            "  --progress, --no-progress   the progress line on stderr (default: when\n"
            "                        stderr is a terminal)\n"
            "  -s, --seed, --temperature, --top-k, --top-p, --max-new: the record's; giving\n"
@@ -173,6 +177,7 @@ static void usage(SearchCliMethod m) {
                "                        model (default its eos id; 'none' for none)\n",
                reward_names(), reward_at(0)->name, KV_BLOCK_DEFAULT);
     if (m != SEARCH_CLI_GENERATE) reward_cli_usage(stdout);
+    if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR) select_cli_usage(stdout);
     if (m != SEARCH_CLI_RECORD)
         printf("  --json [PATH|-]       one JSON object with the answer and costs\n");
     if (m == SEARCH_CLI_BON || m == SEARCH_CLI_SPR)
@@ -307,6 +312,10 @@ static int parse_flag(Opts *o, int argc, char **argv, int *i, SrError *err) {
         o->method == SEARCH_CLI_REPLAY)
         INT("-N", NULL, n, 1, 1 << 20) /* memory grows with N */
     if (o->method == SEARCH_CLI_REPLAY) STR("--record", NULL, record)
+    if (o->method == SEARCH_CLI_BON || o->method == SEARCH_CLI_SPR ||
+        o->method == SEARCH_CLI_REPLAY) {
+        if ((r = select_cli_take(&o->scli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
+    }
     if (o->method == SEARCH_CLI_SPR || o->method == SEARCH_CLI_REPLAY) {
         if ((r = policy_cli_take(&o->pcli, argc, argv, i, err)) != 0) return r < 0 ? -1 : 0;
     }
@@ -440,6 +449,7 @@ static int parse_opts(Opts *o, int argc, char **argv, SrError *err) {
     if (kv_set_block_size(o->kv_block ? (int)o->kv_block : KV_BLOCK_DEFAULT, &ignored) != 0)
         return sr_fail(err, "--kv-block: %lld is not a power of two in [%d, %d]", o->kv_block,
                        KV_BLOCK_MIN, KV_BLOCK_MAX);
+    if (select_cli_resolve(&o->scli, &o->select, err) != 0) return -1;
     if (o->method == SEARCH_CLI_REPLAY)
         return parse_replay_opts(o, err) != 0 ? -1 : check_usage(o, err);
     if (!o->seed_given) o->seed = 1;
@@ -759,6 +769,7 @@ static int fill_params(Session *s, const Opts *o, SearchParams *p, SrError *err)
         strcmp(o->prompt_kv, "per-candidate") != 0)
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
+    p->select = o->select;
     p->label = METHOD_NAMES[o->method];
     if (s->replaying) p->cand_limit = s->cand_limit, p->cand_limit_source = o->record;
     /* batch mode draws one line per prompt instead (batch_main) */
@@ -947,6 +958,8 @@ static cJSON *params_json(Session *s, const Opts *o, const SearchParams *p, SrEr
                                                                        : "shared");
     cJSON_AddNumberToObject(b, "kv_block", kv_block_size());
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
+    cJSON *sel = select_cli_json(&p->select); /* absent for argmax: older output unchanged */
+    if (sel) cJSON_AddItemToObject(j, "select", sel);
     return j;
 }
 

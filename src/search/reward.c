@@ -73,7 +73,9 @@ int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, 
         return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
                             "this build does not supply yet", e->name);
     c.entry = e;
-    return e->open(&c, out, err);
+    if (e->open(&c, out, err) != 0) return -1;
+    (*out)->needs = needs; /* what the driver supplies (RewardCand's per-token fields) */
+    return 0;
 }
 
 void reward_close(RewardSource *rs) {

@@ -5,7 +5,9 @@
  * its own KV cache per candidate, fed incrementally, reward_model_shared.c;
  * with another, a bridge through text, reward_model_bridge.c), "selflik"
  * (the generator's own likelihood, -exp(mean token NLL)), "gold" (the AFINN
- * gold judge on the decoded text).
+ * gold judge on the decoded text), and two reward-free ones, "selfcertainty"
+ * (mean KL(uniform || next-token distribution)) and "confidence" (lowest
+ * sliding-window mean token log-probability); reward_list.h lists them all.
  *
  * To add one: write src/search/reward_NAME.c defining
  * `const RewardEntry reward_source_NAME = {...}` (below: its name, help,
@@ -44,6 +46,13 @@ typedef struct RewardCand {
     int len;
     double nll_sum;     /* -sum log p(token) under the generator, stop id included */
     int n_sampled;      /* tokens behind nll_sum */
+    /* Per sampled token (n_sampled entries, the stop id's included), filled
+     * only for a source whose entry declares the need, NULL otherwise, so a
+     * source that asks for nothing costs the driver nothing: */
+    const double *logp;       /* REWARD_NEEDS_LOGPROBS: log p of each sampled token */
+    const double *kl_uniform; /* REWARD_NEEDS_DISTRIBUTION: KL(U || p) of the next-token
+                                 distribution each token was sampled from (sampler.h:
+                                 sampler_kl_uniform) */
     int index;          /* the candidate's index in the run (set by the driver) */
     void *state;        /* the source's own (NULL before attach and after detach) */
 } RewardCand;
@@ -147,6 +156,8 @@ struct RewardSource {
                                   REWARD_MODEL_CHUNK_ROWS); a replay must use the live run's */
     double flops;              /* cumulative cost of everything it ran */
     long long tokens;          /* tokens pushed through its model */
+    unsigned needs;            /* REWARD_NEEDS_* the driver must supply (reward_open sets
+                                  its entry's; 0 for a replay's recorded scores) */
 };
 
 /* The optional ops, with their defaults (see RewardOps). */
@@ -167,9 +178,16 @@ enum {
                                    reward_open refuses an id-only run) */
     REWARD_NEEDS_LEXICON = 4,   /* a gold lexicon (--lexicon, default GOLD_DEFAULT_LEXICON) */
     REWARD_NEEDS_LOGPROBS = 8,  /* the generator's log-probabilities of the sampled tokens
-                                   (RewardCand.nll_sum: always there, also in a replay) */
+                                   (RewardCand.nll_sum: always there, also in a replay;
+                                   RewardCand.logp: token by token) */
     REWARD_NEEDS_HIDDEN = 16,   /* the generator's last hidden state per candidate: not
                                    supplied yet (issue 26): reward_open refuses the source */
+    REWARD_NEEDS_DISTRIBUTION = 32, /* a statistic of the generator's whole next-token
+                                   distribution at every sampled token
+                                   (RewardCand.kl_uniform): only a live generator has the
+                                   logits, so the driver refuses it over a replay's tokens; a
+                                   record keeps the source's scores, so replay and compare
+                                   never need it */
 };
 
 /* A source's declaration, the one place its name is spelled. */

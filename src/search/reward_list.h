@@ -5,3 +5,5 @@
 X(model)
 X(selflik)
 X(gold)
+X(selfcertainty)
+X(confidence)

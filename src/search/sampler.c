@@ -234,3 +234,27 @@ double sampler_logprob(const float *logits, int vocab, int token) {
     for (int i = full; i < vocab; i++) sum += (double)sr_expf(logits[i] - vmax);
     return (double)logits[token] - vmax - log(sum);
 }
+
+/* sampler_kl_uniform: with m the row's maximum, log p_j = z_j - m - log S,
+ * S = sum_j e^(z_j - m), so KL(U || p) = log S - mean_j (z_j - m) - log V.
+ * Sums run in the fixed lanes of sampler_logprob, so the bits depend on the
+ * row alone (never on a thread or the batch). */
+double sampler_kl_uniform(const float *logits, int vocab) {
+    float vmax = -INFINITY;
+    for (int i = 0; i < vocab; i++) vmax = logits[i] > vmax ? logits[i] : vmax;
+    if (vmax == -INFINITY) return 0.0; /* nothing sampleable: no distribution */
+    double lane_e[LANES] = {0}, lane_z[LANES] = {0};
+    int lane_n[LANES] = {0};
+    for (int i = 0; i < vocab; i++) {
+        if (logits[i] == -INFINITY) continue; /* masked: not one of the V ids */
+        float d = logits[i] - vmax;
+        lane_e[i % LANES] += (double)sr_expf(d);
+        lane_z[i % LANES] += (double)d;
+        lane_n[i % LANES]++;
+    }
+    double sum_e = 0, sum_z = 0;
+    long v = 0;
+    for (int j = 0; j < LANES; j++) sum_e += lane_e[j], sum_z += lane_z[j], v += lane_n[j];
+    double kl = log(sum_e) - sum_z / (double)v - log((double)v);
+    return kl > 0 ? kl : 0.0; /* rounding must not make a divergence negative */
+}

@@ -52,4 +52,12 @@ int sampler_all_finite(const float *x, int n);
  * model's own log-likelihood of the token (for self-reward). */
 double sampler_logprob(const float *logits, int vocab, int token);
 
+/* KL(U || p) = -log V - (1/V) sum_j log p_j: how far the model's own
+ * next-token distribution p (softmax at temperature 1, no truncation, as
+ * sampler_logprob) is from uniform over the V ids it can sample; ids whose
+ * logit is -infinity (masked as unsampleable) are not among the V. The
+ * per-token term of self-certainty (Kang et al. 2025); 0 for a uniform row,
+ * log V for a one-hot one. Same bits for a row wherever it is computed. */
+double sampler_kl_uniform(const float *logits, int vocab);
+
 #endif

@@ -211,6 +211,21 @@ static void release_candidate(Run *R, SearchCandidate *c) {
     if (c->gslot >= 0) kv_release(R->kv, c->gslot);
     c->gslot = -1;
     R->rs->ops->detach(R->rs, &c->rw);
+    free(c->tok_logp), free(c->tok_kl);
+    c->tok_logp = c->tok_kl = NULL;
+}
+
+/* The per-token arrays the source declared it needs (reward.h), one entry
+ * per token the candidate can sample (max_new and a stop id). */
+static int alloc_token_stats(Run *R, SearchCandidate *c, SrError *err) {
+    size_t n = (size_t)R->plan.max_new + 1;
+    if ((R->rs->needs & REWARD_NEEDS_LOGPROBS) &&
+        !(c->tok_logp = sr_malloc_array(n, sizeof *c->tok_logp, err)))
+        return -1;
+    if ((R->rs->needs & REWARD_NEEDS_DISTRIBUTION) &&
+        !(c->tok_kl = sr_malloc_array(n, sizeof *c->tok_kl, err)))
+        return -1;
+    return 0;
 }
 
 /* Starts c: its generator slot from the prompt, its source state. */
@@ -221,6 +236,7 @@ static int start_candidate(Run *R, SearchCandidate *c, SrError *err) {
                  ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
                  : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
     if (rc != 0) return -1;
+    if (alloc_token_stats(R, c, err) != 0) return -1;
     return R->rs->ops->attach(R->rs, &c->rw, err);
 }
 
@@ -266,6 +282,8 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
         c->rw.len = c->tokens.len;
         c->rw.nll_sum = c->nll_sum;
         c->rw.n_sampled = c->tokens.len + (c->stop_id >= 0);
+        c->rw.logp = c->tok_logp;
+        c->rw.kl_uniform = c->tok_kl;
         R->rw[i] = &c->rw;
     }
     int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
@@ -426,6 +444,9 @@ static int sample_step(Run *R, SrError *err) {
         }
         R->picked[j] = R->gen->sample(R->gen->self, &p->sampling, c, lg, R->n_sample,
                                       &R->scratch[t], &R->logp[j]);
+        /* the row as sampled (masked ids at -inf); its own bits only, so the
+         * value does not depend on the thread or the batch */
+        if (c->tok_kl) c->tok_kl[c->tokens.len] = sampler_kl_uniform(lg, R->n_sample);
     }
     R->t_sample += now_seconds() - t0;
     for (int j = 0; j < n; j++)
@@ -437,6 +458,7 @@ static int sample_step(Run *R, SrError *err) {
         SearchCandidate *c = R->live[j];
         int tok = R->picked[j];
         c->nll_sum -= R->logp[j];
+        if (c->tok_logp) c->tok_logp[c->tokens.len] = R->logp[j];
         R->res->stats.tokens_generated++;
         int done = is_stop(p, tok);
         if (done) c->stop_id = tok;
@@ -628,14 +650,25 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
     return 0;
 }
 
-static void pick_best(SearchResult *res) {
+/* The answer among the finished, scored, finite candidates (see
+ * score_list), by the run's selection rule (select.h). */
+static int pick_best(SearchResult *res, const SearchParams *p, SrError *err) {
     res->best = -1;
+    if (res->n == 0) return 0;
+    double *scores = sr_malloc_array((size_t)res->n, sizeof *scores, err);
+    unsigned char *ok = sr_calloc((size_t)res->n, 1, err);
+    if (!scores || !ok) {
+        free(scores), free(ok);
+        return -1;
+    }
     for (int i = 0; i < res->n; i++) {
         const SearchCandidate *c = &res->cands[i];
-        /* a finished, scored, finite candidate only (see score_list) */
-        if (c->state != CAND_FINISHED || !c->scored || !isfinite(c->score)) continue;
-        if (res->best < 0 || c->score > res->cands[res->best].score) res->best = i;
+        scores[i] = c->score;
+        ok[i] = c->state == CAND_FINISHED && c->scored && isfinite(c->score);
     }
+    res->best = select_pick(&p->select, scores, ok, res->n, p->seed);
+    free(scores), free(ok);
+    return 0;
 }
 
 int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
@@ -658,7 +691,12 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     if (R.cfg->kind != MODEL_KIND_LM)
         return sr_fail(err, "--model: %s is not a language model", R.cfg->architecture);
     if (policy_args_check(p->policy, &p->policy_args, err) != 0) return -1;
+    if ((rs->needs & REWARD_NEEDS_DISTRIBUTION) && R.vocab == 0)
+        return sr_fail(err, "--reward-source %s: needs the generator's next-token "
+                            "distributions, which a run over recorded tokens does not have",
+                       rs->name);
     if (sampler_check(&p->sampling, err) != 0) return -1;
+    if (select_check(&p->select, err) != 0) return -1;
     if (p->max_new < 1) return sr_fail(err, "--max-new: %d must be >= 1", p->max_new);
     if (p->n < 0) return sr_fail(err, "-N: %d must be >= 1", p->n);
     for (int i = 0; i < n_prompt; i++)
@@ -693,7 +731,7 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     }
     progress_finish(p->progress, (long long)R.n_waves * R.plan.max_new,
                     (long long)R.n_waves * R.plan.max_new);
-    pick_best(res);
+    if (pick_best(res, p, err) != 0) goto done;
     rc = 0;
 done:
     if (rc != 0)
@@ -710,7 +748,10 @@ void search_result_free(SearchResult *r) {
     free(r->wave_stats);
     r->wave_stats = NULL;
     if (!r->cands) return;
-    for (int i = 0; i < r->n; i++) intvec_free(&r->cands[i].tokens);
+    for (int i = 0; i < r->n; i++) {
+        intvec_free(&r->cands[i].tokens);
+        free(r->cands[i].tok_logp), free(r->cands[i].tok_kl);
+    }
     free(r->cands);
     r->cands = NULL;
     r->n = 0;

@@ -25,7 +25,8 @@
  * says which stay (policy.h); rejected live candidates release both caches. Finished
  * candidates cut from the batch stay eligible for the answer. If the
  * survivors still cannot take one more step, the lowest-ranked live ones are
- * dropped too ("forced"). The answer is the best finished candidate.
+ * dropped too ("forced"). The answer is the best finished candidate, or
+ * one drawn by softmax of the scores (SearchParams.select, select.h).
  */
 #ifndef SPECREJ_SEARCH_H
 #define SPECREJ_SEARCH_H
@@ -40,6 +41,7 @@
 #include "search/reward.h"
 #include "base/rng.h"
 #include "search/sampler.h"
+#include "search/select.h"
 #include "text/tokenizer.h"
 
 /* A run's statistics; search_stats.h's table names, describes and prints
@@ -82,6 +84,9 @@ typedef struct SearchCandidate {
     int gslot, row, in_batch;
     Rng rng;
     RewardCand rw;
+    /* per sampled token, kept only when the source needs them (reward.h:
+     * RewardCand.logp, kl_uniform), else NULL; freed with the caches */
+    double *tok_logp, *tok_kl;
 } SearchCandidate;
 
 /* One decision point, as the trace writer sees it. ranked[] holds the
@@ -157,12 +162,14 @@ typedef struct SearchParams {
     const char *cand_limit_source;
     DecisionFn on_decision;
     void *user;
+    SelectParams select;   /* how the answer is chosen (select.h); zeroed: argmax */
 } SearchParams;
 
 typedef struct SearchResult {
     SearchCandidate *cands;
     int n;
-    int best;              /* index into cands of the answer, -1 if none finished */
+    int best;              /* index into cands of the answer (SearchParams.select), -1 if
+                              none finished */
     SearchStats stats;
     /* Cumulative stats at the end of each wave (stats.waves entries), so that
      * one Best-of-(k * wave) run also gives the cost of every smaller k. */
