@@ -61,7 +61,7 @@ for src in constant lenpen; do
     bin/specrej spr $common $flags --kv-budget-candidates 4 --alpha 0.5 \
         --json "$src.live.json" --trace "$src.jsonl"
     # shellcheck disable=SC2086
-    bin/specrej record $common $flags -N 8 --output "$src.rec" >/dev/null
+    bin/specrej record $common $flags -N 16 --output "$src.rec" >/dev/null
     bin/specrej replay --record "$src.rec" --kv-budget-candidates 4 --alpha 0.5 \
         --json "$src.replay.json"
     head -n 1 "$src.jsonl" | grep -q "\"source\":\"$src\".*\"params\":{\"$key\":$val}" ||
@@ -73,8 +73,9 @@ live, rep = (json.load(open(f"{src}.{k}.json")) for k in ("live", "replay"))
 r = live["params"]["reward"]
 assert r["source"] == src and r["params"] == {key: val}, r
 assert rep["params"]["reward"] == r, (rep["params"]["reward"], r)
-# the record holds the 8 candidates the live run (4 at a time) drew: a
-# replay is the live run, timings aside
+# the record holds more candidates than the live run (a budget of 4 at full
+# length) starts at its first decision (12 at KV blocks of 8): a replay is
+# the live run, timings aside
 for k in ("response_ids", "reward", "candidate", "candidates"):
     assert rep[k] == live[k], k
 PY
