@@ -62,7 +62,10 @@ check "record, reward model" 0 record --model $LM --reward $RM --prompt "$PROMPT
     --max-new 16 --output "$TMP/run.rec"
 check "replay, spr with --json + --trace" 0 replay --record "$TMP/run.rec" --alpha 0.5 \
     --max-batch 8 --first-decision 4 --json "$TMP/rep.json" --trace "$TMP/rep.trace"
-check "compare" 0 compare --records "$TMP/run.rec" "$TMP/run.rec" --policy bon -N 12 \
+# a second record (another seed): compare refuses the same run given twice
+check "record, another seed" 0 record --model $LM --reward $RM --prompt "$PROMPT" -N 12 \
+    --max-new 16 --seed 2 --output "$TMP/run2.rec"
+check "compare" 0 compare --records "$TMP/run.rec" "$TMP/run2.rec" --policy bon -N 12 \
     --against quantile --alpha 0.5 --max-batch 8 --first-decision 4
 head -c 300 "$TMP/run.rec" >"$TMP/cut.rec"
 check "replay, truncated record (error path)" 1 replay --record "$TMP/cut.rec" --alpha 0.5 \

@@ -51,7 +51,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_LANGS = {"sh": "sh", "bash": "sh", "shell": "sh", "python": "python"}
 MARK = re.compile(r"^\s*<!--\s*doc-test:\s*(\S+)\s*(.*?)\s*-->\s*$")
 FENCE = re.compile(r"^(\s*)(```+)\s*([A-Za-z0-9_+-]*)\s*$")
-DEFAULT_TIMEOUT = 120
+# SPECREJ_TIMEOUT_SCALE stretches every limit: make test-sanitize sets it, since the
+# same commands run several times slower under AddressSanitizer.
+TIMEOUT_SCALE = float(os.environ.get("SPECREJ_TIMEOUT_SCALE", "1"))
+DEFAULT_TIMEOUT = int(120 * TIMEOUT_SCALE)
 
 
 def documents():
@@ -325,7 +328,8 @@ def main(argv):
                 text = text.replace(old, new)
             if b.mark("replace"):
                 counts["reduced"] += 1
-            timeout = int(b.mark("timeout")[0]) if b.mark("timeout") else DEFAULT_TIMEOUT
+            timeout = (int(int(b.mark("timeout")[0]) * TIMEOUT_SCALE) if b.mark("timeout")
+                       else DEFAULT_TIMEOUT)
             rc, out, err, secs = run_block(kind, text, work, env, timeout)
             counts["run"] += 1
             print("doc-test: %-28s %-6s %5.1f s%s" % (b.where, kind, secs,
