@@ -1,20 +1,14 @@
 /* search_cli.h - the command-line front end shared by `generate`, `bon`,
- * `spr`, `record` and `replay`: flag parsing, loading, prompt/stop ids, output. Text lives only
- * here; the search itself works on token ids. */
+ * `spr`, `record` and `replay`. Text lives only in the CLI; the search
+ * itself works on token ids. Its rooms: the flags (search_opts.h, help in
+ * search_usage.h), what a run holds (search_session.h), a finished run's
+ * output (search_report.h), one prompt's run (search_prompt.h), record and
+ * replay (search_record.h), batch mode (search_batch.h). */
 #ifndef SPECREJ_SEARCH_CLI_H
 #define SPECREJ_SEARCH_CLI_H
 
 #include "base/error.h"
-
-/* RECORD: Best-of-N that writes a record file (replay.h); REPLAY: a bon or
- * spr run simulated from one, whose output is the live run's. */
-typedef enum {
-    SEARCH_CLI_GENERATE,
-    SEARCH_CLI_BON,
-    SEARCH_CLI_SPR,
-    SEARCH_CLI_RECORD,
-    SEARCH_CLI_REPLAY
-} SearchCliMethod;
+#include "cli/search_method.h"
 
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err);
 
