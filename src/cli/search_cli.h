@@ -9,7 +9,24 @@
 
 #include "base/error.h"
 #include "cli/search_method.h"
+#include "search/record.h"
+#include "search/search.h"
 
 int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err);
+
+/* What a replay kept in memory hands back: each decision point as it is
+ * made, then the result (with its answer, res->best >= 0) and the record. */
+typedef struct ReplayHooks {
+    DecisionFn on_decision; /* NULL: none */
+    int (*on_result)(void *user, const SearchResult *res, const Record *rec, SrError *err);
+    void *user;
+} ReplayHooks;
+
+/* A replay (argv as `specrej replay`'s, argv[0] the command's name) whose
+ * result stays in memory: nothing is written (no --json or --trace; no
+ * progress line), --explain still tells it on stderr. Fails as the replay
+ * command would (a flag's usage error included), or when no candidate
+ * finished. compare runs its sides through this. */
+int search_cli_replay(int argc, char **argv, const ReplayHooks *hooks, SrError *err);
 
 #endif
