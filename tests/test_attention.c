@@ -176,11 +176,12 @@ static void run_trial(Rng *r, const char *path, int trial) {
     p.V = model_output_dim(p.m);
     /* blocks of 4, 8, 16, 32 in turn; the third cache at the size 2 steps on */
     int block = KV_BLOCK_MIN << (trial % 4), other = KV_BLOCK_MIN << ((trial + 2) % 4);
+    KVBudget budget[3]; /* unlimited; they say each cache's block size */
     for (int side = 0; side < 3; side++) {
-        assert_int_equal(kv_set_block_size(side == 2 ? other : block, &err), 0);
-        assert_int_equal(kv_create(model_config(p.m), MAX_SLOTS, NULL, &p.kv[side], &err), 0);
+        kv_budget_init(&budget[side], SIZE_MAX, side == 2 ? other : block);
+        assert_int_equal(kv_create(model_config(p.m), MAX_SLOTS, &budget[side], &p.kv[side], &err),
+                         0);
     }
-    assert_int_equal(kv_set_block_size(KV_BLOCK_DEFAULT, &err), 0);
     int n_prompts = rand_int(r, 1, 2), n_slots = n_prompts + rand_int(r, 2, MAX_SLOTS - 2);
     for (int q = 0; q < n_prompts; q++) {
         for (int side = 0; side < 3; side++) assert_int_equal(kv_alloc_slot(p.kv[side], &err), q);

@@ -10,7 +10,9 @@
 #include "refs.h"
 
 /* The block size the tests below run at (main sets each in turn). */
-#define KV_BLOCK kv_block_size()
+/* The block size under test: every test runs once per size (main), given
+ * it as its state. */
+#define KV_BLOCK (*(const int *)*state)
 
 static ModelConfig tiny_config(void) {
     ModelConfig c;
@@ -36,15 +38,15 @@ static void test_bytes_per_token(void **state) {
 static void test_budget(void **state) {
     (void)state;
     ModelConfig c = tiny_config();
-    size_t bpt = kv_bytes_per_token(&c), blk = kv_block_bytes(bpt);
+    size_t bpt = kv_bytes_per_token(&c), blk = kv_block_bytes(KV_BLOCK, bpt);
     assert_int_equal(blk, 64 + KV_BLOCK * bpt);
-    assert_int_equal(kv_bytes_for(bpt, 0), 0);
-    assert_int_equal(kv_bytes_for(bpt, 1), blk);
-    assert_int_equal(kv_bytes_for(bpt, KV_BLOCK), blk);
-    assert_int_equal(kv_bytes_for(bpt, KV_BLOCK + 1), 2 * blk);
-    assert_int_equal(kv_bytes_for(0, 7), 0);
+    assert_int_equal(kv_bytes_for(KV_BLOCK, bpt, 0), 0);
+    assert_int_equal(kv_bytes_for(KV_BLOCK, bpt, 1), blk);
+    assert_int_equal(kv_bytes_for(KV_BLOCK, bpt, KV_BLOCK), blk);
+    assert_int_equal(kv_bytes_for(KV_BLOCK, bpt, KV_BLOCK + 1), 2 * blk);
+    assert_int_equal(kv_bytes_for(KV_BLOCK, 0, 7), 0);
     KVBudget budget;
-    kv_budget_init(&budget, 3 * blk);
+    kv_budget_init(&budget, 3 * blk, KV_BLOCK);
     KVCache *kv = NULL;
     SrError err = {{0}};
     assert_int_equal(kv_create(&c, 3, &budget, &kv, &err), 0);
@@ -93,7 +95,7 @@ static void test_short_slots_stay_in_budget(void **state) {
     ModelConfig c = tiny_config();
     size_t bpt = kv_bytes_per_token(&c), limit = 10 * KV_BLOCK * bpt;
     KVBudget budget;
-    kv_budget_init(&budget, limit);
+    kv_budget_init(&budget, limit, KV_BLOCK);
     KVCache *kv = NULL;
     SrError err = {{0}};
     int n_slots = 20 * KV_BLOCK, fitted = 0;
@@ -106,7 +108,7 @@ static void test_short_slots_stay_in_budget(void **state) {
         fitted++;
         assert_true(kv_bytes_allocated(kv) <= limit);
     }
-    assert_int_equal(fitted, (int)(limit / kv_block_bytes(bpt))); /* 9: headers cost a block */
+    assert_int_equal(fitted, (int)(limit / kv_block_bytes(KV_BLOCK, bpt))); /* 9: headers cost a block */
     assert_int_equal(budget.peak, kv_bytes_allocated(kv));
     kv_free(kv);
 }
@@ -116,9 +118,9 @@ static void test_shared_budget(void **state) {
     (void)state;
     ModelConfig c = tiny_config(), c2 = tiny_config();
     c2.n_layers = 1;
-    size_t b1 = kv_block_bytes(kv_bytes_per_token(&c)), b2 = kv_block_bytes(kv_bytes_per_token(&c2));
+    size_t b1 = kv_block_bytes(KV_BLOCK, kv_bytes_per_token(&c)), b2 = kv_block_bytes(KV_BLOCK, kv_bytes_per_token(&c2));
     KVBudget budget;
-    kv_budget_init(&budget, b1 + b2);
+    kv_budget_init(&budget, b1 + b2, KV_BLOCK);
     KVCache *g = NULL, *r = NULL;
     SrError err = {{0}};
     assert_int_equal(kv_create(&c, 1, &budget, &g, &err), 0);
@@ -160,10 +162,10 @@ static void test_slots(void **state) {
 static void test_copy_truncate(void **state) {
     (void)state;
     ModelConfig c = tiny_config();
-    size_t blk = kv_block_bytes(kv_bytes_per_token(&c));
+    size_t blk = kv_block_bytes(KV_BLOCK, kv_bytes_per_token(&c));
     int kv_dim = c.n_kv_heads * c.head_dim, n = 2 * KV_BLOCK + 3;
     KVBudget budget;
-    kv_budget_init(&budget, SIZE_MAX);
+    kv_budget_init(&budget, SIZE_MAX, KV_BLOCK);
     KVCache *kv = NULL;
     SrError err = {{0}};
     assert_int_equal(kv_create(&c, 3, &budget, &kv, &err), 0);
@@ -238,7 +240,7 @@ static void test_forward_with_copies(void **state) {
     int V = cfg->vocab_size, N = 5;
     size_t bpt = kv_bytes_per_token(cfg);
     KVBudget budget;
-    kv_budget_init(&budget, kv_bytes_for(bpt, g->n_prompt) + N * kv_bytes_for(bpt, g->n_prompt + 3));
+    kv_budget_init(&budget, kv_bytes_for(KV_BLOCK, bpt, g->n_prompt) + N * kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 3), KV_BLOCK);
     KVCache *kv = NULL;
     assert_int_equal(kv_create(cfg, N + 1, &budget, &kv, &err), 0);
     int p = kv_alloc_slot(kv, &err);
@@ -269,11 +271,11 @@ static void test_forward_with_copies(void **state) {
     /* budget: N slots of prompt + 2 used; a call that feeds one more token to
      * four of them and a block's worth to the fifth needs exactly 'need'
      * more bytes: a byte less fails and changes nothing, 'need' fits */
-    size_t used = (size_t)N * kv_bytes_for(bpt, g->n_prompt + 2);
+    size_t used = (size_t)N * kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 2);
     assert_int_equal(budget.used, used);
-    size_t need = (N - 1) * (kv_bytes_for(bpt, g->n_prompt + 3) - kv_bytes_for(bpt, g->n_prompt + 2)) +
-                  kv_bytes_for(bpt, g->n_prompt + 2 + KV_BLOCK) - kv_bytes_for(bpt, g->n_prompt + 2);
-    assert_true(need >= kv_block_bytes(bpt));
+    size_t need = (N - 1) * (kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 3) - kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 2)) +
+                  kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 2 + KV_BLOCK) - kv_bytes_for(KV_BLOCK, bpt, g->n_prompt + 2);
+    assert_true(need >= kv_block_bytes(KV_BLOCK, bpt));
     int big_slots[4 + KV_BLOCK], big_toks[4 + KV_BLOCK];
     for (int k = 0; k < 4 + KV_BLOCK; k++) big_slots[k] = cand[k < 4 ? k : 4], big_toks[k] = 1;
     budget.limit = used + need - 1;
@@ -344,7 +346,7 @@ static void test_share_prefix(void **state) {
     float *res[2];
     for (int share = 0; share < 2; share++) {
         KVBudget budget;
-        kv_budget_init(&budget, SIZE_MAX);
+        kv_budget_init(&budget, SIZE_MAX, KV_BLOCK);
         KVCache *kv = NULL;
         assert_int_equal(kv_create(cfg, N + 1, &budget, &kv, &err), 0);
         int p = kv_alloc_slot(kv, &err), cand[8];
@@ -356,14 +358,14 @@ static void test_share_prefix(void **state) {
         /* the prompt's P + 1 positions, plus: shared, each candidate's own
          * steps and the block the prompt copied on write (the candidates still
          * hold the original); copied, each candidate's P + steps */
-        size_t expect = share ? kv_bytes_for(bpt, P + 1) + kv_block_bytes(bpt) +
-                                    N * kv_bytes_for(bpt, steps)
-                              : kv_bytes_for(bpt, P + 1) + N * kv_bytes_for(bpt, P + steps);
+        size_t expect = share ? kv_bytes_for(KV_BLOCK, bpt, P + 1) + kv_block_bytes(KV_BLOCK, bpt) +
+                                    N * kv_bytes_for(KV_BLOCK, bpt, steps)
+                              : kv_bytes_for(KV_BLOCK, bpt, P + 1) + N * kv_bytes_for(KV_BLOCK, bpt, P + steps);
         assert_int_equal(budget.used, expect);
         assert_int_equal(kv_bytes_allocated(kv), expect);
         if (share) {
             kv_release(kv, p); /* the prompt first: candidates keep its blocks, still charged */
-            assert_int_equal(budget.used, kv_bytes_for(bpt, P) + N * kv_bytes_for(bpt, steps));
+            assert_int_equal(budget.used, kv_bytes_for(KV_BLOCK, bpt, P) + N * kv_bytes_for(KV_BLOCK, bpt, steps));
             int one = cand[0], t = 5;
             float *o = malloc((size_t)V * sizeof *o);
             assert_int_equal(model_forward(m, kv, 1, &one, &t, o, &err), 0);
@@ -384,35 +386,42 @@ static void test_share_prefix(void **state) {
     model_free(m);
 }
 
-/* Only powers of two in [KV_BLOCK_MIN, KV_BLOCK_MAX]; a refused value
- * changes nothing. */
+/* Only powers of two in [KV_BLOCK_MIN, KV_BLOCK_MAX]; a budget of another
+ * size makes no cache. */
 static void test_block_size_values(void **state) {
-    (void)state;
     SrError err = {{0}};
-    int before = kv_block_size();
-    int bad[] = {0, 2, 3, 6, 12, 64, -8};
+    int bad[] = {2, 3, 6, 12, 64, -8};
+    ModelConfig c = tiny_config();
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(kv_set_block_size(bad[i], &err), -1);
+        assert_int_equal(kv_block_check(bad[i], &err), -1);
         assert_non_null(strstr(err.msg, "power of two"));
-        assert_int_equal(kv_block_size(), before);
+        KVBudget budget;
+        KVCache *kv = NULL;
+        kv_budget_init(&budget, SIZE_MAX, bad[i]);
+        assert_int_equal(kv_create(&c, 1, &budget, &kv, &err), -1);
+        assert_null(kv);
     }
-    assert_int_equal(kv_set_block_size(before, &err), 0);
+    assert_int_equal(kv_block_check(KV_BLOCK, &err), 0);
+    /* 0 is the default, wherever a block size is a parameter */
+    assert_int_equal(kv_block_resolve(0), KV_BLOCK_DEFAULT);
+    assert_int_equal(kv_bytes_for(0, 100, 9), kv_bytes_for(KV_BLOCK_DEFAULT, 100, 9));
 }
 
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
-    assert_int_equal(kv_block_size(), KV_BLOCK_DEFAULT);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bytes_per_token), cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_shared_budget),   cmocka_unit_test(test_slots),
-        cmocka_unit_test(test_copy_truncate),   cmocka_unit_test(test_forward_with_copies),
-        cmocka_unit_test(test_share_prefix),    cmocka_unit_test(test_short_slots_stay_in_budget),
-        cmocka_unit_test(test_block_size_values),
-    };
     int failed = 0;
     for (int b = KV_BLOCK_MIN; b <= KV_BLOCK_MAX; b *= 2) {
-        SrError err = {{0}};
-        if (kv_set_block_size(b, &err) != 0) return 1;
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_prestate(test_bytes_per_token, &b),
+            cmocka_unit_test_prestate(test_budget, &b),
+            cmocka_unit_test_prestate(test_shared_budget, &b),
+            cmocka_unit_test_prestate(test_slots, &b),
+            cmocka_unit_test_prestate(test_copy_truncate, &b),
+            cmocka_unit_test_prestate(test_forward_with_copies, &b),
+            cmocka_unit_test_prestate(test_share_prefix, &b),
+            cmocka_unit_test_prestate(test_short_slots_stay_in_budget, &b),
+            cmocka_unit_test_prestate(test_block_size_values, &b),
+        };
         printf("# KV blocks of %d positions\n", b);
         failed += cmocka_run_group_tests(tests, NULL, NULL);
     }

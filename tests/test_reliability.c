@@ -262,7 +262,7 @@ static void a_stateful_source_sizes_the_waves(void **state) {
     size_t g = kv_bytes_per_token(model_config(lm));
     /* the generator: the prompt once (shared), each candidate max_new - 1
      * positions, each slot charged in whole blocks (kvcache.h) */
-    size_t fixed = kv_bytes_for(g, 4) + 300 + 500, per = kv_bytes_for(g, max_new - 1) + 1000;
+    size_t fixed = kv_bytes_for(KV_BLOCK_DEFAULT, g, 4) + 300 + 500, per = kv_bytes_for(KV_BLOCK_DEFAULT, g, max_new - 1) + 1000;
     SearchParams p = bon_params(0, max_new, NULL, 0);
     p.kv_budget = fixed + 3 * per + per / 2;
     SearchResult res;

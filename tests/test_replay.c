@@ -257,7 +257,7 @@ static void distribution_needs_live_logits(void **state) {
     SrError err = {{0}};
     if (record_load(path, &rec, &err) != 0) fail_msg("%s", err.msg);
     Replay rp;
-    if (replay_open(&rp, &rec, path, &err) != 0) fail_msg("%s", err.msg);
+    if (replay_open(&rp, &rec, path, 0, &err) != 0) fail_msg("%s", err.msg);
     RewardContext ctx = {0};
     ctx.prompt_ids = rec.prompt, ctx.n_prompt = rec.n_prompt;
     ctx.gen_vocab = rec.gen_cfg.vocab_size;
@@ -615,7 +615,7 @@ static void spr_run(const Record *rec, const char *rec_path, int live, int chunk
         return;
     }
     Replay rp;
-    if (replay_open(&rp, rec, rec_path, &err) != 0) fail_msg("%s", err.msg);
+    if (replay_open(&rp, rec, rec_path, 0, &err) != 0) fail_msg("%s", err.msg);
     rp.rs->chunk_rows = chunk_rows;
     if (search_run_gen(&rp.gen, rp.rs, rec->prompt, rec->n_prompt, &p, res, &err) != 0)
         fail_msg("replay, chunks of %d rows: %s", chunk_rows, err.msg);

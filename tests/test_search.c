@@ -110,7 +110,7 @@ static size_t budget_for(Model *lm, int k, int max_new) {
     PolicyArgs pa;
     const Policy *none = policy_find("none", &err);
     assert_int_equal(policy_args_init(none, &pa, &err), 0);
-    assert_int_equal(search_plan(lm, rs, NP, max_new, none, &pa, 1, &plan, &err), 0);
+    assert_int_equal(search_plan(lm, rs, NP, max_new, none, &pa, 1, 0, &plan, &err), 0);
     reward_close(rs);
     return plan.fixed + (size_t)k * plan.per_cand_full;
 }
@@ -338,7 +338,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     assert_int_equal(read_rm_case(ids, ref), 0);
     const int np = 5, *resp = ids + np, lens[] = {3, 10, 35};
     KVBudget budget;
-    kv_budget_init(&budget, SIZE_MAX);
+    kv_budget_init(&budget, SIZE_MAX, KV_BLOCK_DEFAULT);
     SrError err = {{0}};
     /* No closing ids: the score is the head at the last response token,
      * which refs.txt gives for every prefix (transformers, float64). */
@@ -354,7 +354,7 @@ static void incremental_reward_matches_reference_and_scratch(void **state) {
     /* With a closing id: incremental scoring equals scoring from scratch. */
     const int close[] = {2};
     KVBudget b2;
-    kv_budget_init(&b2, SIZE_MAX);
+    kv_budget_init(&b2, SIZE_MAX, KV_BLOCK_DEFAULT);
     rs = open_rm_with(ids, np, close, 1);
     assert_int_equal(rs->ops->begin(rs, &b2, 4, 0, &err), 0);
     RewardCand inc = {0};
@@ -387,7 +387,7 @@ static void reward_memory_answers_match_the_budget(void **state) {
     assert_int_equal(read_rm_case(ids, ref), 0);
     const int np = 5, close[] = {2}, *resp = ids + np;
     KVBudget budget;
-    kv_budget_init(&budget, SIZE_MAX);
+    kv_budget_init(&budget, SIZE_MAX, KV_BLOCK_DEFAULT);
     SrError err = {{0}};
     RewardSource *rs = open_rm_with(ids, np, close, 1);
     size_t held = reward_held_bytes(rs), scratch = reward_bytes_needed(rs, 0, 0, NULL, NULL);
@@ -397,7 +397,7 @@ static void reward_memory_answers_match_the_budget(void **state) {
     RewardFootprint fp;
     reward_footprint(rs, &fp);
     /* the cache charges whole blocks (kvcache.h) */
-    assert_int_equal(held, kv_bytes_for(fp.kv_bytes_per_token, np));
+    assert_int_equal(held, kv_bytes_for(KV_BLOCK_DEFAULT, fp.kv_bytes_per_token, np));
     assert_int_equal(fp.closing_len, 1);
     RewardCand c = {0};
     const RewardCand *one = &c;
@@ -412,7 +412,7 @@ static void reward_memory_answers_match_the_budget(void **state) {
         /* nothing new to feed: the closing scratch alone (a new block or none) */
         size_t m = fp.kv_bytes_per_token;
         assert_int_equal(reward_bytes_needed(rs, 0, 1, &one, &lens[k]),
-                         scratch + kv_bytes_for(m, np + lens[k] + 1) - kv_bytes_for(m, np + lens[k]));
+                         scratch + kv_bytes_for(KV_BLOCK_DEFAULT, m, np + lens[k] + 1) - kv_bytes_for(KV_BLOCK_DEFAULT, m, np + lens[k]));
     }
     rs->ops->detach(rs, &c);
     assert_null(c.state);
@@ -488,9 +488,9 @@ static void costs_are_counted_exactly(void **state) {
          * copies them; every slot in whole blocks. */
         size_t b = kv_bytes_per_token(g);
         int own = per_candidate ? NP : 0;
-        size_t prompts = 2 * kv_bytes_for(b, NP); /* charged in whole blocks (kvcache.h) */
-        size_t gen_peak = prompts + 3 * (kv_bytes_for(b, own + 19) + kv_bytes_for(b, own));
-        size_t score_peak = prompts + 3 * kv_bytes_for(b, own + 20 + 1);
+        size_t prompts = 2 * kv_bytes_for(KV_BLOCK_DEFAULT, b, NP); /* charged in whole blocks (kvcache.h) */
+        size_t gen_peak = prompts + 3 * (kv_bytes_for(KV_BLOCK_DEFAULT, b, own + 19) + kv_bytes_for(KV_BLOCK_DEFAULT, b, own));
+        size_t score_peak = prompts + 3 * kv_bytes_for(KV_BLOCK_DEFAULT, b, own + 20 + 1);
         assert_int_equal(r.stats.peak_kv_bytes, gen_peak > score_peak ? gen_peak : score_peak);
         search_result_free(&r);
     }

@@ -224,12 +224,14 @@ typedef struct Decode {
  * `steps` tokens together, sampling top-k 50 per row (LM) as the search
  * does. Timed: the steps. */
 static Decode run_decode_ctx(Model *m, int n, int steps, int repeats, int sample, int plen,
-                             int copy) {
+                             int copy, int block) {
     const ModelConfig *c = model_config(m);
     int out_dim = model_output_dim(m), vocab = c->vocab_size;
     SrError err;
     KVCache *kv;
-    if (kv_create(c, n + 1, NULL, &kv, &err) != 0) die("kv_create", &err);
+    KVBudget budget; /* unlimited: it says the block size */
+    kv_budget_init(&budget, SIZE_MAX, block);
+    if (kv_create(c, n + 1, &budget, &kv, &err) != 0) die("kv_create", &err);
     float *out = malloc((size_t)n * out_dim * sizeof *out);
     float *pl = malloc((size_t)plen * out_dim * sizeof *pl);
     int *slots = malloc((size_t)(n > plen ? n : plen) * sizeof *slots);
@@ -306,7 +308,7 @@ static Decode run_decode_ctx(Model *m, int n, int steps, int repeats, int sample
 }
 
 static Decode run_decode(Model *m, int n, int steps, int repeats, int sample) {
-    return run_decode_ctx(m, n, steps, repeats, sample, PROMPT_LEN, 0);
+    return run_decode_ctx(m, n, steps, repeats, sample, PROMPT_LEN, 0, 0);
 }
 
 /* Ceiling and decode at batch n, their repeats interleaved so that a change
@@ -487,6 +489,7 @@ typedef struct Method {
     double alpha;
     int first_decision; /* 0: the policy's default */
     int budget_candidates; /* 0: the default budget */
+    int kv_block;          /* 0: the default */
 } Method;
 
 typedef struct RunOut {
@@ -550,6 +553,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     ctx.n_prompt = pr->ids.len;
     ctx.gen_tok = tok;
     ctx.gen_vocab = model_config(gen)->vocab_size;
+    ctx.kv_block = me->kv_block;
     RewardSource *rs;
     if (reward_open("model", &ctx, &rs, &err) != 0) die(o->rm, &err);
     g_count.inner = rs->ops;
@@ -577,6 +581,7 @@ static RunOut run_method(Model *gen, const Tokenizer *tok, const Opts *o, const 
     if (me->first_decision)
         policy_args_put(p.policy, &p.policy_args, "first_decision", me->first_decision);
     p.budget_candidates = me->budget_candidates;
+    p.kv_block = me->kv_block;
     SearchResult res;
     double t0 = now();
     if (search_run(gen, rs, pr->ids.data, pr->ids.len, &p, &res, &err) != 0) die("search", &err);
@@ -672,10 +677,10 @@ static void spr_vs_bon(Model *gen, const Tokenizer *tok, const Opts *o, const In
            "checks");
     Totals spr = {.ok = 1}, bon = {.ok = 1};
     for (int i = 0; i < np; i++) {
-        Method ms = {"SpR", "quantile", 0, 0.5, 0, 0};
+        Method ms = {"SpR", "quantile", 0, 0.5, 0, 0, 0};
         RunOut r = run_method(gen, tok, o, &pr[i], &ms, stops);
         add_run(&spr, &r, "SpR", i);
-        Method mb = {"BoN", "none", r.st.candidates_started, 0, 0, 0};
+        Method mb = {"BoN", "none", r.st.candidates_started, 0, 0, 0, 0};
         RunOut b = run_method(gen, tok, o, &pr[i], &mb, stops);
         add_run(&bon, &b, "BoN", i);
     }
@@ -695,11 +700,6 @@ static double cpu_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void set_block(int b) {
-    SrError err;
-    if (kv_set_block_size(b, &err) != 0) die("kv block", &err);
 }
 
 /* What --kv-block costs (#25): smaller blocks let an early first decision
@@ -728,17 +728,16 @@ static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const I
     if (long_ctx > 448) long_ctx = 448;
     for (int r = 0; r < R; r++)
         for (int k = 0; k < NB; k++) {
-            set_block(SIZES[k]);
             double c0 = cpu_seconds();
-            Decode d = run_decode(gen, 128, o->steps, 1, 1);
+            Decode d = run_decode_ctx(gen, 128, o->steps, 1, 1, PROMPT_LEN, 0, SIZES[k]);
             dec[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
             (void)d;
             c0 = cpu_seconds();
-            d = run_decode_ctx(gen, 64, o->steps, 1, 1, long_ctx, 1);
+            d = run_decode_ctx(gen, 64, o->steps, 1, 1, long_ctx, 1, SIZES[k]);
             lng[k][r] = (cpu_seconds() - c0) / (o->steps - 1);
             double cpu = 0, flops = 0;
             for (int i = 0; i < np; i++) {
-                Method ms = {"SpR", "quantile", 0, 0.5, 4, 4};
+                Method ms = {"SpR", "quantile", 0, 0.5, 4, 4, SIZES[k]};
                 c0 = cpu_seconds();
                 RunOut ro = run_method(gen, tok, o, &pr[i], &ms, stops);
                 cpu += cpu_seconds() - c0, flops += ro.flops;
@@ -746,7 +745,6 @@ static void block_sizes(Model *gen, const Tokenizer *tok, const Opts *o, const I
             }
             cpg[k][r] = cpu / (flops * 1e-9);
         }
-    set_block(KV_BLOCK_DEFAULT);
     printf("\n## KV block size (--kv-block): cost against blocks of 16, median of %d, repeats "
            "interleaved\n", R);
     printf("decode = generator decode at batch 128 (%d-token shared prompt, %d steps), CPU s "
@@ -796,7 +794,7 @@ static void thread_scaling(Model *gen, const Tokenizer *tok, const Opts *o, cons
            o->repeats);
     Prompt pr[1];
     load_prompts(o, tok, pr, 1);
-    Method me = {"SpR", "quantile", 0, 0.5, 0, 0};
+    Method me = {"SpR", "quantile", 0, 0.5, 0, 0, 0};
     double tok_s[2];
     uint64_t dig[2];
     double wall[2];

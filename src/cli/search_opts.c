@@ -256,11 +256,8 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;
     if (o->help) return 0;
-    /* Set for every run, given or not: compare and the tests call this
-     * function many times in one process, and a run without the flag must
-     * not inherit the last one's blocks. */
-    SrError ignored;
-    if (kv_set_block_size(o->kv_block ? (int)o->kv_block : KV_BLOCK_DEFAULT, &ignored) != 0)
+    SrError ignored; /* the range is checked above; the message says the rest */
+    if (o->kv_block && kv_block_check((int)o->kv_block, &ignored) != 0)
         return sr_fail(err, "--kv-block: %lld is not a power of two in [%d, %d]", o->kv_block,
                        KV_BLOCK_MIN, KV_BLOCK_MAX);
     if (select_cli_resolve(&o->scli, &o->select, err) != 0) return -1;

@@ -25,7 +25,7 @@ int search_replay_setup(SearchSession *s, SearchOpts *o, SrError *err) {
     o->prompt = r->prompt_text; /* for --json; NULL in an id-only record */
     if (intvec_extend(&s->prompt, r->prompt, r->n_prompt, err) != 0) return -1;
     if (intvec_extend(&s->stops, r->stops, r->n_stops, err) != 0) return -1;
-    if (replay_open(&s->replay, r, o->record, err) != 0) return -1;
+    if (replay_open(&s->replay, r, o->record, (int)o->kv_block, err) != 0) return -1;
     s->cand_limit = r->n_cands;
     /* The generator's tokenizer, when it is still where it was recorded,
      * gives the trace and --explain each candidate's text so far, as in the
@@ -149,7 +149,7 @@ int search_record_one(SearchSession *s, const SearchOpts *o, const char *path, S
     p.policy = &record_policy;
     /* only the effective max_new is needed here; it does not depend on the KV mode */
     if (search_plan(s->gen, s->rs, s->prompt.len, p.max_new, p.policy, &p.policy_args,
-                    !p.prompt_kv_per_candidate, &plan, err) != 0)
+                    !p.prompt_kv_per_candidate, p.kv_block, &plan, err) != 0)
         goto done;
     if (record_tap_init(&tap, s->gen, (int)o->n, plan.max_new, err) != 0) goto done;
     p.on_decision = record_tap_decision;

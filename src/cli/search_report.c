@@ -184,7 +184,7 @@ cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchP
     cJSON_AddNumberToObject(b, "max_batch", p->max_batch);
     cJSON_AddStringToObject(b, "prompt_kv", p->prompt_kv_per_candidate ? "per-candidate"
                                                                        : "shared");
-    cJSON_AddNumberToObject(b, "kv_block", kv_block_size());
+    cJSON_AddNumberToObject(b, "kv_block", kv_block_resolve(p->kv_block));
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
     cJSON *sel = select_cli_json(&p->select); /* absent for argmax: older output unchanged */
     if (sel) cJSON_AddItemToObject(j, "select", sel);

@@ -116,6 +116,7 @@ int session_open_reward(SearchSession *s, const SearchOpts *o, SrError *err) {
     ctx.n_prompt = s->prompt.len;
     ctx.gen_tok = s->tok;
     ctx.gen_vocab = model_config(s->gen)->vocab_size;
+    ctx.kv_block = (int)o->kv_block;
     if (o->closing_ids) {
         ctx.closing_given = 1;
         if (strcmp(o->closing_ids, "none") != 0 &&
@@ -170,6 +171,7 @@ int session_fill_params(SearchSession *s, const SearchOpts *o, SearchParams *p, 
         return sr_fail(err, "--prompt-kv: '%s' is not shared or per-candidate", o->prompt_kv);
     p->prompt_kv_per_candidate = o->prompt_kv && strcmp(o->prompt_kv, "per-candidate") == 0;
     p->select = o->select;
+    p->kv_block = (int)o->kv_block;
     p->label = SEARCH_METHOD_NAMES[o->method];
     if (s->replaying) p->cand_limit = s->cand_limit, p->cand_limit_source = o->record;
     /* batch mode draws one line per prompt instead (batch_main) */

@@ -30,7 +30,7 @@ typedef struct Slot {
 
 struct KVCache {
     int n_layers, kv_dim, max_seq_len;
-    int block;      /* positions per block: kv_block_size() when made */
+    int block;      /* positions per block: the budget's when made */
     size_t bytes_per_token;
     size_t block_floats;
     int max_slots;
@@ -40,36 +40,35 @@ struct KVCache {
     size_t allocated;    /* bytes of blocks held: this cache's share of budget->used */
 };
 
-/* The process's block size (kvcache.h says why there is one). */
-static int g_block = KV_BLOCK_DEFAULT;
-
-int kv_set_block_size(int positions, SrError *err) {
+int kv_block_check(int positions, SrError *err) {
     if (positions < KV_BLOCK_MIN || positions > KV_BLOCK_MAX || (positions & (positions - 1)))
         return sr_fail(err, "KV block size %d: not a power of two in [%d, %d]", positions,
                        KV_BLOCK_MIN, KV_BLOCK_MAX);
-    g_block = positions;
     return 0;
 }
 
-int kv_block_size(void) { return g_block; }
+int kv_block_resolve(int block) { return block ? block : KV_BLOCK_DEFAULT; }
 
-void kv_budget_init(KVBudget *b, size_t limit) {
+void kv_budget_init(KVBudget *b, size_t limit, int block) {
     b->limit = limit;
     b->used = 0;
     b->peak = 0;
+    b->block = kv_block_resolve(block);
 }
 
 size_t kv_bytes_per_token(const ModelConfig *cfg) {
     return (size_t)2 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim * sizeof(float);
 }
 
-size_t kv_block_bytes(size_t bytes_per_token) {
-    return bytes_per_token ? sizeof(Block) + (size_t)g_block * bytes_per_token : 0;
+size_t kv_block_bytes(int block, size_t bytes_per_token) {
+    return bytes_per_token ? sizeof(Block) + (size_t)kv_block_resolve(block) * bytes_per_token
+                           : 0;
 }
 
-size_t kv_bytes_for(size_t bytes_per_token, int positions) {
-    size_t blocks = positions > 0 ? ((size_t)positions + g_block - 1) / g_block : 0;
-    return blocks * kv_block_bytes(bytes_per_token);
+size_t kv_bytes_for(int block, size_t bytes_per_token, int positions) {
+    size_t b = (size_t)kv_block_resolve(block);
+    size_t blocks = positions > 0 ? ((size_t)positions + b - 1) / b : 0;
+    return blocks * kv_block_bytes(block, bytes_per_token);
 }
 
 int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache **out,
@@ -77,6 +76,8 @@ int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache *
     *out = NULL;
     if (max_slots < 1 || max_slots > (1 << 24))
         return sr_fail(err, "KV cache: max_slots %d is outside [1, %d]", max_slots, 1 << 24);
+    int block = kv_block_resolve(budget ? budget->block : 0);
+    if (kv_block_check(block, err) != 0) return -1;
     KVCache *kv = sr_calloc(1, sizeof *kv, err);
     if (!kv) return -1;
     kv->slots = sr_calloc((size_t)max_slots, sizeof *kv->slots, err);
@@ -88,11 +89,11 @@ int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache *
     kv->kv_dim = cfg->n_kv_heads * cfg->head_dim;
     kv->max_seq_len = cfg->max_seq_len;
     kv->bytes_per_token = kv_bytes_per_token(cfg);
-    kv->block = g_block;
+    kv_budget_init(&kv->own_budget, SIZE_MAX, KV_BLOCK_DEFAULT);
+    kv->budget = budget ? budget : &kv->own_budget;
+    kv->block = block;
     kv->block_floats = (size_t)cfg->n_layers * 2 * kv->block * kv->kv_dim;
     kv->max_slots = max_slots;
-    kv_budget_init(&kv->own_budget, SIZE_MAX);
-    kv->budget = budget ? budget : &kv->own_budget;
     *out = kv;
     return 0;
 }
@@ -304,7 +305,7 @@ int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
         return 0;
     }
     clear_slot(kv, d);
-    if (budget_check(kv, kv_bytes_for(kv->bytes_per_token, len), err) != 0) return -1;
+    if (budget_check(kv, kv_bytes_for(kv->block, kv->bytes_per_token, len), err) != 0) return -1;
     if (grow_blocks(kv, d, len, err) != 0) return -1;
     d->reserved = d->len = len;
     copy_positions(kv, dst, src, len);

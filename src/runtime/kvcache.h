@@ -7,8 +7,8 @@
  * silent overflow. The generator's and the reward model's caches share one
  * KVBudget, as the algorithm requires.
  *
- * Accounting is what is allocated: memory comes in blocks of kv_block_size()
- * positions, and the budget is charged a block's full size (header included)
+ * Accounting is what is allocated: memory comes in blocks of the budget's
+ * block size (positions), and the budget is charged a block's full size (header included)
  * when it is allocated and refunded when the last slot holding it lets go.
  * So budget->used is exactly the bytes of KV blocks held, a slot of own
  * length L costs kv_bytes_for(bytes_per_token, L), and the only memory
@@ -17,8 +17,8 @@
  * kv_reserve() (called by model_forward before it writes) allocates; a
  * failed reserve/copy changes nothing the budget has not been charged for.
  *
- * Layout (paged): each slot owns a list of blocks of B positions (B =
- * kv_block_size() when the cache was made); a block is laid out
+ * Layout (paged): each slot owns a list of blocks of B positions (B = the
+ * budget's block when the cache was made); a block is laid out
  * [layer][k|v][B][kv_dim], so the keys of one
  * layer at consecutive positions inside a block are contiguous (stride
  * kv_dim floats), which is what the attention loop walks. A slot grows
@@ -37,10 +37,15 @@
 #include "base/error.h"
 #include "runtime/model_config.h"
 
+/* The block size belongs to the budget, not to the process: the
+ * generator's cache, the reward model's and every planner that sizes waves
+ * against their shared budget must count in the same blocks, and two runs
+ * in one process (compare, the tests) may each have their own. */
 typedef struct KVBudget {
     size_t limit;   /* bytes; SIZE_MAX for unlimited */
     size_t used;    /* bytes in use by all caches sharing this budget */
     size_t peak;    /* highest value 'used' ever reached */
+    int block;      /* positions per block of every cache made on it */
 } KVBudget;
 
 typedef struct KVCache KVCache;
@@ -57,27 +62,28 @@ typedef struct KVCache KVCache;
 #define KV_BLOCK_MAX 32
 #define KV_BLOCK_DEFAULT 8
 
-/* The block size of the caches made from now on and of every planner's
- * arithmetic (kv_block_bytes, kv_bytes_for). One setting per process,
- * not one per cache, because the generator's cache, the reward model's
- * and every planner that sizes waves against their shared budget must
- * count in the same blocks: set it once, before any cache exists (the
- * CLI does at start-up; tests may change it between caches). Fails on a
- * value that is not an allowed power of two, changing nothing. */
-int kv_set_block_size(int positions, SrError *err);
-int kv_block_size(void);
+/* Fails on a block size that is not an allowed power of two. */
+int kv_block_check(int positions, SrError *err);
+/* Wherever a block size is a parameter below (and in the structs that
+ * carry one: SearchParams, RewardContext, RewardFootprint), 0 means
+ * KV_BLOCK_DEFAULT, so a zeroed struct counts in the default blocks. */
+int kv_block_resolve(int block);
 
-void kv_budget_init(KVBudget *b, size_t limit);
+/* An empty budget of limit bytes whose caches use blocks of block positions
+ * (0: the default; kv_create checks it). */
+void kv_budget_init(KVBudget *b, size_t limit, int block);
 
 /* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
 size_t kv_bytes_per_token(const ModelConfig *cfg);
-/* Bytes of one block (kv_block_size() positions and its header); 0 for 0. */
-size_t kv_block_bytes(size_t bytes_per_token);
+/* Bytes of one block (block positions and its header); 0 for 0. */
+size_t kv_block_bytes(int block, size_t bytes_per_token);
 /* What a slot holding 'positions' positions of its own (beyond a shared
- * prefix) is charged: whole blocks. What planners must count with. */
-size_t kv_bytes_for(size_t bytes_per_token, int positions);
+ * prefix) is charged in blocks of block positions: whole blocks. What
+ * planners must count with, in their budget's blocks. */
+size_t kv_bytes_for(int block, size_t bytes_per_token, int positions);
 
-/* budget may be NULL: the cache then has its own unlimited budget. */
+/* budget may be NULL: the cache then has its own unlimited budget, in
+ * blocks of KV_BLOCK_DEFAULT. */
 int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget,
               KVCache **out, SrError *err);
 void kv_free(KVCache *kv);

@@ -393,7 +393,7 @@ static void rs_close(RewardSource *rs) {
 /* The recorded footprint answers as reward_model_shared.c's did live. */
 static size_t rs_held_bytes(const RewardSource *rs) {
     const RecSource *s = rs->self;
-    return kv_bytes_for(s->fp.kv_bytes_per_token, s->fp.prefix_len);
+    return kv_bytes_for(s->fp.kv_block, s->fp.kv_bytes_per_token, s->fp.prefix_len);
 }
 
 static size_t rs_bytes_needed(const RewardSource *rs, int share_prefix, int n,
@@ -421,7 +421,7 @@ static const RewardOps REC_OPS = {rs_begin,      rs_attach,       rs_score,
                                   rs_held_bytes, rs_bytes_needed, rs_max_response,
                                   rs_footprint};
 
-int replay_open(Replay *rp, const Record *rec, const char *name, SrError *err) {
+int replay_open(Replay *rp, const Record *rec, const char *name, int kv_block, SrError *err) {
     memset(rp, 0, sizeof *rp);
     rp->rec = rec, rp->name = name;
     RecGen *g = sr_calloc(1, sizeof *g, err);
@@ -449,6 +449,7 @@ int replay_open(Replay *rp, const Record *rec, const char *name, SrError *err) {
     s->fp.closing_len = rec->rs_closing_len;
     s->fp.reserve_bytes = (size_t)rec->rs_reserve_bytes;
     s->fp.max_response = rec->rs_max_response;
+    s->fp.kv_block = kv_block_resolve(kv_block);
     rp->rs = rs;
     return 0;
 }

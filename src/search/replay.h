@@ -64,7 +64,9 @@ int record_tap_decision(void *tap, const DecisionRecord *rec, SrError *err);
 int record_tap_fill(const RecordTap *t, const SearchResult *res, Record *r, SrError *err);
 
 /* A replay of one record: its generator and reward source. `name` (the
- * record's path) names the file in errors; rec and name must outlive it. */
+ * record's path) names the file in errors; rec and name must outlive it.
+ * kv_block: the replayed run's blocks (SearchParams.kv_block; 0: the
+ * default), which the recorded source counts its bytes in. */
 typedef struct Replay {
     const Record *rec;
     const char *name;
@@ -72,7 +74,7 @@ typedef struct Replay {
     RewardSource *rs;
 } Replay;
 
-int replay_open(Replay *rp, const Record *rec, const char *name, SrError *err);
+int replay_open(Replay *rp, const Record *rec, const char *name, int kv_block, SrError *err);
 void replay_close(Replay *rp);
 
 #endif

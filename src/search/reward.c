@@ -103,8 +103,8 @@ size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int a
      * growth is counted in blocks: what the slot will hold less what it holds */
     size_t m = fp->kv_bytes_per_token;
     int own = share_prefix ? 0 : fp->prefix_len;
-    size_t held = attached ? kv_bytes_for(m, own + fed) : 0;
-    return kv_bytes_for(m, own + len + fp->closing_len) - held;
+    size_t held = attached ? kv_bytes_for(fp->kv_block, m, own + fed) : 0;
+    return kv_bytes_for(fp->kv_block, m, own + len + fp->closing_len) - held;
 }
 
 size_t reward_held_bytes(const RewardSource *rs) {

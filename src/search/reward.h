@@ -67,6 +67,8 @@ typedef struct RewardFootprint {
     int prefix_len, closing_len;
     size_t reserve_bytes;
     int max_response;          /* longest response it can score */
+    int kv_block;              /* the blocks its bytes are counted in (kvcache.h; 0:
+                                  the default): its context's */
 } RewardFootprint;
 
 /* A candidate's bytes under fp, beyond the fed positions it holds now, to be
@@ -99,6 +101,9 @@ typedef struct RewardContext {
     const int *closing_ids;
     int n_closing;
     int closing_given;
+    /* Positions per KV block of the run's budget (SearchParams.kv_block; 0:
+     * the default): what the source counts its bytes in. */
+    int kv_block;
 } RewardContext;
 
 typedef struct RewardSource RewardSource;

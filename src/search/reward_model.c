@@ -75,7 +75,7 @@ void reward_model_close(RewardSource *rs) {
 
 size_t reward_model_held_bytes(const RewardSource *rs) {
     const ModelSource *s = rs->self;
-    return kv_bytes_for(s->fp.kv_bytes_per_token, s->fp.prefix_len);
+    return kv_bytes_for(s->fp.kv_block, s->fp.kv_bytes_per_token, s->fp.prefix_len);
 }
 
 int reward_model_max_response(const RewardSource *rs) {
@@ -177,12 +177,14 @@ static int bridge_max_response(const ModelSource *s, const RewardContext *ctx, i
 static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ctx, int bridge,
                        int room, SrError *err) {
     size_t m = kv_bytes_per_token(s->cfg);
+    int b = s->fp.kv_block = kv_block_resolve(ctx->kv_block);
     s->fp.closing_len = s->closing.len;
     if (bridge) {
         rs->ops = &reward_model_bridge_ops;
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
         /* the prefix slot and one temporary slot of at most the context, in blocks */
-        s->fp.reserve_bytes = kv_bytes_for(m, s->prefix.len) + kv_bytes_for(m, s->cfg->max_seq_len);
+        s->fp.reserve_bytes =
+            kv_bytes_for(b, m, s->prefix.len) + kv_bytes_for(b, m, s->cfg->max_seq_len);
         return bridge_max_response(s, ctx, room, &s->fp.max_response, err);
     }
     rs->ops = &reward_model_shared_ops;

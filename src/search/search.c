@@ -42,7 +42,7 @@ static size_t source_per_candidate(const RewardSource *rs, int r, int share_prom
  * scored: generator slot prompt + r - 1 (the last token is not fed yet),
  * plus what the source says it needs, prompts as charged, the generator's
  * slot in whole blocks (kv_bytes_for: the cache charges what it allocates). */
-static size_t per_candidate(size_t g, int n_prompt, const RewardSource *rs, int r,
+static size_t per_candidate(int block, size_t g, int n_prompt, const RewardSource *rs, int r,
                             int share_prompt) {
     int positions = own_prompt_positions(n_prompt, share_prompt) + r - 1;
     /* A candidate scored after its first token holds no position of its own
@@ -50,12 +50,13 @@ static size_t per_candidate(size_t g, int n_prompt, const RewardSource *rs, int 
      * anyway, so that no candidate is free and the budget still bounds the
      * batch (a zero here divided the budget by zero in size_waves). */
     if (positions < 1) positions = 1;
-    return kv_bytes_for(g, positions) + source_per_candidate(rs, r, share_prompt);
+    return kv_bytes_for(block, g, positions) + source_per_candidate(rs, r, share_prompt);
 }
 
 static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
-                    const Policy *policy, const PolicyArgs *pa, int share_prompt,
+                    const Policy *policy, const PolicyArgs *pa, int share_prompt, int kv_block,
                     SearchPlan *plan, SrError *err) {
+    if (kv_block && kv_block_check(kv_block, err) != 0) return -1;
     if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
     if (n_prompt >= cfg->max_seq_len)
         return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
@@ -66,14 +67,15 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
     if (eff < 1) return sr_fail(err, "prompt: no room left for a response");
     size_t g = kv_bytes_per_token(cfg);
     plan->max_new = eff;
+    int block = plan->kv_block = kv_block_resolve(kv_block);
     /* the prompt's slot, the source's held bytes and its scoring scratch */
-    plan->fixed = kv_bytes_for(g, n_prompt) + reward_held_bytes(rs) +
+    plan->fixed = kv_bytes_for(block, g, n_prompt) + reward_held_bytes(rs) +
                   reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
-    plan->per_cand_full = per_candidate(g, n_prompt, rs, eff, share_prompt);
+    plan->per_cand_full = per_candidate(block, g, n_prompt, rs, eff, share_prompt);
     int len = policy->plan_length(pa, eff);
     if (len < 1) len = 1;
     if (len > eff) len = eff;
-    plan->per_cand_plan = per_candidate(g, n_prompt, rs, len, share_prompt);
+    plan->per_cand_plan = per_candidate(block, g, n_prompt, rs, len, share_prompt);
     /* The one guard for every divisor of the planner: size_waves divides
      * the budget by per_cand_plan, and a model whose KV holds no bytes (a
      * hostile record's config, kv_bytes_per_token 0) would make it 0 */
@@ -84,10 +86,10 @@ static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
 }
 
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyArgs *pa, int share_prompt,
+                const Policy *policy, const PolicyArgs *pa, int share_prompt, int kv_block,
                 SearchPlan *plan, SrError *err) {
-    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pa, share_prompt, plan,
-                    err);
+    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pa, share_prompt, kv_block,
+                    plan, err);
 }
 
 /* ---- the live generator ---------------------------------------------- */
@@ -183,7 +185,9 @@ static void prune_live(Run *R) {
 
 /* Bytes a slot of bytes-per-token b is charged more at 'to' own positions
  * than at 'from' (whole blocks: kv_bytes_for). */
-static size_t growth(size_t b, int from, int to) { return kv_bytes_for(b, to) - kv_bytes_for(b, from); }
+static size_t growth(int block, size_t b, int from, int to) {
+    return kv_bytes_for(block, b, to) - kv_bytes_for(block, b, from);
+}
 
 /* Bytes in use if the live candidates take one more step and everyone is
  * then scored at the new length: the generator's share here (a live
@@ -196,7 +200,7 @@ static size_t bytes_after_step(const Run *R, int r) {
     for (int i = 0; i < R->n_batch; i++) {
         SearchCandidate *s = R->batch[i];
         if (s->state == CAND_LIVE) {
-            need += growth(g, og + r - 1, og + r);
+            need += growth(R->plan.kv_block, g, og + r - 1, og + r);
             R->rw[n] = &s->rw, R->lens[n++] = r + 1;
         } else if (!s->scored) {
             R->rw[n] = &s->rw, R->lens[n++] = s->tokens.len;
@@ -643,7 +647,7 @@ static int size_waves(Run *R, int *n_total, SrError *err) {
                             "-N %d or more, or cap the run with --max-batch %d)",
                        p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
                        p->cand_limit, *n_total, p->cand_limit);
-    kv_budget_init(&R->budget, limit);
+    kv_budget_init(&R->budget, limit, pl->kv_block);
     R->res->stats.kv_budget = limit;
     R->res->stats.initial_batch = R->cap;
     R->res->stats.max_new_effective = pl->max_new;
@@ -705,7 +709,7 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
                            R.cfg->vocab_size);
     R.share = !p->prompt_kv_per_candidate;
     if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args, R.share,
-                 &R.plan, err) != 0)
+                 p->kv_block, &R.plan, err) != 0)
         return -1;
     int n_total = 0;
     if (size_waves(&R, &n_total, err) != 0) return -1;

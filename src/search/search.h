@@ -163,6 +163,10 @@ typedef struct SearchParams {
     DecisionFn on_decision;
     void *user;
     SelectParams select;   /* how the answer is chosen (select.h); zeroed: argmax */
+    int kv_block;          /* positions per KV cache block (kvcache.h: a power of two in
+                              [KV_BLOCK_MIN, KV_BLOCK_MAX]); 0 = KV_BLOCK_DEFAULT. The
+                              reward source must have been opened with the same
+                              (RewardContext.kv_block) */
 } SearchParams;
 
 typedef struct SearchResult {
@@ -194,9 +198,10 @@ typedef struct SearchPlan {
     size_t per_cand_full;    /* one candidate at max_new */
     size_t per_cand_plan;    /* one candidate at the policy's plan length */
     int max_new;             /* effective */
+    int kv_block;            /* the blocks it counts in (resolved: never 0) */
 } SearchPlan;
 int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyArgs *pa, int share_prompt,
+                const Policy *policy, const PolicyArgs *pa, int share_prompt, int kv_block,
                 SearchPlan *plan, SrError *err);
 
 #endif
