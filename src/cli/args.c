@@ -36,13 +36,13 @@ int args_take_value(int argc, char **argv, int *i, const char *flag, const char 
     return 1;
 }
 
-int args_take_weights(int argc, char **argv, int *i, SrError *err) {
+int args_take_weights(int argc, char **argv, int *i, int *weights, SrError *err) {
     const char *v = NULL;
     int r = args_take_value(argc, argv, i, "--weights", NULL, &v, err);
     if (r <= 0) return r;
     int w = model_weights_parse(v);
     if (w < -1) return sr_fail(err, "--weights: '%s' is not f32, bf16, f16 or auto", v);
-    model_set_weights(w);
+    *weights = w;
     return 1;
 }
 

@@ -50,10 +50,10 @@ int args_parse_double(const char *flag, const char *s, double min, double max,
 /* Byte sizes: "1048576", "512K", "64M", "2G" (binary units). */
 int args_parse_bytes(const char *flag, const char *s, size_t *out, SrError *err);
 /* --weights f32|bf16|f16|auto (every command that loads a model): when
- * argv[*i] is it, sets the storage model_load() uses from now on
- * (model_set_weights) and returns 1; 0 when it is another flag; -1 (err
- * filled) for a missing or unknown value. */
-int args_take_weights(int argc, char **argv, int *i, SrError *err);
+ * argv[*i] is it, sets *weights (MODEL_WEIGHTS_AUTO or a MODEL_DTYPE_, for
+ * model_load_as) and returns 1; 0 when it is another flag; -1 (err filled)
+ * for a missing or unknown value. */
+int args_take_weights(int argc, char **argv, int *i, int *weights, SrError *err);
 #define ARGS_WEIGHTS_HELP                                                                    \
     "  --weights DTYPE       how the matrices are held: f32, bf16 or f16 (default: the\n" \
     "                        checkpoint's own, f32 for llama2.c files; README, \"Weights\")\n"

@@ -43,12 +43,12 @@ static int run(Model *m, const int *ids, int n, int all, SrError *err) {
 
 int cmd_forward(int argc, char **argv, SrError *err) {
     const char *path = NULL, *ids_arg = NULL;
-    int all = 0;
+    int all = 0, weights = MODEL_WEIGHTS_AUTO;
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = args_take_value(argc, argv, &i, "--model", "-m", &path, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--ids", NULL, &ids_arg, err)) != 0 ||
-            (r = args_take_weights(argc, argv, &i, err)) != 0) {
+            (r = args_take_weights(argc, argv, &i, &weights, err)) != 0) {
             if (r < 0) return ARGS_USAGE;
             continue;
         }
@@ -74,7 +74,7 @@ int cmd_forward(int argc, char **argv, SrError *err) {
     int *ids = NULL, n = 0;
     if (args_parse_int_list("--ids", ids_arg, 0, INT_MAX, &ids, &n, err) != 0) return ARGS_USAGE;
     Model *m = NULL;
-    int rc = model_load(path, &m, err);
+    int rc = model_load_as(path, weights, &m, err);
     if (rc == 0) {
         int vocab = model_config(m)->vocab_size;
         for (int i = 0; i < n && rc == 0; i++)

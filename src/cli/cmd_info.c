@@ -40,9 +40,10 @@ static void print_ids(const ModelConfig *c) {
 
 int cmd_info(int argc, char **argv, SrError *err) {
     const char *path = NULL;
+    int weights = MODEL_WEIGHTS_AUTO;
     for (int i = 1; i < argc; i++) {
         int r = args_take_value(argc, argv, &i, "--model", "-m", &path, err);
-        if (r == 0) r = args_take_weights(argc, argv, &i, err);
+        if (r == 0) r = args_take_weights(argc, argv, &i, &weights, err);
         if (r < 0) return ARGS_USAGE;
         if (r > 0) continue;
         if (args_is_flag(argv[i], "--help", "-h")) {
@@ -60,7 +61,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
     }
     if (!path) return args_usage(err, "info: --model is required (%s)", USAGE);
     Model *m = NULL;
-    if (model_load(path, &m, err) != 0) return -1;
+    if (model_load_as(path, weights, &m, err) != 0) return -1;
     const ModelConfig *c = model_config(m);
     printf("model: %s\n", path);
     printf("architecture: %s (%s)\n", c->architecture, c->arch);

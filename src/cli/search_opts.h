@@ -29,6 +29,7 @@ typedef struct SearchOpts {
     const char *template_name, *reward_template, *lexicon, *json, *trace;
     const char *system, *thinking; /* --system TEXT, --thinking on|off */
     TemplateOpts chat;             /* both models' templates get them (parse_opts) */
+    ModelLoadOptions load;         /* --weights, for both models (parse_opts: AUTO) */
     const char *prompt_kv;
     long long n, max_batch, max_new, top_k, budget_candidates;
     long long kv_block;         /* --kv-block; 0: not given (KV_BLOCK_DEFAULT) */

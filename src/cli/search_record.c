@@ -111,7 +111,7 @@ static int record_header(SearchSession *s, const SearchOpts *o, const SearchPlan
          * would do, but loading is what validates them */
         if (session_hashes(s, o, 1, err) != 0) return -1;
         r->rm_hash = s->rm_hash;
-        if (!s->rm && model_load(o->reward, &rm, err) != 0) return -1;
+        if (!s->rm && model_load_as(o->reward, o->load.weights, &rm, err) != 0) return -1;
         r->rm_cfg = *model_config(s->rm ? s->rm : rm);
         model_free(rm);
         r->has_rm_cfg = 1;

@@ -107,6 +107,7 @@ int session_open_reward(SearchSession *s, const SearchOpts *o, SrError *err) {
     RewardContext ctx = {0};
     ctx.path = o->reward;
     ctx.model = s->rm;
+    ctx.load = &o->load;
     ctx.tokenizer_path = o->reward_tokenizer;
     ctx.lexicon = o->lexicon;
     ctx.template_name = o->reward_template;

@@ -34,6 +34,7 @@ struct KVCache;
 
 typedef struct Model Model;
 
+/* model_load_as(path, MODEL_WEIGHTS_AUTO, ...): the checkpoint's own storage. */
 int model_load(const char *path, Model **out, SrError *err);
 
 /* How the projections, a language model's output head and an untied
@@ -45,9 +46,12 @@ int model_load(const char *path, Model **out, SrError *err);
  * biases and a reward model's score head stay fp32. */
 enum { MODEL_WEIGHTS_AUTO = -1 };
 int model_load_as(const char *path, int weights, Model **out, SrError *err);
-/* What model_load() uses from now on, process-wide (the CLI's --weights, set
- * once before any model loads, as OpenMP's thread count is); AUTO at start. */
-void model_set_weights(int weights);
+/* How a model should be loaded, for code that loads one on a caller's
+ * behalf (a reward source): the CLI's --weights travels in it, since there
+ * is no process-wide default. */
+typedef struct ModelLoadOptions {
+    int weights; /* MODEL_WEIGHTS_AUTO or a MODEL_DTYPE_ */
+} ModelLoadOptions;
 /* The storage a loaded model's matrices use, and every weight byte it holds. */
 int model_weight_dtype(const Model *m);
 size_t model_weight_bytes(const Model *m);

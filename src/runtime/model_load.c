@@ -396,8 +396,6 @@ static int pack_weights(Model *m, SrError *err) {
     return pack_and_free(m, &m->phead, &m->head, m->out_dim, D, err);
 }
 
-static int default_weights = MODEL_WEIGHTS_AUTO;
-void model_set_weights(int weights) { default_weights = weights; }
 int model_weight_dtype(const Model *m) { return m->weight_dtype; }
 
 int model_weights_parse(const char *name) {
@@ -441,7 +439,7 @@ static void dir_of(const char *path, char *out, size_t cap) {
 }
 
 int model_load(const char *path, Model **out, SrError *err) {
-    return model_load_as(path, default_weights, out, err);
+    return model_load_as(path, MODEL_WEIGHTS_AUTO, out, err);
 }
 
 int model_load_as(const char *path, int weights, Model **out, SrError *err) {

@@ -87,6 +87,8 @@ typedef struct RewardContext {
     const char *path;          /* reward-model checkpoint (REWARD_NEEDS_MODEL) */
     Model *model;              /* NULL, or path already loaded (batch mode loads it once):
                                   the source borrows it and never frees it */
+    const ModelLoadOptions *load; /* how the source loads path itself (NULL: as the
+                                     checkpoint holds it) */
     const char *tokenizer_path; /* its tokenizer if not in path, or NULL */
     const char *lexicon;       /* AFINN lexicon (REWARD_NEEDS_LEXICON) */
     const char *template_name; /* reward-model template, "auto" */
