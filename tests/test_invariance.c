@@ -15,6 +15,7 @@
 #include "runtime/gemm.h"
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
+#include "runtime/model_internal.h" /* model_use_gemm_kernel */
 
 static void set_threads(int t) {
 #ifdef _OPENMP
@@ -302,15 +303,18 @@ static void fixture_models_rows_same_in_any_batch(void **state) {
     check_model("tests/fixtures/qwen3_headdim");
 }
 
-/* A whole model on each kernel in turn gives the same bits: a prefill of 30
- * tokens (tiles of every row count) and 3 decode steps, for an fp32 model,
- * the BF16 fixture (held as bf16) and the shipped model held as f16. */
+/* A whole model with its projections on each kernel in turn gives the same
+ * bits: a prefill of 30 tokens (tiles of every row count) and 3 decode
+ * steps, for an fp32 model, the BF16 fixture (held as bf16) and the shipped
+ * model held as f16. (Attention's prefix products run on the fastest
+ * kernel; gemm_packed_with's tests above compare every kernel on any
+ * shape.) */
 static float *run_kernel(const char *path, int weights, GemmKernel k, int *len_out) {
     enum { PREFILL = 30, STEPS = 3 };
     Model *m = NULL;
     SrError err = {{0}};
     if (model_load_as(path, weights, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
-    gemm_set_auto(k);
+    model_use_gemm_kernel(m, k);
     int V = model_output_dim(m), vocab = model_config(m)->vocab_size;
     float *out = malloc(sizeof(float) * (PREFILL + STEPS) * V);
     KVCache *kv = NULL;
@@ -323,7 +327,6 @@ static float *run_kernel(const char *path, int weights, GemmKernel k, int *len_o
         if (model_forward(m, kv, 1, &slot, &id, out + (size_t)(PREFILL + t) * V, &err) != 0)
             fail_msg("%s", err.msg);
     }
-    gemm_set_auto(GEMM_AUTO);
     kv_free(kv);
     *len_out = (PREFILL + STEPS) * V;
     model_free(m);

@@ -417,13 +417,9 @@ DEFINE_ANY(tile_avx2_bf16, AVX2_FN, AVX2_SHAPES, GEMM_BF16)
 DEFINE_ANY(tile_avx2_f16, AVX2_FN, AVX2_SHAPES, GEMM_F16)
 #endif
 
-static GemmKernel auto_kernel = GEMM_AUTO;
-void gemm_set_auto(GemmKernel kernel) { auto_kernel = kernel; }
-
 /* The kernel `want` resolves to on this CPU: the asked one if the CPU runs
  * it, else the best it runs below that. */
 static GemmKernel resolve(GemmKernel want) {
-    if (want == GEMM_AUTO) want = auto_kernel;
     GemmKernel best = GEMM_PORTABLE;
 #ifdef GEMM_HAVE_AVX2
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&

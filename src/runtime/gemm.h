@@ -84,10 +84,6 @@ void gemm_packed(float *C, const float *X, const PackedMatrix *W, int n, int acc
 typedef enum { GEMM_AUTO = 0, GEMM_PORTABLE = 1, GEMM_AVX2 = 2, GEMM_AVX512 = 3 } GemmKernel;
 void gemm_packed_with(GemmKernel kernel, float *C, const float *X, const PackedMatrix *W, int n,
                       int accumulate);
-/* Tests and benchmarks only: what GEMM_AUTO (gemm_packed) runs from now on,
- * so that a whole model can be run on each kernel in turn; GEMM_AUTO
- * restores the fastest. Process-wide; not while a product runs. */
-void gemm_set_auto(GemmKernel kernel);
 /* What a kernel resolves to on this CPU: "avx512f", "avx2-fma" or "portable". */
 const char *gemm_kernel_name(GemmKernel kernel);
 

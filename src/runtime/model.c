@@ -163,13 +163,14 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int n, int 
 }
 
 /* C[n][W.rows] = X[n][W.cols] * W^T (+ C when accumulate: the residual). */
-static void project(float *C, const float *X, const PackedMatrix *W, int n, int accumulate) {
-    gemm_packed(C, X, W, n, accumulate);
+static void project(const Model *m, float *C, const float *X, const PackedMatrix *W, int n,
+                    int accumulate) {
+    gemm_packed_with(m->kernel, C, X, W, n, accumulate);
 }
 
 /* The fused q|k|v projection, then its bias where the model has one (Qwen2). */
 static void qkv_projection(Model *m, const Layer *L, int n) {
-    project(m->s.qkv, m->s.xb, &L->pqkv, n, 0);
+    project(m, m->s.qkv, m->s.xb, &L->pqkv, n, 0);
     if (!L->bqkv) return;
     for (int i = 0; i < n; i++) {
         float *row = m->s.qkv + (size_t)i * m->qkv_dim;
@@ -223,6 +224,7 @@ static void attention(Model *m, KVCache *kv, int l, int n, const int *slots, int
 }
 
 void model_use_reference_attention(Model *m, int on) { m->attn_reference = on; }
+void model_use_gemm_kernel(Model *m, GemmKernel kernel) { m->kernel = kernel; }
 
 /* o = silu(g) * u, elementwise: every clone gives the same bits. */
 SIMD_CLONES static void swiglu_row(float *restrict o, const float *restrict g,
@@ -257,7 +259,7 @@ static void small_head(float *out, const float *X, const float *W, int n, int in
 static void output_head(Model *m, int n, float *out) {
     Scratch *s = &m->s;
     if (m->cfg.kind == MODEL_KIND_RM) small_head(out, s->xb, m->head, n, m->cfg.dim, m->out_dim);
-    else project(out, s->xb, &m->phead, n, 0);
+    else project(m, out, s->xb, &m->phead, n, 0);
 }
 
 /* ------------------------------------------------------------- profiling */
@@ -327,11 +329,11 @@ static void forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots,
     STEP(m, PH_ATTENTION, rope(m, n));
     STEP(m, PH_ATTENTION, kv_write(m, kv, l, n, slots));
     STEP(m, PH_ATTENTION, attention(m, kv, l, n, slots, max_pos));
-    STEP(m, PH_MATMUL, project(s->x, s->att, &L->po, n, 1)); /* + residual */
+    STEP(m, PH_MATMUL, project(m, s->x, s->att, &L->po, n, 1)); /* + residual */
     STEP(m, PH_OTHER, rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, c->dim, c->rms_eps));
-    STEP(m, PH_MATMUL, project(s->hb, s->xb, &L->pgate_up, n, 0));
+    STEP(m, PH_MATMUL, project(m, s->hb, s->xb, &L->pgate_up, n, 0));
     STEP(m, PH_OTHER, swiglu(m, n));
-    STEP(m, PH_MATMUL, project(s->x, s->hb2, &L->pdown, n, 1)); /* + residual */
+    STEP(m, PH_MATMUL, project(m, s->x, s->hb2, &L->pdown, n, 1)); /* + residual */
 }
 
 int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,

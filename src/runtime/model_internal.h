@@ -67,13 +67,17 @@ struct Model {
     ModelProfile *prof; /* NULL unless a benchmark asked for timings */
     double prof_t;      /* profiling: when the last step ended */
     int attn_reference; /* tests only: attention_ref.c instead of attention.c */
+    GemmKernel kernel;  /* tests and benchmarks: the projections' gemm kernel; GEMM_AUTO
+                           (zeroed): the fastest this CPU runs */
 };
 
 /* model.c: frees a Model's scratch; o = x / sqrt(mean(x^2) + eps) * w (o
  * may equal x). Tests: on, the forward pass runs attention_ref.c's
- * attention. */
+ * attention; model_use_gemm_kernel runs every projection of m on kernel
+ * (a whole model on each kernel in turn gives the same bits). */
 void model_scratch_free(Scratch *s);
 void model_rmsnorm(float *o, const float *x, const float *w, int d, float eps);
 void model_use_reference_attention(Model *m, int on);
+void model_use_gemm_kernel(Model *m, GemmKernel kernel);
 
 #endif
