@@ -16,9 +16,12 @@
 /* The file whose presence marks a data directory. */
 #define MARKER "afinn-165.json"
 
+/* argv[0], set once by main before anything else runs and only read after:
+ * global state, but a fact of the process, like the executable's path that
+ * /proc/self/exe gives without any (it is the fallback where there is no
+ * /proc). The folder itself is looked for on every call, not cached: a few
+ * stat() calls, a handful of times a run. */
 static const char *g_argv0;
-static char g_dir[PATH_MAX];
-static int g_found;
 
 void datadir_set_argv0(const char *argv0) { g_argv0 = argv0; }
 
@@ -29,17 +32,17 @@ static int holds_marker(const char *dir) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int take(const char *dir) {
-    if (!dir || !dir[0] || strlen(dir) >= sizeof g_dir) return 0;
-    memcpy(g_dir, dir, strlen(dir) + 1);
-    return g_found = 1;
+static int take(const char *dir, char out[PATH_MAX]) {
+    if (!dir || !dir[0] || strlen(dir) >= PATH_MAX) return 0;
+    memcpy(out, dir, strlen(dir) + 1);
+    return 1;
 }
 
-const char *datadir_get(SrError *err) {
-    if (g_found) return g_dir;
+/* The data directory in out, or NULL with err filled. */
+static const char *datadir_find(char out[PATH_MAX], SrError *err) {
     const char *env = getenv("SPECREJ_DATA");
     if (env && env[0]) {
-        if (holds_marker(env) && take(env)) return g_dir;
+        if (holds_marker(env) && take(env, out)) return out;
         sr_fail(err, "SPECREJ_DATA=%s: not a specrej data folder (no " MARKER " in it)", env);
         return NULL;
     }
@@ -60,12 +63,12 @@ const char *datadir_get(SrError *err) {
         for (size_t k = 0; k < sizeof REL / sizeof REL[0]; k++) {
             char cand[PATH_MAX];
             if (snprintf(cand, sizeof cand, "%s%s", exe, REL[k]) < (int)sizeof cand &&
-                holds_marker(cand) && take(cand))
-                return g_dir;
+                holds_marker(cand) && take(cand, out))
+                return out;
         }
     }
 #ifdef SPECREJ_DATADIR
-    if (holds_marker(SPECREJ_DATADIR) && take(SPECREJ_DATADIR)) return g_dir;
+    if (holds_marker(SPECREJ_DATADIR) && take(SPECREJ_DATADIR, out)) return out;
 #endif
     sr_fail(err, "cannot find specrej's data folder (" MARKER ") beside the binary%s: set "
                  "SPECREJ_DATA=FOLDER",
@@ -79,7 +82,8 @@ const char *datadir_get(SrError *err) {
 }
 
 int datadir_path(const char *rel, char *out, size_t cap, SrError *err) {
-    const char *d = datadir_get(err);
+    char dir[PATH_MAX];
+    const char *d = datadir_find(dir, err);
     if (!d) return -1;
     if ((size_t)snprintf(out, cap, "%s/%s", d, rel) >= cap)
         return sr_fail(err, "%s/%s: path too long", d, rel);
@@ -90,7 +94,8 @@ int datadir_shipped(const char *name, char *out, size_t cap) {
     struct stat st;
     if (!name || !name[0] || strchr(name, '/') || stat(name, &st) == 0) return 0;
     SrError e = {{0}};
-    const char *d = datadir_get(&e);
+    char dir[PATH_MAX];
+    const char *d = datadir_find(dir, &e);
     if (!d || (size_t)snprintf(out, cap, "%s/%s", d, name) >= cap) return 0;
     return stat(out, &st) == 0;
 }

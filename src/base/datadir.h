@@ -22,9 +22,6 @@
 /* Remembers argv[0], used where /proc/self/exe is not available. */
 void datadir_set_argv0(const char *argv0);
 
-/* The data directory (a static string), or NULL with err filled. */
-const char *datadir_get(SrError *err);
-
 /* DATA/rel in out (cap bytes), or -1 with err filled. */
 int datadir_path(const char *rel, char *out, size_t cap, SrError *err);
 

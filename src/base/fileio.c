@@ -78,7 +78,8 @@ static char *dup_str(const char *s) {
 
 /* ---- signal cleanup ----
  *
- * The one piece of global mutable state in specrej, and why it is needed: a
+ * One of the two pieces of global mutable state in specrej (the other:
+ * argv[0] in datadir.c), and why it is needed: a
  * signal handler gets no argument, so the temporary files it must remove
  * have to be reachable from a static list. Each entry is claimed (state 0 ->
  * 1) by atomic_open, armed (2) once its path is stored, and freed (0) by

@@ -27,7 +27,7 @@ static void print_rope(const ModelConfig *c) {
                c->rope_original_max_pos);
     else
         printf("rope_type: default\n");
-    static const char *dt[] = {"float32", "bfloat16", "float16"};
+    static const char *const dt[] = {"float32", "bfloat16", "float16"};
     printf("rope_freq_dtype: %s\n", dt[c->rope_freq_dtype]);
 }
 
@@ -76,7 +76,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
            yes_no(c->has_qk_norm), yes_no(c->tie_embeddings));
     print_ids(c);
     printf("parameters: %llu\n", (unsigned long long)model_param_count(m));
-    static const char *wd[] = {"f32", "bf16", "f16"};
+    static const char *const wd[] = {"f32", "bf16", "f16"};
     printf("weights: %s, %zu bytes\n", wd[model_weight_dtype(m)], model_weight_bytes(m));
     printf("kv_bytes_per_token: %zu\n", kv_bytes_per_token(c));
     printf("flops_per_token_at_pos0: %.0f\n", model_flops_per_token(c, 0));

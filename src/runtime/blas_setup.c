@@ -15,7 +15,7 @@
 
 /* OpenBLAS's names for the kernel sets that use no AVX at all. */
 static int is_generic_core(const char *name) {
-    static const char *generic[] = {"Prescott", "Core2", "Katmai", "Coppermine",
+    static const char *const generic[] = {"Prescott", "Core2", "Katmai", "Coppermine",
                                     "Northwood", "Penryn", "Dunnington", "Nehalem",
                                     "Atom", "Barcelona", "Opteron", "Generic"};
     for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
