@@ -14,21 +14,12 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "cli/param_cli.h"
 #include "search/policy.h"
-
-#define POLICY_CLI_MAX_ARGS 32
-
-typedef struct PolicyCliArg {
-    const char *label; /* the flag it came with: "--alpha", "--policy-arg" */
-    const char *name;  /* the parameter */
-    const char *value; /* as typed */
-    size_t name_len;
-} PolicyCliArg;
 
 typedef struct PolicyCli {
     const char *policy; /* --policy, or NULL */
-    PolicyCliArg args[POLICY_CLI_MAX_ARGS];
-    int n_args;
+    ParamCli params;    /* --policy-arg and the parameters' own flags (param_cli.h) */
 } PolicyCli;
 
 /* Takes argv[*i] (and its value) if it is a policy flag: returns 1 (and

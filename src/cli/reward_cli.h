@@ -10,20 +10,11 @@
 #include <stdio.h>
 
 #include "base/error.h"
+#include "cli/param_cli.h"
 #include "search/reward.h"
 
-#define REWARD_CLI_MAX_ARGS 32
-
-typedef struct RewardCliArg {
-    const char *label; /* the flag it came with: "--reward-arg" or the parameter's own */
-    const char *name;  /* the parameter */
-    size_t name_len;
-    const char *value; /* as typed */
-} RewardCliArg;
-
 typedef struct RewardCli {
-    RewardCliArg args[REWARD_CLI_MAX_ARGS];
-    int n_args;
+    ParamCli params; /* --reward-arg and the parameters' own flags (param_cli.h) */
 } RewardCli;
 
 /* Takes argv[*i] (and its value) if it is --reward-arg or a parameter flag
