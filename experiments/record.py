@@ -16,7 +16,8 @@ import struct
 import sys
 
 MAGIC = b"SPRECORD"
-VERSION = 2  # reads 1 and 2; version 2 adds rs_args (docs/record-format.md)
+VERSION = 3  # reads 1 to 3; 2 adds rs_args, 3 the run's options (docs/record-format.md)
+RUN_OPTS = ("run_weights", "run_template", "run_system", "run_thinking")
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 CFG_FIELDS = ("kind", "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "head_dim",
@@ -110,7 +111,14 @@ def parse_record(data, name="record"):
     r["lexicon_hash"] = c.u64("lexicon_hash")
     r["prompt_kv"] = "per-candidate" if c.u8("prompt KV mode") else "shared"
     # version 2: the reward source's arguments, as JSON (params.reward.params)
-    r["rs_args"] = c.string("rs_args") if version >= 2 else None
+    r["rs_args"] = c.string("rs_args") if version == 2 else None
+    for k in RUN_OPTS:
+        r[k] = None
+    # version 3: rs_args and --weights, --template, --system, --thinking, each
+    # present or not (None: not given)
+    if version >= 3:
+        for k in ("rs_args",) + RUN_OPTS:
+            r[k] = c.string(k) if c.u8(k + " flag") else None
     if not 0 <= n_cands <= (1 << 20):
         raise ValueError(f"{name}: candidate count {n_cands} out of range")
     cands = []
@@ -175,7 +183,12 @@ def serialize_record(r):
     put("BB", r["has_gold"], r["has_text"])
     put("Q", r["lexicon_hash"])
     put("B", r["prompt_kv"] == "per-candidate")
-    if r["version"] >= 2:
+    if r["version"] >= 3:
+        for k in ("rs_args",) + RUN_OPTS:
+            put("B", r.get(k) is not None)
+            if r.get(k) is not None:
+                string(r[k])
+    elif r["version"] >= 2:
         string(r["rs_args"])
     for k in r["cands"]:
         put("ii", k["len"], k["stop_id"])

@@ -24,6 +24,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("SPECREJ_BIN", os.path.join(ROOT, "bin", "specrej"))
 SCHEMA = os.path.join(ROOT, "docs", "schema", "specrej-output.schema.json")
 LM, RM = "tests/fixtures/llama_gqa", "tests/fixtures/llama_rm"
+# a chat template with a system turn and enable_thinking (--system, --thinking)
+CHAT_LM, CHAT_RM = "tests/fixtures/austen_chat_lm", "tests/fixtures/austen_chat_rm"
 FIX = ["--model", LM, "--prompt-ids", "1,5,7,9", "-n", "24", "--seed", "3"]
 # the default --kv-block, from the one place that sets it
 with open(os.path.join(ROOT, "src", "runtime", "kvcache.h"), encoding="utf-8") as _h:
@@ -129,6 +131,22 @@ def main():
         assert got == want, "%s: params.budget.kv_block %r, not %r" % (name, got, want)
     search("replay_soft", ["replay", "--record", rec, "-N", "8", "--select", "soft", "--lambda",
                            "0.5"])
+    # --weights, --template, --system, --thinking: in params only when given,
+    # live and replayed (a record keeps them: format version 3)
+    chat = ["--model", CHAT_LM, "--reward", CHAT_RM, "--prompt", "It is", "-n", "8"]
+    opts = ["--weights", "bf16", "--template", "model", "--system", "Be brief", "--thinking",
+            "off"]
+    search("spr_run_opts", ["spr"] + chat + opts + ["--alpha", "0.5", "--max-batch", "8"])
+    chat_rec = os.path.join(tmp, "chat.rec")
+    run(["record"] + chat + opts + ["-N", "8", "--output", chat_rec])
+    search("replay_run_opts", ["replay", "--record", chat_rec, "--alpha", "0.5", "--max-batch", "8"])
+    want_opts = {"weights": "bf16", "template": "model", "system": "Be brief", "thinking": False}
+    for name in ("spr_run_opts", "replay_run_opts"):
+        got = {k: load(os.path.join(tmp, name + ".json"))["params"].get(k) for k in want_opts}
+        assert got == want_opts, "%s: params %r, not %r" % (name, got, want_opts)
+    for name in ("spr", "replay_spr"):
+        params = load(os.path.join(tmp, name + ".json"))["params"]
+        assert not set(want_opts) & set(params), name + ": options not given are absent"
     cmp = os.path.join(tmp, "compare.json")
     rec2 = os.path.join(tmp, "run2.rec")  # compare refuses a record given twice
     run(["record"] + FIX + rm + ["-N", "12", "--output", rec2])
@@ -172,6 +190,8 @@ def main():
         ("params without the model hash", header,
          lambda d: d["params"]["model"].pop("hash")),
         ("a block size of 12", result, lambda d: d["params"]["budget"].__setitem__("kv_block", 12)),
+        ("thinking as text", result, lambda d: d["params"].__setitem__("thinking", "off")),
+        ("weights of f64", result, lambda d: d["params"].__setitem__("weights", "f64")),
     ]
     for what, doc, mutate in mutations:
         bad = json.loads(json.dumps(doc))
@@ -179,7 +199,7 @@ def main():
         if validator.is_valid(bad):
             sys.exit("schema_check: the schema accepts a document with %s" % what)
     print("schema_check: %d documents from %d commands match %s; %d broken ones are refused" %
-          (len(docs), 13 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
+          (len(docs), 15 + AUSTEN, os.path.relpath(SCHEMA, ROOT), len(mutations)))
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))
     os.rmdir(tmp)

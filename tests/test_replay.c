@@ -410,6 +410,61 @@ static void record_versions(void **state) {
     }
 }
 
+/* A run given --weights, --template, --system or --thinking writes version 3
+ * (rs_args and those four, each optional); C and Python read them back, a
+ * corrupt one is refused, and a replay's --json reports them. */
+static void record_version3(void **state) {
+    (void)state;
+    char v1[128], v3[128], cmd[1024];
+    path_of(v1, sizeof v1, "fix_small.rec");
+    path_of(v3, sizeof v3, "fix_small_v3.rec");
+    Record r;
+    SrError err = {{0}};
+    if (record_load(v1, &r, &err) != 0) fail_msg("%s", err.msg);
+    r.run_weights = strdup("bf16"), r.run_system = strdup("Be brief");
+    r.run_thinking = strdup("off");
+    if (record_write(v3, &r, &err) != 0) fail_msg("%s", err.msg);
+    record_free(&r);
+    size_t len = 0;
+    char *bytes = test_read_file(v3, &len);
+    assert_non_null(bytes);
+    assert_int_equal(bytes[8], 3);
+    free(bytes);
+    if (record_load(v3, &r, &err) != 0) fail_msg("%s", err.msg);
+    assert_string_equal(r.run_weights, "bf16");
+    assert_null(r.run_template);
+    assert_string_equal(r.run_system, "Be brief");
+    assert_string_equal(r.run_thinking, "off");
+    assert_null(r.rs_args);
+    free(r.run_thinking), r.run_thinking = strdup("maybe");
+    if (record_write(v3, &r, &err) != 0) fail_msg("%s", err.msg);
+    record_free(&r);
+    assert_int_equal(record_load(v3, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "thinking is not on or off"));
+    if (record_load(v1, &r, &err) != 0) fail_msg("%s", err.msg);
+    r.run_weights = strdup("f16"), r.run_template = strdup("chatml");
+    if (record_write(v3, &r, &err) != 0) fail_msg("%s", err.msg);
+    record_free(&r);
+    snprintf(cmd, sizeof cmd, "%s replay --record %s -N 4 --json -", test_specrej_bin(), v3);
+    char *js = run_ok(cmd);
+    cJSON *j = cJSON_Parse(js), *params = cJSON_GetObjectItem(j, "params");
+    assert_string_equal(cJSON_GetObjectItem(params, "weights")->valuestring, "f16");
+    assert_string_equal(cJSON_GetObjectItem(params, "template")->valuestring, "chatml");
+    assert_null(cJSON_GetObjectItem(params, "system"));
+    assert_null(cJSON_GetObjectItem(params, "thinking"));
+    cJSON_Delete(j);
+    free(js);
+    if (system("python3 -c 'import struct' >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "python3 -c \"import sys; sys.path.insert(0, 'experiments'); "
+                 "import record; d = open('%s', 'rb').read(); r = record.parse_record(d, 'x'); "
+                 "print(r['version'], r['run_weights'], r['run_template'], r['run_system'], "
+                 "record.serialize_record(r) == d)\"", v3);
+        char *py = run_ok(cmd);
+        assert_non_null(strstr(py, "3 f16 chatml None True"));
+        free(py);
+    }
+}
+
 /* The Python reader sees what the C reader sees: the same Best-of-N answer. */
 static void python_reader_agrees(void **state) {
     (void)state;
@@ -720,6 +775,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(fixtures_reward_free),
         cmocka_unit_test(distribution_needs_live_logits),
         cmocka_unit_test(record_versions),
+        cmocka_unit_test(record_version3),
         cmocka_unit_test(austen),
         cmocka_unit_test(mismatched_runs_are_refused),
         cmocka_unit_test(damaged_records_are_refused),

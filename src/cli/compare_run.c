@@ -298,6 +298,10 @@ int compare_check_records(char **paths, int n, SrError *err) {
         h = fnv(h, &r.prompt_kv_per_candidate, sizeof r.prompt_kv_per_candidate);
         h = fnv(h, r.prompt, (size_t)r.n_prompt * sizeof *r.prompt);
         h = fnv(h, r.stops, (size_t)r.n_stops * sizeof *r.stops);
+        /* --weights, --template, --system, --thinking (a version 3 record) */
+        const char *opt[] = {r.run_weights, r.run_template, r.run_system, r.run_thinking};
+        for (size_t o = 0; o < sizeof opt / sizeof opt[0]; o++)
+            h = opt[o] ? fnv(h, opt[o], strlen(opt[o]) + 1) : fnv(h, "", 1);
         k[i].run = h;
         record_free(&r);
         if (rc == 0 && strcmp(k[i].source, k[0].source) != 0)

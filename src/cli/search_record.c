@@ -91,6 +91,13 @@ static int record_header(SearchSession *s, const SearchOpts *o, const SearchPlan
     if (!(r->prompt = dup_ids(s->prompt.data, s->prompt.len, err))) return -1;
     if (!o->prompt_ids && !(r->prompt_text = dup_str(o->prompt, err))) return -1;
     if (!(r->gen_path = dup_str(o->model, err))) return -1;
+    /* the options that change the ids or the scores beyond sampling (version 3) */
+    const char *run[] = {model_weights_name(o->load.weights),
+                         strcmp(o->template_name, "auto") != 0 ? o->template_name : NULL,
+                         o->system, o->thinking};
+    char **dst[] = {&r->run_weights, &r->run_template, &r->run_system, &r->run_thinking};
+    for (size_t i = 0; i < sizeof run / sizeof run[0]; i++)
+        if (run[i] && !(*dst[i] = dup_str(run[i], err))) return -1;
     if (session_hashes(s, o, 0, err) != 0) return -1;
     r->gen_hash = s->gen_hash;
     r->gen_cfg = *model_config(s->gen);

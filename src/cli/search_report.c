@@ -121,6 +121,31 @@ static int add_reward_args(SearchSession *s, const SearchOpts *o, cJSON *r, SrEr
     return 0;
 }
 
+/* "weights", "template", "system", "thinking": the options that change the
+ * prompt's ids or the scores beyond sampling, each only when given (absent:
+ * the checkpoint's own storage, auto, none, the template's own), so the
+ * output of a run without them is as it always was. A replay gives the
+ * record's. */
+static int add_run_opts(SearchSession *s, const SearchOpts *o, cJSON *j, SrError *err) {
+    const char *w = model_weights_name(o->load.weights), *t = NULL, *sys = o->system,
+               *th = o->thinking;
+    if (strcmp(o->template_name, "auto") != 0) t = o->template_name;
+    if (s->replaying)
+        w = s->rec.run_weights, t = s->rec.run_template, sys = s->rec.run_system,
+        th = s->rec.run_thinking;
+    if (w) cJSON_AddStringToObject(j, "weights", w);
+    if (t) cJSON_AddStringToObject(j, "template", t);
+    if (sys) {
+        size_t replaced; /* JSON text is UTF-8; the flag's bytes may not be */
+        char *clean = utf8_sanitize(sys, strlen(sys), &replaced, err);
+        if (!clean) return -1;
+        cJSON_AddStringToObject(j, "system", clean);
+        free(clean);
+    }
+    if (th) cJSON_AddBoolToObject(j, "thinking", strcmp(th, "on") == 0);
+    return 0;
+}
+
 /* Every parameter of the run (docs/output-schema.md): what reproduces it. */
 cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchParams *p, SrError *err) {
     uint64_t gen_hash = 0, rm_hash = 0;
@@ -188,6 +213,10 @@ cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchP
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
     cJSON *sel = select_cli_json(&p->select); /* absent for argmax: older output unchanged */
     if (sel) cJSON_AddItemToObject(j, "select", sel);
+    if (add_run_opts(s, o, j, err) != 0) {
+        cJSON_Delete(j);
+        return NULL;
+    }
     return j;
 }
 

@@ -57,6 +57,8 @@ int model_weight_dtype(const Model *m);
 size_t model_weight_bytes(const Model *m);
 /* "bf16" -> MODEL_DTYPE_BF16, "f16", "f32", "auto"; -2 for anything else. */
 int model_weights_parse(const char *name);
+/* The name of a MODEL_DTYPE_ ("f32", "bf16", "f16"); NULL for MODEL_WEIGHTS_AUTO. */
+const char *model_weights_name(int weights);
 void model_free(Model *m);
 const ModelConfig *model_config(const Model *m);
 

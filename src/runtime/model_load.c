@@ -398,11 +398,16 @@ static int pack_weights(Model *m, SrError *err) {
 
 int model_weight_dtype(const Model *m) { return m->weight_dtype; }
 
+static const char *const WEIGHT_NAMES[] = {"f32", "bf16", "f16"}; /* MODEL_DTYPE_* order */
+
 int model_weights_parse(const char *name) {
-    static const char *const names[] = {"f32", "bf16", "f16"}; /* MODEL_DTYPE_* order */
     for (int i = 0; i < 3; i++)
-        if (strcmp(name, names[i]) == 0) return i;
+        if (strcmp(name, WEIGHT_NAMES[i]) == 0) return i;
     return strcmp(name, "auto") == 0 ? MODEL_WEIGHTS_AUTO : -2;
+}
+
+const char *model_weights_name(int weights) {
+    return weights >= 0 && weights < 3 ? WEIGHT_NAMES[weights] : NULL;
 }
 
 size_t model_weight_bytes(const Model *m) {

@@ -15,6 +15,7 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
+#include "runtime/model.h"
 #include "search/reward.h"
 
 uint64_t record_fnv1a(uint64_t h, const void *data, size_t n) {
@@ -86,7 +87,8 @@ static void put_cfg(Buf *b, const ModelConfig *c) {
 int record_write(const char *path, const Record *r, SrError *err) {
     Buf b = {0};
     put(&b, RECORD_MAGIC, 8);
-    put_u32(&b, r->rs_args ? 2u : 1u);
+    int run_opts = r->run_weights || r->run_template || r->run_system || r->run_thinking;
+    put_u32(&b, run_opts ? 3u : r->rs_args ? 2u : 1u);
     put_u64(&b, r->seed);
     put_f64(&b, r->temperature);
     put_i32(&b, r->top_k);
@@ -118,7 +120,16 @@ int record_write(const char *path, const Record *r, SrError *err) {
     put_u8(&b, r->has_text);
     put_u64(&b, r->lexicon_hash);
     put_u8(&b, r->prompt_kv_per_candidate);
-    if (r->rs_args) put_cstr(&b, r->rs_args); /* version 2 */
+    if (run_opts) { /* version 3: rs_args optional, then the run's options */
+        const char *opt[] = {r->rs_args, r->run_weights, r->run_template, r->run_system,
+                             r->run_thinking};
+        for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
+            put_u8(&b, opt[i] != NULL);
+            if (opt[i]) put_cstr(&b, opt[i]);
+        }
+    } else if (r->rs_args) {
+        put_cstr(&b, r->rs_args); /* version 2 */
+    }
     for (int i = 0; i < r->n_cands; i++) {
         const RecordCand *c = &r->cands[i];
         put_i32(&b, c->len);
@@ -333,6 +344,18 @@ static int check_args(Cur *c, const char *text) {
     return ok ? 0 : cfail(c, "the reward source arguments are not an object of numbers");
 }
 
+/* The run's options of version 3, as the CLI spells them. */
+static int check_run_opts(Cur *c, const Record *r) {
+    if (r->run_weights && model_weights_parse(r->run_weights) < 0)
+        return cfail(c, "the weights are not f32, bf16 or f16");
+    if (r->run_thinking && strcmp(r->run_thinking, "on") != 0 &&
+        strcmp(r->run_thinking, "off") != 0)
+        return cfail(c, "thinking is not on or off");
+    if (r->run_template && (!r->run_template[0] || strlen(r->run_template) > 64))
+        return cfail(c, "the template name is empty or longer than 64 bytes");
+    return 0;
+}
+
 static int parse_body(Cur *c, Record *r) {
     if (need(c, 8, "magic") != 0 || memcmp(c->p, RECORD_MAGIC, 8) != 0)
         return cfail(c, "not a specrej record file (bad magic)");
@@ -392,8 +415,17 @@ static int parse_body(Cur *c, Record *r) {
     r->has_text = get_flag(c, "text flag");
     r->lexicon_hash = get_u64(c, "lexicon hash");
     r->prompt_kv_per_candidate = get_flag(c, "prompt KV mode");
-    if (version >= 2) r->rs_args = get_str(c, "reward source arguments", NULL);
+    if (version == 2) r->rs_args = get_str(c, "reward source arguments", NULL);
+    if (version >= 3) {
+        char **opt[] = {&r->rs_args, &r->run_weights, &r->run_template, &r->run_system,
+                        &r->run_thinking};
+        static const char *const WHAT[] = {"reward source arguments", "weights", "template",
+                                           "system message", "thinking"};
+        for (size_t i = 0; i < sizeof opt / sizeof opt[0] && !c->failed; i++)
+            if (get_flag(c, WHAT[i])) *opt[i] = get_str(c, WHAT[i], NULL);
+    }
     if (c->failed) return -1;
+    if (check_run_opts(c, r) != 0) return -1;
     if (r->rs_args && check_args(c, r->rs_args) != 0) return -1;
     /* a source is checked by what it declares it needs, not by its name; a
      * name this build does not know (a record from a build with more
@@ -497,6 +529,7 @@ void record_free(Record *r) {
     free(r->cands), free(r->stops), free(r->prompt_text), free(r->prompt);
     free(r->gen_path), free(r->rs_name), free(r->rs_detail), free(r->rm_path);
     free(r->rs_args);
+    free(r->run_weights), free(r->run_template), free(r->run_system), free(r->run_thinking);
     memset(r, 0, sizeof *r);
 }
 

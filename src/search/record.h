@@ -5,9 +5,10 @@
  * Contract:
  *  - record_write() writes a Record atomically (fileio.h), closed by an
  *    FNV-1a 64 checksum of every byte before it, in the lowest format
- *    version that holds it: 1, or 2 when the reward source has arguments
- *    (rs_args). A record of a source without parameters is thus the same
- *    bytes as before version 2 existed, and older builds still read it.
+ *    version that holds it: 1, 2 when the reward source has arguments
+ *    (rs_args), 3 when the run was given --weights, --template, --system or
+ *    --thinking (run_*). A record of a run without them is thus the same
+ *    bytes as before version 3 existed, and older builds still read it.
  *  - record_load() reads a file and validates all of it before returning:
  *    magic, version, checksum, every count against the bytes that remain
  *    (so a hostile count costs no memory), every id against the vocabulary,
@@ -35,7 +36,7 @@
 #include "runtime/model_config.h"
 
 #define RECORD_MAGIC "SPRECORD"
-#define RECORD_VERSION 2u /* the newest this build writes and reads (it reads 1 too) */
+#define RECORD_VERSION 3u /* the newest this build writes and reads (it reads 1 and 2 too) */
 /* Caps that keep a hostile header cheap (far above any real run). */
 #define RECORD_MAX_CANDS (1 << 20)
 #define RECORD_MAX_LEN (1 << 20)
@@ -81,6 +82,11 @@ typedef struct Record {
     int rs_prefix_len, rs_closing_len, rs_max_response;
     char *rs_args;    /* its arguments as one JSON object (params.reward.params), or NULL:
                          a source without parameters (then the file is version 1) */
+    /* version 3: the run's --weights (f32, bf16, f16), --template, --system
+     * and --thinking (on, off) as given, each NULL when not given (the
+     * checkpoint's own storage, auto, no system message, the template's
+     * own): params shows them, and the scores hold for them only */
+    char *run_weights, *run_template, *run_system, *run_thinking;
     /* text and gold */
     int has_gold, has_text;
     uint64_t lexicon_hash;
