@@ -47,6 +47,8 @@ static Stmt *new_stmt(Parser *ps, SKind k, int line) {
 
 static int parse_body(Parser *ps, Body *b, const char *const *ends, Tok *stop);
 
+/* Jinja2's other statements: named in the refusal, so a template's author
+ * sees which construct to avoid rather than "unknown statement". */
 static const char *const UNSUPPORTED[] = {
     "macro", "call", "filter", "include", "import", "from", "extends", "block", "raw",
     "with", "autoescape", "trans", "do", "endmacro", NULL};
