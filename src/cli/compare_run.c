@@ -27,11 +27,19 @@ static double num(const cJSON *o, const char *key) {
 }
 
 
-/* A number as compare read it back from a replay's --json before it kept
- * results in memory: JSON has no infinity or NaN (cJSON writes null, read
- * as 0), so the tables and reports stay as they were. */
+/* A number as a compare report keeps it: printed and read back by cJSON
+ * (whose printer keeps 15 digits when they read back within an ulp or so,
+ * and writes null for infinity and NaN, read as 0). Both sides are compared
+ * at that precision, because --baseline's side A comes from a report: a
+ * bit-exact B would differ from its own accepted value in the last place. */
 static double as_json(double x) {
-    return isfinite(x) ? x : 0;
+    cJSON *n = cJSON_CreateNumber(x);
+    char *text = n ? cJSON_PrintUnformatted(n) : NULL;
+    cJSON *back = text ? cJSON_Parse(text) : NULL;
+    double y = cJSON_IsNumber(back) ? back->valuedouble : 0;
+    cJSON_Delete(n), cJSON_Delete(back);
+    free(text);
+    return y;
 }
 
 /* Each decision point as "step|[kept indices]", the kept list as the
@@ -68,7 +76,7 @@ static int on_result(void *user, const SearchResult *res, const Record *rec, SrE
     out->reward = as_json(c->score);
     double gold = rec->has_gold ? rec->cands[c->index].gold[c->tokens.len] : 0;
     out->has_gold = rec->has_gold && isfinite(gold);
-    out->gold = out->has_gold ? gold : 0;
+    out->gold = out->has_gold ? as_json(gold) : 0;
     out->flops = as_json(res->stats.gen_flops) + as_json(res->stats.rm_flops);
     int wave = res->stats.initial_batch;
     long long steps = 0, wave_max = 0;
