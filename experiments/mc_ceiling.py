@@ -22,14 +22,17 @@ reward model says of the prefix itself, as profile_partial.py reports).
      point t of --points, `specrej bon --prompt-ids PROMPT_IDS+c[:t] -N K -n (L - t)`: K
      sampled continuations to the same full length, each scored complete by the reward model.
      The reward model reads the prompt's ids followed by the response's, so its score of
-     (prompt + prefix, continuation) is its score of (prompt, prefix + continuation): checked
-     bit for bit by `selftest.py` on a greedy record. Seed of chunk k (K continuations each):
+     (prompt + prefix, continuation) is its score of (prompt, prefix + continuation), up to
+     float32 rounding (prompt and prefix prefilled in one pass round differently from the
+     prefix fed after the prompt: 1.6e-7 on a greedy record, checked by `selftest.py`). Seed of chunk k (K continuations each):
      (1 + p) * 10**6 + t * 10**3 + 100 * k + c, continuation j drawing from stream (seed, j);
      so a later chunk adds K fresh continuations without repeating any. A candidate that ended
      at exactly t tokens is finished: its value is its final reward, no sampling.
      -> WORK/cont/pNNN.jsonl, one line per (t, c, chunk), appended as each finishes.
   3. the table's input: WORK/mc_values.csv, one row per (prompt, t, candidate): len, final,
-     gold, partial (reward of the first t tokens), finished, and the continuation rewards.
+     gold, partial (reward of the first t tokens), finished, and the continuation rewards;
+     and WORK/profile.csv, profile_partial.py's per-prompt rows for the same candidates at
+     4 ... 128 tokens (the partial reward's curve). `collect` redoes this step alone.
 
 `table` reads only that CSV (committed as experiments/results/mc_ceiling/mc_values.csv) and
 writes table.md, summary.csv and kcurve.csv: per decision point, the mean over prompts of
@@ -37,7 +40,7 @@ Kendall's tau-b and Spearman's rho of (MC value, partial reward) against (final 
 gold score), with 95% percentile-bootstrap intervals over prompts (2,000 resamples, seed
 12345); and the same for the MC value from the first k continuations, k = 1, 2, 4, ...: the
 finite-K estimate is noisy, which attenuates its correlation, so the table also gives the
-split-half estimate of the K -> infinity value (see `disattenuate`).
+K -> infinity value estimated from the continuations' spread (see `explained`).
 """
 
 import argparse
@@ -53,6 +56,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
+import profile_partial  # noqa: E402
 from profile_partial import kendall_tau_b, spearman  # noqa: E402
 from record import read_record  # noqa: E402
 
@@ -61,6 +65,7 @@ L = 480
 SEED0 = 1
 DEFAULT_WORK = os.path.join(lib.ROOT, "experiments", "work", "mc_ceiling")
 DEFAULT_RESULTS = os.path.join(lib.ROOT, "experiments", "results", "mc_ceiling")
+PROFILE_LENGTHS = [4, 7, 8, 15, 16, 32, 64, 128]
 ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 
@@ -178,7 +183,26 @@ def collect_csv(work, n_prompts, n_cands, points, out):
                                  rewards=" ".join("%.6g" % r for r in rewards)))
     header = ["prompt", "t", "cand", "len", "final", "gold", "partial", "finished", "rewards"]
     lib.write_csv(out, header, rows)
+    # the raw partial reward at every length, on the same candidates (profile_partial.py)
+    prof = []
+    for p in range(n_prompts):
+        rec = read_record(os.path.join(work, "records", "p%03d.rec" % p))
+        rec["cands"] = rec["cands"][:n_cands]
+        for r in profile_partial.profile_record(rec, PROFILE_LENGTHS):
+            prof.append(dict(prompt=p, **{k: repr(v) if isinstance(v, float) else v
+                                          for k, v in r.items()}))
+    lib.write_csv(os.path.join(os.path.dirname(out), "profile.csv"),
+                  ["prompt", "length", "n", "kendall_final", "spearman_final", "kendall_gold",
+                   "spearman_gold"], prof)
     return len(rows)
+
+
+def cmd_collect(a):
+    points = sorted({int(x) for x in a.points.split(",")})
+    out = os.path.join(a.work, "mc_values.csv")
+    n = collect_csv(a.work, a.prompts, a.cands, points, out)
+    print("mc_ceiling: %d rows -> %s" % (n, out), file=sys.stderr)
+    return 0
 
 
 def cmd_run(a):
@@ -241,33 +265,38 @@ def pearson(x, y):
     return lib.pearson(x, y)
 
 
-def disattenuate(rows_by_prompt, k_full):
-    """Split-half estimate of the infinite-K MC value's Pearson r with the final reward, per
-    prompt then averaged: r_K = r(MC_K, final); the two halves' means (K/2 each, independent
-    given the prefix) correlate at rel_half, Spearman-Brown gives rel_K = 2 rel_half /
-    (1 + rel_half), and r_inf = r_K / sqrt(rel_K). Returned with Greiner's bivariate-normal
-    conversion to Kendall, tau = (2 / pi) asin(r), as a rough guide only: the rewards are
-    not normal. Prompts whose halves do not correlate positively are skipped (counted)."""
-    h = k_full // 2
-    r_k, r_inf, skipped = [], [], 0
-    for rows in rows_by_prompt:
-        rows = [r for r in rows if not r["finished"] and len(r["rewards"]) >= 2 * h]
-        if len(rows) < 4:
-            skipped += 1
+def explained(rows):
+    """The share of one prompt's final-reward variance that the prefix decides, eta^2 =
+    Var(V) / Var(R), V = E[R | prefix], from the continuations alone: each prefix's K rewards
+    have mean m_i and sample variance s_i^2 (the variance of what is not yet written); the
+    means vary by Var(m) = Var(V) + mean(s_i^2 / K_i), so Var(V) = Var(m) - mean(s_i^2 / K_i)
+    (unbiased; clipped at 0), and one response's reward varies by Var(R) = Var(V) +
+    mean(s_i^2). A finished candidate's value is known (s = 0). eta is then the Pearson r of
+    the value with a response's final reward (R = V + noise independent of the prefix), the
+    most any score of the prefix can reach; NaN below 3 candidates."""
+    ms, noise, within = [], [], []
+    for r in rows:
+        if r["finished"]:
+            ms.append(r["final"]), noise.append(0.0), within.append(0.0)
             continue
-        a = [mc_value(r, h, 0) for r in rows]
-        b = [mc_value(r, h, h) for r in rows]
-        full = [mc_value(r, 2 * h) for r in rows]
-        fin = [r["final"] for r in rows]
-        rel_half = pearson(a, b)
-        rk = pearson(full, fin)
-        if math.isnan(rel_half) or math.isnan(rk) or rel_half <= 0:
-            skipped += 1
-            continue
-        rel = 2 * rel_half / (1 + rel_half)
-        r_k.append(rk)
-        r_inf.append(max(-1.0, min(1.0, rk / math.sqrt(rel))))
-    return r_k, r_inf, skipped
+        xs = r["rewards"]
+        if len(xs) < 2:
+            return math.nan
+        m = sum(xs) / len(xs)
+        s2 = sum((x - m) ** 2 for x in xs) / (len(xs) - 1)
+        ms.append(m), noise.append(s2 / len(xs)), within.append(s2)
+    if len(ms) < 3:
+        return math.nan
+    mm = sum(ms) / len(ms)
+    var_m = sum((x - mm) ** 2 for x in ms) / (len(ms) - 1)
+    var_v = max(0.0, var_m - sum(noise) / len(noise))
+    var_r = var_v + sum(within) / len(within)
+    return var_v / var_r if var_r > 0 else math.nan
+
+
+def greiner(r):
+    """Kendall's tau of a bivariate normal with Pearson r: (2 / pi) asin(r)."""
+    return 2 / math.pi * math.asin(max(-1.0, min(1.0, r)))
 
 
 def boot(vals):
@@ -319,9 +348,9 @@ def cmd_table(a):
                             k=k_full, kendall_final=m, kendall_final_lo=lo, kendall_final_hi=hi))
         lines.append("| %d | | | MC − partial (paired) | %.3f [%.3f, %.3f] | | | |" % (t, m, lo, hi))
     lines += ["", "How many continuations the value needs: Kendall of the MC value from the "
-              "first k continuations against the final reward (mean over prompts), and the "
-              "split-half estimate of K → ∞ (Pearson r corrected for the MC estimate's noise; "
-              "`disattenuate` in the script).", "",
+              "first k continuations against the final reward (mean over prompts): the "
+              "finite-K estimate adds the noise of k draws, so this rises with k towards the "
+              "ceiling below.", "",
               "| t | k | Kendall vs final | Spearman vs final |", "| --- | --- | --- | --- |"]
     for t in points:
         rowsets = [data[(p, t)] for p in prompts_at[t]]
@@ -336,21 +365,37 @@ def cmd_table(a):
             lines.append("| %d | %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] |"
                          % (t, k, mk, lo, hi, ms, slo, shi))
             k *= 2
-    lines += ["", "| t | Pearson r(MC_K, final) | estimated r(MC_∞, final) | as Kendall "
-              "(bivariate normal) | prompts used |", "| --- | --- | --- | --- | --- |"]
+    lines += ["", "The ceiling itself, K → ∞ (`explained` in the script): per prompt, the share "
+              "η² of the final reward's variance that the prefix decides, from the "
+              "continuations' means and spreads alone (unbiased in K); η is the Pearson r of "
+              "the prefix's value with a response's final reward, the most any score of the "
+              "prefix can reach, and (2/π)·asin(η) its Kendall if the two were bivariate "
+              "normal. The check of that conversion on these data: the partial reward's mean "
+              "Kendall against the conversion of its per-prompt Pearson r.", "",
+              "| t | η² (share decided by the prefix) | η = ceiling Pearson r | ceiling as "
+              "Kendall | partial reward: Pearson r, its conversion, measured Kendall |",
+              "| --- | --- | --- | --- | --- |"]
     for t in points:
         rowsets = [data[(p, t)] for p in prompts_at[t]]
-        r_k, r_inf, skipped = disattenuate(rowsets, k_full)
-        if not r_inf:
-            continue
-        a_k, lo_k, hi_k, _ = boot(r_k)
-        a_i, lo_i, hi_i, n = boot(r_inf)
-        tau = lambda r: 2 / math.pi * math.asin(r)  # noqa: E731
-        lines.append("| %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f | %d (%d skipped) |"
-                     % (t, a_k, lo_k, hi_k, a_i, lo_i, hi_i, tau(a_i), n, skipped))
-        kcurve.append(dict(t=t, k=0, kendall_final=tau(a_i), kendall_final_lo=tau(lo_i),
-                           kendall_final_hi=tau(hi_i), spearman_final=math.nan,
+        eta2 = [explained(rs) for rs in rowsets]
+        e2, lo2, hi2, n = boot(eta2)
+        eta = [math.sqrt(x) for x in eta2 if not math.isnan(x)]
+        e, lo, hi, _ = boot(eta)
+        tau = [greiner(x) for x in eta]
+        tm, tlo, thi, _ = boot(tau)
+        pr = [lib.pearson([r["partial"] for r in rs], [r["final"] for r in rs]) for rs in rowsets]
+        prm, _, _, _ = boot(pr)
+        prt, _, _, _ = boot([greiner(x) for x in pr if not math.isnan(x)])
+        pk, _, _, _ = boot([per_prompt_stats(rs)["kendall_partial_final"] for rs in rowsets])
+        lines.append("| %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | "
+                     "%.3f, %.3f, %.3f |" % (t, e2, lo2, hi2, e, lo, hi, tm, tlo, thi, prm, prt,
+                                             pk))
+        kcurve.append(dict(t=t, k=0, kendall_final=tm, kendall_final_lo=tlo,
+                           kendall_final_hi=thi, spearman_final=math.nan,
                            spearman_final_lo=math.nan, spearman_final_hi=math.nan))
+        summary.append(dict(t=t, score="ceiling_eta", prompts=n, cands=math.nan, k=0,
+                            kendall_final=tm, kendall_final_lo=tlo, kendall_final_hi=thi,
+                            spearman_final=e, spearman_final_lo=lo, spearman_final_hi=hi))
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "table.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
@@ -377,6 +422,12 @@ def main(argv):
     r.add_argument("--points", default="7,15", help="prefix lengths (decision points)")
     r.add_argument("--jobs", type=int, default=2)
     r.add_argument("--work", default=DEFAULT_WORK)
+    c = sub.add_parser("collect", help="WORK/mc_values.csv and WORK/profile.csv from what "
+                                       "`run` has made so far")
+    c.add_argument("--prompts", type=int, default=30)
+    c.add_argument("--cands", type=int, default=16)
+    c.add_argument("--points", default="7,15")
+    c.add_argument("--work", default=DEFAULT_WORK)
     t = sub.add_parser("table", help="the tables from mc_values.csv")
     t.add_argument("--results", default=DEFAULT_RESULTS, help="folder holding mc_values.csv")
     t.add_argument("--out", help="where table.md, summary.csv, kcurve.csv go (default: --results)")
@@ -385,6 +436,8 @@ def main(argv):
         if not (1 <= a.prompts and 1 <= a.cands < 100 and a.k >= 1 and 1 <= a.chunks < 10):
             ap.error("--prompts >= 1, 1 <= --cands < 100, --k >= 1, 1 <= --chunks < 10")
         return cmd_run(a)
+    if a.cmd == "collect":
+        return cmd_collect(a)
     a.out = a.out or a.results
     return cmd_table(a)
 
