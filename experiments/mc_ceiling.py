@@ -294,6 +294,30 @@ def explained(rows):
     return var_v / var_r if var_r > 0 else math.nan
 
 
+def explained_cov(rows):
+    """A second estimate of eta^2 that uses each candidate's own final reward: its
+    continuation is one more draw given its prefix, so Cov(MC value, final) = Var(V) too,
+    over the same Var(R) as `explained`. Noisier (one draw per candidate), but independent
+    of the continuations' spread: where the two agree, neither is off by a modelling slip."""
+    rows = [r for r in rows if r["finished"] or len(r["rewards"]) >= 2]
+    if len(rows) < 3:
+        return math.nan
+    ms = [mc_value(r) for r in rows]
+    fs = [r["final"] for r in rows]
+    mm, mf = sum(ms) / len(ms), sum(fs) / len(fs)
+    cov = sum((a - mm) * (b - mf) for a, b in zip(ms, fs)) / (len(ms) - 1)
+    within = []
+    for r in rows:
+        xs = r["rewards"]
+        if r["finished"]:
+            within.append(0.0)
+            continue
+        m = sum(xs) / len(xs)
+        within.append(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+    var_r = max(0.0, cov) + sum(within) / len(within)
+    return cov / var_r if var_r > 0 else math.nan
+
+
 def greiner(r):
     """Kendall's tau of a bivariate normal with Pearson r: (2 / pi) asin(r)."""
     return 2 / math.pi * math.asin(max(-1.0, min(1.0, r)))
@@ -367,29 +391,33 @@ def cmd_table(a):
             k *= 2
     lines += ["", "The ceiling itself, K → ∞ (`explained` in the script): per prompt, the share "
               "η² of the final reward's variance that the prefix decides, from the "
-              "continuations' means and spreads alone (unbiased in K); η is the Pearson r of "
-              "the prefix's value with a response's final reward, the most any score of the "
-              "prefix can reach, and (2/π)·asin(η) its Kendall if the two were bivariate "
+              "continuations' means and spreads alone (unbiased in K), mean over prompts; "
+              "η = √(mean η²) is the Pearson r of the prefix's value with a response's final "
+              "reward, the most any score of the prefix can reach (the root of the mean, which "
+              "states it generously), and (2/π)·asin(η) its Kendall if the two were bivariate "
               "normal. The check of that conversion on these data: the partial reward's mean "
               "Kendall against the conversion of its per-prompt Pearson r.", "",
               "| t | η² (share decided by the prefix) | η = ceiling Pearson r | ceiling as "
-              "Kendall | partial reward: Pearson r, its conversion, measured Kendall |",
-              "| --- | --- | --- | --- | --- |"]
+              "Kendall | η² from Cov(MC value, final) (cross-check) | partial reward: Pearson "
+              "r, its conversion, measured Kendall |",
+              "| --- | --- | --- | --- | --- | --- |"]
     for t in points:
         rowsets = [data[(p, t)] for p in prompts_at[t]]
         eta2 = [explained(rs) for rs in rowsets]
         e2, lo2, hi2, n = boot(eta2)
-        eta = [math.sqrt(x) for x in eta2 if not math.isnan(x)]
-        e, lo, hi, _ = boot(eta)
-        tau = [greiner(x) for x in eta]
-        tm, tlo, thi, _ = boot(tau)
+        # the ceiling from the mean share, not the mean of per-prompt square roots: each
+        # prompt's eta^2 is noisy, and the root of a noisy estimate is biased low (Jensen),
+        # which would understate the ceiling; the root of the mean states it generously
+        e, lo, hi = (math.sqrt(max(0.0, x)) for x in (e2, lo2, hi2))
+        tm, tlo, thi = greiner(e), greiner(lo), greiner(hi)
         pr = [lib.pearson([r["partial"] for r in rs], [r["final"] for r in rs]) for rs in rowsets]
         prm, _, _, _ = boot(pr)
         prt, _, _, _ = boot([greiner(x) for x in pr if not math.isnan(x)])
         pk, _, _, _ = boot([per_prompt_stats(rs)["kendall_partial_final"] for rs in rowsets])
+        ec, eclo, echi, _ = boot([explained_cov(rs) for rs in rowsets])
         lines.append("| %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | "
-                     "%.3f, %.3f, %.3f |" % (t, e2, lo2, hi2, e, lo, hi, tm, tlo, thi, prm, prt,
-                                             pk))
+                     "%.3f [%.3f, %.3f] | %.3f, %.3f, %.3f |"
+                     % (t, e2, lo2, hi2, e, lo, hi, tm, tlo, thi, ec, eclo, echi, prm, prt, pk))
         kcurve.append(dict(t=t, k=0, kendall_final=tm, kendall_final_lo=tlo,
                            kendall_final_hi=thi, spearman_final=math.nan,
                            spearman_final_lo=math.nan, spearman_final_hi=math.nan))
