@@ -68,7 +68,7 @@ for core in $cores; do
             failed=$((failed + 1))
             continue
         fi
-        for p in test_invariance test_model test_search; do
+        for p in test_invariance test_model test_search test_fork; do
             if ! "$TESTS/$p" >"$work/log" 2>&1; then
                 echo "invariance: $cfg: $p failed:" >&2
                 grep -E 'ERROR|FAILED' "$work/log" | head -n 20 >&2

@@ -32,3 +32,7 @@ const Policy *policy_find(const char *name, SrError *err) {
     sr_fail(err, "--policy: unknown policy '%s' (known: %s)", name, policy_names());
     return NULL;
 }
+
+int policy_live_only(const Policy *p) {
+    return p->branch != NULL || (p->needs & POLICY_NEEDS_ENTROPY) != 0;
+}

@@ -23,8 +23,13 @@ static void rp_keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, in
     for (int i = 0; i < n; i++) keep[i] = 1;
 }
 
-const Policy record_policy = {"record", "score everyone after every step, keep everyone",
-                              NULL, 0, NULL, rp_plan_length, rp_decide, rp_keep};
+const Policy record_policy = {
+    .name = "record",
+    .summary = "score everyone after every step, keep everyone",
+    .plan_length = rp_plan_length,
+    .decide = rp_decide,
+    .keep = rp_keep,
+};
 
 /* ---- the tap ------------------------------------------------------------- */
 
