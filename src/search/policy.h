@@ -144,6 +144,9 @@ typedef struct Policy {
 /* Whether p can only run live (it forks, or needs the logits): a replay
  * refuses it, saying this. */
 int policy_live_only(const Policy *p);
+/* The refusal of a run over recorded tokens for such a policy: one line
+ * naming it and why. Returns -1. */
+int policy_live_only_error(const Policy *p, SrError *err);
 
 /* params and n_params of a Policy, from a static array: positionally
  * (POLICY_PARAMS) or as designated initializers (POLICY_PARAMS_FIELDS, the

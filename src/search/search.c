@@ -407,11 +407,7 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
                             "distributions, which a run over recorded tokens does not have",
                        rs->name);
     if (policy_live_only(p->policy) && R.vocab == 0)
-        return sr_fail(err, "--policy %s: runs live only (it %s a record does not hold): run "
-                            "it with spr, not replay or compare",
-                       p->policy->name,
-                       p->policy->branch ? "forks candidates, whose tokens"
-                                         : "reads the next-token entropy, which");
+        return policy_live_only_error(p->policy, err);
     R.need_entropy = (p->policy->needs & POLICY_NEEDS_ENTROPY) != 0;
     if (sampler_check(&p->sampling, err) != 0) return -1;
     if (select_check(&p->select, err) != 0) return -1;
