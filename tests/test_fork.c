@@ -2,7 +2,7 @@
  * ancestry and the seed alone, whatever the batch size or the thread
  * count; a parent draws the same tokens whether it forks or not; a child
  * starts as its parent; forks stay inside the KV budget, charged only
- * when they diverge. tests/invariance.sh runs this under every OpenBLAS
+ * when they diverge; the reward model's forked state scores as a fresh one. tests/invariance.sh runs this under every OpenBLAS
  * core and thread count as well. */
 #include "test_util.h"
 
@@ -174,6 +174,38 @@ static void forks_stay_inside_the_budget(void **state) {
     model_free(lm);
 }
 
+/* The reward model's fork (its KV slot shared copy-on-write) gives every
+ * candidate the scores a fresh state fed the whole response gives, bit for
+ * bit, for fewer tokens pushed through the reward model. */
+static void a_forked_reward_state_scores_as_a_fresh_one(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    SearchResult r[2];
+    for (int k = 0; k < 2; k++) {
+        RewardContext ctx = {0};
+        ctx.path = RM, ctx.prompt_ids = PROMPT, ctx.n_prompt = NP, ctx.gen_vocab = 96;
+        RewardSource *rs = NULL;
+        SrError err = {{0}};
+        if (reward_open("model", &ctx, &rs, &err) != 0) fail_msg("%s", err.msg);
+        RewardOps ops = *rs->ops;
+        const RewardOps *saved = rs->ops;
+        assert_non_null(ops.fork);
+        if (k == 1) ops.fork = NULL, rs->ops = &ops; /* attach afresh instead */
+        SearchParams p = params(&FORK_ZERO, 3);
+        if (search_run(lm, rs, PROMPT, NP, &p, &r[k], &err) != 0) fail_msg("%s", err.msg);
+        rs->ops = saved;
+        reward_close(rs);
+    }
+    assert_int_equal(r[0].n, r[1].n);
+    for (int i = 0; i < r[0].n; i++) {
+        same_tokens(&r[0].cands[i], &r[1].cands[i]);
+        assert_memory_equal(&r[0].cands[i].score, &r[1].cands[i].score, sizeof(double));
+    }
+    assert_true(r[0].stats.tokens_scored < r[1].stats.tokens_scored);
+    search_result_free(&r[0]), search_result_free(&r[1]);
+    model_free(lm);
+}
+
 /* A policy that forks refuses a run over recorded tokens (no logits: a
  * replay), naming itself and why. */
 static int no_forward(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
@@ -210,6 +242,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forks_do_not_depend_on_batch_or_threads),
         cmocka_unit_test(forks_stay_inside_the_budget),
+        cmocka_unit_test(a_forked_reward_state_scores_as_a_fresh_one),
         cmocka_unit_test(a_fork_policy_runs_live_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

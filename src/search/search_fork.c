@@ -64,7 +64,7 @@ static int fork_one(Run *R, SearchCandidate *pa, int r, SrError *err) {
     if (kv_fork(R->kv, ch->gslot, pa->gslot, err) != 0) return -1;
     if (copy_token_stats(R, ch, pa, err) != 0) return -1;
     if (policy_view_inherit(&R->pview, ch->index, pa->index, err) != 0) return -1;
-    return R->rs->ops->attach(R->rs, &ch->rw, err);
+    return reward_fork(R->rs, &pa->rw, &ch->rw, err);
 }
 
 /* Takes back the last child made (it would not fit): as if never made. */
