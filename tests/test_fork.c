@@ -2,7 +2,8 @@
  * ancestry and the seed alone, whatever the batch size or the thread
  * count; a parent draws the same tokens whether it forks or not; a child
  * starts as its parent; forks stay inside the KV budget, charged only
- * when they diverge; the reward model's forked state scores as a fresh one. tests/invariance.sh runs this under every OpenBLAS
+ * when they diverge; the reward model's forked state scores as a fresh one;
+ * a rewound candidate redraws from its mark (search.h: "Rewinds"). tests/invariance.sh runs this under every OpenBLAS
  * core and thread count as well. */
 #include "test_util.h"
 
@@ -206,6 +207,95 @@ static void a_forked_reward_state_scores_as_a_fresh_one(void **state) {
     model_free(lm);
 }
 
+/* A rewinding policy: everyone is kept at length 3 (their mark), and at 6
+ * candidate 0 is sent back there (POLICY_REWIND); `g_always` instead
+ * rewinds everyone at every step, which the driver must end. */
+static int g_always = 0;
+static int rewind_decide(const PolicyArgs *a, const PolicyState *s) {
+    (void)a;
+    return g_always || s->over_budget || s->step == 3 || s->step == 6;
+}
+static void rewind_branch(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                          int *copies) {
+    (void)a;
+    for (int i = 0; i < n; i++)
+        copies[i] = g_always || (s->step == 6 && c[i].index == 0) ? POLICY_REWIND : 1;
+}
+static const Policy REWIND_ZERO = {.name = "rewind_zero", .summary = "test",
+                                   .plan_length = fork_plan, .decide = rewind_decide,
+                                   .branch = rewind_branch};
+
+/* A rewound candidate keeps its tokens up to its mark and draws on from
+ * its stream; its discarded tokens stay counted; everyone else draws what
+ * Best-of-N draws; the same at any batch size and thread count; the reward
+ * model's rewound state scores as a fresh one; a policy that rewinds
+ * forever still ends. */
+static void rewinds_redraw_from_the_mark(void **state) {
+    (void)state;
+    Model *lm = load(LM);
+    int saved = omp_get_max_threads();
+    SearchResult ref, bon;
+    static const int NS[] = {1, 4, 7};
+    for (int t = 1; t <= 3; t++)
+        for (size_t b = 0; b < sizeof NS / sizeof NS[0]; b++) {
+            omp_set_num_threads(t);
+            SearchParams p = params(&REWIND_ZERO, NS[b]);
+            SearchResult r;
+            run(lm, "model", &p, &r);
+            assert_int_equal(r.n, NS[b]);
+            assert_int_equal(r.stats.decision_points, 2);
+            long long kept = 0;
+            for (int i = 0; i < r.n; i++) kept += r.cands[i].tokens.len + (r.cands[i].stop_id >= 0);
+            assert_int_equal(r.stats.tokens_generated, kept + 3); /* 3 drawn again */
+            SearchParams pb = params(policy_find("none", &(SrError){{0}}), NS[b]);
+            run(lm, "model", &pb, &bon);
+            for (int i = 1; i < NS[b]; i++) same_tokens(&r.cands[i], &bon.cands[i]);
+            assert_memory_equal(r.cands[0].tokens.data, bon.cands[0].tokens.data, 3 * sizeof(int));
+            assert_true(memcmp(r.cands[0].tokens.data + 3, bon.cands[0].tokens.data + 3,
+                               sizeof(int) * 8) != 0);
+            search_result_free(&bon);
+            if (t == 1 && b == 0) {
+                ref = r;
+                continue;
+            }
+            same_tokens(&r.cands[0], &ref.cands[0]);
+            assert_memory_equal(&r.cands[0].score, &ref.cands[0].score, sizeof(double));
+            search_result_free(&r);
+        }
+    omp_set_num_threads(saved);
+    /* without the source's rewind op: detached, attached afresh, re-fed */
+    RewardContext ctx = {0};
+    ctx.path = RM, ctx.prompt_ids = PROMPT, ctx.n_prompt = NP, ctx.gen_vocab = 96;
+    RewardSource *rs = NULL;
+    SrError err = {{0}};
+    if (reward_open("model", &ctx, &rs, &err) != 0) fail_msg("%s", err.msg);
+    RewardOps ops = *rs->ops;
+    const RewardOps *own = rs->ops;
+    assert_non_null(ops.rewind);
+    ops.rewind = NULL, rs->ops = &ops;
+    SearchParams p = params(&REWIND_ZERO, 1);
+    SearchResult fresh;
+    if (search_run(lm, rs, PROMPT, NP, &p, &fresh, &err) != 0) fail_msg("%s", err.msg);
+    rs->ops = own;
+    reward_close(rs);
+    same_tokens(&fresh.cands[0], &ref.cands[0]);
+    assert_memory_equal(&fresh.cands[0].score, &ref.cands[0].score, sizeof(double));
+    search_result_free(&fresh);
+    search_result_free(&ref);
+    /* rewinding everyone at every step: the wave stops rewinding after
+     * SEARCH_REWIND_STEPS x max_new steps and runs to the end */
+    g_always = 1;
+    SearchParams pa = params(&REWIND_ZERO, 3);
+    SearchResult r;
+    run(lm, "model", &pa, &r);
+    g_always = 0;
+    for (int i = 0; i < r.n; i++) assert_int_equal(r.cands[i].state, CAND_FINISHED);
+    assert_true(r.stats.tokens_generated > 3LL * SEARCH_REWIND_STEPS * MAX_NEW);
+    assert_true(r.stats.tokens_generated <= 3LL * (SEARCH_REWIND_STEPS + 1) * MAX_NEW);
+    search_result_free(&r);
+    model_free(lm);
+}
+
 /* A policy that forks refuses a run over recorded tokens (no logits: a
  * replay), naming itself and why. */
 static int no_forward(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
@@ -228,7 +318,7 @@ static void a_fork_policy_runs_live_only(void **state) {
     assert_int_equal(reward_open("selflik", &ctx, &rs, &err), 0);
     SearchResult r;
     assert_int_equal(search_run_gen(&g, rs, PROMPT, NP, &p, &r, &err), -1);
-    assert_string_equal(err.msg, "--policy fork_zero: runs live only (it forks candidates, whose "
+    assert_string_equal(err.msg, "--policy fork_zero: runs live only (it forks or rewinds candidates, whose "
                                  "tokens a record does not hold): run it with spr, not replay "
                                  "or compare");
     assert_true(policy_live_only(&FORK_ZERO));
@@ -243,6 +333,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(forks_do_not_depend_on_batch_or_threads),
         cmocka_unit_test(forks_stay_inside_the_budget),
         cmocka_unit_test(a_forked_reward_state_scores_as_a_fresh_one),
+        cmocka_unit_test(rewinds_redraw_from_the_mark),
         cmocka_unit_test(a_fork_policy_runs_live_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,6 @@ int policy_live_only(const Policy *p) {
 int policy_live_only_error(const Policy *p, SrError *err) {
     return sr_fail(err, "--policy %s: runs live only (it %s a record does not hold): run it with "
                         "spr, not replay or compare",
-                   p->name, p->branch ? "forks candidates, whose tokens"
+                   p->name, p->branch ? "forks or rewinds candidates, whose tokens"
                                       : "reads the next-token entropy, which");
 }

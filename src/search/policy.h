@@ -75,13 +75,16 @@ typedef struct PolicyCand {
                               token was drawn from: POLICY_NEEDS_ENTROPY, else NaN */
     const double *logp;    /* per sampled token: POLICY_NEEDS_LOGPROBS, else NULL */
     int parent;            /* the candidate it was forked from, -1: none */
+    int mark;              /* its length when a decision point last kept it (0: never) */
+    int rewinds;           /* times rewound to mark since (POLICY_REWIND) */
 } PolicyCand;
 
 /* The run's state at a decision point (and before one, for decide()). */
 typedef struct PolicyState {
     int wave;
     int decision;          /* decision points already taken in this wave */
-    int step;              /* response length of the live candidates */
+    int step;              /* decode steps taken in this wave: the live candidates'
+                              response length, unless a policy rewound some */
     int max_new;           /* the effective response cap */
     int over_budget;       /* one more step would not fit the KV budget */
     size_t kv_used, kv_limit;
@@ -98,6 +101,13 @@ typedef struct PolicyState {
                               and the decision number: what a policy that draws (a
                               resampler) draws from, so its choice is a pure function */
 } PolicyState;
+
+/* A branch() decision: back to the candidate's mark (PolicyCand.mark). Its
+ * stream is not rewound, so it draws a new continuation; its discarded
+ * tokens stay counted as generated. The driver stops rewinding (keeps the
+ * candidate instead) once a wave has taken SEARCH_REWIND_STEPS x max_new
+ * decode steps (search.h), so every run ends. */
+#define POLICY_REWIND (-1)
 
 /* What a policy asks the driver to compute for it (Policy.needs, or-ed). A
  * run over recorded tokens (replay) has no logits: the driver refuses a
@@ -131,7 +141,9 @@ typedef struct Policy {
      * comes zeroed. 0: cut (a finished one leaves the ranking, still
      * eligible for the answer); 1: keep; k >= 2: keep and fork k - 1
      * children (search.h: forks), for a live candidate only (a finished
-     * one counts as 1). Copies past what the wave's room and the KV budget
+     * one counts as 1); POLICY_REWIND: a live candidate goes back to its
+     * mark (its length when a decision point last kept it) and draws on
+     * from there (a finished one counts as 1). Copies past what the wave's room and the KV budget
      * hold are not made (best-ranked first). All zero keeps the best.
      * A branching policy runs live only: a record holds the tokens of the
      * candidates a run planned, not those of forks, so replay and compare

@@ -83,9 +83,9 @@ const int *policy_view_decide(PolicyView *v, const Policy *p, const PolicyArgs *
     }
     int any = 0;
     for (int i = 0; i < n; i++) {
-        if (v->copies[i] < 0) v->copies[i] = 0;
-        if (v->cands[i].finished && v->copies[i] > 1) v->copies[i] = 1;
-        any |= v->copies[i] > 0;
+        if (v->copies[i] < POLICY_REWIND) v->copies[i] = 0;
+        if (v->cands[i].finished && v->copies[i] != 0) v->copies[i] = 1;
+        any |= v->copies[i] != 0;
     }
     if (!any) v->copies[0] = 1; /* keeping none keeps the best (policy.h) */
     /* after the policy saw them: the pointers above may move */
@@ -99,7 +99,7 @@ const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const Poli
                                       int n, SrError *err) {
     const int *copies = policy_view_decide(v, p, a, n, err);
     if (!copies) return NULL;
-    for (int i = 0; i < n; i++) v->keep[i] = copies[i] > 0;
+    for (int i = 0; i < n; i++) v->keep[i] = copies[i] != 0;
     return v->keep;
 }
 

@@ -32,7 +32,7 @@ PolicyCand *policy_view_cands(PolicyView *v, int n, SrError *err);
  * once. NULL on failure. */
 const int *policy_view_decide(PolicyView *v, const Policy *p, const PolicyArgs *a, int n,
                               SrError *err);
-/* The same decision as keep flags (copies > 0). */
+/* The same decision as keep flags (copies != 0: a rewound one stays). */
 const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const PolicyArgs *a,
                                       int n, SrError *err);
 /* A fork `child` of `parent`: it starts with the parent's score history. */

@@ -112,6 +112,12 @@ int reward_fork(RewardSource *rs, const RewardCand *parent, RewardCand *child, S
     return rs->ops->attach(rs, child, err);
 }
 
+int reward_rewind(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    if (rs->ops->rewind) return rs->ops->rewind(rs, c, len, err);
+    rs->ops->detach(rs, c);
+    return rs->ops->attach(rs, c, err);
+}
+
 size_t reward_held_bytes(const RewardSource *rs) {
     return rs->ops->held_bytes ? rs->ops->held_bytes(rs) : 0;
 }
@@ -210,6 +216,10 @@ static int wrap_fork(RewardSource *rs, const RewardCand *parent, RewardCand *chi
     return reward_fork(inner_of(rs), parent, child, err);
 }
 
+static int wrap_rewind(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    return reward_rewind(inner_of(rs), c, len, err);
+}
+
 static const RewardOps WRAP_OPS = {.begin = wrap_begin,
                                    .attach = wrap_attach,
                                    .score = wrap_score,
@@ -220,7 +230,8 @@ static const RewardOps WRAP_OPS = {.begin = wrap_begin,
                                    .bytes_needed = wrap_bytes_needed,
                                    .max_response = wrap_max_response,
                                    .footprint = wrap_footprint,
-                                   .fork = wrap_fork};
+                                   .fork = wrap_fork,
+                                   .rewind = wrap_rewind};
 
 int reward_wrap_open(const RewardContext *ctx, const char *detail, RewardAdjust adjust, void *self,
                      void (*free_self)(void *), RewardSource **out, SrError *err) {

@@ -52,6 +52,19 @@ static int fork(RewardSource *rs, const RewardCand *parent, RewardCand *child, S
     return kv_fork(s->kv, f->slot, p->slot, err);
 }
 
+/* The slot forgets the response ids beyond len; the score is stale. */
+static int rewind_to(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    (void)err;
+    ModelSource *s = rs->self;
+    Fed *f = c->state;
+    if (f->fed > len) {
+        kv_truncate(s->kv, f->slot, s->prefix.len + len);
+        f->fed = len;
+    }
+    f->has_score = 0;
+    return 0;
+}
+
 static void detach(RewardSource *rs, RewardCand *c) {
     ModelSource *s = rs->self;
     Fed *f = c->state;
@@ -153,4 +166,5 @@ const RewardOps reward_model_shared_ops = {.begin = begin,
                                            .bytes_needed = bytes_needed,
                                            .max_response = reward_model_max_response,
                                            .footprint = reward_model_footprint,
-                                           .fork = fork};
+                                           .fork = fork,
+                                           .rewind = rewind_to};

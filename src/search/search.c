@@ -82,7 +82,8 @@ void search_release(Run *R, SearchCandidate *c) {
  * (max_new and a stop id). */
 int search_alloc_token_stats(Run *R, SearchCandidate *c, SrError *err) {
     size_t n = (size_t)R->plan.max_new + 1;
-    if (((R->rs->needs & REWARD_NEEDS_LOGPROBS) ||
+    /* a branching policy's rewinds recount nll_sum from them */
+    if (((R->rs->needs & REWARD_NEEDS_LOGPROBS) || R->p->policy->branch ||
          (R->p->policy->needs & POLICY_NEEDS_LOGPROBS)) &&
         !(c->tok_logp = sr_malloc_array(n, sizeof *c->tok_logp, err)))
         return -1;
@@ -210,25 +211,31 @@ static int sample_step(Run *R, SrError *err) {
     return 0;
 }
 
-/* Feeds every live candidate's last token: one model_forward. */
+/* Feeds every live candidate's last token: one model_forward. One rewound
+ * to an empty response has none: it samples from the prompt's logits. */
 static int forward_step(Run *R, SrError *err) {
     double t0 = search_now();
-    int n = R->n_live;
-    for (int j = 0; j < n; j++) {
+    int n = 0;
+    for (int j = 0; j < R->n_live; j++) {
         SearchCandidate *c = R->live[j];
-        R->slots[j] = c->gslot;
-        R->toks[j] = c->tokens.data[c->tokens.len - 1];
-        c->row = j;
+        if (c->tokens.len == 0) {
+            c->row = -1;
+            continue;
+        }
+        R->slots[n] = c->gslot;
+        R->toks[n] = c->tokens.data[c->tokens.len - 1];
+        c->row = n++;
         R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
     }
     R->res->stats.gen_tokens += n;
-    int rc = R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
+    int rc = n == 0 ? 0 : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
     R->t_gen += search_now() - t0;
     return rc;
 }
 
 static void progress(const Run *R, int r) {
     long long per = R->plan.max_new;
+    if (r > per) r = (int)per; /* rewinds take more steps than max_new */
     progress_update(R->p->progress, R->wave * per + r, R->n_waves * per);
 }
 
@@ -256,7 +263,7 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
         if (sample_step(R, err) != 0) return -1;
         r++;
         if (R->n_live == 0) break;
-        int over = search_bytes_after_step(R, r) > R->budget.limit;
+        int over = search_bytes_after_step(R) > R->budget.limit;
         if (R->p->policy->decide(&R->p->policy_args, search_policy_state(R, r, over))) {
             if (search_decide(R, r, err) != 0) return -1;
             if (R->n_live == 0) break;

@@ -35,6 +35,14 @@
  * only while one more step of everyone still fits the budget; children
  * beyond either are not made. Forks count in candidates_started.
  *
+ * Rewinds: a branching policy may also send a live candidate back to its
+ * mark, its length when a decision point last kept it (policy.h:
+ * POLICY_REWIND): its tokens, generator KV and log-probabilities are cut
+ * back there (the reward source's state too: RewardOps.rewind, or afresh),
+ * and it draws on from its own stream, which is not rewound. Live
+ * candidates then differ in length: the budget check counts each at its
+ * own.
+ *
  * Decision points: before each step, the driver asks the policy whether to
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
@@ -112,6 +120,7 @@ typedef struct SearchCandidate {
     int parent;          /* the candidate it was forked from, -1: none */
     int forked_at;       /* its response length then (0: not a fork) */
     int n_children;      /* forks made from it so far: the next is child n_children + 1 */
+    int mark, rewinds;   /* policy.h: PolicyCand.mark, rewinds */
 } SearchCandidate;
 
 /* One decision point, as the trace writer sees it. ranked[] holds the
@@ -201,6 +210,10 @@ typedef struct SearchResult {
      * one Best-of-(k * wave) run also gives the cost of every smaller k. */
     SearchStats *wave_stats;
 } SearchResult;
+
+/* A wave stops rewinding candidates (policy.h: POLICY_REWIND) after this
+ * many times max_new decode steps, so a run always ends. */
+#define SEARCH_REWIND_STEPS 4
 
 /* Default budget unit: this many candidates at full length. */
 #define SEARCH_DEFAULT_BUDGET_CANDIDATES 32

@@ -98,18 +98,18 @@ static int consult_policy(Run *R, int r, int n, SrError *err) {
                              .entropy = R->need_entropy ? c->entropy : NAN,
                              .logp = (R->p->policy->needs & POLICY_NEEDS_LOGPROBS) ? c->tok_logp
                                                                                   : NULL,
-                             .parent = c->parent};
+                             .parent = c->parent, .mark = c->mark, .rewinds = c->rewinds};
     }
-    search_policy_state(R, r, search_bytes_after_step(R, r) > R->budget.limit);
+    search_policy_state(R, r, search_bytes_after_step(R) > R->budget.limit);
     const int *copies = policy_view_decide(&R->pview, R->p->policy, &R->p->policy_args, n, err);
     if (!copies) return -1;
     int k = 0;
     for (int pass = 1; pass >= 0; pass--)
         for (int i = 0; i < n; i++)
-            if ((copies[i] > 0) == pass) R->spare[k] = R->ranked[i], R->copies[k++] = copies[i];
+            if ((copies[i] != 0) == pass) R->spare[k] = R->ranked[i], R->copies[k++] = copies[i];
     memcpy(R->ranked, R->spare, (size_t)n * sizeof *R->ranked);
     int n_keep = 0;
-    for (int i = 0; i < n; i++) n_keep += copies[i] > 0;
+    for (int i = 0; i < n; i++) n_keep += copies[i] != 0;
     return n_keep;
 }
 
@@ -125,12 +125,21 @@ int search_decide(Run *R, int r, SrError *err) {
     R->decision_no++;
     R->res->stats.decision_points++;
     for (int i = keep; i < n; i++) cut(R, R->ranked[i]);
+    /* the kept remember where they were kept (a rewind's target); a
+     * rewind needs the wave's steps to spare, else it is a keep */
+    for (int i = 0; i < keep; i++) {
+        SearchCandidate *c = R->ranked[i];
+        if (R->copies[i] == POLICY_REWIND && r >= SEARCH_REWIND_STEPS * R->plan.max_new)
+            R->copies[i] = 1;
+        if (R->copies[i] > 0 && c->state == CAND_LIVE) c->mark = c->tokens.len, c->rewinds = 0;
+    }
+    if (R->p->policy->branch && search_rewinds(R, keep, err) < 0) return -1;
     rebuild_batch(R, n);
     search_collect_live(R); /* the batch is in rank order now */
     /* Memory comes first: drop the weakest kept live candidates until one
      * more step fits (the budget check at start-up guarantees one does). */
     int forced = 0;
-    for (int i = keep - 1; i >= 0 && search_bytes_after_step(R, r) > R->budget.limit; i--) {
+    for (int i = keep - 1; i >= 0 && search_bytes_after_step(R) > R->budget.limit; i--) {
         if (R->ranked[i]->state != CAND_LIVE || R->n_live <= 1) continue;
         cut(R, R->ranked[i]);
         R->copies[i] = 0;
@@ -148,7 +157,7 @@ int search_decide(Run *R, int r, SrError *err) {
                               &R->res->stats, R->budget.used, forked};
         if (R->p->on_decision(R->p->user, &rec, err) != 0) return -1;
     }
-    if (R->n_live > 0 && search_bytes_after_step(R, r) > R->budget.limit)
+    if (R->n_live > 0 && search_bytes_after_step(R) > R->budget.limit)
         return sr_fail(err, "--kv-budget: %zu bytes cannot hold the next step of one candidate",
                        R->budget.limit);
     return 0;

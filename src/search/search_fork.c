@@ -1,8 +1,9 @@
-/* search_fork.c - forks (search.h: "Forks"; search_internal.h): the
- * children a branching policy's copies ask for, made best-ranked parent
- * first while the batch has room and one more step of everyone fits the
- * KV budget. A child is numbered after every candidate the run plans, so
- * the planned ones keep their numbers (and streams) whatever forks. */
+/* search_fork.c - what a branching policy's copies ask for beyond keep
+ * and cut (search_internal.h): forks (search.h: "Forks"), the children
+ * made best-ranked parent first while the batch has room and one more
+ * step of everyone fits the KV budget, numbered after every candidate the
+ * run plans so the planned ones keep their numbers (and streams) whatever
+ * forks; and rewinds (search.h: "Rewinds"). */
 #include "search/search_internal.h"
 
 #include <stdlib.h>
@@ -55,6 +56,7 @@ static int fork_one(Run *R, SearchCandidate *pa, int r, SrError *err) {
     ch->parent = pa->index, ch->forked_at = r;
     ch->score = pa->score, ch->scored = pa->scored, ch->nll_sum = pa->nll_sum;
     ch->last_logp = pa->last_logp, ch->entropy = pa->entropy;
+    ch->mark = pa->mark, ch->rewinds = pa->rewinds;
     ch->rng = rng_fork(&pa->rng, (uint64_t)++pa->n_children);
     ch->rw.index = ch->index;
     res->stats.candidates_started++;
@@ -99,7 +101,7 @@ int search_forks(Run *R, int r, int n, SrError *err) {
             SearchCandidate *ch = &R->res->cands[R->res->n - 1];
             R->batch[R->n_batch++] = ch;
             R->live[R->n_live++] = ch;
-            if (search_bytes_after_step(R, r) > R->budget.limit) {
+            if (search_bytes_after_step(R) > R->budget.limit) {
                 R->n_batch--, R->n_live--;
                 unfork(R, pa);
                 full = 1;
@@ -118,5 +120,33 @@ int search_forks(Run *R, int r, int n, SrError *err) {
             R->batch[R->n_batch++] = &R->res->cands[at++];
     }
     search_collect_live(R);
+    return made;
+}
+
+/* Back to c's mark: tokens, generator KV (the last token unfed, as after a
+ * sample step), log-probabilities and the source's state; the stream goes
+ * on. */
+static int rewind_one(Run *R, SearchCandidate *c, SrError *err) {
+    int L = c->mark;
+    c->tokens.len = L;
+    kv_truncate(R->kv, c->gslot, R->n_prompt + (L > 0 ? L - 1 : 0));
+    c->nll_sum = 0;
+    for (int t = 0; t < L; t++) c->nll_sum -= c->tok_logp[t];
+    c->last_logp = L > 0 ? c->tok_logp[L - 1] : 0;
+    c->entropy = 0; /* its next sample sets it */
+    c->scored = 0;
+    c->row = -1; /* until the next forward: the prompt's row, if L = 0 */
+    c->rewinds++;
+    return reward_rewind(R->rs, &c->rw, L, err);
+}
+
+int search_rewinds(Run *R, int n, SrError *err) {
+    int made = 0;
+    for (int i = 0; i < n; i++) {
+        SearchCandidate *c = R->ranked[i];
+        if (R->copies[i] != POLICY_REWIND || c->state != CAND_LIVE) continue;
+        if (rewind_one(R, c, err) != 0) return -1;
+        made++;
+    }
     return made;
 }

@@ -75,8 +75,8 @@ int search_plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt
 /* Sizes the waves: R->cap, *n_total, the budget and its stats. */
 int search_size_waves(Run *R, int *n_total, SrError *err);
 /* Bytes in use if the live candidates take one more step and everyone is
- * then scored at the new length (r: the live candidates' response length). */
-size_t search_bytes_after_step(const Run *R, int r);
+ * then scored at the new length (each at its own: rewinds make them differ). */
+size_t search_bytes_after_step(const Run *R);
 
 /* search.c: candidate moves */
 int search_move(Run *R, SearchCandidate *c, CandState to, SrError *err);
@@ -101,5 +101,8 @@ int search_decide(Run *R, int r, SrError *err);
  * room and budget left), puts each after its parent in the batch, and
  * leaves the batch and live lists current. Returns the children made. */
 int search_forks(Run *R, int r, int n, SrError *err);
+/* Sends the live ranked candidates copies[] says POLICY_REWIND back to
+ * their marks (search.h: "Rewinds"); returns how many. */
+int search_rewinds(Run *R, int n, SrError *err);
 
 #endif

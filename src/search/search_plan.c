@@ -107,17 +107,19 @@ int search_size_waves(Run *R, int *n_total, SrError *err) {
  * than at 'from' (whole blocks: kv_bytes_for). */
 static size_t growth(size_t b, int from, int to) { return kv_bytes_for(b, to) - kv_bytes_for(b, from); }
 
-/* The generator's share: a live candidate's slot holds its own prompt
- * positions + r - 1, charged in whole blocks, plus the blocks the step
- * copies because a fork shares them; the source's from the source (the
- * live at r + 1 tokens, the finished not yet scored at their own length). */
-size_t search_bytes_after_step(const Run *R, int r) {
+/* The generator's share: a live candidate of r response tokens holds its
+ * own prompt positions + r - 1 (r = 0, one rewound to the start: none, and
+ * it is not fed), charged in whole blocks, plus the blocks the step copies
+ * because a fork shares them; the source's from the source (the live at
+ * r + 1 tokens, the finished not yet scored at their own length). */
+size_t search_bytes_after_step(const Run *R) {
     size_t need = R->budget.used, g = kv_bytes_per_token(R->cfg);
     int og = own_prompt_positions(R->n_prompt, R->share), n = 0, n_slots = 0;
     for (int i = 0; i < R->n_batch; i++) {
         SearchCandidate *s = R->batch[i];
         if (s->state == CAND_LIVE) {
-            need += growth(g, og + r - 1, og + r);
+            int r = s->tokens.len;
+            if (r > 0) need += growth(g, og + r - 1, og + r);
             if (R->forked) R->slots[n_slots++] = s->gslot;
             R->rw[n] = &s->rw, R->lens[n++] = r + 1;
         } else if (!s->scored) {
