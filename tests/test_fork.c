@@ -3,8 +3,9 @@
  * count; a parent draws the same tokens whether it forks or not; a child
  * starts as its parent; forks stay inside the KV budget, charged only
  * when they diverge; the reward model's forked state scores as a fresh one;
- * a rewound candidate redraws from its mark (search.h: "Rewinds"). tests/invariance.sh runs this under every OpenBLAS
- * core and thread count as well. */
+ * a rewound candidate redraws from its mark (search.h: "Rewinds").
+ * tests/invariance.sh runs this under every OpenBLAS core and thread count
+ * as well. */
 #include "test_util.h"
 
 #include <math.h>
@@ -318,9 +319,9 @@ static void a_fork_policy_runs_live_only(void **state) {
     assert_int_equal(reward_open("selflik", &ctx, &rs, &err), 0);
     SearchResult r;
     assert_int_equal(search_run_gen(&g, rs, PROMPT, NP, &p, &r, &err), -1);
-    assert_string_equal(err.msg, "--policy fork_zero: runs live only (it forks or rewinds candidates, whose "
-                                 "tokens a record does not hold): run it with spr, not replay "
-                                 "or compare");
+    assert_string_equal(err.msg, "--policy fork_zero: runs live only (it forks or rewinds "
+                                 "candidates, whose tokens a record does not hold): run it with "
+                                 "spr, not replay or compare");
     assert_true(policy_live_only(&FORK_ZERO));
     assert_false(policy_live_only(policy_find("quantile", &err)));
     reward_close(rs);

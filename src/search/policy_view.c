@@ -113,6 +113,7 @@ int policy_view_inherit(PolicyView *v, int child, int parent, SrError *err) {
 
 void policy_view_free(PolicyView *v) {
     for (int i = 0; i < v->n_index; i++) free(v->hist[i]);
-    free(v->hist), free(v->n_hist), free(v->cap_hist), free(v->cands), free(v->keep), free(v->copies);
+    free(v->hist), free(v->n_hist), free(v->cap_hist), free(v->cands), free(v->keep);
+    free(v->copies);
     memset(v, 0, sizeof *v);
 }

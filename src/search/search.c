@@ -228,7 +228,8 @@ static int forward_step(Run *R, SrError *err) {
         R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
     }
     R->res->stats.gen_tokens += n;
-    int rc = n == 0 ? 0 : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
+    int rc = n == 0 ? 0
+                    : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
     R->t_gen += search_now() - t0;
     return rc;
 }
