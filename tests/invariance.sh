@@ -5,7 +5,9 @@
 #  - bin/specrej prints the same bytes (answer, scores, trace) for
 #    Speculative Rejection, and the same answer for Best-of-N in one batch,
 #    in waves of 2 (--max-batch) and of 5, and the same scores and answers
-#    under the reward-free sources and soft selection.
+#    under the reward-free sources and soft selection, and the same answer,
+#    candidates and peak KV for the branching policies (resample, tree,
+#    segment).
 # The projections never call BLAS (src/runtime/gemm.h), so the bytes must also agree
 # across cores; a core is skipped only when the CPU lacks its instructions.
 # usage: tests/invariance.sh [TEST_BIN_DIR]   (make test runs it)
@@ -47,6 +49,16 @@ run_cli() { # prints what must be the same bytes in every configuration
         --seed 9 --select soft --lambda 0.05 --json - | grep -E '"(score|candidate)"' || return 1
     "$BIN" spr --model "$LM" --reward-source confidence --reward-arg window=8 --prompt "$PROMPT" \
         --alpha 0.5 -n 24 --seed 9 --json - | grep -E '"(score|candidate)"' || return 1
+    # forks: resampling and a tree share KV blocks copy-on-write and draw
+    # from streams forked off their parents'; segment rewinds and reads the
+    # next-token entropy
+    for pol in "resample --policy-arg ess=0.9" "tree --policy-arg depths=4,12,20" \
+        "segment --policy-arg spike=2.5"; do
+        # shellcheck disable=SC2086
+        "$BIN" spr --model "$LM" --reward "$RM" --prompt "$PROMPT" --policy $pol -n 32 \
+            --seed 9 --kv-budget-candidates 8 --json - |
+            grep -E '"(response_ids|reward|candidate|candidates_started|peak_kv_bytes)"' || return 1
+    done
 }
 
 threads="1 2 3"
@@ -68,7 +80,7 @@ for core in $cores; do
             failed=$((failed + 1))
             continue
         fi
-        for p in test_invariance test_model test_search; do
+        for p in test_invariance test_model test_search test_fork; do
             if ! "$TESTS/$p" >"$work/log" 2>&1; then
                 echo "invariance: $cfg: $p failed:" >&2
                 grep -E 'ERROR|FAILED' "$work/log" | head -n 20 >&2

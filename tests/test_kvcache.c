@@ -386,6 +386,82 @@ static void test_share_prefix(void **state) {
     model_free(m);
 }
 
+/* Writes a recognisable key and value at each of slot's positions [from, to). */
+static void fill(KVCache *kv, int slot, int from, int to, float tag, int kv_dim) {
+    for (int pos = from; pos < to; pos++) {
+        for (int l = 0; l < 2; l++)
+            for (int d = 0; d < kv_dim; d++) {
+                kv_key(kv, slot, l, pos)[d] = tag + (float)pos + 0.01f * (float)d;
+                kv_value(kv, slot, l, pos)[d] = -tag - (float)pos;
+            }
+        kv_advance(kv, slot);
+    }
+}
+
+/* A fork shares every block, its partly written last one too, and is
+ * charged nothing; the first holder to write a shared block copies it
+ * (charged), the last writes in place; kv_copy_bytes predicts exactly
+ * what kv_reserve_many then allocates; the other holders' positions never
+ * change. */
+static void test_fork(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config();
+    size_t blk = kv_block_bytes(KV_BLOCK, kv_bytes_per_token(&c));
+    int kv_dim = c.n_kv_heads * c.head_dim, L = KV_BLOCK + 3, one[3] = {1, 1, 1};
+    KVBudget budget;
+    kv_budget_init(&budget, SIZE_MAX, KV_BLOCK);
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    assert_int_equal(kv_create(&c, 4, &budget, &kv, &err), 0);
+    int a = kv_alloc_slot(kv, &err), b = kv_alloc_slot(kv, &err), d = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_reserve(kv, a, L, &err), 0);
+    fill(kv, a, 0, L, 100, kv_dim);
+    size_t before = budget.used;
+    assert_int_equal(before, 2 * blk);
+    assert_int_equal(kv_fork(kv, b, a, &err), 0);
+    assert_int_equal(kv_fork(kv, d, a, &err), 0);
+    assert_int_equal(budget.used, before); /* shared: nothing charged */
+    assert_int_equal(kv_len(kv, b), L);
+    assert_int_equal(kv_fork(kv, a, a, &err), -1);
+    for (int pos = 0; pos < L; pos++)
+        assert_memory_equal(kv_key(kv, b, 1, pos), kv_key(kv, a, 1, pos), kv_dim * sizeof(float));
+    /* three holders of the partly written block: one writer copies, two
+     * copy, three copy twice (the last writes in place) */
+    int sl[3] = {a, b, d};
+    assert_int_equal(kv_copy_bytes(kv, 1, sl), blk);
+    assert_int_equal(kv_copy_bytes(kv, 2, sl), 2 * blk);
+    assert_int_equal(kv_copy_bytes(kv, 3, sl), 2 * blk);
+    assert_int_equal(kv_reserve_many(kv, 3, sl, one, &err), 0);
+    assert_int_equal(budget.used, before + 2 * blk);
+    fill(kv, a, L, L + 1, 100, kv_dim);
+    fill(kv, b, L, L + 1, 200, kv_dim);
+    fill(kv, d, L, L + 1, 300, kv_dim);
+    assert_true(kv_key(kv, a, 0, L)[0] == 100 + L && kv_key(kv, b, 0, L)[0] == 200 + L &&
+                kv_key(kv, d, 0, L)[0] == 300 + L);
+    for (int pos = 0; pos < L; pos++) /* the shared past is everyone's, unchanged */
+        assert_true(kv_key(kv, b, 1, pos)[0] == 100 + pos && kv_key(kv, d, 0, pos)[0] == 100 + pos);
+    assert_int_equal(kv_copy_bytes(kv, 3, sl), 0); /* nothing shared left to write */
+    /* a fork at a block's end shares only full blocks: the next write
+     * opens a block of its own, no copy */
+    kv_release(kv, d);
+    d = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_reserve(kv, a, KV_BLOCK - 4, &err), 0);
+    fill(kv, a, L + 1, 2 * KV_BLOCK, 100, kv_dim);
+    assert_int_equal(kv_fork(kv, d, a, &err), 0);
+    int ad[2] = {a, d};
+    assert_int_equal(kv_copy_bytes(kv, 2, ad), 0);
+    /* the parent goes first: the fork keeps the blocks, still charged */
+    kv_release(kv, a);
+    assert_true(kv_key(kv, d, 0, 3)[0] == 100 + 3);
+    kv_release(kv, b), kv_release(kv, d);
+    assert_int_equal(budget.used, 0);
+    assert_int_equal(kv_bytes_allocated(kv), 0);
+    kv_free(kv);
+}
+
+/* Only powers of two in [KV_BLOCK_MIN, KV_BLOCK_MAX]; a refused value
+ * changes nothing. */
+
 /* Only powers of two in [KV_BLOCK_MIN, KV_BLOCK_MAX]; a budget of another
  * size makes no cache. */
 static void test_block_size_values(void **state) {
@@ -421,6 +497,7 @@ int main(int argc, char **argv) {
             cmocka_unit_test_prestate(test_share_prefix, &b),
             cmocka_unit_test_prestate(test_short_slots_stay_in_budget, &b),
             cmocka_unit_test_prestate(test_block_size_values, &b),
+            cmocka_unit_test_prestate(test_fork, &b),
         };
         printf("# KV blocks of %d positions\n", b);
         failed += cmocka_run_group_tests(tests, NULL, NULL);

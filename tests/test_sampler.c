@@ -172,6 +172,45 @@ static void streams_depend_on_seed_and_index_only(void **state) {
     assert_true(fabs(sum / 100000 - 0.5) < 0.005);
 }
 
+/* The next-token entropy a policy reads: log V for a flat row, 0 for a
+ * one-hot one (the rest masked to -inf), and -sum p log p in double
+ * precision for a random row. */
+static void entropy_matches_reference(void **state) {
+    (void)state;
+    enum { V = 1000 };
+    float x[V];
+    for (int i = 0; i < V; i++) x[i] = 0.25f;
+    assert_true(fabs(sampler_entropy(x, V) - log((double)V)) < 1e-9);
+    for (int i = 0; i < V; i++) x[i] = i == 7 ? 1.0f : -INFINITY;
+    assert_true(sampler_entropy(x, V) == 0);
+    Rng g = rng_stream(5, 0);
+    random_logits(x, V, &g);
+    double m = -INFINITY, z = 0, h = 0;
+    for (int i = 0; i < V; i++) m = x[i] > m ? x[i] : m;
+    for (int i = 0; i < V; i++) z += exp((double)x[i] - m);
+    for (int i = 0; i < V; i++) {
+        double p = exp((double)x[i] - m) / z;
+        h -= p * log(p);
+    }
+    assert_true(fabs(sampler_entropy(x, V) - h) < 1e-5 * h);
+}
+
+/* A fork's stream: a function of its parent's stream now and the child's
+ * number alone, unlike its parent's and its siblings', and forking leaves
+ * the parent's stream where it was. */
+static void forked_streams_depend_on_parent_and_k_only(void **state) {
+    (void)state;
+    Rng p = rng_stream(1, 0), q = rng_stream(1, 0);
+    rng_next(&p), rng_next(&q);
+    Rng c1 = rng_fork(&p, 1), c1b = rng_fork(&q, 1), c2 = rng_fork(&p, 2);
+    uint64_t x = rng_next(&c1);
+    assert_true(x == rng_next(&c1b));
+    assert_true(x != rng_next(&c2));
+    assert_true(rng_next(&p) == rng_next(&q)); /* the parent did not move */
+    Rng later = rng_fork(&p, 1);                /* a fork taken later differs */
+    assert_true(rng_next(&later) != x);
+}
+
 static void bad_parameters_are_refused(void **state) {
     (void)state;
     SrError err;
@@ -194,6 +233,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(frequencies_follow_softmax),
         cmocka_unit_test(logprob_is_log_softmax),
         cmocka_unit_test(streams_depend_on_seed_and_index_only),
+        cmocka_unit_test(entropy_matches_reference),
+        cmocka_unit_test(forked_streams_depend_on_parent_and_k_only),
         cmocka_unit_test(bad_parameters_are_refused),
     };
     return cmocka_run_group_tests_name("sampler", tests, NULL, NULL);

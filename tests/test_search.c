@@ -634,9 +634,16 @@ static int hw_max_response(const RewardSource *rs) {
 static void hw_footprint(const RewardSource *rs, RewardFootprint *fp) {
     reward_footprint(((const HeapWatch *)rs->self)->inner, fp);
 }
-static const RewardOps HEAP_WATCH_OPS = {hw_begin,  hw_attach, hw_score,        hw_detach,
-                                         hw_end,    hw_close,  hw_held,         hw_needed,
-                                         hw_max_response, hw_footprint};
+static const RewardOps HEAP_WATCH_OPS = {.begin = hw_begin,
+                                         .attach = hw_attach,
+                                         .score = hw_score,
+                                         .detach = hw_detach,
+                                         .end = hw_end,
+                                         .close = hw_close,
+                                         .held_bytes = hw_held,
+                                         .bytes_needed = hw_needed,
+                                         .max_response = hw_max_response,
+                                         .footprint = hw_footprint};
 
 /* The generator likewise: the heap after each forward call. */
 typedef struct {

@@ -18,6 +18,12 @@ Rng rng_stream(uint64_t seed, uint64_t index) {
     return r;
 }
 
+Rng rng_fork(const Rng *parent, uint64_t k) {
+    /* the constant keeps a child's stream off rng_stream(seed, i) for a
+     * seed that happens to equal a parent's state */
+    return rng_stream(parent->state ^ 0x6A09E667F3BCC909ULL, k);
+}
+
 uint64_t rng_next(Rng *r) { return splitmix64(&r->state); }
 
 double rng_uniform(Rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }

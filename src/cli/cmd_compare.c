@@ -45,6 +45,7 @@
 #include "cli/commands.h"
 #include "cli/compare_run.h"
 #include "cli/search_output.h"
+#include "search/policy.h"
 
 typedef struct Opts {
     char **records;
@@ -169,6 +170,13 @@ static int parse(Opts *o, int argc, char **argv, int *help, SrError *err) {
     if (o->baseline) o->a.name = "baseline";
     if (!o->a.name) return args_usage(err, "--policy: required (a policy name or bon)");
     if (!o->b.name) return args_usage(err, "--against: required (a policy name or bon)");
+    const char *names[2] = {o->a.name, o->b.name};
+    for (int k = 0; k < 2; k++) { /* before any output: compare replays */
+        SrError e = {{0}};
+        const Policy *pol = policy_find(names[k], &e);
+        if (pol && policy_live_only(pol) && policy_live_only_error(pol, &e))
+            return args_usage(err, "%s", e.msg);
+    }
     return 0;
 }
 

@@ -70,7 +70,11 @@ int explain_decision(void *user, const DecisionRecord *rec, SrError *err) {
     if (keep < n && print_cand(ex, "cut", rec->ranked[keep], err) != 0) return -1;
     if (n - keep > 2) fprintf(f, "    ... %d more cut ...\n", n - keep - 2);
     if (n - keep > 1 && print_cand(ex, "worst", rec->ranked[n - 1], err) != 0) return -1;
-    fprintf(f, "  %d stay in the batch.\n", n_kept_in_batch(rec));
+    if (rec->n_forked > 0) /* a branching policy's children (search.h: "Forks") */
+        fprintf(f, "  %d stay in the batch, and %d forked from them.\n", n_kept_in_batch(rec),
+                rec->n_forked);
+    else
+        fprintf(f, "  %d stay in the batch.\n", n_kept_in_batch(rec));
     return ex->next ? ex->next(ex->next_user, rec, err) : 0;
 }
 

@@ -191,12 +191,40 @@ static void clear_slot(KVCache *kv, Slot *s) {
     s->len = s->reserved = s->shared = s->n_shared = 0;
 }
 
-/* Blocks a write of positions [from, to) must copy first (see below). */
-static int shared_blocks_written(const KVCache *kv, const Slot *s, int from, int to) {
+/* Whether slot s writes block b when it writes positions [from, to). */
+static int writes_block(const KVCache *kv, const Slot *s, int from, int to, const Block *blk) {
     if (from >= to || from < s->shared) return 0;
-    int first = blocks_for(kv, s, from + 1) - 1, last = blocks_for(kv, s, to) - 1, n = 0;
-    for (int b = first; b <= last && b < s->n_blocks; b++) n += s->blocks[b]->refs > 1;
-    return n;
+    int first = blocks_for(kv, s, from + 1) - 1, last = blocks_for(kv, s, to) - 1;
+    for (int b = first; b <= last && b < s->n_blocks; b++)
+        if (s->blocks[b] == blk) return 1;
+    return 0;
+}
+
+/* Blocks a kv_reserve_many over these slots copies first (see below),
+ * counted exactly: a block k slots hold and w of them write is copied
+ * min(w, k - 1) times, since each writer copies while another still holds
+ * it and the last one writes in place. Blocks nobody else holds cost
+ * nothing here, so a run without forks never enters the inner loop.
+ * extra NULL: one position each. */
+static size_t copies_needed(const KVCache *kv, int n, const int *slots, const int *extra) {
+    size_t copies = 0;
+    for (int i = 0; i < n; i++) {
+        const Slot *s = &kv->slots[slots[i]];
+        int from = s->len, to = s->len + (extra ? extra[i] : 1);
+        if (from >= to || from < s->shared) continue;
+        int first = blocks_for(kv, s, from + 1) - 1, last = blocks_for(kv, s, to) - 1;
+        for (int b = first; b <= last && b < s->n_blocks; b++) {
+            const Block *blk = s->blocks[b];
+            if (blk->refs < 2) continue;
+            size_t before = 0; /* writers of blk earlier in the list */
+            for (int j = 0; j < i; j++) {
+                const Slot *o = &kv->slots[slots[j]];
+                before += (size_t)writes_block(kv, o, o->len, o->len + (extra ? extra[j] : 1), blk);
+            }
+            copies += before < blk->refs - 1;
+        }
+    }
+    return copies;
 }
 
 /* Before a slot writes positions [from, to): every block it would write
@@ -251,9 +279,9 @@ int kv_reserve_many(KVCache *kv, int n, const int *slots, const int *extra, SrEr
             return sr_fail(err, "KV cache: slot %d would hold %lld positions, more than %d",
                            slots[i], (long long)s->len + extra[i], kv->max_seq_len);
         int need = s->len + extra[i], have = s->n_blocks;
-        new_blocks += (size_t)shared_blocks_written(kv, s, s->len, need);
         if (blocks_for(kv, s, need) > have) new_blocks += (size_t)(blocks_for(kv, s, need) - have);
     }
+    new_blocks += copies_needed(kv, n, slots, extra);
     if (budget_check(kv, new_blocks * block_bytes(kv), err) != 0) return -1;
     for (int i = 0; i < n; i++) {
         Slot *s = &kv->slots[slots[i]];
@@ -332,6 +360,27 @@ int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err) {
     d->n_blocks = d->n_shared = nb;
     d->shared = d->len = d->reserved = len;
     return 0;
+}
+
+int kv_fork(KVCache *kv, int dst, int src, SrError *err) {
+    Slot *d = live_slot(kv, dst), *s = live_slot(kv, src);
+    if (!d || !s || dst == src)
+        return sr_fail(err, "KV cache: cannot fork slot %d into slot %d", src, dst);
+    clear_slot(kv, d);
+    if (ensure_block_cap(d, s->n_blocks, err) != 0) return -1;
+    for (int b = 0; b < s->n_blocks; b++) {
+        d->blocks[b] = s->blocks[b];
+        d->blocks[b]->refs++;
+    }
+    d->n_blocks = s->n_blocks, d->n_shared = s->n_shared;
+    d->shared = s->shared, d->len = s->len, d->reserved = s->reserved;
+    return 0;
+}
+
+size_t kv_copy_bytes(const KVCache *kv, int n, const int *slots) {
+    for (int i = 0; i < n; i++)
+        if (!live_slot(kv, slots[i])) return 0;
+    return copies_needed(kv, n, slots, NULL) * block_bytes(kv);
 }
 
 int kv_shared_len(const KVCache *kv, int slot) {

@@ -28,6 +28,8 @@
  * in full (what the authors' code does with the prompt); kv_share_prefix()
  * shares the blocks, charged once; a slot's own positions start in a block
  * of its own, so a slot of own length L holds ceil(L / B) blocks.
+ * kv_fork() shares every block of a slot, its partly written last one too;
+ * a shared block is copied, and charged, when a holder first writes to it.
  */
 #ifndef SPECREJ_KVCACHE_H
 #define SPECREJ_KVCACHE_H
@@ -108,6 +110,16 @@ int kv_copy_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
  * writes a copy (copy on write). Whatever dst held before is released
  * first. len must be src's length or fall on one of src's block limits. */
 int kv_share_prefix(KVCache *kv, int dst, int src, int len, SrError *err);
+/* Makes dst (a freshly allocated slot) a fork of src: the same positions,
+ * every block of src shared rather than copied, so the fork is charged
+ * nothing until it diverges. The first of the slots holding a block to
+ * write into it gets a copy (copy on write, charged as a new block then);
+ * the last writes in place. Used to branch a candidate. */
+int kv_fork(KVCache *kv, int dst, int src, SrError *err);
+/* Bytes of the copies that writing one more position of each of the n
+ * (distinct, live) slots would make, exactly as kv_reserve_many would:
+ * what a fork costs when it diverges. 0 when no written block is shared. */
+size_t kv_copy_bytes(const KVCache *kv, int n, const int *slots);
 /* The leading positions slot borrows from another slot (0: none), and an
  * identity of the borrowed blocks: slots with equal identity and length
  * read the very same prefix (the forward pass attends to it for all of

@@ -32,3 +32,14 @@ const Policy *policy_find(const char *name, SrError *err) {
     sr_fail(err, "--policy: unknown policy '%s' (known: %s)", name, policy_names());
     return NULL;
 }
+
+int policy_live_only(const Policy *p) {
+    return p->branch != NULL || (p->needs & POLICY_NEEDS_ENTROPY) != 0;
+}
+
+int policy_live_only_error(const Policy *p, SrError *err) {
+    return sr_fail(err, "--policy %s: runs live only (it %s a record does not hold): run it with "
+                        "spr, not replay or compare",
+                   p->name, p->branch ? "forks or rewinds candidates, whose tokens"
+                                      : "reads the next-token entropy, which");
+}

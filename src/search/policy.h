@@ -8,6 +8,10 @@
  * own flag), --help, validation, the run's record in --json and --trace and
  * the tests all derive from that declaration (policy_args.h).
  *
+ * A pruning policy says which candidates stay (keep); a branching one says
+ * how many copies of each go on (branch: 0 cut, 1 keep, k fork), and the
+ * driver forks the candidates (search.h: forks).
+ *
  * To add one: write src/search/policy_NAME.c defining
  * `const Policy policy_NAME = {...}` and add the line X(NAME) to
  * src/search/policy_list.h. Nothing else changes. */
@@ -15,6 +19,7 @@
 #define SPECREJ_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 
@@ -61,20 +66,56 @@ typedef struct PolicyCand {
     int finished;          /* ended (stop id or max_new): its score is final */
     double score;          /* now: partial while live */
     const double *history; /* its scores at the earlier decision points it was ranked at */
-    int n_history;         /* (this wave), oldest first */
+    int n_history;         /* (this wave), oldest first; a fork inherits its parent's */
+    /* What the generator said of its tokens (the sampler computed it): */
+    int n_sampled;         /* tokens sampled, a stop id included */
+    double nll_sum;        /* -sum log p of them (temperature 1, no truncation) */
+    double last_logp;      /* log p of the latest one */
+    double entropy;        /* entropy (nats) of the next-token distribution the latest
+                              token was drawn from: POLICY_NEEDS_ENTROPY, else NaN */
+    const double *logp;    /* per sampled token: POLICY_NEEDS_LOGPROBS, else NULL */
+    int parent;            /* the candidate it was forked from, -1: none */
+    int mark;              /* its length when a decision point last kept it (0: never) */
+    int rewinds;           /* times rewound to mark since (POLICY_REWIND) */
 } PolicyCand;
 
 /* The run's state at a decision point (and before one, for decide()). */
 typedef struct PolicyState {
     int wave;
     int decision;          /* decision points already taken in this wave */
-    int step;              /* response length of the live candidates */
+    int step;              /* decode steps taken in this wave: the live candidates'
+                              response length, unless a policy rewound some */
     int max_new;           /* the effective response cap */
     int over_budget;       /* one more step would not fit the KV budget */
     size_t kv_used, kv_limit;
     double memo[4];        /* the policy's own notes: zero at a wave's start, kept
                               across its decision points (keep() may write them) */
+    /* Set before decide() and at a decision point: */
+    int n_live, n_batch, wave_size; /* live now, ranked (live + finished still in the
+                                       batch), and the most the batch may hold (a
+                                       branching policy's: what the KV budget holds at
+                                       its plan length, which forks may fill) */
+    double entropy_max;    /* the highest entropy of the live candidates' latest
+                              next-token distributions: POLICY_NEEDS_ENTROPY, else NaN */
+    uint64_t seed;         /* a decision point's own seed, from the run's seed, the wave
+                              and the decision number: what a policy that draws (a
+                              resampler) draws from, so its choice is a pure function */
 } PolicyState;
+
+/* A branch() decision: back to the candidate's mark (PolicyCand.mark). Its
+ * stream is not rewound, so it draws a new continuation; its discarded
+ * tokens stay counted as generated. The driver stops rewinding (keeps the
+ * candidate instead) once a wave has taken SEARCH_REWIND_STEPS x max_new
+ * decode steps (search.h), so every run ends. */
+#define POLICY_REWIND (-1)
+
+/* What a policy asks the driver to compute for it (Policy.needs, or-ed). A
+ * run over recorded tokens (replay) has no logits: the driver refuses a
+ * policy that needs entropy there. */
+enum {
+    POLICY_NEEDS_ENTROPY = 1,  /* PolicyCand.entropy, PolicyState.entropy_max */
+    POLICY_NEEDS_LOGPROBS = 2, /* PolicyCand.logp */
+};
 
 typedef struct Policy {
     const char *name;
@@ -95,10 +136,36 @@ typedef struct Policy {
      * zeroed). Keeping none keeps the best. */
     void (*keep)(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
                  unsigned char *keep);
+    /* A branching policy sets this instead of keep (NULL: a pruning one):
+     * how many copies of each of the n ranked candidates go on; copies[]
+     * comes zeroed. 0: cut (a finished one leaves the ranking, still
+     * eligible for the answer); 1: keep; k >= 2: keep and fork k - 1
+     * children (search.h: forks), for a live candidate only (a finished
+     * one counts as 1); POLICY_REWIND: a live candidate goes back to its
+     * mark (its length when a decision point last kept it) and draws on
+     * from there (a finished one counts as 1). Copies past what the wave's room and the KV budget
+     * hold are not made (best-ranked first). All zero keeps the best.
+     * A branching policy runs live only: a record holds the tokens of the
+     * candidates a run planned, not those of forks, so replay and compare
+     * refuse it. */
+    void (*branch)(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                   int *copies);
+    unsigned needs;        /* POLICY_NEEDS_* */
 } Policy;
 
-/* params and n_params of a Policy, from a static array. */
+/* Whether p can only run live (it forks, or needs the logits): a replay
+ * refuses it, saying this. */
+int policy_live_only(const Policy *p);
+/* The refusal of a run over recorded tokens for such a policy: one line
+ * naming it and why. Returns -1. */
+int policy_live_only_error(const Policy *p, SrError *err);
+
+/* params and n_params of a Policy, from a static array: positionally
+ * (POLICY_PARAMS) or as designated initializers (POLICY_PARAMS_FIELDS, the
+ * form the shipped policies use: fields they leave out, such as branch and
+ * needs, are then zero without a warning). */
 #define POLICY_PARAMS(array) array, (int)(sizeof array / sizeof array[0])
+#define POLICY_PARAMS_FIELDS(array) .params = array, .n_params = (int)(sizeof array / sizeof array[0])
 
 /* The registry (policy_list.h), in its order. */
 int policy_count(void);

@@ -75,6 +75,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     policy_keep_first(policy_keep_alpha(s->memo[0], n), n, kept);
 }
 
-const Policy policy_adaptive = {"adaptive", "alpha from the spread of the first decision's scores",
-                                POLICY_PARAMS(PARAMS), NULL, plan_length,
-                                policy_decide_on_budget, keep};
+const Policy policy_adaptive = {
+    .name = "adaptive",
+    .summary = "alpha from the spread of the first decision's scores",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

@@ -21,6 +21,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     kept[0] = 1;
 }
 
-const Policy policy_margin = {"margin", "keep those within delta of the best score",
-                              POLICY_PARAMS(PARAMS), NULL, plan_length, policy_decide_on_budget,
-                              keep};
+const Policy policy_margin = {
+    .name = "margin",
+    .summary = "keep those within delta of the best score",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

@@ -17,5 +17,10 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     for (int i = 0; i < n; i++) kept[i] = 1;
 }
 
-const Policy policy_none = {"none", "no rejection (Best-of-N)", NULL, 0, NULL, plan_length,
-                            decide, keep};
+const Policy policy_none = {
+    .name = "none",
+    .summary = "no rejection (Best-of-N)",
+    .plan_length = plan_length,
+    .decide = decide,
+    .keep = keep,
+};

@@ -16,5 +16,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     policy_keep_first(policy_keep_alpha(a->num[ALPHA], n), n, kept);
 }
 
-const Policy policy_quantile = {"quantile", "decide when the KV budget is full (the paper)",
-                                POLICY_PARAMS(PARAMS), NULL, plan_length, policy_decide_on_budget, keep};
+const Policy policy_quantile = {
+    .name = "quantile",
+    .summary = "decide when the KV budget is full (the paper)",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

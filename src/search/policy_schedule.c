@@ -41,5 +41,12 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     policy_keep_first(policy_keep_alpha(a->num[ALPHA], n), n, kept);
 }
 
-const Policy policy_schedule = {"schedule", "decide at the lengths given by --schedule",
-                                POLICY_PARAMS(PARAMS), validate, plan_length, decide, keep};
+const Policy policy_schedule = {
+    .name = "schedule",
+    .summary = "decide at the lengths given by --schedule",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .validate = validate,
+    .plan_length = plan_length,
+    .decide = decide,
+    .keep = keep,
+};

@@ -20,6 +20,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     policy_keep_first((int)a->num[K], n, kept);
 }
 
-const Policy policy_topk = {"topk", "keep the K best when the KV budget is full",
-                            POLICY_PARAMS(PARAMS), NULL, plan_length, policy_decide_on_budget,
-                            keep};
+const Policy policy_topk = {
+    .name = "topk",
+    .summary = "keep the K best when the KV budget is full",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

@@ -50,7 +50,9 @@ PolicyCand *policy_view_cands(PolicyView *v, int n, SrError *err) {
         if (c) v->cands = c;
         unsigned char *k = realloc(v->keep, (size_t)n);
         if (k) v->keep = k;
-        if (!c || !k) {
+        int *cp = realloc(v->copies, (size_t)n * sizeof *cp);
+        if (cp) v->copies = cp;
+        if (!c || !k || !cp) {
             sr_fail(err, "policy: out of memory");
             return NULL;
         }
@@ -59,8 +61,8 @@ PolicyCand *policy_view_cands(PolicyView *v, int n, SrError *err) {
     return v->cands;
 }
 
-const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const PolicyArgs *a,
-                                      int n, SrError *err) {
+const int *policy_view_decide(PolicyView *v, const Policy *p, const PolicyArgs *a, int n,
+                              SrError *err) {
     if (n < 1 || n > v->cap) {
         sr_fail(err, "policy: %d candidates to decide on (room for %d)", n, v->cap);
         return NULL;
@@ -71,20 +73,47 @@ const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const Poli
         c->history = v->hist[c->index];
         c->n_history = v->n_hist[c->index];
     }
-    memset(v->keep, 0, (size_t)n);
-    p->keep(a, &v->state, v->cands, n, v->keep);
+    memset(v->copies, 0, (size_t)n * sizeof *v->copies);
+    if (p->branch) {
+        p->branch(a, &v->state, v->cands, n, v->copies);
+    } else {
+        memset(v->keep, 0, (size_t)n);
+        p->keep(a, &v->state, v->cands, n, v->keep);
+        for (int i = 0; i < n; i++) v->copies[i] = v->keep[i] != 0;
+    }
     int any = 0;
-    for (int i = 0; i < n; i++) any |= v->keep[i] = v->keep[i] != 0;
-    if (n > 0 && !any) v->keep[0] = 1; /* keeping none keeps the best (policy.h) */
+    for (int i = 0; i < n; i++) {
+        if (v->copies[i] < POLICY_REWIND) v->copies[i] = 0;
+        if (v->cands[i].finished && v->copies[i] != 0) v->copies[i] = 1;
+        any |= v->copies[i] != 0;
+    }
+    if (!any) v->copies[0] = 1; /* keeping none keeps the best (policy.h) */
     /* after the policy saw them: the pointers above may move */
     for (int i = 0; i < n; i++)
         if (push_score(v, v->cands[i].index, v->cands[i].score, err) != 0) return NULL;
     v->state.decision++;
+    return v->copies;
+}
+
+const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const PolicyArgs *a,
+                                      int n, SrError *err) {
+    const int *copies = policy_view_decide(v, p, a, n, err);
+    if (!copies) return NULL;
+    for (int i = 0; i < n; i++) v->keep[i] = copies[i] != 0;
     return v->keep;
+}
+
+int policy_view_inherit(PolicyView *v, int child, int parent, SrError *err) {
+    int top = child > parent ? child : parent;
+    if (grow_index(v, top, err) != 0) return -1;
+    for (int k = 0; k < v->n_hist[parent]; k++)
+        if (push_score(v, child, v->hist[parent][k], err) != 0) return -1;
+    return 0;
 }
 
 void policy_view_free(PolicyView *v) {
     for (int i = 0; i < v->n_index; i++) free(v->hist[i]);
     free(v->hist), free(v->n_hist), free(v->cap_hist), free(v->cands), free(v->keep);
+    free(v->copies);
     memset(v, 0, sizeof *v);
 }

@@ -14,6 +14,7 @@ typedef struct PolicyView {
     int *n_hist, *cap_hist, n_index;
     PolicyCand *cands;
     unsigned char *keep;
+    int *copies;     /* the decision: copies of each ranked candidate (policy.h: branch) */
     int cap;
 } PolicyView;
 
@@ -24,11 +25,18 @@ PolicyState *policy_view_state(PolicyView *v, int wave, int step, int over_budge
 /* Room for n candidates; the caller fills index, len, finished, score in
  * rank order. NULL on allocation failure. */
 PolicyCand *policy_view_cands(PolicyView *v, int n, SrError *err);
-/* Asks p which of the n candidates to keep (state: policy_view_state's, of
+/* Asks p what becomes of the n candidates (state: policy_view_state's, of
  * this decision point), then records their scores in their histories.
- * Returns the keep flags (at least one set), NULL on failure. */
+ * Returns the copies of each (policy.h: branch; a pruning policy's keep
+ * flags as 0 or 1): at least one candidate kept, a finished one at most
+ * once. NULL on failure. */
+const int *policy_view_decide(PolicyView *v, const Policy *p, const PolicyArgs *a, int n,
+                              SrError *err);
+/* The same decision as keep flags (copies != 0: a rewound one stays). */
 const unsigned char *policy_view_keep(PolicyView *v, const Policy *p, const PolicyArgs *a,
                                       int n, SrError *err);
+/* A fork `child` of `parent`: it starts with the parent's score history. */
+int policy_view_inherit(PolicyView *v, int child, int parent, SrError *err);
 void policy_view_free(PolicyView *v);
 
 #endif

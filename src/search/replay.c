@@ -23,8 +23,13 @@ static void rp_keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, in
     for (int i = 0; i < n; i++) keep[i] = 1;
 }
 
-const Policy record_policy = {"record", "score everyone after every step, keep everyone",
-                              NULL, 0, NULL, rp_plan_length, rp_decide, rp_keep};
+const Policy record_policy = {
+    .name = "record",
+    .summary = "score everyone after every step, keep everyone",
+    .plan_length = rp_plan_length,
+    .decide = rp_decide,
+    .keep = rp_keep,
+};
 
 /* ---- the tap ------------------------------------------------------------- */
 
@@ -416,10 +421,17 @@ static void rs_footprint(const RewardSource *rs, RewardFootprint *fp) {
     *fp = ((const RecSource *)rs->self)->fp;
 }
 
-static const RewardOps REC_OPS = {rs_begin,      rs_attach,       rs_score,
-                                  rs_detach,     rs_end,          rs_close,
-                                  rs_held_bytes, rs_bytes_needed, rs_max_response,
-                                  rs_footprint};
+/* No fork: a replay refuses a policy that forks (policy_live_only). */
+static const RewardOps REC_OPS = {.begin = rs_begin,
+                                  .attach = rs_attach,
+                                  .score = rs_score,
+                                  .detach = rs_detach,
+                                  .end = rs_end,
+                                  .close = rs_close,
+                                  .held_bytes = rs_held_bytes,
+                                  .bytes_needed = rs_bytes_needed,
+                                  .max_response = rs_max_response,
+                                  .footprint = rs_footprint};
 
 int replay_open(Replay *rp, const Record *rec, const char *name, int kv_block, SrError *err) {
     memset(rp, 0, sizeof *rp);

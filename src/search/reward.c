@@ -110,6 +110,17 @@ size_t reward_footprint_bytes(const RewardFootprint *fp, int share_prefix, int a
     return kv_bytes_for(fp->kv_block, m, own + len + fp->closing_len) - held;
 }
 
+int reward_fork(RewardSource *rs, const RewardCand *parent, RewardCand *child, SrError *err) {
+    if (rs->ops->fork) return rs->ops->fork(rs, parent, child, err);
+    return rs->ops->attach(rs, child, err);
+}
+
+int reward_rewind(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    if (rs->ops->rewind) return rs->ops->rewind(rs, c, len, err);
+    rs->ops->detach(rs, c);
+    return rs->ops->attach(rs, c, err);
+}
+
 size_t reward_held_bytes(const RewardSource *rs) {
     return rs->ops->held_bytes ? rs->ops->held_bytes(rs) : 0;
 }
@@ -257,10 +268,27 @@ static void wrap_footprint(const RewardSource *rs, RewardFootprint *fp) {
     reward_footprint(inner_of(rs), fp);
 }
 
-static const RewardOps WRAP_OPS = {wrap_begin,      wrap_attach,       wrap_score,
-                                   wrap_detach,     wrap_end,          wrap_close,
-                                   wrap_held_bytes, wrap_bytes_needed, wrap_max_response,
-                                   wrap_footprint};
+static int wrap_fork(RewardSource *rs, const RewardCand *parent, RewardCand *child,
+                     SrError *err) {
+    return reward_fork(inner_of(rs), parent, child, err);
+}
+
+static int wrap_rewind(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    return reward_rewind(inner_of(rs), c, len, err);
+}
+
+static const RewardOps WRAP_OPS = {.begin = wrap_begin,
+                                   .attach = wrap_attach,
+                                   .score = wrap_score,
+                                   .detach = wrap_detach,
+                                   .end = wrap_end,
+                                   .close = wrap_close,
+                                   .held_bytes = wrap_held_bytes,
+                                   .bytes_needed = wrap_bytes_needed,
+                                   .max_response = wrap_max_response,
+                                   .footprint = wrap_footprint,
+                                   .fork = wrap_fork,
+                                   .rewind = wrap_rewind};
 
 int reward_wrap_open(const RewardContext *ctx, const char *detail, RewardAdjust adjust, void *self,
                      void (*free_self)(void *), RewardSource **out, SrError *err) {

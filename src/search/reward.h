@@ -145,6 +145,16 @@ typedef struct RewardOps {
                            const RewardCand *const *cands, const int *lengths);
     int (*max_response)(const RewardSource *rs);
     void (*footprint)(const RewardSource *rs, RewardFootprint *fp);
+    /* child (not attached) becomes a fork of parent (attached, scored or
+     * not): it starts with what parent's state holds, shared where the
+     * source can (the model source forks its KV slot: kvcache.h kv_fork,
+     * charged when a block is copied on write, and bytes_needed counts
+     * those copies). NULL: the child is attached afresh and its whole
+     * response is fed at its next scoring (search.h: "Forks"). */
+    int (*fork)(RewardSource *rs, const RewardCand *parent, RewardCand *child, SrError *err);
+    /* c's response was cut back to len tokens (search.h: rewinds): forget
+     * what it fed beyond. NULL: detached and attached afresh. */
+    int (*rewind)(RewardSource *rs, RewardCand *c, int len, SrError *err);
 } RewardOps;
 
 /* Ready-made begin/attach/detach/end for a source that keeps no
@@ -176,6 +186,8 @@ size_t reward_bytes_needed(const RewardSource *rs, int share_prefix, int n,
                            const RewardCand *const *cands, const int *lengths);
 int reward_max_response(const RewardSource *rs);
 void reward_footprint(const RewardSource *rs, RewardFootprint *fp);
+int reward_fork(RewardSource *rs, const RewardCand *parent, RewardCand *child, SrError *err);
+int reward_rewind(RewardSource *rs, RewardCand *c, int len, SrError *err);
 
 /* What a source needs from the run (RewardEntry.needs, or-ed). The command
  * line supplies them and refuses a flag that feeds a need the source lacks

@@ -42,6 +42,9 @@ int reward_model_forward_rows(RewardSource *rs, int rows, SrError *err) {
 int reward_model_begin(RewardSource *rs, KVBudget *budget, int n_slots, SrError *err) {
     ModelSource *s = rs->self;
     if (kv_create(s->cfg, n_slots, budget, &s->kv, err) != 0) return -1;
+    free(s->fork_slots);
+    s->fork_slots = sr_malloc_array((size_t)n_slots, sizeof *s->fork_slots, err);
+    if (!s->fork_slots) return -1;
     s->prefix_slot = kv_alloc_slot(s->kv, err);
     if (s->prefix_slot < 0) return -1;
     int n = s->prefix.len;
@@ -57,6 +60,8 @@ void reward_model_end(RewardSource *rs) {
     if (s->kv) kv_free(s->kv);
     s->kv = NULL;
     s->prefix_slot = -1;
+    free(s->fork_slots);
+    s->fork_slots = NULL;
 }
 
 void reward_model_close(RewardSource *rs) {
@@ -67,7 +72,7 @@ void reward_model_close(RewardSource *rs) {
         tokenizer_free(s->own_tok);
         intvec_free(&s->prefix);
         intvec_free(&s->closing);
-        free(s->out), free(s->slots), free(s->toks);
+        free(s->out), free(s->slots), free(s->toks), free(s->fork_slots);
         free(s);
     }
     free(rs);

@@ -72,6 +72,15 @@ static size_t bytes_needed(const RewardSource *rs, int share_prefix, int n,
     return s->fp.reserve_bytes;
 }
 
-const RewardOps reward_model_bridge_ops = {
-    begin, attach, score, detach, reward_model_end, reward_model_close,
-    reward_model_held_bytes, bytes_needed, reward_model_max_response, reward_model_footprint};
+/* No fork: a candidate keeps no cache here (it is rescored from text), so
+ * a fresh attach is a fork. */
+const RewardOps reward_model_bridge_ops = {.begin = begin,
+                                           .attach = attach,
+                                           .score = score,
+                                           .detach = detach,
+                                           .end = reward_model_end,
+                                           .close = reward_model_close,
+                                           .held_bytes = reward_model_held_bytes,
+                                           .bytes_needed = bytes_needed,
+                                           .max_response = reward_model_max_response,
+                                           .footprint = reward_model_footprint};

@@ -29,6 +29,7 @@ typedef struct ModelSource {
     float *out;               /* forward buffers, rows x out_dim / rows */
     int *slots, *toks;
     int cap;
+    int *fork_slots;          /* bytes_needed's scratch: one per slot (begin to end) */
 } ModelSource;
 
 /* Shared tokenizer: a KV slot per candidate, fed incrementally. */

@@ -37,6 +37,34 @@ static int attach(RewardSource *rs, RewardCand *c, SrError *err) {
     return kv_copy_prefix(s->kv, f->slot, s->prefix_slot, s->prefix.len, err);
 }
 
+/* The child's slot shares the parent's blocks (kv_fork); the first of the
+ * two to feed a token into a shared block copies it (bytes_needed counts
+ * that copy). */
+static int fork(RewardSource *rs, const RewardCand *parent, RewardCand *child, SrError *err) {
+    ModelSource *s = rs->self;
+    const Fed *p = parent->state;
+    Fed *f = sr_calloc(1, sizeof *f, err);
+    if (!f) return -1;
+    *f = *p;
+    child->state = f;
+    f->slot = kv_alloc_slot(s->kv, err);
+    if (f->slot < 0) return -1;
+    return kv_fork(s->kv, f->slot, p->slot, err);
+}
+
+/* The slot forgets the response ids beyond len; the score is stale. */
+static int rewind_to(RewardSource *rs, RewardCand *c, int len, SrError *err) {
+    (void)err;
+    ModelSource *s = rs->self;
+    Fed *f = c->state;
+    if (f->fed > len) {
+        kv_truncate(s->kv, f->slot, s->prefix.len + len);
+        f->fed = len;
+    }
+    f->has_score = 0;
+    return 0;
+}
+
 static void detach(RewardSource *rs, RewardCand *c) {
     ModelSource *s = rs->self;
     Fed *f = c->state;
@@ -116,14 +144,27 @@ static size_t bytes_needed(const RewardSource *rs, int share_prefix, int n,
                            const RewardCand *const *cands, const int *lengths) {
     const ModelSource *s = rs->self;
     size_t need = s->fp.reserve_bytes;
+    int n_slots = 0;
     for (int i = 0; i < n; i++) {
         const Fed *f = cands[i]->state;
         need += reward_footprint_bytes(&s->fp, share_prefix, f != NULL, f ? f->fed : 0,
                                        lengths[i]);
+        if (f && lengths[i] + s->closing.len > f->fed) s->fork_slots[n_slots++] = f->slot;
     }
-    return need;
+    /* a forked slot's partly fed block, shared with its parent, is copied
+     * by the first of them to write there (none without forks) */
+    return need + (n_slots > 0 ? kv_copy_bytes(s->kv, n_slots, s->fork_slots) : 0);
 }
 
-const RewardOps reward_model_shared_ops = {
-    begin, attach, score, detach, reward_model_end, reward_model_close,
-    reward_model_held_bytes, bytes_needed, reward_model_max_response, reward_model_footprint};
+const RewardOps reward_model_shared_ops = {.begin = begin,
+                                           .attach = attach,
+                                           .score = score,
+                                           .detach = detach,
+                                           .end = reward_model_end,
+                                           .close = reward_model_close,
+                                           .held_bytes = reward_model_held_bytes,
+                                           .bytes_needed = bytes_needed,
+                                           .max_response = reward_model_max_response,
+                                           .footprint = reward_model_footprint,
+                                           .fork = fork,
+                                           .rewind = rewind_to};

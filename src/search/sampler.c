@@ -258,3 +258,23 @@ double sampler_kl_uniform(const float *logits, int vocab) {
     double kl = log(sum_e) - sum_z / (double)v - log((double)v);
     return kl > 0 ? kl : 0.0; /* rounding must not make a divergence negative */
 }
+
+/* sampler_entropy: H = -sum_j p_j log p_j = log S - (1/S) sum_j e^(z_j - m) (z_j - m),
+ * in sampler_kl_uniform's fixed lanes (the bits depend on the row alone). */
+double sampler_entropy(const float *logits, int vocab) {
+    float vmax = -INFINITY;
+    for (int i = 0; i < vocab; i++) vmax = logits[i] > vmax ? logits[i] : vmax;
+    if (vmax == -INFINITY) return 0.0;
+    double lane_e[LANES] = {0}, lane_ez[LANES] = {0};
+    for (int i = 0; i < vocab; i++) {
+        if (logits[i] == -INFINITY) continue; /* masked: probability 0 */
+        float d = logits[i] - vmax;
+        double e = (double)sr_expf(d);
+        lane_e[i % LANES] += e;
+        lane_ez[i % LANES] += e * (double)d;
+    }
+    double sum_e = 0, sum_ez = 0;
+    for (int j = 0; j < LANES; j++) sum_e += lane_e[j], sum_ez += lane_ez[j];
+    double h = log(sum_e) - sum_ez / sum_e;
+    return h > 0 ? h : 0.0;
+}

@@ -60,4 +60,10 @@ double sampler_logprob(const float *logits, int vocab, int token);
  * log V for a one-hot one. Same bits for a row wherever it is computed. */
 double sampler_kl_uniform(const float *logits, int vocab);
 
+/* Entropy (nats) of the same distribution (softmax at temperature 1, masked
+ * ids excluded): 0 for a one-hot row, log V for a uniform one. What a
+ * policy reads as the next-token entropy (policy.h: POLICY_NEEDS_ENTROPY).
+ * Same bits for a row wherever it is computed. */
+double sampler_entropy(const float *logits, int vocab);
+
 #endif

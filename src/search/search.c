@@ -1,6 +1,8 @@
-/* search.c - the decoding driver (search.h): plans the KV budget, runs
- * waves of candidates through forward, sample and decision points, and
- * moves each candidate live -> finished or cut. */
+/* search.c - the decoding driver's main line (search.h; search_internal.h
+ * says how the driver is split): a run's set-up and tear-down, its waves,
+ * the step loop (sample every live candidate, meet a decision point when
+ * the policy says so, feed the sampled tokens), every move of a candidate
+ * live -> finished or cut, and the answer. */
 #define _POSIX_C_SOURCE 200809L
 #include "search/search.h"
 
@@ -12,84 +14,13 @@
 #include <omp.h>
 #endif
 
-#include "runtime/kvcache.h"
 #include "search/policy_args.h"
-#include "search/policy_view.h"
+#include "search/search_internal.h"
 
-static double now_seconds(void) {
+double search_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* ---- budget arithmetic ------------------------------------------------ */
-
-/* Prompt positions a candidate's slot is charged for: all of them when each
- * candidate copies the prompt, none when it shares them (kv_share_prefix:
- * they are charged once, to the prompt's own slot). */
-static int own_prompt_positions(int len, int share_prompt) { return share_prompt ? 0 : len; }
-
-/* The source's bytes for one new candidate scored at r tokens, beyond the
- * scratch it needs whatever the candidates (reward.h: bytes_needed). */
-static size_t source_per_candidate(const RewardSource *rs, int r, int share_prompt) {
-    RewardCand fresh = {0};
-    const RewardCand *one = &fresh;
-    return reward_bytes_needed(rs, share_prompt, 1, &one, &r) -
-           reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
-}
-
-/* KV bytes of one candidate that has sampled r >= 1 tokens and is being
- * scored: generator slot prompt + r - 1 (the last token is not fed yet),
- * plus what the source says it needs, prompts as charged, the generator's
- * slot in whole blocks (kv_bytes_for: the cache charges what it allocates). */
-static size_t per_candidate(int block, size_t g, int n_prompt, const RewardSource *rs, int r,
-                            int share_prompt) {
-    int positions = own_prompt_positions(n_prompt, share_prompt) + r - 1;
-    /* A candidate scored after its first token holds no position of its own
-     * yet (the prompt is shared, the token not fed); plan one block for it
-     * anyway, so that no candidate is free and the budget still bounds the
-     * batch (a zero here divided the budget by zero in size_waves). */
-    if (positions < 1) positions = 1;
-    return kv_bytes_for(block, g, positions) + source_per_candidate(rs, r, share_prompt);
-}
-
-static int plan_cfg(const ModelConfig *cfg, const RewardSource *rs, int n_prompt, int max_new,
-                    const Policy *policy, const PolicyArgs *pa, int share_prompt, int kv_block,
-                    SearchPlan *plan, SrError *err) {
-    if (kv_block && kv_block_check(kv_block, err) != 0) return -1;
-    if (n_prompt < 1) return sr_fail(err, "prompt: empty (the generator needs at least one token)");
-    if (n_prompt >= cfg->max_seq_len)
-        return sr_fail(err, "prompt: %d tokens leave no room in the generator's context of %d",
-                       n_prompt, cfg->max_seq_len);
-    int eff = max_new;
-    if (eff > cfg->max_seq_len - n_prompt + 1) eff = cfg->max_seq_len - n_prompt + 1;
-    if (eff > reward_max_response(rs)) eff = reward_max_response(rs);
-    if (eff < 1) return sr_fail(err, "prompt: no room left for a response");
-    size_t g = kv_bytes_per_token(cfg);
-    plan->max_new = eff;
-    int block = plan->kv_block = kv_block_resolve(kv_block);
-    /* the prompt's slot, the source's held bytes and its scoring scratch */
-    plan->fixed = kv_bytes_for(block, g, n_prompt) + reward_held_bytes(rs) +
-                  reward_bytes_needed(rs, share_prompt, 0, NULL, NULL);
-    plan->per_cand_full = per_candidate(block, g, n_prompt, rs, eff, share_prompt);
-    int len = policy->plan_length(pa, eff);
-    if (len < 1) len = 1;
-    if (len > eff) len = eff;
-    plan->per_cand_plan = per_candidate(block, g, n_prompt, rs, len, share_prompt);
-    /* The one guard for every divisor of the planner: size_waves divides
-     * the budget by per_cand_plan, and a model whose KV holds no bytes (a
-     * hostile record's config, kv_bytes_per_token 0) would make it 0 */
-    if (plan->per_cand_plan == 0 || plan->per_cand_full == 0)
-        return sr_fail(err, "model: its KV cache holds 0 bytes per token (a config with no "
-                            "layers or heads): nothing to plan a budget with");
-    return 0;
-}
-
-int search_plan(const Model *gen, const RewardSource *rs, int n_prompt, int max_new,
-                const Policy *policy, const PolicyArgs *pa, int share_prompt, int kv_block,
-                SearchPlan *plan, SrError *err) {
-    return plan_cfg(model_config(gen), rs, n_prompt, max_new, policy, pa, share_prompt, kv_block,
-                    plan, err);
 }
 
 /* ---- the live generator ---------------------------------------------- */
@@ -117,101 +48,28 @@ void search_live_gen(Model *m, SearchGen *g) {
     g->ready = NULL;
 }
 
-/* ---- the run ------------------------------------------------------------ */
-
-typedef struct Run {
-    const SearchGen *gen;
-    const ModelConfig *cfg;
-    int vocab;
-    RewardSource *rs;
-    const SearchParams *p;
-    SearchPlan plan;
-    KVBudget budget;
-    KVCache *kv;
-    int n_prompt, prompt_slot;
-    float *prompt_logits;
-    int cap;                 /* wave size */
-    float *logits;           /* cap x vocab, row = position in the last forward */
-    int *slots, *toks, *picked;
-    double *logp;
-    SamplerScratch *scratch;
-    int rows;                /* allocated width of a logits row (>= 1) */
-    int n_threads;
-    /* p->sampleable: ids >= n_sample are never sampled, nor the n_masked ids
-     * in masked[] below it (their logits become -inf in masked_row) */
-    int n_sample, n_masked, *masked;
-    float *masked_row;       /* n_threads x vocab */
-    SearchCandidate **batch; /* candidates of the wave still in the batch */
-    int n_batch;
-    /* The batch's live candidates, in batch order: built when a wave starts
-     * and when a decision reorders the batch, kept current in between by
-     * dropping those that finish or are cut (stable, so the order is what
-     * a rebuild would give). */
-    SearchCandidate **live;
-    int n_live;
-    SearchCandidate **ranked; /* a decision's candidates in rank order */
-    SearchCandidate **spare;  /* scratch lists (the finished to score, a reordering) */
-    RewardCand **rw;         /* source calls' scratch, with lens */
-    int *lens;
-    int share;               /* candidates share the prompts' KV (kv_share_prefix) */
-    double *scores;
-    SearchResult *res;
-    double t_gen, t_score, t_sample;
-    double rm_flops0;        /* the source's counters at the start */
-    long long rm_tokens0;
-    int decision_no, wave, n_waves;
-    PolicyView pview;        /* what the policy sees and what it remembers */
-} Run;
-
 static int is_stop(const SearchParams *p, int tok) {
     for (int i = 0; i < p->n_stop; i++)
         if (p->stop_ids[i] == tok) return 1;
     return 0;
 }
 
-static void collect_live(Run *R) {
+void search_collect_live(Run *R) {
     R->n_live = 0;
     for (int i = 0; i < R->n_batch; i++)
         if (R->batch[i]->state == CAND_LIVE) R->live[R->n_live++] = R->batch[i];
 }
 
 /* Drops the candidates no longer live from the live list, keeping its order. */
-static void prune_live(Run *R) {
+void search_prune_live(Run *R) {
     int k = 0;
     for (int j = 0; j < R->n_live; j++)
         if (R->live[j]->state == CAND_LIVE) R->live[k++] = R->live[j];
     R->n_live = k;
 }
 
-/* Bytes a slot of bytes-per-token b is charged more at 'to' own positions
- * than at 'from' (whole blocks: kv_bytes_for). */
-static size_t growth(int block, size_t b, int from, int to) {
-    return kv_bytes_for(block, b, to) - kv_bytes_for(block, b, from);
-}
-
-/* Bytes in use if the live candidates take one more step and everyone is
- * then scored at the new length: the generator's share here (a live
- * candidate's slot holds its own prompt positions + r - 1, charged in whole
- * blocks), the source's from the source (the live at r + 1 tokens, the
- * finished not yet scored at their own length). */
-static size_t bytes_after_step(const Run *R, int r) {
-    size_t need = R->budget.used, g = kv_bytes_per_token(R->cfg);
-    int og = own_prompt_positions(R->n_prompt, R->share), n = 0;
-    for (int i = 0; i < R->n_batch; i++) {
-        SearchCandidate *s = R->batch[i];
-        if (s->state == CAND_LIVE) {
-            need += growth(R->plan.kv_block, g, og + r - 1, og + r);
-            R->rw[n] = &s->rw, R->lens[n++] = r + 1;
-        } else if (!s->scored) {
-            R->rw[n] = &s->rw, R->lens[n++] = s->tokens.len;
-        }
-    }
-    return need + reward_bytes_needed(R->rs, R->share, n, (const RewardCand *const *)R->rw,
-                                      R->lens);
-}
-
 /* Frees both caches' state of c (idempotent). */
-static void release_candidate(Run *R, SearchCandidate *c) {
+void search_release(Run *R, SearchCandidate *c) {
     if (c->gslot >= 0) kv_release(R->kv, c->gslot);
     c->gslot = -1;
     R->rs->ops->detach(R->rs, &c->rw);
@@ -219,11 +77,14 @@ static void release_candidate(Run *R, SearchCandidate *c) {
     c->tok_logp = c->tok_kl = NULL;
 }
 
-/* The per-token arrays the source declared it needs (reward.h), one entry
- * per token the candidate can sample (max_new and a stop id). */
-static int alloc_token_stats(Run *R, SearchCandidate *c, SrError *err) {
+/* The per-token arrays the source or the policy declared it needs
+ * (reward.h, policy.h), one entry per token the candidate can sample
+ * (max_new and a stop id). */
+int search_alloc_token_stats(Run *R, SearchCandidate *c, SrError *err) {
     size_t n = (size_t)R->plan.max_new + 1;
-    if ((R->rs->needs & REWARD_NEEDS_LOGPROBS) &&
+    /* a branching policy's rewinds recount nll_sum from them */
+    if (((R->rs->needs & REWARD_NEEDS_LOGPROBS) || R->p->policy->branch ||
+         (R->p->policy->needs & POLICY_NEEDS_LOGPROBS)) &&
         !(c->tok_logp = sr_malloc_array(n, sizeof *c->tok_logp, err)))
         return -1;
     if ((R->rs->needs & REWARD_NEEDS_DISTRIBUTION) &&
@@ -240,7 +101,7 @@ static int start_candidate(Run *R, SearchCandidate *c, SrError *err) {
                  ? kv_copy_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err)
                  : kv_share_prefix(R->kv, c->gslot, R->prompt_slot, R->n_prompt, err);
     if (rc != 0) return -1;
-    if (alloc_token_stats(R, c, err) != 0) return -1;
+    if (search_alloc_token_stats(R, c, err) != 0) return -1;
     return R->rs->ops->attach(R->rs, &c->rw, err);
 }
 
@@ -248,7 +109,7 @@ static int start_candidate(Run *R, SearchCandidate *c, SrError *err) {
  * finished (a stop id or max_new: its generator slot is freed, its source
  * state kept until it is scored) or cut at a decision point (both freed).
  * Each move is counted in the stats. */
-static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
+int search_move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
     SearchStats *st = &R->res->stats;
     if (c->state != (to == CAND_LIVE ? 0 : CAND_LIVE)) /* a driver bug, never input */
         return sr_fail(err, "search: candidate %d cannot move from state %d to %d", c->index,
@@ -270,58 +131,14 @@ static int move(Run *R, SearchCandidate *c, CandState to, SrError *err) {
         c->state = CAND_CUT;
         c->in_batch = 0;
         c->rejected_at = R->decision_no;
-        release_candidate(R, c);
+        search_release(R, c);
         st->candidates_cut++;
         return 0;
     }
     return sr_fail(err, "search: no candidate state %d", (int)to);
 }
 
-static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
-    if (n == 0) return 0;
-    double t0 = now_seconds();
-    for (int i = 0; i < n; i++) {
-        SearchCandidate *c = list[i];
-        c->rw.tokens = c->tokens.data;
-        c->rw.len = c->tokens.len;
-        c->rw.nll_sum = c->nll_sum;
-        c->rw.n_sampled = c->tokens.len + (c->stop_id >= 0);
-        c->rw.logp = c->tok_logp;
-        c->rw.kl_uniform = c->tok_kl;
-        R->rw[i] = &c->rw;
-    }
-    int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
-    /* a NaN cannot be ranked (every comparison is false) */
-    for (int i = 0; rc == 0 && i < n; i++)
-        if (!isfinite(R->scores[i]))
-            rc = sr_fail(err, "reward: candidate %d after %d response tokens scored %s (not a "
-                              "finite number): the %s reward source overflows",
-                         list[i]->index, list[i]->tokens.len, sr_nonfinite_name(R->scores[i]),
-                         R->rs->name);
-    for (int i = 0; rc == 0 && i < n; i++) list[i]->score = R->scores[i], list[i]->scored = 1;
-    R->t_score += now_seconds() - t0;
-    return rc;
-}
-
-/* Scores the finished, not yet scored candidates of the batch and frees their
- * reward-model state: a finished candidate is scored exactly once. */
-static int score_finished(Run *R, SrError *err) {
-    int n = 0;
-    for (int i = 0; i < R->n_batch; i++)
-        if (R->batch[i]->state == CAND_FINISHED && !R->batch[i]->scored)
-            R->spare[n++] = R->batch[i];
-    if (score_list(R, R->spare, n, err) != 0) return -1;
-    for (int i = 0; i < n; i++) R->rs->ops->detach(R->rs, &R->spare[i]->rw);
-    return 0;
-}
-
-static int by_rank(const void *a, const void *b) {
-    const SearchCandidate *x = *(SearchCandidate *const *)a, *y = *(SearchCandidate *const *)b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
-}
-
-static void fill_stats(Run *R) {
+void search_fill_stats(Run *R) {
     SearchStats *st = &R->res->stats;
     st->rm_flops = R->rs->flops - R->rm_flops0;
     st->tokens_scored = R->rs->tokens - R->rm_tokens0;
@@ -331,94 +148,11 @@ static void fill_stats(Run *R) {
     st->seconds_sampling = R->t_sample;
 }
 
-/* Out of the batch: a live candidate is cut; a finished one only leaves the
- * ranking (it stays eligible for the answer). */
-static void cut(Run *R, SearchCandidate *c) {
-    if (c->state == CAND_LIVE) move(R, c, CAND_CUT, NULL);
-    else c->in_batch = 0;
-}
-
-static void rebuild_batch(Run *R, int n) {
-    R->n_batch = 0;
-    for (int i = 0; i < n; i++)
-        if (R->ranked[i]->in_batch) R->batch[R->n_batch++] = R->ranked[i];
-}
-
-/* The policy's view of the run now (policy.h). */
-static PolicyState *policy_state(Run *R, int r, int over) {
-    return policy_view_state(&R->pview, R->wave, r, over, R->plan.max_new, R->budget.used,
-                             R->budget.limit);
-}
-
-/* Asks the policy which of the n ranked candidates stay; moves those to the
- * front of R->ranked (rank order kept on both sides) and returns how many. */
-static int consult_policy(Run *R, int r, int n, SrError *err) {
-    PolicyCand *pc = policy_view_cands(&R->pview, n, err);
-    if (!pc) return -1;
-    for (int i = 0; i < n; i++) {
-        const SearchCandidate *c = R->ranked[i];
-        pc[i] = (PolicyCand){.index = c->index, .len = c->tokens.len,
-                             .finished = c->state == CAND_FINISHED, .score = c->score};
-    }
-    policy_state(R, r, bytes_after_step(R, r) > R->budget.limit);
-    const unsigned char *kept =
-        policy_view_keep(&R->pview, R->p->policy, &R->p->policy_args, n, err);
-    if (!kept) return -1;
-    int k = 0;
-    for (int pass = 1; pass >= 0; pass--)
-        for (int i = 0; i < n; i++)
-            if (kept[i] == pass) R->spare[k++] = R->ranked[i];
-    memcpy(R->ranked, R->spare, (size_t)n * sizeof *R->ranked);
-    int n_keep = 0;
-    for (int i = 0; i < n; i++) n_keep += kept[i];
-    return n_keep;
-}
-
-/* A decision point at response length r (see search.h), on a current live
- * list; leaves it current. */
-static int decide(Run *R, int r, SrError *err) {
-    if (score_list(R, R->live, R->n_live, err) != 0) return -1;
-    size_t kv_bytes = R->budget.used; /* everyone scored, before any release */
-    if (score_finished(R, err) != 0) return -1;
-    int n = R->n_batch;
-    memcpy(R->ranked, R->batch, (size_t)n * sizeof *R->ranked);
-    qsort(R->ranked, (size_t)n, sizeof *R->ranked, by_rank);
-    int keep = consult_policy(R, r, n, err);
-    if (keep < 0) return -1;
-    R->decision_no++;
-    R->res->stats.decision_points++;
-    for (int i = keep; i < n; i++) cut(R, R->ranked[i]);
-    rebuild_batch(R, n);
-    collect_live(R); /* the batch is in rank order now */
-    /* Memory comes first: drop the weakest kept live candidates until one
-     * more step fits (the budget check at start-up guarantees one does). */
-    int forced = 0;
-    for (int i = keep - 1; i >= 0 && bytes_after_step(R, r) > R->budget.limit; i--) {
-        if (R->ranked[i]->state != CAND_LIVE || R->n_live <= 1) continue;
-        cut(R, R->ranked[i]);
-        rebuild_batch(R, n);
-        prune_live(R);
-        forced++;
-    }
-    fill_stats(R);
-    if (R->p->on_decision) {
-        DecisionRecord rec = {R->wave, R->decision_no, r, n, keep, forced,
-                              (const SearchCandidate *const *)R->ranked,
-                              R->ranked[keep - 1]->score, kv_bytes, R->budget.limit,
-                              &R->res->stats, R->budget.used};
-        if (R->p->on_decision(R->p->user, &rec, err) != 0) return -1;
-    }
-    if (R->n_live > 0 && bytes_after_step(R, r) > R->budget.limit)
-        return sr_fail(err, "--kv-budget: %zu bytes cannot hold the next step of one candidate",
-                       R->budget.limit);
-    return 0;
-}
-
 /* Samples one token for every live candidate (one uniform draw each); the
  * finished leave the live list. */
 static int sample_step(Run *R, SrError *err) {
     const SearchParams *p = R->p;
-    double t0 = now_seconds();
+    double t0 = search_now();
     int n = R->n_live, vocab = R->vocab;
     if (R->gen->ready)
         for (int j = 0; j < n; j++)
@@ -451,8 +185,9 @@ static int sample_step(Run *R, SrError *err) {
         /* the row as sampled (masked ids at -inf); its own bits only, so the
          * value does not depend on the thread or the batch */
         if (c->tok_kl) c->tok_kl[c->tokens.len] = sampler_kl_uniform(lg, R->n_sample);
+        if (R->need_entropy) c->entropy = sampler_entropy(lg, R->n_sample);
     }
-    R->t_sample += now_seconds() - t0;
+    R->t_sample += search_now() - t0;
     for (int j = 0; j < n; j++)
         if (R->picked[j] < 0)
             return sr_fail(err, "generator: the logits of candidate %d after %d response tokens "
@@ -462,38 +197,46 @@ static int sample_step(Run *R, SrError *err) {
         SearchCandidate *c = R->live[j];
         int tok = R->picked[j];
         c->nll_sum -= R->logp[j];
+        c->last_logp = R->logp[j];
         if (c->tok_logp) c->tok_logp[c->tokens.len] = R->logp[j];
         R->res->stats.tokens_generated++;
         int done = is_stop(p, tok);
         if (done) c->stop_id = tok;
         else if (intvec_push(&c->tokens, tok, err) != 0) return -1;
         else done = c->tokens.len >= R->plan.max_new;
-        if (done && move(R, c, CAND_FINISHED, err) != 0) return -1;
+        if (done && search_move(R, c, CAND_FINISHED, err) != 0) return -1;
     }
-    prune_live(R);
-    R->t_gen += now_seconds() - t0;
+    search_prune_live(R);
+    R->t_gen += search_now() - t0;
     return 0;
 }
 
-/* Feeds every live candidate's last token: one model_forward. */
+/* Feeds every live candidate's last token: one model_forward. One rewound
+ * to an empty response has none: it samples from the prompt's logits. */
 static int forward_step(Run *R, SrError *err) {
-    double t0 = now_seconds();
-    int n = R->n_live;
-    for (int j = 0; j < n; j++) {
+    double t0 = search_now();
+    int n = 0;
+    for (int j = 0; j < R->n_live; j++) {
         SearchCandidate *c = R->live[j];
-        R->slots[j] = c->gslot;
-        R->toks[j] = c->tokens.data[c->tokens.len - 1];
-        c->row = j;
+        if (c->tokens.len == 0) {
+            c->row = -1;
+            continue;
+        }
+        R->slots[n] = c->gslot;
+        R->toks[n] = c->tokens.data[c->tokens.len - 1];
+        c->row = n++;
         R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
     }
     R->res->stats.gen_tokens += n;
-    int rc = R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
-    R->t_gen += now_seconds() - t0;
+    int rc = n == 0 ? 0
+                    : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
+    R->t_gen += search_now() - t0;
     return rc;
 }
 
 static void progress(const Run *R, int r) {
     long long per = R->plan.max_new;
+    if (r > per) r = (int)per; /* rewinds take more steps than max_new */
     progress_update(R->p->progress, R->wave * per + r, R->n_waves * per);
 }
 
@@ -507,23 +250,23 @@ static int start_wave(Run *R, int first, int count, SrError *err) {
         c->row = -1; /* the prompt's logits */
         c->rng = rng_stream(R->p->seed, (uint64_t)i);
         c->rw.index = i;
-        R->res->n = i + 1; /* released on failure from here on */
-        if (move(R, c, CAND_LIVE, err) != 0) return -1;
+        if (search_move(R, c, CAND_LIVE, err) != 0) return -1;
         R->batch[R->n_batch++] = c;
     }
     return 0;
 }
 
 static int run_wave(Run *R, int first, int count, SrError *err) {
+    int forks_from = R->res->n; /* this wave's forks are numbered from here */
     if (start_wave(R, first, count, err) != 0) return -1;
-    collect_live(R);
+    search_collect_live(R);
     for (int r = 0; R->n_live > 0;) {
         if (sample_step(R, err) != 0) return -1;
         r++;
         if (R->n_live == 0) break;
-        int over = bytes_after_step(R, r) > R->budget.limit;
-        if (R->p->policy->decide(&R->p->policy_args, policy_state(R, r, over))) {
-            if (decide(R, r, err) != 0) return -1;
+        int over = search_bytes_after_step(R) > R->budget.limit;
+        if (R->p->policy->decide(&R->p->policy_args, search_policy_state(R, r, over))) {
+            if (search_decide(R, r, err) != 0) return -1;
             if (R->n_live == 0) break;
         } else if (over) {
             return sr_fail(err, "--kv-budget: %zu bytes exceeded by policy '%s' at %d tokens",
@@ -532,14 +275,15 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
         if (forward_step(R, err) != 0) return -1;
         progress(R, r);
     }
-    if (score_finished(R, err) != 0) return -1;
-    for (int i = first; i < first + count; i++) release_candidate(R, &R->res->cands[i]);
+    if (search_score_finished(R, err) != 0) return -1;
+    for (int i = first; i < first + count; i++) search_release(R, &R->res->cands[i]);
+    for (int i = forks_from; i < R->res->n; i++) search_release(R, &R->res->cands[i]);
     return 0;
 }
 
 static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     int n = R->n_prompt;
-    double t0 = now_seconds();
+    double t0 = search_now();
     float *out = sr_malloc_array((size_t)n * (size_t)R->rows, sizeof *out, err);
     int *slots = sr_malloc_array((size_t)n, sizeof *slots, err);
     int rc = -1;
@@ -559,7 +303,7 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     }
     free(out);
     free(slots);
-    R->t_gen += now_seconds() - t0;
+    R->t_gen += search_now() - t0;
     return rc;
 }
 
@@ -584,7 +328,7 @@ static int plan_mask(Run *R, SrError *err) {
 
 static int alloc_run(Run *R, SrError *err) {
     /* a generator without logits (replay) still gets 1-float rows */
-    size_t cap = (size_t)R->cap, v = (size_t)R->rows;
+    size_t cap = (size_t)R->room, v = (size_t)R->rows;
 #ifdef _OPENMP
     R->n_threads = omp_get_max_threads();
 #else
@@ -595,6 +339,7 @@ static int alloc_run(Run *R, SrError *err) {
     R->slots = sr_malloc_array(cap, sizeof(int), err);
     R->toks = sr_malloc_array(cap, sizeof(int), err);
     R->picked = sr_malloc_array(cap, sizeof(int), err);
+    R->copies = sr_malloc_array(cap, sizeof(int), err);
     R->logp = sr_malloc_array(cap, sizeof(double), err);
     R->scores = sr_malloc_array(cap, sizeof(double), err);
     R->batch = sr_malloc_array(cap, sizeof(SearchCandidate *), err);
@@ -605,7 +350,7 @@ static int alloc_run(Run *R, SrError *err) {
     R->lens = sr_malloc_array(cap, sizeof(int), err);
     R->scratch = sr_calloc((size_t)R->n_threads, sizeof *R->scratch, err);
     if (!R->prompt_logits || !R->logits || !R->slots || !R->toks || !R->picked || !R->logp ||
-        !R->scores || !R->batch || !R->live || !R->ranked || !R->spare || !R->rw || !R->lens || !R->scratch)
+        !R->copies || !R->scores || !R->batch || !R->live || !R->ranked || !R->spare || !R->rw || !R->lens || !R->scratch)
         return -1;
     for (int t = 0; t < R->n_threads; t++)
         if (sampler_scratch_init(&R->scratch[t], (int)v, err) != 0) return -1;
@@ -617,41 +362,11 @@ static void free_run(Run *R) {
         for (int t = 0; t < R->n_threads; t++) sampler_scratch_free(&R->scratch[t]);
     free(R->scratch);
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
-    free(R->picked), free(R->logp), free(R->scores), free(R->batch), free(R->live);
+    free(R->picked), free(R->copies), free(R->logp), free(R->scores), free(R->batch), free(R->live);
     free(R->ranked), free(R->spare), free(R->rw), free(R->lens), free(R->masked), free(R->masked_row);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
     policy_view_free(&R->pview);
-}
-
-/* Sizes the waves; fills R->cap and the result's budget fields. */
-static int size_waves(Run *R, int *n_total, SrError *err) {
-    const SearchParams *p = R->p;
-    SearchPlan *pl = &R->plan;
-    size_t k = p->budget_candidates > 0 ? (size_t)p->budget_candidates
-                                        : (size_t)SEARCH_DEFAULT_BUDGET_CANDIDATES;
-    size_t unit = pl->fixed + k * pl->per_cand_full;
-    size_t limit = p->kv_budget ? p->kv_budget : unit;
-    if (limit < pl->fixed + pl->per_cand_full)
-        return sr_fail(err, "--kv-budget: %zu bytes cannot hold one candidate at full length "
-                            "(%d tokens): need at least %zu bytes",
-                       limit, pl->max_new, pl->fixed + pl->per_cand_full);
-    size_t fit = (limit - pl->fixed) / pl->per_cand_plan;
-    if (p->max_batch > 0 && fit > (size_t)p->max_batch) fit = (size_t)p->max_batch;
-    if (p->n > 0 && fit > (size_t)p->n) fit = (size_t)p->n;
-    if (fit > (1u << 20)) fit = 1u << 20;
-    R->cap = (int)fit;
-    *n_total = p->n > 0 ? p->n : R->cap;
-    if (p->cand_limit > 0 && *n_total > p->cand_limit)
-        return sr_fail(err, "%s: this run needs %d candidates, the record holds %d (record with "
-                            "-N %d or more, or cap the run with --max-batch %d)",
-                       p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
-                       p->cand_limit, *n_total, p->cand_limit);
-    kv_budget_init(&R->budget, limit, pl->kv_block);
-    R->res->stats.kv_budget = limit;
-    R->res->stats.initial_batch = R->cap;
-    R->res->stats.max_new_effective = pl->max_new;
-    return 0;
 }
 
 /* The answer among the finished, scored, finite candidates (see
@@ -684,7 +399,7 @@ int search_run(Model *gen, RewardSource *rs, const int *prompt, int n_prompt,
 
 int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, int n_prompt,
                    const SearchParams *p, SearchResult *res, SrError *err) {
-    double t_start = now_seconds();
+    double t_start = search_now();
     memset(res, 0, sizeof *res);
     res->best = -1;
     Run R = {0};
@@ -699,6 +414,9 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         return sr_fail(err, "--reward-source %s: needs the generator's next-token "
                             "distributions, which a run over recorded tokens does not have",
                        rs->name);
+    if (policy_live_only(p->policy) && R.vocab == 0)
+        return policy_live_only_error(p->policy, err);
+    R.need_entropy = (p->policy->needs & POLICY_NEEDS_ENTROPY) != 0;
     if (sampler_check(&p->sampling, err) != 0) return -1;
     if (select_check(&p->select, err) != 0) return -1;
     if (p->max_new < 1) return sr_fail(err, "--max-new: %d must be >= 1", p->max_new);
@@ -708,30 +426,33 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
             return sr_fail(err, "prompt: token id %d outside the vocabulary [0, %d)", prompt[i],
                            R.cfg->vocab_size);
     R.share = !p->prompt_kv_per_candidate;
-    if (plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args, R.share,
-                 p->kv_block, &R.plan, err) != 0)
+    if (search_plan_cfg(R.cfg, rs, n_prompt, p->max_new, p->policy, &p->policy_args, R.share,
+                        p->kv_block, &R.plan, err) != 0)
         return -1;
     int n_total = 0;
-    if (size_waves(&R, &n_total, err) != 0) return -1;
+    if (search_size_waves(&R, &n_total, err) != 0) return -1;
     res->cands = sr_calloc((size_t)n_total, sizeof *res->cands, err);
     int rc = -1;
     if (!res->cands) goto done;
+    /* every planned candidate is released on failure (unstarted ones hold
+     * nothing); forks are numbered from here */
+    res->n = R.n_total = R.cap_cands = n_total;
     R.n_waves = (n_total + R.cap - 1) / R.cap;
     res->wave_stats = sr_calloc((size_t)R.n_waves, sizeof *res->wave_stats, err);
     if (!res->wave_stats) goto done;
-    for (int i = 0; i < n_total; i++) res->cands[i].gslot = -1;
+    for (int i = 0; i < n_total; i++) res->cands[i].gslot = -1, res->cands[i].parent = -1;
     if (alloc_run(&R, err) != 0) goto done;
-    if (kv_create(R.cfg, R.cap + 1, &R.budget, &R.kv, err) != 0) goto done;
-    if (rs->ops->begin(rs, &R.budget, R.cap, R.share, err) != 0) goto done;
+    if (kv_create(R.cfg, R.room + 1, &R.budget, &R.kv, err) != 0) goto done;
+    if (rs->ops->begin(rs, &R.budget, R.room, R.share, err) != 0) goto done;
     if (prefill_prompt(&R, prompt, err) != 0) goto done;
     for (int first = 0; first < n_total; first += R.cap, R.wave++) {
         int count = n_total - first < R.cap ? n_total - first : R.cap;
         if (run_wave(&R, first, count, err) != 0) goto done;
         res->stats.waves++;
-        fill_stats(&R);
+        search_fill_stats(&R);
         SearchStats *ws = &res->wave_stats[R.wave];
         *ws = res->stats;
-        ws->seconds_other = now_seconds() - t_start - ws->seconds_generation - ws->seconds_scoring;
+        ws->seconds_other = search_now() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
     progress_finish(p->progress, (long long)R.n_waves * R.plan.max_new,
                     (long long)R.n_waves * R.plan.max_new);
@@ -739,11 +460,11 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     rc = 0;
 done:
     if (rc != 0)
-        for (int i = 0; i < res->n; i++) release_candidate(&R, &res->cands[i]);
-    fill_stats(&R);
+        for (int i = 0; i < res->n; i++) search_release(&R, &res->cands[i]);
+    search_fill_stats(&R);
     free_run(&R);
     res->stats.seconds_other =
-        now_seconds() - t_start - res->stats.seconds_generation - res->stats.seconds_scoring;
+        search_now() - t_start - res->stats.seconds_generation - res->stats.seconds_scoring;
     if (rc != 0) search_result_free(res);
     return rc;
 }

@@ -17,6 +17,32 @@
  *
  * Candidates: see CandState below.
  *
+ * Forks: a branching policy (policy.h: branch) may give a live candidate k
+ * copies at a decision point; the driver then forks k - 1 children, each a
+ * new candidate numbered after every candidate the run planned (in rank
+ * order of their parents). A child starts as its parent now: the same
+ * tokens, log-probabilities, score and score history, and the same
+ * generator KV, shared block by block (kv_fork: charged nothing until a
+ * block is copied on its first write, which is charged as a new block and
+ * counted in the step's budget check); it draws from rng_fork(parent's
+ * stream, k) for its parent's k-th child (the parent's own stream is not
+ * advanced), so its tokens depend on the seed and its ancestry alone, not
+ * on the batch or the threads. Its reward-source state starts empty (no
+ * source shares state yet): its whole response is fed at its next scoring,
+ * and that is charged. The batch (live and finished still ranked) of a
+ * branching policy holds at most what the budget holds at its plan length
+ * (however few -N starts; --max-batch caps it too), and a child is made
+ * only while one more step of everyone still fits the budget; children
+ * beyond either are not made. Forks count in candidates_started.
+ *
+ * Rewinds: a branching policy may also send a live candidate back to its
+ * mark, its length when a decision point last kept it (policy.h:
+ * POLICY_REWIND): its tokens, generator KV and log-probabilities are cut
+ * back there (the reward source's state too: RewardOps.rewind, or afresh),
+ * and it draws on from its own stream, which is not rewound. Live
+ * candidates then differ in length: the budget check counts each at its
+ * own.
+ *
  * Decision points: before each step, the driver asks the policy whether to
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
@@ -84,9 +110,17 @@ typedef struct SearchCandidate {
     int gslot, row, in_batch;
     Rng rng;
     RewardCand rw;
-    /* per sampled token, kept only when the source needs them (reward.h:
-     * RewardCand.logp, kl_uniform), else NULL; freed with the caches */
+    /* per sampled token, kept only when the source or the policy needs them
+     * (reward.h: RewardCand.logp, kl_uniform; policy.h: POLICY_NEEDS_*),
+     * else NULL; freed with the caches */
     double *tok_logp, *tok_kl;
+    double last_logp;    /* log p of the latest sampled token */
+    double entropy;      /* of the distribution it was drawn from (the policy needs it) */
+    /* forks (see "Forks" above) */
+    int parent;          /* the candidate it was forked from, -1: none */
+    int forked_at;       /* its response length then (0: not a fork) */
+    int n_children;      /* forks made from it so far: the next is child n_children + 1 */
+    int mark, rewinds;   /* policy.h: PolicyCand.mark, rewinds */
 } SearchCandidate;
 
 /* One decision point, as the trace writer sees it. ranked[] holds the
@@ -103,6 +137,7 @@ typedef struct DecisionRecord {
     const SearchStats *stats;  /* cumulative so far */
     size_t kv_bytes_after;     /* in use once the cut ones released theirs: with
                                   kv_bytes, the corners of the KV saw-tooth */
+    int n_forked;              /* children forked at this decision point */
 } DecisionRecord;
 
 typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
@@ -179,6 +214,10 @@ typedef struct SearchResult {
      * one Best-of-(k * wave) run also gives the cost of every smaller k. */
     SearchStats *wave_stats;
 } SearchResult;
+
+/* A wave stops rewinding candidates (policy.h: POLICY_REWIND) after this
+ * many times max_new decode steps, so a run always ends. */
+#define SEARCH_REWIND_STEPS 4
 
 /* Default budget unit: this many candidates at full length. */
 #define SEARCH_DEFAULT_BUDGET_CANDIDATES 32

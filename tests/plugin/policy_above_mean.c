@@ -33,6 +33,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     kept[0] = 1;
 }
 
-const Policy policy_above_mean = {"above_mean", "keep those scoring above the batch's mean",
-                                  POLICY_PARAMS(PARAMS), NULL, plan_length,
-                                  policy_decide_on_budget, keep};
+const Policy policy_above_mean = {
+    .name = "above_mean",
+    .summary = "keep those scoring above the batch's mean",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

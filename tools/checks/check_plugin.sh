@@ -5,12 +5,16 @@
 # else:
 #   tests/plugin/policy_above_mean.c as src/search/policy_above_mean.c and
 #     X(above_mean) to src/search/policy_list.h;
+#   a forking policy this script writes, src/search/policy_twin.c (every
+#     `every` tokens the best live candidate forks one child and the worst
+#     is cut), and X(twin) to src/search/policy_list.h;
 #   tests/plugin/reward_constant.c (a stateless source with a parameter: its
 #     entry and a score function, no open) and
 #     tests/plugin/reward_lenpen.c (a wrapper of the reward model with a
 #     parameter) as src/search/reward_NAME.c, and X(constant), X(lenpen) to
 #     src/search/reward_list.h.
-# Builds warning-free; runs the new policy by name with a --policy-arg; takes
+# Builds warning-free; runs each new policy by name with a --policy-arg (the
+# forking one live, its children in --json, and refused by replay); takes
 # each new source through record -> replay -> compare with a --reward-arg,
 # checking that its name and arguments reach --json, the trace and the
 # record, and that a replay's --json is the live run's; runs the
@@ -28,6 +32,47 @@ cd "$scratch"
 cp -r src src.orig
 cp tests/plugin/policy_above_mean.c src/search/policy_above_mean.c
 echo 'X(above_mean)' >> src/search/policy_list.h
+cat > src/search/policy_twin.c <<'EOF_TWIN'
+/* twin: every `every` tokens the best live candidate forks one child and
+ * the worst live one is cut (a forking policy: check_plugin.sh). */
+#include "search/policy.h"
+
+enum { EVERY };
+static const PolicyParam PARAMS[] = {
+    {"every", POLICY_INT, "4", 1, 1 << 20, 0, "decide every this many tokens", NULL, "3"},
+};
+
+static int plan_length(const PolicyArgs *a, int max_new) {
+    (void)a;
+    return max_new;
+}
+
+static int decide(const PolicyArgs *a, const PolicyState *s) {
+    return s->over_budget || s->step % (int)a->num[EVERY] == 0;
+}
+
+static void branch(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n, int *copies) {
+    (void)a, (void)s;
+    int best = -1, worst = -1;
+    for (int i = 0; i < n; i++) {
+        copies[i] = 1;
+        if (c[i].finished) continue;
+        if (best < 0) best = i;
+        worst = i;
+    }
+    if (best >= 0 && worst != best) copies[best] = 2, copies[worst] = 0;
+}
+
+const Policy policy_twin = {
+    .name = "twin",
+    .summary = "the best forks, the worst is cut (live only)",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = decide,
+    .branch = branch,
+};
+EOF_TWIN
+echo 'X(twin)' >> src/search/policy_list.h
 cp tests/plugin/reward_constant.c src/search/reward_constant.c
 cp tests/plugin/reward_lenpen.c src/search/reward_lenpen.c
 printf 'X(constant)\nX(lenpen)\n' >> src/search/reward_list.h
@@ -55,6 +100,30 @@ head -n 1 run.jsonl | grep -q '"policy":{"name":"above_mean","params":{"z":0.5,"
     { echo "check_plugin: the trace does not record the policy" >&2; exit 1; }
 python3 -c 'import json, sys; p = json.load(open(sys.argv[1]))["params"]["policy"]; sys.exit(not (p["name"] == "above_mean" and p["params"]["z"] == 0.5))' run.json ||
     { echo "check_plugin: --json does not record the policy" >&2; exit 1; }
+# the forking policy: runs live, --json records it, its children are among the
+# candidates; replay refuses it in one line naming it
+bin/specrej spr --help | grep -q '^    twin ' ||
+    { echo "check_plugin: spr --help does not list twin" >&2; exit 1; }
+bin/specrej spr --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm \
+    --prompt-ids 1,5,7,9 -n 24 --seed 3 --kv-budget 128K --policy twin \
+    --policy-arg every=3 --json twin.json >/dev/null
+python3 - <<'PY' || { echo "check_plugin: --json does not record the forking policy" >&2; exit 1; }
+import json
+j = json.load(open("twin.json"))
+assert j["params"]["policy"] == {"name": "twin", "params": {"every": 3}}, j["params"]["policy"]
+st = j["stats"]
+# one child per decision point while two candidates are live, one cut each time
+assert st["candidates_started"] > st["initial_batch"], st
+assert st["candidates_cut"] >= 1 and st["decision_points"] >= 1, st
+PY
+bin/specrej record --model tests/fixtures/llama_gqa --reward tests/fixtures/llama_rm \
+    --prompt-ids 1,5,7,9 -n 24 --seed 3 -N 4 --output twin.rec >/dev/null
+if bin/specrej replay --record twin.rec --policy twin >twin.out 2>&1 ||
+    ! grep -q '^specrej: --policy twin: runs live only' twin.out; then
+    cat twin.out
+    echo "check_plugin: replay does not refuse the forking policy" >&2
+    exit 1
+fi
 # each new reward source: live --json and --trace record it and its argument;
 # record -> replay gives the live run's --json; compare runs over the records
 for src in constant lenpen; do
@@ -96,11 +165,13 @@ build/tests/test_errors_catalogue
 SPECREJ_UPDATE_GOLDEN=1 build/tests/test_search_cli >golden.log 2>&1 ||
     { cat golden.log; exit 1; }
 build/tests/test_search_cli
-# the new policy's golden trace was added; no other changed
+# the new policies' golden traces were added; no other changed
 changed=$(diff -rq "$root/tests/golden" tests/golden || true)
-if [ "$changed" != "Only in tests/golden: policy_above_mean.json" ]; then
+if [ "$changed" != "Only in tests/golden: policy_above_mean.json
+Only in tests/golden: policy_twin.json" ]; then
     echo "check_plugin: golden traces changed: $changed" >&2
     exit 1
 fi
-echo "check_plugin: ok: one file and one line make a working policy, a working stateless"
-echo "check_plugin: reward source and a working wrapper of the reward model"
+echo "check_plugin: ok: one file and one line make a working policy, a working forking"
+echo "check_plugin: policy, a working stateless reward source and a working wrapper of the"
+echo "check_plugin: reward model"

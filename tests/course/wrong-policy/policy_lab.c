@@ -24,5 +24,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     policy_keep_first(k - 1, n, kept);
 }
 
-const Policy policy_lab = {"lab", "off by one", POLICY_PARAMS(PARAMS), NULL, plan_length,
-                           policy_decide_on_budget, keep};
+const Policy policy_lab = {
+    .name = "lab",
+    .summary = "off by one",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};

@@ -23,6 +23,11 @@ static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n
     kept[0] = 1; /* the best is never below the mean; said for the reader */
 }
 
-const Policy policy_lab = {"lab", "keep those at or above the batch's mean score when the KV "
-                           "budget is full", POLICY_PARAMS(PARAMS), NULL, plan_length,
-                           policy_decide_on_budget, keep};
+const Policy policy_lab = {
+    .name = "lab",
+    .summary = "keep those at or above the batch's mean score when the KV budget is full",
+    POLICY_PARAMS_FIELDS(PARAMS),
+    .plan_length = plan_length,
+    .decide = policy_decide_on_budget,
+    .keep = keep,
+};
