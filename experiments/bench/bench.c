@@ -34,6 +34,7 @@
 #include <omp.h>
 #endif
 
+#include "attn_bench.h"
 #include "runtime/blas_setup.h"
 #include "runtime/gemm.h"
 #include "runtime/kvcache.h"
@@ -1371,7 +1372,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm|attn]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1433,6 +1434,7 @@ int main(int argc, char **argv) {
     if (WANT("mem")) peak_memory(gen, &o, mr);
     if (WANT("shapes")) real_shapes(&o);
     if (WANT("gemm")) gemm_peak(&o);
+    if (WANT("attn")) attn_bench(o.repeats, o.quick);
     free(mr);
 #undef WANT
     printf("\nbench: %.0f s in all\n", now() - t_start);
