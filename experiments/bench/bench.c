@@ -1372,7 +1372,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm|attn]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm|attn|long]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1435,6 +1435,10 @@ int main(int argc, char **argv) {
     if (WANT("shapes")) real_shapes(&o);
     if (WANT("gemm")) gemm_peak(&o);
     if (WANT("attn")) attn_bench(o.repeats, o.quick);
+    if (WANT("long")) {
+        LongOpts lo = {o.bin, o.lm, o.rm, o.prompts, o.quick ? 1 : 3};
+        long_bench(&lo);
+    }
     free(mr);
 #undef WANT
     printf("\nbench: %.0f s in all\n", now() - t_start);
