@@ -8,8 +8,11 @@
  * thread scaling and determinism,
  * recording against plain Best-of-N and replay against the live run,
  * peak memory against the KV budget plus weights, decode at real-model
- * shapes with fp32 and bf16 weights, and the projection kernel alone
- * against the FMA peak at a measured clock (gemm_peak).
+ * shapes with fp32 and bf16 weights, the projection kernel alone
+ * against the FMA peak at a measured clock (gemm_peak), the attention
+ * kernel alone at 256-2048 positions against the one it replaced
+ * (attn_bench.c), and Best-of-128 through the CLI at long responses
+ * (long_bench.c).
  *
  * usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats R] [--quick]
  */
