@@ -13,6 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "attn_bench.h"
 #include "base/rng.h"
 
@@ -107,6 +111,10 @@ static void attn_row(const HeadShape *h, int P, int repeats) {
 
 void attn_bench(int repeats, int quick) {
     if (repeats > 32) repeats = 32;
+#ifdef _OPENMP
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1); /* the scratch below is one thread's */
+#endif
     static const int CTX[] = {256, 512, 1024, 2048};
     printf("\n## Attention alone (one decode step, one layer, 1 thread): the grouped kernel "
            "(new) against the per-head one it replaced (old), random keys and values, slots "
@@ -117,4 +125,7 @@ void attn_bench(int repeats, int quick) {
     for (size_t k = 0; k < sizeof SHAPES / sizeof SHAPES[0]; k++)
         for (size_t c = quick ? 1 : 0; c < sizeof CTX / sizeof CTX[0]; c++)
             attn_row(&SHAPES[k], CTX[c], repeats);
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
 }

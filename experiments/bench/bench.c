@@ -848,14 +848,21 @@ static double spawn_seconds(char *const *argv) {
     return now() - t0;
 }
 
-/* A JSON file without its "seconds_" and "replayed" lines (pretty-printed,
- * one field per line), for comparing live and replayed runs. */
+/* A JSON file without its "seconds_" and "replayed" lines and its
+ * "sampling_source" object (pretty-printed, one field per line), for
+ * comparing live and replayed runs. */
 static char *json_sans_timing(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
     size_t cap = 1 << 16, len = 0;
     char *out = malloc(cap), line[8192];
+    int in_source = 0; /* "sampling_source" says where each setting came from: "record" in a replay */
     while (out && fgets(line, sizeof line, f)) {
+        if (strstr(line, "\"sampling_source\"")) in_source = 1;
+        if (in_source) {
+            if (strchr(line, '}')) in_source = 0;
+            continue;
+        }
         if (strstr(line, "\"seconds_") || strstr(line, "\"replayed\"")) continue;
         size_t n = strlen(line);
         if (n > 0 && line[n - 1] == '\n' && n > 1 && line[n - 2] == ',') line[n - 2] = '\n', line[--n] = 0;
