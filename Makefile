@@ -199,9 +199,13 @@ records: $(BIN)
 fuzz:
 	$(MAKE) -f fuzz/Makefile
 
-$(BUILD)/bench: experiments/bench/bench.c $(LIB) $(FLAGS_STAMP)
+BENCH_OBJS := $(patsubst experiments/bench/%.c,$(BUILD)/obj/bench/%.o,$(wildcard experiments/bench/*.c))
+$(BUILD)/obj/bench/%.o: experiments/bench/%.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(DEPFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/bench: $(BENCH_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(BENCH_OBJS) $(LIB) -o $@ $(LDLIBS)
 
 bench: $(BIN) $(BUILD)/bench
 	BENCH=$(BUILD)/bench BIN=$(BIN) sh experiments/bench.sh
@@ -226,7 +230,7 @@ checkpoints:
 	sh tools/train/make_checkpoints.sh
 
 # The dependency files written by -MMD (missing ones, before the first build, are fine).
--include $(OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:=.d) $(BUILD)/bench.d
+-include $(OBJS:.o=.d) $(BUILD)/obj/cli/main.d $(TEST_BINS:=.d) $(BENCH_OBJS:.o=.d)
 
 clean:
 	rm -rf build build-san bin

@@ -49,9 +49,11 @@ fi
 
 {
     echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -sr), $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-    "$BENCH" --lm "$LM" --rm "$RM" --prompts "$PROMPTS" --bin "$BIN"
+    "$BENCH" --lm "$LM" --rm "$RM" --prompts "$PROMPTS" --bin "$BIN" || touch "$work/failed"
     cli_determinism
 } | tee "$work/bench.txt"
+# (a pipeline's status is tee's: a crashed bench must not replace the committed numbers)
+[ ! -e "$work/failed" ] || { echo "bench.sh: $BENCH failed; $OUT left as it was" >&2; exit 1; }
 mkdir -p "$(dirname "$OUT")"
 mv "$work/bench.txt" "$OUT.tmp" && mv "$OUT.tmp" "$OUT"
 echo "bench.sh: wrote $OUT"

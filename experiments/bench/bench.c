@@ -8,8 +8,11 @@
  * thread scaling and determinism,
  * recording against plain Best-of-N and replay against the live run,
  * peak memory against the KV budget plus weights, decode at real-model
- * shapes with fp32 and bf16 weights, and the projection kernel alone
- * against the FMA peak at a measured clock (gemm_peak).
+ * shapes with fp32 and bf16 weights, the projection kernel alone
+ * against the FMA peak at a measured clock (gemm_peak), the attention
+ * kernel alone at 256-2048 positions against the one it replaced
+ * (attn_bench.c), and Best-of-128 through the CLI at long responses
+ * (long_bench.c).
  *
  * usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats R] [--quick]
  */
@@ -34,6 +37,7 @@
 #include <omp.h>
 #endif
 
+#include "attn_bench.h"
 #include "runtime/blas_setup.h"
 #include "runtime/gemm.h"
 #include "runtime/kvcache.h"
@@ -842,14 +846,21 @@ static double spawn_seconds(char *const *argv) {
     return now() - t0;
 }
 
-/* A JSON file without its "seconds_" and "replayed" lines (pretty-printed,
- * one field per line), for comparing live and replayed runs. */
+/* A JSON file without its "seconds_" and "replayed" lines and its
+ * "sampling_source" object (pretty-printed, one field per line), for
+ * comparing live and replayed runs. */
 static char *json_sans_timing(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
     size_t cap = 1 << 16, len = 0;
     char *out = malloc(cap), line[8192];
+    int in_source = 0; /* "sampling_source" says where each setting came from: "record" in a replay */
     while (out && fgets(line, sizeof line, f)) {
+        if (strstr(line, "\"sampling_source\"")) in_source = 1;
+        if (in_source) {
+            if (strchr(line, '}')) in_source = 0;
+            continue;
+        }
         if (strstr(line, "\"seconds_") || strstr(line, "\"replayed\"")) continue;
         size_t n = strlen(line);
         if (n > 0 && line[n - 1] == '\n' && n > 1 && line[n - 2] == ',') line[n - 2] = '\n', line[--n] = 0;
@@ -1369,7 +1380,7 @@ static void parse(Opts *o, int argc, char **argv) {
     return;
 bad:
     fprintf(stderr, "usage: bench [--lm DIR] [--rm DIR] [--prompts FILE] [--repeats 1..%d] "
-                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm]\n", MAX_REPEATS);
+                    "[--quick] [--bin PATH] [--only lm|rm|schemes|seq|spr|blocks|threads|replay|mem|shapes|gemm|attn|long]\n", MAX_REPEATS);
     exit(2);
 }
 
@@ -1431,6 +1442,11 @@ int main(int argc, char **argv) {
     if (WANT("mem")) peak_memory(gen, &o, mr);
     if (WANT("shapes")) real_shapes(&o);
     if (WANT("gemm")) gemm_peak(&o);
+    if (WANT("attn")) attn_bench(o.repeats, o.quick);
+    if (WANT("long")) {
+        LongOpts lo = {o.bin, o.lm, o.rm, o.prompts, o.quick ? 1 : 3};
+        long_bench(&lo);
+    }
     free(mr);
 #undef WANT
     printf("\nbench: %.0f s in all\n", now() - t_start);

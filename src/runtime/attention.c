@@ -1,13 +1,26 @@
 /* attention.c - the attention step of the forward pass, tuned
  * (attention.h): each token's softmax(q K / sqrt(hd)) V over its slot's
- * positions, vectorized across positions and prefetched, and, for tokens
- * whose slots borrow a shared prompt (kv_share_prefix), the prompt's part
- * as matrix products over all of them. attention_ref.c is the same in plain
- * loops; tests/test_attention.c holds the two together.
+ * positions, per kv head its group of query heads at once (grouped-query
+ * attention as small matrix products over tiles of positions), vectorized
+ * across positions and prefetched ahead, and, for tokens whose slots
+ * borrow a shared prompt (kv_share_prefix), the prompt's part as matrix
+ * products over all of them. attention_ref.c is the same in plain loops;
+ * tests/test_attention.c holds the two together.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
- * tokens of the call or the thread count.
+ * tokens of the call, the thread count or the KV block size.
+ *
+ * Why two passes (scores and an exact softmax, then the values) and not an
+ * online softmax: in decode every candidate's keys and values come from
+ * memory once per step either way, and that is what bounds attention here
+ * (make bench's attention table: 7-10 GB/s of 2-8 KiB runs scattered over
+ * the cache's blocks, where the same kernel on data in the L2 runs 2-3
+ * times faster); an online softmax reads the same bytes, and its rescaled
+ * partial sums would change every output's bits, so every golden trace and
+ * record. Grouping the heads kept the bits of the per-head kernel it
+ * replaced exactly (the bench checks) and loads each key and value once
+ * per group instead of once per head.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -252,13 +265,15 @@ typedef float v8f __attribute__((vector_size(32)));
 #define LOAD8(dst, src) memcpy(&(dst), (src), sizeof(v8f))
 
 /* Attention reads every candidate's keys and values once per step, far more
- * than the CPU caches hold, and one layer of a block is its own 4 KiB page,
- * where the hardware prefetchers start cold: requesting the next block while
- * this one is computed cut attention's CPU time by about 13%. */
+ * than the CPU caches hold, and one layer of a block is a run of its own,
+ * where the hardware prefetchers start cold: runs are requested well
+ * ahead (attend_token), into the L2 (prefetcht2: the L1's few miss
+ * buffers filled up and stalled the loop; 1.6x over prefetcht0 on blocks of
+ * 8 in make bench's attention table). */
 static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
 #ifdef __GNUC__
     const char *b = (const char *)p, *e = (const char *)(p + (size_t)rows * kv_dim);
-    for (; b < e; b += 64) __builtin_prefetch(b, 0, 3);
+    for (; b < e; b += 64) __builtin_prefetch(b, 0, 1); /* prefetcht2 */
 #else
     (void)p, (void)rows, (void)kv_dim;
 #endif
@@ -303,91 +318,197 @@ static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, c
     return n < pos + 1 - t ? n : pos + 1 - t;
 }
 
-/* s[u] = q . key u for u < cnt, from a transposed tile of row stride B,
- * with nv 8-lane accumulators (nv = ceil(cnt / 8), a constant in each
- * inlined copy, so the accumulators stay in registers). Lane u sums
- * q[d] * kt[d][u] over d in order from 0 whatever nv, B and the runs the
- * tile was gathered from, so a score has the same bits at every block
- * size; lanes >= cnt (stale columns) are computed and never read. */
-static SIMD_INLINE void scores_nv(float *restrict s, const float *restrict q,
-                                  const float *restrict kt, int hd, int B, int cnt, int nv) {
-    v8f acc[KV_BLOCK_MAX / 8] = {{0}}, r;
+/* A prefetch cursor over one slot's keys (values = 0) or values: the
+ * positions before t have been requested. */
+typedef struct {
+    int t, values;
+} Ahead;
+
+/* Requests the runs from a->t up to position end (capped at pos). */
+static SIMD_INLINE void prefetch_until(Ahead *a, KVCache *kv, int slot, int l, int pos, int end,
+                                       int kv_dim) {
+    if (end > pos + 1) end = pos + 1;
+    while (a->t < end) {
+        const float *k, *v;
+        int cnt = span_upto(kv, slot, l, a->t, pos, &k, &v);
+        prefetch_rows(a->values ? v : k, cnt, kv_dim);
+        a->t += cnt;
+    }
+}
+
+/* The token a thread is likely to take next (slot -1: none): its first
+ * keys are requested while this token's last values are summed, so that
+ * it does not start by waiting on memory. */
+typedef struct {
+    int slot, pos, from;
+} AttnNext;
+
+/* Query heads of one kv head go through the kernels below R_MAX at a time
+ * (3 x 4 accumulators + a key vector + a broadcast: what the 16 vector
+ * registers of AVX2 hold). */
+enum { R_MAX = 3, NV_MAX = KV_BLOCK_MAX / 8 };
+
+/* s[r * ss + u] = q_r . key u for R query heads q_r = q + r * hd that
+ * read one kv head, u < cnt, from a transposed tile of row stride B: one
+ * small matrix product, each key vector loaded once for all R heads (nv =
+ * ceil(cnt / 8) and R constants in each inlined copy, so the accumulators
+ * stay in registers). Lane u sums q_r[d] * kt[d][u] over d in order from
+ * 0 whatever R, nv, B and the runs the tile was gathered from, so a score
+ * has the same bits as the per-head kernel's at every block size; lanes
+ * >= cnt (stale columns) are computed and never read. */
+static SIMD_INLINE void scores_rx(float *restrict s, size_t ss, const float *restrict q,
+                                  const float *restrict kt, int hd, int B, int cnt, int nv,
+                                  int R) {
+    v8f acc[R_MAX][NV_MAX] = {{{0}}}, r;
     for (int d = 0; d < hd; d++) {
         const float *row = kt + (size_t)d * B;
+#pragma GCC unroll 4
         for (int v = 0; v < nv; v++) {
             LOAD8(r, row + 8 * v);
-            acc[v] += q[d] * r;
+#pragma GCC unroll 3
+            for (int h = 0; h < R; h++) acc[h][v] += q[(size_t)h * hd + d] * r;
         }
     }
-    float out[KV_BLOCK_MAX];
-    memcpy(out, acc, (size_t)nv * sizeof(v8f));
-    memcpy(s, out, (size_t)cnt * sizeof *out);
-}
-
-/* s[u] = q . key u, for the first cnt <= B positions of a transposed tile:
- * only the vectors that hold them are computed (a partly filled last tile
- * costs what it holds). */
-static SIMD_INLINE void block_scores(float *restrict s, const float *restrict q,
-                                     const float *restrict kt, int hd, int B, int cnt) {
-    switch ((cnt + 7) / 8) {
-    case 1: scores_nv(s, q, kt, hd, B, cnt, 1); break;
-    case 2: scores_nv(s, q, kt, hd, B, cnt, 2); break;
-    case 3: scores_nv(s, q, kt, hd, B, cnt, 3); break;
-    default: scores_nv(s, q, kt, hd, B, cnt, 4); break;
+    for (int h = 0; h < R; h++) {
+        float out[KV_BLOCK_MAX];
+        memcpy(out, acc[h], (size_t)nv * sizeof(v8f));
+        memcpy(s + (size_t)h * ss, out, (size_t)cnt * sizeof *out);
     }
 }
 
-/* o[j] += sum over u < cnt, in order, of p[u] * v[u * stride + j], for
- * j < hd: one head's share of a run of positions. Columns go 32 at a time
- * through four vector accumulators that stay in registers across the run
- * (the earlier position-outer loop stored every head's output back to
- * memory at every position); each element still adds its terms in position
- * order. */
-static SIMD_INLINE void weighted_values(float *restrict o, const float *restrict p,
-                                        const float *restrict v, int stride, int cnt, int hd) {
+#define SCORES_NV(R_)                                                          \
+    switch ((cnt + 7) / 8) {                                                   \
+    case 1: scores_rx(s, ss, q, kt, hd, B, cnt, 1, R_); break;                 \
+    case 2: scores_rx(s, ss, q, kt, hd, B, cnt, 2, R_); break;                 \
+    case 3: scores_rx(s, ss, q, kt, hd, B, cnt, 3, R_); break;                 \
+    default: scores_rx(s, ss, q, kt, hd, B, cnt, 4, R_); break;                \
+    }
+
+/* The scores of a kv head's group of query heads (rows ss apart) against
+ * the first cnt <= B positions of a transposed tile, R_MAX heads at a
+ * time: only the vectors that hold the cnt positions are computed. */
+static SIMD_INLINE void group_scores(float *restrict s, size_t ss, const float *restrict q,
+                                     const float *restrict kt, int hd, int B, int cnt,
+                                     int group) {
+    for (int h = 0; h < group; h += R_MAX, s += R_MAX * ss, q += (size_t)R_MAX * hd) {
+        int left = group - h;
+        if (left >= 3) { SCORES_NV(3) }
+        else if (left == 2) { SCORES_NV(2) }
+        else { SCORES_NV(1) }
+    }
+}
+#undef SCORES_NV
+
+/* o_r[j] += sum over u < cnt, in order, of p_r[u] * v[u * stride + j]
+ * (o_r = o + r * hd, p_r = p + r * ps) for R query heads that read one kv
+ * head, j < hd: their share of a run of positions. Columns go 32, then 8,
+ * at a time through accumulators that stay in registers across the run,
+ * each value vector loaded once for all R heads; every element still adds
+ * its terms in position order, so the sums have the per-head kernel's
+ * bits. */
+static SIMD_INLINE void values_rx(float *restrict o, const float *restrict p, size_t ps,
+                                  const float *restrict v, int stride, int cnt, int hd, int R) {
     int j0 = 0;
     for (; j0 + 32 <= hd; j0 += 32) {
-        v8f a0, a1, a2, a3, v0, v1, v2, v3;
-        LOAD8(a0, o + j0), LOAD8(a1, o + j0 + 8), LOAD8(a2, o + j0 + 16);
-        LOAD8(a3, o + j0 + 24);
+        v8f a[R_MAX][4], x[4];
+#pragma GCC unroll 3
+        for (int h = 0; h < R; h++)
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) LOAD8(a[h][k], o + (size_t)h * hd + j0 + 8 * k);
         for (int u = 0; u < cnt; u++) {
             const float *vu = v + (size_t)u * stride + j0;
-            LOAD8(v0, vu), LOAD8(v1, vu + 8), LOAD8(v2, vu + 16), LOAD8(v3, vu + 24);
-            a0 += p[u] * v0, a1 += p[u] * v1, a2 += p[u] * v2, a3 += p[u] * v3;
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) LOAD8(x[k], vu + 8 * k);
+#pragma GCC unroll 3
+            for (int h = 0; h < R; h++) {
+                float w = p[(size_t)h * ps + u];
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++) a[h][k] += w * x[k];
+            }
         }
-        memcpy(o + j0, &a0, sizeof a0), memcpy(o + j0 + 8, &a1, sizeof a1);
-        memcpy(o + j0 + 16, &a2, sizeof a2), memcpy(o + j0 + 24, &a3, sizeof a3);
+#pragma GCC unroll 3
+        for (int h = 0; h < R; h++)
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) memcpy(o + (size_t)h * hd + j0 + 8 * k, &a[h][k], sizeof(v8f));
     }
-    for (int u = 0; u < cnt; u++)
-        for (int j = j0; j < hd; j++) o[j] += p[u] * v[(size_t)u * stride + j];
+    for (; j0 + 8 <= hd; j0 += 8) {
+        v8f a[R_MAX], x;
+#pragma GCC unroll 3
+        for (int h = 0; h < R; h++) LOAD8(a[h], o + (size_t)h * hd + j0);
+        for (int u = 0; u < cnt; u++) {
+            LOAD8(x, v + (size_t)u * stride + j0);
+#pragma GCC unroll 3
+            for (int h = 0; h < R; h++) a[h] += p[(size_t)h * ps + u] * x;
+        }
+#pragma GCC unroll 3
+        for (int h = 0; h < R; h++) memcpy(o + (size_t)h * hd + j0, &a[h], sizeof(v8f));
+    }
+    for (int h = 0; h < R; h++)
+        for (int u = 0; u < cnt; u++)
+            for (int j = j0; j < hd; j++)
+                o[(size_t)h * hd + j] += p[(size_t)h * ps + u] * v[(size_t)u * stride + j];
 }
 
-/* In place: softmax(scale * s) over n scores. The exponentials are
- * elementwise (vectorized); the max and the sum run in position order. */
-static SIMD_INLINE void softmax_scaled(float *s, int n, float scale) {
-    float mx = -INFINITY, sum = 0;
-    for (int t = 0; t < n; t++) {
-        s[t] *= scale;
-        if (s[t] > mx) mx = s[t];
+/* values_rx for a kv head's whole group, R_MAX heads at a time. */
+static SIMD_INLINE void group_values(float *restrict o, const float *restrict p, size_t ps,
+                                     const float *restrict v, int stride, int cnt, int hd,
+                                     int group) {
+    for (int h = 0; h < group; h += R_MAX, o += (size_t)R_MAX * hd, p += R_MAX * ps) {
+        int left = group - h;
+        if (left >= 3) values_rx(o, p, ps, v, stride, cnt, hd, 3);
+        else if (left == 2) values_rx(o, p, ps, v, stride, cnt, hd, 2);
+        else values_rx(o, p, ps, v, stride, cnt, hd, 1);
     }
+}
+
+/* In place, for each of 'rows' rows (ss apart) of n scores: softmax(scale
+ * * s). The scaling, the max (exact in any order) and the exponentials are
+ * vectorized across positions; each row's sum runs in position order, as
+ * one serial chain, but SUM_ROWS rows' chains run side by side so that
+ * their latencies overlap (the per-row loop waited on every add). */
+enum { SUM_ROWS = 8 };
+static SIMD_INLINE void softmax_rows(float *w, size_t ss, int rows, int n, float scale) {
+    for (int h = 0; h < rows; h++) {
+        float *s = w + (size_t)h * ss, mx = -INFINITY;
 #pragma omp simd
-    for (int t = 0; t < n; t++) s[t] = sr_expf(s[t] - mx);
-    for (int t = 0; t < n; t++) sum += s[t];
-    float inv = 1.0f / sum;
-    for (int t = 0; t < n; t++) s[t] *= inv;
+        for (int t = 0; t < n; t++) s[t] *= scale;
+#pragma omp simd reduction(max : mx)
+        for (int t = 0; t < n; t++) mx = s[t] > mx ? s[t] : mx;
+#pragma omp simd
+        for (int t = 0; t < n; t++) s[t] = sr_expf(s[t] - mx);
+    }
+    for (int h0 = 0; h0 < rows; h0 += SUM_ROWS) {
+        int m = rows - h0 < SUM_ROWS ? rows - h0 : SUM_ROWS;
+        float sum[SUM_ROWS] = {0};
+        const float *s = w + (size_t)h0 * ss;
+        if (m == SUM_ROWS)
+            for (int t = 0; t < n; t++)
+#pragma GCC unroll 8
+                for (int k = 0; k < SUM_ROWS; k++) sum[k] += s[(size_t)k * ss + t];
+        else
+            for (int t = 0; t < n; t++)
+                for (int k = 0; k < m; k++) sum[k] += s[(size_t)k * ss + t];
+        for (int k = 0; k < m; k++) {
+            float inv = 1.0f / sum[k], *r = w + (size_t)(h0 + k) * ss;
+#pragma omp simd
+            for (int t = 0; t < n; t++) r[t] *= inv;
+        }
+    }
 }
 
 /* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
- * Query head h reads kv head h / group; each key and value is loaded once
- * for all the heads that share it. work: attn_work_floats(). */
+ * Per kv head, its group of query heads against the cached keys is one
+ * small matrix product per tile of positions (group_scores), and the
+ * probabilities against the values another (group_values), so each key
+ * and value is loaded once for the whole group. work: attn_work_floats(). */
 SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, KVCache *kv,
                                      int l, int i, int slot, int pos, const float *q,
-                                     float *work, float *out) {
+                                     const AttnNext *next, float *work, float *out) {
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
     int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
-    const float *kb, *vb, *nk, *nv;
+    const float *kb, *vb;
     /* A borrowed prefix's scores come from prefix_head_scores(); its
      * values are added by prefix_head_values() once the probabilities are
      * back in place. */
@@ -402,42 +523,44 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
      * 4 vector accumulators per pass over q, instead of one per block
      * (which cost blocks of 8 about 10% in attention-heavy decode). */
     enum { TILE = KV_BLOCK_MAX };
-    int cnt = span_upto(kv, slot, l, from, pos, &kb, &vb);
-    prefetch_rows(kb, cnt, kv_dim);
+    /* Keys, then values, are requested AHEAD positions before they are
+     * used (at least a tile, else about 16 KiB): one run ahead left most
+     * of the time waiting on memory. */
+    int ahead = (16384 / (int)sizeof(float)) / kv_dim;
+    if (ahead < TILE) ahead = TILE;
+    Ahead pk = {from, 0}, pv = {from, 1};
+    prefetch_until(&pk, kv, slot, l, pos, from + ahead, kv_dim);
+    int cnt;
     for (int t = from; t <= pos;) {
         int tile = 0;
+        prefetch_until(&pk, kv, slot, l, pos, t + TILE + ahead, kv_dim);
+        if (t + TILE + ahead > pos) /* past the last key: the first values */
+            prefetch_until(&pv, kv, slot, l, pos, from + t + TILE + ahead - pos - 1, kv_dim);
         while (tile < TILE && t + tile <= pos) {
             cnt = span_upto(kv, slot, l, t + tile, pos, &kb, &vb);
             if (cnt > TILE - tile) cnt = TILE - tile;
-            if (t + tile + cnt <= pos) {
-                int nc = span_upto(kv, slot, l, t + tile + cnt, pos, &nk, &nv);
-                prefetch_rows(nk, nc, kv_dim);
-            } else {
-                int nc = span_upto(kv, slot, l, from, pos, &nk, &nv);
-                prefetch_rows(nv, nc, kv_dim);
-            }
             transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
             tile += cnt;
         }
-        for (int h = 0; h < heads; h++)
-            block_scores(work + h * stride + t, q + (size_t)h * hd,
-                         kt + (size_t)(h / group) * hd * TILE, hd, TILE, tile);
+        for (int g = 0; g < c->n_kv_heads; g++)
+            group_scores(work + (size_t)g * group * stride + t, stride, q + (size_t)g * group * hd,
+                         kt + (size_t)g * hd * TILE, hd, TILE, tile, group);
         t += tile;
     }
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < heads; h++) softmax_scaled(work + h * stride, pos + 1, scale);
+    softmax_rows(work, stride, heads, pos + 1, 1.0f / sqrtf((float)hd));
     for (int h = 0; f >= 0 && h < heads; h++)
         memcpy(prefix_row(s, c, f, s->fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
     memset(out, 0, (size_t)heads * hd * sizeof *out);
+    Ahead pn = {next->from, 0};
     for (int t = from; t <= pos; t += cnt) {
         cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
-        if (t + cnt <= pos) {
-            int nc = span_upto(kv, slot, l, t + cnt, pos, &nk, &nv);
-            prefetch_rows(nv, nc, kv_dim);
-        }
-        for (int h = 0; h < heads; h++)
-            weighted_values(out + (size_t)h * hd, work + h * stride + t,
-                            vb + (size_t)(h / group) * hd, kv_dim, cnt, hd);
+        prefetch_until(&pv, kv, slot, l, pos, t + cnt + ahead, kv_dim);
+        if (next->slot >= 0 && t + cnt + ahead > pos)
+            prefetch_until(&pn, kv, next->slot, l, next->pos,
+                           next->from + t + cnt + ahead - pos - 1, kv_dim);
+        for (int g = 0; g < c->n_kv_heads; g++)
+            group_values(out + (size_t)g * group * hd, work + (size_t)g * group * stride + t,
+                         stride, vb + (size_t)g * hd, kv_dim, cnt, hd, group);
     }
 }
 
@@ -456,10 +579,16 @@ void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const At
 #endif
         float *w = a->scores + (size_t)tid * work;
 #pragma omp for schedule(dynamic, 2)
-        for (int i = 0; i < call->n; i++)
+        for (int i = 0; i < call->n; i++) {
+            AttnNext next = {-1, 0, 0};
+            if (i + 1 < call->n) {
+                int f = a->fam_of[i + 1];
+                next = (AttnNext){call->slots[i + 1], call->pos[i + 1], f >= 0 ? a->fam_len[f] : 0};
+            }
             attend_token(a, c, kv, l, i, call->slots[i], call->pos[i],
-                         call->qkv + (size_t)i * call->qkv_stride, w,
+                         call->qkv + (size_t)i * call->qkv_stride, &next, w,
                          call->out + (size_t)i * q_dim);
+        }
     }
     prefix_pass(a, c, call, kv, l, 1);
 }

@@ -1,0 +1,27 @@
+/* attn_bench.h - long contexts, for bench.c: the attention kernel alone
+ * (the grouped kernel in runtime/attention.c against the one before it,
+ * attn_prev.c) on real models' head shapes, and long responses through
+ * the CLI (long_bench.c).
+ */
+#ifndef SPECREJ_ATTN_BENCH_H
+#define SPECREJ_ATTN_BENCH_H
+
+#include "runtime/attention.h"
+
+/* attn_prev.c: attn_layer as it was, for slots that borrow no prefix. */
+void attn_layer_prev(AttnScratch *a, const AttnShape *s, KVCache *kv, int l, const AttnCall *c);
+
+/* Prints the table: per shape and context, microseconds per token and
+ * layer, GFLOP/s and GB/s of cache read, new against old, and whether the
+ * two gave the same bits. repeats: timings per cell (median). */
+void attn_bench(int repeats, int quick);
+
+/* long_bench.c: Best-of-128 through the CLI at 32, 256 and 200 new tokens,
+ * one thread, and the ratios issue 28 asks for. */
+typedef struct {
+    const char *bin, *lm, *rm, *prompts;
+    int repeats;
+} LongOpts;
+void long_bench(const LongOpts *o);
+
+#endif
