@@ -146,6 +146,8 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
 	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
+	@SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
+	@SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
 	@SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
 	@sh tools/plots.sh $(BUILD)/plots
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py

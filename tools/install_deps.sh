@@ -3,8 +3,10 @@
 # missing (needs root or sudo; a no-op when everything is there).
 set -e
 # chromium: the browser test of specrej view's page (tests/view_chromium.sh)
-# and view's PNG; nothing else needs it. python3-jsonschema: tests/schema_check.py.
-PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev libutf8proc-dev gnuplot-nox chromium python3-jsonschema"
+# and view's PNG; nothing else needs it. firefox-esr: the view and explore
+# pages' tests in a second browser (tests/view_firefox.sh,
+# tests/explore_firefox.sh). python3-jsonschema: tests/schema_check.py.
+PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev libutf8proc-dev gnuplot-nox chromium firefox-esr python3-jsonschema"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
