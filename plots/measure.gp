@@ -15,7 +15,7 @@ set datafile separator ','
 set datafile columnheaders
 f = res.'/plot_measure.csv'
 n = int(n)
-set title sprintf("How many budget units (Best-of-%s each) Best-of-N needs to match Speculative Rejection run in one unit\n(95%% bootstrap intervals over prompts; dashed: the ceiling, Best-of-B over the B candidates it started)", n0)
+set title sprintf("How many budget units (Best-of-%s each) Best-of-N needs to match Speculative Rejection run in one unit\n(95%% bootstrap intervals over prompts; dashed: the ceiling, Best-of-B over the B candidates it started)", n0) font ',22'
 set xlabel 'rejection rate alpha (share cut at each decision)' font ',24'
 set ylabel 'budget units of Best-of-N to match (log scale)' font ',24'
 set logscale y 2

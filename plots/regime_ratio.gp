@@ -16,7 +16,7 @@ set datafile separator ','
 set datafile columnheaders
 f = res.'/plot_ratio.csv'
 n = int(n)
-set title "Budget units of Best-of-N to match Speculative Rejection against the budget ratio B/N0\n(filled: units to match, 95% bootstrap interval; open: the ceiling, Best-of-B; one point per setting of L, prompt KV, cap, tau1)"
+set title "Budget units of Best-of-N to match Speculative Rejection against the budget ratio B/N0\n(filled: units to match, 95% bootstrap interval; open: the ceiling, Best-of-B; one point per setting of L, prompt KV, cap, tau1)" font ',22'
 set xlabel 'budget ratio B/N0 (candidates started / candidates a budget unit holds at full length; log scale)' font ',21'
 set ylabel 'budget units of Best-of-N (log scale)' font ',21'
 set logscale xy 2

@@ -14,7 +14,7 @@ set datafile separator ','
 set datafile columnheaders
 f = res.'/plot_tau.csv'
 n = int(n)
-set title "Retention: the share of the ceiling (Best-of-B) that Speculative Rejection's cuts keep, alpha 0.5\n(95% bootstrap intervals over prompts; a later first decision ranks better but starts fewer candidates)"
+set title "Retention: the share of the ceiling (Best-of-B) that Speculative Rejection's cuts keep, alpha 0.5\n(95% bootstrap intervals over prompts; a later first decision ranks better but starts fewer candidates)" font ',22'
 set xlabel 'first decision tau1 (new tokens in the initial batch; log scale)' font ',21'
 set ylabel 'retention = units to match / ceiling' font ',21'
 set logscale x 2
