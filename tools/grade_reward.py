@@ -35,6 +35,8 @@ from record import read_record  # noqa: E402
 
 SCRATCH, RECORDS = sys.argv[1:3]
 CAP = 30
+# a record of 64 candidates takes about a second; a source that hangs fails, it does not stall
+TIMEOUT = 120
 SPR = ["--policy", "quantile", "--alpha", "0.5", "--kv-budget-candidates", "12", "--max-batch", "64"]
 
 
@@ -71,8 +73,14 @@ def rule(text):
 def run(args, what):
     # the scratch binaries live outside the tree: point them at its data folder (the gold lexicon)
     env = dict(os.environ, SPECREJ_DATA=os.environ.get("SPECREJ_DATA", os.path.join(ROOT, "data")))
-    p = subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        p = subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return "%s did not finish in %d s" % (what, TIMEOUT)
     if p.returncode != 0:
+        if p.returncode < 0:
+            return "%s crashed (signal %d)" % (what, -p.returncode)
         return "%s failed: %s" % (what, p.stderr.strip().splitlines()[-1] if p.stderr.strip() else
                                   "exit %d" % p.returncode)
     return None
