@@ -77,8 +77,8 @@ build() { # name file.c -> $scratch/name/specrej, or the compiler's words in bui
     cp "$2" "$d/src/search/$file"
     # the registry (policy.c or reward.c expands $kind_list.h) is rebuilt beside the file
     echo 'X(lab)' >> "$d/src/search/${kind}_list.h"
+    # shellcheck disable=SC2086
     (cd "$d" &&
-        # shellcheck disable=SC2086
         $CC $CFLAGS -c "src/search/$file" -o lab.o &&
         $CC $CFLAGS -c "src/search/$kind.c" -o registry.o &&
         $CC $CFLAGS "$root/build/obj/cli/main.o" lab.o registry.o \
