@@ -154,7 +154,7 @@ test: check-layers $(BIN) $(TEST_BINS)
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
 	@SPECREJ_BIN=$(BIN) python3 tests/flag_edges.py
-	@BIN=$(BIN) sh tests/install_check.sh
+	@BUILD=$(BUILD) BIN=$(BIN) sh tests/install_check.sh
 
 # (the invariance runs under one core at 1 and 3 threads there: the full
 # matrix is make test's, and ten times slower under the sanitizers)

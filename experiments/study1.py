@@ -30,6 +30,10 @@ bootstrap resamples, seed 12345, shared by every alpha):
   secondary 4  win rate of the alpha 0.5 answer against Best-of-N0 (the first wave) by the
                gold judge, ties half, 95% percentile bootstrap (1,000, seed 12345)
   secondary 5  the cost rows: FLOPs speedup and latency proxy (sequential steps), each its own
+  exploratory  (not pre-registered; added after the interim report, before the final one, at
+               the audit's request in issue 25) the latency under a memory-bandwidth model of
+               decode (bandwidth_bytes below): the same measure with each step costing the
+               bytes it reads instead of 1
 
 Writes experiments/results/study1_regime60/: table.md (the report table), measure.csv (every
 cell), runs.csv (every replay's summary per prompt), bon.csv (per prompt and candidate: its
@@ -69,6 +73,8 @@ CONTRAST_BLOCK = 16
 ALPHAS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 PRIMARY_ALPHA = 0.5
 KENDALL_LENGTHS = [4, 8, 15, 32, 64]
+# The bandwidth model's sizes, read from `specrej info` once (models fixed by the protocol).
+MODEL_BYTES = {}
 BOOT_REPS, BOOT_SEED = 1000, 12345
 
 
@@ -86,6 +92,42 @@ def available(limit):
     while k < min(limit, N_PROMPTS) and os.path.exists(record_path(k)):
         k += 1
     return k
+
+
+# ---- the memory-bandwidth model of decode (exploratory) ---------------------------------------
+#
+# A decode step on a memory-bound accelerator costs the bytes it reads: the generator's weights
+# once for the whole batch, the shared prompt's KV once, and each live candidate's own KV
+# (positions 0..t of its response at step t). A reward-model pass at a decision point reads the
+# reward model's weights once and the KV of every candidate it scores up to that point. This is
+# the cost model under which the paper's wall-clock numbers are GPU time; counting steps (the
+# latency proxy) is the same model with weights dominating everything. Sizes come from
+# `specrej info`: austen-lm and austen-rm hold 10.2 MB of weights and 3,072 KV bytes per token.
+
+def model_bytes():
+    if not MODEL_BYTES:
+        for role, path in (("gen", lib.LM), ("rm", lib.RM)):
+            out = subprocess.run([lib.BIN, "info", "--model", path], capture_output=True,
+                                 text=True, check=True).stdout
+            kv = [ln for ln in out.splitlines() if ln.startswith("kv_bytes_per_token:")]
+            w = [ln for ln in out.splitlines() if ln.startswith("weights:")]
+            MODEL_BYTES[role] = (int(w[0].split(",")[1].split()[0]), int(kv[0].split(":")[1]))
+    return MODEL_BYTES
+
+
+def bandwidth_bytes(sampled, decision_steps, n_prompt):
+    """Bytes one run reads under the model above. sampled: tokens each candidate sampled (a
+    cut candidate stops at its cut); decision_steps: the steps at which the reward model scored
+    the candidates still running; the final scoring of the survivors is one more pass."""
+    (w_gen, kv_gen), (w_rm, kv_rm) = model_bytes()["gen"], model_bytes()["rm"]
+    total = 0
+    for t in range(max(sampled)):
+        live = [n for n in sampled if n > t]
+        total += w_gen + n_prompt * kv_gen + len(live) * (t + 1) * kv_gen
+    for st in decision_steps:
+        scored = [min(n, st) for n in sampled if n >= st]
+        total += w_rm + n_prompt * kv_rm + sum(scored) * kv_rm
+    return total + w_rm + n_prompt * kv_rm + sum(sampled) * kv_rm
 
 
 # ---- replays (one task per prompt, cached) -------------------------------------------------
@@ -115,7 +157,9 @@ def prompt_task(t):
     bon = dict(scores=[c[4] for c in b["cands"]], finals=finals[:n], golds=golds[:n],
                wave_flops=[y - x for x, y in zip(cum, cum[1:])],
                wave_steps=[max(c[2] for c in b["cands"][w * N0:(w + 1) * N0]) + 1
-                           for w in range(n // N0)])
+                           for w in range(n // N0)],
+               wave_bytes=[bandwidth_bytes([c[2] for c in b["cands"][w * N0:(w + 1) * N0]], [],
+                                           len(rec["prompt_ids"])) for w in range(n // N0)])
     runs = []
     with_trace = os.path.join(CACHE, "p%03d.trace" % idx)
     for block in (BLOCK, CONTRAST_BLOCK):
@@ -127,6 +171,9 @@ def prompt_task(t):
             runs.append(dict(block=block, alpha=a, reward=r["reward"], gold=r["gold"],
                              flops=r["flops"], steps=steps, initial_batch=B,
                              decision_points=r["decision_points"], waves=r["waves"],
+                             bytes=bandwidth_bytes([c[2] for c in r["cands"]],
+                                                   [d["step"] for d in decisions],
+                                                   len(rec["prompt_ids"])),
                              answer=r["answer"], winner=winner,
                              winner_cut_at=r["cands"][winner][3],
                              first_decision_step=decisions[0]["step"] if decisions else 0))
@@ -146,7 +193,7 @@ def collect(k, jobs):
     tasks = []
     for i in range(k):
         st = os.stat(record_path(i))
-        tasks.append((i, "1:%d:%d:%d" % (st.st_size, st.st_mtime, os.path.getmtime(lib.BIN))))
+        tasks.append((i, "2:%d:%d:%d" % (st.st_size, st.st_mtime, os.path.getmtime(lib.BIN))))
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as ex:
         return dict(ex.map(prompt_task, tasks))
 
@@ -155,7 +202,7 @@ def collect(k, jobs):
 
 RUN_FIELDS = ["prompt", "block", "alpha", "reward", "gold", "flops", "steps", "initial_batch",
               "decision_points", "waves", "answer", "winner", "winner_cut_at",
-              "first_decision_step"]
+              "first_decision_step", "bytes"]
 
 
 def exact(row):
@@ -178,8 +225,9 @@ def write_csvs(data):
             if c < N0 or s > best:
                 bon_rows.append(exact(dict(prompt=i, cand=c, score=s, final=f, gold=g)))
             best = s if best is None else max(best, s)
-        for w, (f, s) in enumerate(zip(d["bon"]["wave_flops"], d["bon"]["wave_steps"])):
-            wave_rows.append(exact(dict(prompt=i, wave=w, flops=f, steps=s)))
+        for w, (f, s, by) in enumerate(zip(d["bon"]["wave_flops"], d["bon"]["wave_steps"],
+                                           d["bon"]["wave_bytes"])):
+            wave_rows.append(exact(dict(prompt=i, wave=w, flops=f, steps=s, bytes=by)))
         for r in d["runs"]:
             run_rows.append(exact(dict(prompt=i, **r)))
         for r in d["kendall"]:
@@ -189,8 +237,8 @@ def write_csvs(data):
                             B_block16=B[CONTRAST_BLOCK], ratio_block16=B[CONTRAST_BLOCK] / N0))
     lib.write_csv(os.path.join(OUT, "bon.csv"), ["prompt", "cand", "score", "final", "gold"],
                   bon_rows)
-    lib.write_csv(os.path.join(OUT, "bon_waves.csv"), ["prompt", "wave", "flops", "steps"],
-                  wave_rows)
+    lib.write_csv(os.path.join(OUT, "bon_waves.csv"),
+                  ["prompt", "wave", "flops", "steps", "bytes"], wave_rows)
     lib.write_csv(os.path.join(OUT, "runs.csv"), RUN_FIELDS, run_rows)
     lib.write_csv(os.path.join(OUT, "kendall.csv"),
                   ["prompt", "length", "n", "kendall", "kendall_gold"], ken_rows)
@@ -207,11 +255,13 @@ def read_csvs():
     for r in rows("bon.csv"):
         kept.setdefault(int(r["prompt"]), []).append(r)
         data.setdefault(int(r["prompt"]), dict(bon=dict(scores=[], finals=[], golds=[],
-                                                        wave_flops=[], wave_steps=[]),
+                                                        wave_flops=[], wave_steps=[],
+                                                        wave_bytes=[]),
                                                runs=[], kendall=[]))
     for r in rows("bon_waves.csv"):
         b = data[int(r["prompt"])]["bon"]
         b["wave_flops"].append(r["flops"]), b["wave_steps"].append(r["steps"])
+        b["wave_bytes"].append(r["bytes"])
     for i, ks in kept.items():
         # every candidate that did not raise the running best stands in as that best: the
         # curve (running maxima) and the first wave come out as the records give them
@@ -261,6 +311,35 @@ def measure_rows(data):
     return rows
 
 
+BANDWIDTH_FIELDS = ["alpha", "units", "steps_speedup", "bandwidth_units", "bandwidth_speedup",
+                    "bandwidth_speedup_lo", "bandwidth_speedup_hi"]
+
+
+def bandwidth_rows(data):
+    """Exploratory: the latency speedup at blocks of 8 (improvement score) with each decode
+    step and reward-model pass costing the bytes it reads (bandwidth_bytes), computed by
+    measure.py's own latency arithmetic with bytes standing in for steps. Every run here is
+    one wave, so its candidates decode side by side from step 0."""
+    idxs = sorted(data)
+    prompts = [measure.Prompt(data[i]["bon"]["scores"], N0, data[i]["bon"]["wave_flops"],
+                              data[i]["bon"]["wave_bytes"]) for i in idxs]
+    cells = [[dict(next(r for r in data[i]["runs"] if r["block"] == BLOCK and r["alpha"] == a),
+                   steps=next(r for r in data[i]["runs"]
+                              if r["block"] == BLOCK and r["alpha"] == a)["bytes"])
+              for i in idxs] for a in ALPHAS]
+    for cell in cells:
+        assert all(r["waves"] == 1 for r in cell), "bandwidth model: a run of several waves"
+    rows = []
+    for a, st in zip(ALPHAS, measure.measure(prompts, cells, "improvement", BOOT_REPS,
+                                             BOOT_SEED)):
+        rows.append(dict(alpha=a, units=st["units"], steps_speedup=None,
+                         bandwidth_units=st["latency_units"],
+                         bandwidth_speedup=st["latency_speedup"],
+                         bandwidth_speedup_lo=st["latency_speedup_lo"],
+                         bandwidth_speedup_hi=st["latency_speedup_hi"]))
+    return rows
+
+
 def kendall_rows(data):
     out = []
     for t in KENDALL_LENGTHS:
@@ -296,7 +375,7 @@ def verdict(r):
     return "inconclusive (the interval contains 16)"
 
 
-def table_md(k, mrows, krows, win, prs):
+def table_md(k, mrows, krows, win, prs, brows):
     label = ("**interim (%d of %d)**" % (k, N_PROMPTS)) if k < N_PROMPTS else \
         "final (%d of %d)" % (k, N_PROMPTS)
     get = {(r["block"], r["alpha"], r["match"]): r for r in mrows}
@@ -393,6 +472,22 @@ def table_md(k, mrows, krows, win, prs):
     L.append("Per-prompt B and B/N0: `prompts.csv` (blocks of 8: min %d, max %d)."
              % (prs["b_min"], prs["b_max"]))
     L.append("")
+    L.append("## Exploratory (not pre-registered): latency under a memory-bandwidth model")
+    L.append("")
+    L.append("Each decode step costs the bytes it reads (the generator's weights and the shared "
+             "prompt's KV once per step, each live candidate's own KV; a reward-model pass the "
+             "reward model's weights and the KV of what it scores), instead of 1 as in the "
+             "latency proxy; `study1.py: bandwidth_bytes`, per-run bytes in `runs.csv` and "
+             "`bon_waves.csv`, table in `bandwidth.csv`. Blocks of 8, improvement score.")
+    L.append("")
+    L.append("| alpha | units | latency proxy (steps) | bandwidth-model latency speedup "
+             "[95% CI] | its cost in Best-of-N0 waves |")
+    L.append("| --- | --- | --- | --- | --- |")
+    for b in brows:
+        L.append("| %.1f | %.2f | %.2f | %.2f [%.2f, %.2f] | %.2f |" % (
+            b["alpha"], b["units"], b["steps_speedup"], b["bandwidth_speedup"],
+            b["bandwidth_speedup_lo"], b["bandwidth_speedup_hi"], b["bandwidth_units"]))
+    L.append("")
     L.append("## Deviations")
     L.append("")
     L.append("None from the protocol's analysis. The block-size check it requires passed: the "
@@ -439,7 +534,12 @@ def analyze(data):
     lib.write_csv(os.path.join(OUT, "kendall_summary.csv"),
                   ["length", "prompts", "mean_candidates", "kendall", "kendall_gold",
                    "prompts_gold"], krows)
-    md = table_md(k, mrows, krows, win, prs)
+    brows = bandwidth_rows(data)
+    for b in brows:
+        b["steps_speedup"] = next(r["latency_speedup"] for r in mrows if r["block"] == BLOCK
+                                  and r["alpha"] == b["alpha"] and r["match"] == "improvement")
+    lib.write_csv(os.path.join(OUT, "bandwidth.csv"), BANDWIDTH_FIELDS, brows)
+    md = table_md(k, mrows, krows, win, prs, brows)
     with open(os.path.join(OUT, "table.md"), "w") as f:
         f.write(md)
     plots(mrows, krows)

@@ -4,12 +4,25 @@
 # answer: the models named by their shipped names and the gold judge's
 # lexicon come from the installed data folder, never the working directory
 # (#22). Also the Python module, installed beside it, finds that binary.
+#
+# The installed binary is linked in a build folder of its own: installing
+# compiles the prefix into base/datadir.o, and doing that in $BUILD would
+# leave the tree's own binary (bin/specrej, or the sanitized one) relinked
+# with /opt/specrej inside. The objects are copied with their times, so only
+# datadir.o is compiled again.
 set -eu
 BIN=${BIN:-bin/specrej}
+BUILD=${BUILD:-build}
 root=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM
-make -s install BIN="$BIN" PREFIX=/opt/specrej DESTDIR="$tmp" >/dev/null
+ibuild="$tmp/build"
+mkdir -p "$ibuild"
+cp -a "$BUILD/obj" "$BUILD/flags.stamp" "$ibuild/"
+[ ! -d "$BUILD/gen" ] || cp -a "$BUILD/gen" "$ibuild/"
+before=$(cksum < "$BIN")
+make -s install BUILD="$ibuild" BIN="$ibuild/specrej" PREFIX=/opt/specrej DESTDIR="$tmp" >/dev/null
+[ "$(cksum < "$BIN")" = "$before" ] || { echo "install_check: make install changed the tree's $BIN" >&2; exit 1; }
 inst="$tmp/opt/specrej"
 prompt=$(head -n 1 data/prompts-dev.txt)
 # the demo's answer (README, "What the demo prints"), at 32 new tokens to be quick
