@@ -1,3 +1,7 @@
+/* test_austen.c - the shipped Austen models (data/) against the reference
+ * outputs their training script wrote: logits and greedy continuations of
+ * the LM (safetensors and llama2.c), the reward models' scores, the
+ * tokenizer against the training encoder, and the prompt files' shape. */
 #include "test_util.h"
 
 #include <math.h>

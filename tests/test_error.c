@@ -1,3 +1,5 @@
+/* test_error.c - errors as values (base/error.h): sr_fail's message and
+ * return, an overflowing allocation refused, an unknown command's exit. */
 #include "test_util.h"
 
 #include "base/error.h"

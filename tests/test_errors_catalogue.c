@@ -78,10 +78,7 @@ static void put_l2c(const char *name, const int32_t h[7], size_t n_floats) {
     free(buf);
 }
 
-static const char GOOD_CONFIG[] =
-    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
-    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
-    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16}";
+static const char GOOD_CONFIG[] = TEST_TINY_CONFIG;
 
 /* The config above with extra fields set (replacing a default: duplicate
  * keys are refused). */

@@ -1,3 +1,5 @@
+/* test_gold.c - the AFINN gold judge (text/gold.h) against its Python twin's
+ * cases, hand-computed scores, bad lexicons and the `specrej gold` command. */
 #include "test_util.h"
 
 #include <unistd.h>

@@ -31,9 +31,7 @@ static int teardown(void **state) {
 
 /* extra keys are set with test_json_set (duplicate keys are refused) */
 static const char *TINY_CONFIG =
-    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
-    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
-    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16,"
+    "{" TEST_TINY_CONFIG_MEMBERS ","
     " \"rms_norm_eps\": 1e-5, \"hidden_act\": \"silu\", \"tie_word_embeddings\": false,"
     " \"rope_theta\": 10000.0}";
 

@@ -52,9 +52,7 @@ static const char *model_dir(const char *name) {
 /* ---- a tiny Llama (test_util.h: test_tiny) ---- */
 
 static const char *TINY_CONFIG =
-    "{\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"
-    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2,"
-    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16,"
+    "{" TEST_TINY_CONFIG_MEMBERS ","
     " \"rms_norm_eps\": 1e-5, \"hidden_act\": \"silu\"%s}";
 
 /* A model directory: config (extra: "" or ", \"key\": value ...") and weights. */

@@ -1,7 +1,9 @@
 /* The reward-free sources (selfcertainty, confidence) against a brute-force
  * computation from the model's full logits, their thread invariance end to
- * end, and soft selection (--select soft): its empirical distribution over
- * seeds against softmax, small lambda against argmax, and its refusals. */
+ * end, the stateless kit they are built on (arguments copied, self freed,
+ * an error out of score reaches the caller), and soft selection (--select
+ * soft): its empirical distribution over seeds against softmax, small
+ * lambda against argmax, and its refusals. */
 #include "test_util.h"
 
 #include <math.h>
@@ -275,6 +277,63 @@ static void soft_selection_end_to_end(void **state) {
     assert_true(other);
 }
 
+/* ---- the stateless kit (reward_stateless_open, RewardEntry.score) ---- */
+
+static int kit_frees;
+
+static void kit_free(void *self) {
+    free(self);
+    kit_frees++;
+}
+
+/* 10 x its parameter + the response length + what self holds; a negative
+ * length is refused, to see an error travel out of score */
+static int kit_score(const PolicyArgs *args, const void *self, const RewardCand *c, double *out,
+                     SrError *err) {
+    if (c->len < 0) return sr_fail(err, "kit: negative length %d", c->len);
+    *out = 10 * args->num[0] + c->len + *(const double *)self;
+    return 0;
+}
+
+static void stateless_kit_scores_each_and_frees_self(void **state) {
+    (void)state;
+    static const RewardEntry E = {.name = "kit", .summary = "a test source"};
+    SrError err = {{0}};
+    PolicyArgs a = {0};
+    a.num[0] = 2;
+    RewardContext ctx = {0};
+    ctx.entry = &E, ctx.args = &a;
+    double *self = malloc(sizeof *self);
+    assert_non_null(self);
+    *self = 0.5;
+    kit_frees = 0;
+    RewardSource *rs = NULL;
+    assert_int_equal(reward_stateless_open(&ctx, "kit detail", kit_score, self, kit_free, &rs,
+                                           &err), 0);
+    assert_string_equal(rs->name, "kit");
+    assert_string_equal(rs->detail, "kit detail");
+    assert_int_equal(reward_held_bytes(rs), 0); /* no cache: the memory answers' defaults */
+    a.num[0] = 7; /* the source keeps its own copy of the arguments */
+    RewardCand c0 = {.len = 3}, c1 = {.len = 4}, bad = {.len = -1};
+    RewardCand *cands[] = {&c0, &c1, &bad};
+    double scores[3];
+    assert_int_equal(rs->ops->begin(rs, NULL, 3, 0, &err), 0);
+    assert_int_equal(rs->ops->score(rs, 2, cands, scores, &err), 0);
+    assert_true(scores[0] == 23.5 && scores[1] == 24.5);
+    assert_int_equal(rs->ops->score(rs, 3, cands, scores, &err), -1);
+    assert_non_null(strstr(err.msg, "kit: negative length -1"));
+    rs->ops->end(rs);
+    assert_int_equal(kit_frees, 0);
+    reward_close(rs);
+    assert_int_equal(kit_frees, 1);
+    /* an entry with neither open nor score is refused, and self is still freed */
+    self = malloc(sizeof *self);
+    assert_non_null(self);
+    assert_int_equal(reward_stateless_open(&ctx, "kit", NULL, self, kit_free, &rs, &err), -1);
+    assert_non_null(strstr(err.msg, "reward source kit: declares neither open nor score"));
+    assert_int_equal(kit_frees, 2);
+}
+
 static void expect_usage(const char *args, const char *needle) {
     char cmd[1024], *out = NULL;
     snprintf(cmd, sizeof cmd, "%s bon --model " LM " --prompt-ids 1,5,7,9 -n 8 -N 4 "
@@ -304,6 +363,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(selfcertainty_matches_brute_force),
         cmocka_unit_test(confidence_matches_brute_force),
         cmocka_unit_test(same_bytes_for_one_or_two_threads),
+        cmocka_unit_test(stateless_kit_scores_each_and_frees_self),
         cmocka_unit_test(soft_selection_follows_softmax),
         cmocka_unit_test(soft_selection_end_to_end),
         cmocka_unit_test(lambda_edges_are_refused),

@@ -1,3 +1,6 @@
+/* test_sampler.c - the sampler (search/sampler.h) against an independent
+ * reference (full sort, softmax, cut, inverse CDF), and its ties, nucleus,
+ * frequencies, log-probabilities, streams and refusals. */
 #include "test_util.h"
 
 #include <math.h>

@@ -190,6 +190,15 @@ static const TSpec TEST_TINY_TENSORS[] = {
 };
 #define N_TINY ((int)(sizeof TEST_TINY_TENSORS / sizeof TEST_TINY_TENSORS[0]))
 
+/* Its config.json: the members alone (a test that writes raw text, even a
+ * duplicate key, appends its own) and the object (to extend with
+ * test_json_set). */
+#define TEST_TINY_CONFIG_MEMBERS                                                      \
+    "\"architectures\": [\"LlamaForCausalLM\"], \"hidden_size\": 8,"                 \
+    " \"intermediate_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2," \
+    " \"num_key_value_heads\": 1, \"vocab_size\": 10, \"max_position_embeddings\": 16"
+#define TEST_TINY_CONFIG "{" TEST_TINY_CONFIG_MEMBERS "}"
+
 static inline StSpec test_tiny(void) {
     StSpec s;
     memset(&s, 0, sizeof s);

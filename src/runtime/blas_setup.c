@@ -1,3 +1,7 @@
+/* blas_setup.c - OpenBLAS's core chosen for the CPU (blas_setup.h): when
+ * its load-time detection falls back to a generic core on a CPU with
+ * AVX2/AVX-512, the program re-executes itself once with
+ * OPENBLAS_CORETYPE set, the one override OpenBLAS honours. */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/blas_setup.h"
 

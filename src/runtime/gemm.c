@@ -1,3 +1,7 @@
+/* gemm.c - packing weight matrices into panels and the packed matrix
+ * product (gemm.h), in portable C and AVX2/AVX-512 tiles that all sum each
+ * output element in the same order, so logits do not depend on the batch,
+ * the thread count or the CPU. */
 #include "runtime/gemm.h"
 
 #include "runtime/safetensors.h"

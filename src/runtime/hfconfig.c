@@ -1,3 +1,6 @@
+/* hfconfig.c - a Hugging Face config.json read into a ModelConfig
+ * (hfconfig.h): architecture, dimensions, RoPE, special ids and dtype, each
+ * field range-checked, anything unsupported refused by name. */
 #include "runtime/hfconfig.h"
 
 #include <cJSON.h>

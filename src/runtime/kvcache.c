@@ -1,3 +1,6 @@
+/* kvcache.c - the key/value cache (kvcache.h): slots of reference-counted
+ * blocks charged to a shared byte budget, prefixes shared between
+ * candidates by reference and copied only when one writes into them. */
 #include "runtime/kvcache.h"
 
 #include <stdint.h>

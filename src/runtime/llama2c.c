@@ -1,3 +1,7 @@
+/* llama2c.c - llama2.c's version-0 checkpoint .bin read into a
+ * ModelConfig and fp32 weights (llama2c.h), the file size checked against
+ * the header before any tensor is read, q/k rows permuted to Hugging Face's
+ * RoPE order. */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/llama2c.h"
 

@@ -1,3 +1,6 @@
+/* safetensors.c - .safetensors files and sharded indexes opened with every
+ * header check done up front (safetensors.h), so that reading a tensor
+ * later cannot meet a bad offset; F32, BF16 and F16 converted to f32. */
 #define _POSIX_C_SOURCE 200809L
 #include "runtime/safetensors.h"
 

@@ -1,6 +1,7 @@
 /* reward.c - the registry of reward sources (the list is reward_list.h),
  * the memory answers' defaults, and the two kits a new source builds on:
- * the stateless ops and the wrapper of another source. */
+ * the stateless source (a score function) and the wrapper of another
+ * source (an adjustment of its score). */
 #include "search/reward.h"
 
 #include "runtime/kvcache.h"
@@ -73,7 +74,9 @@ int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, 
         return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
                             "this build does not supply yet", e->name);
     c.entry = e;
-    if (e->open(&c, out, err) != 0) return -1;
+    int rc = e->open ? e->open(&c, out, err)
+                     : reward_stateless_open(&c, e->detail, e->score, NULL, NULL, out, err);
+    if (rc != 0) return -1;
     (*out)->needs = needs; /* what the driver supplies (RewardCand's per-token fields) */
     return 0;
 }
@@ -124,6 +127,60 @@ void reward_footprint(const RewardSource *rs, RewardFootprint *fp) {
     memset(fp, 0, sizeof *fp);
     fp->max_response = reward_max_response(rs);
     if (rs->ops->footprint) rs->ops->footprint(rs, fp);
+}
+
+/* ---- the stateless kit (RewardEntry.score, reward_stateless_open) -------- */
+
+typedef struct Stateless {
+    RewardScoreFn score;
+    PolicyArgs args; /* a copy: the caller's may not outlive the open */
+    void *self;
+    void (*free_self)(void *);
+} Stateless;
+
+static int stateless_score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+                           SrError *err) {
+    const Stateless *s = rs->self;
+    for (int i = 0; i < n; i++)
+        if (s->score(&s->args, s->self, cands[i], &scores[i], err) != 0) return -1;
+    return 0;
+}
+
+static void stateless_close(RewardSource *rs) {
+    Stateless *s = rs->self;
+    if (s && s->free_self) s->free_self(s->self);
+    free(s);
+    free(rs);
+}
+
+/* no cache: the memory ops stay NULL (reward.h: 0 bytes, no length limit) */
+static const RewardOps STATELESS_OPS = {.begin = reward_stateless_begin,
+                                        .attach = reward_stateless_attach,
+                                        .score = stateless_score,
+                                        .detach = reward_stateless_detach,
+                                        .end = reward_stateless_end,
+                                        .close = stateless_close};
+
+int reward_stateless_open(const RewardContext *ctx, const char *detail, RewardScoreFn score,
+                          void *self, void (*free_self)(void *), RewardSource **out,
+                          SrError *err) {
+    const RewardEntry *e = ctx->entry;
+    if (!score) {
+        if (free_self) free_self(self);
+        return sr_fail(err, "reward source %s: declares neither open nor score", e->name);
+    }
+    RewardSource *rs = sr_calloc(1, sizeof *rs, err);
+    Stateless *s = rs ? sr_calloc(1, sizeof *s, err) : NULL;
+    if (!s) {
+        free(rs);
+        if (free_self) free_self(self);
+        return -1;
+    }
+    *s = (Stateless){.score = score, .self = self, .free_self = free_self};
+    if (ctx->args) s->args = *ctx->args;
+    *rs = (RewardSource){.ops = &STATELESS_OPS, .self = s, .name = e->name, .detail = detail};
+    *out = rs;
+    return 0;
 }
 
 /* ---- the wrapper kit (reward_wrap_open) ---------------------------------- */

@@ -16,9 +16,11 @@
  * command line (--reward-source NAME, --reward-arg name=value or a
  * parameter's own flag, the flags its needs imply), --help, validation,
  * params.reward in --json and --trace, record, replay and compare derive
- * from the entry. A source with no cache writes score and close (the
- * reward_stateless_* functions do the rest); a source that wraps another
- * writes only how it adjusts the inner score (reward_wrap_open).
+ * from the entry. A source with no cache and no per-candidate state is its
+ * entry and a function that scores one candidate (RewardEntry.score; one
+ * that builds something when opened, such as a judge, passes it to
+ * reward_stateless_open); a source that wraps another writes only how it
+ * adjusts the inner score (reward_wrap_open).
  *
  * State: whatever a source keeps per candidate hangs off RewardCand.state,
  * created by attach and freed by detach; the driver never looks inside.
@@ -138,9 +140,10 @@ typedef struct RewardOps {
     void (*footprint)(const RewardSource *rs, RewardFootprint *fp);
 } RewardOps;
 
-/* Ready-made begin/attach/detach/end for sources that keep no per-candidate
- * state and no cache (gold judge, self-likelihood): a new stateless source
- * only writes score and close. */
+/* Ready-made begin/attach/detach/end for a source that keeps no
+ * per-candidate state and no cache but writes its own ops (a test's fake
+ * source); a stateless source in the registry uses RewardEntry.score or
+ * reward_stateless_open instead. */
 int reward_stateless_begin(RewardSource *rs, KVBudget *budget, int max_cands, int share_prefix,
                            SrError *err);
 int reward_stateless_attach(RewardSource *rs, RewardCand *c, SrError *err);
@@ -190,6 +193,12 @@ enum {
                                    never need it */
 };
 
+/* A stateless source's score of one candidate: args are its parameters'
+ * values (as its entry declares them), self what its open built for
+ * reward_stateless_open (NULL for none). Returns 0, or -1 with err set. */
+typedef int (*RewardScoreFn)(const PolicyArgs *args, const void *self, const RewardCand *c,
+                             double *score, SrError *err);
+
 /* A source's declaration, the one place its name is spelled. */
 struct RewardEntry {
     const char *name;          /* --reward-source NAME */
@@ -203,12 +212,17 @@ struct RewardEntry {
     unsigned needs;            /* REWARD_NEEDS_* */
     const char *wraps;         /* the source it wraps (reward_wrap_open), or NULL; the
                                   inner source's needs are the wrapper's too */
+    /* A stateless source: how it scores one candidate, and the detail --json
+     * shows; open stays NULL and reward_open opens it with
+     * reward_stateless_open (self NULL). */
+    RewardScoreFn score;
+    const char *detail;
     /* Opens it; ctx->entry is this entry and ctx->args its values. A record
      * of the run keeps name, the opened source's detail, the argument values
      * (params.reward.params) and, with REWARD_NEEDS_MODEL, the reward
      * model's identity and shapes; its scores are recorded for every prefix,
      * so a replay never opens it. */
-    int (*open)(const RewardContext *ctx, RewardSource **out, SrError *err);
+    int (*open)(const RewardContext *ctx, RewardSource **out, SrError *err); /* or NULL, with score */
 };
 
 /* The registry (reward_list.h), in its order; reward_at(0) is the default. */
@@ -238,5 +252,14 @@ const char *reward_names(void);
 typedef double (*RewardAdjust)(const void *self, const RewardCand *c, double inner_score);
 int reward_wrap_open(const RewardContext *ctx, const char *detail, RewardAdjust adjust, void *self,
                      void (*free_self)(void *), RewardSource **out, SrError *err);
+
+/* A source without a cache or per-candidate state: score applied to each
+ * candidate with ctx->args (copied) and self, which is freed with free_self
+ * (may be NULL) when the source closes, or here on failure. A source whose
+ * self is nothing needs no open at all (RewardEntry.score); one that builds
+ * something when opened (gold: its lexicon) builds it and calls this. */
+int reward_stateless_open(const RewardContext *ctx, const char *detail, RewardScoreFn score,
+                          void *self, void (*free_self)(void *), RewardSource **out,
+                          SrError *err);
 
 #endif

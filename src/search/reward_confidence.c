@@ -10,8 +10,6 @@
  * group size; on the shipped models' short responses it is the whole
  * response, hence the parameter. Higher is better: a response with one
  * stretch of low-probability tokens scores low. */
-#include <stdlib.h>
-
 #include "search/reward.h"
 
 enum { WINDOW };
@@ -20,56 +18,23 @@ static const PolicyParam PARAMS[] = {
      "tokens per sliding window (DeepConf's group size)", NULL, "16"},
 };
 
-static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+static int score(const PolicyArgs *args, const void *self, const RewardCand *c, double *out,
                  SrError *err) {
-    (void)err;
-    int w = *(const int *)rs->self;
-    for (int i = 0; i < n; i++) {
-        const RewardCand *c = cands[i];
-        int m = c->n_sampled, k = m < w ? m : w;
-        if (m == 0) {
-            scores[i] = 0.0;
-            continue;
-        }
-        /* each window summed afresh: the bits of a window's mean do not
-         * depend on the windows before it */
-        double lowest = 0;
-        for (int s = 0; s + k <= m; s++) {
-            double sum = 0;
-            for (int t = s; t < s + k; t++) sum += c->logp[t];
-            if (s == 0 || sum / k < lowest) lowest = sum / k;
-        }
-        scores[i] = lowest;
+    (void)self, (void)err;
+    int w = (int)args->num[WINDOW], m = c->n_sampled, k = m < w ? m : w;
+    if (m == 0) {
+        *out = 0.0;
+        return 0;
     }
-    return 0;
-}
-
-static void close_source(RewardSource *rs) {
-    free(rs->self);
-    free(rs);
-}
-
-/* no cache: the memory ops stay NULL (reward.h: 0 bytes, no length limit) */
-static const RewardOps OPS = {.begin = reward_stateless_begin,
-                              .attach = reward_stateless_attach,
-                              .score = score,
-                              .detach = reward_stateless_detach,
-                              .end = reward_stateless_end,
-                              .close = close_source};
-
-static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    RewardSource *rs = sr_calloc(1, sizeof *rs, err);
-    int *window = rs ? sr_calloc(1, sizeof *window, err) : NULL;
-    if (!window) {
-        free(rs);
-        return -1;
+    /* each window summed afresh: the bits of a window's mean do not depend
+     * on the windows before it */
+    double lowest = 0;
+    for (int s = 0; s + k <= m; s++) {
+        double sum = 0;
+        for (int t = s; t < s + k; t++) sum += c->logp[t];
+        if (s == 0 || sum / k < lowest) lowest = sum / k;
     }
-    *window = (int)ctx->args->num[WINDOW];
-    rs->ops = &OPS;
-    rs->self = window;
-    rs->name = ctx->entry->name;
-    rs->detail = "lowest sliding-window mean token log-probability";
-    *out = rs;
+    *out = lowest;
     return 0;
 }
 
@@ -79,5 +44,6 @@ const RewardEntry reward_source_confidence = {
     .params = PARAMS,
     .n_params = 1,
     .needs = REWARD_NEEDS_LOGPROBS,
-    .open = open_source,
+    .score = score,
+    .detail = "lowest sliding-window mean token log-probability",
 };

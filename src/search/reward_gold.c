@@ -1,4 +1,6 @@
-/* gold: the AFINN gold judge on the decoded response (oracle experiments). */
+/* gold: the AFINN gold judge on the decoded response (oracle experiments).
+ * Stateless but for the judge it loads when opened, so it has an open that
+ * builds the judge and hands it to the stateless kit. */
 #include <stdlib.h>
 
 #include "text/gold.h"
@@ -9,58 +11,38 @@ typedef struct {
     const Tokenizer *tok;
 } GoldSource;
 
-static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+static int score(const PolicyArgs *args, const void *self, const RewardCand *c, double *out,
                  SrError *err) {
-    GoldSource *g = rs->self;
-    for (int i = 0; i < n; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        if (tokenizer_decode(g->tok, cands[i]->tokens, cands[i]->len, &text, &len, err) != 0)
-            return -1;
-        scores[i] = gold_score(g->judge, text, len);
-        free(text);
-    }
+    (void)args;
+    const GoldSource *g = self;
+    char *text = NULL;
+    size_t len = 0;
+    if (tokenizer_decode(g->tok, c->tokens, c->len, &text, &len, err) != 0) return -1;
+    *out = gold_score(g->judge, text, len);
+    free(text);
     return 0;
 }
 
-static void close_source(RewardSource *rs) {
-    GoldSource *g = rs->self;
+static void free_gold(void *self) {
+    GoldSource *g = self;
     gold_free(g->judge);
     free(g);
-    free(rs);
 }
-
-/* no cache: the memory ops stay NULL (reward.h: 0 bytes, no length limit) */
-static const RewardOps OPS = {.begin = reward_stateless_begin,
-                              .attach = reward_stateless_attach,
-                              .score = score,
-                              .detach = reward_stateless_detach,
-                              .end = reward_stateless_end,
-                              .close = close_source};
 
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
     /* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there */
     GoldSource *g = sr_calloc(1, sizeof *g, err);
-    RewardSource *rs = g ? sr_calloc(1, sizeof *rs, err) : NULL;
-    if (!rs) {
-        free(g);
-        return -1;
-    }
+    if (!g) return -1;
     char def[4096];
     const char *lex = ctx->lexicon ? ctx->lexicon : def;
     if ((!ctx->lexicon && gold_default_lexicon(def, sizeof def, err) != 0) ||
         gold_load(lex, &g->judge, err) != 0) {
         free(g);
-        free(rs);
         return -1;
     }
     g->tok = ctx->gen_tok;
-    rs->ops = &OPS;
-    rs->self = g;
-    rs->name = ctx->entry->name;
-    rs->detail = "AFINN-165 gold judge on the decoded text";
-    *out = rs;
-    return 0;
+    return reward_stateless_open(ctx, "AFINN-165 gold judge on the decoded text", score, g,
+                                 free_gold, out, err);
 }
 
 const RewardEntry reward_source_gold = {

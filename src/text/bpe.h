@@ -7,7 +7,7 @@
  *    or a Sequence of Split (Regex or String pattern, behavior Isolated,
  *    invert false) and Digits steps ending with ByteLevel; regexes run in
  *    PCRE2 with UTF + UCP, compiled once at load, interpreted under a work
- *    budget linear in the text (bpe.c, RX_BASE): a pattern that backtracks
+ *    budget linear in the text (bpe_internal.h, RX_BASE): a pattern that backtracks
  *    past it fails the encode with an error naming the file;
  *  - added_tokens (special or not) matched literally, leftmost-longest,
  *    before pre-tokenization; their lstrip/rstrip/single_word flags are

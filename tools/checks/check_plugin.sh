@@ -5,7 +5,8 @@
 # else:
 #   tests/plugin/policy_above_mean.c as src/search/policy_above_mean.c and
 #     X(above_mean) to src/search/policy_list.h;
-#   tests/plugin/reward_constant.c (a stateless source with a parameter) and
+#   tests/plugin/reward_constant.c (a stateless source with a parameter: its
+#     entry and a score function, no open) and
 #     tests/plugin/reward_lenpen.c (a wrapper of the reward model with a
 #     parameter) as src/search/reward_NAME.c, and X(constant), X(lenpen) to
 #     src/search/reward_list.h.
@@ -30,6 +31,14 @@ echo 'X(above_mean)' >> src/search/policy_list.h
 cp tests/plugin/reward_constant.c src/search/reward_constant.c
 cp tests/plugin/reward_lenpen.c src/search/reward_lenpen.c
 printf 'X(constant)\nX(lenpen)\n' >> src/search/reward_list.h
+# docs/architecture.md teaches a stateless source from a copy of reward_constant.c: it must be the file
+python3 - <<'PY' || { echo "check_plugin: docs/architecture.md's copy of tests/plugin/reward_constant.c is not the file" >&2; exit 1; }
+doc = open("docs/architecture.md").read()
+start = doc.index("```c\n", doc.index("`tests/plugin/reward_constant.c`, after its comment:")) + 5
+src = open("tests/plugin/reward_constant.c").read()
+copy = doc[start:doc.index("```\n", start)]
+assert copy == src[src.index("#include"):], "differs"
+PY
 echo "check_plugin: the addition (diff -ruN src.orig src):"
 diff -ruN src.orig src || true
 rm -rf src.orig

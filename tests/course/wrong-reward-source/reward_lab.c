@@ -13,40 +13,24 @@ static int is_space(char ch) {
     return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r';
 }
 
-static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+static int score(const PolicyArgs *args, const void *self, const RewardCand *c, double *out,
                  SrError *err) {
-    const Tokenizer *tok = rs->self;
-    for (int i = 0; i < n; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        if (tokenizer_decode(tok, cands[i]->tokens, cands[i]->len, &text, &len, err) != 0)
-            return -1;
-        int words = 1;
-        for (size_t k = 0; k < len; k++) words += is_space(text[k]);
-        free(text);
-        scores[i] = words < CAP ? words : CAP;
-    }
+    (void)args;
+    char *text = NULL;
+    size_t len = 0;
+    if (tokenizer_decode(self, c->tokens, c->len, &text, &len, err) != 0) return -1;
+    int words = 1;
+    for (size_t k = 0; k < len; k++) words += is_space(text[k]);
+    free(text);
+    *out = words < CAP ? words : CAP;
     return 0;
 }
 
-/* rs->self borrows the generator's tokenizer: nothing of its own to free */
-static void close_source(RewardSource *rs) { free(rs); }
-
-static const RewardOps OPS = {.begin = reward_stateless_begin,
-                              .attach = reward_stateless_attach,
-                              .score = score,
-                              .detach = reward_stateless_detach,
-                              .end = reward_stateless_end,
-                              .close = close_source};
-
+/* self is the generator's tokenizer, borrowed (REWARD_NEEDS_TOKENIZER: reward_open has
+ * checked it is there): nothing to free */
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    RewardSource *rs = sr_calloc(1, sizeof *rs, err);
-    if (!rs) return -1;
-    /* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there */
-    *rs = (RewardSource){.ops = &OPS, .self = (void *)ctx->gen_tok, .name = ctx->entry->name,
-                         .detail = "words in the decoded response, at most 30"};
-    *out = rs;
-    return 0;
+    return reward_stateless_open(ctx, "words in the decoded response, at most 30", score,
+                                 (void *)ctx->gen_tok, NULL, out, err);
 }
 
 const RewardEntry reward_source_lab = {
