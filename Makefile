@@ -63,7 +63,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick checkpoints clean
+.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability checkpoints clean
 
 all: $(BIN)
 
@@ -224,6 +224,11 @@ experiments: $(BIN)
 
 experiments-quick: $(BIN)
 	sh experiments/run_all.sh quick
+
+# Issue 25's predictability tables and plots/predictability.png, from the committed results
+# (experiments/results/mc_ceiling/, task2_opening/): seconds, no records, no model.
+predictability:
+	python3 experiments/predictability.py
 
 checkpoints:
 	sh tools/train/make_checkpoints.sh

@@ -346,13 +346,14 @@ def gnuplot(ctx, script, **params):
     from the committed results (tools/plots.sh)."""
     os.makedirs(ctx.plots, exist_ok=True)
     stem = os.path.splitext(script)[0]
-    path = os.path.join(ctx.results, stem + ".params.gp")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write("# the parameters of plots/%s, written by experiments/%s (lib.gnuplot)\n"
-                % (script, os.path.basename(sys.argv[0])))
-        for k, v in params.items():
-            f.write("%s = '%s'\n" % (k, str(v).replace("'", "").replace("\n", " ")))
-    os.replace(path + ".tmp", path)
+    if params:  # (a figure with no parameters of its own has no file to load)
+        path = os.path.join(ctx.results, stem + ".params.gp")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write("# the parameters of plots/%s, written by experiments/%s (lib.gnuplot)\n"
+                    % (script, os.path.basename(sys.argv[0])))
+            for k, v in params.items():
+                f.write("%s = '%s'\n" % (k, str(v).replace("'", "").replace("\n", " ")))
+        os.replace(path + ".tmp", path)
     pre = "res='%s'; out='%s'" % (ctx.results, ctx.plots)
     r = subprocess.run(["gnuplot", "-e", pre, os.path.join(ROOT, "plots", script)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -3,9 +3,10 @@
 # (experiments/results/), each by its own documented command, and checks
 # that each rendered: gnuplot exits 0 and says nothing (a warning, e.g. an
 # empty range, is a failure), and the PNG is a PNG of the size its script
-# promises: 1920x1080, for slides (plots/study1_*, the integrator's, only
-# render). OUT defaults to plots/ (`make plots`); `make test` runs it into
-# a scratch folder (tests/plots_render.sh), which leaves plots/ as it is.
+# promises: 1920x1080, for slides (plots/study1_*, the integrator's, are
+# only checked to render; plots/predictability.gp reads
+# experiments/results/mc_ceiling/). OUT defaults to plots/ (`make plots`);
+# `make test` draws into build/plots/, which leaves plots/ as it is.
 # Exits 0 when every figure rendered; skipped, with one line, without
 # gnuplot (tools/install_deps.sh installs gnuplot-nox).
 set -eu
@@ -25,6 +26,8 @@ for gp in plots/*.gp; do
     case $name in
     # Study 1's figures read their own results folder (experiments/study1.py)
     study1_*) res=experiments/results/study1_regime60 size= ;;
+    # issue 25's figure reads the Monte Carlo ceiling's folder (experiments/predictability.py)
+    predictability) res=experiments/results/mc_ceiling size=1920x1080 ;;
     *) res=experiments/results size=1920x1080 ;;
     esac
     rm -f "$OUT/$name.png"
