@@ -63,7 +63,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all install grade check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability checkpoints clean
+.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability checkpoints clean
 
 all: $(BIN)
 
@@ -155,7 +155,10 @@ test: check-layers check-size $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
 	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
+	@SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
+	@SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
 	@SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
+	@sh tools/plots.sh $(BUILD)/plots
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
 	@SPECREJ_BIN=$(BIN) python3 tests/doc_commands.py
@@ -173,6 +176,11 @@ test-sanitize:
 # A lab of docs/course/ graded: make grade LAB=policy DIR=my-answers
 grade: $(BIN)
 	@sh tools/grade.sh "$(LAB)" "$(DIR)"
+
+# Every figure of plots/ redrawn from the committed results (experiments/results/), each by
+# its own script's documented command; make test draws them into $(BUILD)/plots instead
+plots:
+	@sh tools/plots.sh
 
 # The main job: Speculative Rejection on a held-out prompt with the shipped models,
 # and Best-of-N over the same candidates beside it (tools/demo.sh).

@@ -339,15 +339,24 @@ def interp_log_x(points, y):
 # ---- gnuplot ---------------------------------------------------------------------
 
 def gnuplot(ctx, script, **params):
-    """Runs plots/SCRIPT with string parameters (results dir, output dir and
-    PARAMS) defined before it; the script writes its PNG into ctx.plots."""
+    """Runs plots/SCRIPT on ctx.results, writing its PNG into ctx.plots. The
+    figure's own parameters (PARAMS: computed from the results, e.g. n0 or a
+    series' title) go first into RESULTS/STEM.params.gp beside its CSVs, which
+    the script loads, so that `gnuplot plots/SCRIPT` alone redraws the figure
+    from the committed results (tools/plots.sh)."""
     os.makedirs(ctx.plots, exist_ok=True)
-    defs = {"res": ctx.results, "out": ctx.plots}
-    defs.update(params)
-    pre = "; ".join("%s='%s'" % (k, str(v).replace("'", "")) for k, v in defs.items())
-    path = os.path.join(ROOT, "plots", script)
-    r = subprocess.run(["gnuplot", "-e", pre, path], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
+    stem = os.path.splitext(script)[0]
+    if params:  # (a figure with no parameters of its own has no file to load)
+        path = os.path.join(ctx.results, stem + ".params.gp")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write("# the parameters of plots/%s, written by experiments/%s (lib.gnuplot)\n"
+                    % (script, os.path.basename(sys.argv[0])))
+            for k, v in params.items():
+                f.write("%s = '%s'\n" % (k, str(v).replace("'", "").replace("\n", " ")))
+        os.replace(path + ".tmp", path)
+    pre = "res='%s'; out='%s'" % (ctx.results, ctx.plots)
+    r = subprocess.run(["gnuplot", "-e", pre, os.path.join(ROOT, "plots", script)],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
         die("gnuplot %s failed: %s" % (script, r.stderr.strip()))
 

@@ -2,8 +2,15 @@
 # fixed-alpha, memory-driven Speculative Rejection (left); (c) how often the
 # Best-of-N winner among the candidates Speculative Rejection started was
 # cut, stacked by the decision point that cut it (right).
-# Run by experiments/exp5_open.py (after exp1): gnuplot -e "res='DIR'; out='DIR'; n0='4'" open_questions.gp
-set terminal pngcairo size 1400,600 font "sans,11"
+# Standalone, from the repository root: gnuplot plots/open_questions.gp reads
+# experiments/results/ (its CSVs, and open_questions.params.gp: the figure's own parameters,
+# n0), writes plots/open_questions.png at 1920x1080 for slides; gnuplot -e "res='DIR';
+# out='DIR'" reads and writes elsewhere. experiments/exp5_open.py (lib.gnuplot) writes the
+# parameters and runs it so; tools/plots.sh redraws every figure from the committed results.
+if (!exists("res")) res = 'experiments/results'
+if (!exists("out")) out = 'plots'
+load res.'/open_questions.params.gp'
+set terminal pngcairo size 1920,1080 font "sans,19" linewidth 2
 set output out.'/open_questions.png'
 set datafile separator ','
 set datafile columnheaders
@@ -11,32 +18,36 @@ e = res.'/efficiency.csv'
 a = res.'/open_adaptive.csv'
 s = res.'/open_schedule.csv'
 w = res.'/open_winner_cut.csv'
-set multiplot layout 1,2 title 'What the paper leaves open'
+set multiplot layout 1,2 title 'What the paper leaves open' font ',24'
 
 set title '(a) adaptive alpha, (b) decision points: score vs compute'
 set logscale x 2
 set grid
-set key bottom right font ',10'
-set xlabel 'relative compute: FLOPs / Best-of-N0'
+set key bottom right font ',16'
+set xlabel 'relative compute: FLOPs / Best-of-N0 (log scale)'
+set format x '%g'
+set xrange [0.3:36]
 set ylabel 'improvement score (Best-of-N0 = 100)'
 is(x, col, v) = strcol(col) eq v ? x : NaN
 plot e using (is(column('rel_flops'), 'method', 'bon')):'score' with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'Best-of-N', \
      a using (is(column('rel_flops'), 'rule', 'fixed')):'score' with linespoints lw 1 pt 9 lc rgb '#d62728' title 'SpR, fixed alpha (memory-driven)', \
-     a using (is(column('rel_flops'), 'rule', 'fixed')):'score':(sprintf('%.1f', column('mean_alpha'))) with labels offset 1.6,-0.5 font ',8' tc rgb '#d62728' notitle, \
+     a using (is(column('rel_flops'), 'rule', 'fixed')):'score':((abs(column('mean_alpha') - 0.1) < 1e-9 || abs(column('mean_alpha') - 0.9) < 1e-9) ? sprintf('alpha %.1f', column('mean_alpha')) : '') with labels left offset 1.2,0 font ',16' tc rgb '#d62728' notitle, \
      a using (is(column('rel_flops'), 'label', 'adaptive: spread')):'score' with points pt 5 ps 1.8 lc rgb '#2ca02c' title 'adaptive alpha (spread rule)', \
      a using (is(column('rel_flops'), 'label', 'adaptive: inverse')):'score' with points pt 4 ps 1.8 lw 2 lc rgb '#2ca02c' title 'inverse rule (control)', \
      a using (is(column('rel_flops'), 'label', 'oracle per prompt')):'score' with points pt 13 ps 1.8 lc rgb '#9467bd' title 'oracle alpha per prompt (bound)', \
      s using (strcol('label') ne 'memory-driven (quantile)' ? column('rel_flops') : NaN):'score' with points pt 11 ps 1.8 lc rgb '#ff7f0e' title 'fixed schedule, alpha 0.5', \
-     s using (strcol('label') ne 'memory-driven (quantile)' ? column('rel_flops') : NaN):'score':(substr(strcol('label'), 10, 99)) with labels offset 0,-1.1 font ',8' tc rgb '#ff7f0e' notitle
+     s using (strcol('label') ne 'memory-driven (quantile)' ? column('rel_flops') : NaN):'score':(sprintf('decide at %s', substr(strcol('label'), 10, 99))) with labels right offset -1.2,0 font ',16' tc rgb '#ff7f0e' notitle
 
 set title '(c) was the Best-of-N winner cut? (share of prompts)'
 unset logscale x
+set autoscale x
+set format x '% h'
 set style data histogram
 set style histogram rowstacked
 set style fill solid 0.7 border -1
 set boxwidth 0.7
-set key top left font ',10'
-set xlabel 'alpha'
+set key top left font ',16'
+set xlabel 'alpha (share cut at each decision)'
 set ylabel 'share of prompts'
 set yrange [0:1]
 set grid y

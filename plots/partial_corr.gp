@@ -2,19 +2,26 @@
 # each prefix length tau (boxes: quartiles; whiskers: furthest point within
 # 1.5 IQR; dot: mean), Pearson (blue) and Kendall's rank correlation, tau-b (orange), for the
 # reward model and the gold judge.
-# Run by experiments/exp2_partial.py: gnuplot -e "res='DIR'; out='DIR'; ntau='5'; taus='8 16 32 64 128'" partial_corr.gp
-set terminal pngcairo size 1300,520 font "sans,11"
+# Standalone, from the repository root: gnuplot plots/partial_corr.gp reads experiments/results/
+# (its CSVs, and partial_corr.params.gp: the figure's own parameters, ntau, taus), writes
+# plots/partial_corr.png at 1920x1080 for slides; gnuplot -e "res='DIR'; out='DIR'" reads and
+# writes elsewhere. experiments/exp2_partial.py (lib.gnuplot) writes the parameters and runs it
+# so; tools/plots.sh redraws every figure from the committed results.
+if (!exists("res")) res = 'experiments/results'
+if (!exists("out")) out = 'plots'
+load res.'/partial_corr.params.gp'
+set terminal pngcairo size 1920,1080 font "sans,20" linewidth 2
 set output out.'/partial_corr.png'
 set datafile separator ','
 set datafile columnheaders
 f = res.'/partial_summary.csv'
-set multiplot layout 1,2 title 'Does the score of a prefix predict the score of the whole response? (one box per tau over prompts)'
+set multiplot layout 1,2 title "Does the score of a prefix predict the score of the whole response?\n(one box per tau over prompts: quartiles, whiskers to the furthest point within 1.5 IQR, dot: mean)" font ',22'
 set grid y
 set yrange [-1:1.05]
 set xrange [0.4:ntau+0.6]
 set xtics () 
 do for [j=1:ntau] { set xtics add (word(taus, j) j) }
-set xlabel 'prefix length tau (tokens)'
+set xlabel 'prefix length tau (tokens; evenly spaced, not to scale)'
 set ylabel 'correlation with the final score'
 set boxwidth 0.3 absolute
 set key bottom right

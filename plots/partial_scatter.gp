@@ -2,14 +2,21 @@
 # for the reward model (top) and the gold judge (bottom). The best final
 # response is the red star; the dashed line is its partial score, the
 # cut-off that would keep it (everything right of it survives).
-# Run by experiments/exp2_partial.py: gnuplot -e "res='DIR'; out='DIR'; ntau='5'; taus='8 16 32 64 128'" partial_scatter.gp
-set terminal pngcairo size 360*ntau,760 font "sans,10"
+# Standalone, from the repository root: gnuplot plots/partial_scatter.gp reads
+# experiments/results/ (its CSVs, and partial_scatter.params.gp: the figure's own parameters,
+# ntau, taus), writes plots/partial_scatter.png at 1920x1080 for slides; gnuplot -e "res='DIR';
+# out='DIR'" reads and writes elsewhere. experiments/exp2_partial.py (lib.gnuplot) writes the
+# parameters and runs it so; tools/plots.sh redraws every figure from the committed results.
+if (!exists("res")) res = 'experiments/results'
+if (!exists("out")) out = 'plots'
+load res.'/partial_scatter.params.gp'
+set terminal pngcairo size 1920,1080 font "sans,16" linewidth 2
 set output out.'/partial_scatter.png'
 set datafile separator ','
 set datafile columnheaders
 f = res.'/partial_scatter.csv'
 m = res.'/partial_marks.csv'
-set multiplot layout 2,ntau title 'Partial vs final score of many complete responses to one prompt (red star: the best final response; dashed: the cut-off that keeps it; gold points jittered)'
+set multiplot layout 2,ntau title "Partial vs final score of many complete responses to one prompt\n(red star: the best final response; dashed: the cut-off that keeps it; gold points jittered by up to 0.2)" font ',20'
 set grid
 unset key
 do for [s=1:2] {
@@ -22,7 +29,9 @@ do for [s=1:2] {
     kept = STATS_max
     stats m using ((strcol('source') eq src && column('tau') == t) ? column('n') : NaN) nooutput
     nn = STATS_max
-    set title sprintf('%s, tau = %d: cut-off keeps %d of %d', (src eq 'model' ? 'reward model' : 'gold judge'), t, kept, nn)
+    set title sprintf("%s, tau = %d\ncut-off keeps %d of %d", (src eq 'model' ? 'reward model' : 'gold judge'), t, kept, nn)
+    set xtics rotate by -45 autofreq
+    set format x '%g'
     set xlabel sprintf('score of the first %d tokens', t)
     set ylabel (j == 1 ? 'score of the whole response' : '')
     set arrow 1 from cut, graph 0 to cut, graph 1 nohead dt 2 lc rgb '#d62728'

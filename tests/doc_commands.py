@@ -6,8 +6,9 @@ Run by `make test` (SPECREJ_BIN names the binary, default bin/specrej), or
 by hand: `python3 tests/doc_commands.py [--list] [--keep] [--only FILE]`.
 
 What counts as a command
-- every fenced block of README.md, docs/*.md, experiments/README.md,
-  data/README.md and paper_notes.md whose language is sh, bash, shell or
+- every fenced block of README.md, docs/*.md, the course's labs
+  (docs/course/*.md), experiments/README.md, data/README.md and
+  paper_notes.md whose language is sh, bash, shell or
   python: it runs, in document order, as one script (`bash -e`, or python3),
   in one scratch copy of the repository shared by all blocks (so a block may
   use what an earlier one wrote, as a reader following the text would);
@@ -30,6 +31,11 @@ A fence with no language must say what it is with a marker; a block in a
   <!-- doc-test: replace OLD ==> NEW -->  run the block with OLD replaced by
                                      NEW (a smaller size); printed
   <!-- doc-test: timeout SECONDS --> a longer limit than the default 120 s
+  <!-- doc-test: exercise OLD ==> NEW -->  a student's exercise (docs/course/):
+                                     the block runs as handed out, where it
+                                     fails (its exit marker says how), then
+                                     again with OLD replaced by NEW (the
+                                     reference solution), where it must pass
 
 Comparing output: both sides are split into lines; in the document a line
 that starts with blanks continues the previous one (long lines are wrapped
@@ -59,6 +65,7 @@ DEFAULT_TIMEOUT = int(120 * TIMEOUT_SCALE)
 
 def documents():
     docs = ["README.md"] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    docs += sorted(glob.glob(os.path.join(ROOT, "docs", "course", "*.md")))
     docs += ["experiments/README.md", "data/README.md", "paper_notes.md"]
     out = []
     for d in docs:
@@ -247,7 +254,7 @@ def main(argv):
     plan = []
     for b in blocks:
         kinds = {k for k, _ in b.marks}
-        unknown = kinds - {"output", "synopsis", "skip", "replace", "timeout", "exit"}
+        unknown = kinds - {"output", "synopsis", "skip", "replace", "timeout", "exit", "exercise"}
         if unknown:
             failures.append("%s: unknown doc-test marker %s" % (b.where, ", ".join(sorted(unknown))))
             continue
@@ -340,6 +347,19 @@ def main(argv):
             if rc != want_rc:
                 failures.append("%s: exit %s (expected %d)\n  stderr: %s" % (b.where, rc if rc is not None else "-", want_rc,
                                                                "\n  ".join(err.strip().split("\n")[-6:])))
+            for r in b.mark("exercise"):
+                # solved: the same block over the reference solution must pass
+                old, _, new = (x.strip() for x in r.partition("==>"))
+                if not new or old not in text:
+                    failures.append("%s: exercise marker needs OLD ==> NEW, OLD in the block" % b.where)
+                    continue
+                rc, out, err, secs = run_block(kind, text.replace(old, new), work, env, timeout)
+                counts["run"] += 1
+                print("doc-test: %-28s %-6s %5.1f s  (exercise, solved: %s)" % (b.where, kind, secs, r),
+                      flush=True)
+                if rc != 0:
+                    failures.append("%s: the exercise over %s: exit %s (expected 0)\n  stdout: %s"
+                                    % (b.where, new, rc, "\n  ".join(out.strip().split("\n")[-6:])))
 
         cmds, examples = help_examples(env["SPECREJ_BIN"], work, env)
         for c, exs in examples:

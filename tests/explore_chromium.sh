@@ -10,16 +10,25 @@
 # are cut at each step, the KV cache before and after each cut, both answers
 # and their FLOPs. A screenshot stays in build/explore_chromium/.
 #
-# Run by `make test`; skipped, with one line, where Chromium is not
-# installed (tools/install_deps.sh installs it).
+# SPECREJ_BROWSER=firefox runs the same checks in headless Firefox
+# (tests/explore_firefox.sh; its DOM read over WebDriver BiDi by
+# tests/firefox_dom.py), without the screenshot.
+#
+# Run by `make test`; skipped, with one line, where the browser is not
+# installed (tools/install_deps.sh installs both).
 set -eu
 BIN=${SPECREJ_BIN:-bin/specrej}
-BROWSER=${SPECREJ_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+KIND=${SPECREJ_BROWSER:-chromium}
+if [ "$KIND" = firefox ]; then
+    BROWSER=${SPECREJ_FIREFOX:-$(command -v firefox-esr || command -v firefox || true)}
+else
+    BROWSER=${SPECREJ_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+fi
 if [ -z "$BROWSER" ] || ! [ -x "$BROWSER" ]; then
-    echo "explore_chromium: skipped (no chromium; apt-get install chromium, or set SPECREJ_CHROMIUM)"
+    echo "explore_$KIND: skipped (no $KIND; apt-get install $([ "$KIND" = firefox ] && echo firefox-esr || echo chromium), or set SPECREJ_$(echo "$KIND" | tr a-z A-Z))"
     exit 0
 fi
-OUT=build/explore_chromium
+OUT=build/explore_$KIND
 REC=docs/course/records/dev1.rec
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -47,15 +56,19 @@ for drive in "5 8 -1" "5 8 0" "5 8 1" "2 8 -1" "8 4 -1" "0 16 -1" "9 8 -1"; do
         while [ "$i" -lt "$S" ]; do hash="$hash,step"; i=$((i + 1)); done
     fi
     n=$((n + 1))
-    "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --disable-crash-reporter --user-data-dir="$PROFILE/p$n" \
-        --dump-dom "file://$PWD/$OUT/lesson.html#drive=$hash" 2>/dev/null > "$OUT/dom$n.html"
-    python3 - "$OUT/dom$n.html" "$OUT/r$A-$F.trace" "$OUT/r$A-$F.json" "$OUT/bon.json" "$A" "$F" "$S" <<'PY'
+    if [ "$KIND" = firefox ]; then
+        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$OUT/lesson.html#drive=$hash" > "$OUT/dom$n.html"
+    else
+        "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+            --disable-background-networking --disable-component-update --disable-sync \
+            --disable-crash-reporter --user-data-dir="$PROFILE/p$n" \
+            --dump-dom "file://$PWD/$OUT/lesson.html#drive=$hash" 2>/dev/null > "$OUT/dom$n.html"
+    fi
+    python3 - "$OUT/dom$n.html" "$OUT/r$A-$F.trace" "$OUT/r$A-$F.json" "$OUT/bon.json" "$A" "$F" "$S" "$KIND" <<'PY'
 import json, sys
 from html.parser import HTMLParser
 
-dom, trace, result, bon, a, f, s = sys.argv[1:8]
+dom, trace, result, bon, a, f, s, kind = sys.argv[1:9]
 recs = [json.loads(l) for l in open(trace, encoding="utf-8") if l.strip()]
 decisions = [r for r in recs if "decision" in r]
 final = recs[-1]
@@ -128,14 +141,15 @@ if s == D:
 if p.answers.get("bon") != bon["candidate"] or p.flops.get("bon") != bon["stats"]["gen_flops"] + bon["stats"]["rm_flops"]:
     problems.append("Best-of-N drawn #%s, the replay's #%d" % (p.answers.get("bon"), bon["candidate"]))
 if problems:
-    print("explore_chromium: %s: %s" % (want_where, "; ".join(problems)))
+    print("explore_%s: %s: %s" % (kind, want_where, "; ".join(problems)))
     sys.exit(1)
-print("explore_chromium: ok (%s: %d cut, cut-offs and KV as replayed%s)"
-      % (want_where, len(cut), ", answer #%d" % final["candidate"] if s == D else ""))
+print("explore_%s: ok (%s: %d cut, cut-offs and KV as replayed%s)"
+      % (kind, want_where, len(cut), ", answer #%d" % final["candidate"] if s == D else ""))
 PY
 done
 
 # a picture for the README (docs/explore.png is this: alpha 0.5, the whole run)
+[ "$KIND" = chromium ] || exit 0
 "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-crash-reporter --hide-scrollbars --user-data-dir="$PROFILE/shot" \

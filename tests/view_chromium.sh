@@ -7,16 +7,25 @@
 # PNG of the same run is made and checked (a PNG of the window's size).
 # The screenshot stays in build/view_chromium/ to be looked at.
 #
-# Run by `make test`; skipped, with one line, where Chromium is not
-# installed (tools/install_deps.sh installs it).
+# SPECREJ_BROWSER=firefox (tests/view_firefox.sh) runs the page checks and
+# the hover in headless Firefox (its DOM read over WebDriver BiDi by
+# tests/firefox_dom.py); the PNG parts need Chromium and stay here.
+#
+# Run by `make test`; skipped, with one line, where the browser is not
+# installed (tools/install_deps.sh installs both).
 set -eu
 BIN=${SPECREJ_BIN:-bin/specrej}
-BROWSER=${SPECREJ_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+KIND=${SPECREJ_BROWSER:-chromium}
+if [ "$KIND" = firefox ]; then
+    BROWSER=${SPECREJ_FIREFOX:-$(command -v firefox-esr || command -v firefox || true)}
+else
+    BROWSER=${SPECREJ_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+fi
 if [ -z "$BROWSER" ] || ! [ -x "$BROWSER" ]; then
-    echo "view_chromium: skipped (no chromium; apt-get install chromium, or set SPECREJ_CHROMIUM)"
+    echo "view_$KIND: skipped (no $KIND; apt-get install $([ "$KIND" = firefox ] && echo firefox-esr || echo chromium), or set SPECREJ_$(echo "$KIND" | tr a-z A-Z))"
     exit 0
 fi
-OUT=build/view_chromium
+OUT=build/view_$KIND
 rm -rf "$OUT"
 mkdir -p "$OUT"
 PROFILE=$(mktemp -d /tmp/specrej_view_chromium_XXXXXX)
@@ -31,6 +40,10 @@ runs() {
 }
 
 dom() { # html -> rendered DOM on stdout
+    if [ "$KIND" = firefox ]; then
+        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$1"
+        return
+    fi
     "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync \
         --disable-crash-reporter --user-data-dir="$PROFILE/p$$" --dump-dom "file://$PWD/$1" 2>/dev/null
@@ -43,7 +56,8 @@ runs | while IFS='|' read -r name args; do
     "$BIN" view "$OUT/$name.jsonl" -o "$OUT/$name.html"
     dom "$OUT/$name.html" > "$OUT/$name.dom.html"
     python3 - "$OUT/$name.jsonl" "$OUT/$name.dom.html" "$name" <<'PY' || exit 1
-import json, sys
+import json, os, sys
+KIND = os.environ.get("SPECREJ_BROWSER", "chromium")
 from html.parser import HTMLParser
 
 trace_path, dom_path, name = sys.argv[1:4]
@@ -122,9 +136,9 @@ if "%d candidates" % len(ids) not in summary or "undefined" in summary or "NaN" 
 if p.answer_id != final["candidate"]:
     problems.append("the answer drawn is #%s, the trace's is #%d" % (p.answer_id, final["candidate"]))
 if problems:
-    print("view_chromium: %s: %s" % (name, "; ".join(problems)))
+    print("view_" + KIND + ": %s: %s" % (name, "; ".join(problems)))
     sys.exit(1)
-print("view_chromium: %s: ok (%d candidates, %d decision points, %d cut, answer #%d)"
+print("view_" + KIND + ": %s: ok (%d candidates, %d decision points, %d cut, answer #%d)"
       % (name, want["cand"], want["decision"], want["cut"], final["candidate"]))
 PY
 done || fail=1
@@ -134,12 +148,17 @@ done || fail=1
 if [ "$fail" -eq 0 ]; then
     I=$(python3 -c 'import json,sys; f=[json.loads(l) for l in open(sys.argv[1])][-1]; print(next(o["i"] for o in f["outcomes"] if o["rejected_at"] > 0 and o["text"]))' "$OUT/spr_austen.jsonl")
     cp "$OUT/spr_austen.html" "$OUT/hover.html"
-    "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --disable-crash-reporter --user-data-dir="$PROFILE/h$$" \
-        --dump-dom "file://$PWD/$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
+    if [ "$KIND" = firefox ]; then
+        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$OUT/hover.html#hover=$I" > "$OUT/hover.dom.html"
+    else
+        "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+            --disable-background-networking --disable-component-update --disable-sync \
+            --disable-crash-reporter --user-data-dir="$PROFILE/h$$" \
+            --dump-dom "file://$PWD/$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
+    fi
     python3 - "$OUT/spr_austen.jsonl" "$OUT/hover.dom.html" "$I" <<'PY' || fail=1
-import json, sys
+import json, os, sys
+KIND = os.environ.get("SPECREJ_BROWSER", "chromium")
 from html.parser import HTMLParser
 final = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")][-1]
 i = int(sys.argv[3])
@@ -162,10 +181,16 @@ t = Tip()
 t.feed(open(sys.argv[2], encoding="utf-8").read())
 want = "#%d \u00b7 cut at decision %d" % (i, o["rejected_at"])
 if not t.shown or not t.text.startswith(want) or o["text"] not in t.text:
-    print("view_chromium: hover #%d: tip %s '%s', want '%s' and its text" % (i, "shown" if t.shown else "hidden", t.text[:120], want))
+    print("view_" + KIND + ": hover #%d: tip %s '%s', want '%s' and its text" % (i, "shown" if t.shown else "hidden", t.text[:120], want))
     sys.exit(1)
-print("view_chromium: hover ok (#%d: its text and 'cut at decision %d')" % (i, o["rejected_at"]))
+print("view_" + KIND + ": hover ok (#%d: its text and 'cut at decision %d')" % (i, o["rejected_at"]))
 PY
+fi
+
+if [ "$KIND" = firefox ]; then
+    [ "$fail" -eq 0 ] || { echo "view_firefox: FAILED"; exit 1; }
+    echo "view_firefox: ok (the PNG checks are Chromium's: tests/view_chromium.sh)"
+    exit 0
 fi
 
 # the PNG for slides, of the first run: the default size and 16:9 (--size)

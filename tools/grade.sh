@@ -14,16 +14,23 @@
 #           decision point must follow the lab's rule exactly (checked on the
 #           replay's own trace by this script's reader) and decide where the
 #           reference solution decides.
+#   reward-source  DIR/reward_lab.c: a one-file reward source
+#           (lab-reward-source.md), built the same way with its line X(lab)
+#           in src/search/reward_list.h; each course record's prompt is
+#           recorded again under it (the same seed: the same candidates),
+#           every prefix score must be the lab's rule exactly (recomputed by
+#           tools/grade_reward.py from the tokenizer.json, independently of
+#           the C decoder), and the Speculative Rejection run it leads to
+#           must decide as the reference solution's does.
 #   units   DIR/units.txt: units = ceiling x retention per record
 #           (lab-units.md), recomputed from each record by the C replay.
-#   reward-source: pending (see its lab page).
 #
 # Reference solutions live in docs/course/solutions/, apart from the
 # student's folder; tests/test_grade.sh grades them (pass) and wrong ones
 # (fail, with the reason).
 set -eu
 if [ $# -ne 2 ]; then
-    echo "usage: tools/grade.sh LAB DIR   (LAB: costs, units, policy; see docs/course/README.md)" >&2
+    echo "usage: tools/grade.sh LAB DIR   (LAB: costs, units, policy, reward-source; see docs/course/README.md)" >&2
     exit 2
 fi
 LAB=$1 DIR=$2
@@ -31,12 +38,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SPECREJ_BIN:-$root/bin/specrej}
 RECORDS="$root/docs/course/records"
 case "$LAB" in
-costs | policy | units) ;;
-reward-source)
-    echo "grade: $LAB: the grader is pending (docs/course/lab-$LAB.md says what it will check)" >&2
-    exit 2 ;;
+costs | policy | units | reward-source) ;;
 *)
-    echo "grade: unknown lab '$LAB' (costs, units, policy)" >&2
+    echo "grade: unknown lab '$LAB' (costs, units, policy, reward-source)" >&2
     exit 2 ;;
 esac
 [ -d "$DIR" ] || { echo "grade: $DIR: no such folder" >&2; exit 2; }
@@ -49,8 +53,13 @@ if [ "$LAB" = units ]; then
     exec python3 "$root/tools/grade_units.py" "$BIN" "$DIR"
 fi
 
-# policy: build the student's file, and the reference, into scratch copies
-[ -f "$DIR/policy_lab.c" ] || { echo "grade: policy: fail: $DIR/policy_lab.c is missing"; exit 1; }
+# policy and reward-source: build the student's file, and the reference,
+# into scratch copies of src/ (one file and one registry line each)
+case "$LAB" in
+policy) kind=policy file=policy_lab.c total=2 ;;
+*) kind=reward file=reward_lab.c total=3 ;;
+esac
+[ -f "$DIR/$file" ] || { echo "grade: $LAB: fail: $DIR/$file is missing"; exit 1; }
 stamp="$root/build/flags.stamp"
 [ -f "$stamp" ] && [ -f "$root/build/libspecrej.a" ] && [ -f "$root/build/obj/cli/main.o" ] ||
     { echo "grade: the library is not built (make)" >&2; exit 2; }
@@ -61,39 +70,43 @@ LDLIBS=$(awk -F' [|] ' '{print $(NF - 1)}' "$stamp")
 scratch=$(mktemp -d /tmp/specrej_grade.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT INT TERM
 
-build() { # name policy.c -> $scratch/name/specrej, or the compiler's words in build.log
+build() { # name file.c -> $scratch/name/specrej, or the compiler's words in build.log
     d="$scratch/$1"
     mkdir -p "$d"
     cp -r "$root/src" "$d/src"
-    cp "$2" "$d/src/search/policy_lab.c"
-    echo 'X(lab)' >> "$d/src/search/policy_list.h"
+    cp "$2" "$d/src/search/$file"
+    # the registry (policy.c or reward.c expands $kind_list.h) is rebuilt beside the file
+    echo 'X(lab)' >> "$d/src/search/${kind}_list.h"
+    # shellcheck disable=SC2086
     (cd "$d" &&
-        # shellcheck disable=SC2086
-        $CC $CFLAGS -c src/search/policy_lab.c -o policy_lab.o &&
-        $CC $CFLAGS -c src/search/policy.c -o policy.o &&
-        $CC $CFLAGS "$root/build/obj/cli/main.o" policy_lab.o policy.o \
+        $CC $CFLAGS -c "src/search/$file" -o lab.o &&
+        $CC $CFLAGS -c "src/search/$kind.c" -o registry.o &&
+        $CC $CFLAGS "$root/build/obj/cli/main.o" lab.o registry.o \
             "$root/build/libspecrej.a" -o specrej $LDLIBS) > "$d/build.log" 2>&1
 }
 
-if ! build student "$DIR/policy_lab.c"; then
+if ! build student "$DIR/$file"; then
     echo "exercise 1 (it builds): fail: the compiler says:"
     grep -E 'error|warning' "$scratch/student/build.log" | head -5 | sed 's/^/    /'
-    echo "grade: policy: fail (0 of 2)"
+    echo "grade: $LAB: fail (0 of $total)"
     exit 1
 fi
 if grep -q 'warning:' "$scratch/student/build.log"; then
     echo "exercise 1 (it builds): fail: it builds with warnings (the project builds -Wall -Wextra clean):"
     grep 'warning:' "$scratch/student/build.log" | head -3 | sed 's/^/    /'
-    echo "grade: policy: fail (0 of 2)"
+    echo "grade: $LAB: fail (0 of $total)"
     exit 1
 fi
-echo "exercise 1 (it builds, warning-free, as policy 'lab'): pass"
-build reference "$root/docs/course/solutions/lab-policy/policy_lab.c" ||
+echo "exercise 1 (it builds, warning-free, as $kind 'lab'): pass"
+build reference "$root/docs/course/solutions/lab-$LAB/$file" ||
     { cat "$scratch/reference/build.log"; exit 2; }
+if [ "$LAB" = reward-source ]; then
+    exec python3 "$root/tools/grade_reward.py" "$scratch" "$RECORDS"
+fi
 for rec in "$RECORDS"/*.rec; do
     name=$(basename "$rec" .rec)
     for who in student reference; do
-        "$scratch/$who/specrej" replay --record "$rec" --policy lab --kv-budget-candidates 16 \
+        "$scratch/$who/specrej" replay --record "$rec" --policy lab --kv-budget-candidates 12 \
             --max-batch 64 --no-progress --trace "$scratch/$who-$name.trace" \
             --json "$scratch/$who-$name.json" 2> "$scratch/$who-$name.err" ||
             { echo "exercise 2 (the rule, on $name): fail: the replay failed: $(cat "$scratch/$who-$name.err")"

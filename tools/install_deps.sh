@@ -3,9 +3,11 @@
 # missing (needs root or sudo; a no-op when everything is there).
 set -e
 # chromium: the browser test of specrej view's page (tests/view_chromium.sh)
-# and view's PNG; nothing else needs it. python3-jsonschema: tests/schema_check.py.
+# and view's PNG; nothing else needs it. firefox-esr: the view and explore
+# pages' tests in a second browser (tests/view_firefox.sh,
+# tests/explore_firefox.sh). python3-jsonschema: tests/schema_check.py.
 # parallel: the GNU parallel sharding recipe of experiments/README.md, run by the doc test.
-PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev libutf8proc-dev gnuplot-nox chromium python3-jsonschema parallel"
+PKGS="build-essential pkg-config valgrind python3 libopenblas-openmp-dev libcmocka-dev libpcre2-dev libcjson-dev libutf8proc-dev gnuplot-nox chromium firefox-esr python3-jsonschema parallel"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -14,7 +14,7 @@ import tempfile
 def replay(rec, args):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "r.json")
-        subprocess.run(["bin/specrej", "replay", "--record", rec, "--kv-budget-candidates", "16"] +
+        subprocess.run(["bin/specrej", "replay", "--record", rec, "--kv-budget-candidates", "12"] +
                        args + ["--no-progress", "--json", out], check=True, stdout=subprocess.DEVNULL)
         return json.load(open(out))
 

@@ -1,0 +1,4 @@
+# the parameters of plots/efficiency.gp, written by experiments/exp1_efficiency.py (lib.gnuplot)
+n0 = '4'
+dropped = '0'
+nprompts = '100'

@@ -1,0 +1,3 @@
+# the parameters of plots/partial_scatter.gp, written by experiments/exp2_partial.py (lib.gnuplot)
+ntau = '5'
+taus = '8 16 32 64 128'
