@@ -3,8 +3,8 @@
 # (experiments/results/), each by its own documented command, and checks
 # that each rendered: gnuplot exits 0 and says nothing (a warning, e.g. an
 # empty range, is a failure), and the PNG is a PNG of the size its script
-# promises: 1920x1080, for slides (plots/study1_*, the integrator's, are
-# only checked to render; plots/predictability.gp reads
+# promises: 1920x1080, for slides (plots/study1_*.gp read
+# experiments/results/study1_regime60/, plots/predictability.gp
 # experiments/results/mc_ceiling/). OUT defaults to plots/ (`make plots`);
 # `make test` draws into build/plots/, which leaves plots/ as it is.
 # Exits 0 when every figure rendered; skipped, with one line, without
@@ -25,7 +25,7 @@ for gp in plots/*.gp; do
     name=$(basename "$gp" .gp)
     case $name in
     # Study 1's figures read their own results folder (experiments/study1.py)
-    study1_*) res=experiments/results/study1_regime60 size= ;;
+    study1_*) res=experiments/results/study1_regime60 size=1920x1080 ;;
     # issue 25's figure reads the Monte Carlo ceiling's folder (experiments/predictability.py)
     predictability) res=experiments/results/mc_ceiling size=1920x1080 ;;
     *) res=experiments/results size=1920x1080 ;;
