@@ -1,6 +1,7 @@
 # Experiment 7: budget units to match (filled) and the ceiling (open: Best-of-B over the B
 # candidates Speculative Rejection started) against the budget ratio B/N0 of every replayed
-# setting (L, prompt KV, cap, tau1), with the paper's two regimes marked.
+# setting (L, prompt KV, cap, tau1), with the paper's two regimes marked, and Study 1 (blocks of 8,
+# B/N0 about 60) where experiments/results/study1_regime60/ holds it.
 # Standalone, from the repository root: gnuplot plots/regime_ratio.gp reads experiments/results/
 # (its CSVs, and regime_ratio.params.gp: the figure's own parameters, n, authors, fig1 and the
 # series' titles t0, t1, ...), writes plots/regime_ratio.png at 1920x1080 for slides; gnuplot -e
@@ -37,6 +38,24 @@ color(s) = word("#1f77b4 #ff7f0e #2ca02c #d62728", s + 1)
 fill(s) = word("7 9 5 11", s + 1)
 open(s) = word("6 8 4 10", s + 1)
 sel(s, v) = column('series') == s ? v : NaN
-plot x with lines lw 1 lc rgb '#999999' title 'units = B/N0', \
-     for [s=0:n-1] f using (sel(s, column('x'))):'y':'lo':'hi' with yerrorbars pt int(fill(s)) ps 1.4 lw 1.5 lc rgb color(s) title value(sprintf('t%d', s)), \
-     for [s=0:n-1] f using (sel(s, column('x'))):'ceiling' with points pt int(open(s)) ps 1.4 lw 1.5 lc rgb color(s) notitle
+# Series are nudged apart by a few percent in B/N0 (the settings near 8 overprint otherwise).
+nudge(s) = 2 ** ((s - 1.5) * 0.04)
+# Study 1 (pre-registered, KV blocks of 8: the paper's Fig. 1 ratio), drawn where its results are
+s1 = 'experiments/results/study1_regime60/measure.csv'
+have_s1 = int(system("[ -f " . s1 . " ] && echo 1 || echo 0"))
+study(v) = (column('block') == 8 && abs(column('alpha') - 0.5) < 1e-9 && strcol('match') eq 'improvement') ? v : NaN
+# the diagonal only where there are data: a ceiling cannot exceed B/N0, and units to match
+# need not follow it beyond the ratios measured
+diag(x) = (x >= 2 && x <= 64) ? x : NaN
+set samples 400
+if (have_s1) {
+plot diag(x) with lines lw 1 lc rgb '#999999' title 'upper bound of the ceiling: units = B/N0', \
+     for [s=0:n-1] f using (sel(s, column('x')) * nudge(s)):'y':'lo':'hi' with yerrorbars pt int(fill(s)) ps 1.4 lw 1.5 lc rgb color(s) title value(sprintf('t%d', s)), \
+     for [s=0:n-1] f using (sel(s, column('x')) * nudge(s)):'ceiling' with points pt int(open(s)) ps 1.4 lw 1.5 lc rgb color(s) notitle, \
+     s1 using (study(column('ratio'))):'units':'units_lo':'units_hi' with yerrorbars pt 13 ps 2.2 lw 2.5 lc rgb '#000000' title 'Study 1, 250 new prompts, KV blocks of 8, alpha 0.5', \
+     s1 using (study(column('ratio'))):'ceiling' with points pt 12 ps 2.2 lw 2.5 lc rgb '#000000' notitle
+} else {
+plot diag(x) with lines lw 1 lc rgb '#999999' title 'upper bound of the ceiling: units = B/N0', \
+     for [s=0:n-1] f using (sel(s, column('x')) * nudge(s)):'y':'lo':'hi' with yerrorbars pt int(fill(s)) ps 1.4 lw 1.5 lc rgb color(s) title value(sprintf('t%d', s)), \
+     for [s=0:n-1] f using (sel(s, column('x')) * nudge(s)):'ceiling' with points pt int(open(s)) ps 1.4 lw 1.5 lc rgb color(s) notitle
+}
