@@ -315,7 +315,7 @@ BANDWIDTH_FIELDS = ["alpha", "units", "steps_speedup", "bandwidth_units", "bandw
                     "bandwidth_speedup_lo", "bandwidth_speedup_hi"]
 
 
-def bandwidth_rows(data):
+def bandwidth_rows(data, mrows):
     """Exploratory: the latency speedup at blocks of 8 (improvement score) with each decode
     step and reward-model pass costing the bytes it reads (bandwidth_bytes), computed by
     measure.py's own latency arithmetic with bytes standing in for steps. Every run here is
@@ -323,16 +323,17 @@ def bandwidth_rows(data):
     idxs = sorted(data)
     prompts = [measure.Prompt(data[i]["bon"]["scores"], N0, data[i]["bon"]["wave_flops"],
                               data[i]["bon"]["wave_bytes"]) for i in idxs]
-    cells = [[dict(next(r for r in data[i]["runs"] if r["block"] == BLOCK and r["alpha"] == a),
-                   steps=next(r for r in data[i]["runs"]
-                              if r["block"] == BLOCK and r["alpha"] == a)["bytes"])
-              for i in idxs] for a in ALPHAS]
+    def run(i, a):
+        return next(r for r in data[i]["runs"] if r["block"] == BLOCK and r["alpha"] == a)
+    cells = [[dict(run(i, a), steps=run(i, a)["bytes"]) for i in idxs] for a in ALPHAS]
     for cell in cells:
         assert all(r["waves"] == 1 for r in cell), "bandwidth model: a run of several waves"
     rows = []
     for a, st in zip(ALPHAS, measure.measure(prompts, cells, "improvement", BOOT_REPS,
                                              BOOT_SEED)):
-        rows.append(dict(alpha=a, units=st["units"], steps_speedup=None,
+        steps = next(r["latency_speedup"] for r in mrows if r["block"] == BLOCK
+                     and r["alpha"] == a and r["match"] == "improvement")
+        rows.append(dict(alpha=a, units=st["units"], steps_speedup=steps,
                          bandwidth_units=st["latency_units"],
                          bandwidth_speedup=st["latency_speedup"],
                          bandwidth_speedup_lo=st["latency_speedup_lo"],
@@ -534,10 +535,7 @@ def analyze(data):
     lib.write_csv(os.path.join(OUT, "kendall_summary.csv"),
                   ["length", "prompts", "mean_candidates", "kendall", "kendall_gold",
                    "prompts_gold"], krows)
-    brows = bandwidth_rows(data)
-    for b in brows:
-        b["steps_speedup"] = next(r["latency_speedup"] for r in mrows if r["block"] == BLOCK
-                                  and r["alpha"] == b["alpha"] and r["match"] == "improvement")
+    brows = bandwidth_rows(data, mrows)
     lib.write_csv(os.path.join(OUT, "bandwidth.csv"), BANDWIDTH_FIELDS, brows)
     md = table_md(k, mrows, krows, win, prs, brows)
     with open(os.path.join(OUT, "table.md"), "w") as f:
