@@ -6,13 +6,14 @@
 # them under build/recipe/ once; the build machines cannot download the real ones). Writes
 # experiments/results/recipe.txt. Best-of-N runs N candidates; Speculative Rejection (alpha
 # 0.5) starts SPR_BATCH and halves them at the lengths SCHEDULE (--policy schedule: fixed
-# decision points, so that its work does not depend on how the budget is counted). Both get
-# --kv-budget KV: the reward model's tokenizer differs from the generator's, and the bridge
-# reserves budget for one slot of the reward model's whole context (40,960 positions x 224 KiB
-# = 9.2 GB), so a budget below about 9.4 GB refuses to start; the memory actually used is the
-# peak KV and RSS columns.
+# decision points, so that its work does not depend on how the budget is counted). Both run
+# under the default KV budget (or --kv-budget KV when KV is set): the reward model's tokenizer
+# differs from the generator's, and the bridge reserves one scratch slot sized for the longest
+# response it can score, MAX_NEW generator tokens re-encoded (src/search/reward_model.c:
+# bridge_cost), no longer the reward model's whole context (40,960 positions x 224 KiB =
+# 9.2 GB, which needed --kv-budget 12G); the memory actually used is the peak KV and RSS columns.
 #
-#   BIN=bin/specrej  N=8  SPR_BATCH=16  SCHEDULE=8,16  MAX_NEW=64  KV=12G  THREADS=(all)
+#   BIN=bin/specrej  N=8  SPR_BATCH=16  SCHEDULE=8,16  MAX_NEW=64  KV=(default)  THREADS=(all)
 #   OUT=experiments/results/recipe.txt
 set -eu
 
@@ -21,7 +22,7 @@ N=${N:-8}
 SPR_BATCH=${SPR_BATCH:-16}
 SCHEDULE=${SCHEDULE:-8,16}
 MAX_NEW=${MAX_NEW:-64}
-KV=${KV:-12G}
+KV=${KV:-}
 OUT=${OUT:-experiments/results/recipe.txt}
 DIR=build/recipe
 GEN=$DIR/smollm2-360m-instruct
@@ -46,7 +47,7 @@ run() { # name, then the method's own flags
     name=$1
     shift
     /usr/bin/time -f "%M %e %U %S" -o "$work/$name.time" "$BIN" "$@" -m "$GEN" --reward "$RM" \
-        -p "$PROMPT" -n "$MAX_NEW" --kv-budget "$KV" ${threads:+-t "$threads"} \
+        -p "$PROMPT" -n "$MAX_NEW" ${KV:+--kv-budget "$KV"} ${threads:+-t "$threads"} \
         --no-progress --json "$work/$name.json" >/dev/null
     python3 - "$name" "$work/$name.json" "$work/$name.time" <<'PY'
 import json, sys
@@ -66,7 +67,7 @@ PY
     echo "# generator $GEN, reward model $RM (random weights, published configs, bf16 as published)"
     "$BIN" info -m "$GEN" | grep -E '^(parameters|weights|kv_bytes_per_token):' | sed 's/^/# generator /'
     "$BIN" info -m "$RM" | grep -E '^(parameters|weights|kv_bytes_per_token):' | sed 's/^/# reward model /'
-    echo "# -n $MAX_NEW, --kv-budget $KV, threads ${threads:-all}; bon -N $N; spr --alpha 0.5 --schedule $SCHEDULE --max-batch $SPR_BATCH"
+    echo "# -n $MAX_NEW, --kv-budget ${KV:-(default)}, threads ${threads:-all}; bon -N $N; spr --alpha 0.5 --schedule $SCHEDULE --max-batch $SPR_BATCH"
     echo "# prompt: $PROMPT"
     echo "# seconds: generation and scoring (the run's own), wall and CPU (user + sys) of the"
     echo "# process, model loading included; tok/s = tokens generated / the run's seconds_total"

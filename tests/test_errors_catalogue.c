@@ -699,7 +699,7 @@ static const Case DECODER_CASES[] = {
     {"bon --model tests/fixtures/llama_gqa --tokenizer tests/fixtures/tok_gpt2_bytelevel "
      "--reward %D/rm_ctx --prompt x -N 1",
      "specrej: %D/rm_ctx: the reward model's context of 4 leaves 1 positions for a "
-     "response, too few for one generator token re-encoded (up to 13 bytes)", 1},
+     "response, too few for one generator token re-encoded (up to 13 ids)", 1},
     {"bon " LM "--reward tests/fixtures/llama_rm --reward-tokenizer data/austen-lm --prompt x -N 1",
      "specrej: tests/fixtures/llama_rm: its tokenizer has 1025 tokens, more than the model's 96 "
      "rows", 1},

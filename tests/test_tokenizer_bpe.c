@@ -302,6 +302,73 @@ static void prefix_space_and_digits(void **state) {
     tokenizer_free(t);
 }
 
+/* tokenizer_encode_bound holds on text made to expand: NFC's largest
+ * growths (U+FB2C, U+0344, U+1D160), runs of spaces (U+2581 in the
+ * SentencePiece style), invalid bytes, added tokens' text and random bytes,
+ * for every tokenizer kind in the fixtures (the reward-model bridge sizes
+ * its scratch by it: src/search/reward_model.c). */
+static void encode_bound_holds(void **state) {
+    (void)state;
+    const char *paths[] = {FIXTURES[0], FIXTURES[1], "tests/fixtures/tok_sp_bpe/legacy.json",
+                           "tests/fixtures/tok_sp_bpe/metaspace.json",
+                           "tests/fixtures/tok_sp_bpe/split.json", "data/austen-lm/tokenizer.bin"};
+    const char *texts[] = {"\xef\xac\xac\xef\xac\xac \xcd\x84\xcd\x84", "\xf0\x9d\x85\xa0\xf0\x9d\x85\xa0x",
+                           "     a  b   ", "<|im_end|><|im_end|> <|endoftext|>x", "\xff\xfe\x80 z",
+                           "It was a truth universally acknowledged.", "a"};
+    uint64_t rng = 7;
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        if (access(paths[p], F_OK) != 0) continue;
+        Tokenizer *t = NULL;
+        SrError err = {{0}};
+        if (tokenizer_load(paths[p], strstr(paths[p], ".bin") ? 1025 : 0, &t, &err) != 0)
+            fail_msg("%s", err.msg);
+        TokenBound b;
+        tokenizer_encode_bound(t, &b);
+        IntVec ids = {0};
+        char buf[40];
+        for (size_t k = 0; k < sizeof texts / sizeof *texts + 200; k++) {
+            const char *s = buf;
+            size_t n = 1 + k % sizeof buf;
+            if (k < sizeof texts / sizeof *texts) s = texts[k], n = strlen(s);
+            else
+                for (size_t i = 0; i < n; i++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    buf[i] = (char)(rng >> 56); /* ASCII, spaces and high bytes alike */
+                }
+            long bound = b.fixed;
+            for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                bound += c == ' ' ? b.space : c < 0x80 ? b.plain : b.other;
+            }
+            encode_ok(t, s, n, &ids);
+            if (ids.len > bound) fail_msg("%s: %d ids over the bound %ld (text %zu)", paths[p], ids.len, bound, k);
+        }
+        intvec_free(&ids);
+        tokenizer_free(t);
+    }
+    /* and it is reached: no merges and NFC, U+1D160's 4 bytes become 3 code
+     * points of 4 bytes, 12 ids */
+    char path[128];
+    tmp_path(path, sizeof path, "nfc_bound.json");
+    const char *extra[] = {"zq"}, *merges[] = {"z q"};
+    write_tiny(path, extra, 1, merges, 1, BYTELEVEL, 0);
+    char *json = test_read_file(path, NULL);
+    cJSON *root = cJSON_Parse(json);
+    cJSON_AddItemToObject(root, "normalizer", cJSON_Parse("{\"type\": \"NFC\"}"));
+    write_json(path, root);
+    cJSON_Delete(root);
+    free(json);
+    Tokenizer *t = load_ok(path);
+    TokenBound b;
+    tokenizer_encode_bound(t, &b);
+    IntVec ids = {0};
+    encode_ok(t, "\xf0\x9d\x85\xa0", 4, &ids);
+    assert_int_equal(ids.len, 12);
+    assert_int_equal(4 * b.other + b.fixed, 12);
+    intvec_free(&ids);
+    tokenizer_free(t);
+}
+
 static void special_ids_and_lookup(void **state) {
     (void)state;
     Tokenizer *t = load_ok(FIXTURES[0]);
@@ -406,6 +473,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(merge_order),
         cmocka_unit_test(ignore_merges_takes_whole_words),
         cmocka_unit_test(prefix_space_and_digits),
+        cmocka_unit_test(encode_bound_holds),
         cmocka_unit_test(special_ids_and_lookup),
         cmocka_unit_test(special_ids_from_config_files),
         cmocka_unit_test(cli_tokenize_and_detokenize),

@@ -118,6 +118,7 @@ int session_open_reward(SearchSession *s, const SearchOpts *o, SrError *err) {
     ctx.gen_tok = s->tok;
     ctx.gen_vocab = model_config(s->gen)->vocab_size;
     ctx.kv_block = (int)o->kv_block;
+    ctx.max_new = o->max_new > 0 && o->max_new < INT32_MAX ? (int)o->max_new : 0;
     if (o->closing_ids) {
         ctx.closing_given = 1;
         if (strcmp(o->closing_ids, "none") != 0 &&

@@ -108,6 +108,10 @@ typedef struct RewardContext {
     /* Positions per KV block of the run's budget (SearchParams.kv_block; 0:
      * the default): what the source counts its bytes in. */
     int kv_block;
+    /* The longest response the run will ask it to score, in the
+     * generator's tokens (SearchParams.max_new; 0: unknown, as long as its
+     * context allows): a source may size its scratch by it. */
+    int max_new;
 } RewardContext;
 
 typedef struct RewardSource RewardSource;

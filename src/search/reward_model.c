@@ -148,37 +148,56 @@ static int setup_ids(ModelSource *s, const RewardContext *ctx, int *bridge, SrEr
     return 0;
 }
 
-/* The longest response the bridge can always score, so that the run is
- * capped before it starts (as the shared case is) instead of failing
- * mid-run: r generator tokens decode to at most r * (longest token) bytes,
- * and re-encoding n bytes gives at most n tokens (byte-level BPE: every
- * token covers at least one byte) or n + 1 (llama2.c: the dummy prefix). */
-static int bridge_max_response(const ModelSource *s, const RewardContext *ctx, int room,
-                               int *out, SrError *err) {
-    size_t longest = 1;
+/* The bridge's bound on a response's size in the reward model's ids, so
+ * that the run is capped before it starts (as the shared case is) instead
+ * of failing mid-run, and its scratch slot is sized for what a response can
+ * really take rather than the model's whole context. A response of r
+ * generator tokens decodes to the concatenation of their bytes (the decoder
+ * only drops bytes: a leading space, a prefix after BOS), and the reward
+ * model's tokenizer turns text into at most plain, space and other ids per
+ * byte of each class plus fixed (tokenizer_encode_bound). So r tokens give
+ * at most r * cost + fixed ids, cost the largest weighted byte count of any
+ * token the generator can sample. A token's bytes are taken as they come
+ * after another token (decode [id, id] minus decode [id]), so no leading
+ * space dropped at the start of a text hides a byte. No measurement: a
+ * proof from the two tokenizers' rules, and score_one checks it anyway. */
+static int bridge_cost(const ModelSource *s, const RewardContext *ctx, int room, int *cost,
+                       int *fixed, SrError *err) {
+    TokenBound tb;
+    tokenizer_encode_bound(s->own_tok, &tb);
+    long worst = 1;
     int n = tokenizer_vocab_size(ctx->gen_tok);
     if (n > ctx->gen_vocab) n = ctx->gen_vocab; /* the generator has no rows beyond */
     for (int id = 0; id < n; id++) {
-        char *text = NULL;
-        size_t len = 0;
-        SrError ignored;
         if (!tokenizer_can_decode(ctx->gen_tok, id)) continue; /* never sampled */
-        if (tokenizer_decode(ctx->gen_tok, &id, 1, &text, &len, &ignored) == 0 && len > longest)
-            longest = len;
-        free(text);
+        int two[2] = {id, id};
+        char *one_text = NULL, *two_text = NULL;
+        size_t one_len = 0, two_len = 0;
+        SrError ignored;
+        if (tokenizer_decode(ctx->gen_tok, two, 1, &one_text, &one_len, &ignored) == 0 &&
+            tokenizer_decode(ctx->gen_tok, two, 2, &two_text, &two_len, &ignored) == 0 &&
+            two_len >= one_len) {
+            long c = 0;
+            for (size_t i = one_len; i < two_len; i++) {
+                unsigned char ch = (unsigned char)two_text[i];
+                c += ch == ' ' ? tb.space : ch < 0x80 ? tb.plain : tb.other;
+            }
+            if (c > worst) worst = c;
+        }
+        free(one_text), free(two_text);
     }
-    int extra = strcmp(tokenizer_kind(s->own_tok), "llama2c") == 0;
-    long r = ((long)room - extra) / (long)longest;
+    long r = ((long)room - tb.fixed) / worst;
     if (r < 1)
         return sr_fail(err, "%s: the reward model's context of %d leaves %d positions for a "
-                            "response, too few for one generator token re-encoded (up to %zu "
-                            "bytes)", ctx->path, s->cfg->max_seq_len, room, longest);
-    *out = (int)r;
+                            "response, too few for one generator token re-encoded (up to %ld "
+                            "ids)", ctx->path, s->cfg->max_seq_len, room, worst + tb.fixed);
+    *cost = (int)worst, *fixed = tb.fixed;
     return 0;
 }
 
 /* The mode's vtable and memory: the shared mode's cache grows with each
- * response; the bridge holds one temporary slot at a time. */
+ * response; the bridge holds one temporary slot at a time, sized for the
+ * longest response the run can score (bridge_cost). */
 static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ctx, int bridge,
                        int room, SrError *err) {
     size_t m = kv_bytes_per_token(s->cfg);
@@ -187,10 +206,18 @@ static int choose_mode(ModelSource *s, RewardSource *rs, const RewardContext *ct
     if (bridge) {
         rs->ops = &reward_model_bridge_ops;
         rs->detail = "different tokenizer: bridged through text, rescored from scratch";
-        /* the prefix slot and one temporary slot of at most the context, in blocks */
-        s->fp.reserve_bytes =
-            kv_bytes_for(b, m, s->prefix.len) + kv_bytes_for(b, m, s->cfg->max_seq_len);
-        return bridge_max_response(s, ctx, room, &s->fp.max_response, err);
+        int cost = 1, fixed = 0;
+        if (bridge_cost(s, ctx, room, &cost, &fixed, err) != 0) return -1;
+        int max_response = (room - fixed) / cost;
+        int r = ctx->max_new > 0 && ctx->max_new < max_response ? ctx->max_new : max_response;
+        s->fp.max_response = max_response;
+        /* the scratch slot: a copy of the prefix, the response's ids, the
+         * closing ids; at most the context (room = its positions left) */
+        long ids = (long)r * cost + fixed;
+        s->scratch_len = s->prefix.len + (ids < room ? (int)ids : room) + s->closing.len;
+        /* the prefix slot and one temporary slot, in blocks */
+        s->fp.reserve_bytes = kv_bytes_for(b, m, s->prefix.len) + kv_bytes_for(b, m, s->scratch_len);
+        return 0;
     }
     rs->ops = &reward_model_shared_ops;
     rs->detail = "shared tokenizer: own KV cache, incremental";

@@ -6,7 +6,9 @@
  * closing from scratch in a temporary slot. Every call then re-processes the
  * whole response, and the re-encoding can split differently at the cut-off
  * point. Nothing is kept per candidate and nothing grows with the response:
- * the memory is one temporary slot at a time (the footprint's reserve). */
+ * the memory is one temporary slot at a time (the footprint's reserve),
+ * sized for the longest response the run can score in the reward model's
+ * ids (reward_model.c: bridge_cost), not for the model's whole context. */
 #include <stdlib.h>
 
 #include "search/reward_model_internal.h"
@@ -33,9 +35,10 @@ static int score_one(RewardSource *rs, const RewardCand *c, double *score, SrErr
     if (tokenizer_decode(s->gen_tok, c->tokens, c->len, &text, &len, err) != 0) goto done;
     if (tokenizer_encode(s->own_tok, text, len, &ids, err) != 0) goto done;
     if (intvec_extend(&ids, s->closing.data, s->closing.len, err) != 0) goto done;
-    if (s->prefix.len + ids.len > s->cfg->max_seq_len) {
-        sr_fail(err, "reward model: response re-encoded to %d tokens exceeds its context (%d)",
-                ids.len, s->cfg->max_seq_len - s->prefix.len);
+    if (s->prefix.len + ids.len > s->scratch_len) { /* reward_model.c: bridge_cost's bound */
+        sr_fail(err, "reward model: response of %d tokens re-encoded to %d ids (closing "
+                     "included), more than the %d its scratch slot was sized for",
+                c->len, ids.len, s->scratch_len - s->prefix.len);
         goto done;
     }
     if (ids.len == 0) {

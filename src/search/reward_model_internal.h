@@ -30,6 +30,7 @@ typedef struct ModelSource {
     int *slots, *toks;
     int cap;
     int *fork_slots;          /* bytes_needed's scratch: one per slot (begin to end) */
+    int scratch_len;          /* bridge: positions its scratch slot is sized for */
 } ModelSource;
 
 /* Shared tokenizer: a KV slot per candidate, fed incrementally. */

@@ -401,6 +401,39 @@ int bpe_token_bytes(const Bpe *b, int id, const char **bytes, size_t *len) {
 
 int bpe_strips_leading_space(const Bpe *b) { return b->sp; }
 
+/* Every id covers at least one byte of the text it was merged from (a
+ * piece, a <0xNN> byte fallback, an unk or an added token matched on the
+ * raw text), so the ids are at most the bytes after normalization and
+ * pre-tokenization. What can grow the text on its way there:
+ *  - NFC: at most 3x the UTF-8 bytes of non-ASCII text (Unicode's stated
+ *    bound for NFC, UAX #15); ASCII never expands;
+ *  - SentencePiece style: a space becomes U+2581 (3 bytes), and a U+2581 is
+ *    prepended to the first segment or to every one (a segment: the text
+ *    between two added tokens, so at most 1 + bytes / shortest added token);
+ *  - ByteLevel's add_prefix_space: a space before each piece it is given,
+ *    the whole segment when it is the only step, else each piece of the
+ *    steps before, at most one per byte (it doubles the bytes). */
+void bpe_encode_bound(const Bpe *b, int w[3], int *fixed) {
+    w[0] = 1, w[1] = b->sp ? 3 : 1, w[2] = b->nfc ? 3 : 1;
+    int per_segment = 0;
+    *fixed = 0;
+    if (b->sp && b->sp_prepend == SP_EVERY) per_segment = 3;
+    if (b->sp && b->sp_prepend == SP_FIRST) *fixed = 3;
+    if (!b->sp && b->n_steps > 0 && b->steps[b->n_steps - 1].add_prefix_space) {
+        if (b->n_steps == 1) per_segment = 1;
+        else
+            for (int k = 0; k < 3; k++) w[k] *= 2;
+    }
+    if (per_segment) {
+        size_t shortest = 0;
+        for (int i = 0; i < b->n_added; i++)
+            if (!shortest || b->added[i].len < shortest) shortest = b->added[i].len;
+        int extra = shortest ? (int)((per_segment + shortest - 1) / shortest) : 0;
+        for (int k = 0; k < 3; k++) w[k] += extra;
+        *fixed += per_segment;
+    }
+}
+
 int bpe_token_id(const Bpe *b, const char *text, size_t len) {
     int id = strmap_get(&b->added_map, text, len);
     if (id >= 0 || len == 0 || len > 256) return id;

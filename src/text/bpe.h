@@ -58,5 +58,9 @@ int bpe_strips_leading_space(const Bpe *b);
 /* Id of an added token with this content, else of the vocab token that
  * decodes to exactly these bytes, else -1. */
 int bpe_token_id(const Bpe *b, const char *text, size_t len);
+/* An upper bound on how many ids bpe_encode gives: at most w[0] per ASCII
+ * byte other than a space, w[1] per space, w[2] per other byte, plus
+ * *fixed (tokenizer.h: tokenizer_encode_bound says why). */
+void bpe_encode_bound(const Bpe *b, int w[3], int *fixed);
 
 #endif

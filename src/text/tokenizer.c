@@ -378,6 +378,18 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out, size
 
 int tokenizer_vocab_size(const Tokenizer *t) { return t->vocab_size; }
 
+/* llama2.c's SentencePiece: one id per character it knows, else one per
+ * byte (byte fallback), merged down, after the space it prepends. */
+void tokenizer_encode_bound(const Tokenizer *t, TokenBound *b) {
+    if (!t->bpe) {
+        *b = (TokenBound){1, 1, 1, 1};
+        return;
+    }
+    int w[3];
+    bpe_encode_bound(t->bpe, w, &b->fixed);
+    b->plain = w[0], b->space = w[1], b->other = w[2];
+}
+
 int tokenizer_can_decode(const Tokenizer *t, int id) {
     char byte_buf[1];
     const char *b;

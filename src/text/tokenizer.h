@@ -38,6 +38,16 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, IntVec *o
 int tokenizer_decode(const Tokenizer *t, const int *ids, int n, char **out,
                      size_t *out_len, SrError *err);
 
+/* An upper bound on the ids tokenizer_encode gives for any text: at most
+ * plain ids per ASCII byte other than a space, space per space, other per
+ * any other byte, plus fixed. Byte-level BPE without a normalizer is
+ * {1, 1, 1, 0}; NFC (Qwen2/3) makes other 3; llama2.c's SentencePiece adds
+ * fixed 1 (the space it prepends). Derived from what the encoder does, not
+ * measured (bpe.c: bpe_encode_bound). */
+typedef struct TokenBound {
+    int plain, space, other, fixed;
+} TokenBound;
+void tokenizer_encode_bound(const Tokenizer *t, TokenBound *b);
 int tokenizer_vocab_size(const Tokenizer *t);
 /* True when id decodes (it names a token). A model's vocabulary may be
  * padded beyond its tokenizer's (Qwen2: 151,936 rows, 151,665 tokens), and a
