@@ -16,12 +16,19 @@ void attn_layer_prev(AttnScratch *a, const AttnShape *s, KVCache *kv, int l, con
  * two gave the same bits. repeats: timings per cell (median). */
 void attn_bench(int repeats, int quick);
 
-/* long_bench.c: Best-of-128 through the CLI at 32, 256 and 200 new tokens,
- * one thread, and the ratios issue 28 asks for. */
+/* long_bench.c: Best-of-128 through the CLI at 32, 256 and 200 new tokens
+ * and batch 1 at 200, one thread, and the ratios issue 28 asks for (into
+ * res, for the summary). */
 typedef struct {
     const char *bin, *lm, *rm, *prompts;
     int repeats;
 } LongOpts;
-void long_bench(const LongOpts *o);
+typedef struct {
+    double long_ratio;         /* tokens/s at 256 new tokens / at 32 */
+    double bon200, batch1;     /* tokens per CPU-second */
+    double vs_batch1;          /* bon200 / batch1 */
+    double runc_lo, runc_hi;   /* vs_batch1 converted to run.c (derived) */
+} LongResult;
+void long_bench(const LongOpts *o, LongResult *res);
 
 #endif

@@ -1,14 +1,17 @@
 /* long_bench.c - long responses through the CLI (bench.c's "long"
  * section): `specrej bon` with 128 candidates at once (--kv-budget-
  * candidates 128), one thread, on the shipped models, at --max-new 32, 256
- * and 200, each run a child process timed in its own CPU seconds (user +
- * sys, from wait4: time slices lost to other processes do not count; wall
- * seconds are printed beside them) and tokens counted from its --json
+ * and 200, and `specrej generate` (one candidate: batch 1) at 200, each run
+ * a child process timed in its own CPU seconds (user + sys, from wait4:
+ * time slices lost to other processes do not count; wall seconds are
+ * printed beside them) and tokens counted from its --json
  * (tokens_generated). The ratios are issue 28's targets: tokens/s at 256
- * new tokens against 32 (>= 0.85), and the 200-token rate against the
- * 1,905 tokens/s quoted for llama2.c's run.c -Ofast at one thread on the
- * same model.bin (>= 4.5; run.c is not run here: it is not in the tree and
- * the build machines have no network).
+ * new tokens against 32 (>= 0.85), and Best-of-128 at 200 against
+ * llama2.c's run.c at one thread (>= 4.5). run.c is not run here (it is
+ * not in the tree and the build machines have no network): the bench
+ * measures Best-of-128 against specrej's own batch 1 in the same run, and
+ * converts with the factor earlier sessions measured run.c at (1.25-1.30x
+ * slower than specrej's batch 1 on this model), printed as derived.
  */
 #define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -26,7 +29,9 @@
 #include "attn_bench.h"
 
 enum { MAX_REPS = 15 };
-static const double RUNC_QUOTED = 1905.0; /* README, Performance: run.c -Ofast, 1 thread */
+/* run.c -Ofast at 1 thread was measured 1.25-1.30x slower than specrej's
+ * batch 1 at 1 thread on data/austen-lm by earlier sessions (not here). */
+static const double RUNC_SLOWER_LO = 1.25, RUNC_SLOWER_HI = 1.30;
 
 typedef struct {
     double cpu, wall, tokens;
@@ -55,13 +60,18 @@ static double json_tokens(const char *path) {
     return v;
 }
 
-/* One run of the CLI; exits the bench when it fails. */
-static CliRun run_cli(const LongOpts *o, int max_new, const char *prompt, const char *json) {
+/* One run of the CLI (Best-of-128, or batch 1: generate); exits the bench
+ * when it fails. */
+static CliRun run_cli(const LongOpts *o, int max_new, int batch1, const char *prompt,
+                      const char *json) {
     char n[16];
     snprintf(n, sizeof n, "%d", max_new);
-    char *argv[] = {(char *)o->bin, "bon", "-m", (char *)o->lm, "--reward", (char *)o->rm,
-                    "-p", (char *)prompt, "-N", "128", "--kv-budget-candidates", "128", "-n", n,
-                    "-t", "1", "--no-progress", "--json", (char *)json, NULL};
+    char *bon[] = {(char *)o->bin, "bon", "-m", (char *)o->lm, "--reward", (char *)o->rm,
+                   "-p", (char *)prompt, "-N", "128", "--kv-budget-candidates", "128", "-n", n,
+                   "-t", "1", "--no-progress", "--json", (char *)json, NULL};
+    char *gen[] = {(char *)o->bin, "generate", "-m", (char *)o->lm, "-p", (char *)prompt,
+                   "-n", n, "-t", "1", "--no-progress", "--json", (char *)json, NULL};
+    char **argv = batch1 ? gen : bon;
     extern char **environ;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -73,7 +83,7 @@ static CliRun run_cli(const LongOpts *o, int max_new, const char *prompt, const 
     struct rusage ru;
     if (rc != 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
         WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "bench: %s bon -n %d failed\n", o->bin, max_new);
+        fprintf(stderr, "bench: %s %s -n %d failed\n", o->bin, argv[1], max_new);
         exit(1);
     }
     CliRun r;
@@ -98,9 +108,12 @@ static double med(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-void long_bench(const LongOpts *o) {
-    static const int MAX_NEW[] = {32, 256, 200};
-    enum { K = sizeof MAX_NEW / sizeof MAX_NEW[0] };
+void long_bench(const LongOpts *o, LongResult *res) {
+    /* Best-of-128 at 32, 256 and 200 new tokens; then batch 1 at 200 and at
+     * 1, whose difference is the rate of 199 decode steps alone (a run of
+     * 0.1 s would otherwise count the loading and the prompt) */
+    static const int MAX_NEW[] = {32, 256, 200, 200, 1};
+    enum { K = sizeof MAX_NEW / sizeof MAX_NEW[0], B1 = K - 2, B0 = K - 1 };
     int reps = o->repeats < MAX_REPS ? o->repeats : MAX_REPS;
     char prompt[1024] = "It is a truth";
     FILE *pf = fopen(o->prompts, "r");
@@ -114,25 +127,39 @@ void long_bench(const LongOpts *o) {
     }
     close(fd);
     printf("\n## Long responses through the CLI: specrej bon -N 128 --kv-budget-candidates 128 "
-           "(128 candidates at once) -t 1 on %s + %s, the first dev prompt; tokens/s in the "
-           "child's CPU seconds (wall beside it), median of %d interleaved runs\n",
-           o->lm, o->rm, reps);
+           "(128 candidates at once) -t 1 on %s + %s, and specrej generate -t 1 (batch 1, no "
+           "reward model), the first dev prompt; tokens/s in the child's CPU seconds (wall "
+           "beside it), median of %d interleaved runs\n", o->lm, o->rm, reps);
     double cpu_rate[K][MAX_REPS], wall_rate[K][MAX_REPS], toks[K] = {0};
-    for (int r = 0; r < reps; r++)
+    for (int r = 0; r < reps; r++) {
+        CliRun c[K];
         for (int k = 0; k < K; k++) {
-            CliRun c = run_cli(o, MAX_NEW[k], prompt, json);
-            cpu_rate[k][r] = c.tokens / c.cpu, wall_rate[k][r] = c.tokens / c.wall;
-            toks[k] = c.tokens;
+            c[k] = run_cli(o, MAX_NEW[k], k >= B1, prompt, json);
+            cpu_rate[k][r] = c[k].tokens / c[k].cpu, wall_rate[k][r] = c[k].tokens / c[k].wall;
+            toks[k] = c[k].tokens;
         }
+        double dt = c[B1].tokens - c[B0].tokens;
+        cpu_rate[B1][r] = dt / (c[B1].cpu - c[B0].cpu > 1e-6 ? c[B1].cpu - c[B0].cpu : 1e-6);
+        wall_rate[B1][r] = dt / (c[B1].wall - c[B0].wall > 1e-6 ? c[B1].wall - c[B0].wall : 1e-6);
+    }
     unlink(json);
     double rate[K];
-    printf("%8s %9s %12s %12s\n", "max-new", "tokens", "tokens/CPU-s", "tokens/wall-s");
+    printf("%-9s %8s %9s %12s %12s\n", "run", "max-new", "tokens", "tokens/CPU-s", "tokens/wall-s");
     for (int k = 0; k < K; k++) {
         rate[k] = med(cpu_rate[k], reps);
-        printf("%8d %9.0f %12.0f %12.0f\n", MAX_NEW[k], toks[k], rate[k], med(wall_rate[k], reps));
+        printf("%-9s %8d %9.0f %12.0f %12.0f%s\n", k >= B1 ? "batch 1" : "bon 128", MAX_NEW[k],
+               toks[k], rate[k], med(wall_rate[k], reps),
+               k == B1 ? "  (200 minus 1: decode steps alone)" : "");
     }
-    printf("256 new tokens / 32: %.2f (target >= 0.85: %s); 200 new tokens against run.c's "
-           "quoted 1,905 tokens/s: %.2fx (target >= 4.5x: %s)\n", rate[1] / rate[0],
-           rate[1] / rate[0] >= 0.85 ? "met" : "MISSED", rate[2] / RUNC_QUOTED,
-           rate[2] / RUNC_QUOTED >= 4.5 ? "met" : "MISSED");
+    res->long_ratio = rate[1] / rate[0];
+    res->bon200 = rate[2], res->batch1 = rate[B1], res->vs_batch1 = rate[2] / rate[B1];
+    printf("256 new tokens / 32: %.2f (target >= 0.85: %s)\n", res->long_ratio,
+           res->long_ratio >= 0.85 ? "met" : "MISSED");
+    printf("Best-of-128 at 200 new tokens (whole run: loading and reward model included) / "
+           "specrej batch 1 at one thread (decode steps alone): %.2fx (measured, this run); against llama2.c's run.c -Ofast at one thread: %.2f-%.2fx (derived, not "
+           "measured: run.c is not on this machine; earlier sessions measured it %.2f-%.2fx "
+           "slower than specrej batch 1) (target >= 4.5x: %s)\n", res->vs_batch1,
+           res->vs_batch1 * RUNC_SLOWER_LO, res->vs_batch1 * RUNC_SLOWER_HI, RUNC_SLOWER_LO,
+           RUNC_SLOWER_HI, res->vs_batch1 * RUNC_SLOWER_LO >= 4.5 ? "met" : "MISSED");
+    res->runc_lo = res->vs_batch1 * RUNC_SLOWER_LO, res->runc_hi = res->vs_batch1 * RUNC_SLOWER_HI;
 }
