@@ -63,7 +63,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability checkpoints clean
+.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability study2 study2-quick checkpoints clean
 
 all: $(BIN)
 
@@ -233,6 +233,16 @@ experiments-quick: $(BIN)
 # (experiments/results/mc_ceiling/, task2_opening/): seconds, no records, no model.
 predictability:
 	python3 experiments/predictability.py
+
+# Study 2 (issue 26, experiments/protocols/study2-methods-protocol.md): the table and
+# plots/study2_*.png re-derived from the committed runs (experiments/results/study2_methods/:
+# about a minute, no model); study2-quick runs the whole pipeline live on two dev prompts
+# (make experiments-quick runs it too). Collecting the study itself: study2_methods.py collect.
+study2:
+	python3 experiments/study2_methods.py analyze --from-csv
+
+study2-quick: $(BIN)
+	SPECREJ_BIN=$(BIN) python3 experiments/study2_methods.py quick --out $(BUILD)/study2_quick
 
 checkpoints:
 	sh tools/train/make_checkpoints.sh
