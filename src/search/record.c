@@ -449,6 +449,9 @@ static int parse_body(Cur *c, Record *r) {
     }
     if (version >= 4 && get_closing_ids(c, r) != 0) return -1;
     if (c->failed) return -1;
+    /* one spelling per record: a writer uses version 3 only for a run option */
+    if (version == 3 && !r->run_weights && !r->run_template && !r->run_system && !r->run_thinking)
+        return cfail(c, "a version 3 record without a run option (that is version 1 or 2)");
     if (check_run_opts(c, r) != 0) return -1;
     if (r->rs_args && check_args(c, r->rs_args) != 0) return -1;
     /* a source is checked by what it declares it needs, not by its name; a
