@@ -153,11 +153,11 @@ check-size:
 
 test: check-layers check-size $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
-	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
-	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
-	@SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
-	@SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
-	@SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
 	@sh tools/plots.sh $(BUILD)/plots
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
@@ -175,7 +175,7 @@ test-sanitize:
 
 # A lab of docs/course/ graded: make grade LAB=policy DIR=my-answers
 grade: $(BIN)
-	@sh tools/grade.sh "$(LAB)" "$(DIR)"
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tools/grade.sh "$(LAB)" "$(DIR)"
 
 # Every figure of plots/ redrawn from the committed results (experiments/results/), each by
 # its own script's documented command; make test draws them into $(BUILD)/plots instead
