@@ -455,8 +455,8 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     char path[128];
-    const char *names[] = {"strings.json", "tiny.json", "im.json", "aps.json"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"strings.json", "tiny.json", "im.json", "aps.json", "nfc_bound.json"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         tmp_path(path, sizeof path, names[i]);
         unlink(path);
     }
