@@ -1291,8 +1291,8 @@ static void gemm_peak(const Opts *o) {
         double g = median(ghz, reps);
         size_t at = strlen(gemm_summary);
         if (at + 64 < sizeof gemm_summary)
-            snprintf(gemm_summary + at, sizeof gemm_summary - at, "%s(%s, clock %.2f GHz) ",
-                     at ? "; " : "", gemm_kernel_name(ks[0]), g);
+            snprintf(gemm_summary + at, sizeof gemm_summary - at, "%s%s, %s at %.2f GHz:",
+                     at ? "; " : "", r->name, gemm_kernel_name(ks[0]), g);
         for (int b = 0; b < NN; b++)
             for (int k = 0; k < NK; k++) {
                 if (k > 0 && strcmp(gemm_kernel_name(ks[k]), gemm_kernel_name(ks[0])) == 0)
@@ -1306,8 +1306,8 @@ static void gemm_peak(const Opts *o) {
                            g > 0 ? gf / g : 0, g > 0 ? 100 * gf / g / peak_flops : 0, gf / f32);
                     size_t at = strlen(gemm_summary);
                     if (k == 0 && ns[b] == 128 && at + 128 < sizeof gemm_summary)
-                        snprintf(gemm_summary + at, sizeof gemm_summary - at,
-                                 "%s%s %s %.0f%%", at ? ", " : "", r->name,
+                        snprintf(gemm_summary + at, sizeof gemm_summary - at, "%s%s %.0f%%",
+                                 at && gemm_summary[at - 1] == ':' ? " " : ", ",
                                  gemm_dtype_name(dts[d]), g > 0 ? 100 * gf / g / peak_flops : 0);
                 }
             }
