@@ -10,7 +10,11 @@
  *
  * A pruning policy says which candidates stay (keep); a branching one says
  * how many copies of each go on (branch: 0 cut, 1 keep, k fork), and the
- * driver forks the candidates (search.h: forks).
+ * driver forks the candidates (search.h: forks). A pruning one may also end
+ * the run between waves (more_waves, with plan_candidates). A parameter
+ * named `total` is a budget of candidates the prompts of a --prompts file
+ * share (cli/search_batch.c: each prompt's share is
+ * SearchParams.cand_allowance).
  *
  * To add one: write src/search/policy_NAME.c defining
  * `const Policy policy_NAME = {...}` and add the line X(NAME) to
