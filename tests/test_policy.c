@@ -402,7 +402,7 @@ static void stop_weighs_a_wave_against_its_cost(void **state) {
     const double flat[] = {2, 2, 2, 2}; /* no spread: no gain, but cost 0 goes on */
     assert_int_equal(stop_more(p, &a, flat, 4, 3, 4), 1);
     assert_int_equal(stop_more(p, &a, two, 2, 1, 1000), 1);
-    set(p, &a, "cost", "1e6");
+    set(p, &a, "cost", "1e5");
     assert_int_equal(stop_more(p, &a, flat, 4, 1, 4), 0);
     assert_int_equal(stop_more(p, &a, two, 2, 1, 4), 0);
     assert_int_equal(stop_more(p, &a, two, 1, 1, 4), 1); /* one score: nothing to fit */

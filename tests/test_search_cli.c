@@ -355,7 +355,7 @@ static void stop_runs_waves_by_cost(void **state) {
     (void)state;
     cJSON *bon = stop_run("bon -N 16");
     cJSON *all = stop_run("spr --policy stop --policy-arg cost=0 --policy-arg n=16");
-    cJSON *one = stop_run("spr --policy stop --policy-arg cost=1e6 --policy-arg n=16");
+    cJSON *one = stop_run("spr --policy stop --policy-arg cost=1e5 --policy-arg n=16");
     cJSON *mid = stop_run("spr --policy stop --policy-arg cost=0.05 --policy-arg n=16");
     assert_int_equal(stop_stat(bon, "waves"), 4);
     assert_int_equal(stop_stat(all, "waves"), 4);

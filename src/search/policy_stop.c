@@ -46,7 +46,7 @@
 
 enum { COST, N, MIN_WAVES, UCB, TOTAL };
 static const PolicyParam PARAMS[] = {
-    {"cost", POLICY_DOUBLE, NULL, 0, 1e6, 0,
+    {"cost", POLICY_DOUBLE, NULL, 0, 1e5, 0,
      "a candidate's cost in reward units: stop when a wave's expected gain is below cost x its size",
      NULL, "0.05"},
     {"n", POLICY_INT, "128", 1, 1 << 20, 0, "the most candidates a prompt runs (Best-of-N's N)",

@@ -99,6 +99,12 @@ int search_size_waves(Run *R, int *n_total, SrError *err) {
     R->cap = (int)fit;
     if (!p->policy->branch) R->room = R->cap;
     *n_total = want > 0 ? want : R->cap;
+    if (p->cand_limit > 0 && *n_total > p->cand_limit && p->n == 0 && p->policy->plan_candidates)
+        return sr_fail(err, "%s: this run plans %d candidates (policy %s), the record holds %d "
+                            "(record with -N %d or more, or plan at most %d with the policy's "
+                            "parameters)",
+                       p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
+                       p->policy->name, p->cand_limit, *n_total, p->cand_limit);
     if (p->cand_limit > 0 && *n_total > p->cand_limit)
         return sr_fail(err, "%s: this run needs %d candidates, the record holds %d (record with "
                             "-N %d or more, or cap the run with --max-batch %d)",
