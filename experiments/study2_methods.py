@@ -55,7 +55,9 @@ ARMS = {
     "selfcert": (["--policy", "none", "--reward-source", "selfcertainty"], False),
     "confidence": (["--policy", "none", "--reward-source", "confidence"], False),
     # late arms (protocol: "added after the protocol"), run only when built in
-    "stop": (["--policy", "stop"] + RM_FLAGS, True),
+    # (the protocol's addendum: cost 0.05, at most four waves of K; {4K} is filled in per run)
+    "stop": (["--policy", "stop", "--policy-arg", "cost=0.05", "--policy-arg", "n={4K}"]
+             + RM_FLAGS, True),
     "consistency": (["--policy", "none", "--reward-source", "consistency"], False),
 }
 MAIN_ARMS = ["bon", "spr", "resample", "tree", "segment", "soft1", "selfcert", "confidence"]
@@ -81,7 +83,8 @@ def run_one(job):
         return (p, arm, k), None
     cmd = [binary, "spr", "-m", LM, "-p", text, "-n", str(max_new), "--seed", str(seed),
            "--prompt-kv", "shared", "--kv-budget-candidates", str(k), "--no-progress",
-           "--threads", "1", "--json", "-"] + ARMS[arm][0]
+           "--threads", "1", "--json", "-"] + [f.replace("{4K}", str(4 * k))
+                                               for f in ARMS[arm][0]]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                SPECREJ_DATA=os.path.join(ROOT, "data"))
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
