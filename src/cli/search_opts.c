@@ -298,6 +298,10 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
         if (!o->reward_source) o->reward_source = reward_at(0)->name;
         if (resolve_reward(o, err) != 0) return -1;
     }
+    if (o->method == SEARCH_CLI_RECORD && (reward_needs(o->reward_entry) & REWARD_NEEDS_PEERS))
+        return sr_fail(err, "record: --reward-source %s scores each candidate relative to the "
+                            "others scored with it; per-prefix scores cannot be recorded",
+                       o->reward_entry->name);
     if (check_usage(o, err) != 0) return -1;
     return check_no_effect(o, err);
 }

@@ -114,6 +114,10 @@ typedef struct SearchCandidate {
      * (reward.h: RewardCand.logp, kl_uniform; policy.h: POLICY_NEEDS_*),
      * else NULL; freed with the caches */
     double *tok_logp, *tok_kl;
+    /* the source's REWARD_NEEDS_HIDDEN (else NULL): RewardCand.hidden_sum's
+     * running sum (dim doubles), and its value at the mark (a rewind's
+     * target), freed with the caches */
+    double *hid_sum, *hid_mark;
     double last_logp;    /* log p of the latest sampled token */
     double entropy;      /* of the distribution it was drawn from (the policy needs it) */
     /* forks (see "Forks" above) */
@@ -153,7 +157,11 @@ typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
  *    logits row, with *logp its log-likelihood; called from several threads
  *    at once for different candidates, so it must not fail;
  *  - ready (NULL: always): called first, serially, for every candidate
- *    about to sample; fails when c's next token cannot be produced. */
+ *    about to sample; fails when c's next token cannot be produced;
+ *  - forward_hidden (NULL: the generator has none, e.g. a replay): forward,
+ *    also writing each row's last hidden state (hidden_dim floats) to
+ *    hidden (model.h: model_forward_hidden); the driver calls it instead of
+ *    forward only for a source that needs them (REWARD_NEEDS_HIDDEN). */
 typedef struct SearchGen {
     const ModelConfig *cfg;
     int out_dim;
@@ -163,6 +171,9 @@ typedef struct SearchGen {
     int (*sample)(void *self, const SamplerParams *sp, SearchCandidate *c, const float *logits,
                   int vocab, SamplerScratch *s, double *logp);
     int (*ready)(void *self, const SearchCandidate *c, SrError *err);
+    int hidden_dim;
+    int (*forward_hidden)(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                          float *out, float *hidden, SrError *err);
 } SearchGen;
 
 /* The live generator: model_forward and sampler_pick on c's own stream. */
