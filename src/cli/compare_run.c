@@ -66,8 +66,8 @@ static int on_decision(void *user, const DecisionRecord *rec, SrError *err) {
     return 0;
 }
 
-/* The answer, its costs and the decode steps: per wave (initial_batch
- * candidates, in index order), the longest run of sampling in it. */
+/* The answer, its costs and the decode steps (stats.decode_steps: per
+ * wave, the longest run of sampling in it). */
 static int on_result(void *user, const SearchResult *res, const Record *rec, SrError *err) {
     (void)err;
     Outcome *out = user;
@@ -78,15 +78,7 @@ static int on_result(void *user, const SearchResult *res, const Record *rec, SrE
     out->has_gold = rec->has_gold && isfinite(gold);
     out->gold = out->has_gold ? as_json(gold) : 0;
     out->flops = as_json(res->stats.gen_flops) + as_json(res->stats.rm_flops);
-    int wave = res->stats.initial_batch;
-    long long steps = 0, wave_max = 0;
-    for (int i = 0; i < res->n; i++) {
-        const SearchCandidate *k = &res->cands[i];
-        long long n = k->tokens.len + (k->stop_id >= 0);
-        if (n > wave_max) wave_max = n;
-        if (wave > 0 && (i + 1) % wave == 0) steps += wave_max, wave_max = 0;
-    }
-    out->steps = steps + wave_max;
+    out->steps = res->stats.decode_steps;
     return 0;
 }
 

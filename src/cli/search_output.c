@@ -193,6 +193,10 @@ int trace_finish(TraceWriter *tw, const SearchResult *res, SrError *err) {
         cJSON_AddNumberToObject(e, "score", c->score);
         cJSON_AddBoolToObject(e, "finished", c->state == CAND_FINISHED);
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
+        if (c->parent >= 0) { /* a fork: its tree, as in --json's candidates */
+            cJSON_AddNumberToObject(e, "parent", c->parent);
+            cJSON_AddNumberToObject(e, "forked_at", c->forked_at);
+        }
         cJSON_AddItemToArray(outcomes, e);
         if (add_text(e, tw->tok, c, err) != 0) {
             cJSON_Delete(o);

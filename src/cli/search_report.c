@@ -65,6 +65,10 @@ static cJSON *candidates_json(SearchSession *s, SrError *err) {
         cJSON_AddNumberToObject(e, "rejected_at", c->rejected_at);
         cJSON_AddNumberToObject(e, "nll", c->nll_sum);
         cJSON_AddNumberToObject(e, "n_sampled", c->tokens.len + (c->stop_id >= 0));
+        if (c->parent >= 0) { /* only forks carry these, so other runs' output is unchanged */
+            cJSON_AddNumberToObject(e, "parent", c->parent);
+            cJSON_AddNumberToObject(e, "forked_at", c->forked_at);
+        }
         char *text = NULL;
         size_t len = 0;
         if (s->replaying && s->rec.has_gold) {

@@ -282,6 +282,7 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
     for (int r = 0; R->n_live > 0;) {
         if (sample_step(R, err) != 0) return -1;
         r++;
+        R->res->stats.decode_steps++;
         if (R->n_live == 0) break;
         int over = search_bytes_after_step(R) > R->budget.limit;
         if (R->p->policy->decide(&R->p->policy_args, search_policy_state(R, r, over))) {

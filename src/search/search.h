@@ -78,6 +78,9 @@ typedef struct SearchStats {
     long long gen_tokens;         /* tokens pushed through the generator (prefill included) */
     long long tokens_scored;      /* tokens pushed through the reward model */
     int decision_points;
+    long long decode_steps;       /* sampling steps of the batch, each one token for every
+                                     live candidate, summed over waves (the latency proxy:
+                                     rewinds add steps, a wider batch does not) */
     int waves;
     int initial_batch;            /* candidates per wave */
     int candidates_started;

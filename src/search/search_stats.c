@@ -12,6 +12,7 @@ GET(tokens_generated)
 GET(gen_tokens)
 GET(tokens_scored)
 GET(decision_points)
+GET(decode_steps)
 GET(waves)
 GET(initial_batch)
 GET(candidates_started)
@@ -47,6 +48,9 @@ static const StatField FIELDS[] = {
     ROW(tokens_scored, "tokens", "tokens scored", PD | COST,
         "tokens pushed through the reward model, prefix and closing ids included"),
     ROW(decision_points, "count", "decision points", COST, "decision points taken"),
+    ROW(decode_steps, "count", NULL, 0,
+        "sampling steps of the batch, one token for every live candidate each, summed over "
+        "waves (the latency proxy)"),
     ROW(waves, "count", NULL, 0, "waves of candidates run"),
     ROW(initial_batch, "candidates", NULL, 0, "candidates per wave (the initial batch)"),
     ROW(candidates_started, "candidates", NULL, 0, "candidates started"),
