@@ -21,7 +21,8 @@
  * copies at a decision point; the driver then forks k - 1 children, each a
  * new candidate numbered after every candidate the run planned (in rank
  * order of their parents). A child starts as its parent now: the same
- * tokens, log-probabilities, score and score history, and the same
+ * tokens, log-probabilities, hidden-state sums (reward.h:
+ * REWARD_NEEDS_HIDDEN), score and score history, and the same
  * generator KV, shared block by block (kv_fork: charged nothing until a
  * block is copied on its first write, which is charged as a new block and
  * counted in the step's budget check); it draws from rng_fork(parent's
@@ -47,7 +48,9 @@
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
  * the wave still in the batch is scored (live ones on their partial response,
- * finished ones once), ranked by score (ties: lower index), and the policy
+ * finished ones once; for a source whose scores are relative to the others
+ * scored with it, REWARD_NEEDS_PEERS, all of them in one call), ranked by
+ * score (ties: lower index), and the policy
  * says which stay (policy.h); rejected live candidates release both caches. Finished
  * candidates cut from the batch stay eligible for the answer. If the
  * survivors still cannot take one more step, the lowest-ranked live ones are
