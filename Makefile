@@ -63,7 +63,7 @@ BIN ?= bin/specrej
 TEST_SRCS := $(wildcard tests/test_*.c)
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability checkpoints clean
+.PHONY: all install grade plots check-layers check-size test test-sanitize demo records fuzz bench bench-peers experiments experiments-quick predictability study2 study2-quick checkpoints clean
 
 all: $(BIN)
 
@@ -153,11 +153,11 @@ check-size:
 
 test: check-layers check-size $(BIN) $(TEST_BINS)
 	@SPECREJ_BIN=$(BIN) sh tests/run_all.sh $(TEST_BINS)
-	@SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
-	@SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
-	@SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
-	@SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
-	@SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/view_chromium.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/explore_chromium.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/view_firefox.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/explore_firefox.sh
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tests/test_grade.sh
 	@sh tools/plots.sh $(BUILD)/plots
 	@SPECREJ_BIN=$(BIN) python3 tests/schema_check.py
 	@INVARIANCE_QUICK=$(INVARIANCE_QUICK) SPECREJ_BIN=$(BIN) sh tests/invariance.sh $(BUILD)/tests
@@ -175,7 +175,7 @@ test-sanitize:
 
 # A lab of docs/course/ graded: make grade LAB=policy DIR=my-answers
 grade: $(BIN)
-	@sh tools/grade.sh "$(LAB)" "$(DIR)"
+	@BUILD=$(BUILD) SPECREJ_BIN=$(BIN) sh tools/grade.sh "$(LAB)" "$(DIR)"
 
 # Every figure of plots/ redrawn from the committed results (experiments/results/), each by
 # its own script's documented command; make test draws them into $(BUILD)/plots instead
@@ -233,6 +233,16 @@ experiments-quick: $(BIN)
 # (experiments/results/mc_ceiling/, task2_opening/): seconds, no records, no model.
 predictability:
 	python3 experiments/predictability.py
+
+# Study 2 (issue 26, experiments/protocols/study2-methods-protocol.md): the table and
+# plots/study2_*.png re-derived from the committed runs (experiments/results/study2_methods/:
+# about a minute, no model); study2-quick runs the whole pipeline live on two dev prompts
+# (make experiments-quick runs it too). Collecting the study itself: study2_methods.py collect.
+study2:
+	python3 experiments/study2_methods.py analyze --from-csv
+
+study2-quick: $(BIN)
+	SPECREJ_BIN=$(BIN) python3 experiments/study2_methods.py quick --out $(BUILD)/study2_quick
 
 checkpoints:
 	sh tools/train/make_checkpoints.sh

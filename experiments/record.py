@@ -16,7 +16,8 @@ import struct
 import sys
 
 MAGIC = b"SPRECORD"
-VERSION = 3  # reads 1 to 3; 2 adds rs_args, 3 the run's options (docs/record-format.md)
+VERSION = 4  # reads 1 to 4; 2 adds rs_args, 3 the run's options, 4 the closing ids
+# (docs/record-format.md)
 RUN_OPTS = ("run_weights", "run_template", "run_system", "run_thinking")
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
@@ -119,6 +120,14 @@ def parse_record(data, name="record"):
     if version >= 3:
         for k in ("rs_args",) + RUN_OPTS:
             r[k] = c.string(k) if c.u8(k + " flag") else None
+    # version 4: --closing-ids as given (None: not given, or a record that kept only their count)
+    r["closing_ids"] = None
+    if version >= 4:
+        n = c.i32("closing id count")
+        if n != r["rs_closing_len"]:
+            raise ValueError(f"{name}: {n} closing ids, the reward closing length says "
+                             f"{r['rs_closing_len']}")
+        r["closing_ids"] = c.ints(n, "closing ids")
     if not 0 <= n_cands <= (1 << 20):
         raise ValueError(f"{name}: candidate count {n_cands} out of range")
     cands = []
@@ -188,6 +197,9 @@ def serialize_record(r):
             put("B", r.get(k) is not None)
             if r.get(k) is not None:
                 string(r[k])
+        if r["version"] >= 4:
+            put("i", len(r["closing_ids"]))
+            put("%di" % len(r["closing_ids"]), *r["closing_ids"])
     elif r["version"] >= 2:
         string(r["rs_args"])
     for k in r["cands"]:

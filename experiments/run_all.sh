@@ -64,6 +64,13 @@ if [ "$mode" != tiny ]; then
     lap "regime study and teaching figure (replays)"
 fi
 $PY experiments/headline.py "$mode" $wargs
+if [ "$mode" = quick ]; then
+    # Study 2's pipeline, live on two dev prompts (its own folder: not the study's results)
+    $PY experiments/study2_methods.py quick --out "$work/study2" >"$work/study2.log" 2>&1 ||
+        { cat "$work/study2.log" >&2; echo "run_all: study 2 (quick) failed" >&2; exit 1; }
+    tail -1 "$work/study2.log"
+    lap "study 2 (quick)"
+fi
 if [ "$mode" = full ]; then
     # Only a complete run replaces the committed results.
     rm -rf experiments/results/raw

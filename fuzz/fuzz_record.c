@@ -33,6 +33,11 @@ static void fuzz_record(const uint8_t *data, size_t size) {
                RECORD_MAX_KV_PER_TOKEN);
     FUZZ_CHECK(r.rs_kv_bytes_per_token <= RECORD_MAX_KV_PER_TOKEN);
     FUZZ_CHECK(r.rs_reserve_bytes < ((uint64_t)1 << 62));
+    /* version 4: as many closing ids as the closing length, in the reward
+     * model's vocabulary (tests/fuzz_regressions/fuzz_record: closing_*) */
+    FUZZ_CHECK(!r.has_closing_ids || (r.has_rm_cfg && r.n_closing_ids == r.rs_closing_len));
+    for (int i = 0; r.has_closing_ids && i < r.n_closing_ids; i++)
+        FUZZ_CHECK(r.closing_ids[i] >= 0 && r.closing_ids[i] < r.rm_cfg.vocab_size);
     for (int i = 0; i < r.n_cands; i++) {
         const RecordCand *k = &r.cands[i];
         FUZZ_CHECK(k->len >= 0 && k->len <= r.max_new_eff);

@@ -140,7 +140,7 @@ def main():
 
     # records: the valid inputs kept as regressions (a record needs a model run to make)
     rdir = "tests/fuzz_regressions/fuzz_record/"
-    for f in ["valid_whole", "valid_body"]:
+    for f in ["valid_whole", "valid_body", "version2", "version4"]:
         if os.path.exists(rdir + f):
             add("fuzz_record", read(rdir + f))
 

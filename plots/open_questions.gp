@@ -29,14 +29,24 @@ set format x '%g'
 set xrange [0.3:36]
 set ylabel 'improvement score (Best-of-N0 = 100)'
 is(x, col, v) = strcol(col) eq v ? x : NaN
+# alpha 0.1's label and the fixed schedules' sit up and to the left of their
+# points, on a leader line: beside a point between the SpR and Best-of-N
+# lines, or right of alpha 0.1's, a label would overprint one of the lines
+a01(x) = strcol('rule') eq 'fixed' && abs(column('mean_alpha') - 0.1) < 1e-9 ? x : NaN
+sched(x) = strcol('label') ne 'memory-driven (quantile)' ? x : NaN
+lx(x) = x / 1.3
+ly = 15
 plot e using (is(column('rel_flops'), 'method', 'bon')):'score' with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'Best-of-N', \
      a using (is(column('rel_flops'), 'rule', 'fixed')):'score' with linespoints lw 1 pt 9 lc rgb '#d62728' title 'SpR, fixed alpha (memory-driven)', \
-     a using (is(column('rel_flops'), 'rule', 'fixed')):'score':((abs(column('mean_alpha') - 0.1) < 1e-9 || abs(column('mean_alpha') - 0.9) < 1e-9) ? sprintf('alpha %.1f', column('mean_alpha')) : '') with labels left offset 1.2,0 font ',16' tc rgb '#d62728' notitle, \
+     a using (a01(column('rel_flops'))):'score':(lx(column('rel_flops')) - column('rel_flops')):(ly) with vectors nohead lw 1 lc rgb '#d62728' notitle, \
+     a using (lx(a01(column('rel_flops')))):(column('score') + ly):('alpha 0.1') with labels right offset -0.4,0 font ',16' tc rgb '#d62728' notitle, \
+     a using (is(column('rel_flops'), 'rule', 'fixed')):'score':(abs(column('mean_alpha') - 0.9) < 1e-9 ? 'alpha 0.9' : '') with labels right offset -1,-0.6 font ',16' tc rgb '#d62728' notitle, \
      a using (is(column('rel_flops'), 'label', 'adaptive: spread')):'score' with points pt 5 ps 1.8 lc rgb '#2ca02c' title 'adaptive alpha (spread rule)', \
      a using (is(column('rel_flops'), 'label', 'adaptive: inverse')):'score' with points pt 4 ps 1.8 lw 2 lc rgb '#2ca02c' title 'inverse rule (control)', \
      a using (is(column('rel_flops'), 'label', 'oracle per prompt')):'score' with points pt 13 ps 1.8 lc rgb '#9467bd' title 'oracle alpha per prompt (bound)', \
      s using (strcol('label') ne 'memory-driven (quantile)' ? column('rel_flops') : NaN):'score' with points pt 11 ps 1.8 lc rgb '#ff7f0e' title 'fixed schedule, alpha 0.5', \
-     s using (strcol('label') ne 'memory-driven (quantile)' ? column('rel_flops') : NaN):'score':(sprintf('decide at %s', substr(strcol('label'), 10, 99))) with labels right offset -1.2,0 font ',16' tc rgb '#ff7f0e' notitle
+     s using (sched(column('rel_flops'))):'score':(lx(column('rel_flops')) - column('rel_flops')):(ly) with vectors nohead lw 1 lc rgb '#ff7f0e' notitle, \
+     s using (lx(sched(column('rel_flops')))):(column('score') + ly):(sprintf("decide at\n%s", substr(strcol('label'), 10, 99))) with labels right offset -0.4,0 font ',16' tc rgb '#ff7f0e' notitle
 
 set title '(c) was the Best-of-N winner cut? (share of prompts)'
 unset logscale x

@@ -8,7 +8,7 @@
 # `specrej replay --trace/--json` run as a separate process on the same
 # record: the decision points drawn, each cut-off's score, which candidates
 # are cut at each step, the KV cache before and after each cut, both answers
-# and their FLOPs. A screenshot stays in build/explore_chromium/.
+# and their FLOPs. A screenshot stays in $BUILD/explore_chromium/ (default build/).
 #
 # SPECREJ_BROWSER=firefox runs the same checks in headless Firefox
 # (tests/explore_firefox.sh; its DOM read over WebDriver BiDi by
@@ -28,10 +28,11 @@ if [ -z "$BROWSER" ] || ! [ -x "$BROWSER" ]; then
     echo "explore_$KIND: skipped (no $KIND; apt-get install $([ "$KIND" = firefox ] && echo firefox-esr || echo chromium), or set SPECREJ_$(echo "$KIND" | tr a-z A-Z))"
     exit 0
 fi
-OUT=build/explore_$KIND
+OUT=${BUILD:-build}/explore_$KIND
 REC=docs/course/records/dev1.rec
 rm -rf "$OUT"
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # absolute: the browsers open file://$OUT/...
 PROFILE=$(mktemp -d /tmp/specrej_explore_chromium_XXXXXX)
 trap 'rm -rf "$PROFILE"' EXIT
 "$BIN" explore "$REC" -o "$OUT/lesson.html"
@@ -57,12 +58,12 @@ for drive in "5 8 -1" "5 8 0" "5 8 1" "2 8 -1" "8 4 -1" "0 16 -1" "9 8 -1"; do
     fi
     n=$((n + 1))
     if [ "$KIND" = firefox ]; then
-        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$OUT/lesson.html#drive=$hash" > "$OUT/dom$n.html"
+        python3 tests/firefox_dom.py "$BROWSER" "file://$OUT/lesson.html#drive=$hash" > "$OUT/dom$n.html"
     else
         "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
             --disable-background-networking --disable-component-update --disable-sync \
             --disable-crash-reporter --user-data-dir="$PROFILE/p$n" \
-            --dump-dom "file://$PWD/$OUT/lesson.html#drive=$hash" 2>/dev/null > "$OUT/dom$n.html"
+            --dump-dom "file://$OUT/lesson.html#drive=$hash" 2>/dev/null > "$OUT/dom$n.html"
     fi
     python3 - "$OUT/dom$n.html" "$OUT/r$A-$F.trace" "$OUT/r$A-$F.json" "$OUT/bon.json" "$A" "$F" "$S" "$KIND" <<'PY'
 import json, sys
@@ -154,6 +155,6 @@ done
     --disable-background-networking --disable-component-update --disable-sync \
     --disable-crash-reporter --hide-scrollbars --user-data-dir="$PROFILE/shot" \
     --window-size=1250,1060 --screenshot="$OUT/lesson.png" \
-    "file://$PWD/$OUT/lesson.html#drive=alpha:5,fd:8" >/dev/null 2>&1
+    "file://$OUT/lesson.html#drive=alpha:5,fd:8" >/dev/null 2>&1
 [ -s "$OUT/lesson.png" ] || { echo "explore_chromium: no screenshot"; exit 1; }
 echo "explore_chromium: screenshot $OUT/lesson.png"

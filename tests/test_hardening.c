@@ -358,6 +358,86 @@ static void record_sizes_are_bounded(void **state) {
            "replay --record %s -N 3 --temperature 1.0000000000000002", rec);
 }
 
+/* Writes bytes[0..n) and their checksum to path: a body the reader gets
+ * past the checksum with. */
+static void write_with_checksum(const char *path, const char *bytes, size_t n) {
+    char *buf = malloc(n + 8);
+    assert_non_null(buf);
+    memcpy(buf, bytes, n);
+    uint64_t h = record_fnv1a(RECORD_FNV_OFFSET, buf, n);
+    for (int i = 0; i < 8; i++) buf[n + i] = (char)(h >> (8 * i));
+    assert_int_equal(test_write_file(path, buf, n + 8), 0);
+    free(buf);
+}
+
+/* Version 4's closing ids (--closing-ids) with a valid checksum that lie: a
+ * count other than the reward closing length, or beyond any, an id outside
+ * the reward model's vocabulary, ids without a reward model, the ids cut
+ * short. Each is refused with one line naming the file, nothing allocated
+ * for the count. */
+static void record_closing_ids_are_checked(void **state) {
+    (void)state;
+    char rec[512];
+    snprintf(rec, sizeof rec, "%s", tmp("close.rec"));
+    assert_int_equal(sr(NULL, "record " GEN " " RM " -p Hi -N 2 -n 2 --closing-ids 5,6 --output %s",
+                        rec), 0);
+    SrError err;
+    Record r;
+    assert_int_equal(record_load(rec, &r, &err), 0);
+    assert_true(r.has_closing_ids && r.n_closing_ids == 2 && r.closing_ids[1] == 6);
+    char want[160];
+    snprintf(want, sizeof want, "closing id %d is outside [0, %d]", r.rm_cfg.vocab_size,
+             r.rm_cfg.vocab_size - 1);
+    record_free(&r);
+    /* the field as written: the five option flags, count 2, ids 5 and 6 */
+    static const char FIELD[] = "\0\0\0\0\0\2\0\0\0\5\0\0\0\6\0\0\0";
+    size_t len = 0, at = 0;
+    char *data = test_read_file(rec, &len);
+    assert_non_null(data);
+    while (at + sizeof FIELD - 1 <= len && memcmp(data + at, FIELD, sizeof FIELD - 1) != 0) at++;
+    assert_true(at + sizeof FIELD - 1 <= len);
+    at += 5; /* the count */
+    struct {
+        const char *name, *want;
+    } CASES[] = {
+        {"count3.rec", "3 closing ids, the reward closing length says 2"},
+        {"count_huge.rec", "closing id count 2147483647 is outside [0, 1048576]"},
+        {"range.rec", want},
+        {"no_rm.rec", "closing ids without a reward model"},
+        {"cut.rec", "truncated: closing id needs 8 bytes, 4 left"},
+    };
+    for (size_t k = 0; k < sizeof CASES / sizeof CASES[0]; k++) {
+        const char *bad = tmp(CASES[k].name);
+        if (k == 0 || k == 2 || k == 3) {
+            assert_int_equal(record_load(rec, &r, &err), 0);
+            if (k == 0) {
+                int *ids = realloc(r.closing_ids, 3 * sizeof *ids);
+                assert_non_null(ids);
+                ids[2] = 7, r.closing_ids = ids, r.n_closing_ids = 3;
+            }
+            if (k == 2) r.closing_ids[0] = r.rm_cfg.vocab_size;
+            if (k == 3) r.has_rm_cfg = 0;
+            assert_int_equal(record_write(bad, &r, &err), 0);
+            record_free(&r);
+        } else if (k == 1) {
+            memcpy(data + at, "\xff\xff\xff\x7f", 4);
+            write_with_checksum(bad, data, len - 8);
+            memcpy(data + at, "\2\0\0\0", 4);
+        } else { /* the body ends after the count and the first id */
+            write_with_checksum(bad, data, at + 8);
+        }
+        char *out = NULL;
+        assert_int_equal(sr(&out, "replay --record %s -N 2", bad), 1);
+        const char *nl = strchr(out, '\n');
+        if (!strstr(out, bad) || !strstr(out, CASES[k].want) || strstr(out, "out of memory") ||
+            (nl && nl[1]))
+            fail_msg("%s: want one line naming it and '%s', got:\n%s", CASES[k].name,
+                     CASES[k].want, out);
+        free(out);
+    }
+    free(data);
+}
+
 /* ---- batch mode and --resume ---------------------------------------------- */
 
 static void put(const char *name, const char *text) {
@@ -573,6 +653,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(links_and_full_disks),
         cmocka_unit_test(concurrent_writers_never_mix),
         cmocka_unit_test(record_sizes_are_bounded),
+        cmocka_unit_test(record_closing_ids_are_checked),
         cmocka_unit_test(batch_input_is_strict),
         cmocka_unit_test(unrunnable_prompt_does_not_stop_the_batch),
         cmocka_unit_test(resume_checks_every_kept_line),

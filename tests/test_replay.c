@@ -129,6 +129,7 @@ static int setup(void **state) {
     record("--model " LM " --reward " RM " " FIX " --stop-ids 2,3 --closing-ids none -N 300",
            "fix_noclose.rec");
     record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 130", "austen.rec");
+    record("--model " LM " --reward " RM " " FIX " --closing-ids 5,6 -N 400", "fix_close.rec");
     return 0;
 }
 
@@ -155,6 +156,10 @@ static void fixtures_spr(void **state) {
         "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M",
         "--alpha 0.25 --policy schedule --schedule 2,3,5,9 --kv-budget 160K --max-batch 40",
         "--policy none --kv-budget 128K",
+        /* stop's waves: all of them at cost 0, and stops read from the record */
+        "--policy stop --policy-arg cost=0 --policy-arg n=40 --kv-budget 128K",
+        "--policy stop --policy-arg cost=0.002 --policy-arg n=300 --max-batch 16 "
+        "--policy-arg ucb=0.5 --policy-arg min_waves=2", /* 3 of 19 waves */
     };
     for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) same("spr", live, rec, FLAGS[i]);
     /* the authors' accounting, every candidate charged its own copy of the
@@ -239,6 +244,45 @@ static void fixtures_no_closing_ids(void **state) {
     same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
     same("spr", live, rec, "--alpha 0.5 --policy schedule --schedule 1,2,4 --kv-budget 1M --max-batch 250");
     same("bon", live, rec, "-N 21 --kv-budget 80K");
+}
+
+/* --closing-ids 5,6: the record keeps the ids (format version 4), so the
+ * replay's params.reward.closing_ids is the live run's, not null; C and
+ * Python read them back, and compare tells this run from fix.rec's (the
+ * same run but for the closing ids, so other scores). */
+static void fixtures_closing_ids(void **state) {
+    (void)state;
+    char rec[128], other[128], cmd[1024];
+    path_of(rec, sizeof rec, "fix_close.rec");
+    const char *live = "--model " LM " --reward " RM " " FIX " --closing-ids 5,6";
+    same("spr", live, rec, "--alpha 0.5 --kv-budget 128K");
+    same("bon", live, rec, "-N 21 --kv-budget 80K");
+    size_t len = 0;
+    char *bytes = test_read_file(rec, &len);
+    assert_non_null(bytes);
+    assert_int_equal(bytes[8], 4);
+    free(bytes);
+    snprintf(cmd, sizeof cmd, "%s replay --record %s -N 4 --json -", test_specrej_bin(), rec);
+    char *js = run_ok(cmd);
+    cJSON *j = cJSON_Parse(js);
+    assert_non_null(j);
+    char *ids = cJSON_PrintUnformatted(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "reward"), "closing_ids"));
+    assert_string_equal(ids, "[5,6]");
+    free(ids), free(js);
+    cJSON_Delete(j);
+    if (system("python3 -c 'import struct' >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "python3 -c \"import sys; sys.path.insert(0, 'experiments'); "
+                 "import record; d = open('%s', 'rb').read(); r = record.parse_record(d, 'x'); "
+                 "print(r['version'], r['closing_ids'], record.serialize_record(r) == d)\"", rec);
+        char *py = run_ok(cmd);
+        if (!strstr(py, "4 [5, 6] True")) fail_msg("python reader: %s", py);
+        free(py);
+    }
+    path_of(other, sizeof other, "fix.rec");
+    snprintf(cmd, sizeof cmd, "%s compare --records %s %s --policy quantile --alpha 0.5 "
+             "--kv-budget 128K --against bon -N 8", test_specrej_bin(), other, rec);
+    free(run_ok(cmd));
 }
 
 static void fixtures_selflik(void **state) {
@@ -794,6 +838,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(every_policy_replays),
         cmocka_unit_test(fixtures_stop_ids_and_bon),
         cmocka_unit_test(fixtures_no_closing_ids),
+        cmocka_unit_test(fixtures_closing_ids),
         cmocka_unit_test(fixtures_selflik),
         cmocka_unit_test(fixtures_reward_free),
         cmocka_unit_test(distribution_needs_live_logits),

@@ -5,7 +5,7 @@
 # cut/kept/answer) are counted in the rendered DOM against the same counts
 # read from the trace by an independent reader (python3's json); then the
 # PNG of the same run is made and checked (a PNG of the window's size).
-# The screenshot stays in build/view_chromium/ to be looked at.
+# The screenshot stays in $BUILD/view_chromium/ (default build/) to be looked at.
 #
 # SPECREJ_BROWSER=firefox (tests/view_firefox.sh) runs the page checks and
 # the hover in headless Firefox (its DOM read over WebDriver BiDi by
@@ -25,9 +25,10 @@ if [ -z "$BROWSER" ] || ! [ -x "$BROWSER" ]; then
     echo "view_$KIND: skipped (no $KIND; apt-get install $([ "$KIND" = firefox ] && echo firefox-esr || echo chromium), or set SPECREJ_$(echo "$KIND" | tr a-z A-Z))"
     exit 0
 fi
-OUT=build/view_$KIND
+OUT=${BUILD:-build}/view_$KIND
 rm -rf "$OUT"
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd) # absolute: the browsers open file://$OUT/...
 PROFILE=$(mktemp -d /tmp/specrej_view_chromium_XXXXXX)
 trap 'rm -rf "$PROFILE"' EXIT
 AUSTEN="--model data/austen-lm --reward data/austen-rm --prompt 'It is a truth universally acknowledged' -n 48 --seed 2"
@@ -41,12 +42,12 @@ runs() {
 
 dom() { # html -> rendered DOM on stdout
     if [ "$KIND" = firefox ]; then
-        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$1"
+        python3 tests/firefox_dom.py "$BROWSER" "file://$1"
         return
     fi
     "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
         --disable-background-networking --disable-component-update --disable-sync \
-        --disable-crash-reporter --user-data-dir="$PROFILE/p$$" --dump-dom "file://$PWD/$1" 2>/dev/null
+        --disable-crash-reporter --user-data-dir="$PROFILE/p$$" --dump-dom "file://$1" 2>/dev/null
 }
 
 fail=0
@@ -149,12 +150,12 @@ if [ "$fail" -eq 0 ]; then
     I=$(python3 -c 'import json,sys; f=[json.loads(l) for l in open(sys.argv[1])][-1]; print(next(o["i"] for o in f["outcomes"] if o["rejected_at"] > 0 and o["text"]))' "$OUT/spr_austen.jsonl")
     cp "$OUT/spr_austen.html" "$OUT/hover.html"
     if [ "$KIND" = firefox ]; then
-        python3 tests/firefox_dom.py "$BROWSER" "file://$PWD/$OUT/hover.html#hover=$I" > "$OUT/hover.dom.html"
+        python3 tests/firefox_dom.py "$BROWSER" "file://$OUT/hover.html#hover=$I" > "$OUT/hover.dom.html"
     else
         "$BROWSER" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
             --disable-background-networking --disable-component-update --disable-sync \
             --disable-crash-reporter --user-data-dir="$PROFILE/h$$" \
-            --dump-dom "file://$PWD/$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
+            --dump-dom "file://$OUT/hover.html#hover=$I" 2>/dev/null > "$OUT/hover.dom.html"
     fi
     python3 - "$OUT/spr_austen.jsonl" "$OUT/hover.dom.html" "$I" <<'PY' || fail=1
 import json, os, sys

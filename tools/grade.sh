@@ -3,7 +3,9 @@
 # and prints, for each exercise, pass or fail with the reason, then one
 # line "grade: LAB: pass|fail (k of n)". Exits 0 when every exercise
 # passes, 1 when one fails, 2 on a usage error. `make grade LAB=... DIR=...`
-# runs it on the built tree.
+# runs it on the built tree: bin/specrej (SPECREJ_BIN) and the library and
+# objects in the build folder (BUILD, as the Makefile's, default build/;
+# make test-sanitize passes its build-san/).
 #
 #   costs   DIR/answers.txt: what Best-of-N and Speculative Rejection cost on
 #           a course record (lab-costs.md), checked against the C replay.
@@ -36,6 +38,8 @@ fi
 LAB=$1 DIR=$2
 root=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${SPECREJ_BIN:-$root/bin/specrej}
+BUILD=${BUILD:-$root/build}
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 RECORDS="$root/docs/course/records"
 case "$LAB" in
 costs | policy | units | reward-source) ;;
@@ -60,9 +64,9 @@ policy) kind=policy file=policy_lab.c total=2 ;;
 *) kind=reward file=reward_lab.c total=3 ;;
 esac
 [ -f "$DIR/$file" ] || { echo "grade: $LAB: fail: $DIR/$file is missing"; exit 1; }
-stamp="$root/build/flags.stamp"
-[ -f "$stamp" ] && [ -f "$root/build/libspecrej.a" ] && [ -f "$root/build/obj/cli/main.o" ] ||
-    { echo "grade: the library is not built (make)" >&2; exit 2; }
+stamp="$BUILD/flags.stamp"
+[ -f "$stamp" ] && [ -f "$BUILD/libspecrej.a" ] && [ -f "$BUILD/obj/cli/main.o" ] ||
+    { echo "grade: the library is not built in $BUILD (make)" >&2; exit 2; }
 CC=$(awk -F' [|] ' '{print $1}' "$stamp")
 CFLAGS=$(awk -F' [|] ' '{print $2}' "$stamp")
 # the stamp is "CC | CFLAGS | [DEPFLAGS |] LDLIBS | CMOCKA_LIBS": the libraries are next to last
@@ -81,8 +85,8 @@ build() { # name file.c -> $scratch/name/specrej, or the compiler's words in bui
     (cd "$d" &&
         $CC $CFLAGS -c "src/search/$file" -o lab.o &&
         $CC $CFLAGS -c "src/search/$kind.c" -o registry.o &&
-        $CC $CFLAGS "$root/build/obj/cli/main.o" lab.o registry.o \
-            "$root/build/libspecrej.a" -o specrej $LDLIBS) > "$d/build.log" 2>&1
+        $CC $CFLAGS "$BUILD/obj/cli/main.o" lab.o registry.o \
+            "$BUILD/libspecrej.a" -o specrej $LDLIBS) > "$d/build.log" 2>&1
 }
 
 if ! build student "$DIR/$file"; then

@@ -98,6 +98,10 @@ static int record_header(SearchSession *s, const SearchOpts *o, const SearchPlan
     char **dst[] = {&r->run_weights, &r->run_template, &r->run_system, &r->run_thinking};
     for (size_t i = 0; i < sizeof run / sizeof run[0]; i++)
         if (run[i] && !(*dst[i] = dup_str(run[i], err))) return -1;
+    if (o->closing_ids) { /* as given, "none" as no ids (version 4) */
+        r->has_closing_ids = 1, r->n_closing_ids = s->n_closing;
+        if (!(r->closing_ids = dup_ids(s->closing, s->n_closing, err))) return -1;
+    }
     if (session_hashes(s, o, 0, err) != 0) return -1;
     r->gen_hash = s->gen_hash;
     r->gen_cfg = *model_config(s->gen);

@@ -176,10 +176,12 @@ cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchP
         cJSON_AddStringToObject(r, "detail", s->rs->detail);
         /* --closing-ids changes every score, so it is part of what repeats
          * the run: the ids as given ([] for none), null for the default */
-        if (s->replaying && s->rec.rs_closing_len == 0 && s->rec.has_rm_cfg)
-            /* a record keeps how many closing ids there were, not which:
-             * none is the one case it can tell (a record format change
-             * would be needed for the rest) */
+        if (s->replaying && s->rec.has_closing_ids) /* a version 4 record */
+            cJSON_AddItemToObject(r, "closing_ids",
+                                  ids_json(s->rec.closing_ids, s->rec.n_closing_ids));
+        else if (s->replaying && s->rec.rs_closing_len == 0 && s->rec.has_rm_cfg)
+            /* an older record keeps how many closing ids there were, not
+             * which: none is the one case it can tell */
             cJSON_AddItemToObject(r, "closing_ids", cJSON_CreateArray());
         else if (o->closing_ids && !s->replaying)
             cJSON_AddItemToObject(r, "closing_ids", ids_json(s->closing, s->n_closing));
@@ -214,6 +216,8 @@ cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchP
     cJSON_AddStringToObject(b, "prompt_kv", p->prompt_kv_per_candidate ? "per-candidate"
                                                                        : "shared");
     cJSON_AddNumberToObject(b, "kv_block", kv_block_resolve(p->kv_block));
+    if (p->cand_allowance > 0) /* absent without one: older output unchanged */
+        cJSON_AddNumberToObject(b, "candidate_allowance", p->cand_allowance);
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
     cJSON *sel = select_cli_json(&p->select); /* absent for argmax: older output unchanged */
     if (sel) cJSON_AddItemToObject(j, "select", sel);

@@ -87,8 +87,9 @@ static void put_cfg(Buf *b, const ModelConfig *c) {
 int record_write(const char *path, const Record *r, SrError *err) {
     Buf b = {0};
     put(&b, RECORD_MAGIC, 8);
-    int run_opts = r->run_weights || r->run_template || r->run_system || r->run_thinking;
-    put_u32(&b, run_opts ? 3u : r->rs_args ? 2u : 1u);
+    int run_opts = r->run_weights || r->run_template || r->run_system || r->run_thinking ||
+                   r->has_closing_ids;
+    put_u32(&b, r->has_closing_ids ? 4u : run_opts ? 3u : r->rs_args ? 2u : 1u);
     put_u64(&b, r->seed);
     put_f64(&b, r->temperature);
     put_i32(&b, r->top_k);
@@ -126,6 +127,10 @@ int record_write(const char *path, const Record *r, SrError *err) {
         for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
             put_u8(&b, opt[i] != NULL);
             if (opt[i]) put_cstr(&b, opt[i]);
+        }
+        if (r->has_closing_ids) { /* version 4: then the closing ids */
+            put_i32(&b, r->n_closing_ids);
+            for (int i = 0; i < r->n_closing_ids; i++) put_i32(&b, r->closing_ids[i]);
         }
     } else if (r->rs_args) {
         put_cstr(&b, r->rs_args); /* version 2 */
@@ -356,6 +361,24 @@ static int check_run_opts(Cur *c, const Record *r) {
     return 0;
 }
 
+/* The closing ids of version 4: --closing-ids as given, as many as the
+ * reward closing length counts, inside the reward model's vocabulary. */
+static int get_closing_ids(Cur *c, Record *r) {
+    int n = get_int(c, "closing id count", 0, RECORD_MAX_LEN);
+    if (c->failed) return -1;
+    if (!r->has_rm_cfg) return cfail(c, "closing ids without a reward model");
+    if (n != r->rs_closing_len) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%d closing ids, the reward closing length says %d", n,
+                 r->rs_closing_len);
+        return cfail(c, msg);
+    }
+    r->closing_ids = get_ids(c, n, r->rm_cfg.vocab_size, "closing id");
+    if (!r->closing_ids) return -1;
+    r->n_closing_ids = n, r->has_closing_ids = 1;
+    return 0;
+}
+
 static int parse_body(Cur *c, Record *r) {
     if (need(c, 8, "magic") != 0 || memcmp(c->p, RECORD_MAGIC, 8) != 0)
         return cfail(c, "not a specrej record file (bad magic)");
@@ -424,7 +447,11 @@ static int parse_body(Cur *c, Record *r) {
         for (size_t i = 0; i < sizeof opt / sizeof opt[0] && !c->failed; i++)
             if (get_flag(c, WHAT[i])) *opt[i] = get_str(c, WHAT[i], NULL);
     }
+    if (version >= 4 && get_closing_ids(c, r) != 0) return -1;
     if (c->failed) return -1;
+    /* one spelling per record: a writer uses version 3 only for a run option */
+    if (version == 3 && !r->run_weights && !r->run_template && !r->run_system && !r->run_thinking)
+        return cfail(c, "a version 3 record without a run option (that is version 1 or 2)");
     if (check_run_opts(c, r) != 0) return -1;
     if (r->rs_args && check_args(c, r->rs_args) != 0) return -1;
     /* a source is checked by what it declares it needs, not by its name; a
@@ -530,5 +557,6 @@ void record_free(Record *r) {
     free(r->gen_path), free(r->rs_name), free(r->rs_detail), free(r->rm_path);
     free(r->rs_args);
     free(r->run_weights), free(r->run_template), free(r->run_system), free(r->run_thinking);
+    free(r->closing_ids);
     memset(r, 0, sizeof *r);
 }

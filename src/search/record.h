@@ -7,8 +7,9 @@
  *    FNV-1a 64 checksum of every byte before it, in the lowest format
  *    version that holds it: 1, 2 when the reward source has arguments
  *    (rs_args), 3 when the run was given --weights, --template, --system or
- *    --thinking (run_*). A record of a run without them is thus the same
- *    bytes as before version 3 existed, and older builds still read it.
+ *    --thinking (run_*), 4 when it was given --closing-ids (closing_ids). A
+ *    record of a run without them is thus the same bytes as before version
+ *    3 existed, and older builds still read it.
  *  - record_load() reads a file and validates all of it before returning:
  *    magic, version, checksum, every count against the bytes that remain
  *    (so a hostile count costs no memory), every id against the vocabulary,
@@ -36,7 +37,7 @@
 #include "runtime/model_config.h"
 
 #define RECORD_MAGIC "SPRECORD"
-#define RECORD_VERSION 3u /* the newest this build writes and reads (it reads 1 and 2 too) */
+#define RECORD_VERSION 4u /* the newest this build writes and reads (and 1 to 3) */
 /* Caps that keep a hostile header cheap (far above any real run). */
 #define RECORD_MAX_CANDS (1 << 20)
 #define RECORD_MAX_LEN (1 << 20)
@@ -87,6 +88,11 @@ typedef struct Record {
      * checkpoint's own storage, auto, no system message, the template's
      * own): params shows them, and the scores hold for them only */
     char *run_weights, *run_template, *run_system, *run_thinking;
+    /* version 4: --closing-ids as given (has_closing_ids; "none" is 0 ids),
+     * n_closing_ids == rs_closing_len, each inside the reward model's
+     * vocabulary; without it (0, NULL) the default closing, or a record
+     * older than version 4, which kept only their count */
+    int has_closing_ids, *closing_ids, n_closing_ids;
     /* text and gold */
     int has_gold, has_text;
     uint64_t lexicon_hash;

@@ -301,6 +301,24 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
     return 0;
 }
 
+/* Whether the policy runs the wave after the first `started` candidates
+ * (policy.h: more_waves), from the final scores so far. */
+static int more_waves(Run *R, int started, int next, SrError *err) {
+    const Policy *pol = R->p->policy;
+    if (!pol->more_waves) return 1;
+    double *sc = sr_malloc_array((size_t)started, sizeof *sc, err);
+    if (!sc) return -1;
+    int n = 0;
+    for (int i = 0; i < started; i++) {
+        const SearchCandidate *c = &R->res->cands[i];
+        if (c->state == CAND_FINISHED && c->scored && isfinite(c->score)) sc[n++] = c->score;
+    }
+    PolicyWaves w = {R->wave, started, next, R->n_total - started, sc, n};
+    int more = pol->more_waves(&R->p->policy_args, &w) != 0;
+    free(sc);
+    return more;
+}
+
 static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     int n = R->n_prompt;
     double t0 = search_now();
@@ -452,6 +470,9 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     }
     if (policy_live_only(p->policy) && R.vocab == 0)
         return policy_live_only_error(p->policy, err);
+    if (p->policy->more_waves && p->policy->branch) /* a bug in the policy, never input */
+        return sr_fail(err, "--policy %s: ends runs between waves and forks, which the driver "
+                            "does not support together", p->policy->name);
     R.need_entropy = (p->policy->needs & POLICY_NEEDS_ENTROPY) != 0;
     if (sampler_check(&p->sampling, err) != 0) return -1;
     if (select_check(&p->select, err) != 0) return -1;
@@ -483,6 +504,12 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     if (prefill_prompt(&R, prompt, err) != 0) goto done;
     for (int first = 0; first < n_total; first += R.cap, R.wave++) {
         int count = n_total - first < R.cap ? n_total - first : R.cap;
+        int more = first == 0 ? 1 : more_waves(&R, first, count, err);
+        if (more < 0) goto done;
+        if (!more) { /* the policy ends the run: the unstarted leave the result */
+            res->n = R.n_total = first;
+            break;
+        }
         if (run_wave(&R, first, count, err) != 0) goto done;
         res->stats.waves++;
         search_fill_stats(&R);
@@ -490,8 +517,8 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         *ws = res->stats;
         ws->seconds_other = search_now() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
-    progress_finish(p->progress, (long long)R.n_waves * R.plan.max_new,
-                    (long long)R.n_waves * R.plan.max_new);
+    progress_finish(p->progress, (long long)R.wave * R.plan.max_new,
+                    (long long)R.wave * R.plan.max_new);
     if (pick_best(res, p, err) != 0) goto done;
     rc = 0;
 done:

@@ -13,7 +13,10 @@
  * KV budget (generator + reward-model caches, one KVBudget) holds the wave up
  * to the policy's plan_length. Best-of-N (policy none): plan_length = max_new
  * and waves continue until n candidates have run. Speculative Rejection:
- * n = 0 means one wave of as many as fit at the first decision length.
+ * n = 0 means one wave of as many as fit at the first decision length
+ * (or the policy's plan_candidates, in waves of that size). A policy with
+ * more_waves may end the run between waves (policy.h); the result then
+ * holds the candidates started only.
  *
  * Candidates: see CandState below.
  *
@@ -212,6 +215,9 @@ typedef struct SearchParams {
      * naming limit_source and the fix */
     int cand_limit;
     const char *cand_limit_source;
+    /* > 0: the run plans at most this many candidates, its waves included
+     * (batch mode's budget shared across prompts; 0 = no such cap) */
+    int cand_allowance;
     DecisionFn on_decision;
     void *user;
     SelectParams select;   /* how the answer is chosen (select.h); zeroed: argmax */
