@@ -299,6 +299,10 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
         if (!o->reward_source) o->reward_source = reward_at(0)->name;
         if (resolve_reward(o, err) != 0) return -1;
     }
+    if (o->method == SEARCH_CLI_RECORD && (reward_needs(o->reward_entry) & REWARD_NEEDS_PEERS))
+        return sr_fail(err, "record: --reward-source %s scores each candidate relative to the "
+                            "others scored with it; per-prefix scores cannot be recorded",
+                       o->reward_entry->name);
     if (o->prompts && search_opts_shared_total(o) > 0 && (o->shard_n || o->resume))
         return sr_fail(err, "--policy-arg total: candidates shared in file order need the whole "
                             "file in one run (not with %s)", o->shard_n ? "--shard" : "--resume");
