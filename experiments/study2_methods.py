@@ -55,7 +55,9 @@ ARMS = {
     "selfcert": (["--policy", "none", "--reward-source", "selfcertainty"], False),
     "confidence": (["--policy", "none", "--reward-source", "confidence"], False),
     # late arms (protocol: "added after the protocol"), run only when built in
-    "stop": (["--policy", "stop"] + RM_FLAGS, True),
+    # (the protocol's addendum: cost 0.05, at most four waves of K; {4K} is filled in per run)
+    "stop": (["--policy", "stop", "--policy-arg", "cost=0.05", "--policy-arg", "n={4K}"]
+             + RM_FLAGS, True),
     "consistency": (["--policy", "none", "--reward-source", "consistency"], False),
 }
 MAIN_ARMS = ["bon", "spr", "resample", "tree", "segment", "soft1", "selfcert", "confidence"]
@@ -81,7 +83,8 @@ def run_one(job):
         return (p, arm, k), None
     cmd = [binary, "spr", "-m", LM, "-p", text, "-n", str(max_new), "--seed", str(seed),
            "--prompt-kv", "shared", "--kv-budget-candidates", str(k), "--no-progress",
-           "--threads", "1", "--json", "-"] + ARMS[arm][0]
+           "--threads", "1", "--json", "-"] + [f.replace("{4K}", str(4 * k))
+                                               for f in ARMS[arm][0]]
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                SPECREJ_DATA=os.path.join(ROOT, "data"))
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
@@ -183,12 +186,15 @@ def cmd_reference(a):
 
 # ---- small helpers ---------------------------------------------------------------------------
 
-def write_csv(path, header, rows):
+def write_csv(path, header, rows, exact=False):
+    """exact: every float as repr (the data the analysis reads back); otherwise 6 digits
+    (tables and figures' data)."""
     with open(path + ".tmp", "w", newline="") as f:
         w = csv.DictWriter(f, header, lineterminator="\n")
         w.writeheader()
         for r in rows:
-            w.writerow({k: fmt(r[k]) for k in header})
+            w.writerow({k: (repr(r[k]) if exact and isinstance(r[k], float) else fmt(r[k]))
+                        for k in header})
     os.replace(path + ".tmp", path)
 
 
@@ -598,19 +604,22 @@ def write_table(st, out, prim, mem, pf, over, free, bad, soft, label, late):
     L.append("D_F = the answer's reward − Best-of-N's expected reward at N_F = the arm's FLOPs "
              "in candidates (generator and reward model). G_F: the same in gold. Efficiency: "
              "N* (the Best-of-N that matches the arm's mean reward) / mean N_F; above 1 the arm "
-             "buys more reward per FLOP than Best-of-N.")
+             "buys more reward per FLOP than Best-of-N. N* > 256: the arm's mean reward is above "
+             "Best-of-256's, the records' largest N, so its efficiency is a lower bound (≥). "
+             "Clipped: prompts whose N_F is above 256, compared with Best-of-256.")
     L.append("")
     L.append("| arm | K | mean reward | N_F | D_F reward [95% CI] | verdict | G_F gold [95% CI] "
              "| N* | efficiency [95% CI] |")
     L.append("| --- | ---: | ---: | ---: | --- | --- | --- | ---: | --- |")
     for r in prim:
         late_tag = " (added)" if r["arm"] in late else ""
-        L.append("| %s%s | %d | %.3f | %.1f%s | %s | **%s** | %s | %.1f%s | %.2f [%.2f, %.2f] |" % (
+        L.append("| %s%s | %d | %.3f | %.1f%s | %s | **%s** | %s | %s%.1f | %s%.2f [%.2f, %.2f] |" % (
             r["arm"], late_tag, r["K"], r["reward"], r["n_flops"],
             " (%d clipped)" % r["n_flops_clipped"] if r["n_flops_clipped"] else "",
             ci_text(r["d_reward"], r["d_reward_lo"], r["d_reward_hi"]), r["verdict"],
-            ci_text(r["d_gold"], r["d_gold_lo"], r["d_gold_hi"]), r["n_star"],
-            " (%s the curve)" % r["n_star_flag"] if r["n_star_flag"] else "",
+            ci_text(r["d_gold"], r["d_gold_lo"], r["d_gold_hi"]),
+            (">" if r["n_star_flag"] == "above" else "<" if r["n_star_flag"] == "below" else ""),
+            r["n_star"], "≥ " if r["n_star_flag"] == "above" else "",
             r["efficiency"], r["efficiency_lo"], r["efficiency_hi"]))
     L.append("")
     if pf:
@@ -769,7 +778,8 @@ def cmd_analyze(a):
                                                        and r["K"] == k for r in rows)
                                                    for p in done for k in KS)]
         rows = [r for r in rows if r["arm"] in MAIN_ARMS or r["arm"] in late_ok]
-        write_csv(runs_csv, RUN_COLS, rows)
+        write_csv(runs_csv, RUN_COLS, rows, exact=True)
+        rows = read_runs(runs_csv)  # one path for both modes: the CSV re-derives the table
     n = len({r["prompt"] for r in rows})
     label = "%d prompts" % n if n == 100 else "interim, %d of 100 prompts" % n
     text, bad = analyze(rows, ref, flops, KS, list(ARMS), OUT, os.path.join(ROOT, "plots"), label)
@@ -832,7 +842,7 @@ def cmd_quick(a):
     ref, flops = live_reference(a.bin, texts, idx, 32, max_new, seed_of)
     write_reference(res, ref, flops)
     rows, missing = runs_from_json(work, idx, arms, ks, ref)
-    write_csv(os.path.join(res, "runs.csv"), RUN_COLS, rows)
+    write_csv(os.path.join(res, "runs.csv"), RUN_COLS, rows, exact=True)
     # the committed-CSV path must give the same table
     rows2 = read_runs(os.path.join(res, "runs.csv"))
     ref2, flops2 = read_reference(res)

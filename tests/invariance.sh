@@ -5,7 +5,8 @@
 #  - bin/specrej prints the same bytes (answer, scores, trace) for
 #    Speculative Rejection, and the same answer for Best-of-N in one batch,
 #    in waves of 2 (--max-batch) and of 5, and the same scores and answers
-#    under the reward-free sources and soft selection, and the same answer,
+#    under the reward-free sources (consistency's hidden states included) and
+#    soft selection, and the same answer,
 #    candidates and peak KV for the branching policies (resample, tree,
 #    segment).
 # The projections never call BLAS (src/runtime/gemm.h), so the bytes must also agree
@@ -49,6 +50,13 @@ run_cli() { # prints what must be the same bytes in every configuration
         --seed 9 --select soft --lambda 0.05 --json - | grep -E '"(score|candidate)"' || return 1
     "$BIN" spr --model "$LM" --reward-source confidence --reward-arg window=8 --prompt "$PROMPT" \
         --alpha 0.5 -n 24 --seed 9 --json - | grep -E '"(score|candidate)"' || return 1
+    # consistency reads the last hidden states, summed per candidate (rewound
+    # under segment), and scores each against the others scored with it
+    for pol in "quantile --alpha 0.5" "segment --policy-arg spike=2.5"; do
+        # shellcheck disable=SC2086
+        "$BIN" spr --model "$LM" --reward-source consistency --prompt "$PROMPT" --policy $pol \
+            -n 24 --seed 9 --json - | grep -E '"(score|candidate)"' || return 1
+    done
     # forks: resampling and a tree share KV blocks copy-on-write and draw
     # from streams forked off their parents'; segment rewinds and reads the
     # next-token entropy
@@ -80,7 +88,7 @@ for core in $cores; do
             failed=$((failed + 1))
             continue
         fi
-        for p in test_invariance test_model test_search test_fork; do
+        for p in test_invariance test_model test_search test_fork test_consistency; do
             if ! "$TESTS/$p" >"$work/log" 2>&1; then
                 echo "invariance: $cfg: $p failed:" >&2
                 grep -E 'ERROR|FAILED' "$work/log" | head -n 20 >&2

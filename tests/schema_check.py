@@ -167,6 +167,15 @@ def main():
         assert lines[2].get("kind") == "error", "the long prompt's line"
         for k, line in enumerate(lines):
             check("spr --prompts line %d" % (k + 1), line)
+        # a budget the prompts share (stop's total): budget.candidate_allowance
+        shared = os.path.join(tmp, "shared.jsonl")
+        run(["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm", "--policy", "stop",
+             "--policy-arg", "cost=0.02", "--policy-arg", "total=12", "--max-batch", "3",
+             "-n", "8", "--prompts", prompts, "--output", shared])
+        lines = load_lines(shared)
+        assert all("candidate_allowance" in ln["params"]["budget"] for ln in lines[:2]), "allowance"
+        for k, line in enumerate(lines):
+            check("spr --prompts with a shared total, line %d" % (k + 1), line)
         search("austen_spr", ["spr", "--model", "data/austen-lm", "--reward", "data/austen-rm",
                               "--prompt", "It was a truth universally acknowledged", "--alpha",
                               "0.5", "-n", "16"])

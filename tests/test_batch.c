@@ -228,6 +228,66 @@ static void expect(int status, const char *args, const char *needle) {
     free(out);
 }
 
+/* stop's `total`: the prompts share 40 candidates in file order, each
+ * planning at most an even share of what is left, so what one leaves goes
+ * to those after it; each line is the single run of its own cap (n =
+ * min(12, its allowance)) but for its parameters. It needs the whole file
+ * in one run, and one candidate per prompt at least. */
+#define STOP "spr -m " LM " --reward " RM " -n 12 --max-batch 3 --policy stop " \
+             "--policy-arg cost=0.02"
+
+static char *without_params(const char *text, const char *want_id) {
+    char *c = canonical(text, want_id);
+    cJSON *j = cJSON_Parse(c);
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "params");
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j), free(c);
+    return s;
+}
+
+static void stop_shares_a_total_in_file_order(void **state) {
+    (void)state;
+    char pf[128], cmd[4096], *lines[8];
+    path_of(pf, sizeof pf, "prompts.txt");
+    write_prompt_file(pf);
+    snprintf(cmd, sizeof cmd, STOP " --policy-arg n=12 --policy-arg total=40 --seed 5 --prompts %s",
+             pf);
+    char *batch = stdout_of(cmd);
+    int n = split_lines(batch, lines, 8), left = 40, carried = 0;
+    assert_int_equal(n, 4);
+    for (int i = 0; i < n; i++) {
+        cJSON *j = cJSON_Parse(lines[i]);
+        assert_non_null(j);
+        cJSON *b = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "budget");
+        int allowance = cJSON_GetObjectItem(b, "candidate_allowance")->valueint;
+        int used = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "stats"), "candidates_started")
+                       ->valueint;
+        assert_int_equal(allowance, left / (n - i));
+        assert_true(used >= 1 && used <= allowance && used <= 12);
+        carried |= allowance > 40 / n;
+        left -= used;
+        cJSON_Delete(j);
+        snprintf(cmd, sizeof cmd, STOP " --policy-arg n=%d --seed %lld --prompt '%s' --json -",
+                 allowance < 12 ? allowance : 12, SEEDS[i], PROMPTS[i]);
+        char *single = stdout_of(cmd);
+        char *x = without_params(lines[i], IDS[i]), *y = without_params(single, NULL);
+        if (strcmp(x, y) != 0)
+            fail_msg("prompt %s: batch line\n%.300s\ndiffers from the single run\n%.300s",
+                     IDS[i], x, y);
+        free(x), free(y), free(single);
+    }
+    assert_true(left >= 0);
+    assert_true(carried); /* a prompt that stopped early left candidates to the next */
+    free(batch);
+    snprintf(cmd, sizeof cmd, STOP " --policy-arg total=3 --prompts %s", pf);
+    expect(1, cmd, "--policy-arg total: 3 candidates cannot give each of the 4 prompts one");
+    snprintf(cmd, sizeof cmd, STOP " --policy-arg total=40 --prompts %s --shard 1/2", pf);
+    expect(2, cmd, "--policy-arg total: candidates shared in file order need the whole file");
+    snprintf(cmd, sizeof cmd, STOP " --policy-arg total=40 --prompts %s --resume -o %s/o.jsonl",
+             pf, g_dir);
+    expect(2, cmd, "(not with --resume)");
+}
+
 static void bad_prompt_files_are_refused(void **state) {
     (void)state;
     static const char *const BAD[][2] = {
@@ -430,6 +490,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(batch_equals_single_runs),
         cmocka_unit_test(resume_equals_uninterrupted),
         cmocka_unit_test(record_batch_writes_one_record_per_prompt),
+        cmocka_unit_test(stop_shares_a_total_in_file_order),
         cmocka_unit_test(bad_prompt_files_are_refused),
         cmocka_unit_test(stdin_prompts),
         cmocka_unit_test(flag_spellings_agree),

@@ -371,6 +371,60 @@ static void the_view_keeps_each_history(void **state) {
     policy_view_free(&v);
 }
 
+/* stop's rule, whole: cost 0 always goes on, a high cost stops, min_waves
+ * and the small-sample guard go on, and the gain is the closed form for
+ * one draw: scores {-1, 1}, ucb 0: mu 0, sigma sqrt(3), best 1, so
+ * EI = sigma (phi(z) - z Q(z)) at z = 1 / sqrt(3), 0.303058 (A&S and
+ * Simpson are far closer than the 0.002 either side checked here). */
+static int stop_more(const Policy *p, const PolicyArgs *a, const double *sc, int n, int done,
+                     int next) {
+    PolicyWaves w = {done, 4 * done, next, 64, sc, n};
+    return p->more_waves(a, &w);
+}
+
+static void stop_weighs_a_wave_against_its_cost(void **state) {
+    (void)state;
+    const Policy *p = need("stop");
+    assert_non_null(p->more_waves), assert_non_null(p->plan_candidates);
+    assert_null(p->branch); /* the driver refuses more_waves with forks */
+    PolicyArgs a;
+    SrError err = {{0}};
+    assert_int_equal(test_policy_args(p, &a, &err), 0);
+    set(p, &a, "ucb", "0");
+    const double two[] = {-1, 1};
+    set(p, &a, "cost", "0.302");
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 1), 1);
+    set(p, &a, "cost", "0.305");
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 1), 0);
+    /* a wave of k: the gain of the best of k grows, but less than k times */
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 4), 0);
+    set(p, &a, "cost", "0");
+    const double flat[] = {2, 2, 2, 2}; /* no spread: no gain, but cost 0 goes on */
+    assert_int_equal(stop_more(p, &a, flat, 4, 3, 4), 1);
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 1000), 1);
+    set(p, &a, "cost", "1e5");
+    assert_int_equal(stop_more(p, &a, flat, 4, 1, 4), 0);
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 4), 0);
+    assert_int_equal(stop_more(p, &a, two, 1, 1, 4), 1); /* one score: nothing to fit */
+    assert_int_equal(stop_more(p, &a, NULL, 0, 1, 4), 1);
+    set(p, &a, "min_waves", "3");
+    assert_int_equal(stop_more(p, &a, two, 2, 2, 4), 1);
+    assert_int_equal(stop_more(p, &a, two, 2, 3, 4), 0);
+    /* optimism raises the gain: a cost that stops at ucb 0 goes on at ucb 2 */
+    set(p, &a, "min_waves", "1");
+    set(p, &a, "cost", "0.31");
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 1), 0);
+    set(p, &a, "ucb", "2");
+    assert_int_equal(stop_more(p, &a, two, 2, 1, 1), 1);
+    /* the plan: n candidates, capped by total */
+    set(p, &a, "n", "40");
+    assert_int_equal(p->plan_candidates(&a, 8), 40);
+    set(p, &a, "total", "24");
+    assert_int_equal(p->plan_candidates(&a, 8), 24);
+    set(p, &a, "total", "100");
+    assert_int_equal(p->plan_candidates(&a, 8), 40);
+}
+
 int main(int argc, char **argv) {
     test_blas_setup(argc, argv);
     const struct CMUnitTest tests[] = {
@@ -386,6 +440,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(margin_keeps_those_within_delta),
         cmocka_unit_test(adaptive_follows_experiment_5),
         cmocka_unit_test(the_view_keeps_each_history),
+        cmocka_unit_test(stop_weighs_a_wave_against_its_cost),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }

@@ -156,6 +156,10 @@ static void fixtures_spr(void **state) {
         "--alpha 0.5 --policy schedule --schedule 4,8,16 --kv-budget 1M",
         "--alpha 0.25 --policy schedule --schedule 2,3,5,9 --kv-budget 160K --max-batch 40",
         "--policy none --kv-budget 128K",
+        /* stop's waves: all of them at cost 0, and stops read from the record */
+        "--policy stop --policy-arg cost=0 --policy-arg n=40 --kv-budget 128K",
+        "--policy stop --policy-arg cost=0.002 --policy-arg n=300 --max-batch 16 "
+        "--policy-arg ucb=0.5 --policy-arg min_waves=2", /* 3 of 19 waves */
     };
     for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) same("spr", live, rec, FLAGS[i]);
     /* the authors' accounting, every candidate charged its own copy of the

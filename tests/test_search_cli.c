@@ -332,6 +332,54 @@ static void spr_survivors_equal_bon_candidates(void **state) {
     free(spr), free(bon);
 }
 
+/* stop (Best-of-N in waves that may end early): at cost 0 it runs every
+ * wave and is Best-of-16 exactly, the same candidates and answer; at a
+ * prohibitive cost it stops after its first wave, whose candidates are
+ * Best-of-N's first ones; a middling cost stops in between. */
+static cJSON *stop_run(const char *how) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s %s --model %s --kv-budget 128K --json -",
+             test_specrej_bin(), how, SPR);
+    char *out = run_ok(cmd);
+    cJSON *o = cJSON_Parse(out);
+    free(out);
+    assert_non_null(o);
+    return o;
+}
+
+static int stop_stat(const cJSON *o, const char *key) {
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(o, "stats"), key)->valueint;
+}
+
+static void stop_runs_waves_by_cost(void **state) {
+    (void)state;
+    cJSON *bon = stop_run("bon -N 16");
+    cJSON *all = stop_run("spr --policy stop --policy-arg cost=0 --policy-arg n=16");
+    cJSON *one = stop_run("spr --policy stop --policy-arg cost=1e5 --policy-arg n=16");
+    cJSON *mid = stop_run("spr --policy stop --policy-arg cost=0.05 --policy-arg n=16");
+    assert_int_equal(stop_stat(bon, "waves"), 4);
+    assert_int_equal(stop_stat(all, "waves"), 4);
+    assert_int_equal(stop_stat(all, "candidates_started"), 16);
+    assert_int_equal(stop_stat(one, "waves"), 1);
+    assert_int_equal(stop_stat(one, "candidates_started"), 4);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(one, "candidates")), 4);
+    int w = stop_stat(mid, "waves");
+    assert_true(w > 1 && w < 4);
+    assert_int_equal(cJSON_GetObjectItem(all, "candidate")->valueint,
+                     cJSON_GetObjectItem(bon, "candidate")->valueint);
+    const cJSON *runs[] = {all, one, mid};
+    for (int r = 0; r < 3; r++) {
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(runs[r], "candidates")) {
+            int i = cJSON_GetObjectItem(c, "i")->valueint;
+            const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(bon, "candidates"), i);
+            assert_true(cJSON_GetObjectItem(c, "score")->valuedouble ==
+                        cJSON_GetObjectItem(d, "score")->valuedouble);
+        }
+    }
+    cJSON_Delete(bon), cJSON_Delete(all), cJSON_Delete(one), cJSON_Delete(mid);
+}
+
 static void generate_is_candidate_zero(void **state) {
     (void)state;
     char cmd[1024];
@@ -456,6 +504,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(golden_trace_respects_budget_and_order),
         cmocka_unit_test(same_output_for_one_or_two_threads),
         cmocka_unit_test(spr_survivors_equal_bon_candidates),
+        cmocka_unit_test(stop_runs_waves_by_cost),
         cmocka_unit_test(generate_is_candidate_zero),
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(austen_text_run),

@@ -4,7 +4,8 @@
 # that each rendered: gnuplot exits 0 and says nothing (a warning, e.g. an
 # empty range, is a failure), and the PNG is a PNG of the size its script
 # promises: 1920x1080, for slides (plots/study1_*.gp read
-# experiments/results/study1_regime60/, plots/predictability.gp
+# experiments/results/study1_regime60/, plots/study2_*.gp
+# experiments/results/study2_methods/, plots/predictability.gp
 # experiments/results/mc_ceiling/). OUT defaults to plots/ (`make plots`);
 # `make test` draws into build/plots/, which leaves plots/ as it is.
 # Exits 0 when every figure rendered; skipped, with one line, without
@@ -26,6 +27,8 @@ for gp in plots/*.gp; do
     case $name in
     # Study 1's figures read their own results folder (experiments/study1.py)
     study1_*) res=experiments/results/study1_regime60 size=1920x1080 ;;
+    # Study 2's figures read theirs (experiments/study2_methods.py)
+    study2_*) res=experiments/results/study2_methods size=1920x1080 ;;
     # issue 25's figure reads the Monte Carlo ceiling's folder (experiments/predictability.py)
     predictability) res=experiments/results/mc_ceiling size=1920x1080 ;;
     *) res=experiments/results size=1920x1080 ;;

@@ -36,7 +36,8 @@ static void needs_text(const RewardEntry *e, char *buf, size_t cap) {
                  {REWARD_NEEDS_LEXICON, "a lexicon (--lexicon)"},
                  {REWARD_NEEDS_LOGPROBS, "the generator's log-probabilities"},
                  {REWARD_NEEDS_DISTRIBUTION, "the generator's next-token distributions"},
-                 {REWARD_NEEDS_HIDDEN, "the generator's hidden states"}};
+                 {REWARD_NEEDS_HIDDEN, "the generator's hidden states"},
+                 {REWARD_NEEDS_PEERS, "the other candidates (scores are relative)"}};
     unsigned needs = reward_needs(e);
     buf[0] = 0;
     for (size_t i = 0; i < sizeof NEEDS / sizeof NEEDS[0]; i++)

@@ -172,6 +172,14 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
     FpCtx fc = {s, o, &bp, seed};
     if (o->method != SEARCH_CLI_RECORD && batch_out_check(&out, &bp, fp_of, &fc, err) != 0)
         goto done;
+    /* candidates the prompts share, in file order (search_opts_shared_total;
+     * no --shard or --resume with it, so every prompt runs here) */
+    long long left = search_opts_shared_total(o);
+    if (left > 0 && left < bp.n) {
+        sr_fail(err, "--policy-arg total: %lld candidates cannot give each of the %d prompts one",
+                left, bp.n);
+        goto done;
+    }
     for (int i = 0; i < bp.n; i++) {
         if (batch_done(o, s, &bp.items[i])) {
             skipped++;
@@ -179,7 +187,11 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
         }
         progress_update(&pr, skipped + ran, bp.n);
         SrError e = {{0}};
+        /* an even share of what is left: what a prompt leaves unused goes
+         * to the prompts after it */
+        if (left > 0) o->cand_allowance = left / (bp.n - i) > 0 ? (int)(left / (bp.n - i)) : 1;
         int r = batch_one(s, o, &bp.items[i], seed, &e);
+        if (left > 0) left -= s->res.stats.candidates_started;
         if (r == PROMPT_CANNOT_RUN) {
             failed_prompts++;
             if (o->method == SEARCH_CLI_RECORD)

@@ -16,6 +16,7 @@
 #include "cli/args.h"
 #include "cli/search_output.h"
 #include "runtime/kvcache.h"
+#include "search/policy_args.h"
 #include "search/reward.h"
 #include "text/gold.h"
 
@@ -298,8 +299,21 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
         if (!o->reward_source) o->reward_source = reward_at(0)->name;
         if (resolve_reward(o, err) != 0) return -1;
     }
+    if (o->method == SEARCH_CLI_RECORD && (reward_needs(o->reward_entry) & REWARD_NEEDS_PEERS))
+        return sr_fail(err, "record: --reward-source %s scores each candidate relative to the "
+                            "others scored with it; per-prefix scores cannot be recorded",
+                       o->reward_entry->name);
+    if (o->prompts && search_opts_shared_total(o) > 0 && (o->shard_n || o->resume))
+        return sr_fail(err, "--policy-arg total: candidates shared in file order need the whole "
+                            "file in one run (not with %s)", o->shard_n ? "--shard" : "--resume");
     if (check_usage(o, err) != 0) return -1;
     return check_no_effect(o, err);
+}
+
+int search_opts_shared_total(const SearchOpts *o) {
+    if (o->method != SEARCH_CLI_SPR || !o->policy) return 0;
+    int k = policy_param_index(o->policy, "total");
+    return k < 0 || !o->policy_args.set[k] ? 0 : (int)o->policy_args.num[k];
 }
 
 /* generation_config.json's sampling keys (transformers' names) as

@@ -53,6 +53,8 @@ typedef struct SearchOpts {
     /* batch mode (issue 16) and conventions */
     const char *prompts;            /* --prompts FILE: many prompts, models loaded once */
     int resume, progress;           /* progress: 1 --progress, -1 --no-progress, 0 auto */
+    int cand_allowance;             /* batch mode: this prompt's share of the candidates the
+                                       prompts share (search_batch.c); 0: none */
     int short_n;                    /* the cap came as -n (vLLM's n is a sample count) */
     long long threads;
     int argc;                       /* the command line, for batch fingerprints */
@@ -65,6 +67,10 @@ typedef struct SearchOpts {
  * method, argc and argv set; o->help set: nothing else was checked. A
  * replay's method becomes the simulated one (bon or spr), o->replay set. */
 int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err);
+/* The candidates the prompts of a --prompts file share: the value of the
+ * policy's parameter `total` (policy_stop.c), 0 when it has none or none
+ * is given (and for every method but spr). */
+int search_opts_shared_total(const SearchOpts *o);
 /* The sampling values not given: the model folder's generation_config.json,
  * else specrej's defaults; o->src_* say which won. */
 int search_opts_sampling(SearchOpts *o, SrError *err);

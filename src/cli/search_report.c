@@ -216,6 +216,8 @@ cJSON *search_report_params(SearchSession *s, const SearchOpts *o, const SearchP
     cJSON_AddStringToObject(b, "prompt_kv", p->prompt_kv_per_candidate ? "per-candidate"
                                                                        : "shared");
     cJSON_AddNumberToObject(b, "kv_block", kv_block_resolve(p->kv_block));
+    if (p->cand_allowance > 0) /* absent without one: older output unchanged */
+        cJSON_AddNumberToObject(b, "candidate_allowance", p->cand_allowance);
     cJSON_AddItemToObject(j, "policy", policy_cli_json(p->policy, &p->policy_args));
     cJSON *sel = select_cli_json(&p->select); /* absent for argmax: older output unchanged */
     if (sel) cJSON_AddItemToObject(j, "select", sel);

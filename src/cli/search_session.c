@@ -166,6 +166,7 @@ int session_fill_params(SearchSession *s, const SearchOpts *o, SearchParams *p, 
     p->max_batch = (int)o->max_batch;
     p->kv_budget = o->kv_budget;
     p->budget_candidates = (int)o->budget_candidates;
+    p->cand_allowance = o->cand_allowance;
     if (o->kv_budget && o->budget_candidates)
         return sr_fail(err, "give at most one of --kv-budget and --kv-budget-candidates");
     if (o->prompt_kv && strcmp(o->prompt_kv, "shared") != 0 &&

@@ -338,6 +338,11 @@ static void forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots,
 
 int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
                   float *out, SrError *err) {
+    return model_forward_hidden(m, kv, n, slots, tokens, out, NULL, err);
+}
+
+int model_forward_hidden(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
+                         float *out, float *hidden, SrError *err) {
     int max_pos = 0;
     if (prepare_call(m, kv, n, slots, tokens, &max_pos, err) != 0) return -1;
     const ModelConfig *c = &m->cfg;
@@ -345,6 +350,8 @@ int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tok
     STEP(m, PH_OTHER, embed(m, n, tokens));
     for (int l = 0; l < c->n_layers; l++) forward_layer(m, kv, l, n, slots, max_pos);
     STEP(m, PH_OTHER, rmsnorm_rows(m->s.xb, m->s.x, m->final_norm, n, c->dim, c->rms_eps));
+    /* the head's input, row by row: as batch-invariant as the logits */
+    if (hidden) memcpy(hidden, m->s.xb, (size_t)n * c->dim * sizeof *hidden);
     STEP(m, PH_MATMUL, output_head(m, n, out));
     prof_count(m, n);
     for (int i = 0; i < n; i++) kv_advance(kv, slots[i]);

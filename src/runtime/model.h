@@ -74,6 +74,12 @@ uint64_t model_param_count(const Model *m);
  * budget. */
 int model_forward(Model *m, struct KVCache *kv, int n, const int *slots,
                   const int *tokens, float *out, SrError *err);
+/* model_forward, and when hidden is not NULL (n * cfg.dim floats) row i of
+ * it gets token i's last hidden state: the final norm's output, which the
+ * output head reads. Its bits are as invariant as the logits' (the
+ * contract above); hidden NULL costs nothing. */
+int model_forward_hidden(Model *m, struct KVCache *kv, int n, const int *slots,
+                         const int *tokens, float *out, float *hidden, SrError *err);
 
 /* Optional phase timing for benchmarks: while set, every model_forward adds
  * its wall seconds to the matmuls (projections and output head), attention

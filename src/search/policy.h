@@ -10,7 +10,11 @@
  *
  * A pruning policy says which candidates stay (keep); a branching one says
  * how many copies of each go on (branch: 0 cut, 1 keep, k fork), and the
- * driver forks the candidates (search.h: forks).
+ * driver forks the candidates (search.h: forks). A pruning one may also end
+ * the run between waves (more_waves, with plan_candidates). A parameter
+ * named `total` is a budget of candidates the prompts of a --prompts file
+ * share (cli/search_batch.c: each prompt's share is
+ * SearchParams.cand_allowance).
  *
  * To add one: write src/search/policy_NAME.c defining
  * `const Policy policy_NAME = {...}` and add the line X(NAME) to
@@ -102,6 +106,17 @@ typedef struct PolicyState {
                               resampler) draws from, so its choice is a pure function */
 } PolicyState;
 
+/* Between waves (Policy.more_waves): the run so far. */
+typedef struct PolicyWaves {
+    int waves_done;        /* waves run so far (>= 1) */
+    int started;           /* candidates started so far */
+    int next;              /* candidates the next wave would start (>= 1) */
+    int left;              /* planned candidates not started yet (>= next) */
+    const double *scores;  /* final scores of every finished, scored candidate so far
+                              whose score is finite, in index order */
+    int n_scores;
+} PolicyWaves;
+
 /* A branch() decision: back to the candidate's mark (PolicyCand.mark). Its
  * stream is not rewound, so it draws a new continuation; its discarded
  * tokens stay counted as generated. The driver stops rewinding (keeps the
@@ -151,6 +166,16 @@ typedef struct Policy {
     void (*branch)(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
                    int *copies);
     unsigned needs;        /* POLICY_NEEDS_* */
+    /* Waves of its own choosing, for a policy that runs Best-of-N in waves
+     * and may end the run between them (both NULL for the others):
+     * plan_candidates: the candidates a run without -N (spr: n = 0) plans,
+     * given the wave size the budget holds (NULL: one wave);
+     * more_waves: after each wave that leaves planned candidates unstarted,
+     * whether the next one runs (NULL: every planned wave runs). A run it
+     * ends holds the candidates it started only. Not with branch (the
+     * driver refuses the pair). */
+    int (*plan_candidates)(const PolicyArgs *a, int wave_size);
+    int (*more_waves)(const PolicyArgs *a, const PolicyWaves *w);
 } Policy;
 
 /* Whether p can only run live (it forks, or needs the logits): a replay

@@ -39,6 +39,12 @@ static int tap_forward(void *self, KVCache *kv, int n, const int *slots, const i
     return t->inner.forward(t->inner.self, kv, n, slots, tokens, out, err);
 }
 
+static int tap_forward_hidden(void *self, KVCache *kv, int n, const int *slots,
+                              const int *tokens, float *out, float *hidden, SrError *err) {
+    RecordTap *t = self;
+    return t->inner.forward_hidden(t->inner.self, kv, n, slots, tokens, out, hidden, err);
+}
+
 /* Runs in parallel over candidates: each writes only its own row. */
 static int tap_sample(void *self, const SamplerParams *sp, SearchCandidate *c,
                       const float *logits, int vocab, SamplerScratch *s, double *logp) {
@@ -55,6 +61,7 @@ int record_tap_init(RecordTap *t, Model *m, int n, int max_new_eff, SrError *err
     t->gen = t->inner;
     t->gen.self = t;
     t->gen.forward = tap_forward;
+    t->gen.forward_hidden = tap_forward_hidden;
     t->gen.sample = tap_sample;
     t->n = n, t->width = max_new_eff + 1;
     size_t cells = (size_t)n * (size_t)t->width;
@@ -450,6 +457,7 @@ int replay_open(Replay *rp, const Record *rec, const char *name, int kv_block, S
     rp->gen.forward = gen_forward;
     rp->gen.sample = gen_sample;
     rp->gen.ready = gen_ready;
+    rp->gen.hidden_dim = 0, rp->gen.forward_hidden = NULL; /* none recorded */
     s->rec = rec, s->name = name, s->prefix_slot = -1;
     s->cached = rec->has_rm_cfg;
     if (s->cached) s->cfg = rec->rm_cfg;

@@ -70,9 +70,6 @@ int reward_open(const char *name, const RewardContext *ctx, RewardSource **out, 
     if ((needs & REWARD_NEEDS_TOKENIZER) && !ctx->gen_tok)
         return sr_fail(err, "--reward-source %s: needs the generator's tokenizer to decode "
                             "responses (not available in an id-only run)", e->name);
-    if (needs & REWARD_NEEDS_HIDDEN)
-        return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
-                            "this build does not supply yet", e->name);
     c.entry = e;
     int rc = e->open ? e->open(&c, out, err)
                      : reward_stateless_open(&c, e->detail, e->score, NULL, NULL, out, err);

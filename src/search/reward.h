@@ -6,8 +6,10 @@
  * with another, a bridge through text, reward_model_bridge.c), "selflik"
  * (the generator's own likelihood, -exp(mean token NLL)), "gold" (the AFINN
  * gold judge on the decoded text), and two reward-free ones, "selfcertainty"
- * (mean KL(uniform || next-token distribution)) and "confidence" (lowest
- * sliding-window mean token log-probability); reward_list.h lists them all.
+ * (mean KL(uniform || next-token distribution)), "confidence" (lowest
+ * sliding-window mean token log-probability) and "consistency" (agreement
+ * of a candidate's mean hidden state with the other candidates', ST-BoN);
+ * reward_list.h lists them all.
  *
  * To add one: write src/search/reward_NAME.c defining
  * `const RewardEntry reward_source_NAME = {...}` (below: its name, help,
@@ -55,6 +57,14 @@ typedef struct RewardCand {
     const double *kl_uniform; /* REWARD_NEEDS_DISTRIBUTION: KL(U || p) of the next-token
                                  distribution each token was sampled from (sampler.h:
                                  sampler_kl_uniform) */
+    /* REWARD_NEEDS_HIDDEN (NULL otherwise): the sum, in double and in token
+     * order, of the generator's last hidden states (model.h:
+     * model_forward_hidden, hidden_dim floats each) at the n_sampled
+     * positions each sampled token was drawn from: the prompt's last
+     * position for the first, then each response token's own; a fork's
+     * starts as its parent's, a rewind cuts it back with the tokens */
+    const double *hidden_sum;
+    int hidden_dim;
     int index;          /* the candidate's index in the run (set by the driver) */
     void *state;        /* the source's own (NULL before attach and after detach) */
 } RewardCand;
@@ -206,14 +216,22 @@ enum {
     REWARD_NEEDS_LOGPROBS = 8,  /* the generator's log-probabilities of the sampled tokens
                                    (RewardCand.nll_sum: always there, also in a replay;
                                    RewardCand.logp: token by token) */
-    REWARD_NEEDS_HIDDEN = 16,   /* the generator's last hidden state per candidate: not
-                                   supplied yet (issue 26): reward_open refuses the source */
+    REWARD_NEEDS_HIDDEN = 16,   /* the generator's last hidden states
+                                   (RewardCand.hidden_sum): only a live generator computes
+                                   them, so the driver refuses it over a replay's tokens */
     REWARD_NEEDS_DISTRIBUTION = 32, /* a statistic of the generator's whole next-token
                                    distribution at every sampled token
                                    (RewardCand.kl_uniform): only a live generator has the
                                    logits, so the driver refuses it over a replay's tokens; a
                                    record keeps the source's scores, so replay and compare
                                    never need it */
+    REWARD_NEEDS_PEERS = 64,    /* the other candidates: its score of a candidate depends
+                                   on the others scored in the same call (consistency). At
+                                   a decision point the driver scores every unscored
+                                   candidate of the batch in one call (the live and those
+                                   finished since the last one), at a wave's end those
+                                   finished since; a record refuses it (its per-prefix
+                                   scores could not stand for another policy's run) */
 };
 
 /* A stateless source's score of one candidate: args are its parameters'

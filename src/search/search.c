@@ -30,6 +30,11 @@ static int live_forward(void *self, KVCache *kv, int n, const int *slots, const 
     return model_forward(self, kv, n, slots, tokens, out, err);
 }
 
+static int live_forward_hidden(void *self, KVCache *kv, int n, const int *slots,
+                               const int *tokens, float *out, float *hidden, SrError *err) {
+    return model_forward_hidden(self, kv, n, slots, tokens, out, hidden, err);
+}
+
 static int live_sample(void *self, const SamplerParams *sp, SearchCandidate *c,
                        const float *logits, int vocab, SamplerScratch *s, double *logp) {
     (void)self;
@@ -46,6 +51,8 @@ void search_live_gen(Model *m, SearchGen *g) {
     g->forward = live_forward;
     g->sample = live_sample;
     g->ready = NULL;
+    g->hidden_dim = g->cfg->dim;
+    g->forward_hidden = live_forward_hidden;
 }
 
 static int is_stop(const SearchParams *p, int tok) {
@@ -73,8 +80,8 @@ void search_release(Run *R, SearchCandidate *c) {
     if (c->gslot >= 0) kv_release(R->kv, c->gslot);
     c->gslot = -1;
     R->rs->ops->detach(R->rs, &c->rw);
-    free(c->tok_logp), free(c->tok_kl);
-    c->tok_logp = c->tok_kl = NULL;
+    free(c->tok_logp), free(c->tok_kl), free(c->hid_sum), free(c->hid_mark);
+    c->tok_logp = c->tok_kl = c->hid_sum = c->hid_mark = NULL;
 }
 
 /* The per-token arrays the source or the policy declared it needs
@@ -89,6 +96,10 @@ int search_alloc_token_stats(Run *R, SearchCandidate *c, SrError *err) {
         return -1;
     if ((R->rs->needs & REWARD_NEEDS_DISTRIBUTION) &&
         !(c->tok_kl = sr_malloc_array(n, sizeof *c->tok_kl, err)))
+        return -1;
+    /* the hidden states' running sum, and its copy at the mark */
+    if (R->hdim > 0 && (!(c->hid_sum = sr_calloc((size_t)R->hdim, sizeof(double), err)) ||
+                        !(c->hid_mark = sr_calloc((size_t)R->hdim, sizeof(double), err))))
         return -1;
     return 0;
 }
@@ -186,6 +197,11 @@ static int sample_step(Run *R, SrError *err) {
          * value does not depend on the thread or the batch */
         if (c->tok_kl) c->tok_kl[c->tokens.len] = sampler_kl_uniform(lg, R->n_sample);
         if (R->need_entropy) c->entropy = sampler_entropy(lg, R->n_sample);
+        if (c->hid_sum) { /* the state the token is drawn from, added in token order */
+            const float *h =
+                c->row < 0 ? R->prompt_hidden : R->hidden + (size_t)c->row * R->hdim;
+            for (int d = 0; d < R->hdim; d++) c->hid_sum[d] += h[d];
+        }
     }
     R->t_sample += search_now() - t0;
     for (int j = 0; j < n; j++)
@@ -228,8 +244,11 @@ static int forward_step(Run *R, SrError *err) {
         R->res->stats.gen_flops += model_flops_per_token(R->cfg, kv_len(R->kv, c->gslot));
     }
     R->res->stats.gen_tokens += n;
-    int rc = n == 0 ? 0
-                    : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks, R->logits, err);
+    int rc = n == 0      ? 0
+             : R->hdim > 0 ? R->gen->forward_hidden(R->gen->self, R->kv, n, R->slots, R->toks,
+                                                    R->logits, R->hidden, err)
+                           : R->gen->forward(R->gen->self, R->kv, n, R->slots, R->toks,
+                                             R->logits, err);
     R->t_gen += search_now() - t0;
     return rc;
 }
@@ -282,13 +301,33 @@ static int run_wave(Run *R, int first, int count, SrError *err) {
     return 0;
 }
 
+/* Whether the policy runs the wave after the first `started` candidates
+ * (policy.h: more_waves), from the final scores so far. */
+static int more_waves(Run *R, int started, int next, SrError *err) {
+    const Policy *pol = R->p->policy;
+    if (!pol->more_waves) return 1;
+    double *sc = sr_malloc_array((size_t)started, sizeof *sc, err);
+    if (!sc) return -1;
+    int n = 0;
+    for (int i = 0; i < started; i++) {
+        const SearchCandidate *c = &R->res->cands[i];
+        if (c->state == CAND_FINISHED && c->scored && isfinite(c->score)) sc[n++] = c->score;
+    }
+    PolicyWaves w = {R->wave, started, next, R->n_total - started, sc, n};
+    int more = pol->more_waves(&R->p->policy_args, &w) != 0;
+    free(sc);
+    return more;
+}
+
 static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     int n = R->n_prompt;
     double t0 = search_now();
     float *out = sr_malloc_array((size_t)n * (size_t)R->rows, sizeof *out, err);
     int *slots = sr_malloc_array((size_t)n, sizeof *slots, err);
+    float *hid = R->hdim > 0 ? sr_malloc_array((size_t)n * (size_t)R->hdim, sizeof *hid, err)
+                             : NULL;
     int rc = -1;
-    if (out && slots) {
+    if (out && slots && (hid || R->hdim == 0)) {
         R->prompt_slot = kv_alloc_slot(R->kv, err);
         for (int i = 0; i < n; i++) {
             slots[i] = R->prompt_slot;
@@ -296,13 +335,17 @@ static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
         }
         R->res->stats.gen_tokens += n;
         if (R->prompt_slot >= 0 &&
-            R->gen->forward(R->gen->self, R->kv, n, slots, prompt, out, err) == 0) {
+            (hid ? R->gen->forward_hidden(R->gen->self, R->kv, n, slots, prompt, out, hid, err)
+                 : R->gen->forward(R->gen->self, R->kv, n, slots, prompt, out, err)) == 0) {
             memcpy(R->prompt_logits, out + (size_t)(n - 1) * R->vocab,
                    (size_t)R->vocab * sizeof *out);
+            if (hid)
+                memcpy(R->prompt_hidden, hid + (size_t)(n - 1) * R->hdim,
+                       (size_t)R->hdim * sizeof *hid);
             rc = 0;
         }
     }
-    free(out);
+    free(out), free(hid);
     free(slots);
     R->t_gen += search_now() - t0;
     return rc;
@@ -350,6 +393,9 @@ static int alloc_run(Run *R, SrError *err) {
     R->rw = sr_malloc_array(cap, sizeof(RewardCand *), err);
     R->lens = sr_malloc_array(cap, sizeof(int), err);
     R->scratch = sr_calloc((size_t)R->n_threads, sizeof *R->scratch, err);
+    if (R->hdim > 0 && (!(R->hidden = sr_malloc_array(cap * (size_t)R->hdim, sizeof(float), err)) ||
+                        !(R->prompt_hidden = sr_malloc_array((size_t)R->hdim, sizeof(float), err))))
+        return -1;
     if (!R->prompt_logits || !R->logits || !R->slots || !R->toks || !R->picked || !R->logp ||
         !R->copies || !R->scores || !R->batch || !R->live || !R->ranked || !R->spare || !R->rw || !R->lens || !R->scratch)
         return -1;
@@ -365,6 +411,7 @@ static void free_run(Run *R) {
     free(R->prompt_logits), free(R->logits), free(R->slots), free(R->toks);
     free(R->picked), free(R->copies), free(R->logp), free(R->scores), free(R->batch), free(R->live);
     free(R->ranked), free(R->spare), free(R->rw), free(R->lens), free(R->masked), free(R->masked_row);
+    free(R->hidden), free(R->prompt_hidden);
     R->rs->ops->end(R->rs);
     if (R->kv) kv_free(R->kv);
     policy_view_free(&R->pview);
@@ -415,8 +462,17 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         return sr_fail(err, "--reward-source %s: needs the generator's next-token "
                             "distributions, which a run over recorded tokens does not have",
                        rs->name);
+    if (rs->needs & REWARD_NEEDS_HIDDEN) {
+        if (!gen->forward_hidden || gen->hidden_dim < 1)
+            return sr_fail(err, "--reward-source %s: needs the generator's hidden states, which "
+                                "a run over recorded tokens does not have", rs->name);
+        R.hdim = gen->hidden_dim;
+    }
     if (policy_live_only(p->policy) && R.vocab == 0)
         return policy_live_only_error(p->policy, err);
+    if (p->policy->more_waves && p->policy->branch) /* a bug in the policy, never input */
+        return sr_fail(err, "--policy %s: ends runs between waves and forks, which the driver "
+                            "does not support together", p->policy->name);
     R.need_entropy = (p->policy->needs & POLICY_NEEDS_ENTROPY) != 0;
     if (sampler_check(&p->sampling, err) != 0) return -1;
     if (select_check(&p->select, err) != 0) return -1;
@@ -448,6 +504,12 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     if (prefill_prompt(&R, prompt, err) != 0) goto done;
     for (int first = 0; first < n_total; first += R.cap, R.wave++) {
         int count = n_total - first < R.cap ? n_total - first : R.cap;
+        int more = first == 0 ? 1 : more_waves(&R, first, count, err);
+        if (more < 0) goto done;
+        if (!more) { /* the policy ends the run: the unstarted leave the result */
+            res->n = R.n_total = first;
+            break;
+        }
         if (run_wave(&R, first, count, err) != 0) goto done;
         res->stats.waves++;
         search_fill_stats(&R);
@@ -455,8 +517,8 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         *ws = res->stats;
         ws->seconds_other = search_now() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
-    progress_finish(p->progress, (long long)R.n_waves * R.plan.max_new,
-                    (long long)R.n_waves * R.plan.max_new);
+    progress_finish(p->progress, (long long)R.wave * R.plan.max_new,
+                    (long long)R.wave * R.plan.max_new);
     if (pick_best(res, p, err) != 0) goto done;
     rc = 0;
 done:
@@ -477,6 +539,7 @@ void search_result_free(SearchResult *r) {
     for (int i = 0; i < r->n; i++) {
         intvec_free(&r->cands[i].tokens);
         free(r->cands[i].tok_logp), free(r->cands[i].tok_kl);
+        free(r->cands[i].hid_sum), free(r->cands[i].hid_mark);
     }
     free(r->cands);
     r->cands = NULL;

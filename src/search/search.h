@@ -13,7 +13,10 @@
  * KV budget (generator + reward-model caches, one KVBudget) holds the wave up
  * to the policy's plan_length. Best-of-N (policy none): plan_length = max_new
  * and waves continue until n candidates have run. Speculative Rejection:
- * n = 0 means one wave of as many as fit at the first decision length.
+ * n = 0 means one wave of as many as fit at the first decision length
+ * (or the policy's plan_candidates, in waves of that size). A policy with
+ * more_waves may end the run between waves (policy.h); the result then
+ * holds the candidates started only.
  *
  * Candidates: see CandState below.
  *
@@ -21,7 +24,8 @@
  * copies at a decision point; the driver then forks k - 1 children, each a
  * new candidate numbered after every candidate the run planned (in rank
  * order of their parents). A child starts as its parent now: the same
- * tokens, log-probabilities, score and score history, and the same
+ * tokens, log-probabilities, hidden-state sums (reward.h:
+ * REWARD_NEEDS_HIDDEN), score and score history, and the same
  * generator KV, shared block by block (kv_fork: charged nothing until a
  * block is copied on its first write, which is charged as a new block and
  * counted in the step's budget check); it draws from rng_fork(parent's
@@ -47,7 +51,9 @@
  * decide, telling it whether one more step (plus scoring everyone at the new
  * length) would overflow the budget. At a decision point every candidate of
  * the wave still in the batch is scored (live ones on their partial response,
- * finished ones once), ranked by score (ties: lower index), and the policy
+ * finished ones once; for a source whose scores are relative to the others
+ * scored with it, REWARD_NEEDS_PEERS, all of them in one call), ranked by
+ * score (ties: lower index), and the policy
  * says which stay (policy.h); rejected live candidates release both caches. Finished
  * candidates cut from the batch stay eligible for the answer. If the
  * survivors still cannot take one more step, the lowest-ranked live ones are
@@ -117,6 +123,10 @@ typedef struct SearchCandidate {
      * (reward.h: RewardCand.logp, kl_uniform; policy.h: POLICY_NEEDS_*),
      * else NULL; freed with the caches */
     double *tok_logp, *tok_kl;
+    /* the source's REWARD_NEEDS_HIDDEN (else NULL): RewardCand.hidden_sum's
+     * running sum (dim doubles), and its value at the mark (a rewind's
+     * target), freed with the caches */
+    double *hid_sum, *hid_mark;
     double last_logp;    /* log p of the latest sampled token */
     double entropy;      /* of the distribution it was drawn from (the policy needs it) */
     /* forks (see "Forks" above) */
@@ -156,7 +166,11 @@ typedef int (*DecisionFn)(void *user, const DecisionRecord *rec, SrError *err);
  *    logits row, with *logp its log-likelihood; called from several threads
  *    at once for different candidates, so it must not fail;
  *  - ready (NULL: always): called first, serially, for every candidate
- *    about to sample; fails when c's next token cannot be produced. */
+ *    about to sample; fails when c's next token cannot be produced;
+ *  - forward_hidden (NULL: the generator has none, e.g. a replay): forward,
+ *    also writing each row's last hidden state (hidden_dim floats) to
+ *    hidden (model.h: model_forward_hidden); the driver calls it instead of
+ *    forward only for a source that needs them (REWARD_NEEDS_HIDDEN). */
 typedef struct SearchGen {
     const ModelConfig *cfg;
     int out_dim;
@@ -166,6 +180,9 @@ typedef struct SearchGen {
     int (*sample)(void *self, const SamplerParams *sp, SearchCandidate *c, const float *logits,
                   int vocab, SamplerScratch *s, double *logp);
     int (*ready)(void *self, const SearchCandidate *c, SrError *err);
+    int hidden_dim;
+    int (*forward_hidden)(void *self, KVCache *kv, int n, const int *slots, const int *tokens,
+                          float *out, float *hidden, SrError *err);
 } SearchGen;
 
 /* The live generator: model_forward and sampler_pick on c's own stream. */
@@ -198,6 +215,9 @@ typedef struct SearchParams {
      * naming limit_source and the fix */
     int cand_limit;
     const char *cand_limit_source;
+    /* > 0: the run plans at most this many candidates, its waves included
+     * (batch mode's budget shared across prompts; 0 = no such cap) */
+    int cand_allowance;
     DecisionFn on_decision;
     void *user;
     SelectParams select;   /* how the answer is chosen (select.h); zeroed: argmax */

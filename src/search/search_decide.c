@@ -23,6 +23,8 @@ static int score_list(Run *R, SearchCandidate **list, int n, SrError *err) {
         c->rw.n_sampled = c->tokens.len + (c->stop_id >= 0);
         c->rw.logp = c->tok_logp;
         c->rw.kl_uniform = c->tok_kl;
+        c->rw.hidden_sum = c->hid_sum;
+        c->rw.hidden_dim = c->hid_sum ? R->hdim : 0;
         R->rw[i] = &c->rw;
     }
     int rc = R->rs->ops->score(R->rs, n, R->rw, R->scores, err);
@@ -113,10 +115,30 @@ static int consult_policy(Run *R, int r, int n, SrError *err) {
     return n_keep;
 }
 
+/* A source whose scores are relative to the others scored with it
+ * (REWARD_NEEDS_PEERS) sees the live and the newly finished in one call. */
+static int score_peers(Run *R, SrError *err) {
+    int n = 0;
+    for (int i = 0; i < R->n_batch; i++)
+        if (R->batch[i]->state == CAND_LIVE ||
+            (R->batch[i]->state == CAND_FINISHED && !R->batch[i]->scored))
+            R->spare[n++] = R->batch[i];
+    if (score_list(R, R->spare, n, err) != 0) return -1;
+    for (int i = 0; i < n; i++)
+        if (R->spare[i]->state == CAND_FINISHED) R->rs->ops->detach(R->rs, &R->spare[i]->rw);
+    return 0;
+}
+
 int search_decide(Run *R, int r, SrError *err) {
-    if (score_list(R, R->live, R->n_live, err) != 0) return -1;
-    size_t kv_bytes = R->budget.used; /* everyone scored, before any release */
-    if (search_score_finished(R, err) != 0) return -1;
+    size_t kv_bytes;
+    if (R->rs->needs & REWARD_NEEDS_PEERS) {
+        if (score_peers(R, err) != 0) return -1;
+        kv_bytes = R->budget.used;
+    } else {
+        if (score_list(R, R->live, R->n_live, err) != 0) return -1;
+        kv_bytes = R->budget.used; /* everyone scored, before any release */
+        if (search_score_finished(R, err) != 0) return -1;
+    }
     int n = R->n_batch;
     memcpy(R->ranked, R->batch, (size_t)n * sizeof *R->ranked);
     qsort(R->ranked, (size_t)n, sizeof *R->ranked, by_rank);
@@ -131,7 +153,10 @@ int search_decide(Run *R, int r, SrError *err) {
         SearchCandidate *c = R->ranked[i];
         if (R->copies[i] == POLICY_REWIND && r >= SEARCH_REWIND_STEPS * R->plan.max_new)
             R->copies[i] = 1;
-        if (R->copies[i] > 0 && c->state == CAND_LIVE) c->mark = c->tokens.len, c->rewinds = 0;
+        if (R->copies[i] > 0 && c->state == CAND_LIVE) {
+            c->mark = c->tokens.len, c->rewinds = 0;
+            if (c->hid_sum) memcpy(c->hid_mark, c->hid_sum, (size_t)R->hdim * sizeof(double));
+        }
     }
     if (R->p->policy->branch && search_rewinds(R, keep, err) < 0) return -1;
     rebuild_batch(R, n);

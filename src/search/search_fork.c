@@ -42,6 +42,10 @@ static int copy_token_stats(Run *R, SearchCandidate *ch, const SearchCandidate *
     size_t n = (size_t)pa->tokens.len + (pa->stop_id >= 0);
     if (ch->tok_logp && pa->tok_logp) memcpy(ch->tok_logp, pa->tok_logp, n * sizeof(double));
     if (ch->tok_kl && pa->tok_kl) memcpy(ch->tok_kl, pa->tok_kl, n * sizeof(double));
+    if (ch->hid_sum && pa->hid_sum) { /* the sum so far, and at the mark it inherits */
+        memcpy(ch->hid_sum, pa->hid_sum, (size_t)R->hdim * sizeof(double));
+        memcpy(ch->hid_mark, pa->hid_mark, (size_t)R->hdim * sizeof(double));
+    }
     return 0;
 }
 
@@ -124,8 +128,8 @@ int search_forks(Run *R, int r, int n, SrError *err) {
 }
 
 /* Back to c's mark: tokens, generator KV (the last token unfed, as after a
- * sample step), log-probabilities and the source's state; the stream goes
- * on. */
+ * sample step), log-probabilities, hidden states' sum and the source's
+ * state; the stream goes on. */
 static int rewind_one(Run *R, SearchCandidate *c, SrError *err) {
     int L = c->mark;
     c->tokens.len = L;
@@ -133,6 +137,7 @@ static int rewind_one(Run *R, SearchCandidate *c, SrError *err) {
     c->nll_sum = 0;
     for (int t = 0; t < L; t++) c->nll_sum -= c->tok_logp[t];
     c->last_logp = L > 0 ? c->tok_logp[L - 1] : 0;
+    if (c->hid_sum) memcpy(c->hid_sum, c->hid_mark, (size_t)R->hdim * sizeof(double));
     c->entropy = 0; /* its next sample sets it */
     c->scored = 0;
     c->row = -1; /* until the next forward: the prompt's row, if L = 0 */

@@ -59,6 +59,10 @@ typedef struct Run {
     int cap_cands;           /* room in res->cands (forks grow it) */
     int forked;              /* a fork was made: steps may copy shared blocks */
     int need_entropy;        /* the policy reads next-token entropies */
+    int hdim;                /* > 0: the source reads hidden states (REWARD_NEEDS_HIDDEN),
+                                this many floats a row: */
+    float *hidden;           /* cap x hdim, row = position in the last forward */
+    float *prompt_hidden;    /* the prompt's last position's */
     double t_gen, t_score, t_sample;
     double rm_flops0;        /* the source's counters at the start */
     long long rm_tokens0;

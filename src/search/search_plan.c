@@ -89,10 +89,22 @@ int search_size_waves(Run *R, int *n_total, SrError *err) {
     if (p->max_batch > 0 && fit > (size_t)p->max_batch) fit = (size_t)p->max_batch;
     if (fit > (1u << 20)) fit = 1u << 20;
     R->room = (int)fit; /* a branching policy's forks may fill what the budget holds */
-    if (p->n > 0 && fit > (size_t)p->n) fit = (size_t)p->n;
+    /* the candidates planned (0: one wave of what fits) */
+    int want = p->n > 0                      ? p->n
+               : p->policy->plan_candidates ? p->policy->plan_candidates(&p->policy_args, (int)fit)
+                                            : 0;
+    if (p->cand_allowance > 0 && (want > 0 ? want : (int)fit) > p->cand_allowance)
+        want = p->cand_allowance;
+    if (want > 0 && fit > (size_t)want) fit = (size_t)want;
     R->cap = (int)fit;
     if (!p->policy->branch) R->room = R->cap;
-    *n_total = p->n > 0 ? p->n : R->cap;
+    *n_total = want > 0 ? want : R->cap;
+    if (p->cand_limit > 0 && *n_total > p->cand_limit && p->n == 0 && p->policy->plan_candidates)
+        return sr_fail(err, "%s: this run plans %d candidates (policy %s), the record holds %d "
+                            "(record with -N %d or more, or plan at most %d with the policy's "
+                            "parameters)",
+                       p->cand_limit_source ? p->cand_limit_source : "generator", *n_total,
+                       p->policy->name, p->cand_limit, *n_total, p->cand_limit);
     if (p->cand_limit > 0 && *n_total > p->cand_limit)
         return sr_fail(err, "%s: this run needs %d candidates, the record holds %d (record with "
                             "-N %d or more, or cap the run with --max-batch %d)",
