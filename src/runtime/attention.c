@@ -62,6 +62,10 @@ static int grow_floats(float **p, size_t n, SrError *err) {
 
 int attn_reserve(AttnScratch *a, const AttnShape *s, int threads, int max_pos, SrError *err) {
     size_t need = (size_t)threads * attn_work_floats(s, max_pos);
+    size_t runs = (size_t)threads * ((size_t)max_pos + 1); /* a run holds >= 1 position */
+    KVRun *r = runs > a->cap_runs ? sr_calloc(runs, sizeof *r, err) : a->runs;
+    if (!r) return -1;
+    if (r != a->runs) free(a->runs), a->runs = r, a->cap_runs = runs;
     if (need <= a->cap_scores) return 0;
     if (grow_floats(&a->scores, need, err) != 0) return -1;
     a->cap_scores = need;
@@ -72,7 +76,7 @@ void attn_scratch_free(AttnScratch *a) {
     int *ints[] = {a->fam_of, a->fam_k, a->fam_len, a->fam_n, a->fam_first, a->fam_tok};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
     free(a->fam_off);
-    free(a->scores), free(a->pscore), free(a->gather), free(a->gather2);
+    free(a->scores), free(a->runs), free(a->pscore), free(a->gather), free(a->gather2);
     gemm_free(&a->pkeys), gemm_free(&a->pvalues);
     memset(a, 0, sizeof *a);
 }
@@ -311,30 +315,22 @@ static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict
     }
 }
 
-/* The run of contiguous cached positions that starts at t, cut at pos:
- * its length and where its keys and values are (kv_span). */
-static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, const float **k,
-                                 const float **v) {
-    int n = kv_span(kv, slot, l, t, k, v);
-    return n < pos + 1 - t ? n : pos + 1 - t;
+/* Requests the keys of slot's positions from *t up to end (capped at
+ * pos + 1), run by run (kv_span); *t: the first not requested yet. */
+static SIMD_INLINE void prefetch_keys(int *t, KVCache *kv, int slot, int l, int pos, int end,
+                                      int kv_dim) {
+    for (const float *k, *v; *t < (end < pos + 1 ? end : pos + 1);) {
+        int cnt = kv_span(kv, slot, l, *t, &k, &v);
+        prefetch_rows(k, cnt < pos + 1 - *t ? cnt : pos + 1 - *t, kv_dim);
+        *t += cnt;
+    }
 }
 
-/* A prefetch cursor over one slot's keys (values = 0) or values: the
- * positions before t have been requested. */
-typedef struct {
-    int t, values;
-} Ahead;
-
-/* Requests the runs from a->t up to position end (capped at pos). */
-static SIMD_INLINE void prefetch_until(Ahead *a, KVCache *kv, int slot, int l, int pos, int end,
-                                       int kv_dim) {
-    if (end > pos + 1) end = pos + 1;
-    while (a->t < end) {
-        const float *k, *v;
-        int cnt = span_upto(kv, slot, l, a->t, pos, &k, &v);
-        prefetch_rows(a->values ? v : k, cnt, kv_dim);
-        a->t += cnt;
-    }
+/* Requests runs[*r ...] that start before position end. */
+static SIMD_INLINE void prefetch_runs(const KVRun *runs, int nr, int *r, int end, int values,
+                                      int kv_dim) {
+    for (; *r < nr && runs[*r].t < end; (*r)++)
+        prefetch_rows(values ? runs[*r].v : runs[*r].k, runs[*r].cnt, kv_dim);
 }
 
 /* The token a thread is likely to take next (slot -1: none): its first
@@ -506,12 +502,13 @@ static SIMD_INLINE void softmax_rows(float *w, size_t ss, int rows, int n, float
  * and value is loaded once for the whole group. work: attn_work_floats(). */
 SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, KVCache *kv,
                                      int l, int i, int slot, int pos, const float *q,
-                                     const AttnNext *next, float *work, float *out) {
+                                     const AttnNext *next, float *work, KVRun *runs,
+                                     float *out) {
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
     int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
     float *kt = work + (size_t)heads * stride;
-    const float *kb, *vb;
+    const float *kb;
     /* A borrowed prefix's scores come from prefix_head_scores(); its
      * values are added by prefix_head_values() once the probabilities are
      * back in place. */
@@ -519,8 +516,10 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     for (int h = 0; f >= 0 && h < heads; h++)
         memcpy(work + h * stride, prefix_row(s, c, f, s->fam_k[i], h), (size_t)from * sizeof *work);
     /* Positions come in runs (kv_span: a block, or the end of a shared
-     * prompt); every score and every product is summed in the same order
-     * whatever the runs, so where they break changes no bit. */
+     * prompt), looked up once per token and layer (kv_runs); every score
+     * and every product is summed in the same order whatever the runs, so
+     * where they break changes no bit. */
+    int nr = kv_runs(kv, slot, l, from, pos + 1, runs), rk = 0, rv = 0, r = 0;
     /* Scores go a tile of up to TILE positions at a time, gathered from as
      * many runs as it takes: small blocks (--kv-block 4 or 8) still fill
      * 4 vector accumulators per pass over q, instead of one per block
@@ -531,16 +530,17 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
      * of the time waiting on memory. */
     int ahead = (16384 / (int)sizeof(float)) / kv_dim;
     if (ahead < TILE) ahead = TILE;
-    Ahead pk = {from, 0}, pv = {from, 1};
-    prefetch_until(&pk, kv, slot, l, pos, from + ahead, kv_dim);
+    prefetch_runs(runs, nr, &rk, from + ahead, 0, kv_dim);
     int cnt;
     for (int t = from; t <= pos;) {
         int tile = 0;
-        prefetch_until(&pk, kv, slot, l, pos, t + TILE + ahead, kv_dim);
+        prefetch_runs(runs, nr, &rk, t + TILE + ahead, 0, kv_dim);
         if (t + TILE + ahead > pos) /* past the last key: the first values */
-            prefetch_until(&pv, kv, slot, l, pos, from + t + TILE + ahead - pos - 1, kv_dim);
+            prefetch_runs(runs, nr, &rv, from + t + TILE + ahead - pos - 1, 1, kv_dim);
         while (tile < TILE && t + tile <= pos) {
-            cnt = span_upto(kv, slot, l, t + tile, pos, &kb, &vb);
+            while (runs[r].t + runs[r].cnt <= t + tile) r++;
+            int off = t + tile - runs[r].t;
+            kb = runs[r].k + (size_t)off * kv_dim, cnt = runs[r].cnt - off;
             if (cnt > TILE - tile) cnt = TILE - tile;
             transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
             tile += cnt;
@@ -554,16 +554,17 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     for (int h = 0; f >= 0 && h < heads; h++)
         memcpy(prefix_row(s, c, f, s->fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
     memset(out, 0, (size_t)heads * hd * sizeof *out);
-    Ahead pn = {next->from, 0};
-    for (int t = from; t <= pos; t += cnt) {
-        cnt = span_upto(kv, slot, l, t, pos, &kb, &vb);
-        prefetch_until(&pv, kv, slot, l, pos, t + cnt + ahead, kv_dim);
+    int pn = next->from;
+    for (r = 0; r < nr; r++) {
+        int t = runs[r].t;
+        cnt = runs[r].cnt;
+        prefetch_runs(runs, nr, &rv, t + cnt + ahead, 1, kv_dim);
         if (next->slot >= 0 && t + cnt + ahead > pos)
-            prefetch_until(&pn, kv, next->slot, l, next->pos,
-                           next->from + t + cnt + ahead - pos - 1, kv_dim);
+            prefetch_keys(&pn, kv, next->slot, l, next->pos,
+                          next->from + t + cnt + ahead - pos - 1, kv_dim);
         for (int g = 0; g < c->n_kv_heads; g++)
             group_values(out + (size_t)g * group * hd, work + (size_t)g * group * stride + t,
-                         stride, vb + (size_t)g * hd, kv_dim, cnt, hd, group);
+                         stride, runs[r].v + (size_t)g * hd, kv_dim, cnt, hd, group);
     }
 }
 
@@ -590,6 +591,7 @@ void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const At
             }
             attend_token(a, c, kv, l, i, call->slots[i], call->pos[i],
                          call->qkv + (size_t)i * call->qkv_stride, &next, w,
+                         a->runs + (size_t)tid * (call->max_pos + 1),
                          call->out + (size_t)i * q_dim);
         }
     }

@@ -44,6 +44,8 @@ typedef struct AttnCall {
 typedef struct AttnScratch {
     size_t cap_scores;
     float *scores;    /* per thread [attn_work_floats()]: scores, one transposed block */
+    size_t cap_runs;
+    KVRun *runs;      /* per thread [max_pos + 1]: one token's runs (kv_runs) */
     /* The shared-prefix plan (attn_prefix_plan): per token its family (the
      * tokens whose slots borrow the same prefix) or -1, and its index in
      * it; per family the prefix length, size, first token and the offset

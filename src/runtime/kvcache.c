@@ -437,6 +437,16 @@ int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
     return left;
 }
 
+int kv_runs(KVCache *kv, int slot, int layer, int from, int end, KVRun *out) {
+    int n = 0;
+    for (int t = from, left; t < end; t += left) {
+        float *k = kv_at(kv, slot, layer, t, 0, &left);
+        if (left > end - t) left = end - t;
+        out[n++] = (KVRun){k, k + (size_t)kv->block * kv->kv_dim, t, left};
+    }
+    return n;
+}
+
 void kv_advance(KVCache *kv, int slot) {
     Slot *s = live_slot(kv, slot);
     if (s && s->len < s->reserved) s->len++;

@@ -154,6 +154,14 @@ float *kv_value(KVCache *kv, int slot, int layer, int pos);
  * where a block or the borrowed prefix ends; may reach past reserved). */
 int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
             const float **values);
+/* kv_span's runs that cover positions [from, end) of slot's layer l, in
+ * order, each cut at end: position t, cnt positions, keys and values at k
+ * and v. out has room for end - from runs; returns how many there are. */
+typedef struct KVRun {
+    const float *k, *v;
+    int t, cnt;
+} KVRun;
+int kv_runs(KVCache *kv, int slot, int layer, int from, int end, KVRun *out);
 /* Marks one more position of slot as written (after kv_reserve). */
 void kv_advance(KVCache *kv, int slot);
 
