@@ -861,6 +861,87 @@ def cmd_quick(a):
     return 0
 
 
+# ---- exploratory (not pre-registered): what neither score sees -----------------------------
+
+EXPLORE_ARMS = ["bon", "spr", "resample", "tree", "segment"]
+
+
+def explore_one(job):
+    """The answer's length, its mean token log-likelihood under the generator and the share of
+    distinct words (repetition), from a rerun of the study's own command (same build, same
+    bytes: runs are pure functions of their inputs)."""
+    binary, text, p, arm, k = job
+    cmd = [binary, "spr", "-m", LM, "-p", text, "-n", str(MAX_NEW), "--seed", str(1 + p),
+           "--prompt-kv", "shared", "--kv-budget-candidates", str(k), "--no-progress",
+           "--threads", "1", "--json", "-"] + [f.replace("{4K}", str(4 * k)) for f in ARMS[arm][0]]
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               SPECREJ_DATA=os.path.join(ROOT, "data"))
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    if r.returncode != 0:
+        sys.exit("study2: %s" % r.stderr.decode().strip())
+    j = json.loads(r.stdout)
+    c = next(c for c in j["candidates"] if c["i"] == j["candidate"])
+    words = [w.strip(".,;:!?\"'()-").lower() for w in j["response"].split()]
+    words = [w for w in words if w]
+    return dict(prompt=p, arm=arm, K=k, reward=float(j["reward"]), gold=float(j["gold"]),
+                len=c["len"], nll_per_token=c["nll"] / max(1, c["n_sampled"]),
+                distinct_words=len(set(words)) / max(1, len(words)))
+
+
+def cmd_explore(a):
+    if a.from_csv:
+        summarize_explore(read_explore(os.path.join(OUT, "exploratory_answers.csv")))
+        return 0
+    texts = prompts()
+    jobs = [(a.bin, texts[p], p, arm, a.k) for p in parse_range(a.prompts, 100)
+            for arm in EXPLORE_ARMS]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        rows = list(ex.map(explore_one, jobs))
+    path = os.path.join(OUT, "exploratory_answers.csv")
+    write_csv(path, ["prompt", "arm", "K", "reward", "gold", "len", "nll_per_token",
+                     "distinct_words"], rows, exact=True)
+    summarize_explore(rows)
+    return 0
+
+
+def read_explore(path):
+    rows = []
+    for r in read_csv(path):
+        d = dict(r, prompt=int(r["prompt"]), K=int(r["K"]), len=int(r["len"]))
+        for key in ("reward", "gold", "nll_per_token", "distinct_words"):
+            d[key] = float(r[key])
+        rows.append(d)
+    return rows
+
+
+def summarize_explore(rows):
+    prompts_ = sorted({r["prompt"] for r in rows})
+    by = {(r["prompt"], r["arm"]): r for r in rows}
+    res = make_resamples(len(prompts_))
+    lines = ["| arm | reward | gold | length (tokens) | mean NLL per token [95% CI of Δ vs bon] | "
+             "distinct words [95% CI of Δ vs bon] |", "| --- | ---: | ---: | ---: | --- | --- |"]
+    for arm in EXPLORE_ARMS:
+        rs = [by[(p, arm)] for p in prompts_]
+        dn = [by[(p, arm)]["nll_per_token"] - by[(p, "bon")]["nll_per_token"] for p in prompts_]
+        dd = [by[(p, arm)]["distinct_words"] - by[(p, "bon")]["distinct_words"] for p in prompts_]
+        lo_n, hi_n = bootstrap_means(dn, res)
+        lo_d, hi_d = bootstrap_means(dd, res)
+        lines.append("| %s | %.3f | %.2f | %.1f | %.3f [%+.3f, %+.3f] | %.3f [%+.3f, %+.3f] |" % (
+            arm, mean([r["reward"] for r in rs]), mean([r["gold"] for r in rs]),
+            mean([r["len"] for r in rs]), mean([r["nll_per_token"] for r in rs]), lo_n, hi_n,
+            mean([r["distinct_words"] for r in rs]), lo_d, hi_d))
+    text = "\n".join(lines)
+    with open(os.path.join(OUT, "exploratory_answers.md"), "w") as f:
+        f.write("# Study 2, exploratory (not pre-registered): the answers beyond their scores\n\n"
+                "K = %d, %d prompts; written by `experiments/study2_methods.py explore` "
+                "(`--from-csv` re-derives it). NLL: the generator's mean negative "
+                "log-likelihood per sampled token of the answer (higher: less likely text); "
+                "distinct words: unique words / words (lower: more repetition). Intervals: 95%% "
+                "bootstrap over prompts of the paired difference from Best-of-K.\n\n%s\n"
+                % (rows[0]["K"], len(prompts_), text))
+    print(text)
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -873,13 +954,19 @@ def main(argv):
     r.add_argument("--prompts", default="")
     z = sub.add_parser("analyze")
     z.add_argument("--from-csv", action="store_true")
+    e = sub.add_parser("explore")
+    e.add_argument("--prompts", default="")
+    e.add_argument("--k", type=int, default=8)
+    e.add_argument("--jobs", type=int, default=2)
+    e.add_argument("--bin", default=BIN)
+    e.add_argument("--from-csv", action="store_true")
     q = sub.add_parser("quick")
     q.add_argument("--out", default=os.path.join(ROOT, "build", "study2_quick"))
     q.add_argument("--jobs", type=int, default=2)
     q.add_argument("--bin", default=BIN)
     a = ap.parse_args(argv)
     return {"collect": cmd_collect, "reference": cmd_reference, "analyze": cmd_analyze,
-            "quick": cmd_quick}[a.cmd](a)
+            "quick": cmd_quick, "explore": cmd_explore}[a.cmd](a)
 
 
 if __name__ == "__main__":
