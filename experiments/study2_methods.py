@@ -484,7 +484,8 @@ def memory_rows(st):
                              gold=mean([st.by[(p, arm, k)]["gold"] for p in st.prompts]),
                              d_reward=rm, d_reward_lo=rlo, d_reward_hi=rhi, d_gold=gm,
                              d_gold_lo=glo, d_gold_hi=ghi, flops_ratio=fl,
-                             steps_ratio=ratio("decode_steps"), peak_kv_ratio=ratio("peak_kv_bytes"),
+                             steps_ratio=ratio("decode_steps"),
+                             peak_kv_ratio=ratio("peak_kv_bytes"),
                              started=mean([st.by[(p, arm, k)]["candidates_started"]
                                            for p in st.prompts]),
                              forks=mean([st.by[(p, arm, k)]["forks"] for p in st.prompts])))
@@ -613,7 +614,8 @@ def write_table(st, out, prim, mem, pf, over, free, bad, soft, label, late):
     L.append("| --- | ---: | ---: | ---: | --- | --- | --- | ---: | --- |")
     for r in prim:
         late_tag = " (added)" if r["arm"] in late else ""
-        L.append("| %s%s | %d | %.3f | %.1f%s | %s | **%s** | %s | %s%.1f | %s%.2f [%.2f, %.2f] |" % (
+        row = "| %s%s | %d | %.3f | %.1f%s | %s | **%s** | %s | %s%.1f | %s%.2f [%.2f, %.2f] |"
+        L.append(row % (
             r["arm"], late_tag, r["K"], r["reward"], r["n_flops"],
             " (%d clipped)" % r["n_flops_clipped"] if r["n_flops_clipped"] else "",
             ci_text(r["d_reward"], r["d_reward_lo"], r["d_reward_hi"]), r["verdict"],
@@ -630,7 +632,8 @@ def write_table(st, out, prim, mem, pf, over, free, bad, soft, label, late):
         L.append("")
     L.append("## Secondary 1: at equal memory, against Best-of-K")
     L.append("")
-    L.append("| arm | K | reward | gold | Δ reward [95% CI] | Δ gold [95% CI] | FLOPs × | decode "
+    L.append("| arm | K | reward | gold | Δ reward [95% CI] | Δ gold [95% CI] | FLOPs × | "
+             "decode "
              "steps × | peak KV × | started | forks |")
     L.append("| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in mem:
@@ -644,7 +647,8 @@ def write_table(st, out, prim, mem, pf, over, free, bad, soft, label, late):
     L.append("")
     L.append("Reward and gold of the answer under argmax and under soft selection "
              "(softmax(reward / λ); expectation over %d random n-subsets per prompt and n), and "
-             "the best gold among the n (the oracle). Δ: soft's gold − argmax's on the same subsets, "
+             "the best gold among the n (the oracle). Δ: soft's gold − argmax's on the same "
+             "subsets, "
              "paired." %
              SOFT_SUBSETS)
     L.append("")
@@ -701,7 +705,7 @@ DEVIATIONS = """## Deviations from the protocol
 """ % SOFT_SUBSETS
 
 
-def plot_data(st, out, mem_rows_, over, label):
+def plot_data(st, out, over, label):
     arms = [a for a in st.arms if all(st.complete(a, k) for k in st.ks)]
     rows = []
     for s, arm in enumerate(arms, 1):
@@ -753,7 +757,7 @@ def analyze(rows, ref, flops, ks, arms, out, plots, label):
     text = write_table(st, out, prim, mem, pf, over, free, bad, soft, label, late)
     with open(os.path.join(out, "table.md"), "a") as f:
         f.write("\n" + DEVIATIONS)
-    params = plot_data(st, out, mem, over, label)
+    params = plot_data(st, out, over, label)
     gnuplot(out, plots, "study2_methods.gp", params)
     gnuplot(out, plots, "study2_overopt.gp", dict(label=label, xmax=1.25 * st.M))
     return text, bad
