@@ -23,6 +23,7 @@
 
 #include "base/rng.h"
 #include "search/policy.h"
+#include "search/policy_rules.h"
 
 enum { INTERVAL, TEMPERATURE, ESS, SYSTEMATIC };
 static const PolicyParam PARAMS[] = {
@@ -35,11 +36,6 @@ static const PolicyParam PARAMS[] = {
     {"systematic", POLICY_INT, "0", 0, 1, 0, "0: multinomial draws, 1: systematic resampling",
      NULL, "1"},
 };
-
-static int plan_length(const PolicyArgs *a, int max_new) {
-    (void)a;
-    return max_new;
-}
 
 static int decide(const PolicyArgs *a, const PolicyState *s) {
     return s->over_budget || s->step % (int)a->num[INTERVAL] == 0;
@@ -86,7 +82,7 @@ const Policy policy_resample = {
     .summary = "particle filtering: resample by softmax(score/T) when the ESS is low (live only: "
                "forks; replay and compare refuse it)",
     POLICY_PARAMS_FIELDS(PARAMS),
-    .plan_length = plan_length,
+    .plan_length = policy_plan_to_end,
     .decide = decide,
     .branch = branch,
 };

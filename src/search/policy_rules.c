@@ -27,3 +27,19 @@ int policy_decide_on_budget(const PolicyArgs *a, const PolicyState *s) {
     (void)a;
     return s->over_budget;
 }
+
+int policy_plan_to_end(const PolicyArgs *a, int max_new) {
+    (void)a;
+    return max_new;
+}
+
+int policy_decide_never(const PolicyArgs *a, const PolicyState *s) {
+    (void)a, (void)s;
+    return 0;
+}
+
+void policy_keep_all(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                     unsigned char *kept) {
+    (void)a, (void)s, (void)c;
+    for (int i = 0; i < n; i++) kept[i] = 1;
+}

@@ -14,6 +14,12 @@ void policy_keep_first(int k, int n, unsigned char *keep);
 int policy_plan_first(double first_decision, int max_new);
 /* Decides only when the budget is full (the paper's decision points). */
 int policy_decide_on_budget(const PolicyArgs *a, const PolicyState *s);
+/* Best-of-N's pieces, for a policy that runs candidates to the end: waves
+ * sized for the whole response, no decision point, every candidate kept. */
+int policy_plan_to_end(const PolicyArgs *a, int max_new);
+int policy_decide_never(const PolicyArgs *a, const PolicyState *s);
+void policy_keep_all(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
+                     unsigned char *kept);
 
 #define POLICY_PARAM_ALPHA                                                             \
     {"alpha", POLICY_DOUBLE, NULL, 0, 1, 1, "a rejection rate in [0, 1)", "--alpha", "0.5"}

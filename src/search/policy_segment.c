@@ -28,6 +28,7 @@
 #include <math.h>
 
 #include "search/policy.h"
+#include "search/policy_rules.h"
 
 enum { SPIKE, MIN_LEN, MAX_LEN, RISE, TRIES };
 static const PolicyParam PARAMS[] = {
@@ -52,11 +53,6 @@ static int validate(const PolicyArgs *a, SrError *err) {
         return sr_fail(err, "--policy-arg max_len: %.0f is below min_len %.0f", a->num[MAX_LEN],
                        a->num[MIN_LEN]);
     return 0;
-}
-
-static int plan_length(const PolicyArgs *a, int max_new) {
-    (void)a;
-    return max_new;
 }
 
 static int decide(const PolicyArgs *a, const PolicyState *s) {
@@ -92,7 +88,7 @@ const Policy policy_segment = {
                "redraw it (live only: replay and compare refuse it)",
     POLICY_PARAMS_FIELDS(PARAMS),
     .validate = validate,
-    .plan_length = plan_length,
+    .plan_length = policy_plan_to_end,
     .decide = decide,
     .branch = branch,
     .needs = POLICY_NEEDS_ENTROPY,

@@ -43,6 +43,7 @@
 
 #include "base/fastexp.h"
 #include "search/policy.h"
+#include "search/policy_rules.h"
 
 enum { COST, N, MIN_WAVES, UCB, TOTAL };
 static const PolicyParam PARAMS[] = {
@@ -57,22 +58,6 @@ static const PolicyParam PARAMS[] = {
     {"total", POLICY_INT, "0", 0, 1 << 30, 0,
      "candidates the prompts of a --prompts file share, in file order (0: none)", NULL, "64"},
 };
-
-static int plan_length(const PolicyArgs *a, int max_new) {
-    (void)a;
-    return max_new;
-}
-
-static int decide(const PolicyArgs *a, const PolicyState *s) {
-    (void)a, (void)s;
-    return 0;
-}
-
-static void keep(const PolicyArgs *a, PolicyState *s, const PolicyCand *c, int n,
-                 unsigned char *kept) {
-    (void)a, (void)s, (void)c;
-    for (int i = 0; i < n; i++) kept[i] = 1;
-}
 
 static int plan_candidates(const PolicyArgs *a, int wave_size) {
     (void)wave_size;
@@ -135,9 +120,9 @@ const Policy policy_stop = {
     .summary = "Best-of-N in waves: stop when the next wave's expected gain over the best is "
                "below its cost (Pandora's rule)",
     POLICY_PARAMS_FIELDS(PARAMS),
-    .plan_length = plan_length,
-    .decide = decide,
-    .keep = keep,
+    .plan_length = policy_plan_to_end,
+    .decide = policy_decide_never,
+    .keep = policy_keep_all,
     .plan_candidates = plan_candidates,
     .more_waves = more_waves,
 };

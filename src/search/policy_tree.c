@@ -22,6 +22,7 @@
 #include <math.h>
 
 #include "search/policy.h"
+#include "search/policy_rules.h"
 
 enum { CHILDREN, DEPTHS };
 static const PolicyParam PARAMS[] = {
@@ -39,11 +40,6 @@ static int validate(const PolicyArgs *a, SrError *err) {
             return sr_fail(err, "--policy-arg depths: lengths must increase (%.0f after %.0f)",
                            d[i], d[i - 1]);
     return 0;
-}
-
-static int plan_length(const PolicyArgs *a, int max_new) {
-    (void)a;
-    return max_new;
 }
 
 static int decide(const PolicyArgs *a, const PolicyState *s) {
@@ -73,7 +69,7 @@ const Policy policy_tree = {
                "(live only: forks; replay and compare refuse it)",
     POLICY_PARAMS_FIELDS(PARAMS),
     .validate = validate,
-    .plan_length = plan_length,
+    .plan_length = policy_plan_to_end,
     .decide = decide,
     .branch = branch,
 };

@@ -25,12 +25,6 @@ static const PolicyParam PARAMS[] = {
      "weight of word k is decay^k (0.84: about half by the 5th word)", NULL, "0.9"},
 };
 
-typedef struct {
-    int words;
-    double decay;
-    const Tokenizer *tok;
-} OpeningSource;
-
 static int is_letter(char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }
 
 /* Weighted mean letters per word over the first w words of text[0, len),
@@ -54,58 +48,32 @@ static double opening_score(const char *text, size_t len, int w, double decay, i
     return weights > 0 ? sum / weights : 0.0;
 }
 
-static int score(RewardSource *rs, int n, RewardCand *const *cands, double *scores,
+/* One candidate's score; self is the generator's tokenizer. */
+static int score(const PolicyArgs *args, const void *self, const RewardCand *c, double *out,
                  SrError *err) {
-    const OpeningSource *o = rs->self;
-    for (int i = 0; i < n; i++) {
-        const RewardCand *c = cands[i];
-        /* decode a growing prefix until the opening is complete: a word is at
-         * least one token, so 2w tokens usually suffice and a long response
-         * costs no more than a short one */
-        int m = c->len < 2 * o->words ? c->len : 2 * o->words, complete = 0;
-        for (;;) {
-            char *text = NULL;
-            size_t len = 0;
-            if (tokenizer_decode(o->tok, c->tokens, m, &text, &len, err) != 0) return -1;
-            scores[i] = opening_score(text, len, o->words, o->decay, &complete);
-            free(text);
-            if (complete || m == c->len) break;
-            m = m > c->len / 2 ? c->len : 2 * m;
-        }
+    int words = (int)args->num[WORDS], complete = 0;
+    /* decode a growing prefix until the opening is complete: a word is at
+     * least one token, so 2w tokens usually suffice and a long response
+     * costs no more than a short one */
+    int m = c->len < 2 * words ? c->len : 2 * words;
+    for (;;) {
+        char *text = NULL;
+        size_t len = 0;
+        if (tokenizer_decode(self, c->tokens, m, &text, &len, err) != 0) return -1;
+        *out = opening_score(text, len, words, args->num[DECAY], &complete);
+        free(text);
+        if (complete || m == c->len) return 0;
+        m = m > c->len / 2 ? c->len : 2 * m;
     }
-    return 0;
 }
 
-static void close_source(RewardSource *rs) {
-    free(rs->self);
-    free(rs);
-}
-
-/* no cache: the memory ops stay NULL (reward.h: 0 bytes, no length limit) */
-static const RewardOps OPS = {.begin = reward_stateless_begin,
-                              .attach = reward_stateless_attach,
-                              .score = score,
-                              .detach = reward_stateless_detach,
-                              .end = reward_stateless_end,
-                              .close = close_source};
-
+/* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there. The
+ * tokenizer is borrowed, so nothing is freed with the source. */
 static int open_source(const RewardContext *ctx, RewardSource **out, SrError *err) {
-    /* REWARD_NEEDS_TOKENIZER: reward_open has checked that ctx->gen_tok is there */
-    RewardSource *rs = sr_calloc(1, sizeof *rs, err);
-    OpeningSource *o = rs ? sr_calloc(1, sizeof *o, err) : NULL;
-    if (!o) {
-        free(rs);
-        return -1;
-    }
-    o->words = (int)ctx->args->num[WORDS];
-    o->decay = ctx->args->num[DECAY];
-    o->tok = ctx->gen_tok;
-    rs->ops = &OPS;
-    rs->self = o;
-    rs->name = ctx->entry->name;
-    rs->detail = "decay-weighted mean letters per word of the opening's first words";
-    *out = rs;
-    return 0;
+    return reward_stateless_open(ctx,
+                                 "decay-weighted mean letters per word of the opening's first "
+                                 "words",
+                                 score, (void *)ctx->gen_tok, NULL, out, err);
 }
 
 const RewardEntry reward_source_opening = {
