@@ -338,12 +338,13 @@ def interp_log_x(points, y):
 
 # ---- gnuplot ---------------------------------------------------------------------
 
-def gnuplot(ctx, script, **params):
+def gnuplot(ctx, script, strict=False, **params):
     """Runs plots/SCRIPT on ctx.results, writing its PNG into ctx.plots. The
     figure's own parameters (PARAMS: computed from the results, e.g. n0 or a
     series' title) go first into RESULTS/STEM.params.gp beside its CSVs, which
     the script loads, so that `gnuplot plots/SCRIPT` alone redraws the figure
-    from the committed results (tools/plots.sh)."""
+    from the committed results (tools/plots.sh). strict: anything gnuplot says
+    (a warning, e.g. an empty range) fails too, as tools/plots.sh does."""
     os.makedirs(ctx.plots, exist_ok=True)
     stem = os.path.splitext(script)[0]
     if params:  # (a figure with no parameters of its own has no file to load)
@@ -357,7 +358,7 @@ def gnuplot(ctx, script, **params):
     pre = "res='%s'; out='%s'" % (ctx.results, ctx.plots)
     r = subprocess.run(["gnuplot", "-e", pre, os.path.join(ROOT, "plots", script)],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
+    if r.returncode != 0 or (strict and r.stderr.strip()):
         die("gnuplot %s failed: %s" % (script, r.stderr.strip()))
 
 

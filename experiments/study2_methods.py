@@ -22,7 +22,6 @@ usage:
 """
 import argparse
 import concurrent.futures
-import csv
 import json
 import math
 import os
@@ -30,9 +29,11 @@ import random
 import shutil
 import subprocess
 import sys
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
+import lib  # noqa: E402  (experiments/lib.py: CSV, statistics and gnuplot helpers)
 BIN = os.environ.get("SPECREJ_BIN", os.path.join(ROOT, "bin", "specrej"))
 LM, RM = "data/austen-lm", "data/austen-rm"
 PROMPTS = os.path.join(ROOT, "data", "prompts-study1.txt")
@@ -146,13 +147,8 @@ def reference_from_records(indices):
         cs = rec["cands"]
         ref[p] = dict(finals=[c["final"] for c in cs], golds=[c["gold"][-1] for c in cs],
                       lens=[c["len"] for c in cs])
-    flops = {}
-    with open(STUDY1_WAVES) as f:
-        for r in csv.DictReader(f):
-            p = int(r["prompt"])
-            if p in ref:
-                flops.setdefault(p, []).append(float(r["flops"]))
-    return ref, {p: sum(v) / (4 * len(v)) for p, v in flops.items()}
+    waves = lib.group(lib.read_csv(STUDY1_WAVES), "prompt")  # 4 candidates per wave
+    return ref, {p: sum(r["flops"] for r in waves[p]) / (4 * len(waves[p])) for p in ref}
 
 
 def write_reference(out, ref, flops):
@@ -165,14 +161,14 @@ def write_reference(out, ref, flops):
 
 
 def read_reference(out):
-    ref, flops = {}, {}
-    for r in read_csv(os.path.join(out, "bon_candidates.csv")):
-        d = ref.setdefault(int(r["prompt"]), dict(finals=[], golds=[], lens=[]))
+    ref = {}
+    for r in lib.read_csv(os.path.join(out, "bon_candidates.csv")):
+        d = ref.setdefault(r["prompt"], dict(finals=[], golds=[], lens=[]))
         d["finals"].append(float(r["final"]))
         d["golds"].append(float(r["gold"]))
-        d["lens"].append(int(r["len"]))
-    for r in read_csv(os.path.join(out, "bon_flops.csv")):
-        flops[int(r["prompt"])] = float(r["flops_per_candidate"])
+        d["lens"].append(r["len"])
+    flops = {r["prompt"]: float(r["flops_per_candidate"])
+             for r in lib.read_csv(os.path.join(out, "bon_flops.csv"))}
     return ref, flops
 
 
@@ -187,30 +183,14 @@ def cmd_reference(a):
 # ---- small helpers ---------------------------------------------------------------------------
 
 def write_csv(path, header, rows, exact=False):
-    """exact: every float as repr (the data the analysis reads back); otherwise 6 digits
-    (tables and figures' data)."""
-    with open(path + ".tmp", "w", newline="") as f:
-        w = csv.DictWriter(f, header, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (repr(r[k]) if exact and isinstance(r[k], float) else fmt(r[k]))
-                        for k in header})
-    os.replace(path + ".tmp", path)
+    """lib.write_csv (6 significant digits); exact: every float as repr instead, for the data
+    the analysis reads back."""
+    if exact:
+        rows = [{k: repr(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
+    lib.write_csv(path, header, rows)
 
 
-def fmt(v):
-    if isinstance(v, float):
-        return "nan" if v != v else ("%.6g" % v)
-    return v
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def mean(xs):
-    return sum(xs) / len(xs) if xs else float("nan")
+mean = lib.mean
 
 
 def interp_log(curve, x):
@@ -308,16 +288,7 @@ def runs_from_json(work, indices, arms, ks, ref):
 
 
 def read_runs(path):
-    rows = []
-    for r in read_csv(path):
-        d = dict(r)
-        for key in ("prompt", "K", "candidate", "forks", "decode_steps", "peak_kv_bytes",
-                    "candidates_started", "tokens_generated"):
-            d[key] = int(float(d[key]))
-        for key in ("reward", "gold", "rm_reward", "rm_gold", "gen_flops", "rm_flops"):
-            d[key] = float(d[key])
-        rows.append(d)
-    return rows
+    return lib.read_csv(path)
 
 
 # ---- the analysis ----------------------------------------------------------------------------
@@ -730,20 +701,6 @@ def plot_data(st, out, over, label):
                 xmax=2 ** math.ceil(math.log2(max(xs + [st.M]))))
 
 
-def gnuplot(res, plots, script, params):
-    stem = os.path.splitext(script)[0]
-    with open(os.path.join(res, stem + ".params.gp"), "w") as f:
-        f.write("# the parameters of plots/%s, written by experiments/study2_methods.py\n" % script)
-        for k, v in params.items():
-            f.write("%s = %s\n" % (k, v if isinstance(v, (int, float)) else "'%s'" % v))
-    os.makedirs(plots, exist_ok=True)
-    r = subprocess.run(["gnuplot", "-e", "res='%s'; out='%s'" % (res, plots),
-                        os.path.join(ROOT, "plots", script)], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0 or r.stderr.strip():
-        sys.exit("study2: gnuplot %s: %s" % (script, r.stderr.strip()))
-
-
 def analyze(rows, ref, flops, ks, arms, out, plots, label):
     st = Study(rows, ref, flops, ks, arms)
     late = [a for a in LATE_ARMS if a in st.arms]
@@ -758,8 +715,9 @@ def analyze(rows, ref, flops, ks, arms, out, plots, label):
     with open(os.path.join(out, "table.md"), "a") as f:
         f.write("\n" + DEVIATIONS)
     params = plot_data(st, out, over, label)
-    gnuplot(out, plots, "study2_methods.gp", params)
-    gnuplot(out, plots, "study2_overopt.gp", dict(label=label, xmax=1.25 * st.M))
+    ctx = types.SimpleNamespace(results=out, plots=plots)
+    lib.gnuplot(ctx, "study2_methods.gp", strict=True, **params)
+    lib.gnuplot(ctx, "study2_overopt.gp", strict=True, label=label, xmax=1.25 * st.M)
     return text, bad
 
 
@@ -894,7 +852,7 @@ def explore_one(job):
 
 def cmd_explore(a):
     if a.from_csv:
-        summarize_explore(read_explore(os.path.join(OUT, "exploratory_answers.csv")))
+        summarize_explore(lib.read_csv(os.path.join(OUT, "exploratory_answers.csv")))
         return 0
     texts = prompts()
     jobs = [(a.bin, texts[p], p, arm, a.k) for p in parse_range(a.prompts, 100)
@@ -906,16 +864,6 @@ def cmd_explore(a):
                      "distinct_words"], rows, exact=True)
     summarize_explore(rows)
     return 0
-
-
-def read_explore(path):
-    rows = []
-    for r in read_csv(path):
-        d = dict(r, prompt=int(r["prompt"]), K=int(r["K"]), len=int(r["len"]))
-        for key in ("reward", "gold", "nll_per_token", "distinct_words"):
-            d[key] = float(r[key])
-        rows.append(d)
-    return rows
 
 
 def summarize_explore(rows):

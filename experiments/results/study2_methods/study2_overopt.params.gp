@@ -1,3 +1,3 @@
-# the parameters of plots/study2_overopt.gp, written by experiments/study2_methods.py
+# the parameters of plots/study2_overopt.gp, written by experiments/study2_methods.py (lib.gnuplot)
 label = '100 prompts'
-xmax = 320.0
+xmax = '320.0'
