@@ -93,6 +93,14 @@ static int parse_args(Parser *ps, Expr *e) {
     }
 }
 
+/* e(...): the call of e, its '(' already taken. */
+static Expr *parse_call(Parser *ps, Expr *e) {
+    Expr *c = new_expr(ps, E_CALL);
+    if (!c) return NULL;
+    c->a = e;
+    return parse_args(ps, c) != 0 ? NULL : c;
+}
+
 /* Comma-separated expressions up to close, into e->args. */
 static int parse_items(Parser *ps, Expr *e, const char *close, int dict) {
     if (jj_accept(ps, close)) return 0;
@@ -273,11 +281,7 @@ static Expr *parse_postfix(Parser *ps, Expr *e) {
             if (!(e = parse_subscript(ps, e))) return NULL;
         } else if (is_op(t, "(")) {
             jj_take(ps, t);
-            Expr *c = new_expr(ps, E_CALL);
-            if (!c) return NULL;
-            c->a = e;
-            if (parse_args(ps, c) != 0) return NULL;
-            e = c;
+            if (!(e = parse_call(ps, e))) return NULL;
         } else {
             return e;
         }
@@ -333,11 +337,7 @@ static Expr *parse_filters(Parser *ps, Expr *e) {
             e = f;
         } else if (is_op(t, "(")) {
             jj_take(ps, t);
-            Expr *c = new_expr(ps, E_CALL);
-            if (!c) return NULL;
-            c->a = e;
-            if (parse_args(ps, c) != 0) return NULL;
-            e = c;
+            if (!(e = parse_call(ps, e))) return NULL;
         } else {
             return e;
         }
