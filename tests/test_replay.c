@@ -586,7 +586,7 @@ static void fixtures_kv_dtype(void **state) {
         }
     }
     record_free(&r0);
-    /* f32 given is recorded too (version 5); an unknown type is refused */
+    /* a KV dtype this build does not know is refused */
     path_of(rec, sizeof rec, "fix_f8.rec");
     if (record_load(plain, &r0, &err) != 0) fail_msg("%s", err.msg);
     r0.run_kv_dtype = strdup("f8");
