@@ -5,7 +5,10 @@
  * across positions and prefetched ahead, and, for tokens whose slots
  * borrow a shared prompt (kv_share_prefix), the prompt's part as matrix
  * products over all of them. attention_ref.c is the same in plain loops;
- * tests/test_attention.c holds the two together.
+ * tests/test_attention.c holds the two together. A bf16 or f16 cache
+ * (--kv-dtype) is widened exactly before any arithmetic (half.h: keys as a
+ * tile is transposed, values a run at a time), so what follows is the f32
+ * kernel on the rounded values; the work space is attention_plan.c's.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
