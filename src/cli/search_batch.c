@@ -207,7 +207,7 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
     }
     rc = 0;
 done:
-    progress_finish(&pr, skipped + ran, bp.n); /* ends the line before any message */
+    progress_finish(&pr, skipped + ran, bp.n, NULL); /* ends the line before any message */
     if (rc == 0 && skipped > 0)
         fprintf(stderr, "specrej: --resume: %d prompts were already done, %d ran now\n", skipped,
                 ran);
