@@ -25,6 +25,10 @@
  * must be attention over an f32 cache holding the rounded values, bit for
  * bit, for the tuned kernels (shared-prefix products included) and for the
  * reference alike. A key beyond f16's range fails the forward pass.
+ *
+ * Runs of consecutive rows of one slot, which the tuned kernels attend
+ * together (a prompt's prefill, a scored response), must give each row the
+ * bits it has attended alone, at every group size around the cap.
  */
 #include "test_util.h"
 
@@ -35,6 +39,7 @@
 #endif
 
 #include "base/rng.h"
+#include "runtime/attention_internal.h"
 #include "runtime/half.h"
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
@@ -360,6 +365,104 @@ static void test_half_is_f32_of_rounded(void **state) {
     }
 }
 
+/* ---- consecutive rows of one slot at once ------------------------------ */
+
+/* One tuned call of rows (slots[i], pos[i]) on a cache, into out. */
+static void attend_at(KVCache *kv, const AttnShape *sh, int n, const int *slots, const int *pos,
+                      const float *q, float *out) {
+    SrError err = {{0}};
+    int max_pos = 0;
+    for (int i = 0; i < n; i++)
+        if (pos[i] > max_pos) max_pos = pos[i];
+    AttnScratch a = {0};
+    assert_int_equal(attn_reserve(&a, sh, omp_threads(), max_pos, &err), 0);
+    assert_int_equal(attn_prefix_plan(&a, sh, kv, n, slots, &err), 0);
+    AttnCall call = {n, slots, pos, max_pos, q, sh->n_heads * sh->head_dim, out};
+    attn_layer(&a, sh, kv, 0, &call);
+    attn_scratch_free(&a);
+}
+
+/* Runs of a slot's last positions, around the group cap and past it (two
+ * groups and a tail), and single rows. */
+static const int RUN_LENS[] = {1, 2, ATTN_ROWS - 1, ATTN_ROWS, ATTN_ROWS + 1, 2 * ATTN_ROWS + 1};
+enum { N_RUN_LENS = sizeof RUN_LENS / sizeof RUN_LENS[0], ROWS_MAX = MAX_SLOTS * 40 };
+
+/* A call of runs of consecutive rows (a prompt's prefill, a scored
+ * response), several slots, some borrowing a prompt, some not, interleaved
+ * with single rows: the tuned kernels attend each run together
+ * (attend_rows); every output must have the bits of the same row attended
+ * alone, on an f32 cache and on a half one (which must also equal f32 over
+ * the rounded values). */
+static void rows_trial(Rng *r, int trial, int dtype) {
+    SrError err = {{0}};
+    AttnShape sh;
+    sh.n_kv_heads = rand_int(r, 1, 3);
+    sh.n_heads = sh.n_kv_heads * rand_int(r, 1, 4);
+    sh.head_dim = HEAD_DIMS[trial % N_HEAD_DIMS];
+    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
+    ModelConfig cfg = {0};
+    cfg.n_layers = 1, cfg.n_heads = sh.n_heads, cfg.n_kv_heads = sh.n_kv_heads;
+    cfg.head_dim = sh.head_dim, cfg.max_seq_len = SEQ;
+    KVCache *h[2];
+    KVBudget b[2];
+    for (int side = 0; side < 2; side++) {
+        kv_budget_init(&b[side], SIZE_MAX, KV_BLOCK_MIN << (trial % 4));
+        cfg.kv_dtype = side ? dtype : MODEL_DTYPE_F32;
+        assert_int_equal(kv_create(&cfg, MAX_SLOTS, &b[side], &h[side], &err), 0);
+        assert_int_equal(kv_alloc_slot(h[side], &err), 0); /* the prompt */
+    }
+    grow(h, r, 0, rand_int(r, 1, 40), kv_dim, dtype);
+    int n_slots = rand_int(r, 2, MAX_SLOTS - 1), slots[ROWS_MAX], pos[ROWS_MAX], n = 0;
+    for (int c = 1; c <= n_slots; c++) {
+        for (int side = 0; side < 2; side++) {
+            assert_int_equal(kv_alloc_slot(h[side], &err), c);
+            if (c % 3 != 2) /* most borrow the prompt: the prefix products */
+                assert_int_equal(kv_share_prefix(h[side], c, 0, kv_len(h[0], 0), &err), 0);
+        }
+        int m = RUN_LENS[(trial + c) % N_RUN_LENS];
+        grow(h, r, c, m + rand_int(r, 0, 20), kv_dim, dtype);
+        /* the run; now and then a lone row of another slot cuts into it */
+        for (int k = 0, len = kv_len(h[0], c); k < m; k++) {
+            if (c > 1 && rng_uniform(r) < 0.05)
+                slots[n] = c - 1, pos[n++] = kv_len(h[0], c - 1) - 1;
+            slots[n] = c, pos[n++] = len - m + k;
+        }
+        if (rng_uniform(r) < 0.5) slots[n] = 0, pos[n++] = kv_len(h[0], 0) - 1;
+    }
+    float *q = malloc(sizeof(float) * n * q_dim), *out[2][2];
+    for (int e = 0; e < n * q_dim; e++) q[e] = (float)(4 * rng_uniform(r) - 2);
+    for (int side = 0; side < 2; side++) {
+        out[side][0] = malloc(sizeof(float) * n * q_dim); /* together */
+        out[side][1] = malloc(sizeof(float) * n * q_dim); /* row by row */
+        attend_at(h[side], &sh, n, slots, pos, q, out[side][0]);
+        for (int i = 0; i < n; i++)
+            attend_at(h[side], &sh, 1, slots + i, pos + i, q + (size_t)i * q_dim,
+                      out[side][1] + (size_t)i * q_dim);
+        for (int i = 0; i < n; i++)
+            if (memcmp(out[side][0] + (size_t)i * q_dim, out[side][1] + (size_t)i * q_dim,
+                       sizeof(float) * q_dim) != 0)
+                fail_msg("trial %d, %s KV, row %d of %d (slot %d, position %d): attended with "
+                         "its run, not the bits it has alone", trial,
+                         model_weights_name(side ? dtype : MODEL_DTYPE_F32), i, n, slots[i],
+                         pos[i]);
+    }
+    if (memcmp(out[0][0], out[1][0], sizeof(float) * n * q_dim) != 0)
+        fail_msg("trial %d, %s KV: runs of rows differ from f32 over the rounded values", trial,
+                 model_weights_name(dtype));
+    for (int side = 0; side < 2; side++) {
+        kv_free(h[side]);
+        free(out[side][0]), free(out[side][1]);
+    }
+    free(q);
+}
+
+static void test_rows_together(void **state) {
+    (void)state;
+    Rng r = rng_stream(20261215, 0);
+    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++)
+        rows_trial(&r, trial, trial % 2 ? MODEL_DTYPE_BF16 : MODEL_DTYPE_F16);
+}
+
 /* A key beyond f16's range fails the call with one line saying where and
  * what to use instead; bf16 (and f32) hold it. */
 static void test_f16_overflow(void **state) {
@@ -431,6 +534,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_reference_is_used),
         cmocka_unit_test(test_half_is_f32_of_rounded),
         cmocka_unit_test(test_f16_overflow),
+        cmocka_unit_test(test_rows_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,10 @@
  * (--kv-dtype) is widened exactly before any arithmetic (half.h: keys as a
  * tile is transposed, values a run at a time), so what follows is the f32
  * kernel on the rounded values; the work space is attention_plan.c's.
+ * Consecutive rows of one slot (a prompt's prefill, a response the reward
+ * model scores) go through together, up to ATTN_ROWS at a time: each tile
+ * of keys is transposed, and each run of values loaded, once for all of
+ * them instead of once per row, with every row's sums those it has alone.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
@@ -143,7 +147,7 @@ typedef float v8f __attribute__((vector_size(32)));
 /* Attention reads every candidate's keys and values once per step, far more
  * than the CPU caches hold, and one layer of a block is a run of its own,
  * where the hardware prefetchers start cold: runs are requested well
- * ahead (attend_token), into the L2 (prefetcht2: the L1's few miss
+ * ahead (attend_rows), into the L2 (prefetcht2: the L1's few miss
  * buffers filled up and stalled the loop; 1.6x over prefetcht0 on blocks of
  * 8 in make bench's attention table). */
 static SIMD_INLINE void prefetch_rows(const void *p, int rows, size_t row_bytes) {
@@ -366,20 +370,26 @@ static SIMD_INLINE void softmax_rows(float *w, size_t ss, int rows, int n, float
     }
 }
 
-/* Every head of one token: softmax(q.K / sqrt(hd)) V over positions <= pos.
- * Per kv head, its group of query heads against the cached keys is one
- * small matrix product per tile of positions (group_scores), and the
- * probabilities against the values another (group_values), so each key
- * and value is loaded once for the whole group. work: attn_work_floats(). */
-SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, KVCache *kv,
-                                     int l, int i, int slot, int pos, const float *q,
-                                     const AttnNext *next, float *work, KVRun *runs,
-                                     float *out) {
+/* Every head of rows i .. i + m - 1 of the call, one slot's consecutive
+ * positions pos0 .. pos0 + m - 1 (a run of a prompt or of a scored
+ * response; m = 1 in decode): softmax(q.K / sqrt(hd)) V over positions <=
+ * each row's own. Per kv head, its group of query heads against the cached
+ * keys is one small matrix product per tile of positions (group_scores),
+ * and the probabilities against the values another (group_values), so each
+ * key and value is loaded once for the whole group; the rows share each
+ * tile's transpose and each run's values while they are in L1 (row k reads
+ * the first pos0 + k + 1 - t of a tile or run at t: lanes, sums and their
+ * order are a single row's, bit for bit). work: attn_work_floats(). */
+SIMD_CLONES static void attend_rows(const AttnScratch *s, const AttnShape *c, KVCache *kv,
+                                    int l, const AttnCall *call, int i, int m,
+                                    const AttnNext *next, float *work, KVRun *runs) {
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
-    int group = heads / c->n_kv_heads;
-    size_t stride = score_stride(pos);
-    float *kt = work + (size_t)heads * stride, *stage = attn_stage(work, c, pos);
-    const float *kb;
+    int group = heads / c->n_kv_heads, slot = call->slots[i], pos0 = call->pos[i];
+    int pos = pos0 + m - 1, q_dim = heads * hd;
+    size_t stride = score_stride(pos), rs = (size_t)heads * stride; /* row k: work + k * rs */
+    float *kt = work + m * rs, *stage = attn_stage(work, c, m, pos);
+    const float *kb, *q = call->qkv + (size_t)i * call->qkv_stride;
+    float *out = call->out + (size_t)i * q_dim;
     /* A half-precision cache (--kv-dtype) is read at half the bytes and
      * widened exactly: keys as they are transposed into the tile, values a
      * run at a time into stage, so every product below is the f32
@@ -388,14 +398,16 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     size_t row = (size_t)kv_dim * kv_dtype_size(dt);
     /* A borrowed prefix's scores come from prefix_head_scores(); its
      * values are added by prefix_head_values() once the probabilities are
-     * back in place. */
+     * back in place. The rows of one slot share its family. */
     int f = s->fam_of[i], from = f >= 0 ? s->fam_len[f] : 0;
-    for (int h = 0; f >= 0 && h < heads; h++)
-        memcpy(work + h * stride, prefix_row(s, c, f, s->fam_k[i], h), (size_t)from * sizeof *work);
+    for (int k = 0; f >= 0 && k < m; k++)
+        for (int h = 0; h < heads; h++)
+            memcpy(work + k * rs + h * stride, prefix_row(s, c, f, s->fam_k[i + k], h),
+                   (size_t)from * sizeof *work);
     /* Positions come in runs (kv_span: a block, or the end of a shared
-     * prompt), looked up once per token and layer (kv_runs); every score
-     * and every product is summed in the same order whatever the runs, so
-     * where they break changes no bit. */
+     * prompt), looked up once per call of this and layer (kv_runs); every
+     * score and every product is summed in the same order whatever the
+     * runs, so where they break changes no bit. */
     int nr = kv_runs(kv, slot, l, from, pos + 1, runs), rk = 0, rv = 0, r = 0;
     /* Scores go a tile of up to TILE positions at a time, gathered from as
      * many runs as it takes: small blocks (--kv-block 4 or 8) still fill
@@ -425,15 +437,22 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
                                 dt == MODEL_DTYPE_BF16);
             tile += cnt;
         }
+        /* rows before t - pos0 end before this tile */
         for (int g = 0; g < c->n_kv_heads; g++)
-            group_scores(work + (size_t)g * group * stride + t, stride, q + (size_t)g * group * hd,
-                         kt + (size_t)g * hd * TILE, hd, TILE, tile, group);
+            for (int k = t > pos0 ? t - pos0 : 0; k < m; k++)
+                group_scores(work + k * rs + (size_t)g * group * stride + t, stride,
+                             q + (size_t)k * call->qkv_stride + (size_t)g * group * hd,
+                             kt + (size_t)g * hd * TILE, hd, TILE,
+                             pos0 + k + 1 - t < tile ? pos0 + k + 1 - t : tile, group);
         t += tile;
     }
-    softmax_rows(work, stride, heads, pos + 1, 1.0f / sqrtf((float)hd));
-    for (int h = 0; f >= 0 && h < heads; h++)
-        memcpy(prefix_row(s, c, f, s->fam_k[i], h), work + h * stride, (size_t)from * sizeof *work);
-    memset(out, 0, (size_t)heads * hd * sizeof *out);
+    for (int k = 0; k < m; k++) {
+        softmax_rows(work + k * rs, stride, heads, pos0 + k + 1, 1.0f / sqrtf((float)hd));
+        for (int h = 0; f >= 0 && h < heads; h++)
+            memcpy(prefix_row(s, c, f, s->fam_k[i + k], h), work + k * rs + h * stride,
+                   (size_t)from * sizeof *work);
+    }
+    memset(out, 0, (size_t)m * q_dim * sizeof *out);
     int pn = next->from;
     for (r = 0; r < nr; r++) {
         int t = runs[r].t;
@@ -443,18 +462,25 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
             prefetch_keys(&pn, kv, next->slot, l, next->pos,
                           next->from + t + cnt + ahead - pos - 1, row);
         const float *vr = half_as_f32(runs[r].v, (size_t)cnt * kv_dim, dt, stage);
-        for (int g = 0; g < c->n_kv_heads; g++)
-            group_values(out + (size_t)g * group * hd, work + (size_t)g * group * stride + t,
-                         stride, vr + (size_t)g * hd, kv_dim, cnt, hd, group);
+        for (int k = t > pos0 ? t - pos0 : 0; k < m; k++)
+            for (int g = 0; g < c->n_kv_heads; g++)
+                group_values(out + (size_t)k * q_dim + (size_t)g * group * hd,
+                             work + k * rs + (size_t)g * group * stride + t, stride,
+                             vr + (size_t)g * hd, kv_dim,
+                             pos0 + k + 1 - t < cnt ? pos0 + k + 1 - t : cnt, hd, group);
     }
 }
 
-/* The borrowed prefixes' scores, then attention for every token over its
- * own positions, then the prefixes' values. */
+/* The borrowed prefixes' scores, then attention for every group of rows
+ * (attn_row_groups: one slot's consecutive positions, else a single row)
+ * over its own positions, then the prefixes' values. */
 void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const AttnCall *call) {
     size_t work = attn_work_floats(c, call->max_pos);
     double flops = 4.0 * call->n * c->n_heads * c->head_dim * (call->max_pos + 1.0);
-    int par = flops >= PAR_MIN_FLOPS && call->n > 1, q_dim = c->n_heads * c->head_dim;
+    int par = flops >= PAR_MIN_FLOPS && call->n > 1, ng = attn_row_groups(a, call);
+    /* a group is one work item, whatever thread takes it (decode: pairs
+     * of single rows, as the threads' share of a step is small) */
+    int chunk = ng == call->n ? 2 : 1;
     prefix_pass(a, c, call, kv, l, 0);
 #pragma omp parallel if (par)
     {
@@ -463,17 +489,16 @@ void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const At
         tid = omp_get_thread_num();
 #endif
         float *w = a->scores + (size_t)tid * work;
-#pragma omp for schedule(dynamic, 2)
-        for (int i = 0; i < call->n; i++) {
+#pragma omp for schedule(dynamic, chunk)
+        for (int gi = 0; gi < ng; gi++) {
+            int i = a->grp[gi], j = a->grp[gi + 1];
             AttnNext next = {-1, 0, 0};
-            if (i + 1 < call->n) {
-                int f = a->fam_of[i + 1];
-                next = (AttnNext){call->slots[i + 1], call->pos[i + 1], f >= 0 ? a->fam_len[f] : 0};
+            if (j < call->n) {
+                int f = a->fam_of[j];
+                next = (AttnNext){call->slots[j], call->pos[j], f >= 0 ? a->fam_len[f] : 0};
             }
-            attend_token(a, c, kv, l, i, call->slots[i], call->pos[i],
-                         call->qkv + (size_t)i * call->qkv_stride, &next, w,
-                         a->runs + (size_t)tid * (call->max_pos + 1),
-                         call->out + (size_t)i * q_dim);
+            attend_rows(a, c, kv, l, call, i, j - i, &next, w,
+                        a->runs + (size_t)tid * (call->max_pos + 1));
         }
     }
     prefix_pass(a, c, call, kv, l, 1);

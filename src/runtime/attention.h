@@ -49,7 +49,8 @@ typedef struct AttnCall {
  * attn_scratch_free releases it). */
 typedef struct AttnScratch {
     size_t cap_scores;
-    float *scores;    /* per thread [attn_work_floats()]: scores, one transposed block */
+    float *scores;    /* per thread [attn_work_floats()]: scores of up to ATTN_ROWS
+                       * rows, one transposed block */
     size_t cap_runs;
     KVRun *runs;      /* per thread [max_pos + 1]: one token's runs (kv_runs) */
     /* The shared-prefix plan (attn_prefix_plan): per token its family (the
@@ -61,6 +62,7 @@ typedef struct AttnScratch {
     int n_fam;
     int *fam_len, *fam_n, *fam_first, *fam_tok; /* [n_fam]; fam_tok [n] */
     size_t *fam_off;  /* [n_fam] */
+    int *grp;         /* [n + 1]: the rows attended together (attn_row_groups) */
     size_t cap_prefix, cap_gather;
     float *pscore;    /* per family [kv_heads][fam_n][group][fam_len]: scores, then probabilities */
     float *gather;    /* [fam_n * group][hd] queries or outputs of one family and kv head */

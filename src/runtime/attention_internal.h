@@ -7,9 +7,15 @@
 
 #include "runtime/attention.h"
 
+/* At most this many consecutive rows of one slot are attended together
+ * (attend_rows): their scores are ATTN_ROWS x n_heads rows of a thread's
+ * work space (about 110 KiB for the Austen models at 256 positions, what
+ * stays in the L2 while the rows share each tile of keys). */
+enum { ATTN_ROWS = 16 };
+
 /* Attention work space of one thread (attn_work_floats): the scores of
- * every head over max_pos + 1 positions (rounded up to whole tiles, row
- * stride score_stride), one tile of transposed keys (all kv heads), a tile
+ * every head of up to ATTN_ROWS rows over max_pos + 1 positions (rounded up
+ * to whole tiles, row stride score_stride), one tile of transposed keys (all kv heads), a tile
  * being KV_BLOCK_MAX positions whatever the block size (attend_token),
  * then as much again to widen a half-precision cache's keys or values into
  * (attn_stage). */
@@ -17,10 +23,16 @@ static inline size_t score_stride(int max_pos) {
     return ((size_t)max_pos + KV_BLOCK_MAX) / KV_BLOCK_MAX * KV_BLOCK_MAX;
 }
 
-/* The widening area of a thread's work space for positions up to max_pos. */
-static inline float *attn_stage(float *work, const AttnShape *c, int max_pos) {
-    return work + (size_t)c->n_heads * score_stride(max_pos) +
+/* The widening area of a thread's work space for rows rows of positions up
+ * to max_pos. */
+static inline float *attn_stage(float *work, const AttnShape *c, int rows, int max_pos) {
+    return work + (size_t)rows * c->n_heads * score_stride(max_pos) +
            (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX;
 }
+
+/* Splits the call's rows into groups, a->grp[0 .. ng] (the first row of
+ * each, then n), and returns ng: rows i .. i + m - 1 (m <= ATTN_ROWS) of
+ * one slot at positions pos[i] + k, in one family, make one group. */
+int attn_row_groups(AttnScratch *a, const AttnCall *call);
 
 #endif

@@ -1,6 +1,7 @@
-/* attention_plan.c - the tuned attention's work space and shared-prefix
- * plan (attention.h: attn_work_floats, attn_reserve, attn_prefix_plan,
- * attn_scratch_free): everything attn_layer needs is allocated here, before
+/* attention_plan.c - the tuned attention's work space, shared-prefix plan
+ * and row groups (attention.h: attn_work_floats, attn_reserve,
+ * attn_prefix_plan, attn_scratch_free; attention_internal.h:
+ * attn_row_groups): everything attn_layer needs is allocated here, before
  * a forward pass's first layer, so the kernels (attention.c) never allocate.
  */
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "runtime/attention_internal.h"
 
 size_t attn_work_floats(const AttnShape *c, int max_pos) {
-    return (size_t)c->n_heads * score_stride(max_pos) +
+    return (size_t)ATTN_ROWS * c->n_heads * score_stride(max_pos) +
            2 * (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX;
 }
 
@@ -36,7 +37,7 @@ int attn_reserve(AttnScratch *a, const AttnShape *s, int threads, int max_pos, S
 }
 
 void attn_scratch_free(AttnScratch *a) {
-    int *ints[] = {a->fam_of, a->fam_k, a->fam_len, a->fam_n, a->fam_first, a->fam_tok};
+    int *ints[] = {a->fam_of, a->fam_k, a->fam_len, a->fam_n, a->fam_first, a->fam_tok, a->grp};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
     free(a->fam_off);
     free(a->scores), free(a->runs), free(a->pscore), free(a->gather), free(a->gather2);
@@ -44,13 +45,14 @@ void attn_scratch_free(AttnScratch *a) {
     memset(a, 0, sizeof *a);
 }
 
-/* The family arrays hold n tokens; grown only when a call has more tokens
- * than any before. */
+/* The family arrays (and the row groups, n + 1) hold n tokens; grown only
+ * when a call has more tokens than any before. */
 static int grow_family_arrays(AttnScratch *s, int n, SrError *err) {
     if (n <= s->cap_fam) return 0;
-    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
+    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok,
+                    &s->grp};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
-        int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
+        int *a = realloc(*arrs[i], ((size_t)n + 1) * sizeof **arrs[i]);
         if (!a) return sr_fail(err, "out of memory");
         *arrs[i] = a;
     }
@@ -88,6 +90,20 @@ static void group_families(AttnScratch *s, KVCache *kv, int n, const int *slots)
     }
     for (int i = 0; i < n; i++)
         if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
+}
+
+int attn_row_groups(AttnScratch *a, const AttnCall *call) {
+    int ng = 0;
+    for (int i = 0; i < call->n;) {
+        int j = i + 1;
+        while (j < call->n && j - i < ATTN_ROWS && call->slots[j] == call->slots[i] &&
+               call->pos[j] == call->pos[i] + (j - i) && a->fam_of[j] == a->fam_of[i])
+            j++;
+        a->grp[ng++] = i;
+        i = j;
+    }
+    a->grp[ng] = call->n;
+    return ng;
 }
 
 /* Grows a packed matrix's storage to cap floats (contents not kept). */
