@@ -136,7 +136,8 @@ $(BUILD)/tests/test_fuzz_regressions: $(wildcard fuzz/*.c fuzz/*.h)
 # Every test binary runs from the repository root (fixtures live in tests/).
 # tests/doc_commands.py runs every command the documents and --help show, in a
 # scratch copy, and compares the outputs they show with what runs;
-# tests/flag_edges.py runs every numeric flag of every command at its edges.
+# tests/flag_edges.py runs every numeric flag of every command, and every policy and
+# reward-source parameter that spr --help lists, at its edges.
 # Then the determinism guarantee under every OpenBLAS core and thread count.
 # The folders under src/ are the layers (docs/architecture.md); an include
 # that points up, sideways or in a circle fails the build's tests.

@@ -12,6 +12,19 @@ huge number, nan, and a word) runs alone on a tiny run of the command
 --max-new with --first-decision and --schedule; --kv-budget with
 --max-batch, -N and --kv-budget-candidates; --top-k around the vocabulary.
 
+Then every parameter of every policy and reward source (those without a
+flag of their own too: `stop`'s cost, `tree`'s depths, `consistency`'s
+metric), read from the registry's own listing in `spr --help` (name, type,
+range, default or required example), so a parameter registered later is
+tested without editing this file: each is set through --policy-arg or
+--reward-arg at its edges (its minimum and maximum, just past each, 0, 1,
+a word, empty; lists also malformed), on spr (every policy, every source)
+and replay (the policies a record can replay), the policy's other required
+parameters at their help's example. Besides the checks above, a value
+inside the stated range must not be refused as out of range or as not a
+number, and one outside it (or a word, or empty) must be refused with exit
+2 naming the parameter: --help must tell the truth about what is taken.
+
 A run passes when it exits 0 with output, or exits 1 or 2 with exactly one
 line on stderr that starts with "specrej: " and, for exit 2 (a wrong
 command line), names the flag. A signal or a run still going after
@@ -113,6 +126,117 @@ def values(kind, hi):
     return vs
 
 
+# ---- policy and reward-source parameters, from the registry's listing ------
+
+TYPES = r"(int|number|list of ints|list of numbers)"
+RANGE_TEXT = r"(?:in \[(\S+), (\S+?)([\])])|>= (\S+)), (?:default ([^\s:]+)|required, e\.g\. ([^\s:]+))"
+# a policy's parameter (6 columns in), a reward source's (24 columns in)
+POLICY_PARAM = re.compile(r"^      (\w+)(?: \((--[\w-]+)\))?: %s %s" % (TYPES, RANGE_TEXT))
+SOURCE_PARAM = re.compile(r"^ {24}(\w+)(?: \((--[\w-]+)\))?: %s %s" % (TYPES, RANGE_TEXT))
+# any line that looks like a parameter: the strict patterns must read them all
+LOOSE_PARAM = re.compile(r"^ +\w+(?: \(--[\w-]+\))?: (int|number|list)")
+
+
+class Param:
+    def __init__(self, m):
+        self.name, self.flag, self.type = m.group(1), m.group(2), m.group(3)
+        self.lo = float(m.group(4) if m.group(4) is not None else m.group(7))
+        self.hi = float(m.group(5)) if m.group(5) is not None else None
+        self.hi_open = m.group(6) == ")"
+        self.default, self.example = m.group(8), m.group(9)
+
+    def inside(self, x):
+        return x >= self.lo and (self.hi is None or (x < self.hi if self.hi_open else x <= self.hi))
+
+
+def parse_registry(help_text):
+    """[(kind, owner, needs_model, live_only, [Param])] from spr --help: the
+    policies under "policies and their parameters:", the reward sources under
+    "reward sources"."""
+    owners, section, loose, strict = [], None, 0, 0
+    for line in help_text.split("\n"):
+        if "policies and their parameters:" in line:
+            section = "policy"
+            continue
+        if line.startswith("  reward sources ("):
+            section = "source"
+            continue
+        if section and re.match(r"^  --", line):
+            section = None
+        if not section:
+            continue
+        m = re.match(r"^    (\w+)\s{2,}(.*)$", line) if section == "policy" else \
+            re.match(r"^  - (\w+)\s{2,}(.*)$", line)
+        if m:
+            owners.append([section, m.group(1), False, "(live only" in m.group(2), []])
+            continue
+        if section == "source" and owners and "needs:" in line and "(--reward)" in line:
+            owners[-1][2] = True
+        loose += bool(LOOSE_PARAM.match(line))
+        q = (POLICY_PARAM if section == "policy" else SOURCE_PARAM).match(line)
+        if q and owners:
+            owners[-1][4].append(Param(q))
+            strict += 1
+    if loose != strict or not any(o[4] for o in owners if o[0] == "policy") or \
+            not any(o[4] for o in owners if o[0] == "source"):
+        sys.exit("flag-edges: spr --help lists %d parameter lines but %d read (policies and "
+                 "reward sources): the listing's layout changed; update tests/flag_edges.py"
+                 % (loose, strict))
+    return owners
+
+
+def fmt(x):
+    return str(int(x)) if x == int(x) and abs(x) < 1e17 else repr(x)
+
+
+def param_values(q):
+    """[(value, expect)]: expect "in" (the parser takes it), "out" (refused,
+    exit 2, the parameter named)."""
+    is_int = "int" in q.type
+    vals = []
+    def add(x):
+        if is_int and x != int(x):
+            return
+        v = fmt(x)
+        if v not in [a for a, _ in vals]:
+            vals.append((v, "in" if q.inside(x) else "out"))
+    add(q.lo)
+    if q.hi is not None:
+        add(q.hi)
+    for x in (0, 1):
+        add(x)
+    eps = 1 if is_int else max(abs(q.lo), 1) * 1e-6
+    add(q.lo - eps)
+    if q.hi is not None:
+        add(q.hi + (1 if is_int else max(abs(q.hi), 1) * 1e-6))
+    else:
+        add(1e300)
+    # a huge number: past an int's reach, a number's range decides
+    if is_int:
+        vals.append(("99999999999999999999999", "out"))
+    else:
+        vals.append(("99999999999999999999999", "in" if q.inside(1e23) else "out"))
+    bad = ["abc", ""] + (["1.5"] if is_int else ["nan", "inf", "1e999"])
+    vals += [(b, "out") for b in bad]
+    if "list" in q.type:
+        vals += [(",", "out"), ("%s,,%s" % (fmt(q.lo), fmt(q.lo)), "out"), (fmt(q.lo) + ",", "out")]
+    return vals
+
+
+def registry_jobs(runner, help_text):
+    """(cmd, owner, Param, value, expect, kind, needs_model) for every
+    parameter of every policy (spr; replay unless live only) and reward
+    source (spr) at its edges."""
+    jobs = []
+    for kind, owner, needs_model, live_only, params in parse_registry(help_text):
+        cmds = ["spr"] if kind == "source" or live_only else ["spr", "replay"]
+        for q in params:
+            for cmd in cmds:
+                for v, expect in param_values(q):
+                    jobs.append((cmd, kind, owner, params, q, v, expect, needs_model))
+    return jobs
+
+
 class Runner:
     def __init__(self, binary, work):
         self.bin, self.work = binary, work
@@ -164,6 +288,61 @@ class Runner:
         return [self.bin, cmd] + [out if t == "@OUT" else page if t == "@OUTHTML" else t
                                   for t in a] + (
             ["--no-progress"] if cmd in ("generate", "bon", "spr", "record", "replay") else [])
+
+    def param_argv(self, cmd, kind, owner, params, q, value, needs_model):
+        """A small run of cmd with q = value, q's owner chosen and its other
+        required parameters at their help's example; spr writes --json to
+        a file, which must not be left behind by a refusal."""
+        p = "It was"
+        if cmd == "replay":
+            a = ["--record", self.rec, "--max-batch", "8"]
+        else:
+            a = ["-m", LM, "-p", p, "-n", "2", "--max-batch", "4"]
+        if kind == "policy":
+            a += ["--policy", owner]
+            for o in params:
+                if o is not q and o.default is None:
+                    a += ["--policy-arg", "%s=%s" % (o.name, o.example)]
+            a += ["--policy-arg", "%s=%s" % (q.name, value)]
+        else:
+            a += ["--alpha", "0.5", "--reward-source", owner, "--reward-arg",
+                  "%s=%s" % (q.name, value)]
+        if cmd == "spr" and (kind == "policy" or needs_model):
+            a += ["--reward", RM]
+        self.n += 1
+        out = os.path.join(self.work, "param%d.json" % self.n)
+        if cmd == "spr":
+            a += ["--json", out]
+        return [self.bin, cmd] + a + ["--no-progress"], out
+
+    def check_param(self, cmd, kind, owner, params, q, value, expect, needs_model):
+        argv, out = self.param_argv(cmd, kind, owner, params, q, value, needs_model)
+        at_max = q.hi is not None and value == fmt(q.hi) and "int" in q.type
+        rc, _, err, _ = sh(argv, CWD, LONG_TIMEOUT if at_max else TIMEOUT)
+        lines = [l for l in err.decode("utf-8", "replace").split("\n") if l.strip()]
+        what = " ".join(shlex.quote(x) for x in argv[1:])
+        if rc is None:
+            return ("long", "%s (stopped at %d s)" % (what, LONG_TIMEOUT)) if at_max else \
+                ("fail", "%s: still running after %d s" % (what, TIMEOUT))
+        if rc < 0:
+            return "fail", "%s: killed by signal %d" % (what, -rc)
+        if rc not in (0, 1, 2):
+            return "fail", "%s: exit %d" % (what, rc)
+        if rc != 0 and os.path.exists(out):
+            return "fail", "%s: exit %d left its --json file" % (what, rc)
+        if rc != 0 and (len(lines) != 1 or not lines[0].startswith("specrej: ")):
+            return "fail", "%s: exit %d with %d stderr lines: %s" % (what, rc, len(lines),
+                                                                     " | ".join(lines[:3]))
+        said = lines[0] if lines else ""
+        if expect == "out" and (rc != 2 or q.name not in said):
+            return "fail", "%s: a value outside the help's range: want exit 2 naming %s, got " \
+                           "exit %d: %s" % (what, q.name, rc, said or "(accepted)")
+        if expect == "in" and rc == 2 and re.search(
+                r"%s: .*(is outside|is not an? )" % re.escape(q.name), said):
+            return "fail", "%s: a value inside the help's range is refused: %s" % (what, said)
+        if rc == 0 and cmd == "spr" and not os.path.exists(out):
+            return "fail", "%s: exit 0 without its --json file" % what
+        return "ok", what
 
     def check(self, cmd, settings, long_ok):
         argv = self.argv(cmd, settings)
@@ -254,10 +433,13 @@ def main(argv):
             for cmd in ("generate", "spr"):
                 jobs.append((cmd, [("--top-k", ("--top-k",), k)], False))
                 jobs.append((cmd, [("--top-k", ("--top-k",), k), ("--temperature", ("--temperature", "--temp"), "0")], False))
+        param_jobs = registry_jobs(r, sh([binary, "spr", "--help"], ROOT)[1].decode())
+        nparams = len({(j[1], j[2], j[4].name) for j in param_jobs})
         results = {"ok": [], "fail": [], "long": []}
         # 4 at once: most runs wait on loading the models or exit at the flags
         with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
             futs = [ex.submit(r.check, c, s, lo) for c, s, lo in jobs]
+            futs += [ex.submit(r.check_param, *j) for j in param_jobs]
             for f in futs:
                 kind, what = f.result()
                 results[kind].append(what)
@@ -266,9 +448,11 @@ def main(argv):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     nflags = sum(len(f) for f in seen_flags.values())
-    print("flag-edges: %d runs over %d numeric flags of %d commands (%s): %d ok, %d long "
+    print("flag-edges: %d runs over %d numeric flags of %d commands (%s) and %d policy and "
+          "reward-source parameters: %d ok, %d long "
           "(a real run at the flag's maximum, stopped at %d s), %d failed; %.0f s"
-          % (len(jobs), nflags, len(seen_flags), ", ".join(seen_flags), len(results["ok"]),
+          % (len(jobs) + len(param_jobs), nflags, len(seen_flags), ", ".join(seen_flags),
+             nparams, len(results["ok"]),
              len(results["long"]), LONG_TIMEOUT, len(results["fail"]), time.time() - t0))
     return 1 if results["fail"] else 0
 

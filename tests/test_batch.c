@@ -282,10 +282,75 @@ static void stop_shares_a_total_in_file_order(void **state) {
     snprintf(cmd, sizeof cmd, STOP " --policy-arg total=3 --prompts %s", pf);
     expect(1, cmd, "--policy-arg total: 3 candidates cannot give each of the 4 prompts one");
     snprintf(cmd, sizeof cmd, STOP " --policy-arg total=40 --prompts %s --shard 1/2", pf);
-    expect(2, cmd, "--policy-arg total: candidates shared in file order need the whole file");
-    snprintf(cmd, sizeof cmd, STOP " --policy-arg total=40 --prompts %s --resume -o %s/o.jsonl",
-             pf, g_dir);
-    expect(2, cmd, "(not with --resume)");
+    expect(2, cmd, "--policy-arg total: candidates shared in file order need the whole file "
+                   "(not with --shard");
+}
+
+/* Lines 0..k-1 of full (plus `partial` bytes of line k: an interrupted
+ * write) into path. */
+static void write_first_lines(const char *path, const char *full, int k, size_t partial) {
+    const char *end = full;
+    for (int i = 0; i < k; i++) end = strchr(end, '\n') + 1;
+    assert_int_equal(test_write_file(path, full, (size_t)(end - full) + partial), 0);
+}
+
+/* stop's total with --resume: the lines already written used part of the
+ * shared budget; the resumed run rebuilds what is left from them (their
+ * allowances and candidates started), so that it ends with the lines of
+ * the uninterrupted run (timings aside), whatever line it was cut at. Lines
+ * that are not the file's first prompts in order, or whose allowance this
+ * file's sharing does not give (a prompt added), are refused. */
+static void stop_total_resumes_as_uninterrupted(void **state) {
+    (void)state;
+    char pf[128], full[128], part[128], cmd[4096], *la[8], *lb[8];
+    path_of(pf, sizeof pf, "prompts.txt");
+    path_of(full, sizeof full, "stop_full.jsonl");
+    path_of(part, sizeof part, "stop_part.jsonl");
+    write_prompt_file(pf);
+    remove(full);
+#define STOP_TOTAL STOP " --policy-arg n=12 --policy-arg total=40 --seed 5 --prompts %s -o %s"
+    snprintf(cmd, sizeof cmd, STOP_TOTAL, pf, full);
+    free(stdout_of(cmd));
+    char *a = test_read_file(full, NULL);
+    assert_non_null(a);
+    for (int k = 1; k < 4; k++) {
+        write_first_lines(part, a, k, k == 2 ? 30 : 0);
+        snprintf(cmd, sizeof cmd, "%s " STOP_TOTAL " --resume", test_specrej_bin(), pf, part);
+        char *said = run_ok(cmd);
+        if (!strstr(said, k == 2 ? "dropped a partial last line" : "prompts were already done"))
+            fail_msg("resumed after %d lines:\n%s", k, said);
+        free(said);
+        char *b = test_read_file(part, NULL), *ca = strdup(a);
+        assert_int_equal(split_lines(ca, la, 8), 4);
+        assert_int_equal(split_lines(b, lb, 8), 4);
+        for (int i = 0; i < 4; i++) {
+            char *x = canonical(la[i], IDS[i]), *y = canonical(lb[i], IDS[i]);
+            if (strcmp(x, y) != 0)
+                fail_msg("resumed after %d lines: line %d\n%.300s\ndiffers from the "
+                         "uninterrupted run's\n%.300s", k, i + 1, y, x);
+            free(x), free(y);
+        }
+        free(b), free(ca);
+    }
+    /* lines 1 and 3: not a run cut short */
+    char *c = strdup(a), *l[8];
+    assert_int_equal(split_lines(c, l, 8), 4);
+    char gap[8192];
+    snprintf(gap, sizeof gap, "%s\n%s\n", l[0], l[2]);
+    assert_int_equal(test_write_file(part, gap, strlen(gap)), 0);
+    snprintf(cmd, sizeof cmd, STOP_TOTAL " --resume", pf, part);
+    expect(1, cmd, "line 2 (id '7') is not prompt 2 of the file");
+    /* a fifth prompt: line 1's share was 40/4, the new file gives 40/5 */
+    write_first_lines(part, a, 1, 0);
+    FILE *f = fopen(pf, "a");
+    assert_non_null(f);
+    fputs("A fifth prompt\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, STOP_TOTAL " --resume", pf, part);
+    expect(1, cmd, "line 1 (id '1') could plan 10 candidates where this file's sharing of "
+                   "--policy-arg total gives 8");
+    free(c), free(a);
+#undef STOP_TOTAL
 }
 
 static void bad_prompt_files_are_refused(void **state) {
@@ -489,6 +554,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_equals_single_runs),
         cmocka_unit_test(resume_equals_uninterrupted),
+        cmocka_unit_test(stop_total_resumes_as_uninterrupted),
         cmocka_unit_test(record_batch_writes_one_record_per_prompt),
         cmocka_unit_test(stop_shares_a_total_in_file_order),
         cmocka_unit_test(bad_prompt_files_are_refused),

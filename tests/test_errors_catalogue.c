@@ -824,6 +824,7 @@ static void policy_cases(CaseList *l, const Policy *p) {
         snprintf(low, sizeof low, ints ? "%.0f" : "%g", q->lo - 1);
         snprintf(range, sizeof range, ints ? "[%.0f, %.0f%c" : "[%g, %g%c", q->lo, q->hi,
                  q->hi_open ? ')' : ']');
+        if (q->hi >= POLICY_NO_MAX) snprintf(range, sizeof range, "[%g, inf)", q->lo);
         snprintf(args, sizeof args, "%s --policy-arg %s=%s", base, q->name, low);
         snprintf(want, sizeof want, "--policy-arg %s: %s is outside %s", q->name, low, range);
         add_case(l, args, want);
@@ -897,6 +898,7 @@ static void reward_cases(CaseList *l, const RewardEntry *e) {
         snprintf(low, sizeof low, ints ? "%.0f" : "%g", q->lo - 1);
         snprintf(range, sizeof range, ints ? "[%.0f, %.0f%c" : "[%g, %g%c", q->lo, q->hi,
                  q->hi_open ? ')' : ']');
+        if (q->hi >= POLICY_NO_MAX) snprintf(range, sizeof range, "[%g, inf)", q->lo);
         snprintf(args, sizeof args, "%s --reward-arg %s=%s", base, q->name, low);
         snprintf(want, sizeof want, "--reward-arg %s: %s is outside %s", q->name, low, range);
         add_full(l, args, want, 2);

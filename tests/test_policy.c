@@ -72,7 +72,8 @@ static void declarations_are_well_formed(void **state) {
 }
 
 /* A value outside each parameter's range, and a name it does not declare,
- * are refused with the parameter's flag in the message. */
+ * are refused with the parameter's flag in the message; one inside it is
+ * taken, up to any size where the range has no top. */
 static void every_parameter_is_range_checked(void **state) {
     (void)state;
     for (int i = 0; i < policy_count(); i++) {
@@ -93,6 +94,9 @@ static void every_parameter_is_range_checked(void **state) {
             assert_int_equal(policy_args_set(p, &a, q->name, "x", NULL, &err), -1);
             assert_int_equal(policy_args_set(p, &a, q->name, " 1", NULL, &err), -1);
             assert_int_equal(policy_args_set(p, &a, q->name, q->example, NULL, &err), 0);
+            /* no top (--help: ">= lo"): any finite number from lo up */
+            if (q->hi >= POLICY_NO_MAX && q->type != POLICY_INT && q->type != POLICY_INT_LIST)
+                assert_int_equal(policy_args_set(p, &a, q->name, "1e300", NULL, &err), 0);
             /* required ones: missing is an error naming the flag */
             PolicyArgs fresh;
             assert_int_equal(test_policy_args(p, &fresh, &err), 0);

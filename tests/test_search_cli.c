@@ -380,6 +380,46 @@ static void stop_runs_waves_by_cost(void **state) {
     cJSON_Delete(bon), cJSON_Delete(all), cJSON_Delete(one), cJSON_Delete(mid);
 }
 
+/* The progress line of a run that stop ends early: its total was the plan
+ * (16 candidates, 4 waves of up to 24 tokens each: 96 steps); the last line ends
+ * at what ran, done = total, and says the policy stopped it, with the waves
+ * and candidates the JSON reports. A run that goes to its end says nothing
+ * of the kind. */
+static char *last_progress(const char *how, cJSON **json) {
+    char cmd[1024], *out = NULL, dir[64];
+    assert_int_equal(test_scratch_make(dir, sizeof dir, "progress"), 0);
+    const char *js = test_scratch_path(dir, "progress.json");
+    snprintf(cmd, sizeof cmd, "%s %s --model %s --kv-budget 128K --progress --json %s",
+             test_specrej_bin(), how, SPR, js);
+    if (test_run(cmd, &out) != 0) fail_msg("'%s' failed:\n%s", cmd, out);
+    char *last = strrchr(out, '\r'), *text = test_read_file(js, NULL);
+    assert_non_null(last);
+    assert_non_null(text);
+    *json = cJSON_Parse(text);
+    free(text);
+    test_scratch_remove(dir);
+    assert_non_null(*json);
+    memmove(out, last + 1, strlen(last + 1) + 1);
+    return out;
+}
+
+static void stop_progress_ends_at_what_ran(void **state) {
+    (void)state;
+    cJSON *j = NULL;
+    char *line = last_progress("spr --policy stop --policy-arg cost=1e5 --policy-arg n=16", &j);
+    assert_int_equal(stop_stat(j, "waves"), 1);
+    assert_int_equal(stop_stat(j, "candidates_started"), 4);
+    if (!strstr(line, "spr: 24/24 steps (100%)") ||
+        !strstr(line, "stopped early by policy stop: 1 of 4 waves ran (4 of 16 candidates)"))
+        fail_msg("want the line to end at 24/24 steps and say the policy stopped it:\n%s", line);
+    free(line), cJSON_Delete(j);
+    line = last_progress("spr --policy stop --policy-arg cost=0 --policy-arg n=16", &j);
+    assert_int_equal(stop_stat(j, "waves"), 4);
+    if (!strstr(line, "spr: 96/96 steps (100%)") || strstr(line, "stopped early"))
+        fail_msg("want a run to its end at 96/96 steps, not stopped early:\n%s", line);
+    free(line), cJSON_Delete(j);
+}
+
 static void generate_is_candidate_zero(void **state) {
     (void)state;
     char cmd[1024];
@@ -505,6 +545,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(same_output_for_one_or_two_threads),
         cmocka_unit_test(spr_survivors_equal_bon_candidates),
         cmocka_unit_test(stop_runs_waves_by_cost),
+        cmocka_unit_test(stop_progress_ends_at_what_ran),
         cmocka_unit_test(generate_is_candidate_zero),
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(austen_text_run),

@@ -26,19 +26,21 @@ static void fmt_time(double s, char *buf, size_t cap) {
     else snprintf(buf, cap, "%lds", t);
 }
 
-static void draw(Progress *p, long long done, long long total, double t) {
+/* note: what ends the line instead of "ETA ..." (NULL: the ETA). */
+static void draw(Progress *p, long long done, long long total, double t, const char *note) {
     double dt = t - p->t_start, rate = dt > 0 ? (double)(done - p->done0) / dt : 0;
-    char eta[32] = "?";
-    if (total > 0 && rate > 0 && done <= total) fmt_time((double)(total - done) / rate, eta, sizeof eta);
+    char eta[40] = "ETA ?";
+    if (total > 0 && rate > 0 && done <= total)
+        fmt_time((double)(total - done) / rate, eta + 4, sizeof eta - 4);
     char el[32];
     fmt_time(dt, el, sizeof el);
     if (total > 0)
-        fprintf(stderr, "\r%s: %lld/%lld %s (%.0f%%), %.1f %s/s, %s elapsed, ETA %s   ", p->label,
+        fprintf(stderr, "\r%s: %lld/%lld %s (%.0f%%), %.1f %s/s, %s elapsed, %s   ", p->label,
                 done, total, p->unit, 100.0 * (double)done / (double)total, rate, p->unit, el,
-                eta);
+                note ? note : eta);
     else
-        fprintf(stderr, "\r%s: %lld %s, %.1f %s/s, %s elapsed   ", p->label, done, p->unit, rate,
-                p->unit, el);
+        fprintf(stderr, "\r%s: %lld %s, %.1f %s/s, %s elapsed%s%s   ", p->label, done, p->unit,
+                rate, p->unit, el, note ? ", " : "", note ? note : "");
     fflush(stderr);
     p->t_drawn = t;
     p->drawn = 1;
@@ -51,12 +53,12 @@ void progress_update(Progress *p, long long done, long long total) {
         p->started = 1, p->t_start = t, p->done0 = done;
         p->t_drawn = t - 1.0; /* the first update draws */
     }
-    if (t - p->t_drawn >= 1.0 / PROGRESS_HZ) draw(p, done, total, t);
+    if (t - p->t_drawn >= 1.0 / PROGRESS_HZ) draw(p, done, total, t, NULL);
 }
 
-void progress_finish(Progress *p, long long done, long long total) {
+void progress_finish(Progress *p, long long done, long long total, const char *note) {
     if (!p || !p->enabled || !p->started) return;
-    draw(p, done, total, now());
+    draw(p, done, total, now(), note);
     fputc('\n', stderr);
     p->started = 0;
     p->drawn = 0;

@@ -22,7 +22,10 @@ typedef struct Progress {
 void progress_init(Progress *p, int enabled, const char *label, const char *unit);
 /* done of total units so far (total 0: unknown); redraws when due. */
 void progress_update(Progress *p, long long done, long long total);
-/* Draws the last state and ends the line (if anything was drawn). */
-void progress_finish(Progress *p, long long done, long long total);
+/* Draws the last state and ends the line (if anything was drawn). note,
+ * unless NULL, ends the line in place of the ETA: a few words on why the
+ * run ended where it did (e.g. a policy stopped it before its planned
+ * total, which the caller then passes as done, so the numbers agree). */
+void progress_finish(Progress *p, long long done, long long total, const char *note);
 
 #endif

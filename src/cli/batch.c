@@ -216,12 +216,23 @@ void batch_prompts_free(BatchPrompts *p) {
 
 /* ---- output ---------------------------------------------------------------- */
 
+/* The integer at obj.a.b, or -1 where there is none. */
+static int int_at(const cJSON *j, const char *a, const char *b) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, a), b);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= INT32_MAX &&
+                   v->valuedouble == floor(v->valuedouble)
+               ? (int)v->valuedouble
+               : -1;
+}
+
 /* The ids of the complete lines of text[0..len); len ends at a newline. */
 static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
     int lines = 0;
     for (size_t i = 0; i < len; i++) lines += text[i] == '\n';
     if (!(b->ids = sr_calloc((size_t)lines + 1, sizeof *b->ids, err))) return -1;
     if (!(b->fps = sr_calloc((size_t)lines + 1, sizeof *b->fps, err))) return -1;
+    if (!(b->allowance = sr_calloc((size_t)lines + 1, sizeof *b->allowance, err))) return -1;
+    if (!(b->started = sr_calloc((size_t)lines + 1, sizeof *b->started, err))) return -1;
     if (strmap_init(&b->done, (size_t)lines + 1, err) != 0) return -1;
     int line = 0;
     for (size_t at = 0; at < len; line++) {
@@ -239,6 +250,9 @@ static int read_done(BatchOut *b, const char *text, size_t len, SrError *err) {
             return sr_fail(err, "--resume: %s: line %d is not a result line of a batch run (no "
                                 "\"id\" or \"kind\")", b->path, line + 1);
         }
+        b->allowance[b->n_done] = int_at(cJSON_GetObjectItemCaseSensitive(j, "params"), "budget",
+                                         "candidate_allowance");
+        b->started[b->n_done] = int_at(j, "stats", "candidates_started");
         b->ids[b->n_done] = dup_n(id->valuestring, strlen(id->valuestring), err);
         if (b->ids[b->n_done] && cJSON_IsString(fp))
             b->fps[b->n_done] = dup_n(fp->valuestring, strlen(fp->valuestring), err);
@@ -374,6 +388,7 @@ void batch_out_close(BatchOut *b, int failed) {
     for (int i = 0; i < b->n_done; i++) free(b->ids[i]), free(b->fps[i]);
     free(b->ids);
     free(b->fps);
+    free(b->allowance), free(b->started);
     if (b->done.slots) strmap_free(&b->done);
     memset(b, 0, sizeof *b);
     b->fd = -1;

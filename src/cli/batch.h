@@ -61,6 +61,10 @@ typedef struct BatchOut {
     StrMap done;     /* ids already in the file (--resume); keys are ids[] */
     char **ids;
     char **fps;      /* each line's "fingerprint" (NULL: the line has none) */
+    /* each line's params.budget.candidate_allowance and stats.candidates_started
+     * (-1: absent), from which --resume rebuilds a budget of candidates that
+     * the prompts share (stop's total) */
+    int *allowance, *started;
     int n_done;
     int created;     /* the file did not exist: a batch that fails before its
                         first line removes it (batch_out_close) */

@@ -105,7 +105,7 @@ void param_cli_describe(const PolicyParam *q, char *buf, size_t cap) {
     char def[80], range[64];
     if (q->def) snprintf(def, sizeof def, "default %s", q->def);
     else snprintf(def, sizeof def, "required, e.g. %s", q->example);
-    if (q->hi >= 1e30) snprintf(range, sizeof range, ">= %.15g", q->lo);
+    if (q->hi >= POLICY_NO_MAX) snprintf(range, sizeof range, ">= %.15g", q->lo);
     else snprintf(range, sizeof range, "in [%.15g, %.15g%c", q->lo, q->hi, q->hi_open ? ')' : ']');
     snprintf(buf, cap, "%s%s%s%s: %s %s, %s", q->name, q->flag ? " (" : "", q->flag ? q->flag : "",
              q->flag ? ")" : "", type_name(q->type), range, def);

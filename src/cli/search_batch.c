@@ -136,6 +136,38 @@ static int batch_error_line(SearchSession *s, const SearchOpts *o, const char *w
     return rc;
 }
 
+/* stop's total: a prompt's share of the candidates left, with `still`
+ * prompts (itself included) to run: an even share, at least one, so that
+ * what a prompt leaves unused goes to the prompts after it. */
+static int share_of(long long left, int still) {
+    return left / still > 0 ? (int)(left / still) : 1;
+}
+
+/* --resume with a budget the prompts share (stop's total): what is left
+ * after the lines already written, so that the prompts still to run get
+ * the shares an uninterrupted run gives them. Sound only when those lines
+ * are the file's first prompts in order (a run cut short), each with the
+ * share the same sharing gives it: else refused, saying which line. An
+ * error line (a prompt that could not run) started no candidate. */
+static int shared_left_on_resume(const BatchOut *out, const BatchPrompts *bp, long long *left,
+                                 SrError *err) {
+    for (int k = 0; k < out->n_done; k++) {
+        if (k >= bp->n || strcmp(out->ids[k], bp->items[k].id) != 0)
+            return sr_fail(err, "--resume: %s: line %d (id '%s') is not prompt %d of the file: "
+                                "with --policy-arg total the prompts share candidates in file "
+                                "order, so only a run cut short (its first lines, in order) "
+                                "can be resumed", out->path, k + 1, out->ids[k], k + 1);
+        int want = share_of(*left, bp->n - k), errline = out->started[k] < 0;
+        if (!errline && out->allowance[k] != want)
+            return sr_fail(err, "--resume: %s: line %d (id '%s') could plan %d candidates where "
+                                "this file's sharing of --policy-arg total gives %d (another "
+                                "prompts file?); refused", out->path, k + 1, out->ids[k],
+                           out->allowance[k], want);
+        *left -= errline ? 0 : out->started[k];
+    }
+    return 0;
+}
+
 /* One prompt of the batch: the flags as given, this prompt's text and seed. */
 static int batch_one(SearchSession *s, SearchOpts *o, const BatchPrompt *q, uint64_t seed, SrError *err) {
     session_reset_run(s);
@@ -173,13 +205,14 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
     if (o->method != SEARCH_CLI_RECORD && batch_out_check(&out, &bp, fp_of, &fc, err) != 0)
         goto done;
     /* candidates the prompts share, in file order (search_opts_shared_total;
-     * no --shard or --resume with it, so every prompt runs here) */
+     * no --shard with it; --resume: less what the lines written used) */
     long long left = search_opts_shared_total(o);
     if (left > 0 && left < bp.n) {
         sr_fail(err, "--policy-arg total: %lld candidates cannot give each of the %d prompts one",
                 left, bp.n);
         goto done;
     }
+    if (left > 0 && shared_left_on_resume(&out, &bp, &left, err) != 0) goto done;
     for (int i = 0; i < bp.n; i++) {
         if (batch_done(o, s, &bp.items[i])) {
             skipped++;
@@ -187,9 +220,7 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
         }
         progress_update(&pr, skipped + ran, bp.n);
         SrError e = {{0}};
-        /* an even share of what is left: what a prompt leaves unused goes
-         * to the prompts after it */
-        if (left > 0) o->cand_allowance = left / (bp.n - i) > 0 ? (int)(left / (bp.n - i)) : 1;
+        if (left > 0) o->cand_allowance = share_of(left, bp.n - i);
         int r = batch_one(s, o, &bp.items[i], seed, &e);
         if (left > 0) left -= s->res.stats.candidates_started;
         if (r == PROMPT_CANNOT_RUN) {
@@ -207,7 +238,7 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
     }
     rc = 0;
 done:
-    progress_finish(&pr, skipped + ran, bp.n); /* ends the line before any message */
+    progress_finish(&pr, skipped + ran, bp.n, NULL); /* ends the line before any message */
     if (rc == 0 && skipped > 0)
         fprintf(stderr, "specrej: --resume: %d prompts were already done, %d ran now\n", skipped,
                 ran);

@@ -303,9 +303,9 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
         return sr_fail(err, "record: --reward-source %s scores each candidate relative to the "
                             "others scored with it; per-prefix scores cannot be recorded",
                        o->reward_entry->name);
-    if (o->prompts && search_opts_shared_total(o) > 0 && (o->shard_n || o->resume))
+    if (o->prompts && search_opts_shared_total(o) > 0 && o->shard_n)
         return sr_fail(err, "--policy-arg total: candidates shared in file order need the whole "
-                            "file in one run (not with %s)", o->shard_n ? "--shard" : "--resume");
+                            "file (not with --shard; --resume continues a run cut short)");
     if (check_usage(o, err) != 0) return -1;
     return check_no_effect(o, err);
 }

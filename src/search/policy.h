@@ -38,13 +38,17 @@ typedef struct PolicyParam {
     const char *name;     /* --policy-arg NAME=VALUE */
     PolicyParamType type;
     const char *def;      /* the default, as typed; NULL: the user must give it */
-    double lo, hi;        /* the range (a list: of each value) */
+    double lo, hi;        /* the range (a list: of each value); hi >= POLICY_NO_MAX:
+                             none, any finite number >= lo */
     int hi_open;          /* 1: [lo, hi), 0: [lo, hi] */
     const char *help;     /* one line */
     const char *flag;     /* a flag of its own that sets it ("--alpha"), or NULL */
     const char *example;  /* a typical value, for --help and the tests */
 } PolicyParam;
 
+/* An upper bound this large means none: --help says ">= lo", and the
+ * check takes every finite value from lo up (not only those up to 1e30). */
+#define POLICY_NO_MAX 1e30
 #define POLICY_MAX_PARAMS 8
 #define POLICY_MAX_LIST 256 /* values of all list parameters together */
 

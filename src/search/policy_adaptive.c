@@ -19,7 +19,7 @@
 enum { SDS, ALPHA_BUNCHED, ALPHA_SPREAD, GRID, FIRST_DECISION };
 static const PolicyParam PARAMS[] = {
     {"sds", POLICY_DOUBLE_LIST, "0.4917,0.6706,0.7553,0.9025,1.0476,1.1665,1.2824,1.4286,1.6161",
-     0, 1e30, 0, "reference spreads (score sd at the first decision over prompts)", NULL,
+     0, POLICY_NO_MAX, 0, "reference spreads (score sd at the first decision over prompts)", NULL,
      "0.5,1,1.5"},
     {"alpha_bunched", POLICY_DOUBLE, "0.1", 0, 1, 1, "alpha when the spread is the lowest",
      NULL, "0.1"},

@@ -52,19 +52,23 @@ static const char *fmt_num(double x, char *buf, size_t cap) {
     return buf;
 }
 
-/* "outside [0, 1)": ints print whole, others as %g. */
+/* "outside [0, 1)": ints print whole, others as %g; "[0, inf)" where the
+ * range has no top (--help: ">= 0"). */
 static int out_of_range(const PolicyParam *q, const char *label, double v, SrError *err) {
+    char lo[40], hi[40], val[40];
+    if (q->hi >= POLICY_NO_MAX)
+        return sr_fail(err, "%s: %s is outside [%s, inf)", label, fmt_num(v, val, sizeof val),
+                       fmt_num(q->lo, lo, sizeof lo));
     if (is_int(q->type))
         return sr_fail(err, "%s: %.0f is outside [%.0f, %.0f%c", label, v, q->lo, q->hi,
                        q->hi_open ? ')' : ']');
-    char lo[40], hi[40], val[40];
     return sr_fail(err, "%s: %s is outside [%s, %s%c", label, fmt_num(v, val, sizeof val),
                    fmt_num(q->lo, lo, sizeof lo), fmt_num(q->hi, hi, sizeof hi),
                    q->hi_open ? ')' : ']');
 }
 
 static int in_range(const PolicyParam *q, double v) {
-    return v >= q->lo && (q->hi_open ? v < q->hi : v <= q->hi);
+    return v >= q->lo && (q->hi >= POLICY_NO_MAX || (q->hi_open ? v < q->hi : v <= q->hi));
 }
 
 /* One number of the parameter's kind, the whole of s. */

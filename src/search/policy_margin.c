@@ -6,7 +6,7 @@
 
 enum { DELTA, FIRST_DECISION };
 static const PolicyParam PARAMS[] = {
-    {"delta", POLICY_DOUBLE, NULL, 0, 1e30, 0, "keep scores >= best - delta", NULL, "0.5"},
+    {"delta", POLICY_DOUBLE, NULL, 0, POLICY_NO_MAX, 0, "keep scores >= best - delta", NULL, "0.5"},
     POLICY_PARAM_FIRST_DECISION,
 };
 

@@ -34,7 +34,8 @@
  * total: a budget of candidates shared by the prompts of a --prompts file,
  * in file order: each prompt may plan at most what is left divided by the
  * prompts still to run (floor), so what one prompt leaves unused is shared
- * by the prompts after it (cli/search_batch.c keeps the count). On a single
+ * by the prompts after it (cli/search_batch.c keeps the count, and on
+ * --resume rebuilds it from the lines already written). On a single
  * prompt it caps n. 0: no shared budget.
  *
  * Replay: the rule reads final scores only, which a record holds for every

@@ -319,6 +319,24 @@ static int more_waves(Run *R, int started, int next, SrError *err) {
     return more;
 }
 
+/* Ends the progress line. Its total was the plan; a run the policy stopped
+ * between waves (stopped_of: the candidates planned, else 0) ends with the
+ * total shrunk to the waves that ran (done = total, as for a run that went
+ * to its end) and says so, so that the total a user watched does not
+ * silently change; a failed run says it failed before main's message. */
+static void finish_progress(const Run *R, int stopped_of, int failed) {
+    long long per = R->plan.max_new, done = (long long)R->wave * per;
+    char note[160];
+    if (failed) {
+        progress_finish(R->p->progress, done, (long long)R->n_waves * per, "failed");
+        return;
+    }
+    if (stopped_of)
+        snprintf(note, sizeof note, "stopped early by policy %s: %d of %d waves ran (%d of %d "
+                 "candidates)", R->p->policy->name, R->wave, R->n_waves, R->n_total, stopped_of);
+    progress_finish(R->p->progress, done, done, stopped_of ? note : NULL);
+}
+
 static int prefill_prompt(Run *R, const int *prompt, SrError *err) {
     int n = R->n_prompt;
     double t0 = search_now();
@@ -502,12 +520,14 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
     if (kv_create(R.cfg, R.room + 1, &R.budget, &R.kv, err) != 0) goto done;
     if (rs->ops->begin(rs, &R.budget, R.room, R.share, err) != 0) goto done;
     if (prefill_prompt(&R, prompt, err) != 0) goto done;
+    int stopped = 0;
     for (int first = 0; first < n_total; first += R.cap, R.wave++) {
         int count = n_total - first < R.cap ? n_total - first : R.cap;
         int more = first == 0 ? 1 : more_waves(&R, first, count, err);
         if (more < 0) goto done;
         if (!more) { /* the policy ends the run: the unstarted leave the result */
             res->n = R.n_total = first;
+            stopped = 1;
             break;
         }
         if (run_wave(&R, first, count, err) != 0) goto done;
@@ -517,11 +537,11 @@ int search_run_gen(const SearchGen *gen, RewardSource *rs, const int *prompt, in
         *ws = res->stats;
         ws->seconds_other = search_now() - t_start - ws->seconds_generation - ws->seconds_scoring;
     }
-    progress_finish(p->progress, (long long)R.wave * R.plan.max_new,
-                    (long long)R.wave * R.plan.max_new);
+    finish_progress(&R, stopped ? n_total : 0, 0);
     if (pick_best(res, p, err) != 0) goto done;
     rc = 0;
 done:
+    if (rc != 0) finish_progress(&R, 0, 1);
     if (rc != 0)
         for (int i = 0; i < res->n; i++) search_release(&R, &res->cands[i]);
     search_fill_stats(&R);
