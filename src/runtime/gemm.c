@@ -248,13 +248,13 @@ static void tile_portable(int mr, int np, const float *x, int ldx, const TileIn 
         }                                                                                  \
     } while (0)
 
-/* The tiles that read their panels from cache take lines of the next panel
- * group instead (row_tiles), pf_lines / pairs per pair of columns (pf_acc:
- * the fraction of a line owed), so memory streams at an even rate, not only
- * while the first tile runs. Hints and mix measured fastest on Zen 4 at
- * batch 32: AVX-512 T0, alone (T1/T2 cost bf16 3-4 points of the FMA peak);
- * AVX2 T2 (T0: f32 76-78% instead of 84%), beside PREFETCH_W for bf16/f16
- * (without it bf16 lost 1-3 points). */
+/* The tiles that read their panels from cache (3 rows or more: row_tiles;
+ * 1-2 row tiles compile without this) take lines of the next panel group,
+ * pf_lines / pairs per pair of columns (pf_acc: the fraction of a line
+ * owed), so memory streams at an even rate, not only while the first tile
+ * runs. Hints and mix measured fastest on Zen 4 at batch 32: AVX-512 T0,
+ * alone (T1/T2 cost bf16 3-4 points of the FMA peak); AVX2 T2 (T0: f32
+ * 76-78% instead of 84%), beside PREFETCH_W for bf16/f16 (without: -1-3). */
 #define PREFETCH_NEXT(HINT)                                                                \
     do {                                                                                   \
         for (pf_acc += pf_lines; pf_acc >= pairs; pf_acc -= pairs, pf += 64)               \
@@ -305,7 +305,7 @@ AVX2_INLINE void tile_avx2(const int dt, const int mr, const int np, const float
 #pragma GCC unroll 8
         for (int v = 0; v < 2 * np; v++) acc[r][v] = _mm256_setzero_ps();
     const char *pf = in->pf;
-    const long pf_lines = in->pf_lines, pairs = K / 2 > 0 ? K / 2 : 1;
+    const long pf_lines = mr > 2 ? in->pf_lines : 0, pairs = K / 2 > 0 ? K / 2 : 1;
     long pf_acc = 0;
     int k = 0;
     for (; k + 1 < K; k += 2) {
@@ -375,7 +375,7 @@ AVX512_INLINE void tile_avx512(const int dt, const int mr, const int np, const f
 #pragma GCC unroll 8
         for (int q = 0; q < np; q++) acc[r][q] = _mm512_setzero_ps();
     const char *pf = in->pf;
-    const long pf_lines = in->pf_lines, pairs = K / 2 > 0 ? K / 2 : 1;
+    const long pf_lines = mr > 2 ? in->pf_lines : 0, pairs = K / 2 > 0 ? K / 2 : 1;
     long pf_acc = 0;
     int k = 0;
     for (; k + 1 < K; k += 2) {
