@@ -16,7 +16,7 @@ import struct
 import sys
 
 MAGIC = b"SPRECORD"
-VERSION = 4  # reads 1 to 4; 2 adds rs_args, 3 the run's options, 4 the closing ids
+VERSION = 5  # reads 1 to 5; 2 adds rs_args, 3 the run's options, 4 the closing ids, 5 --kv-dtype
 # (docs/record-format.md)
 RUN_OPTS = ("run_weights", "run_template", "run_system", "run_thinking")
 FNV_OFFSET = 0xCBF29CE484222325
@@ -120,9 +120,11 @@ def parse_record(data, name="record"):
     if version >= 3:
         for k in ("rs_args",) + RUN_OPTS:
             r[k] = c.string(k) if c.u8(k + " flag") else None
+    # version 5: --kv-dtype as given (None: not given, f32), then whether closing ids follow
+    r["kv_dtype"] = c.string("kv dtype") if version >= 5 else None
     # version 4: --closing-ids as given (None: not given, or a record that kept only their count)
     r["closing_ids"] = None
-    if version >= 4:
+    if version == 4 or (version >= 5 and c.u8("closing ids flag")):
         n = c.i32("closing id count")
         if n != r["rs_closing_len"]:
             raise ValueError(f"{name}: {n} closing ids, the reward closing length says "
@@ -197,7 +199,10 @@ def serialize_record(r):
             put("B", r.get(k) is not None)
             if r.get(k) is not None:
                 string(r[k])
-        if r["version"] >= 4:
+        if r["version"] >= 5:
+            string(r["kv_dtype"])
+            put("B", r.get("closing_ids") is not None)
+        if r["version"] == 4 or (r["version"] >= 5 and r.get("closing_ids") is not None):
             put("i", len(r["closing_ids"]))
             put("%di" % len(r["closing_ids"]), *r["closing_ids"])
     elif r["version"] >= 2:

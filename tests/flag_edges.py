@@ -35,6 +35,9 @@ its flags have been checked, and listed as long, since the run is real work.
 The maxima come from the help (policy parameters) or from the binary's own
 "outside [lo, hi]" message for a huge value; a flag is numeric when the
 binary refuses a word for it as "not an integer / a number / a byte size".
+A flag of choices (--weights, --kv-dtype: the binary refuses a word as
+"'abc' is not A, B or C") runs at each choice it lists, and at an empty
+value, another case and a word.
 
 Run by `make test` (SPECREJ_BIN names the binary); `-v` prints every run.
 """
@@ -92,6 +95,7 @@ def candidate_flags(help_text):
 
 
 NOT_NUMBER = re.compile(r"is not (an integer|a finite number|a number|a byte size|a list)")
+CHOICES = re.compile(r"'abc' is not ([\w-]+(?:, [\w-]+)*) or ([\w-]+)$")
 RANGE = re.compile(r"outside \[([-\d.e+]+), ([-\d.e+]+)\]")
 
 
@@ -100,6 +104,9 @@ def classify(runner, cmd, flag, aliases):
     not a number (int, float, bytes or a list), a huge value with its range."""
     rc, _, err, _ = sh(runner.argv(cmd, [(flag, aliases, "abc")]), CWD)
     m = NOT_NUMBER.search(err.decode("utf-8", "replace"))
+    c = CHOICES.search(err.decode("utf-8", "replace").strip())
+    if rc == 2 and c:
+        return "choice", c.group(1).split(", ") + [c.group(2)]
     if rc != 2 or not m:
         return None, None
     kind = {"an integer": "int", "a finite number": "float", "a number": "float",
@@ -112,6 +119,8 @@ def classify(runner, cmd, flag, aliases):
 
 
 def values(kind, hi):
+    if kind == "choice":  # hi: the choices
+        return hi + ["", hi[0].upper(), "abc"]
     if kind == "bytes":
         return ["0", "1", "2", "1K", "64K", "1M", "1G", "1T", "1E", "16E", "-1", "1.5M", "1Q",
                 "99999999999999999999999", "abc"]
@@ -398,9 +407,17 @@ def main(argv):
             seen_flags[cmd] = flags
             for flag, (aliases, hi, kind) in sorted(flags.items()):
                 for v in values(kind, hi):
+                    if kind == "choice":
+                        jobs.append((cmd, [(flag, aliases, v)], False))
+                        continue
                     top = hi if hi is not None else DEFAULT_MAX
                     at_max = v in (str(int(top)), "1T", "1G") and flag in WORK_GROWS
                     jobs.append((cmd, [(flag, aliases, v)], at_max))
+        # the choice flags are found too (here the KV cache's element type)
+        if "--kv-dtype" not in seen_flags.get("spr", {}):
+            print("flag-edges: FAIL spr --kv-dtype was not found as a flag of choices",
+                  file=sys.stderr)
+            return 1
         # a command with numeric flags in its help must have a base run here
         for cmd in cmds:
             if r.base(cmd) is None:
@@ -448,8 +465,8 @@ def main(argv):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     nflags = sum(len(f) for f in seen_flags.values())
-    print("flag-edges: %d runs over %d numeric flags of %d commands (%s) and %d policy and "
-          "reward-source parameters: %d ok, %d long "
+    print("flag-edges: %d runs over %d flags (numeric, choices) of %d commands (%s) and %d "
+          "policy and reward-source parameters: %d ok, %d long "
           "(a real run at the flag's maximum, stopped at %d s), %d failed; %.0f s"
           % (len(jobs) + len(param_jobs), nflags, len(seen_flags), ", ".join(seen_flags),
              nparams, len(results["ok"]),

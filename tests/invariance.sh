@@ -8,7 +8,9 @@
 #    under the reward-free sources (consistency's hidden states included) and
 #    soft selection, and the same answer,
 #    candidates and peak KV for the branching policies (resample, tree,
-#    segment).
+#    segment), and with a half-precision KV cache (--kv-dtype f16, bf16)
+#    the same bytes for Speculative Rejection and the same Best-of-N answer
+#    at KV blocks of 4, 8 and 32 positions.
 # The projections never call BLAS (src/runtime/gemm.h), so the bytes must also agree
 # across cores; a core is skipped only when the CPU lacks its instructions.
 # usage: tests/invariance.sh [TEST_BIN_DIR]   (make test runs it)
@@ -66,6 +68,19 @@ run_cli() { # prints what must be the same bytes in every configuration
         "$BIN" spr --model "$LM" --reward "$RM" --prompt "$PROMPT" --policy $pol -n 32 \
             --seed 9 --kv-budget-candidates 8 --json - |
             grep -E '"(response_ids|reward|candidate|candidates_started|peak_kv_bytes)"' || return 1
+    done
+    # a half-precision cache: rounded on write, read exactly, so as invariant
+    "$BIN" spr --model "$LM" --reward "$RM" --prompt "$PROMPT" --alpha 0.5 -n 32 --seed 5 \
+        --kv-dtype f16 --kv-budget 1M --json - | grep -v '"seconds_' || return 1
+    for dt in f16 bf16; do
+        for blk in 4 8 32; do
+            "$BIN" bon --model "$LM" --reward "$RM" --prompt "$PROMPT" -N 12 -n 32 --seed 9 \
+                --kv-dtype "$dt" --kv-block "$blk" --max-batch 5 --json - |
+                grep -E '"(response_ids|reward|candidate|gold|stop)"' >"$work/blk.$blk" || return 1
+        done
+        cmp -s "$work/blk.4" "$work/blk.8" && cmp -s "$work/blk.4" "$work/blk.32" ||
+            { echo "--kv-dtype $dt: the answer depends on --kv-block"; return 1; }
+        cat "$work/blk.4"
     done
 }
 

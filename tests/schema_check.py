@@ -131,16 +131,17 @@ def main():
         assert got == want, "%s: params.budget.kv_block %r, not %r" % (name, got, want)
     search("replay_soft", ["replay", "--record", rec, "-N", "8", "--select", "soft", "--lambda",
                            "0.5"])
-    # --weights, --template, --system, --thinking: in params only when given,
-    # live and replayed (a record keeps them: format version 3)
+    # --weights, --kv-dtype, --template, --system, --thinking: in params only
+    # when given, live and replayed (a record keeps them: format versions 3, 5)
     chat = ["--model", CHAT_LM, "--reward", CHAT_RM, "--prompt", "It is", "-n", "8"]
-    opts = ["--weights", "bf16", "--template", "model", "--system", "Be brief", "--thinking",
-            "off"]
+    opts = ["--weights", "bf16", "--kv-dtype", "f16", "--template", "model", "--system",
+            "Be brief", "--thinking", "off"]
     search("spr_run_opts", ["spr"] + chat + opts + ["--alpha", "0.5", "--max-batch", "8"])
     chat_rec = os.path.join(tmp, "chat.rec")
     run(["record"] + chat + opts + ["-N", "8", "--output", chat_rec])
     search("replay_run_opts", ["replay", "--record", chat_rec, "--alpha", "0.5", "--max-batch", "8"])
-    want_opts = {"weights": "bf16", "template": "model", "system": "Be brief", "thinking": False}
+    want_opts = {"weights": "bf16", "kv_dtype": "f16", "template": "model", "system": "Be brief",
+                 "thinking": False}
     for name in ("spr_run_opts", "replay_run_opts"):
         got = {k: load(os.path.join(tmp, name + ".json"))["params"].get(k) for k in want_opts}
         assert got == want_opts, "%s: params %r, not %r" % (name, got, want_opts)
@@ -201,6 +202,7 @@ def main():
         ("a block size of 12", result, lambda d: d["params"]["budget"].__setitem__("kv_block", 12)),
         ("thinking as text", result, lambda d: d["params"].__setitem__("thinking", "off")),
         ("weights of f64", result, lambda d: d["params"].__setitem__("weights", "f64")),
+        ("a KV dtype of f8", result, lambda d: d["params"].__setitem__("kv_dtype", "f8")),
     ]
     for what, doc, mutate in mutations:
         bad = json.loads(json.dumps(doc))

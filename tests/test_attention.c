@@ -18,20 +18,40 @@
  * outputs must equal the first cache's bit for bit, since the block size
  * may change only the budget arithmetic, never a number (what lets a
  * record made at one --kv-block be replayed at any other).
+ *
+ * Half-precision caches (--kv-dtype bf16, f16): the same trials on caches
+ * of each type (tuned against reference within TOL, block sizes bit for
+ * bit); and, on caches filled directly, attention over a bf16 or f16 cache
+ * must be attention over an f32 cache holding the rounded values, bit for
+ * bit, for the tuned kernels (shared-prefix products included) and for the
+ * reference alike. A key beyond f16's range fails the forward pass.
  */
 #include "test_util.h"
 
 #include <math.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "base/rng.h"
+#include "runtime/half.h"
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "runtime/model_internal.h"
+#include "runtime/safetensors.h"
 
 /* relative to max(1, |reference|): well above float rounding through a few
  * layers, far below what a wrong position, head or prefix would give */
 #define TOL 2e-4
+/* Through a whole model on a half cache: the two kernels' last-bit
+ * difference in one layer's output can carry a later layer's key or value
+ * across a rounding boundary, a whole half ulp (2^-11 for f16, 2^-8 for
+ * bf16) at once; measured up to 3.6e-4 (f16) and 2.3e-3 (bf16) here. Ten ulps
+ * still leave a wrong position, head or prefix (differences of order 1)
+ * far outside. The single-layer comparison below keeps TOL. */
+#define F16_MODEL_TOL 5e-3
+#define BF16_MODEL_TOL 4e-2
 
 enum { MAX_SLOTS = 10, SEQ = 100 };
 
@@ -53,7 +73,7 @@ static void put_floats(FILE *f, Rng *r, size_t n, double lo, double hi) {
 /* A llama2.c v0 checkpoint of shape s with random weights, classifier
  * shared with the embedding. Projections are scaled so that attention is
  * far from uniform (scores of a few units). */
-static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
+static void write_checkpoint_scaled(const char *path, const Shape *s, Rng *r, double kv_scale) {
     int D = s->heads * s->hd, KV = s->kv_heads * s->hd, L = s->layers, F = s->hidden;
     int header[7] = {D, F, L, s->heads, s->kv_heads, s->vocab, SEQ};
     FILE *f = fopen(path, "wb");
@@ -63,7 +83,7 @@ static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
     put_floats(f, r, (size_t)s->vocab * D, -1, 1);     /* embedding */
     put_floats(f, r, (size_t)L * D, 0.5, 1.5);         /* rms_att */
     put_floats(f, r, (size_t)L * D * D, -wd, wd);      /* wq */
-    put_floats(f, r, (size_t)2 * L * KV * D, -wd, wd); /* wk, wv */
+    put_floats(f, r, (size_t)2 * L * KV * D, -wd * kv_scale, wd * kv_scale); /* wk, wv */
     put_floats(f, r, (size_t)L * D * D, -wd, wd);      /* wo */
     put_floats(f, r, (size_t)L * D, 0.5, 1.5);         /* rms_ffn */
     put_floats(f, r, (size_t)L * F * D, -wd, wd);      /* w1 */
@@ -74,13 +94,17 @@ static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
     assert_int_equal(fclose(f), 0);
 }
 
+static void write_checkpoint(const char *path, const Shape *s, Rng *r) {
+    write_checkpoint_scaled(path, s, r, 1.0);
+}
+
 /* The sides of a trial: one model, a cache per kernel, and one more for
  * the tuned kernel at another block size. */
 typedef struct {
     Model *m;
     KVCache *kv[3]; /* [0]: tuned, [1]: reference, [2]: tuned, other blocks */
     int V;
-    double worst;
+    double tol, worst;
     long long compared;
 } Pair;
 
@@ -100,7 +124,7 @@ static void forward_both(Pair *p, int n, const int *slots, const int *tokens) {
                  kv_cache_block(p->kv[0]), kv_cache_block(p->kv[2]));
     for (size_t e = 0; e < (size_t)n * p->V; e++) {
         double ref = out[1][e], d = fabs((double)out[0][e] - ref) / fmax(1.0, fabs(ref));
-        if (!(d <= TOL))
+        if (!(d <= p->tol))
             fail_msg("row %zu of %d (slot %d), column %zu: tuned %.9g, reference %.9g", e / p->V,
                      n, slots[e / p->V], e % p->V, out[0][e], ref);
         if (d > p->worst) p->worst = d;
@@ -167,12 +191,14 @@ static Shape random_shape(Rng *r, int trial) {
     return s;
 }
 
-static void run_trial(Rng *r, const char *path, int trial) {
+static void run_trial(Rng *r, const char *path, int trial, int kv_dtype) {
     Shape s = random_shape(r, trial);
     write_checkpoint(path, &s, r);
     Pair p = {0};
     SrError err = {{0}};
     if (model_load(path, &p.m, &err) != 0) fail_msg("model_load: %s", err.msg);
+    model_set_kv_dtype(p.m, kv_dtype);
+    p.tol = kv_dtype == MODEL_DTYPE_F16 ? F16_MODEL_TOL : kv_dtype ? BF16_MODEL_TOL : TOL;
     p.V = model_output_dim(p.m);
     /* blocks of 4, 8, 16, 32 in turn; the third cache at the size 2 steps on */
     int block = KV_BLOCK_MIN << (trial % 4), other = KV_BLOCK_MIN << ((trial + 2) % 4);
@@ -189,10 +215,10 @@ static void run_trial(Rng *r, const char *path, int trial) {
     }
     for (int c = n_prompts; c < n_slots; c++) start_candidate(&p, r, c, rand_int(r, 0, n_prompts - 1));
     decode(&p, r, n_slots, rand_int(r, 10, 40));
-    print_message("trial %2d: %d heads / %d kv, hd %2d, %d layers, %d slots, blocks %2d (%2d): "
-                  "%lld values, worst relative difference %.2g\n",
-                  trial, s.heads, s.kv_heads, s.hd, s.layers, n_slots, block, other, p.compared,
-                  p.worst);
+    print_message("trial %2d (%s KV): %d heads / %d kv, hd %2d, %d layers, %d slots, blocks %2d "
+                  "(%2d): %lld values, worst relative difference %.2g\n",
+                  trial, model_weights_name(kv_dtype), s.heads, s.kv_heads, s.hd, s.layers,
+                  n_slots, block, other, p.compared, p.worst);
     kv_free(p.kv[0]), kv_free(p.kv[1]), kv_free(p.kv[2]);
     model_free(p.m);
 }
@@ -204,7 +230,171 @@ static void test_tuned_vs_reference(void **state) {
     assert_true(fd >= 0);
     close(fd);
     Rng r = rng_stream(20261201, 0);
-    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++) run_trial(&r, path, trial);
+    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++)
+        run_trial(&r, path, trial, MODEL_DTYPE_F32);
+    /* every head size once per half type, at each block size in turn */
+    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++)
+        run_trial(&r, path, trial, trial % 2 ? MODEL_DTYPE_BF16 : MODEL_DTYPE_F16);
+    unlink(path);
+}
+
+/* ---- a half cache against an f32 cache of the rounded values ----------- */
+
+static int omp_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Writes a random key or value row (values up to +-8, some tiny: f16
+ * subnormals) at pos of slot in both caches: rounded in h[1], its exact
+ * widening in the f32 cache h[0] (by the checkpoint loader's conversion:
+ * another implementation than the kernels'). */
+static void put_row(KVCache *h[2], Rng *r, int slot, int pos, int kv_dim, int dtype) {
+    uint16_t *k = kv_key_at(h[1], slot, 0, pos), *v = kv_value_at(h[1], slot, 0, pos);
+    float *k32 = kv_key(h[0], slot, 0, pos), *v32 = kv_value(h[0], slot, 0, pos);
+    for (int j = 0; j < kv_dim; j++)
+        for (int which = 0; which < 2; which++) {
+            float x = (float)(16 * rng_uniform(r) - 8) * (rng_uniform(r) < 0.1 ? 1e-6f : 1.0f);
+            int over = 0;
+            uint16_t q = dtype == MODEL_DTYPE_F16 ? half_to_f16(x, &over) : half_to_bf16(x, NULL);
+            assert_int_equal(over, 0);
+            (which ? v : k)[j] = q;
+            (which ? v32 : k32)[j] =
+                dtype == MODEL_DTYPE_F16 ? st_f16_to_f32(q) : st_bf16_to_f32(q);
+        }
+}
+
+/* Grows slot by len positions of random rows in both caches. */
+static void grow(KVCache *h[2], Rng *r, int slot, int len, int kv_dim, int dtype) {
+    SrError err = {{0}};
+    for (int side = 0; side < 2; side++)
+        if (kv_reserve(h[side], slot, len, &err) != 0) fail_msg("reserve: %s", err.msg);
+    int at = kv_len(h[0], slot);
+    for (int t = 0; t < len; t++) {
+        put_row(h, r, slot, at + t, kv_dim, dtype);
+        kv_advance(h[0], slot), kv_advance(h[1], slot);
+    }
+}
+
+/* One attention call (every candidate's last position) on a cache, tuned
+ * (ref 0) or reference (1), into out. */
+static void attend(KVCache *kv, const AttnShape *sh, int n, const int *slots, const float *q,
+                   int ref, float *out) {
+    SrError err = {{0}};
+    int pos[MAX_SLOTS], max_pos = 0;
+    for (int i = 0; i < n; i++) {
+        pos[i] = kv_len(kv, slots[i]) - 1;
+        if (pos[i] > max_pos) max_pos = pos[i];
+    }
+    AttnScratch a = {0};
+    assert_int_equal(attn_reserve(&a, sh, omp_threads(), max_pos, &err), 0);
+    assert_int_equal(attn_prefix_plan(&a, sh, kv, n, slots, &err), 0);
+    AttnCall call = {n, slots, pos, max_pos, q, sh->n_heads * sh->head_dim, out};
+    if (ref) attn_reference(&a, sh, kv, 0, &call);
+    else attn_layer(&a, sh, kv, 0, &call);
+    attn_scratch_free(&a);
+}
+
+static void half_trial(Rng *r, int trial, int dtype) {
+    SrError err = {{0}};
+    AttnShape sh;
+    sh.n_kv_heads = rand_int(r, 1, 3);
+    sh.n_heads = sh.n_kv_heads * rand_int(r, 1, 4);
+    sh.head_dim = HEAD_DIMS[trial % N_HEAD_DIMS];
+    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
+    ModelConfig cfg = {0};
+    cfg.n_layers = 1, cfg.n_heads = sh.n_heads, cfg.n_kv_heads = sh.n_kv_heads;
+    cfg.head_dim = sh.head_dim, cfg.max_seq_len = SEQ;
+    KVCache *h[2];
+    KVBudget b[2];
+    for (int side = 0; side < 2; side++) {
+        kv_budget_init(&b[side], SIZE_MAX, KV_BLOCK_MIN << (trial % 4));
+        cfg.kv_dtype = side ? dtype : MODEL_DTYPE_F32;
+        assert_int_equal(kv_create(&cfg, MAX_SLOTS, &b[side], &h[side], &err), 0);
+        assert_int_equal(kv_alloc_slot(h[side], &err), 0); /* the prompt */
+    }
+    grow(h, r, 0, rand_int(r, 1, 40), kv_dim, dtype);
+    int n = rand_int(r, 2, MAX_SLOTS - 1), slots[MAX_SLOTS];
+    for (int i = 0; i < n; i++) {
+        slots[i] = i + 1;
+        for (int side = 0; side < 2; side++) {
+            assert_int_equal(kv_alloc_slot(h[side], &err), slots[i]);
+            if (i % 3 != 2) /* most borrow the prompt: the prefix products */
+                assert_int_equal(kv_share_prefix(h[side], slots[i], 0, kv_len(h[0], 0), &err), 0);
+        }
+        grow(h, r, slots[i], rand_int(r, 1, 50), kv_dim, dtype);
+    }
+    float *q = malloc(sizeof(float) * n * q_dim), *out[2][2];
+    for (int e = 0; e < n * q_dim; e++) q[e] = (float)(4 * rng_uniform(r) - 2);
+    for (int side = 0; side < 2; side++)
+        for (int ref = 0; ref < 2; ref++) {
+            out[side][ref] = malloc(sizeof(float) * n * q_dim);
+            attend(h[side], &sh, n, slots, q, ref, out[side][ref]);
+        }
+    for (int ref = 0; ref < 2; ref++)
+        if (memcmp(out[0][ref], out[1][ref], sizeof(float) * n * q_dim) != 0)
+            fail_msg("trial %d, %s KV: the %s attention differs from f32 over the rounded values",
+                     trial, model_weights_name(dtype), ref ? "reference" : "tuned");
+    for (int e = 0; e < n * q_dim; e++) {
+        double ref = out[1][1][e];
+        if (!(fabs((double)out[1][0][e] - ref) / fmax(1.0, fabs(ref)) <= TOL))
+            fail_msg("trial %d, %s KV, element %d: tuned %.9g, reference %.9g", trial,
+                     model_weights_name(dtype), e, out[1][0][e], ref);
+    }
+    for (int side = 0; side < 2; side++) {
+        kv_free(h[side]);
+        free(out[side][0]), free(out[side][1]);
+    }
+    free(q);
+}
+
+static void test_half_is_f32_of_rounded(void **state) {
+    (void)state;
+    Rng r = rng_stream(20261207, 0);
+    for (int trial = 0; trial < 2 * N_HEAD_DIMS; trial++) {
+        half_trial(&r, trial, MODEL_DTYPE_F16);
+        half_trial(&r, trial, MODEL_DTYPE_BF16);
+    }
+}
+
+/* A key beyond f16's range fails the call with one line saying where and
+ * what to use instead; bf16 (and f32) hold it. */
+static void test_f16_overflow(void **state) {
+    (void)state;
+    char path[] = "/tmp/specrej-test-attention-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    Rng r = rng_stream(7, 0);
+    Shape s = {2, 1, 8, 2, 16, 16};
+    write_checkpoint_scaled(path, &s, &r, 1e6); /* keys and values of ~1e5 */
+    static const int dts[] = {MODEL_DTYPE_F32, MODEL_DTYPE_BF16, MODEL_DTYPE_F16};
+    for (int d = 0; d < 3; d++) {
+        Model *m = NULL;
+        KVCache *kv = NULL;
+        SrError err = {{0}};
+        assert_int_equal(model_load(path, &m, &err), 0);
+        model_set_kv_dtype(m, dts[d]);
+        assert_int_equal(kv_create(model_config(m), 1, NULL, &kv, &err), 0);
+        assert_int_equal(kv_alloc_slot(kv, &err), 0);
+        int ids[4] = {1, 2, 3, 4}, slots[4] = {0};
+        float out[4 * 16];
+        int rc = model_forward(m, kv, 4, slots, ids, out, &err);
+        if (dts[d] != MODEL_DTYPE_F16) {
+            assert_int_equal(rc, 0);
+            for (int e = 0; e < 4 * 16; e++) assert_true(isfinite(out[e]));
+        } else {
+            assert_int_equal(rc, -1);
+            assert_string_equal(err.msg, "--kv-dtype f16: a key at layer 0 is beyond f16's range "
+                                         "(65504); use bf16 or f32");
+            assert_int_equal(kv_len(kv, 0), 0);
+        }
+        kv_free(kv);
+        model_free(m);
+    }
     unlink(path);
 }
 
@@ -239,6 +429,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tuned_vs_reference),
         cmocka_unit_test(test_reference_is_used),
+        cmocka_unit_test(test_half_is_f32_of_rounded),
+        cmocka_unit_test(test_f16_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

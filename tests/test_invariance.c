@@ -1,7 +1,8 @@
 /* Batch and thread invariance by construction: the projection kernel
  * against independent references, and the shipped models' rows, bit for
  * bit, whatever the batch around them, their place in it, the prefill
- * chunking and the thread count.
+ * chunking and the thread count, with an f32 cache and a half-precision
+ * one (--kv-dtype).
  *
  * tests/invariance.sh runs this binary (and the CLI comparisons) under every
  * OpenBLAS core the CPU can execute and at 1, 2 and 3 threads. */
@@ -266,10 +267,11 @@ static void check_random_batches(Model *m, const Seqs *q, const float *alone, ui
     set_threads(1);
 }
 
-static void check_model(const char *path) {
+static void check_model_kv(const char *path, int kv_dtype) {
     Model *m = NULL;
     SrError err = {{0}};
     if (model_load(path, &m, &err) != 0) fail_msg("%s", err.msg);
+    model_set_kv_dtype(m, kv_dtype);
     Seqs q;
     uint64_t seed = 11;
     int vocab = model_config(m)->vocab_size;
@@ -285,6 +287,18 @@ static void check_model(const char *path) {
         free(alone);
     }
     model_free(m);
+}
+
+static void check_model(const char *path) { check_model_kv(path, MODEL_DTYPE_F32); }
+
+/* --kv-dtype f16 and bf16: the cache rounds what it stores, each row alone
+ * on its own values, so the rows are as invariant as with f32 (the KV
+ * block size: tests/test_attention.c). */
+static void shipped_rows_same_in_any_batch_half_kv(void **state) {
+    (void)state;
+    check_model_kv("data/austen-lm", MODEL_DTYPE_F16);
+    check_model_kv("data/austen-rm", MODEL_DTYPE_F16);
+    check_model_kv("data/austen-lm", MODEL_DTYPE_BF16);
 }
 
 static void shipped_lm_rows_same_in_any_batch(void **state) {
@@ -364,6 +378,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(models_same_on_every_kernel),
         cmocka_unit_test(shipped_lm_rows_same_in_any_batch),
         cmocka_unit_test(shipped_rm_rows_same_in_any_batch),
+        cmocka_unit_test(shipped_rows_same_in_any_batch_half_kv),
         cmocka_unit_test(fixture_models_rows_same_in_any_batch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

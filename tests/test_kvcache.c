@@ -1,12 +1,17 @@
 /* test_kvcache.c - byte budget, slots, copy_prefix, truncate, release, and
  * that a forward pass through copied/truncated slots matches the fixtures,
- * all at every allowed block size (--kv-block). */
+ * all at every allowed block size (--kv-block); half-precision caches
+ * (--kv-dtype): half the bytes per token, about twice the candidates in a
+ * budget, contents copied and shared as stored, and the bf16/f16
+ * conversions (half.h) checked on every 16-bit value. */
 #include "test_util.h"
 
 #include <math.h>
 
+#include "runtime/half.h"
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
+#include "runtime/safetensors.h"
 #include "refs.h"
 
 /* The block size the tests below run at (main sets each in turn). */
@@ -214,6 +219,119 @@ static void test_copy_truncate(void **state) {
     kv_free(kv);
     assert_int_equal(budget.used, 0);
     assert_int_equal(budget.peak, (size_t)(3 + 2) * blk);
+}
+
+/* --kv-dtype bf16 and f16: half the bytes per token and per block (the
+ * header aside); a budget that holds N f32 candidates of L positions holds
+ * 2N - 1 half ones (2N but for the 64-byte headers, which the halved
+ * blocks do not halve); copies keep the stored bits; a cache of another
+ * type is not the model's. */
+static void test_half_budget(void **state) {
+    ModelConfig c = tiny_config();
+    c.n_layers = 4, c.n_kv_heads = 4, c.head_dim = 64; /* 8 KiB per token in f32 */
+    size_t b32 = kv_bytes_per_token(&c);
+    enum { N = 8, L = 40 };
+    for (int dt = MODEL_DTYPE_BF16; dt <= MODEL_DTYPE_F16; dt++) {
+        ModelConfig h = c;
+        h.kv_dtype = dt;
+        size_t b16 = kv_bytes_per_token(&h);
+        assert_int_equal(2 * b16, b32);
+        assert_int_equal(kv_block_bytes(KV_BLOCK, b16), 64 + KV_BLOCK * b32 / 2);
+        KVBudget budget;
+        kv_budget_init(&budget, N * kv_bytes_for(KV_BLOCK, b32, L), KV_BLOCK);
+        int fit[2];
+        for (int side = 0; side < 2; side++) {
+            KVCache *kv = NULL;
+            SrError err = {{0}};
+            assert_int_equal(kv_create(side ? &h : &c, 4 * N, &budget, &kv, &err), 0);
+            fit[side] = 0;
+            for (int s; (s = kv_alloc_slot(kv, &err)) >= 0 && kv_reserve(kv, s, L, &err) == 0;)
+                fit[side]++;
+            assert_non_null(strstr(err.msg, "budget"));
+            kv_free(kv);
+        }
+        assert_int_equal(fit[0], N);
+        assert_int_equal(fit[1], 2 * N - 1);
+    }
+    /* contents: stored as written, copied and shared as stored */
+    ModelConfig h = tiny_config();
+    h.kv_dtype = MODEL_DTYPE_F16;
+    KVCache *kv = NULL;
+    SrError err = {{0}};
+    int kv_dim = h.n_kv_heads * h.head_dim, n = KV_BLOCK + 3;
+    assert_int_equal(kv_create(&h, 3, NULL, &kv, &err), 0);
+    assert_int_equal(kv_dtype(kv), MODEL_DTYPE_F16);
+    int src = kv_alloc_slot(kv, &err), dst = kv_alloc_slot(kv, &err);
+    assert_int_equal(kv_reserve(kv, src, n, &err), 0);
+    for (int p = 0; p < n; p++, kv_advance(kv, src))
+        for (int l = 0; l < h.n_layers; l++)
+            for (int j = 0; j < kv_dim; j++) {
+                ((uint16_t *)kv_key_at(kv, src, l, p))[j] = (uint16_t)(p * 100 + l * 10 + j);
+                ((uint16_t *)kv_value_at(kv, src, l, p))[j] = (uint16_t)(60000 - p * 100 - j);
+            }
+    assert_ptr_equal(kv_key_at(kv, src, 1, 2), (char *)kv_key_at(kv, src, 1, 0) + 2 * kv_dim * 2);
+    assert_int_equal(kv_copy_prefix(kv, dst, src, n, &err), 0);
+    for (int p = 0; p < n; p++)
+        for (int l = 0; l < h.n_layers; l++) {
+            assert_int_equal(((uint16_t *)kv_key_at(kv, dst, l, p))[3], p * 100 + l * 10 + 3);
+            assert_int_equal(((uint16_t *)kv_value_at(kv, dst, l, p))[5], 60000 - p * 100 - 5);
+        }
+    ModelConfig f = tiny_config();
+    assert_false(kv_matches(kv, &f));
+    assert_true(kv_matches(kv, &h));
+    kv_free(kv);
+    h.kv_dtype = 7;
+    assert_int_equal(kv_create(&h, 1, NULL, &kv, &err), -1);
+    (void)state;
+}
+
+static uint32_t bits_of(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* half.h on all 65536 values: the bulk widening (F16C where the CPU has
+ * it) gives the portable path's bits and the checkpoint loader's
+ * (safetensors.c, another implementation), a NaN for a NaN (which the
+ * cache never holds: writes refuse them); every finite f16 and bf16
+ * rounds back to itself; a midpoint rounds to the even neighbour; f16's
+ * range ends at 65504 (what rounds above it is reported, never stored as a
+ * silent inf). */
+static void test_half_conversions(void **state) {
+    (void)state;
+    static uint16_t all[65536];
+    static float wide[65536], port[65536];
+    for (int i = 0; i < 65536; i++) all[i] = (uint16_t)i;
+    for (int bf = 0; bf < 2; bf++) {
+        half_widen(wide, all, 65536, bf);
+        half_widen_portable(port, all, 65536, bf);
+        for (int i = 0; i < 65536; i++) {
+            float ref = bf ? st_bf16_to_f32(all[i]) : st_f16_to_f32(all[i]);
+            if (isnan(ref)) { /* F16C quiets a signalling NaN: a NaN all the same */
+                assert_true(isnan(wide[i]) && isnan(port[i]));
+                continue;
+            }
+            if (bits_of(wide[i]) != bits_of(ref) || bits_of(port[i]) != bits_of(ref))
+                fail_msg("%s 0x%04x: widened %08x, portable %08x, loader %08x", bf ? "bf16" : "f16",
+                         i, bits_of(wide[i]), bits_of(port[i]), bits_of(ref));
+            if ((i & 0x7fff) >= (bf ? 0x7f80 : 0x7c00)) continue; /* inf, NaN */
+            int over = 0;
+            uint16_t back = bf ? half_to_bf16(ref, &over) : half_to_f16(ref, &over);
+            assert_int_equal(back, i);
+            assert_int_equal(over, 0);
+            if ((i & 0x7fff) == (bf ? 0x7f7f : 0x7bff)) continue; /* the largest */
+            float next = bf ? st_bf16_to_f32(all[i] + 1) : st_f16_to_f32(all[i] + 1);
+            float mid = ref / 2 + next / 2; /* exact (no overflow near the top) */
+            uint16_t even = (i & 1) ? (uint16_t)(i + 1) : (uint16_t)i;
+            assert_int_equal(bf ? half_to_bf16(mid, NULL) : half_to_f16(mid, &over), even);
+        }
+    }
+    int over = 0;
+    assert_int_equal(half_to_f16(65519.0f, &over), 0x7bff);
+    assert_int_equal(over, 0);
+    half_to_f16(-65520.0f, &over);
+    assert_int_equal(over, 1);
 }
 
 static int argmax(const float *v, int n) {
@@ -498,6 +616,8 @@ int main(int argc, char **argv) {
             cmocka_unit_test_prestate(test_short_slots_stay_in_budget, &b),
             cmocka_unit_test_prestate(test_block_size_values, &b),
             cmocka_unit_test_prestate(test_fork, &b),
+            cmocka_unit_test_prestate(test_half_budget, &b),
+            cmocka_unit_test_prestate(test_half_conversions, &b),
         };
         printf("# KV blocks of %d positions\n", b);
         failed += cmocka_run_group_tests(tests, NULL, NULL);

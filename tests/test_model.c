@@ -148,12 +148,13 @@ static void test_llama2c_bin(void **state) {
 
 /* Max |ours - ref| over every case of a fixture loaded with the given
  * weight storage, and the largest |ref| (the logits' scale). */
-static double weights_error(const char *dir, int weights, double *scale) {
+static double kv_weights_error(const char *dir, int weights, int kv_dtype, double *scale) {
     char path[256];
     snprintf(path, sizeof path, "tests/fixtures/%s", dir);
     Model *m = NULL;
     SrError err = {{0}};
-    if (model_load_as(path, weights, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
+    ModelLoadOptions o = {weights, kv_dtype};
+    if (model_load_with(path, &o, &m, &err) != 0) fail_msg("%s: %s", path, err.msg);
     if (weights != MODEL_WEIGHTS_AUTO) assert_int_equal(model_weight_dtype(m), weights);
     Refs refs;
     load_refs(dir, &refs);
@@ -171,6 +172,10 @@ static double weights_error(const char *dir, int weights, double *scale) {
     refs_free(&refs);
     model_free(m);
     return worst;
+}
+
+static double weights_error(const char *dir, int weights, double *scale) {
+    return kv_weights_error(dir, weights, MODEL_DTYPE_F32, scale);
 }
 
 /* --weights. The BF16 checkpoint's weights are bf16 values, so stored as
@@ -210,6 +215,36 @@ static void test_weights_dtypes(void **state) {
     Model *c = load_or_fail("tests/fixtures/llama_bf16_sharded");
     assert_int_equal(model_weight_dtype(c), MODEL_DTYPE_BF16);
     model_free(c);
+}
+
+/* --kv-dtype. Keys and values rounded to bf16 or f16 as they are written
+ * (weights as stored), the logits stay within KV_BF16_TOL or KV_F16_TOL of
+ * the float64 references, relative to the largest reference value
+ * (README, "KV cache"; measured: f16 0.05-0.09%, bf16 0.46-0.79% of the
+ * scale, against f32's 1e-6; the tolerances leave about twice that): f16
+ * keeps 11 significant bits and bf16 8, and every layer reads rounded keys
+ * and values. f32 is the same bits as without the option. */
+#define KV_BF16_TOL 1.5e-2
+#define KV_F16_TOL 2e-3
+static void test_kv_dtypes(void **state) {
+    (void)state;
+    const char *dirs[] = {"llama_gqa", "qwen2_bias_tied", "qwen3_headdim", "llama_rm",
+                          "llama_bf16_sharded"};
+    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
+        double scale, e = weights_error(dirs[d], MODEL_WEIGHTS_AUTO, &scale);
+        double e32 = kv_weights_error(dirs[d], MODEL_WEIGHTS_AUTO, MODEL_KV_DEFAULT, &scale);
+        double ebf = kv_weights_error(dirs[d], MODEL_WEIGHTS_AUTO, MODEL_DTYPE_BF16, &scale);
+        double ef16 = kv_weights_error(dirs[d], MODEL_WEIGHTS_AUTO, MODEL_DTYPE_F16, &scale);
+        print_message("%-20s KV: max abs error / max |ref| %.3g: f32 %.3g, bf16 %.3g, f16 %.3g\n",
+                      dirs[d], scale, e32, ebf, ef16);
+        if (e32 != e) fail_msg("%s: f32 KV %g vs default %g: not the same bits", dirs[d], e32, e);
+        if (!(ebf <= KV_BF16_TOL * scale))
+            fail_msg("%s: bf16 KV error %g > %g", dirs[d], ebf, KV_BF16_TOL * scale);
+        if (!(ef16 <= KV_F16_TOL * scale))
+            fail_msg("%s: f16 KV error %g > %g", dirs[d], ef16, KV_F16_TOL * scale);
+        /* the rounding shows: a half cache is not the f32 one */
+        assert_true(ebf != e32 && ef16 != e32);
+    }
 }
 
 /* The llama2.c file holds the same weights: after the q/k row permutation
@@ -446,6 +481,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_llama_bf16_sharded),
         cmocka_unit_test(test_llama_rm),
         cmocka_unit_test(test_weights_dtypes),
+        cmocka_unit_test(test_kv_dtypes),
         cmocka_unit_test(test_llama2c_bin),
         cmocka_unit_test(test_llama2c_equals_safetensors),
         cmocka_unit_test(test_batch_invariance),

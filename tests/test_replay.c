@@ -130,6 +130,9 @@ static int setup(void **state) {
            "fix_noclose.rec");
     record("--model data/austen-lm --reward data/austen-rm " AUSTEN " -N 130", "austen.rec");
     record("--model " LM " --reward " RM " " FIX " --closing-ids 5,6 -N 400", "fix_close.rec");
+    record("--model " LM " --reward " RM " " FIX " --kv-dtype f16 --closing-ids 5,6 -N 400",
+           "fix_f16.rec");
+    record("--model " LM " --reward " RM " " FIX " --kv-dtype bf16 -N 400", "fix_bf16.rec");
     return 0;
 }
 
@@ -532,6 +535,67 @@ static void record_version3(void **state) {
     }
 }
 
+/* --kv-dtype: the record keeps it (format version 5, closing ids or not),
+ * both caches' bytes per token are half (rs_kv_bytes_per_token), a replay
+ * is the live run byte for byte and reports it in params, C and Python
+ * read it back, and a KV dtype this build does not know is refused. */
+static void fixtures_kv_dtype(void **state) {
+    (void)state;
+    static const char *const NAME[] = {"fix_f16.rec", "fix_bf16.rec"};
+    static const char *const LIVE[] = {
+        "--model " LM " --reward " RM " " FIX " --kv-dtype f16 --closing-ids 5,6",
+        "--model " LM " --reward " RM " " FIX " --kv-dtype bf16"};
+    char rec[128], plain[128], cmd[1024];
+    path_of(plain, sizeof plain, "fix.rec");
+    Record r0;
+    SrError err = {{0}};
+    if (record_load(plain, &r0, &err) != 0) fail_msg("%s", err.msg);
+    for (int k = 0; k < 2; k++) {
+        path_of(rec, sizeof rec, NAME[k]);
+        same("spr", LIVE[k], rec, "--alpha 0.5 --kv-budget 64K");
+        same("bon", LIVE[k], rec, "-N 21 --kv-budget 40K");
+        Record r;
+        if (record_load(rec, &r, &err) != 0) fail_msg("%s", err.msg);
+        assert_string_equal(r.run_kv_dtype, k ? "bf16" : "f16");
+        assert_int_equal(r.has_closing_ids, !k);
+        assert_int_equal(2 * r.rs_kv_bytes_per_token, r0.rs_kv_bytes_per_token);
+        assert_int_equal(r.gen_cfg.kv_dtype, k ? MODEL_DTYPE_BF16 : MODEL_DTYPE_F16);
+        record_free(&r);
+        size_t len = 0;
+        char *bytes = test_read_file(rec, &len);
+        assert_non_null(bytes);
+        assert_int_equal(bytes[8], 5);
+        free(bytes);
+        snprintf(cmd, sizeof cmd, "%s replay --record %s -N 4 --json -", test_specrej_bin(), rec);
+        char *js = run_ok(cmd);
+        cJSON *j = cJSON_Parse(js);
+        assert_string_equal(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(j, "params"), "kv_dtype")->valuestring,
+            k ? "bf16" : "f16");
+        cJSON_Delete(j);
+        free(js);
+        if (system("python3 -c 'import struct' >/dev/null 2>&1") == 0) {
+            snprintf(cmd, sizeof cmd, "python3 -c \"import sys; sys.path.insert(0, 'experiments'); "
+                     "import record; d = open('%s', 'rb').read(); r = record.parse_record(d, 'x'); "
+                     "print(r['version'], r['kv_dtype'], r['closing_ids'], "
+                     "record.serialize_record(r) == d)\"", rec);
+            char *py = run_ok(cmd);
+            if (!strstr(py, k ? "5 bf16 None True" : "5 f16 [5, 6] True"))
+                fail_msg("python reader: %s", py);
+            free(py);
+        }
+    }
+    record_free(&r0);
+    /* a KV dtype this build does not know is refused */
+    path_of(rec, sizeof rec, "fix_f8.rec");
+    if (record_load(plain, &r0, &err) != 0) fail_msg("%s", err.msg);
+    r0.run_kv_dtype = strdup("f8");
+    if (record_write(rec, &r0, &err) != 0) fail_msg("%s", err.msg);
+    record_free(&r0);
+    assert_int_equal(record_load(rec, &r0, &err), -1);
+    assert_non_null(strstr(err.msg, "the KV dtype is not f32, bf16 or f16"));
+}
+
 /* The Python reader sees what the C reader sees: the same Best-of-N answer. */
 static void python_reader_agrees(void **state) {
     (void)state;
@@ -839,6 +903,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(fixtures_stop_ids_and_bon),
         cmocka_unit_test(fixtures_no_closing_ids),
         cmocka_unit_test(fixtures_closing_ids),
+        cmocka_unit_test(fixtures_kv_dtype),
         cmocka_unit_test(fixtures_selflik),
         cmocka_unit_test(fixtures_reward_free),
         cmocka_unit_test(distribution_needs_live_logits),

@@ -17,14 +17,15 @@ void attn_layer_prev(AttnScratch *a, const AttnShape *s, KVCache *kv, int l, con
 void attn_bench(int repeats, int quick);
 
 /* long_bench.c: Best-of-128 through the CLI at 32, 256 and 200 new tokens
- * and batch 1 at 200, one thread, and the ratios issue 28 asks for (into
- * res, for the summary). */
+ * (f32, and --kv-dtype f16 and bf16) and batch 1 at 200, one thread, and
+ * the ratios issue 28 asks for (into res, for the summary). */
 typedef struct {
     const char *bin, *lm, *rm, *prompts;
     int repeats;
 } LongOpts;
 typedef struct {
     double long_ratio;         /* tokens/s at 256 new tokens / at 32 */
+    double long_ratio_f16, long_ratio_bf16; /* the same with --kv-dtype f16, bf16 */
     double bon200, batch1;     /* tokens per CPU-second */
     double vs_batch1;          /* bon200 / batch1 */
     double runc_lo, runc_hi;   /* vs_batch1 converted to run.c (derived) */

@@ -76,7 +76,7 @@ static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict
  * its length and where its keys and values are (kv_span). */
 static SIMD_INLINE int span_upto(KVCache *kv, int slot, int l, int t, int pos, const float **k,
                                  const float **v) {
-    int n = kv_span(kv, slot, l, t, k, v);
+    int n = kv_span(kv, slot, l, t, (const void **)k, (const void **)v); /* an f32 cache */
     return n < pos + 1 - t ? n : pos + 1 - t;
 }
 

@@ -1495,6 +1495,8 @@ int main(int argc, char **argv) {
         if (WANT("long")) {
             printf("long context: Best-of-128 tokens/s at 256 new tokens / at 32: %.2f (target "
                    ">= 0.85: %s)\n", lr.long_ratio, lr.long_ratio >= 0.85 ? "met" : "MISSED");
+            printf("long context, --kv-dtype f16: %.2f; --kv-dtype bf16: %.2f (the same ratio "
+                   "with a half-precision KV cache)\n", lr.long_ratio_f16, lr.long_ratio_bf16);
             printf("Best-of-128 at 200 new tokens: %.0f tokens per CPU-second = %.2fx specrej's "
                    "own batch 1 at one thread (%.0f, measured in this run); against llama2.c's "
                    "run.c %.2f-%.2fx, derived (run.c not run: taken as 1.25-1.30x slower than "

@@ -12,6 +12,9 @@
  * measures Best-of-128 against specrej's own batch 1 in the same run, and
  * converts with the factor earlier sessions measured run.c at (1.25-1.30x
  * slower than specrej's batch 1 on this model), printed as derived.
+ * The Best-of-128 rows run again with --kv-dtype f16 and bf16 (a half-
+ * precision KV cache: half the bytes attention reads), interleaved with
+ * the f32 ones in the same repetitions, each with its 256/32 ratio.
  */
 #define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -62,13 +65,14 @@ static double json_tokens(const char *path) {
 
 /* One run of the CLI (Best-of-128, or batch 1: generate); exits the bench
  * when it fails. */
-static CliRun run_cli(const LongOpts *o, int max_new, int batch1, const char *prompt,
-                      const char *json) {
+static CliRun run_cli(const LongOpts *o, int max_new, int batch1, const char *kv_dtype,
+                      const char *prompt, const char *json) {
     char n[16];
     snprintf(n, sizeof n, "%d", max_new);
     char *bon[] = {(char *)o->bin, "bon", "-m", (char *)o->lm, "--reward", (char *)o->rm,
                    "-p", (char *)prompt, "-N", "128", "--kv-budget-candidates", "128", "-n", n,
-                   "-t", "1", "--no-progress", "--json", (char *)json, NULL};
+                   "-t", "1", "--no-progress", "--json", (char *)json,
+                   kv_dtype ? "--kv-dtype" : NULL, (char *)kv_dtype, NULL};
     char *gen[] = {(char *)o->bin, "generate", "-m", (char *)o->lm, "-p", (char *)prompt,
                    "-n", n, "-t", "1", "--no-progress", "--json", (char *)json, NULL};
     char **argv = batch1 ? gen : bon;
@@ -111,9 +115,12 @@ static double med(double *v, int n) {
 void long_bench(const LongOpts *o, LongResult *res) {
     /* Best-of-128 at 32, 256 and 200 new tokens; then batch 1 at 200 and at
      * 1, whose difference is the rate of 199 decode steps alone (a run of
-     * 0.1 s would otherwise count the loading and the prompt) */
-    static const int MAX_NEW[] = {32, 256, 200, 200, 1};
-    enum { K = sizeof MAX_NEW / sizeof MAX_NEW[0], B1 = K - 2, B0 = K - 1 };
+     * 0.1 s would otherwise count the loading and the prompt); then
+     * Best-of-128 at 32, 256 and 200 with each half KV dtype */
+    static const int MAX_NEW[] = {32, 256, 200, 200, 1, 32, 256, 200, 32, 256, 200};
+    static const char *const KV[] = {NULL, NULL, NULL, NULL, NULL, "f16", "f16", "f16",
+                                     "bf16", "bf16", "bf16"};
+    enum { K = sizeof MAX_NEW / sizeof MAX_NEW[0], B1 = 3, B0 = 4, F16 = 5, BF16 = 8 };
     int reps = o->repeats < MAX_REPS ? o->repeats : MAX_REPS;
     char prompt[1024] = "It is a truth";
     FILE *pf = fopen(o->prompts, "r");
@@ -134,7 +141,7 @@ void long_bench(const LongOpts *o, LongResult *res) {
     for (int r = 0; r < reps; r++) {
         CliRun c[K];
         for (int k = 0; k < K; k++) {
-            c[k] = run_cli(o, MAX_NEW[k], k >= B1, prompt, json);
+            c[k] = run_cli(o, MAX_NEW[k], k == B1 || k == B0, KV[k], prompt, json);
             cpu_rate[k][r] = c[k].tokens / c[k].cpu, wall_rate[k][r] = c[k].tokens / c[k].wall;
             toks[k] = c[k].tokens;
         }
@@ -144,17 +151,28 @@ void long_bench(const LongOpts *o, LongResult *res) {
     }
     unlink(json);
     double rate[K];
-    printf("%-9s %8s %9s %12s %12s\n", "run", "max-new", "tokens", "tokens/CPU-s", "tokens/wall-s");
+    printf("%-14s %8s %9s %12s %12s\n", "run", "max-new", "tokens", "tokens/CPU-s",
+           "tokens/wall-s");
     for (int k = 0; k < K; k++) {
+        char what[32];
+        snprintf(what, sizeof what, "%s%s", k == B1 || k == B0 ? "batch 1" : "bon 128",
+                 KV[k] ? (k < BF16 ? " f16" : " bf16") : "");
         rate[k] = med(cpu_rate[k], reps);
-        printf("%-9s %8d %9.0f %12.0f %12.0f%s\n", k >= B1 ? "batch 1" : "bon 128", MAX_NEW[k],
-               toks[k], rate[k], med(wall_rate[k], reps),
-               k == B1 ? "  (200 minus 1: decode steps alone)" : "");
+        printf("%-14s %8d %9.0f %12.0f %12.0f%s\n", what, MAX_NEW[k], toks[k], rate[k],
+               med(wall_rate[k], reps),
+               k == B1 ? "  (200 minus 1: decode steps alone)"
+               : k == F16 || k == BF16 ? "  (--kv-dtype: a half-precision KV cache)" : "");
     }
     res->long_ratio = rate[1] / rate[0];
     res->bon200 = rate[2], res->batch1 = rate[B1], res->vs_batch1 = rate[2] / rate[B1];
     printf("256 new tokens / 32: %.2f (target >= 0.85: %s)\n", res->long_ratio,
            res->long_ratio >= 0.85 ? "met" : "MISSED");
+    res->long_ratio_f16 = rate[F16 + 1] / rate[F16];
+    res->long_ratio_bf16 = rate[BF16 + 1] / rate[BF16];
+    printf("256 new tokens / 32 with --kv-dtype f16: %.2f (%.2fx f32's tokens/s at 256)\n",
+           res->long_ratio_f16, rate[F16 + 1] / rate[1]);
+    printf("256 new tokens / 32 with --kv-dtype bf16: %.2f (%.2fx f32's tokens/s at 256)\n",
+           res->long_ratio_bf16, rate[BF16 + 1] / rate[1]);
     printf("Best-of-128 at 200 new tokens (whole run: loading and reward model included) / "
            "specrej batch 1 at one thread (decode steps alone): %.2fx (measured, this run); against llama2.c's run.c -Ofast at one thread: %.2f-%.2fx (derived, not "
            "measured: run.c is not on this machine; earlier sessions measured it %.2f-%.2fx "

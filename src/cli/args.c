@@ -46,6 +46,16 @@ int args_take_weights(int argc, char **argv, int *i, int *weights, SrError *err)
     return 1;
 }
 
+int args_take_kv_dtype(int argc, char **argv, int *i, int *kv_dtype, SrError *err) {
+    const char *v = NULL;
+    int r = args_take_value(argc, argv, i, "--kv-dtype", NULL, &v, err);
+    if (r <= 0) return r;
+    int d = model_kv_dtype_parse(v);
+    if (d < 0) return sr_fail(err, "--kv-dtype: '%s' is not f32, bf16 or f16", v);
+    *kv_dtype = d;
+    return 1;
+}
+
 int args_usage(SrError *err, const char *fmt, ...) {
     char msg[sizeof err->msg];
     va_list ap;

@@ -57,6 +57,13 @@ int args_take_weights(int argc, char **argv, int *i, int *weights, SrError *err)
 #define ARGS_WEIGHTS_HELP                                                                    \
     "  --weights DTYPE       how the matrices are held: f32, bf16 or f16 (default: the\n" \
     "                        checkpoint's own, f32 for llama2.c files; README, \"Weights\")\n"
+/* --kv-dtype f32|bf16|f16 (wherever --weights is taken): the KV cache's
+ * element type (ModelLoadOptions.kv_dtype); as args_take_weights. */
+int args_take_kv_dtype(int argc, char **argv, int *i, int *kv_dtype, SrError *err);
+#define ARGS_KV_DTYPE_HELP                                                                   \
+    "  --kv-dtype DTYPE      how the KV cache holds keys and values: f32 (default), bf16\n" \
+    "                        or f16: half the bytes per token, so a KV budget holds twice\n" \
+    "                        the candidates; keys and values rounded (README, \"KV cache\")\n"
 
 /* Comma-separated ints, e.g. "--ids 5,17,3" or "--schedule 8,16,32". */
 int args_parse_int_list(const char *flag, const char *s, long long min, long long max,

@@ -14,7 +14,8 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 
-#define USAGE "usage: forward --model PATH --ids ID,ID,... [--all] [--weights DTYPE]"
+#define USAGE \
+    "usage: forward --model PATH --ids ID,ID,... [--all] [--weights DTYPE] [--kv-dtype DTYPE]"
 
 static int run(Model *m, const int *ids, int n, int all, SrError *err) {
     const ModelConfig *c = model_config(m);
@@ -43,12 +44,14 @@ static int run(Model *m, const int *ids, int n, int all, SrError *err) {
 
 int cmd_forward(int argc, char **argv, SrError *err) {
     const char *path = NULL, *ids_arg = NULL;
-    int all = 0, weights = MODEL_WEIGHTS_AUTO;
+    int all = 0;
+    ModelLoadOptions load = {MODEL_WEIGHTS_AUTO, MODEL_DTYPE_F32};
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = args_take_value(argc, argv, &i, "--model", "-m", &path, err)) != 0 ||
             (r = args_take_value(argc, argv, &i, "--ids", NULL, &ids_arg, err)) != 0 ||
-            (r = args_take_weights(argc, argv, &i, &weights, err)) != 0) {
+            (r = args_take_weights(argc, argv, &i, &load.weights, err)) != 0 ||
+            (r = args_take_kv_dtype(argc, argv, &i, &load.kv_dtype, err)) != 0) {
             if (r < 0) return ARGS_USAGE;
             continue;
         }
@@ -62,6 +65,7 @@ int cmd_forward(int argc, char **argv, SrError *err) {
                    "  --ids ID,ID,...       token ids\n"
                    "  --all                 every position, not only the last\n"
                    ARGS_WEIGHTS_HELP
+                   ARGS_KV_DTYPE_HELP
                    "example:\n"
                    "  specrej forward --model data/austen-rm --ids 1,42,7\n");
             return 0;
@@ -74,7 +78,7 @@ int cmd_forward(int argc, char **argv, SrError *err) {
     int *ids = NULL, n = 0;
     if (args_parse_int_list("--ids", ids_arg, 0, INT_MAX, &ids, &n, err) != 0) return ARGS_USAGE;
     Model *m = NULL;
-    int rc = model_load_as(path, weights, &m, err);
+    int rc = model_load_with(path, &load, &m, err);
     if (rc == 0) {
         int vocab = model_config(m)->vocab_size;
         for (int i = 0; i < n && rc == 0; i++)

@@ -14,7 +14,7 @@
 #include "runtime/kvcache.h"
 #include "runtime/model.h"
 
-#define USAGE "usage: info --model PATH [--weights DTYPE]"
+#define USAGE "usage: info --model PATH [--weights DTYPE] [--kv-dtype DTYPE]"
 
 static const char *yes_no(int v) { return v ? "yes" : "no"; }
 
@@ -40,10 +40,11 @@ static void print_ids(const ModelConfig *c) {
 
 int cmd_info(int argc, char **argv, SrError *err) {
     const char *path = NULL;
-    int weights = MODEL_WEIGHTS_AUTO;
+    ModelLoadOptions load = {MODEL_WEIGHTS_AUTO, MODEL_DTYPE_F32};
     for (int i = 1; i < argc; i++) {
         int r = args_take_value(argc, argv, &i, "--model", "-m", &path, err);
-        if (r == 0) r = args_take_weights(argc, argv, &i, &weights, err);
+        if (r == 0) r = args_take_weights(argc, argv, &i, &load.weights, err);
+        if (r == 0) r = args_take_kv_dtype(argc, argv, &i, &load.kv_dtype, err);
         if (r < 0) return ARGS_USAGE;
         if (r > 0) continue;
         if (args_is_flag(argv[i], "--help", "-h")) {
@@ -53,6 +54,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
                    "  -m, --model PATH      a model folder (config.json + safetensors) or a\n"
                    "                        llama2.c .bin file\n"
                    ARGS_WEIGHTS_HELP
+                   ARGS_KV_DTYPE_HELP
                    "example:\n"
                    "  specrej info --model data/austen-lm\n");
             return 0;
@@ -61,7 +63,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
     }
     if (!path) return args_usage(err, "info: --model is required (%s)", USAGE);
     Model *m = NULL;
-    if (model_load_as(path, weights, &m, err) != 0) return -1;
+    if (model_load_with(path, &load, &m, err) != 0) return -1;
     const ModelConfig *c = model_config(m);
     printf("model: %s\n", path);
     printf("architecture: %s (%s)\n", c->architecture, c->arch);
@@ -78,6 +80,7 @@ int cmd_info(int argc, char **argv, SrError *err) {
     printf("parameters: %llu\n", (unsigned long long)model_param_count(m));
     static const char *const wd[] = {"f32", "bf16", "f16"};
     printf("weights: %s, %zu bytes\n", wd[model_weight_dtype(m)], model_weight_bytes(m));
+    if (c->kv_dtype != MODEL_DTYPE_F32) printf("kv_dtype: %s\n", wd[c->kv_dtype]);
     printf("kv_bytes_per_token: %zu\n", kv_bytes_per_token(c));
     printf("flops_per_token_at_pos0: %.0f\n", model_flops_per_token(c, 0));
     printf("blas: OpenBLAS, core %s%s\n", blas_core_name(),

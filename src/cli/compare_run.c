@@ -302,6 +302,8 @@ int compare_check_records(char **paths, int n, SrError *err) {
         const char *opt[] = {r.run_weights, r.run_template, r.run_system, r.run_thinking};
         for (size_t o = 0; o < sizeof opt / sizeof opt[0]; o++)
             h = opt[o] ? fnv(h, opt[o], strlen(opt[o]) + 1) : fnv(h, "", 1);
+        if (r.run_kv_dtype) /* --kv-dtype (version 5): rounded keys, other scores */
+            h = fnv(h, r.run_kv_dtype, strlen(r.run_kv_dtype) + 1);
         if (r.has_closing_ids) { /* --closing-ids (version 4): other ids, other scores */
             h = fnv(h, &r.n_closing_ids, sizeof r.n_closing_ids);
             h = fnv(h, r.closing_ids, (size_t)r.n_closing_ids * sizeof *r.closing_ids);

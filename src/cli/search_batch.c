@@ -199,7 +199,7 @@ int search_batch_main(SearchSession *s, SearchOpts *o, SrError *err) {
         goto done;
     s->out = o->method == SEARCH_CLI_RECORD ? NULL : &out;
     if (o->reward && (reward_needs(o->reward_entry) & REWARD_NEEDS_MODEL) &&
-        model_load_as(o->reward, o->load.weights, &s->rm, err) != 0)
+        model_load_with(o->reward, &o->load, &s->rm, err) != 0)
         goto done;
     FpCtx fc = {s, o, &bp, seed};
     if (o->method != SEARCH_CLI_RECORD && batch_out_check(&out, &bp, fp_of, &fc, err) != 0)

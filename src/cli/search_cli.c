@@ -59,7 +59,7 @@ int search_cli_main(SearchCliMethod method, int argc, char **argv, SrError *err)
         SearchParams p;
         if (search_replay_setup(&s, &o, err) == 0 && session_fill_params(&s, &o, &p, err) == 0)
             rc = prompt_search_and_finish(&s, &o, &p, err);
-    } else if (model_load_as(o.model, o.load.weights, &s.gen, err) == 0) {
+    } else if (model_load_with(o.model, &o.load, &s.gen, err) == 0) {
         if (o.prompts) rc = search_batch_main(&s, &o, err);
         else if (method == SEARCH_CLI_RECORD) rc = search_record_one(&s, &o, o.output, err);
         else rc = prompt_run(&s, &o, err);

@@ -97,7 +97,8 @@ static int parse_flag(SearchOpts *o, int argc, char **argv, int *i, SrError *err
     DBL("--top-p", NULL, top_p, 1e-9, 1, 1)
     if (o->method != SEARCH_CLI_REPLAY) STR("--prompts", "-f", prompts)
     if (o->method != SEARCH_CLI_REPLAY &&
-        (r = args_take_weights(argc, argv, i, &o->load.weights, err)) != 0)
+        ((r = args_take_weights(argc, argv, i, &o->load.weights, err)) != 0 ||
+         (r = args_take_kv_dtype(argc, argv, i, &o->load.kv_dtype, err)) != 0))
         return r < 0 ? -1 : 0;
     if (o->method != SEARCH_CLI_REPLAY) STR("--output", "-o", output)
     if (o->method != SEARCH_CLI_GENERATE) {
@@ -254,7 +255,7 @@ int search_opts_parse(SearchOpts *o, int argc, char **argv, SrError *err) {
      * generation_config.json or the defaults, sampling_defaults) */
     o->max_new = -1, o->top_k = -1, o->temperature = -1, o->top_p = -1;
     o->max_batch = 1000;
-    o->load.weights = MODEL_WEIGHTS_AUTO;
+    o->load.weights = MODEL_WEIGHTS_AUTO, o->load.kv_dtype = MODEL_KV_DEFAULT;
     o->template_name = "auto", o->reward_template = "auto";
     for (int i = 1; i < argc; i++)
         if (parse_flag(o, argc, argv, &i, err) != 0) return -1;

@@ -98,6 +98,8 @@ static int record_header(SearchSession *s, const SearchOpts *o, const SearchPlan
     char **dst[] = {&r->run_weights, &r->run_template, &r->run_system, &r->run_thinking};
     for (size_t i = 0; i < sizeof run / sizeof run[0]; i++)
         if (run[i] && !(*dst[i] = dup_str(run[i], err))) return -1;
+    const char *kvd = model_weights_name(o->load.kv_dtype); /* as given (version 5) */
+    if (kvd && !(r->run_kv_dtype = dup_str(kvd, err))) return -1;
     if (o->closing_ids) { /* as given, "none" as no ids (version 4) */
         r->has_closing_ids = 1, r->n_closing_ids = s->n_closing;
         if (!(r->closing_ids = dup_ids(s->closing, s->n_closing, err))) return -1;
@@ -122,7 +124,7 @@ static int record_header(SearchSession *s, const SearchOpts *o, const SearchPlan
          * would do, but loading is what validates them */
         if (session_hashes(s, o, 1, err) != 0) return -1;
         r->rm_hash = s->rm_hash;
-        if (!s->rm && model_load_as(o->reward, o->load.weights, &rm, err) != 0) return -1;
+        if (!s->rm && model_load_with(o->reward, &o->load, &rm, err) != 0) return -1;
         r->rm_cfg = *model_config(s->rm ? s->rm : rm);
         model_free(rm);
         r->has_rm_cfg = 1;

@@ -125,7 +125,7 @@ static int add_reward_args(SearchSession *s, const SearchOpts *o, cJSON *r, SrEr
     return 0;
 }
 
-/* "weights", "template", "system", "thinking": the options that change the
+/* "weights", "kv_dtype", "template", "system", "thinking": the options that change the
  * prompt's ids or the scores beyond sampling, each only when given (absent:
  * the checkpoint's own storage, auto, none, the template's own), so the
  * output of a run without them is as it always was. A replay gives the
@@ -134,10 +134,12 @@ static int add_run_opts(SearchSession *s, const SearchOpts *o, cJSON *j, SrError
     const char *w = model_weights_name(o->load.weights), *t = NULL, *sys = o->system,
                *th = o->thinking;
     if (strcmp(o->template_name, "auto") != 0) t = o->template_name;
+    const char *kvd = model_weights_name(o->load.kv_dtype);
     if (s->replaying)
         w = s->rec.run_weights, t = s->rec.run_template, sys = s->rec.run_system,
-        th = s->rec.run_thinking;
+        th = s->rec.run_thinking, kvd = s->rec.run_kv_dtype;
     if (w) cJSON_AddStringToObject(j, "weights", w);
+    if (kvd) cJSON_AddStringToObject(j, "kv_dtype", kvd);
     if (t) cJSON_AddStringToObject(j, "template", t);
     if (sys) {
         size_t replaced; /* JSON text is UTF-8; the flag's bytes may not be */

@@ -123,6 +123,7 @@ void search_cli_usage(SearchCliMethod m) {
            "  -s, --seed S          default 1 (README, \"Batch mode\", for --prompts)\n"
            "  -t, --threads N       OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
            ARGS_WEIGHTS_HELP
+           ARGS_KV_DTYPE_HELP
            "  --template NAME       model (the checkpoint's own chat template), plain,\n"
            "                        chatml, llama3, or auto (default: model when the\n"
            "                        tokenizer has a chat template, else detected)\n"

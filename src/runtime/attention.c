@@ -5,7 +5,10 @@
  * across positions and prefetched ahead, and, for tokens whose slots
  * borrow a shared prompt (kv_share_prefix), the prompt's part as matrix
  * products over all of them. attention_ref.c is the same in plain loops;
- * tests/test_attention.c holds the two together.
+ * tests/test_attention.c holds the two together. A bf16 or f16 cache
+ * (--kv-dtype) is widened exactly before any arithmetic (half.h: keys as a
+ * tile is transposed, values a run at a time), so what follows is the f32
+ * kernel on the rounded values; the work space is attention_plan.c's.
  *
  * Every sum runs in a fixed order (positions, then dimensions) that depends
  * on the model's shapes and the slot's own history only, never on the other
@@ -34,52 +37,9 @@
 #endif
 
 #include "base/fastexp.h"
-#include "runtime/attention.h"
+#include "runtime/attention_internal.h"
+#include "runtime/half.h"
 #include "runtime/simd.h"
-
-/* Attention work space of one thread: the scores of every head over
- * max_pos + 1 positions (rounded up to whole tiles) and one tile of
- * transposed keys (all kv heads), a tile being KV_BLOCK_MAX positions
- * whatever the block size (attend_token). */
-static size_t score_stride(int max_pos) {
-    return ((size_t)max_pos + KV_BLOCK_MAX) / KV_BLOCK_MAX * KV_BLOCK_MAX;
-}
-
-size_t attn_work_floats(const AttnShape *c, int max_pos) {
-    return (size_t)c->n_heads * score_stride(max_pos) +
-           (size_t)c->n_kv_heads * c->head_dim * KV_BLOCK_MAX;
-}
-
-/* Grows *p to n floats (contents not kept; zeroed, so that the junk lanes
- * block_scores reads are finite). */
-static int grow_floats(float **p, size_t n, SrError *err) {
-    float *q = sr_calloc(n ? n : 1, sizeof(float), err);
-    if (!q) return -1;
-    free(*p);
-    *p = q;
-    return 0;
-}
-
-int attn_reserve(AttnScratch *a, const AttnShape *s, int threads, int max_pos, SrError *err) {
-    size_t need = (size_t)threads * attn_work_floats(s, max_pos);
-    size_t runs = (size_t)threads * ((size_t)max_pos + 1); /* a run holds >= 1 position */
-    KVRun *r = runs > a->cap_runs ? sr_calloc(runs, sizeof *r, err) : a->runs;
-    if (!r) return -1;
-    if (r != a->runs) free(a->runs), a->runs = r, a->cap_runs = runs;
-    if (need <= a->cap_scores) return 0;
-    if (grow_floats(&a->scores, need, err) != 0) return -1;
-    a->cap_scores = need;
-    return 0;
-}
-
-void attn_scratch_free(AttnScratch *a) {
-    int *ints[] = {a->fam_of, a->fam_k, a->fam_len, a->fam_n, a->fam_first, a->fam_tok};
-    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) free(ints[i]);
-    free(a->fam_off);
-    free(a->scores), free(a->runs), free(a->pscore), free(a->gather), free(a->gather2);
-    gemm_free(&a->pkeys), gemm_free(&a->pvalues);
-    memset(a, 0, sizeof *a);
-}
 
 /* ---- attention over a shared prefix --------------------------------------
  *
@@ -95,97 +55,6 @@ void attn_scratch_free(AttnScratch *a) {
  * order) + (prefix's, from the product), its softmax over all positions in
  * position order. */
 
-/* The family arrays hold n tokens; grown only when a call has more tokens
- * than any before. */
-static int grow_family_arrays(AttnScratch *s, int n, SrError *err) {
-    if (n <= s->cap_fam) return 0;
-    int **arrs[] = {&s->fam_of, &s->fam_k, &s->fam_len, &s->fam_n, &s->fam_first, &s->fam_tok};
-    for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) {
-        int *a = realloc(*arrs[i], (size_t)n * sizeof **arrs[i]);
-        if (!a) return sr_fail(err, "out of memory");
-        *arrs[i] = a;
-    }
-    size_t *off = realloc(s->fam_off, (size_t)n * sizeof *off);
-    if (!off) return sr_fail(err, "out of memory");
-    s->fam_off = off;
-    s->cap_fam = n;
-    return 0;
-}
-
-/* Sorts the tokens into families: those whose slots borrow the same blocks
- * (kv_prefix_id) at the same length, each family's tokens in batch order
- * (fam_tok from fam_first[f]); fam_of[i] is -1 for a token that borrows
- * nothing. */
-static void group_families(AttnScratch *s, KVCache *kv, int n, const int *slots) {
-    s->n_fam = 0;
-    for (int i = 0; i < n; i++) {
-        int len = kv_shared_len(kv, slots[i]);
-        s->fam_of[i] = -1;
-        if (len == 0) continue;
-        const void *id = kv_prefix_id(kv, slots[i]);
-        int f = 0;
-        while (f < s->n_fam && !(s->fam_len[f] == len &&
-                                 kv_prefix_id(kv, slots[s->fam_first[f]]) == id))
-            f++;
-        if (f == s->n_fam) s->fam_len[f] = len, s->fam_n[f] = 0, s->fam_first[f] = i, s->n_fam++;
-        s->fam_of[i] = f;
-        s->fam_k[i] = s->fam_n[f]++;
-    }
-    /* From here fam_first[f] is where family f's tokens start in fam_tok
-     * (above, it was the batch index of its first token). */
-    for (int f = 0, at = 0; f < s->n_fam; f++) {
-        s->fam_first[f] = at;
-        at += s->fam_n[f];
-    }
-    for (int i = 0; i < n; i++)
-        if (s->fam_of[i] >= 0) s->fam_tok[s->fam_first[s->fam_of[i]] + s->fam_k[i]] = i;
-}
-
-/* Grows a packed matrix's storage to cap floats (contents not kept). */
-static int grow_packed(PackedMatrix *pm, size_t cap, SrError *err) {
-    if (cap <= pm->cap) return 0;
-    float *d = sr_calloc(cap, sizeof(float), err);
-    if (!d) return -1;
-    free(pm->data);
-    pm->data = d, pm->cap = cap;
-    return 0;
-}
-
-/* The families' score buffers (fam_off), the gather buffers and the packed
- * prefix keys [len][hd] and values^T [hd][len], at their largest. */
-static int size_prefix_buffers(AttnScratch *s, const AttnShape *c, SrError *err) {
-    int group = c->n_heads / c->n_kv_heads, hd = c->head_dim, max_len = 0;
-    size_t total = 0, gather = 0;
-    for (int f = 0; f < s->n_fam; f++) {
-        s->fam_off[f] = total;
-        total += (size_t)s->fam_n[f] * c->n_heads * s->fam_len[f];
-        size_t q = (size_t)s->fam_n[f] * group * hd, kvb = (size_t)s->fam_len[f] * hd;
-        if (q > gather) gather = q;
-        if (kvb > gather) gather = kvb;
-        if (s->fam_len[f] > max_len) max_len = s->fam_len[f];
-    }
-    if (total > s->cap_prefix) {
-        if (grow_floats(&s->pscore, total, err)) return -1;
-        s->cap_prefix = total;
-    }
-    if (gather > s->cap_gather) {
-        if (grow_floats(&s->gather, gather, err) || grow_floats(&s->gather2, gather, err))
-            return -1;
-        s->cap_gather = gather;
-    }
-    size_t kcap = (size_t)((max_len + GEMM_PANEL - 1) / GEMM_PANEL) * hd * GEMM_PANEL;
-    size_t vcap = (size_t)((hd + GEMM_PANEL - 1) / GEMM_PANEL) * max_len * GEMM_PANEL;
-    return grow_packed(&s->pkeys, kcap, err) || grow_packed(&s->pvalues, vcap, err) ? -1 : 0;
-}
-
-/* Nothing is allocated later in the forward pass. */
-int attn_prefix_plan(AttnScratch *a, const AttnShape *s, KVCache *kv, int n, const int *slots,
-                     SrError *err) {
-    if (grow_family_arrays(a, n, err) != 0) return -1;
-    group_families(a, kv, n, slots);
-    return size_prefix_buffers(a, s, err);
-}
-
 /* Row of family f's score buffer for its k-th token and query head h. */
 static float *prefix_row(const AttnScratch *s, const AttnShape *c, int f, int k, int h) {
     int group = c->n_heads / c->n_kv_heads, nf = s->fam_n[f];
@@ -194,17 +63,19 @@ static float *prefix_row(const AttnScratch *s, const AttnShape *c, int f, int k,
 }
 
 /* Copies kv head g of positions [0, len) of slot's keys (values) into
- * dst, row-major [len][hd] (transposed: [hd][len]). */
+ * dst, row-major [len][hd] (transposed: [hd][len]), widened to fp32
+ * (exact: the products below see the cache's values). */
 static void gather_prefix(KVCache *kv, int slot, int l, int g, int len, int hd, int kv_dim,
                           int values, float *dst) {
+    int dt = kv_dtype(kv);
     for (int t = 0; t < len;) {
-        const float *k, *v;
+        const void *k, *v;
         int cnt = kv_span(kv, slot, l, t, &k, &v);
         if (cnt > len - t) cnt = len - t;
-        const float *src = (values ? v : k) + (size_t)g * hd;
+        const void *src = values ? v : k;
         for (int u = 0; u < cnt; u++)
             for (int j = 0; j < hd; j++) {
-                float x = src[(size_t)u * kv_dim + j];
+                float x = half_elem(src, (size_t)u * kv_dim + (size_t)g * hd + j, dt);
                 if (values) dst[(size_t)j * len + t + u] = x;
                 else dst[(size_t)(t + u) * hd + j] = x;
             }
@@ -275,12 +146,12 @@ typedef float v8f __attribute__((vector_size(32)));
  * ahead (attend_token), into the L2 (prefetcht2: the L1's few miss
  * buffers filled up and stalled the loop; 1.6x over prefetcht0 on blocks of
  * 8 in make bench's attention table). */
-static SIMD_INLINE void prefetch_rows(const float *p, int rows, int kv_dim) {
+static SIMD_INLINE void prefetch_rows(const void *p, int rows, size_t row_bytes) {
 #ifdef __GNUC__
-    const char *b = (const char *)p, *e = (const char *)(p + (size_t)rows * kv_dim);
+    const char *b = p, *e = b + (size_t)rows * row_bytes;
     for (; b < e; b += 64) __builtin_prefetch(b, 0, 1); /* prefetcht2 */
 #else
-    (void)p, (void)rows, (void)kv_dim;
+    (void)p, (void)rows, (void)row_bytes;
 #endif
 }
 
@@ -318,19 +189,19 @@ static SIMD_INLINE void transpose_keys(float *restrict kt, const float *restrict
 /* Requests the keys of slot's positions from *t up to end (capped at
  * pos + 1), run by run (kv_span); *t: the first not requested yet. */
 static SIMD_INLINE void prefetch_keys(int *t, KVCache *kv, int slot, int l, int pos, int end,
-                                      int kv_dim) {
-    for (const float *k, *v; *t < (end < pos + 1 ? end : pos + 1);) {
+                                      size_t row) {
+    for (const void *k, *v; *t < (end < pos + 1 ? end : pos + 1);) {
         int cnt = kv_span(kv, slot, l, *t, &k, &v);
-        prefetch_rows(k, cnt < pos + 1 - *t ? cnt : pos + 1 - *t, kv_dim);
+        prefetch_rows(k, cnt < pos + 1 - *t ? cnt : pos + 1 - *t, row);
         *t += cnt;
     }
 }
 
 /* Requests runs[*r ...] that start before position end. */
 static SIMD_INLINE void prefetch_runs(const KVRun *runs, int nr, int *r, int end, int values,
-                                      int kv_dim) {
+                                      size_t row) {
     for (; *r < nr && runs[*r].t < end; (*r)++)
-        prefetch_rows(values ? runs[*r].v : runs[*r].k, runs[*r].cnt, kv_dim);
+        prefetch_rows(values ? runs[*r].v : runs[*r].k, runs[*r].cnt, row);
 }
 
 /* The token a thread is likely to take next (slot -1: none): its first
@@ -507,8 +378,14 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
     int group = heads / c->n_kv_heads;
     size_t stride = score_stride(pos);
-    float *kt = work + (size_t)heads * stride;
+    float *kt = work + (size_t)heads * stride, *stage = attn_stage(work, c, pos);
     const float *kb;
+    /* A half-precision cache (--kv-dtype) is read at half the bytes and
+     * widened exactly: keys as they are transposed into the tile, values a
+     * run at a time into stage, so every product below is the f32
+     * kernel's on the same values. */
+    int dt = kv_dtype(kv);
+    size_t row = (size_t)kv_dim * kv_dtype_size(dt);
     /* A borrowed prefix's scores come from prefix_head_scores(); its
      * values are added by prefix_head_values() once the probabilities are
      * back in place. */
@@ -528,21 +405,24 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     /* Keys, then values, are requested AHEAD positions before they are
      * used (at least a tile, else about 16 KiB): one run ahead left most
      * of the time waiting on memory. */
-    int ahead = (16384 / (int)sizeof(float)) / kv_dim;
+    int ahead = 16384 / (int)row;
     if (ahead < TILE) ahead = TILE;
-    prefetch_runs(runs, nr, &rk, from + ahead, 0, kv_dim);
+    prefetch_runs(runs, nr, &rk, from + ahead, 0, row);
     int cnt;
     for (int t = from; t <= pos;) {
         int tile = 0;
-        prefetch_runs(runs, nr, &rk, t + TILE + ahead, 0, kv_dim);
+        prefetch_runs(runs, nr, &rk, t + TILE + ahead, 0, row);
         if (t + TILE + ahead > pos) /* past the last key: the first values */
-            prefetch_runs(runs, nr, &rv, from + t + TILE + ahead - pos - 1, 1, kv_dim);
+            prefetch_runs(runs, nr, &rv, from + t + TILE + ahead - pos - 1, 1, row);
         while (tile < TILE && t + tile <= pos) {
             while (runs[r].t + runs[r].cnt <= t + tile) r++;
             int off = t + tile - runs[r].t;
-            kb = runs[r].k + (size_t)off * kv_dim, cnt = runs[r].cnt - off;
+            cnt = runs[r].cnt - off;
             if (cnt > TILE - tile) cnt = TILE - tile;
-            transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
+            kb = (const float *)((const char *)runs[r].k + off * row);
+            if (dt == MODEL_DTYPE_F32) transpose_keys(kt + tile, kb, cnt, kv_dim, TILE);
+            else half_transpose(kt + tile, (const void *)kb, cnt, kv_dim, TILE,
+                                dt == MODEL_DTYPE_BF16);
             tile += cnt;
         }
         for (int g = 0; g < c->n_kv_heads; g++)
@@ -558,13 +438,14 @@ SIMD_CLONES static void attend_token(const AttnScratch *s, const AttnShape *c, K
     for (r = 0; r < nr; r++) {
         int t = runs[r].t;
         cnt = runs[r].cnt;
-        prefetch_runs(runs, nr, &rv, t + cnt + ahead, 1, kv_dim);
+        prefetch_runs(runs, nr, &rv, t + cnt + ahead, 1, row);
         if (next->slot >= 0 && t + cnt + ahead > pos)
             prefetch_keys(&pn, kv, next->slot, l, next->pos,
-                          next->from + t + cnt + ahead - pos - 1, kv_dim);
+                          next->from + t + cnt + ahead - pos - 1, row);
+        const float *vr = half_as_f32(runs[r].v, (size_t)cnt * kv_dim, dt, stage);
         for (int g = 0; g < c->n_kv_heads; g++)
             group_values(out + (size_t)g * group * hd, work + (size_t)g * group * stride + t,
-                         stride, runs[r].v + (size_t)g * hd, kv_dim, cnt, hd, group);
+                         stride, vr + (size_t)g * hd, kv_dim, cnt, hd, group);
     }
 }
 

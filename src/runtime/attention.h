@@ -12,6 +12,12 @@
  * fixed order that depends on the shape and the slot's own history only,
  * never on the other tokens of the call, the thread count or the KV block
  * size, so its outputs have the same bits under all of them.
+ *
+ * Both read a cache of any element type (kv_dtype: --kv-dtype): bf16 and
+ * f16 keys and values are widened to fp32 exactly before any arithmetic,
+ * which is then the f32 kernel's in the same order, so attention over a
+ * half-precision cache is attention over f32 keys and values that hold the
+ * rounded values, bit for bit (tests/test_attention.c).
  */
 #ifndef SPECREJ_ATTENTION_H
 #define SPECREJ_ATTENTION_H

@@ -9,11 +9,14 @@
  * independent reference tests/test_attention.c compares the tuned kernels
  * with; the two agree within rounding, not bit for bit, and the forward
  * pass uses this one only when a test asks (model_use_reference_attention).
+ * A half-precision cache's keys and values are widened one at a time
+ * (half_elem: exact), so both see the same values.
  */
 #include <math.h>
 #include <string.h>
 
 #include "runtime/attention.h"
+#include "runtime/half.h"
 
 /* In place: softmax over n scores. */
 static void softmax(float *x, int n) {
@@ -31,17 +34,18 @@ static void softmax(float *x, int n) {
  * head g of positions 0..pos of slot. att holds pos + 1 floats. */
 static void attend_head(KVCache *kv, int slot, int l, int pos, int g, int hd, const float *q,
                         float *att, float *out) {
+    int dt = kv_dtype(kv);
     for (int t = 0; t <= pos; t++) {
-        const float *k = kv_key(kv, slot, l, t) + (size_t)g * hd;
+        const void *k = kv_key_at(kv, slot, l, t);
         float score = 0;
-        for (int j = 0; j < hd; j++) score += q[j] * k[j];
+        for (int j = 0; j < hd; j++) score += q[j] * half_elem(k, (size_t)g * hd + j, dt);
         att[t] = score / sqrtf((float)hd);
     }
     softmax(att, pos + 1);
     memset(out, 0, (size_t)hd * sizeof *out);
     for (int t = 0; t <= pos; t++) {
-        const float *v = kv_value(kv, slot, l, t) + (size_t)g * hd;
-        for (int j = 0; j < hd; j++) out[j] += att[t] * v[j];
+        const void *v = kv_value_at(kv, slot, l, t);
+        for (int j = 0; j < hd; j++) out[j] += att[t] * half_elem(v, (size_t)g * hd + j, dt);
     }
 }
 

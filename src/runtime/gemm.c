@@ -4,6 +4,7 @@
  * the thread count or the CPU. */
 #include "runtime/gemm.h"
 
+#include "runtime/half.h"
 #include "runtime/safetensors.h"
 
 #include <math.h>
@@ -58,32 +59,7 @@ static size_t packed_index(const PackedMatrix *pm, int r, int k) {
 
 static float bf16_value(uint16_t h) { return st_bf16_to_f32(h); }
 
-/* Round to nearest, ties to even (finite input; the caller checks range). */
-static uint16_t to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
-/* Round to nearest, ties to even; *over set when |f| rounds beyond f16's
- * largest finite value (65504). */
-static uint16_t to_f16(float f, int *over) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
-    uint32_t a = u & 0x7fffffffu;
-    if (a >= 0x477ff000u) { /* 65520 and up round to infinity */
-        *over = 1;
-        return sign | 0x7c00;
-    }
-    if (a < 0x38800000u) { /* below 2^-14: a subnormal f16 (or the smallest normal) */
-        float v;
-        memcpy(&v, &a, sizeof v);
-        return sign | (uint16_t)rintf(v * 16777216.0f); /* exact scaling, then RNE */
-    }
-    a = a + 0xfffu + ((a >> 13) & 1) - (112u << 23); /* rebias 127 -> 15, carry included */
-    return sign | (uint16_t)(a >> 13);
-}
+/* Rounding to bf16 and f16: half.h (shared with the half-precision KV cache). */
 
 static float weight_at(const PackedMatrix *pm, size_t i) {
     switch (pm->dtype) {
@@ -101,8 +77,8 @@ static int pack_rows(PackedMatrix *pm, const float *W, SrError *err) {
         for (int k = 0; k < pm->cols; k++) {
             size_t i = packed_index(pm, r, k);
             if (pm->dtype == GEMM_F32) pm->data[i] = src[k];
-            else if (pm->dtype == GEMM_BF16) pm->half[i] = to_bf16(src[k]);
-            else pm->half[i] = to_f16(src[k], &over);
+            else if (pm->dtype == GEMM_BF16) pm->half[i] = half_to_bf16(src[k], NULL);
+            else pm->half[i] = half_to_f16(src[k], &over);
             if (over)
                 return sr_fail(err, "weight %.9g (row %d, column %d) is beyond f16's range "
                                     "(65504); use --weights bf16 or f32", src[k], r, k);

@@ -13,7 +13,7 @@
 typedef struct Block {
     size_t refs;
     size_t pad[7];
-    float data[];
+    unsigned char data[]; /* floats, or bf16/f16 values (kv_dtype) */
 } Block;
 
 /* A slot's positions: [0, shared) live in the n_shared leading blocks,
@@ -35,7 +35,9 @@ struct KVCache {
     int n_layers, kv_dim, max_seq_len;
     int block;      /* positions per block: the budget's when made */
     size_t bytes_per_token;
-    size_t block_floats;
+    int dtype;      /* MODEL_DTYPE_: what the blocks hold */
+    size_t elem;    /* bytes of one stored element: 4 or 2 */
+    size_t block_elems;
     int max_slots;
     Slot *slots;
     KVBudget *budget;
@@ -59,8 +61,11 @@ void kv_budget_init(KVBudget *b, size_t limit, int block) {
     b->block = kv_block_resolve(block);
 }
 
+size_t kv_dtype_size(int dtype) { return dtype == MODEL_DTYPE_F32 ? sizeof(float) : 2; }
+
 size_t kv_bytes_per_token(const ModelConfig *cfg) {
-    return (size_t)2 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim * sizeof(float);
+    return (size_t)2 * cfg->n_layers * cfg->n_kv_heads * cfg->head_dim *
+           kv_dtype_size(cfg->kv_dtype);
 }
 
 size_t kv_block_bytes(int block, size_t bytes_per_token) {
@@ -81,6 +86,9 @@ int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache *
         return sr_fail(err, "KV cache: max_slots %d is outside [1, %d]", max_slots, 1 << 24);
     int block = kv_block_resolve(budget ? budget->block : 0);
     if (kv_block_check(block, err) != 0) return -1;
+    if (cfg->kv_dtype != MODEL_DTYPE_F32 && cfg->kv_dtype != MODEL_DTYPE_BF16 &&
+        cfg->kv_dtype != MODEL_DTYPE_F16)
+        return sr_fail(err, "KV cache: unknown element type %d", cfg->kv_dtype);
     KVCache *kv = sr_calloc(1, sizeof *kv, err);
     if (!kv) return -1;
     kv->slots = sr_calloc((size_t)max_slots, sizeof *kv->slots, err);
@@ -92,10 +100,12 @@ int kv_create(const ModelConfig *cfg, int max_slots, KVBudget *budget, KVCache *
     kv->kv_dim = cfg->n_kv_heads * cfg->head_dim;
     kv->max_seq_len = cfg->max_seq_len;
     kv->bytes_per_token = kv_bytes_per_token(cfg);
+    kv->dtype = cfg->kv_dtype;
+    kv->elem = kv_dtype_size(cfg->kv_dtype);
     kv_budget_init(&kv->own_budget, SIZE_MAX, KV_BLOCK_DEFAULT);
     kv->budget = budget ? budget : &kv->own_budget;
     kv->block = block;
-    kv->block_floats = (size_t)cfg->n_layers * 2 * kv->block * kv->kv_dim;
+    kv->block_elems = (size_t)cfg->n_layers * 2 * kv->block * kv->kv_dim;
     kv->max_slots = max_slots;
     *out = kv;
     return 0;
@@ -125,7 +135,7 @@ int kv_alloc_slot(KVCache *kv, SrError *err) {
 }
 
 static size_t block_bytes(const KVCache *kv) {
-    return sizeof(Block) + kv->block_floats * sizeof(float);
+    return sizeof(Block) + kv->block_elems * kv->elem;
 }
 
 /* The only places memory enters or leaves: a block is charged when it is
@@ -239,7 +249,7 @@ static int unshare_for_write(KVCache *kv, Slot *s, int from, int to, SrError *er
         if (s->blocks[b]->refs == 1) continue;
         Block *copy = new_block(kv, err);
         if (!copy) return -1;
-        memcpy(copy->data, s->blocks[b]->data, kv->block_floats * sizeof(float));
+        memcpy(copy->data, s->blocks[b]->data, kv->block_elems * kv->elem);
         drop_block(kv, s->blocks[b]);
         s->blocks[b] = copy;
     }
@@ -312,14 +322,13 @@ void kv_truncate(KVCache *kv, int slot, int len) {
 static void copy_positions(KVCache *kv, int dst, int src, int len) {
     for (int l = 0; l < kv->n_layers; l++)
         for (int pos = 0; pos < len;) {
-            const float *k, *v;
+            const void *k, *v;
             int n = kv_span(kv, src, l, pos, &k, &v);
             if (n > len - pos) n = len - pos;
+            size_t row = (size_t)kv->kv_dim * kv->elem;
             for (int u = 0; u < n; u++) {
-                memcpy(kv_key(kv, dst, l, pos + u), k + (size_t)u * kv->kv_dim,
-                       (size_t)kv->kv_dim * sizeof(float));
-                memcpy(kv_value(kv, dst, l, pos + u), v + (size_t)u * kv->kv_dim,
-                       (size_t)kv->kv_dim * sizeof(float));
+                memcpy(kv_key_at(kv, dst, l, pos + u), (const char *)k + u * row, row);
+                memcpy(kv_value_at(kv, dst, l, pos + u), (const char *)v + u * row, row);
             }
             pos += n;
         }
@@ -397,14 +406,15 @@ size_t kv_bytes_in_use(const KVCache *kv) { return kv->allocated; }
 size_t kv_bytes_allocated(const KVCache *kv) { return kv->allocated; }
 int kv_max_slots(const KVCache *kv) { return kv->max_slots; }
 int kv_cache_block(const KVCache *kv) { return kv->block; }
+int kv_dtype(const KVCache *kv) { return kv->dtype; }
 
 int kv_matches(const KVCache *kv, const ModelConfig *cfg) {
     return kv->n_layers == cfg->n_layers && kv->kv_dim == cfg->n_kv_heads * cfg->head_dim &&
-           kv->max_seq_len == cfg->max_seq_len;
+           kv->max_seq_len == cfg->max_seq_len && kv->dtype == cfg->kv_dtype;
 }
 
 /* Block and offset of a position (see Slot). */
-static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *left) {
+static void *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *left) {
     const Slot *s = &kv->slots[slot];
     int B = kv->block, b, u;
     if (pos < s->shared) {
@@ -415,22 +425,27 @@ static float *kv_at(KVCache *kv, int slot, int layer, int pos, int which, int *l
         b = s->n_shared + (pos - s->shared) / B, u = (pos - s->shared) % B;
         *left = B - u;
     }
-    float *blk = s->blocks[b]->data;
-    return blk + (((size_t)layer * 2 + which) * B + u) * kv->kv_dim;
+    unsigned char *blk = s->blocks[b]->data;
+    return blk + (((size_t)layer * 2 + which) * B + u) * kv->kv_dim * kv->elem;
 }
 
-float *kv_key(KVCache *kv, int slot, int layer, int pos) {
+void *kv_key_at(KVCache *kv, int slot, int layer, int pos) {
     int left;
     return kv_at(kv, slot, layer, pos, 0, &left);
 }
 
-float *kv_value(KVCache *kv, int slot, int layer, int pos) {
+void *kv_value_at(KVCache *kv, int slot, int layer, int pos) {
     int left;
     return kv_at(kv, slot, layer, pos, 1, &left);
 }
 
-int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
-            const float **values) {
+float *kv_key(KVCache *kv, int slot, int layer, int pos) { return kv_key_at(kv, slot, layer, pos); }
+float *kv_value(KVCache *kv, int slot, int layer, int pos) {
+    return kv_value_at(kv, slot, layer, pos);
+}
+
+int kv_span(KVCache *kv, int slot, int layer, int pos, const void **keys,
+            const void **values) {
     int left;
     *keys = kv_at(kv, slot, layer, pos, 0, &left);
     *values = kv_at(kv, slot, layer, pos, 1, &left);
@@ -440,9 +455,9 @@ int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
 int kv_runs(KVCache *kv, int slot, int layer, int from, int end, KVRun *out) {
     int n = 0;
     for (int t = from, left; t < end; t += left) {
-        float *k = kv_at(kv, slot, layer, t, 0, &left);
+        unsigned char *k = kv_at(kv, slot, layer, t, 0, &left);
         if (left > end - t) left = end - t;
-        out[n++] = (KVRun){k, k + (size_t)kv->block * kv->kv_dim, t, left};
+        out[n++] = (KVRun){k, k + (size_t)kv->block * kv->kv_dim * kv->elem, t, left};
     }
     return n;
 }

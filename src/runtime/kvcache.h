@@ -21,7 +21,12 @@
  * budget's block when the cache was made); a block is laid out
  * [layer][k|v][B][kv_dim], so the keys of one
  * layer at consecutive positions inside a block are contiguous (stride
- * kv_dim floats), which is what the attention loop walks. A slot grows
+ * kv_dim elements), which is what the attention loop walks. An element is
+ * the model config's kv_dtype (--kv-dtype): an fp32 (the default), or a
+ * bf16 or f16 (2 bytes: half the bytes per token, so a budget holds twice
+ * the positions, and attention reads half the memory). The cache only
+ * stores them: the forward pass rounds on write (half.h) and attention
+ * widens exactly on read. A slot grows
  * without copying, and released slots give their blocks back at once, so
  * there is nothing to compact: surviving slots are simply kept and the
  * others released. kv_copy_prefix() copies blocks, and each copy is charged
@@ -75,7 +80,10 @@ int kv_block_resolve(int block);
  * (0: the default; kv_create checks it). */
 void kv_budget_init(KVBudget *b, size_t limit, int block);
 
-/* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim * 4. */
+/* Bytes of one element of a MODEL_DTYPE_: 4 (f32) or 2 (bf16, f16). */
+size_t kv_dtype_size(int dtype);
+/* Bytes of cache one token takes: 2 (K and V) * layers * kv_heads * head_dim
+ * * kv_dtype_size(cfg->kv_dtype). */
 size_t kv_bytes_per_token(const ModelConfig *cfg);
 /* Bytes of one block (block positions and its header); 0 for 0. */
 size_t kv_block_bytes(int block, size_t bytes_per_token);
@@ -142,23 +150,31 @@ size_t kv_bytes_allocated(const KVCache *kv);
 int kv_max_slots(const KVCache *kv);
 /* The block size this cache was made with (kv_span's longest run). */
 int kv_cache_block(const KVCache *kv);
-/* Whether the cache was created for cfg's shape (layers, kv width, positions). */
+/* The element type of its keys and values (a MODEL_DTYPE_, cfg->kv_dtype). */
+int kv_dtype(const KVCache *kv);
+/* Whether the cache was created for cfg's shape (layers, kv width,
+ * positions) and element type. */
 int kv_matches(const KVCache *kv, const ModelConfig *cfg);
 
 /* Raw access for the forward pass: pointer to the key (value) vector of
- * layer l at position pos (< reserved) of slot; kv_dim floats each. */
+ * layer l at position pos (< reserved) of slot; kv_dim elements of
+ * kv_dtype each (uint16_t for bf16 and f16). kv_key and kv_value: the same
+ * as floats, for an f32 cache only. */
+void *kv_key_at(KVCache *kv, int slot, int layer, int pos);
+void *kv_value_at(KVCache *kv, int slot, int layer, int pos);
 float *kv_key(KVCache *kv, int slot, int layer, int pos);
 float *kv_value(KVCache *kv, int slot, int layer, int pos);
 /* The run of positions pos, pos + 1, ... stored contiguously (stride kv_dim
- * floats) from *keys and *values: returns its length, 1..kv_cache_block (it ends
+ * elements) from *keys and *values: returns its length, 1..kv_cache_block (it ends
  * where a block or the borrowed prefix ends; may reach past reserved). */
-int kv_span(KVCache *kv, int slot, int layer, int pos, const float **keys,
-            const float **values);
+int kv_span(KVCache *kv, int slot, int layer, int pos, const void **keys,
+            const void **values);
 /* kv_span's runs that cover positions [from, end) of slot's layer l, in
  * order, each cut at end: position t, cnt positions, keys and values at k
- * and v. out has room for end - from runs; returns how many there are. */
+ * and v (elements of kv_dtype). out has room for end - from runs; returns
+ * how many there are. */
 typedef struct KVRun {
-    const float *k, *v;
+    const void *k, *v;
     int t, cnt;
 } KVRun;
 int kv_runs(KVCache *kv, int slot, int layer, int from, int end, KVRun *out);

@@ -19,6 +19,7 @@
 #endif
 
 #include "base/fastexp.h"
+#include "runtime/half.h"
 #include "runtime/model_internal.h"
 #include "runtime/simd.h"
 
@@ -204,15 +205,39 @@ static void rope(Model *m, int n) {
     }
 }
 
+/* One key or value row into a cache element row of dtype: copied (f32)
+ * or rounded to nearest even (half.h); 1 when an f16 would overflow. */
+static int store_row(void *dst, const float *src, int n, int dtype) {
+    if (dtype == MODEL_DTYPE_F32) {
+        memcpy(dst, src, (size_t)n * sizeof *src);
+        return 0;
+    }
+    uint16_t *h = dst;
+    int over = 0;
+    for (int j = 0; j < n; j++)
+        h[j] = dtype == MODEL_DTYPE_BF16 ? half_to_bf16(src[j], &over) : half_to_f16(src[j], &over);
+    return over;
+}
+
 /* Each token's k and v into its slot's cache at its position: before any
- * token attends, since a prefill's tokens attend to each other's. */
-static void kv_write(Model *m, KVCache *kv, int l, int n, const int *slots) {
+ * token attends, since a prefill's tokens attend to each other's. A value
+ * a half-precision cache cannot hold fails the call: an inf would turn
+ * every later softmax into NaN without a word. */
+static int kv_write(Model *m, KVCache *kv, int l, int n, const int *slots, SrError *err) {
+    int dt = kv_dtype(kv);
     for (int i = 0; i < n; i++) {
         const float *row = m->s.qkv + (size_t)i * m->qkv_dim;
-        memcpy(kv_key(kv, slots[i], l, m->s.pos[i]), row + m->q_dim, m->kv_dim * sizeof(float));
-        memcpy(kv_value(kv, slots[i], l, m->s.pos[i]), row + m->q_dim + m->kv_dim,
-               m->kv_dim * sizeof(float));
+        int pos = m->s.pos[i];
+        int bad_k = store_row(kv_key_at(kv, slots[i], l, pos), row + m->q_dim, m->kv_dim, dt);
+        int bad_v = store_row(kv_value_at(kv, slots[i], l, pos), row + m->q_dim + m->kv_dim,
+                              m->kv_dim, dt);
+        if (bad_k || bad_v)
+            return sr_fail(err, "--kv-dtype %s: a %s at layer %d is beyond %s's range (%s); use %s",
+                           model_weights_name(dt), bad_k ? "key" : "value", l,
+                           model_weights_name(dt), dt == MODEL_DTYPE_F16 ? "65504" : "3.4e38",
+                           dt == MODEL_DTYPE_F16 ? "bf16 or f32" : "f32");
     }
+    return 0;
 }
 
 /* softmax(q K / sqrt(hd)) V of every token into s.att: the tuned kernels
@@ -318,8 +343,10 @@ double model_flops_per_token(const ModelConfig *c, int pos) {
 
 /* -------------------------------------------------------------- the pass */
 
-/* One transformer layer over the n tokens of the call, in place on s.x. */
-static void forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos) {
+/* One transformer layer over the n tokens of the call, in place on s.x;
+ * fails only on a key or value the cache's element type cannot hold. */
+static int forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots, int max_pos,
+                         SrError *err) {
     const ModelConfig *c = &m->cfg;
     const Layer *L = &m->layers[l];
     Scratch *s = &m->s;
@@ -327,13 +354,16 @@ static void forward_layer(Model *m, KVCache *kv, int l, int n, const int *slots,
     STEP(m, PH_MATMUL, qkv_projection(m, L, n));
     STEP(m, PH_ATTENTION, qk_norm(m, L, n));
     STEP(m, PH_ATTENTION, rope(m, n));
-    STEP(m, PH_ATTENTION, kv_write(m, kv, l, n, slots));
+    int rc = 0;
+    STEP(m, PH_ATTENTION, rc = kv_write(m, kv, l, n, slots, err));
+    if (rc != 0) return -1;
     STEP(m, PH_ATTENTION, attention(m, kv, l, n, slots, max_pos));
     STEP(m, PH_MATMUL, project(m, s->x, s->att, &L->po, n, 1)); /* + residual */
     STEP(m, PH_OTHER, rmsnorm_rows(s->xb, s->x, L->ffn_norm, n, c->dim, c->rms_eps));
     STEP(m, PH_MATMUL, project(m, s->hb, s->xb, &L->pgate_up, n, 0));
     STEP(m, PH_OTHER, swiglu(m, n));
     STEP(m, PH_MATMUL, project(m, s->x, s->hb2, &L->pdown, n, 1)); /* + residual */
+    return 0;
 }
 
 int model_forward(Model *m, KVCache *kv, int n, const int *slots, const int *tokens,
@@ -348,7 +378,8 @@ int model_forward_hidden(Model *m, KVCache *kv, int n, const int *slots, const i
     const ModelConfig *c = &m->cfg;
     prof_begin(m);
     STEP(m, PH_OTHER, embed(m, n, tokens));
-    for (int l = 0; l < c->n_layers; l++) forward_layer(m, kv, l, n, slots, max_pos);
+    for (int l = 0; l < c->n_layers; l++)
+        if (forward_layer(m, kv, l, n, slots, max_pos, err) != 0) return -1;
     STEP(m, PH_OTHER, rmsnorm_rows(m->s.xb, m->s.x, m->final_norm, n, c->dim, c->rms_eps));
     /* the head's input, row by row: as batch-invariant as the logits */
     if (hidden) memcpy(hidden, m->s.xb, (size_t)n * c->dim * sizeof *hidden);

@@ -50,8 +50,22 @@ int model_load_as(const char *path, int weights, Model **out, SrError *err);
  * behalf (a reward source): the CLI's --weights travels in it, since there
  * is no process-wide default. */
 typedef struct ModelLoadOptions {
-    int weights; /* MODEL_WEIGHTS_AUTO or a MODEL_DTYPE_ */
+    int weights;  /* MODEL_WEIGHTS_AUTO or a MODEL_DTYPE_ */
+    int kv_dtype; /* the KV cache's element type (--kv-dtype): a MODEL_DTYPE_, or
+                     MODEL_KV_DEFAULT: not given (f32; outputs leave it out) */
 } ModelLoadOptions;
+enum { MODEL_KV_DEFAULT = -1 };
+/* model_load_as(path, o->weights), then model_set_kv_dtype(o->kv_dtype);
+ * o NULL: the defaults (the checkpoint's storage, an f32 cache). */
+int model_load_with(const char *path, const ModelLoadOptions *o, Model **out, SrError *err);
+/* The element type of the caches the model's KV is kept in from now on
+ * (cfg.kv_dtype: kv_create, kv_bytes_per_token and every planner read it):
+ * MODEL_DTYPE_F32 (the default) keeps keys and values exactly; _BF16 and
+ * _F16 halve the bytes, rounding each to nearest even when it is written,
+ * and model_forward fails on an f16 one beyond 65504. Make caches after it. */
+void model_set_kv_dtype(Model *m, int kv_dtype);
+/* "f32", "bf16", "f16" -> the MODEL_DTYPE_; -2 for anything else (no auto). */
+int model_kv_dtype_parse(const char *name);
 /* The storage a loaded model's matrices use, and every weight byte it holds. */
 int model_weight_dtype(const Model *m);
 size_t model_weight_bytes(const Model *m);

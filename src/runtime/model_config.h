@@ -39,6 +39,11 @@ typedef struct ModelConfig {
      * MODEL_DTYPE_F32, _BF16 or _F16. transformers keeps RoPE's inv_freq as a
      * buffer in that dtype, so the frequencies are rounded to it to match. */
     int rope_freq_dtype;
+    /* How the KV cache stores keys and values (--kv-dtype): MODEL_DTYPE_F32
+     * (zero: the default), _BF16 or _F16. Not the checkpoint's: a run
+     * option the model's loader sets (model_set_kv_dtype), here because the
+     * cache, its byte accounting and the planners all read it from cfg. */
+    int kv_dtype;
 } ModelConfig;
 
 enum { MODEL_DTYPE_F32 = 0, MODEL_DTYPE_BF16 = 1, MODEL_DTYPE_F16 = 2 };

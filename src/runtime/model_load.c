@@ -410,6 +410,19 @@ const char *model_weights_name(int weights) {
     return weights >= 0 && weights < 3 ? WEIGHT_NAMES[weights] : NULL;
 }
 
+int model_kv_dtype_parse(const char *name) {
+    int d = model_weights_parse(name);
+    return d >= 0 ? d : -2;
+}
+
+void model_set_kv_dtype(Model *m, int kv_dtype) { m->cfg.kv_dtype = kv_dtype; }
+
+int model_load_with(const char *path, const ModelLoadOptions *o, Model **out, SrError *err) {
+    if (model_load_as(path, o ? o->weights : MODEL_WEIGHTS_AUTO, out, err) != 0) return -1;
+    if (o) model_set_kv_dtype(*out, o->kv_dtype < 0 ? MODEL_DTYPE_F32 : o->kv_dtype);
+    return 0;
+}
+
 size_t model_weight_bytes(const Model *m) {
     size_t bytes = (size_t)model_param_count(m) * sizeof(float);
     const PackedMatrix *pm[] = {&m->phead, &m->pembed};

@@ -15,6 +15,7 @@
 
 #include "base/fileio.h"
 #include "base/json.h"
+#include "runtime/kvcache.h"
 #include "runtime/model.h"
 #include "search/reward.h"
 
@@ -88,8 +89,13 @@ int record_write(const char *path, const Record *r, SrError *err) {
     Buf b = {0};
     put(&b, RECORD_MAGIC, 8);
     int run_opts = r->run_weights || r->run_template || r->run_system || r->run_thinking ||
-                   r->has_closing_ids;
-    put_u32(&b, r->has_closing_ids ? 4u : run_opts ? 3u : r->rs_args ? 2u : 1u);
+                   r->has_closing_ids || r->run_kv_dtype;
+    uint32_t version = r->run_kv_dtype      ? 5u
+                       : r->has_closing_ids ? 4u
+                       : run_opts           ? 3u
+                       : r->rs_args         ? 2u
+                                            : 1u;
+    put_u32(&b, version);
     put_u64(&b, r->seed);
     put_f64(&b, r->temperature);
     put_i32(&b, r->top_k);
@@ -128,7 +134,11 @@ int record_write(const char *path, const Record *r, SrError *err) {
             put_u8(&b, opt[i] != NULL);
             if (opt[i]) put_cstr(&b, opt[i]);
         }
-        if (r->has_closing_ids) { /* version 4: then the closing ids */
+        if (version == 5) { /* version 5: --kv-dtype, then whether closing ids follow */
+            put_cstr(&b, r->run_kv_dtype);
+            put_u8(&b, r->has_closing_ids);
+        }
+        if (r->has_closing_ids) { /* version 4 (and 5): then the closing ids */
             put_i32(&b, r->n_closing_ids);
             for (int i = 0; i < r->n_closing_ids; i++) put_i32(&b, r->closing_ids[i]);
         }
@@ -353,6 +363,8 @@ static int check_args(Cur *c, const char *text) {
 static int check_run_opts(Cur *c, const Record *r) {
     if (r->run_weights && model_weights_parse(r->run_weights) < 0)
         return cfail(c, "the weights are not f32, bf16 or f16");
+    if (r->run_kv_dtype && model_kv_dtype_parse(r->run_kv_dtype) < 0)
+        return cfail(c, "the KV dtype is not f32, bf16 or f16");
     if (r->run_thinking && strcmp(r->run_thinking, "on") != 0 &&
         strcmp(r->run_thinking, "off") != 0)
         return cfail(c, "thinking is not on or off");
@@ -447,13 +459,19 @@ static int parse_body(Cur *c, Record *r) {
         for (size_t i = 0; i < sizeof opt / sizeof opt[0] && !c->failed; i++)
             if (get_flag(c, WHAT[i])) *opt[i] = get_str(c, WHAT[i], NULL);
     }
-    if (version >= 4 && get_closing_ids(c, r) != 0) return -1;
+    if (version >= 5) r->run_kv_dtype = get_str(c, "KV dtype", NULL);
+    if ((version == 4 || (version >= 5 && get_flag(c, "closing ids flag"))) &&
+        get_closing_ids(c, r) != 0)
+        return -1;
     if (c->failed) return -1;
     /* one spelling per record: a writer uses version 3 only for a run option */
     if (version == 3 && !r->run_weights && !r->run_template && !r->run_system && !r->run_thinking)
         return cfail(c, "a version 3 record without a run option (that is version 1 or 2)");
     if (check_run_opts(c, r) != 0) return -1;
     if (r->rs_args && check_args(c, r->rs_args) != 0) return -1;
+    /* both caches held keys and values as --kv-dtype says (bytes per token) */
+    if (r->run_kv_dtype)
+        r->gen_cfg.kv_dtype = r->rm_cfg.kv_dtype = model_kv_dtype_parse(r->run_kv_dtype);
     /* a source is checked by what it declares it needs, not by its name; a
      * name this build does not know (a record from a build with more
      * sources) is checked by what the record holds */
@@ -465,7 +483,8 @@ static int parse_body(Cur *c, Record *r) {
     }
     if (r->has_rm_cfg && (!e || (reward_needs(e) & REWARD_NEEDS_MODEL))) {
         const ModelConfig *m = &r->rm_cfg;
-        uint64_t kvb = (uint64_t)2 * m->n_layers * m->n_kv_heads * m->head_dim * sizeof(float);
+        uint64_t kvb = (uint64_t)2 * m->n_layers * m->n_kv_heads * m->head_dim *
+                       kv_dtype_size(m->kv_dtype);
         if (r->rs_kv_bytes_per_token != kvb)
             return cfail(c, "reward KV bytes per token disagree with its shapes");
         if (r->rs_prefix_len < 1 ||
@@ -557,6 +576,7 @@ void record_free(Record *r) {
     free(r->gen_path), free(r->rs_name), free(r->rs_detail), free(r->rm_path);
     free(r->rs_args);
     free(r->run_weights), free(r->run_template), free(r->run_system), free(r->run_thinking);
+    free(r->run_kv_dtype);
     free(r->closing_ids);
     memset(r, 0, sizeof *r);
 }

@@ -7,9 +7,10 @@
  *    FNV-1a 64 checksum of every byte before it, in the lowest format
  *    version that holds it: 1, 2 when the reward source has arguments
  *    (rs_args), 3 when the run was given --weights, --template, --system or
- *    --thinking (run_*), 4 when it was given --closing-ids (closing_ids). A
- *    record of a run without them is thus the same bytes as before version
- *    3 existed, and older builds still read it.
+ *    --thinking (run_*), 4 when it was given --closing-ids (closing_ids), 5
+ *    when it was given --kv-dtype (run_kv_dtype). A record of a run without
+ *    them is thus the same bytes as before version 3 existed, and older
+ *    builds still read it.
  *  - record_load() reads a file and validates all of it before returning:
  *    magic, version, checksum, every count against the bytes that remain
  *    (so a hostile count costs no memory), every id against the vocabulary,
@@ -37,7 +38,7 @@
 #include "runtime/model_config.h"
 
 #define RECORD_MAGIC "SPRECORD"
-#define RECORD_VERSION 4u /* the newest this build writes and reads (and 1 to 3) */
+#define RECORD_VERSION 5u /* the newest this build writes and reads (and 1 to 4) */
 /* Caps that keep a hostile header cheap (far above any real run). */
 #define RECORD_MAX_CANDS (1 << 20)
 #define RECORD_MAX_LEN (1 << 20)
@@ -93,6 +94,10 @@ typedef struct Record {
      * vocabulary; without it (0, NULL) the default closing, or a record
      * older than version 4, which kept only their count */
     int has_closing_ids, *closing_ids, n_closing_ids;
+    /* version 5: --kv-dtype as given (f32, bf16, f16), NULL when not given
+     * (f32): the tokens and scores hold for it only; the loader sets
+     * gen_cfg.kv_dtype and rm_cfg.kv_dtype from it */
+    char *run_kv_dtype;
     /* text and gold */
     int has_gold, has_text;
     uint64_t lexicon_hash;

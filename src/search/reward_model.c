@@ -239,8 +239,7 @@ static int open_source(const RewardContext *ctx, RewardSource **out, SrError *er
     s->prefix_slot = -1;
     int bridge = 0;
     if (ctx->model) s->m = ctx->model, s->borrowed = 1;
-    else if (model_load_as(ctx->path, ctx->load ? ctx->load->weights : MODEL_WEIGHTS_AUTO,
-                           &s->m, err) != 0)
+    else if (model_load_with(ctx->path, ctx->load, &s->m, err) != 0)
         goto fail;
     s->cfg = model_config(s->m);
     s->out_dim = model_output_dim(s->m);
