@@ -17,7 +17,8 @@ void attn_layer_prev(AttnScratch *a, const AttnShape *s, KVCache *kv, int l, con
 void attn_bench(int repeats, int quick);
 
 /* long_bench.c: Best-of-128 through the CLI at 32, 256 and 200 new tokens
- * (f32, and --kv-dtype f16 and bf16) and batch 1 at 200, one thread, and
+ * (f32, and --kv-dtype f16 and bf16) and batch 1 at 200, one thread, then
+ * Best-of-128 at 200 on both cores, and
  * the ratios issue 28 asks for (into res, for the summary). */
 typedef struct {
     const char *bin, *lm, *rm, *prompts;
@@ -29,6 +30,9 @@ typedef struct {
     double bon200, batch1;     /* tokens per CPU-second */
     double vs_batch1;          /* bon200 / batch1 */
     double runc_lo, runc_hi;   /* vs_batch1 converted to run.c (derived) */
+    double bon200_t2;          /* Best-of-128 at 200 on both cores, tokens per wall second */
+    double vs_batch1_t2;       /* bon200_t2 / batch 1's decode, wall */
+    double runc_t2_lo, runc_t2_hi; /* vs_batch1_t2 converted to run.c (derived) */
 } LongResult;
 void long_bench(const LongOpts *o, LongResult *res);
 
