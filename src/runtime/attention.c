@@ -315,7 +315,9 @@ static SIMD_INLINE void values_rx(float *restrict o, const float *restrict p, si
 #pragma GCC unroll 3
         for (int h = 0; h < R; h++) memcpy(o + (size_t)h * hd + j0, &a[h], sizeof(v8f));
     }
-    for (int h = 0; h < R; h++)
+    /* (guarded: the compiler kept the empty loops over h and u, cnt
+     * iterations per head, when hd is a multiple of 8) */
+    for (int h = 0; j0 < hd && h < R; h++)
         for (int u = 0; u < cnt; u++)
             for (int j = j0; j < hd; j++)
                 o[(size_t)h * hd + j] += p[(size_t)h * ps + u] * v[(size_t)u * stride + j];
@@ -380,7 +382,7 @@ static SIMD_INLINE void softmax_rows(float *w, size_t ss, int rows, int n, float
  * tile's transpose and each run's values while they are in L1 (row k reads
  * the first pos0 + k + 1 - t of a tile or run at t: lanes, sums and their
  * order are a single row's, bit for bit). work: attn_work_floats(). */
-SIMD_CLONES static void attend_rows(const AttnScratch *s, const AttnShape *c, KVCache *kv,
+static SIMD_INLINE void attend_rows(const AttnScratch *s, const AttnShape *c, KVCache *kv,
                                     int l, const AttnCall *call, int i, int m,
                                     const AttnNext *next, float *work, KVRun *runs) {
     int hd = c->head_dim, kv_dim = c->n_kv_heads * hd, heads = c->n_heads;
@@ -471,6 +473,20 @@ SIMD_CLONES static void attend_rows(const AttnScratch *s, const AttnShape *c, KV
     }
 }
 
+/* attend_rows compiled twice: for one row (decode: the loops over rows
+ * fold away, leaving the per-token code that ran before groups existed)
+ * and for a group of rows. */
+SIMD_CLONES static void attend_one(const AttnScratch *s, const AttnShape *c, KVCache *kv, int l,
+                                   const AttnCall *call, int i, const AttnNext *next,
+                                   float *work, KVRun *runs) {
+    attend_rows(s, c, kv, l, call, i, 1, next, work, runs);
+}
+SIMD_CLONES static void attend_group(const AttnScratch *s, const AttnShape *c, KVCache *kv,
+                                     int l, const AttnCall *call, int i, int m,
+                                     const AttnNext *next, float *work, KVRun *runs) {
+    attend_rows(s, c, kv, l, call, i, m, next, work, runs);
+}
+
 /* The borrowed prefixes' scores, then attention for every group of rows
  * (attn_row_groups: one slot's consecutive positions, else a single row)
  * over its own positions, then the prefixes' values. */
@@ -497,8 +513,9 @@ void attn_layer(AttnScratch *a, const AttnShape *c, KVCache *kv, int l, const At
                 int f = a->fam_of[j];
                 next = (AttnNext){call->slots[j], call->pos[j], f >= 0 ? a->fam_len[f] : 0};
             }
-            attend_rows(a, c, kv, l, call, i, j - i, &next, w,
-                        a->runs + (size_t)tid * (call->max_pos + 1));
+            KVRun *runs = a->runs + (size_t)tid * (call->max_pos + 1);
+            if (j - i == 1) attend_one(a, c, kv, l, call, i, &next, w, runs);
+            else attend_group(a, c, kv, l, call, i, j - i, &next, w, runs);
         }
     }
     prefix_pass(a, c, call, kv, l, 1);
