@@ -33,6 +33,8 @@ typedef struct {
     double bon200_t2;          /* Best-of-128 at 200 on both cores, tokens per wall second */
     double vs_batch1_t2;       /* bon200_t2 / batch 1's decode, wall */
     double runc_t2_lo, runc_t2_hi; /* vs_batch1_t2 converted to run.c (derived) */
+    double vs_batch1_spin;     /* the same with OMP_WAIT_POLICY=ACTIVE */
+    double runc_spin_lo, runc_spin_hi; /* vs_batch1_spin converted to run.c (derived) */
 } LongResult;
 void long_bench(const LongOpts *o, LongResult *res);
 
