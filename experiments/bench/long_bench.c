@@ -186,7 +186,10 @@ void long_bench(const LongOpts *o, LongResult *res) {
     for (int k = 0; k < K; k++) {
         char what[32];
         snprintf(what, sizeof what, "%s%s", k == B1 || k == B0 ? "batch 1" : "bon 128",
-                 KV[k] ? (k < BF16 ? " f16" : " bf16") : k == T2 ? " -t 2" : k == SPIN ? " -t 2 spin" : "");
+                 KV[k]       ? (k < BF16 ? " f16" : " bf16")
+                 : k == T2   ? " -t 2"
+                 : k == SPIN ? " -t 2 spin"
+                             : "");
         rate[k] = med(cpu_rate[k], reps);
         printf("%-18s %8d %9.0f %12.0f %12.0f%s\n", what, MAX_NEW[k], toks[k], rate[k],
                med(wall_rate[k], reps),
