@@ -284,16 +284,14 @@ static void grow(KVCache *h[2], Rng *r, int slot, int len, int kv_dim, int dtype
     }
 }
 
-/* One attention call (every candidate's last position) on a cache, tuned
- * (ref 0) or reference (1), into out. */
-static void attend(KVCache *kv, const AttnShape *sh, int n, const int *slots, const float *q,
-                   int ref, float *out) {
+/* One attention call of rows (slots[i], pos[i]) on a cache, tuned (ref 0)
+ * or reference (1), into out. */
+static void attend_at(KVCache *kv, const AttnShape *sh, int n, const int *slots, const int *pos,
+                      const float *q, int ref, float *out) {
     SrError err = {{0}};
-    int pos[MAX_SLOTS], max_pos = 0;
-    for (int i = 0; i < n; i++) {
-        pos[i] = kv_len(kv, slots[i]) - 1;
+    int max_pos = 0;
+    for (int i = 0; i < n; i++)
         if (pos[i] > max_pos) max_pos = pos[i];
-    }
     AttnScratch a = {0};
     assert_int_equal(attn_reserve(&a, sh, omp_threads(), max_pos, &err), 0);
     assert_int_equal(attn_prefix_plan(&a, sh, kv, n, slots, &err), 0);
@@ -303,33 +301,64 @@ static void attend(KVCache *kv, const AttnShape *sh, int n, const int *slots, co
     attn_scratch_free(&a);
 }
 
-static void half_trial(Rng *r, int trial, int dtype) {
+/* The same at every candidate's last position. */
+static void attend(KVCache *kv, const AttnShape *sh, int n, const int *slots, const float *q,
+                   int ref, float *out) {
+    int pos[MAX_SLOTS];
+    for (int i = 0; i < n; i++) pos[i] = kv_len(kv, slots[i]) - 1;
+    attend_at(kv, sh, n, slots, pos, q, ref, out);
+}
+
+/* A trial's random shape (head size by trial) and its two one-layer caches,
+ * f32 (h[0]) and dtype (h[1]), in blocks that vary by trial, each with a
+ * prompt of random rows in slot 0. */
+static void pair_open(Rng *r, int trial, int dtype, AttnShape *sh, KVCache *h[2],
+                      KVBudget b[2]) {
     SrError err = {{0}};
-    AttnShape sh;
-    sh.n_kv_heads = rand_int(r, 1, 3);
-    sh.n_heads = sh.n_kv_heads * rand_int(r, 1, 4);
-    sh.head_dim = HEAD_DIMS[trial % N_HEAD_DIMS];
-    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
+    sh->n_kv_heads = rand_int(r, 1, 3);
+    sh->n_heads = sh->n_kv_heads * rand_int(r, 1, 4);
+    sh->head_dim = HEAD_DIMS[trial % N_HEAD_DIMS];
     ModelConfig cfg = {0};
-    cfg.n_layers = 1, cfg.n_heads = sh.n_heads, cfg.n_kv_heads = sh.n_kv_heads;
-    cfg.head_dim = sh.head_dim, cfg.max_seq_len = SEQ;
-    KVCache *h[2];
-    KVBudget b[2];
+    cfg.n_layers = 1, cfg.n_heads = sh->n_heads, cfg.n_kv_heads = sh->n_kv_heads;
+    cfg.head_dim = sh->head_dim, cfg.max_seq_len = SEQ;
     for (int side = 0; side < 2; side++) {
         kv_budget_init(&b[side], SIZE_MAX, KV_BLOCK_MIN << (trial % 4));
         cfg.kv_dtype = side ? dtype : MODEL_DTYPE_F32;
         assert_int_equal(kv_create(&cfg, MAX_SLOTS, &b[side], &h[side], &err), 0);
         assert_int_equal(kv_alloc_slot(h[side], &err), 0); /* the prompt */
     }
-    grow(h, r, 0, rand_int(r, 1, 40), kv_dim, dtype);
+    grow(h, r, 0, rand_int(r, 1, 40), sh->n_kv_heads * sh->head_dim, dtype);
+}
+
+/* Slot c in both caches, borrowing the prompt when borrow (the prefix
+ * products). */
+static void pair_slot(KVCache *h[2], int c, int borrow) {
+    SrError err = {{0}};
+    for (int side = 0; side < 2; side++) {
+        assert_int_equal(kv_alloc_slot(h[side], &err), c);
+        if (borrow)
+            assert_int_equal(kv_share_prefix(h[side], c, 0, kv_len(h[0], 0), &err), 0);
+    }
+}
+
+static void pair_close(KVCache *h[2], float *out[2][2], float *q) {
+    for (int side = 0; side < 2; side++) {
+        kv_free(h[side]);
+        free(out[side][0]), free(out[side][1]);
+    }
+    free(q);
+}
+
+static void half_trial(Rng *r, int trial, int dtype) {
+    AttnShape sh;
+    KVCache *h[2];
+    KVBudget b[2];
+    pair_open(r, trial, dtype, &sh, h, b);
+    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
     int n = rand_int(r, 2, MAX_SLOTS - 1), slots[MAX_SLOTS];
     for (int i = 0; i < n; i++) {
         slots[i] = i + 1;
-        for (int side = 0; side < 2; side++) {
-            assert_int_equal(kv_alloc_slot(h[side], &err), slots[i]);
-            if (i % 3 != 2) /* most borrow the prompt: the prefix products */
-                assert_int_equal(kv_share_prefix(h[side], slots[i], 0, kv_len(h[0], 0), &err), 0);
-        }
+        pair_slot(h, slots[i], i % 3 != 2); /* most borrow the prompt */
         grow(h, r, slots[i], rand_int(r, 1, 50), kv_dim, dtype);
     }
     float *q = malloc(sizeof(float) * n * q_dim), *out[2][2];
@@ -349,11 +378,7 @@ static void half_trial(Rng *r, int trial, int dtype) {
             fail_msg("trial %d, %s KV, element %d: tuned %.9g, reference %.9g", trial,
                      model_weights_name(dtype), e, out[1][0][e], ref);
     }
-    for (int side = 0; side < 2; side++) {
-        kv_free(h[side]);
-        free(out[side][0]), free(out[side][1]);
-    }
-    free(q);
+    pair_close(h, out, q);
 }
 
 static void test_half_is_f32_of_rounded(void **state) {
@@ -367,21 +392,6 @@ static void test_half_is_f32_of_rounded(void **state) {
 
 /* ---- consecutive rows of one slot at once ------------------------------ */
 
-/* One tuned call of rows (slots[i], pos[i]) on a cache, into out. */
-static void attend_at(KVCache *kv, const AttnShape *sh, int n, const int *slots, const int *pos,
-                      const float *q, float *out) {
-    SrError err = {{0}};
-    int max_pos = 0;
-    for (int i = 0; i < n; i++)
-        if (pos[i] > max_pos) max_pos = pos[i];
-    AttnScratch a = {0};
-    assert_int_equal(attn_reserve(&a, sh, omp_threads(), max_pos, &err), 0);
-    assert_int_equal(attn_prefix_plan(&a, sh, kv, n, slots, &err), 0);
-    AttnCall call = {n, slots, pos, max_pos, q, sh->n_heads * sh->head_dim, out};
-    attn_layer(&a, sh, kv, 0, &call);
-    attn_scratch_free(&a);
-}
-
 /* Runs of a slot's last positions, around the group cap and past it (two
  * groups and a tail), and single rows. */
 static const int RUN_LENS[] = {1, 2, ATTN_ROWS - 1, ATTN_ROWS, ATTN_ROWS + 1, 2 * ATTN_ROWS + 1};
@@ -394,31 +404,14 @@ enum { N_RUN_LENS = sizeof RUN_LENS / sizeof RUN_LENS[0], ROWS_MAX = MAX_SLOTS *
  * alone, on an f32 cache and on a half one (which must also equal f32 over
  * the rounded values). */
 static void rows_trial(Rng *r, int trial, int dtype) {
-    SrError err = {{0}};
     AttnShape sh;
-    sh.n_kv_heads = rand_int(r, 1, 3);
-    sh.n_heads = sh.n_kv_heads * rand_int(r, 1, 4);
-    sh.head_dim = HEAD_DIMS[trial % N_HEAD_DIMS];
-    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
-    ModelConfig cfg = {0};
-    cfg.n_layers = 1, cfg.n_heads = sh.n_heads, cfg.n_kv_heads = sh.n_kv_heads;
-    cfg.head_dim = sh.head_dim, cfg.max_seq_len = SEQ;
     KVCache *h[2];
     KVBudget b[2];
-    for (int side = 0; side < 2; side++) {
-        kv_budget_init(&b[side], SIZE_MAX, KV_BLOCK_MIN << (trial % 4));
-        cfg.kv_dtype = side ? dtype : MODEL_DTYPE_F32;
-        assert_int_equal(kv_create(&cfg, MAX_SLOTS, &b[side], &h[side], &err), 0);
-        assert_int_equal(kv_alloc_slot(h[side], &err), 0); /* the prompt */
-    }
-    grow(h, r, 0, rand_int(r, 1, 40), kv_dim, dtype);
+    pair_open(r, trial, dtype, &sh, h, b);
+    int kv_dim = sh.n_kv_heads * sh.head_dim, q_dim = sh.n_heads * sh.head_dim;
     int n_slots = rand_int(r, 2, MAX_SLOTS - 1), slots[ROWS_MAX], pos[ROWS_MAX], n = 0;
     for (int c = 1; c <= n_slots; c++) {
-        for (int side = 0; side < 2; side++) {
-            assert_int_equal(kv_alloc_slot(h[side], &err), c);
-            if (c % 3 != 2) /* most borrow the prompt: the prefix products */
-                assert_int_equal(kv_share_prefix(h[side], c, 0, kv_len(h[0], 0), &err), 0);
-        }
+        pair_slot(h, c, c % 3 != 2); /* most borrow the prompt */
         int m = RUN_LENS[(trial + c) % N_RUN_LENS];
         grow(h, r, c, m + rand_int(r, 0, 20), kv_dim, dtype);
         /* the run; now and then a lone row of another slot cuts into it */
@@ -434,9 +427,9 @@ static void rows_trial(Rng *r, int trial, int dtype) {
     for (int side = 0; side < 2; side++) {
         out[side][0] = malloc(sizeof(float) * n * q_dim); /* together */
         out[side][1] = malloc(sizeof(float) * n * q_dim); /* row by row */
-        attend_at(h[side], &sh, n, slots, pos, q, out[side][0]);
+        attend_at(h[side], &sh, n, slots, pos, q, 0, out[side][0]);
         for (int i = 0; i < n; i++)
-            attend_at(h[side], &sh, 1, slots + i, pos + i, q + (size_t)i * q_dim,
+            attend_at(h[side], &sh, 1, slots + i, pos + i, q + (size_t)i * q_dim, 0,
                       out[side][1] + (size_t)i * q_dim);
         for (int i = 0; i < n; i++)
             if (memcmp(out[side][0] + (size_t)i * q_dim, out[side][1] + (size_t)i * q_dim,
@@ -449,11 +442,7 @@ static void rows_trial(Rng *r, int trial, int dtype) {
     if (memcmp(out[0][0], out[1][0], sizeof(float) * n * q_dim) != 0)
         fail_msg("trial %d, %s KV: runs of rows differ from f32 over the rounded values", trial,
                  model_weights_name(dtype));
-    for (int side = 0; side < 2; side++) {
-        kv_free(h[side]);
-        free(out[side][0]), free(out[side][1]);
-    }
-    free(q);
+    pair_close(h, out, q);
 }
 
 static void test_rows_together(void **state) {
